@@ -1,0 +1,37 @@
+//! What the control thread and the workers share: stop flag, per-core stats,
+//! the neighbour table, and the lock-free rings between them.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use rvs_dataplane::neigh::NeighTable;
+use rvs_dataplane::pipeline::WorkerEvent;
+use rvs_dataplane::service::Snapshot;
+use rvs_dataplane::stats::CoreStats;
+
+use crate::dpdk::Mbuf;
+
+/// DPDK port ids of one configured port and its exception TAP.
+#[derive(Clone, Copy, Debug)]
+pub struct PortIds {
+    pub dev: u16,
+    pub tap: u16,
+}
+
+pub struct Shared {
+    pub stop: AtomicBool,
+    pub ports: Vec<PortIds>,
+    pub cores: Vec<Arc<CoreStats>>,
+    pub neigh: Arc<NeighTable>,
+    /// Control → worker w: new generations.
+    pub cfg_rings: Vec<ArrayQueue<Arc<Snapshot>>>,
+    /// Workers → control: generations no longer used, freed by control.
+    pub retired: ArrayQueue<Arc<Snapshot>>,
+    /// Workers → control: events (neighbours learned).
+    pub events: Arc<ArrayQueue<WorkerEvent>>,
+    /// Any worker → worker w: frames of flows that w owns.
+    pub handoff: Vec<ArrayQueue<(u16, Mbuf)>>,
+    /// Control → worker 0: frames to send (ARP requests), by port.
+    pub ctl_tx: ArrayQueue<(u16, Mbuf)>,
+}

@@ -1,0 +1,222 @@
+//! The worker loop: one pinned thread per worker core, polling its own RX
+//! queue on every port and on every exception TAP, running the pipeline, and
+//! sending in bursts. Nothing here allocates, locks or blocks after start-up
+//! (the optional idle nap is the one exception, and it is opt-in).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dpdk_sys::rte_mbuf;
+use rvs_dataplane::pipeline::{Verdict, Worker};
+use rvs_dataplane::service::Snapshot;
+use rvs_dataplane::stats::Counter;
+
+use crate::dpdk::{self, Mbuf, MbufFrame};
+use crate::shared::Shared;
+
+pub const BURST: usize = 32;
+const STAGE: usize = 256;
+const SWEEP_BUDGET: usize = 64;
+
+/// Frames waiting to be sent on one queue.
+struct Stage {
+    bufs: [*mut rte_mbuf; STAGE],
+    len: usize,
+}
+
+impl Stage {
+    fn new() -> Self {
+        Stage {
+            bufs: [std::ptr::null_mut(); STAGE],
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == STAGE
+    }
+
+    fn push(&mut self, m: *mut rte_mbuf) {
+        debug_assert!(!self.is_full(), "staging flushed before it fills");
+        self.bufs[self.len] = m;
+        self.len += 1;
+    }
+
+    /// Send everything on (port, queue); what the queue refuses is freed and
+    /// counted as `full`. Returns how many went out.
+    fn flush(&mut self, port: u16, queue: u16, worker: &Worker, full: Counter) -> usize {
+        let sent = dpdk::tx_burst(port, queue, &mut self.bufs[..self.len]);
+        let unsent = self.len - sent;
+        if unsent > 0 {
+            dpdk::free_bulk(&mut self.bufs[sent..self.len]);
+            for _ in 0..unsent {
+                worker.stats().count(full);
+            }
+        }
+        self.len = 0;
+        sent
+    }
+
+    fn free_all(&mut self) {
+        dpdk::free_bulk(&mut self.bufs[..self.len]);
+        self.len = 0;
+    }
+}
+
+struct Queues {
+    tx: Vec<Stage>,
+    exception: Vec<Stage>,
+    drop: Stage,
+}
+
+/// Run worker `worker.id` until `shared.stop` is set.
+pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start: Instant) {
+    let id = worker.id;
+    let queue = id;
+    let nports = shared.ports.len();
+    let mut q = Queues {
+        tx: (0..nports).map(|_| Stage::new()).collect(),
+        exception: (0..nports).map(|_| Stage::new()).collect(),
+        drop: Stage::new(),
+    };
+    let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    let mut pending_retire: Option<Arc<Snapshot>> = None;
+
+    while !shared.stop.load(Relaxed) {
+        // A new generation is taken between bursts; the old one goes back to
+        // the control thread to be freed there.
+        match pending_retire.take() {
+            Some(old) => pending_retire = shared.retired.push(old).err(),
+            None => {
+                if let Some(s) = shared.cfg_rings[usize::from(id)].pop() {
+                    let old = worker.set_snapshot(s);
+                    pending_retire = shared.retired.push(old).err();
+                }
+            }
+        }
+        let now_ms = start.elapsed().as_millis() as u64 + 1;
+        let mut work = 0;
+
+        for p in 0..nports {
+            let n = dpdk::rx_burst(shared.ports[p].dev, queue, &mut rx);
+            work += n;
+            for &m in &rx[..n] {
+                worker.stats().count(Counter::RxPackets);
+                handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
+            }
+        }
+        for _ in 0..BURST {
+            let Some((p, Mbuf(m))) = shared.handoff[usize::from(id)].pop() else {
+                break;
+            };
+            work += 1;
+            handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
+        }
+        // The kernel's frames from each exception TAP go out of its port.
+        for p in 0..nports {
+            let n = dpdk::rx_burst(shared.ports[p].tap, queue, &mut rx);
+            work += n;
+            for &m in &rx[..n] {
+                worker.stats().count(Counter::FromException);
+                stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
+            }
+        }
+        if id == 0 {
+            for _ in 0..BURST {
+                let Some((p, Mbuf(m))) = shared.ctl_tx.pop() else {
+                    break;
+                };
+                let p = usize::from(p);
+                if p < nports {
+                    stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
+                } else {
+                    q.drop.push(m);
+                    flush_drops(&mut q.drop);
+                }
+            }
+        }
+        for p in 0..nports {
+            let sent = q.tx[p].flush(shared.ports[p].dev, queue, &worker, Counter::DropTxFull);
+            for _ in 0..sent {
+                worker.stats().count(Counter::TxPackets);
+            }
+            q.exception[p].flush(shared.ports[p].tap, queue, &worker, Counter::DropExceptionFull);
+        }
+        q.drop.free_all();
+        worker.sweep(now_ms, SWEEP_BUDGET);
+        if work == 0 && !idle_sleep.is_zero() {
+            std::thread::sleep(idle_sleep);
+        }
+    }
+    for s in q.tx.iter_mut().chain(q.exception.iter_mut()) {
+        s.free_all();
+    }
+    q.drop.free_all();
+    if let Some(old) = pending_retire {
+        drop(old);
+    }
+}
+
+fn stage(s: &mut Stage, m: *mut rte_mbuf, port: u16, queue: u16, worker: &Worker) {
+    if s.is_full() {
+        let sent = s.flush(port, queue, worker, Counter::DropTxFull);
+        for _ in 0..sent {
+            worker.stats().count(Counter::TxPackets);
+        }
+    }
+    s.push(m);
+}
+
+fn flush_drops(s: &mut Stage) {
+    if s.is_full() {
+        s.free_all();
+    }
+}
+
+fn handle(
+    worker: &mut Worker,
+    shared: &Shared,
+    q: &mut Queues,
+    port: u16,
+    m: *mut rte_mbuf,
+    now_ms: u64,
+    handed_off: bool,
+) {
+    let queue = worker.id;
+    let mut frame = MbufFrame(m);
+    let verdict = if frame.is_single_segment() {
+        worker.handle_frame(port, &mut frame, now_ms, handed_off)
+    } else {
+        worker.stats().count(Counter::DropMultiSegment);
+        Verdict::Drop(Counter::DropMultiSegment)
+    };
+    match verdict {
+        Verdict::Forward(out) => {
+            let out = usize::from(out);
+            stage(&mut q.tx[out], m, shared.ports[out].dev, queue, worker);
+        }
+        Verdict::Reply => {
+            let p = usize::from(port);
+            stage(&mut q.tx[p], m, shared.ports[p].dev, queue, worker);
+        }
+        Verdict::Exception => {
+            let p = usize::from(port);
+            if q.exception[p].is_full() {
+                q.exception[p].flush(shared.ports[p].tap, queue, worker, Counter::DropExceptionFull);
+            }
+            q.exception[p].push(m);
+        }
+        Verdict::Handoff(w) => {
+            if shared.handoff[usize::from(w)].push((port, Mbuf(m))).is_err() {
+                worker.stats().count(Counter::DropHandoffFull);
+                flush_drops(&mut q.drop);
+                q.drop.push(m);
+            }
+        }
+        Verdict::Drop(_) => {
+            flush_drops(&mut q.drop);
+            q.drop.push(m);
+        }
+    }
+}

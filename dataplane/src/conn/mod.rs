@@ -1,0 +1,337 @@
+//! Per-core connection tables (`spec/conn.md` §1).
+//!
+//! Contract: a [`ConnTable`] belongs to one worker core and is never shared,
+//! so it has no locks. Its capacity is fixed when it is made (the slot array
+//! is allocated once, at start-up); [`ConnTable::insert`] on a full table
+//! returns [`Full`] and the caller decides (the pipeline still forwards the
+//! flow statelessly and counts it). Entries expire lazily: lookups report an
+//! expired entry as such, and [`ConnTable::sweep`] walks a bounded number of
+//! slots per call so expiry never stalls a worker.
+//!
+//! The table is open addressing with linear probing at no more than 50% load
+//! and backward-shift deletion (no tombstones), so a lookup probes a short,
+//! cache-friendly run.
+
+pub mod state;
+
+
+use state::State;
+
+/// What identifies a connection: IPVS's inbound lookup key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub caddr: u32,
+    pub vaddr: u32,
+    pub cport: u16,
+    pub vport: u16,
+    pub protocol: u8,
+}
+
+/// One connection entry. `expires_ms == 0` marks an empty slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conn {
+    pub key: ConnKey,
+    /// The real server.
+    pub daddr: u32,
+    pub dport: u16,
+    pub(crate) state: u8,
+    /// The forwarding method, fixed at creation (`rvs_api::Forward` as u8).
+    pub forward: u8,
+    /// Stats slot of the dest (also how its availability is checked).
+    pub dest_slot: u32,
+    /// Stats slot of the service.
+    pub service_slot: u32,
+    /// Neighbour slot of the real server's next hop.
+    pub neigh_slot: u32,
+    /// When the entry dies, in the worker's milliseconds; 0 = empty slot.
+    pub expires_ms: u64,
+}
+
+// The DR entry budget of the design (issue 8 target: <= 64 bytes).
+const _: () = assert!(std::mem::size_of::<Conn>() <= 64);
+
+impl Conn {
+    /// An entry in `state`, other fields default (fill them in).
+    pub fn new(state: State) -> Self {
+        Conn {
+            state: state as u8,
+            ..Conn::default()
+        }
+    }
+
+    pub fn state(&self) -> State {
+        State::from_u8(self.state)
+    }
+
+    pub fn set_state(&mut self, s: State) {
+        self.state = s as u8;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.expires_ms == 0
+    }
+}
+
+/// The table is full: the entry was not inserted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// A fixed-capacity, single-owner connection table.
+pub struct ConnTable {
+    slots: Box<[Conn]>,
+    mask: usize,
+    len: usize,
+    max: usize,
+    hasher: ahash::RandomState,
+    sweep_cursor: usize,
+}
+
+impl ConnTable {
+    /// A table for up to `max` entries (at least 1).
+    pub fn with_max(max: usize) -> Self {
+        let max = max.max(1);
+        let slots = (max * 2).next_power_of_two();
+        ConnTable {
+            slots: vec![Conn::default(); slots].into_boxed_slice(),
+            mask: slots - 1,
+            len: 0,
+            max,
+            hasher: ahash::RandomState::new(),
+            sweep_cursor: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len >= self.max
+    }
+
+    #[inline]
+    fn home(&self, key: &ConnKey) -> usize {
+        (self.hasher.hash_one(key) as usize) & self.mask
+    }
+
+    /// The slot index of `key`'s entry, expired or not.
+    #[inline]
+    pub fn find(&self, key: &ConnKey) -> Option<usize> {
+        let mut i = self.home(key);
+        loop {
+            let c = &self.slots[i];
+            if c.is_empty() {
+                return None;
+            }
+            if c.key == *key {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    pub fn get(&self, idx: usize) -> &Conn {
+        &self.slots[idx]
+    }
+
+    pub fn get_mut(&mut self, idx: usize) -> &mut Conn {
+        &mut self.slots[idx]
+    }
+
+    /// Insert a new entry (its key must not be present).
+    pub fn insert(&mut self, conn: Conn) -> Result<usize, Full> {
+        assert!(conn.expires_ms != 0, "a live entry has a non-zero expiry");
+        if self.len >= self.max {
+            return Err(Full);
+        }
+        let mut i = self.home(&conn.key);
+        while !self.slots[i].is_empty() {
+            debug_assert!(self.slots[i].key != conn.key, "duplicate key inserted");
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i] = conn;
+        self.len += 1;
+        Ok(i)
+    }
+
+    /// Remove the entry at `idx`, returning it.
+    pub fn remove(&mut self, idx: usize) -> Conn {
+        let removed = self.slots[idx];
+        assert!(!removed.is_empty(), "removing an empty slot");
+        let mut hole = idx;
+        let mut j = idx;
+        loop {
+            j = (j + 1) & self.mask;
+            if self.slots[j].is_empty() {
+                break;
+            }
+            let home = self.home(&self.slots[j].key);
+            // The entry at j may move into the hole unless its home lies
+            // cyclically in (hole, j].
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole] = Conn::default();
+        self.len -= 1;
+        removed
+    }
+
+    /// Examine up to `budget` slots from where the last sweep stopped and
+    /// remove the entries that expired by `now_ms`, handing each to
+    /// `on_expire`. Returns how many were removed.
+    pub fn sweep(&mut self, now_ms: u64, budget: usize, mut on_expire: impl FnMut(&Conn)) -> usize {
+        let mut removed = 0;
+        let mut visited = 0;
+        // Removals do not count against the budget (each one shrinks the
+        // table, so they are bounded by its length).
+        while visited < budget.min(self.slots.len()) {
+            let i = self.sweep_cursor;
+            let c = self.slots[i];
+            if !c.is_empty() && c.expires_ms <= now_ms {
+                self.remove(i);
+                on_expire(&c);
+                removed += 1;
+                // A later entry may have shifted into slot i: look again.
+                continue;
+            }
+            self.sweep_cursor = (i + 1) & self.mask;
+            visited += 1;
+        }
+        removed
+    }
+
+    /// Every live entry (for listings; O(capacity)).
+    pub fn iter(&self) -> impl Iterator<Item = &Conn> {
+        self.slots.iter().filter(|c| !c.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn key(n: u32) -> ConnKey {
+        ConnKey {
+            caddr: n,
+            vaddr: 0xc612_0064,
+            cport: (n % 65535) as u16,
+            vport: 80,
+            protocol: 6,
+        }
+    }
+
+    fn conn(n: u32, expires_ms: u64) -> Conn {
+        Conn {
+            key: key(n),
+            daddr: n.wrapping_mul(7),
+            expires_ms,
+            ..Conn::default()
+        }
+    }
+
+    #[test]
+    fn full_table_refuses() {
+        let mut t = ConnTable::with_max(4);
+        for n in 0..4 {
+            t.insert(conn(n, 10)).unwrap();
+        }
+        assert_eq!(t.insert(conn(9, 10)), Err(Full));
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn sweep_expires_only_the_old() {
+        let mut t = ConnTable::with_max(100);
+        for n in 0..100 {
+            t.insert(conn(n, if n % 2 == 0 { 5 } else { 50 })).unwrap();
+        }
+        let mut gone = 0;
+        t.sweep(10, usize::MAX, |_| gone += 1);
+        assert_eq!(gone, 50);
+        assert_eq!(t.len(), 50);
+        for n in 0..100 {
+            assert_eq!(t.find(&key(n)).is_some(), n % 2 == 1, "key {n}");
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u32),
+        Remove(u32),
+        Find(u32),
+        Sweep(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u32..64).prop_map(Op::Insert),
+            (0u32..64).prop_map(Op::Remove),
+            (0u32..64).prop_map(Op::Find),
+            (0u64..40).prop_map(Op::Sweep),
+        ]
+    }
+
+    proptest! {
+        /// Arbitrary operation sequences against a HashMap model.
+        #[test]
+        fn behaves_like_a_map(ops in proptest::collection::vec(op(), 1..300)) {
+            let mut t = ConnTable::with_max(32);
+            let mut model: HashMap<ConnKey, u64> = HashMap::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Insert(n) => {
+                        if model.contains_key(&key(n)) { continue; }
+                        let exp = 1 + (step as u64 % 37);
+                        let r = t.insert(conn(n, exp));
+                        if model.len() >= 32 {
+                            prop_assert_eq!(r, Err(Full));
+                        } else {
+                            prop_assert!(r.is_ok());
+                            model.insert(key(n), exp);
+                        }
+                    }
+                    Op::Remove(n) => {
+                        match (t.find(&key(n)), model.remove(&key(n))) {
+                            (Some(i), Some(exp)) => {
+                                let c = t.remove(i);
+                                prop_assert_eq!(c.expires_ms, exp);
+                            }
+                            (None, None) => {}
+                            (a, b) => prop_assert!(false, "find {:?} model {:?}", a, b),
+                        }
+                    }
+                    Op::Find(n) => {
+                        let found = t.find(&key(n)).map(|i| t.get(i).expires_ms);
+                        prop_assert_eq!(found, model.get(&key(n)).copied());
+                    }
+                    Op::Sweep(now) => {
+                        let mut expired = vec![];
+                        t.sweep(now, usize::MAX, |c| expired.push(c.key));
+                        for k in &expired {
+                            prop_assert!(model.remove(k).is_some_and(|e| e <= now));
+                        }
+                        prop_assert!(model.values().all(|&e| e > now));
+                    }
+                }
+                prop_assert_eq!(t.len(), model.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The IPVS TCP state machine as data (`spec/conn.md` §2): three constant
+//! transition tables (INPUT, OUTPUT, INPUT-ONLY) indexed by event and current
+//! state, and a timeout table. UDP has one state.
+
+/// Connection states, numbered as IPVS numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum State {
+    None = 0,
+    Established = 1,
+    SynSent = 2,
+    SynRecv = 3,
+    FinWait = 4,
+    TimeWait = 5,
+    Close = 6,
+    CloseWait = 7,
+    LastAck = 8,
+    Listen = 9,
+    SynAck = 10,
+    /// The single UDP state.
+    Udp = 11,
+}
+
+pub const TCP_STATES: [State; 11] = [
+    State::None,
+    State::Established,
+    State::SynSent,
+    State::SynRecv,
+    State::FinWait,
+    State::TimeWait,
+    State::Close,
+    State::CloseWait,
+    State::LastAck,
+    State::Listen,
+    State::SynAck,
+];
+
+impl State {
+    /// The name ipvsadm prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::None => "NONE",
+            State::Established => "ESTABLISHED",
+            State::SynSent => "SYN_SENT",
+            State::SynRecv => "SYN_RECV",
+            State::FinWait => "FIN_WAIT",
+            State::TimeWait => "TIME_WAIT",
+            State::Close => "CLOSE",
+            State::CloseWait => "CLOSE_WAIT",
+            State::LastAck => "LAST_ACK",
+            State::Listen => "LISTEN",
+            State::SynAck => "SYNACK",
+            State::Udp => "UDP",
+        }
+    }
+
+    /// Counted in ActiveConn (otherwise InActConn).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            State::Established | State::SynSent | State::SynRecv | State::SynAck
+        )
+    }
+
+    pub fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::None,
+            1 => State::Established,
+            2 => State::SynSent,
+            3 => State::SynRecv,
+            4 => State::FinWait,
+            5 => State::TimeWait,
+            6 => State::Close,
+            7 => State::CloseWait,
+            8 => State::LastAck,
+            9 => State::Listen,
+            10 => State::SynAck,
+            _ => State::Udp,
+        }
+    }
+}
+
+/// Which table a segment uses (`spec/conn.md` §2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to real server, NAT.
+    Input,
+    /// Real server to client (NAT only).
+    Output,
+    /// Client to real server while no reply was seen: always for DR/TUN.
+    InputOnly,
+}
+
+/// What a segment's flags say, first match wins: RST, SYN, FIN, ACK; a
+/// segment with none of the four is [`Event::Null`] and closes the entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Syn = 0,
+    Fin = 1,
+    Ack = 2,
+    Rst = 3,
+    Null = 4,
+}
+
+impl Event {
+    pub fn classify(flags: u8) -> Event {
+        use crate::wire::tcp::flags::*;
+        if flags & RST != 0 {
+            Event::Rst
+        } else if flags & SYN != 0 {
+            Event::Syn
+        } else if flags & FIN != 0 {
+            Event::Fin
+        } else if flags & ACK != 0 {
+            Event::Ack
+        } else {
+            Event::Null
+        }
+    }
+}
+
+use State::{
+    Close as CL, CloseWait as CW, Established as ES, FinWait as FW, LastAck as LA, Listen as LI,
+    SynRecv as SR, SynSent as SS, TimeWait as TW,
+};
+
+/// Rows: syn, fin, ack, rst. Columns: NO ES SS SR FW TW CL CW LA LI SA.
+type Table = [[State; 11]; 4];
+
+const INPUT: Table = [
+    [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR],
+    [CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, TW],
+    [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, SR],
+];
+
+const OUTPUT: Table = [
+    [SS, ES, SS, SR, SS, SS, SS, SS, SS, LI, SR],
+    [TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW],
+    [ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES],
+    [CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL],
+];
+
+const INPUT_ONLY: Table = [
+    [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR],
+    [CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW],
+    [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+];
+
+/// The state after `event` in `direction` from TCP state `current`.
+pub fn tcp_transition(direction: Direction, current: State, event: Event) -> State {
+    debug_assert!(current != State::Udp, "UDP entries have no TCP transitions");
+    if event == Event::Null {
+        return State::Close;
+    }
+    let table = match direction {
+        Direction::Input => &INPUT,
+        Direction::Output => &OUTPUT,
+        Direction::InputOnly => &INPUT_ONLY,
+    };
+    let col = (current as usize).min(10);
+    table[event as usize][col]
+}
+
+/// Idle timeouts per state, in seconds (`ipvsadm --set` changes ESTABLISHED,
+/// FIN_WAIT and UDP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_s: [u32; 11],
+    pub udp_s: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            //      NO  ES   SS   SR  FW   TW   CL  CW  LA  LI   SA
+            tcp_s: [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120],
+            udp_s: 300,
+        }
+    }
+}
+
+impl Timeouts {
+    pub fn of(&self, state: State) -> u32 {
+        match state {
+            State::Udp => self.udp_s,
+            s => self.tcp_s[s as usize],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every cell of the three tables, written out again from the spec's
+    /// tables (`spec/conn.md` §2.3) as strings, walked one by one.
+    #[test]
+    fn every_cell_matches_the_spec() {
+        let spec: [(Direction, [&str; 4]); 3] = [
+            (
+                Direction::Input,
+                [
+                    "SR ES ES SR SR SR SR SR SR SR SR",
+                    "CL CW SS TW TW TW CL CW LA LI TW",
+                    "ES ES SS ES FW TW CL CW CL LI ES",
+                    "CL CL CL SR CL CL CL CL LA LI SR",
+                ],
+            ),
+            (
+                Direction::Output,
+                [
+                    "SS ES SS SR SS SS SS SS SS LI SR",
+                    "TW FW SS TW FW TW CL TW LA LI TW",
+                    "ES ES SS ES FW TW CL CW LA ES ES",
+                    "CL CL SS CL CL TW CL CL CL CL CL",
+                ],
+            ),
+            (
+                Direction::InputOnly,
+                [
+                    "SR ES ES SR SR SR SR SR SR SR SR",
+                    "CL FW SS TW FW TW CL CW LA LI TW",
+                    "ES ES SS ES FW TW CL CW CL LI ES",
+                    "CL CL CL SR CL CL CL CL LA LI CL",
+                ],
+            ),
+        ];
+        let abbrev = |s: State| match s {
+            State::None => "NO",
+            State::Established => "ES",
+            State::SynSent => "SS",
+            State::SynRecv => "SR",
+            State::FinWait => "FW",
+            State::TimeWait => "TW",
+            State::Close => "CL",
+            State::CloseWait => "CW",
+            State::LastAck => "LA",
+            State::Listen => "LI",
+            State::SynAck => "SA",
+            State::Udp => "UDP",
+        };
+        let events = [Event::Syn, Event::Fin, Event::Ack, Event::Rst];
+        let mut cells = 0;
+        for (dir, rows) in spec {
+            for (ev, row) in events.iter().zip(rows) {
+                for (cur, want) in TCP_STATES.iter().zip(row.split(' ')) {
+                    assert_eq!(
+                        abbrev(tcp_transition(dir, *cur, *ev)),
+                        want,
+                        "{dir:?} {ev:?} from {cur:?}"
+                    );
+                    cells += 1;
+                }
+            }
+            for cur in TCP_STATES {
+                assert_eq!(tcp_transition(dir, cur, Event::Null), State::Close);
+            }
+        }
+        assert_eq!(cells, 3 * 4 * 11);
+    }
+
+    #[test]
+    fn classification_order() {
+        use crate::wire::tcp::flags::*;
+        assert_eq!(Event::classify(SYN | ACK), Event::Syn);
+        assert_eq!(Event::classify(FIN | ACK), Event::Fin);
+        assert_eq!(Event::classify(RST | ACK), Event::Rst);
+        assert_eq!(Event::classify(RST | SYN), Event::Rst);
+        assert_eq!(Event::classify(ACK | PSH), Event::Ack);
+        assert_eq!(Event::classify(PSH), Event::Null);
+    }
+
+    #[test]
+    fn dr_trace_of_the_spec() {
+        // spec/conn.md §2.4, DR: SYN, ACK, FIN+ACK, ACK.
+        let t = Timeouts::default();
+        let mut s = State::None;
+        let mut trace = vec![];
+        for ev in [Event::Syn, Event::Ack, Event::Fin, Event::Ack] {
+            s = tcp_transition(Direction::InputOnly, s, ev);
+            trace.push((s, t.of(s), s.is_active()));
+        }
+        assert_eq!(
+            trace,
+            vec![
+                (State::SynRecv, 60, true),
+                (State::Established, 900, true),
+                (State::FinWait, 120, false),
+                (State::FinWait, 120, false),
+            ]
+        );
+    }
+}

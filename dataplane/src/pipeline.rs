@@ -1,0 +1,646 @@
+//! The packet pipeline of one worker core: frame in, verdict out.
+//!
+//! Contract: [`Worker::handle_frame`] parses a frame in place through the
+//! typed views, never panics on any bytes, never allocates, locks or blocks,
+//! and counts exactly one verdict or drop reason per frame in its
+//! [`CoreStats`]. It may rewrite the frame (MACs for DR, an ARP or ICMP
+//! reply in place). What to do with the frame afterwards is the caller's job
+//! (send it, hand it to the exception port, to another core, or free it).
+//!
+//! A flow's owner core is a function of the client's address and port; a
+//! frame of a flow owned by another core gets [`Verdict::Handoff`] before it
+//! touches any connection state, so each table has one writer.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use rvs_api::Forward;
+
+use crate::conn::state::{tcp_transition, Direction, Event, State};
+use crate::conn::{Conn, ConnKey, ConnTable};
+use crate::neigh::NeighTable;
+use crate::sched::SchedState;
+use crate::service::{Dest, Service, Snapshot};
+use crate::stats::{bump, lower, CoreStats, Counter};
+use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
+use crate::wire::icmp::{self, IcmpPacket};
+use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::udp::UdpPacket;
+use crate::wire::{checksum, ipv6::Ipv6Packet};
+
+/// A packet buffer the pipeline can rewrite and resize (an mbuf in the
+/// dataplane, a `Vec` in tests).
+pub trait Frame {
+    fn bytes(&self) -> &[u8];
+    fn bytes_mut(&mut self) -> &mut [u8];
+    /// Make the frame `len` bytes long (growing into tailroom); false when
+    /// there is no room.
+    fn set_len(&mut self, len: usize) -> bool;
+}
+
+/// A frame in a `Vec`, for tests and tools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecFrame(pub Vec<u8>);
+
+impl Frame for VecFrame {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    fn set_len(&mut self, len: usize) -> bool {
+        self.0.resize(len, 0);
+        true
+    }
+}
+
+/// What to do with a frame after the pipeline saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it on this dataplane port.
+    Forward(u16),
+    /// Send it back out of the port it came in on (an ARP or ICMP reply).
+    Reply,
+    /// Give it to the kernel through the port's exception interface.
+    Exception,
+    /// Another core owns this flow: pass it over.
+    Handoff(u16),
+    /// Free it; the reason is counted.
+    Drop(Counter),
+}
+
+/// What a worker tells its control thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerEvent {
+    /// An ARP packet said `addr` is at `mac` on `port`.
+    NeighLearned {
+        port: u16,
+        addr: Ipv4Addr,
+        mac: MacAddr,
+    },
+}
+
+/// Tunables of the connection logic (IPVS sysctls with their defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnPolicy {
+    /// `conn_reuse_mode` (default 1).
+    pub conn_reuse_mode: u8,
+}
+
+impl Default for ConnPolicy {
+    fn default() -> Self {
+        ConnPolicy { conn_reuse_mode: 1 }
+    }
+}
+
+/// The fixed seeds of the owner-core hash: every worker must agree.
+const OWNER_SEEDS: [u64; 4] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+];
+
+/// The owner core of a client (address, port) among `workers` cores.
+pub fn owner_of(hasher: &ahash::RandomState, caddr: u32, cport: u16, workers: u16) -> u16 {
+    if workers <= 1 {
+        return 0;
+    }
+    (hasher.hash_one((caddr, cport)) % u64::from(workers)) as u16
+}
+
+/// One worker core's pipeline state.
+pub struct Worker {
+    pub id: u16,
+    pub workers: u16,
+    snapshot: Arc<Snapshot>,
+    conns: ConnTable,
+    stats: Arc<CoreStats>,
+    neigh: Arc<NeighTable>,
+    sched: Box<[SchedState]>,
+    events: Arc<ArrayQueue<WorkerEvent>>,
+    owner_hasher: ahash::RandomState,
+    policy: ConnPolicy,
+}
+
+/// The parsed facts of an IPv4 TCP/UDP packet to a service.
+#[derive(Clone, Copy)]
+struct Flow {
+    key: ConnKey,
+    tcp_flags: u8,
+    l3_len: u16,
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u16,
+        workers: u16,
+        snapshot: Arc<Snapshot>,
+        conns_max: usize,
+        stats: Arc<CoreStats>,
+        neigh: Arc<NeighTable>,
+        events: Arc<ArrayQueue<WorkerEvent>>,
+        policy: ConnPolicy,
+    ) -> Self {
+        let slots = stats.slots.len();
+        Worker {
+            id,
+            workers,
+            snapshot,
+            conns: ConnTable::with_max(conns_max),
+            stats,
+            neigh,
+            sched: vec![SchedState::default(); slots].into_boxed_slice(),
+            events,
+            owner_hasher: ahash::RandomState::with_seeds(
+                OWNER_SEEDS[0],
+                OWNER_SEEDS[1],
+                OWNER_SEEDS[2],
+                OWNER_SEEDS[3],
+            ),
+            policy,
+        }
+    }
+
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Switch to a new generation; returns the old one (the caller sends it
+    /// back to the control thread so it is not freed on the packet path).
+    pub fn set_snapshot(&mut self, s: Arc<Snapshot>) -> Arc<Snapshot> {
+        std::mem::replace(&mut self.snapshot, s)
+    }
+
+    pub fn stats(&self) -> &CoreStats {
+        &self.stats
+    }
+
+    pub fn conns(&self) -> &ConnTable {
+        &self.conns
+    }
+
+    /// Expire up to `budget` slots' worth of old connections.
+    pub fn sweep(&mut self, now_ms: u64, budget: usize) {
+        let stats = &self.stats;
+        self.conns.sweep(now_ms, budget, |c| {
+            stats.count(Counter::ConnExpired);
+            Self::unaccount(stats, c);
+        });
+    }
+
+    fn unaccount(stats: &CoreStats, c: &Conn) {
+        if let Some(s) = stats.slots.get(c.dest_slot as usize) {
+            if c.state().is_active() {
+                lower(&s.active, 1);
+            } else {
+                lower(&s.inactive, 1);
+            }
+        }
+    }
+
+    fn count(&self, c: Counter) -> Verdict {
+        self.stats.count(c);
+        Verdict::Drop(c)
+    }
+
+    /// Run one frame that arrived on `port` through the pipeline.
+    /// `handed_off` is true when another core already passed it here.
+    pub fn handle_frame<F: Frame>(
+        &mut self,
+        port: u16,
+        frame: &mut F,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let Some(port_info) = self.snapshot.ports.get(usize::from(port)).copied() else {
+            return self.count(Counter::DropNotForUs);
+        };
+        let eth = match EthernetFrame::new_checked(frame.bytes()) {
+            Ok(e) => e,
+            Err(m) => return self.count(m.into()),
+        };
+        let dst = eth.dst();
+        let src = eth.src();
+        if src == port_info.mac {
+            return self.count(Counter::DropLoopedBack);
+        }
+        if dst != port_info.mac && !dst.is_multicast() {
+            return self.count(Counter::DropNotForUs);
+        }
+        let l3 = eth.payload_offset();
+        match eth.inner_ethertype() {
+            ethertype::ARP => self.handle_arp(port, port_info.mac, frame, l3),
+            ethertype::IPV4 if dst == port_info.mac => {
+                self.handle_ipv4(port, port_info.mac, frame, l3, now_ms, handed_off)
+            }
+            ethertype::IPV6 => match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
+                // IPv6 services come with the forwarding-modes work; until
+                // then IPv6 is the kernel's.
+                Ok(_) => self.exception(),
+                Err(m) => self.count(m.into()),
+            },
+            _ => self.exception(),
+        }
+    }
+
+    fn exception(&self) -> Verdict {
+        self.stats.count(Counter::ToException);
+        Verdict::Exception
+    }
+
+    fn handle_arp<F: Frame>(&mut self, port: u16, mac: MacAddr, frame: &mut F, l3: usize) -> Verdict {
+        let (op, sender_mac, sender_ip, target_ip) = match ArpPacket::new_checked(&frame.bytes()[l3..]) {
+            Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
+            Err(m) => return self.count(m.into()),
+        };
+        if !sender_ip.is_unspecified() && !sender_mac.is_multicast() {
+            let ev = WorkerEvent::NeighLearned {
+                port,
+                addr: sender_ip,
+                mac: sender_mac,
+            };
+            if self.events.push(ev).is_err() {
+                self.stats.count(Counter::NeighEventLost);
+            }
+        }
+        if op == arp::op::REQUEST && self.snapshot.is_vip(target_ip) {
+            let b = frame.bytes_mut();
+            let mut eth = EthernetFrame::new_unchecked(&mut *b);
+            eth.set_dst(sender_mac);
+            eth.set_src(mac);
+            let mut a = ArpPacket::new_unchecked(&mut b[l3..]);
+            a.set_operation(arp::op::REPLY);
+            a.set_target(sender_mac, sender_ip);
+            a.set_sender(mac, target_ip);
+            self.stats.count(Counter::ArpReplied);
+            return Verdict::Reply;
+        }
+        self.exception()
+    }
+
+    fn handle_ipv4<F: Frame>(
+        &mut self,
+        port: u16,
+        mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let ip = match Ipv4Packet::new_checked(&frame.bytes()[l3..]) {
+            Ok(p) => p,
+            Err(m) => return self.count(m.into()),
+        };
+        let vaddr = ip.dst();
+        if !self.snapshot.is_vip(vaddr) {
+            return self.exception();
+        }
+        if !ip.verify_checksum() {
+            return self.count(Counter::DropIpv4BadChecksum);
+        }
+        let proto = ip.protocol();
+        if ip.is_fragment() {
+            return self.count(Counter::DropIpv4Fragment);
+        }
+        let l4 = l3 + ip.header_len();
+        let l3_len = ip.total_len();
+        let l4_end = l3 + usize::from(l3_len);
+        let caddr = u32::from(ip.src());
+        let (cport, vport, tcp_flags) = match proto {
+            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(u) => (u.src_port(), u.dst_port(), 0),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::ICMP => return self.handle_icmp(port, mac, frame, l3, now_ms, handed_off),
+            _ => return self.count(Counter::DropVipNoService),
+        };
+        let flow = Flow {
+            key: ConnKey {
+                caddr,
+                vaddr: u32::from(vaddr),
+                cport,
+                vport,
+                protocol: proto,
+            },
+            tcp_flags,
+            l3_len,
+        };
+        if !handed_off {
+            let owner = owner_of(&self.owner_hasher, caddr, cport, self.workers);
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        let snapshot = Arc::clone(&self.snapshot);
+        let Some(service) = snapshot.service(&(proto, vaddr, vport)) else {
+            return self.count(Counter::DropVipNoService);
+        };
+        match self.conn_for(service, &flow, now_ms) {
+            Ok(dest) => self.forward(frame, dest, &flow),
+            Err(Counter::DropNoDest) => {
+                self.stats.count(Counter::DropNoDest);
+                self.reply_port_unreachable(frame, l3, mac)
+            }
+            Err(c) => self.count(c),
+        }
+    }
+
+    /// Find or make the connection of `flow`; returns where to send it.
+    fn conn_for(&mut self, service: &Service, flow: &Flow, now_ms: u64) -> Result<Dest, Counter> {
+        let is_tcp = flow.key.protocol == protocol::TCP;
+        let syn = is_tcp && flow.tcp_flags & tcp::flags::SYN != 0 && flow.tcp_flags & tcp::flags::RST == 0;
+        if let Some(idx) = self.conns.find(&flow.key) {
+            let c = *self.conns.get(idx);
+            let reuse = syn
+                && self.policy.conn_reuse_mode != 0
+                && (matches!(c.state(), State::TimeWait | State::Close)
+                    || (self.policy.conn_reuse_mode & 2 != 0 && c.state() == State::FinWait));
+            if c.expires_ms <= now_ms || reuse {
+                // Dead or being reused: forget it and schedule afresh.
+                self.conns.remove(idx);
+                Self::unaccount(&self.stats, &c);
+                self.stats.count(if reuse { Counter::ConnReused } else { Counter::ConnExpired });
+            } else {
+                if !self.snapshot.dest_available(c.dest_slot) {
+                    // expire_nodest_conn = 0: packets of a deleted dest's
+                    // connections are dropped until they time out.
+                    return Err(Counter::DropDestUnavailable);
+                }
+                let conn = self.conns.get_mut(idx);
+                let new_state = if is_tcp {
+                    tcp_transition(Direction::InputOnly, c.state(), Event::classify(flow.tcp_flags))
+                } else {
+                    State::Udp
+                };
+                conn.set_state(new_state);
+                conn.expires_ms = now_ms + u64::from(self.snapshot.timeouts.of(new_state)) * 1000;
+                if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
+                    match (c.state().is_active(), new_state.is_active()) {
+                        (false, true) => {
+                            lower(&s.inactive, 1);
+                            bump(&s.active, 1);
+                        }
+                        (true, false) => {
+                            lower(&s.active, 1);
+                            bump(&s.inactive, 1);
+                        }
+                        _ => {}
+                    }
+                }
+                return service
+                    .dests
+                    .iter()
+                    .find(|d| d.slot == c.dest_slot)
+                    .copied()
+                    .ok_or(Counter::DropDestUnavailable);
+            }
+        }
+        if is_tcp && !syn {
+            if self.conns.is_full() {
+                // Flows that could not get an entry keep going by hash.
+                return self.pick_stateless(service, flow);
+            }
+            return Err(Counter::DropTcpNoConn);
+        }
+        let flow_hash = self.owner_hasher.hash_one((flow.key.caddr, flow.key.cport));
+        let state = &mut self.sched[service.slot as usize];
+        let Some(i) = service.scheduler.pick(state, &service.views, flow_hash) else {
+            return Err(Counter::DropNoDest);
+        };
+        let dest = service.dests[i];
+        let new_state = if is_tcp {
+            tcp_transition(Direction::InputOnly, State::None, Event::classify(flow.tcp_flags))
+        } else {
+            State::Udp
+        };
+        let conn = Conn {
+            key: flow.key,
+            daddr: u32::from(dest.addr),
+            dport: dest.port,
+            forward: dest.forward as u8,
+            dest_slot: dest.slot,
+            service_slot: service.slot,
+            neigh_slot: dest.neigh_slot,
+            expires_ms: now_ms + u64::from(self.snapshot.timeouts.of(new_state)) * 1000,
+            ..Conn::new(new_state)
+        };
+        for slot in [service.slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.conns, 1);
+            }
+        }
+        if self.conns.insert(conn).is_err() {
+            self.stats.count(Counter::ConnTableFull);
+            return Ok(dest);
+        }
+        self.stats.count(Counter::ConnCreated);
+        if let Some(s) = self.stats.slots.get(dest.slot as usize) {
+            bump(if new_state.is_active() { &s.active } else { &s.inactive }, 1);
+        }
+        Ok(dest)
+    }
+
+    /// A dest by flow hash among the eligible ones (no state kept).
+    fn pick_stateless(&self, service: &Service, flow: &Flow) -> Result<Dest, Counter> {
+        let eligible = service.views.iter().filter(|v| v.is_eligible()).count();
+        if eligible == 0 {
+            return Err(Counter::DropNoDest);
+        }
+        let h = self.owner_hasher.hash_one(flow.key);
+        let n = (h % eligible as u64) as usize;
+        let i = service
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_eligible())
+            .nth(n)
+            .map(|(i, _)| i)
+            .ok_or(Counter::DropNoDest)?;
+        self.stats.count(Counter::ForwardStateless);
+        Ok(service.dests[i])
+    }
+
+    /// Forward by the dest's method. DR: new MACs, nothing else changes.
+    fn forward<F: Frame>(&mut self, frame: &mut F, dest: Dest, flow: &Flow) -> Verdict {
+        debug_assert_eq!(dest.forward, Forward::Route, "the control thread admits DR only");
+        let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let Some(out) = self.snapshot.ports.get(usize::from(dest.port_id)) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out.mac);
+        let svc_slot = self
+            .snapshot
+            .service(&(flow.key.protocol, Ipv4Addr::from(flow.key.vaddr), flow.key.vport))
+            .map(|s| s.slot);
+        for slot in svc_slot.into_iter().chain([dest.slot]) {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.in_pkts, 1);
+                bump(&s.in_bytes, u64::from(flow.l3_len));
+            }
+        }
+        self.stats.count(Counter::ForwardDr);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// ICMP to a VIP: echo is answered here (the VIP is ours); an error
+    /// quoting a connection's packet is forwarded along that connection
+    /// (`spec/conn.md` §10); anything else is dropped and counted.
+    fn handle_icmp<F: Frame>(
+        &mut self,
+        port: u16,
+        mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
+        let hl = ip.header_len();
+        let l3_len = ip.total_len();
+        let l4 = l3 + hl;
+        let l4_end = l3 + usize::from(l3_len);
+        let (kind, is_error) = match IcmpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            Ok(i) => (i.kind(), i.is_error()),
+            Err(m) => return self.count(m.into()),
+        };
+        if kind == icmp::kind::ECHO_REQUEST {
+            return self.reply_echo(frame, l3, mac);
+        }
+        if !is_error {
+            return self.count(Counter::DropVipNoService);
+        }
+        // The quoted packet went from the VIP to the client.
+        let quoted = &frame.bytes()[l4 + icmp::HEADER_LEN..l4_end];
+        let q = Ipv4Packet::new_unchecked(quoted);
+        if quoted.len() < ipv4::HEADER_LEN_MIN {
+            return self.count(Counter::DropIcmpTruncated);
+        }
+        let qhl = q.header_len();
+        if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
+            return self.count(Counter::DropIcmpTruncated);
+        }
+        let qproto = q.protocol();
+        let sport = u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]);
+        let dport = u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]);
+        let key = ConnKey {
+            caddr: u32::from(q.dst()),
+            vaddr: u32::from(q.src()),
+            cport: dport,
+            vport: sport,
+            protocol: qproto,
+        };
+        if !handed_off {
+            let owner = owner_of(&self.owner_hasher, key.caddr, key.cport, self.workers);
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        let _ = port;
+        let Some(idx) = self.conns.find(&key) else {
+            return self.count(Counter::DropVipNoService);
+        };
+        let c = *self.conns.get(idx);
+        if c.expires_ms <= now_ms || !self.snapshot.dest_available(c.dest_slot) {
+            return self.count(Counter::DropDestUnavailable);
+        }
+        let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let snapshot = Arc::clone(&self.snapshot);
+        let Some(dest) = snapshot
+            .service(&(qproto, Ipv4Addr::from(key.vaddr), key.vport))
+            .and_then(|s| s.dests.iter().find(|d| d.slot == c.dest_slot))
+        else {
+            return self.count(Counter::DropDestUnavailable);
+        };
+        let out_mac = snapshot.ports[usize::from(dest.port_id)].mac;
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out_mac);
+        self.stats.count(Counter::IcmpErrorForwarded);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// Turn an echo request into its reply, in place.
+    fn reply_echo<F: Frame>(&mut self, frame: &mut F, l3: usize, mac: MacAddr) -> Verdict {
+        let b = frame.bytes_mut();
+        let mut eth = EthernetFrame::new_unchecked(&mut *b);
+        let peer = eth.src();
+        eth.set_dst(peer);
+        eth.set_src(mac);
+        let mut ip = Ipv4Packet::new_unchecked(&mut b[l3..]);
+        let (src, dst) = (ip.src(), ip.dst());
+        ip.set_src(dst);
+        ip.set_dst(src);
+        ip.set_ttl(64);
+        ip.fill_checksum();
+        let mut icmp = IcmpPacket::new_unchecked(ip.payload_mut());
+        let old = u16::from_be_bytes([icmp::kind::ECHO_REQUEST, icmp.code()]);
+        icmp.set_kind(icmp::kind::ECHO_REPLY);
+        let new = u16::from_be_bytes([icmp::kind::ECHO_REPLY, icmp.code()]);
+        let c = checksum::update_u16(icmp.checksum(), old, new);
+        icmp.set_checksum(c);
+        self.stats.count(Counter::IcmpEchoReplied);
+        Verdict::Reply
+    }
+
+    /// No dest for a new connection: ICMP port unreachable to the client,
+    /// from the VIP, quoting the IP header and 8 bytes (`spec/schedulers.md`
+    /// §0.6). Built in place.
+    fn reply_port_unreachable<F: Frame>(&mut self, frame: &mut F, l3: usize, mac: MacAddr) -> Verdict {
+        const QUOTE_MAX: usize = 60 + 8;
+        let b = frame.bytes();
+        let ip = Ipv4Packet::new_unchecked(&b[l3..]);
+        let quote_len = (ip.header_len() + 8).min(usize::from(ip.total_len()));
+        let (client, vip) = (ip.src(), ip.dst());
+        let mut quote = [0u8; QUOTE_MAX];
+        quote[..quote_len].copy_from_slice(&b[l3..l3 + quote_len]);
+        let new_len = l3 + ipv4::HEADER_LEN_MIN + icmp::HEADER_LEN + quote_len;
+        if !frame.set_len(new_len) {
+            return self.count(Counter::DropNoMbuf);
+        }
+        let b = frame.bytes_mut();
+        let mut eth = EthernetFrame::new_unchecked(&mut *b);
+        let peer = eth.src();
+        eth.set_dst(peer);
+        eth.set_src(mac);
+        Ipv4Repr {
+            src: vip,
+            dst: client,
+            protocol: protocol::ICMP,
+            payload_len: icmp::HEADER_LEN + quote_len,
+            ttl: 64,
+            tos: 0,
+            ident: 0,
+            dont_frag: false,
+        }
+        .emit(&mut b[l3..]);
+        let at = l3 + ipv4::HEADER_LEN_MIN;
+        let mut icmp = IcmpPacket::new_unchecked(&mut b[at..new_len]);
+        icmp.set_kind(icmp::kind::DEST_UNREACHABLE);
+        icmp.set_code(icmp::unreach::PORT);
+        icmp.set_rest([0; 4]);
+        b[at + icmp::HEADER_LEN..new_len].copy_from_slice(&quote[..quote_len]);
+        IcmpPacket::new_unchecked(&mut b[at..new_len]).fill_checksum();
+        self.stats.count(Counter::IcmpUnreachableSent);
+        Verdict::Reply
+    }
+}

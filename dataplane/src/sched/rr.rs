@@ -1,0 +1,113 @@
+//! `rr`, round robin (`spec/schedulers.md`, `ip_vs_rr.c`).
+//!
+//! Rule: walk the dest list circularly starting after the last dest picked
+//! and take the first with weight > 0 and no OVERLOAD flag; the first pick
+//! of a service takes the head of the list (the newest dest). If the last
+//! picked dest was removed, the walk resumes at the position it held.
+//!
+//! Example: dests added A, B, C (list `[C, B, A]`), all weight 1: picks go
+//! C, B, A, C, B, A, ...; with B at weight 0: C, A, C, A, ...
+
+use super::{DestView, SchedState, Scheduler};
+
+#[derive(Debug)]
+pub struct RoundRobin;
+
+impl RoundRobin {
+    pub fn build(_dests: &[DestView]) -> Self {
+        RoundRobin
+    }
+}
+
+impl Scheduler for RoundRobin {
+    fn name(&self) -> &'static str {
+        "rr"
+    }
+
+    fn pick(&self, state: &mut SchedState, dests: &[DestView], _flow_hash: u64) -> Option<usize> {
+        let n = dests.len();
+        if n == 0 {
+            return None;
+        }
+        // Where the walk starts: after the last pick if it is still where it
+        // was (or found elsewhere after an edit), else at its old position.
+        let start = match state.last_index {
+            None => 0,
+            Some(i) => {
+                let i = i as usize;
+                if i < n && dests[i].slot == state.last_slot {
+                    i + 1
+                } else if let Some(j) = dests.iter().position(|d| d.slot == state.last_slot) {
+                    j + 1
+                } else {
+                    i
+                }
+            }
+        };
+        for k in 0..n {
+            let i = (start + k) % n;
+            if dests[i].is_eligible() {
+                state.last_index = Some(i as u32);
+                state.last_slot = dests[i].slot;
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(slot: u32, weight: u32) -> DestView {
+        DestView {
+            slot,
+            weight,
+            overloaded: false,
+        }
+    }
+
+    fn picks(dests: &[DestView], n: usize, st: &mut SchedState) -> Vec<u32> {
+        let rr = RoundRobin::build(dests);
+        (0..n)
+            .map(|_| rr.pick(st, dests, 0).map(|i| dests[i].slot).unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    #[test]
+    fn newest_first_then_round() {
+        // Added A(1), B(2), C(3): list [C, B, A].
+        let dests = [d(3, 1), d(2, 1), d(1, 1)];
+        assert_eq!(picks(&dests, 6, &mut SchedState::default()), [3, 2, 1, 3, 2, 1]);
+    }
+
+    #[test]
+    fn weight_zero_is_skipped_and_none_when_all_quiesced() {
+        let dests = [d(3, 1), d(2, 0), d(1, 1)];
+        assert_eq!(picks(&dests, 4, &mut SchedState::default()), [3, 1, 3, 1]);
+        let quiesced = [d(3, 0), d(2, 0)];
+        assert_eq!(picks(&quiesced, 1, &mut SchedState::default()), [u32::MAX]);
+    }
+
+    #[test]
+    fn overloaded_is_skipped() {
+        let mut dests = [d(3, 1), d(2, 1)];
+        dests[0].overloaded = true;
+        assert_eq!(picks(&dests, 3, &mut SchedState::default()), [2, 2, 2]);
+    }
+
+    #[test]
+    fn resumes_after_the_last_pick_when_the_list_changes() {
+        let mut st = SchedState::default();
+        let dests = [d(3, 1), d(2, 1), d(1, 1)];
+        assert_eq!(picks(&dests, 2, &mut st), [3, 2]);
+        // D(4) added at the head: the walk continues after B.
+        let dests = [d(4, 1), d(3, 1), d(2, 1), d(1, 1)];
+        assert_eq!(picks(&dests, 4, &mut st), [1, 4, 3, 2]);
+        // The last pick (B, at index 3 -> slot 2 was index 2) removed: the
+        // walk resumes at its position, which now holds A.
+        let dests = [d(4, 1), d(3, 1), d(1, 1)];
+        assert_eq!(picks(&dests, 2, &mut st), [1, 4]);
+    }
+}

@@ -1,0 +1,205 @@
+//! Per-core counters (a counter for every verdict and every drop reason) and
+//! per-core service/dest statistics indexed by stable slots.
+//!
+//! Contract: each [`CoreStats`] has exactly one writer, its worker, which
+//! bumps with a relaxed load and store (no read-modify-write atomics, no
+//! locks); the control thread reads every core's values and sums them. A
+//! reader may see a value one packet old, never a torn one.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($name:ident => $text:literal,)*) => {
+        /// Every verdict and drop reason the pipeline counts.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Counter { $($name,)* }
+
+        impl Counter {
+            pub const ALL: &'static [Counter] = &[$(Counter::$name,)*];
+            pub const COUNT: usize = Counter::ALL.len();
+
+            /// The name the admin API and logs use.
+            pub fn name(self) -> &'static str {
+                match self { $(Counter::$name => $text,)* }
+            }
+        }
+    };
+}
+
+counters! {
+    RxPackets => "rx_packets",
+    TxPackets => "tx_packets",
+    ForwardDr => "forward_dr",
+    ForwardStateless => "forward_stateless",
+    ArpReplied => "arp_replied",
+    IcmpEchoReplied => "icmp_echo_replied",
+    IcmpUnreachableSent => "icmp_unreachable_sent",
+    IcmpErrorForwarded => "icmp_error_forwarded",
+    ToException => "to_exception",
+    FromException => "from_exception",
+    HandedOff => "handed_off",
+    ConnCreated => "conn_created",
+    ConnExpired => "conn_expired",
+    ConnReused => "conn_reused",
+    ConnTableFull => "conn_table_full",
+    NeighEventLost => "neigh_event_lost",
+    DropEthernetTruncated => "drop_ethernet_truncated",
+    DropVlanTruncated => "drop_vlan_truncated",
+    DropArpTruncated => "drop_arp_truncated",
+    DropArpUnsupported => "drop_arp_unsupported",
+    DropIpv4Truncated => "drop_ipv4_truncated",
+    DropIpv4BadVersion => "drop_ipv4_bad_version",
+    DropIpv4BadHeaderLength => "drop_ipv4_bad_header_length",
+    DropIpv4BadTotalLength => "drop_ipv4_bad_total_length",
+    DropIpv4BadChecksum => "drop_ipv4_bad_checksum",
+    DropIpv4Fragment => "drop_ipv4_fragment",
+    DropIpv6Truncated => "drop_ipv6_truncated",
+    DropIpv6BadVersion => "drop_ipv6_bad_version",
+    DropIpv6BadPayloadLength => "drop_ipv6_bad_payload_length",
+    DropTcpTruncated => "drop_tcp_truncated",
+    DropTcpBadDataOffset => "drop_tcp_bad_data_offset",
+    DropUdpTruncated => "drop_udp_truncated",
+    DropUdpBadLength => "drop_udp_bad_length",
+    DropIcmpTruncated => "drop_icmp_truncated",
+    DropNotForUs => "drop_not_for_us",
+    DropLoopedBack => "drop_looped_back",
+    DropVipNoService => "drop_vip_no_service",
+    DropTcpNoConn => "drop_tcp_no_conn",
+    DropDestUnavailable => "drop_dest_unavailable",
+    DropNoDest => "drop_no_dest",
+    DropNeighUnresolved => "drop_neigh_unresolved",
+    DropTxFull => "drop_tx_full",
+    DropExceptionFull => "drop_exception_full",
+    DropHandoffFull => "drop_handoff_full",
+    DropNoMbuf => "drop_no_mbuf",
+    DropMultiSegment => "drop_multi_segment",
+}
+
+impl From<crate::wire::Malformed> for Counter {
+    fn from(m: crate::wire::Malformed) -> Counter {
+        use crate::wire::Malformed as M;
+        match m {
+            M::EthernetTruncated => Counter::DropEthernetTruncated,
+            M::VlanTruncated => Counter::DropVlanTruncated,
+            M::ArpTruncated => Counter::DropArpTruncated,
+            M::ArpUnsupported => Counter::DropArpUnsupported,
+            M::Ipv4Truncated => Counter::DropIpv4Truncated,
+            M::Ipv4BadVersion => Counter::DropIpv4BadVersion,
+            M::Ipv4BadHeaderLength => Counter::DropIpv4BadHeaderLength,
+            M::Ipv4BadTotalLength => Counter::DropIpv4BadTotalLength,
+            M::Ipv6Truncated => Counter::DropIpv6Truncated,
+            M::Ipv6BadVersion => Counter::DropIpv6BadVersion,
+            M::Ipv6BadPayloadLength => Counter::DropIpv6BadPayloadLength,
+            M::TcpTruncated => Counter::DropTcpTruncated,
+            M::TcpBadDataOffset => Counter::DropTcpBadDataOffset,
+            M::UdpTruncated => Counter::DropUdpTruncated,
+            M::UdpBadLength => Counter::DropUdpBadLength,
+            M::IcmpTruncated => Counter::DropIcmpTruncated,
+        }
+    }
+}
+
+/// Bump a single-writer counter.
+#[inline(always)]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// Lower a single-writer gauge (wrapping: the sum over cores is exact).
+#[inline(always)]
+pub fn lower(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_sub(n), Relaxed);
+}
+
+/// Statistics of one service or dest on one core.
+#[derive(Default, Debug)]
+pub struct SlotStats {
+    pub conns: AtomicU64,
+    pub in_pkts: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_pkts: AtomicU64,
+    pub out_bytes: AtomicU64,
+    /// Gauges: entries on this core in an active / inactive state.
+    pub active: AtomicU64,
+    pub inactive: AtomicU64,
+}
+
+/// A plain copy of [`SlotStats`], summed over cores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotTotals {
+    pub conns: u64,
+    pub in_pkts: u64,
+    pub in_bytes: u64,
+    pub out_pkts: u64,
+    pub out_bytes: u64,
+    pub active: u64,
+    pub inactive: u64,
+}
+
+impl SlotTotals {
+    pub fn add(&mut self, s: &SlotStats) {
+        self.conns = self.conns.wrapping_add(s.conns.load(Relaxed));
+        self.in_pkts = self.in_pkts.wrapping_add(s.in_pkts.load(Relaxed));
+        self.in_bytes = self.in_bytes.wrapping_add(s.in_bytes.load(Relaxed));
+        self.out_pkts = self.out_pkts.wrapping_add(s.out_pkts.load(Relaxed));
+        self.out_bytes = self.out_bytes.wrapping_add(s.out_bytes.load(Relaxed));
+        self.active = self.active.wrapping_add(s.active.load(Relaxed));
+        self.inactive = self.inactive.wrapping_add(s.inactive.load(Relaxed));
+    }
+
+    /// Traffic counters minus a baseline taken at the last zeroing; gauges
+    /// are not zeroed.
+    pub fn since(&self, base: &SlotTotals) -> SlotTotals {
+        SlotTotals {
+            conns: self.conns.wrapping_sub(base.conns),
+            in_pkts: self.in_pkts.wrapping_sub(base.in_pkts),
+            in_bytes: self.in_bytes.wrapping_sub(base.in_bytes),
+            out_pkts: self.out_pkts.wrapping_sub(base.out_pkts),
+            out_bytes: self.out_bytes.wrapping_sub(base.out_bytes),
+            active: self.active,
+            inactive: self.inactive,
+        }
+    }
+}
+
+/// Everything one worker counts.
+pub struct CoreStats {
+    pub counters: [AtomicU64; Counter::COUNT],
+    pub slots: Box<[SlotStats]>,
+}
+
+impl CoreStats {
+    /// Sized once: `slots_max` service and dest slots.
+    pub fn new(slots_max: usize) -> Self {
+        CoreStats {
+            counters: std::array::from_fn(|_| AtomicU64::new(0)),
+            slots: (0..slots_max).map(|_| SlotStats::default()).collect(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn count(&self, c: Counter) {
+        bump(&self.counters[c as usize], 1);
+    }
+
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counters[c as usize].load(Relaxed)
+    }
+}
+
+/// Sum of a counter over cores.
+pub fn total(cores: &[std::sync::Arc<CoreStats>], c: Counter) -> u64 {
+    cores.iter().map(|s| s.get(c)).fold(0, u64::wrapping_add)
+}
+
+/// Sum of a slot over cores.
+pub fn slot_total(cores: &[std::sync::Arc<CoreStats>], slot: u32) -> SlotTotals {
+    let mut t = SlotTotals::default();
+    for core in cores {
+        if let Some(s) = core.slots.get(slot as usize) {
+            t.add(s);
+        }
+    }
+    t
+}

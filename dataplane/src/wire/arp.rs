@@ -1,0 +1,147 @@
+//! ARP for IPv4 over Ethernet (the only kind the dataplane handles).
+
+use std::net::Ipv4Addr;
+
+use super::ethernet::MacAddr;
+use super::{get_u16, set_u16, Malformed};
+
+pub const PACKET_LEN: usize = 28;
+
+pub mod op {
+    pub const REQUEST: u16 = 1;
+    pub const REPLY: u16 = 2;
+}
+
+/// An Ethernet/IPv4 ARP packet. `new_checked` rejects other hardware or
+/// protocol types.
+#[derive(Debug)]
+pub struct ArpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> ArpPacket<T> {
+    pub fn new_unchecked(buffer: T) -> Self {
+        ArpPacket { buffer }
+    }
+
+    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
+        let b = buffer.as_ref();
+        if b.len() < PACKET_LEN {
+            return Err(Malformed::ArpTruncated);
+        }
+        if get_u16(b, 0) != 1 || get_u16(b, 2) != 0x0800 || b[4] != 6 || b[5] != 4 {
+            return Err(Malformed::ArpUnsupported);
+        }
+        Ok(ArpPacket { buffer })
+    }
+
+    pub fn operation(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), 6)
+    }
+
+    fn mac_at(&self, at: usize) -> MacAddr {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&self.buffer.as_ref()[at..at + 6]);
+        MacAddr(m)
+    }
+
+    fn ip_at(&self, at: usize) -> Ipv4Addr {
+        let b = self.buffer.as_ref();
+        Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+    }
+
+    pub fn sender_mac(&self) -> MacAddr {
+        self.mac_at(8)
+    }
+
+    pub fn sender_ip(&self) -> Ipv4Addr {
+        self.ip_at(14)
+    }
+
+    pub fn target_mac(&self) -> MacAddr {
+        self.mac_at(18)
+    }
+
+    pub fn target_ip(&self) -> Ipv4Addr {
+        self.ip_at(24)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
+    fn set_fixed(&mut self) {
+        let b = self.buffer.as_mut();
+        set_u16(b, 0, 1);
+        set_u16(b, 2, 0x0800);
+        b[4] = 6;
+        b[5] = 4;
+    }
+
+    pub fn set_operation(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), 6, v);
+    }
+
+    pub fn set_sender(&mut self, mac: MacAddr, ip: Ipv4Addr) {
+        let b = self.buffer.as_mut();
+        b[8..14].copy_from_slice(&mac.0);
+        b[14..18].copy_from_slice(&ip.octets());
+    }
+
+    pub fn set_target(&mut self, mac: MacAddr, ip: Ipv4Addr) {
+        let b = self.buffer.as_mut();
+        b[18..24].copy_from_slice(&mac.0);
+        b[24..28].copy_from_slice(&ip.octets());
+    }
+}
+
+/// An ARP packet, owned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpRepr {
+    pub operation: u16,
+    pub sender_mac: MacAddr,
+    pub sender_ip: Ipv4Addr,
+    pub target_mac: MacAddr,
+    pub target_ip: Ipv4Addr,
+}
+
+impl ArpRepr {
+    pub fn parse<T: AsRef<[u8]>>(p: &ArpPacket<T>) -> Self {
+        ArpRepr {
+            operation: p.operation(),
+            sender_mac: p.sender_mac(),
+            sender_ip: p.sender_ip(),
+            target_mac: p.target_mac(),
+            target_ip: p.target_ip(),
+        }
+    }
+
+    /// Write the 28 bytes into `buf`.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut p = ArpPacket::new_unchecked(buf);
+        p.set_fixed();
+        p.set_operation(self.operation);
+        p.set_sender(self.sender_mac, self.sender_ip);
+        p.set_target(self.target_mac, self.target_ip);
+    }
+}
+
+/// Build a broadcast ARP request frame (Ethernet + ARP, padded to 60 bytes)
+/// into `buf`, returning its length. `buf` must hold 60 bytes.
+pub fn build_request(buf: &mut [u8], src_mac: MacAddr, src_ip: Ipv4Addr, target: Ipv4Addr) -> usize {
+    const FRAME_LEN: usize = 60;
+    buf[..FRAME_LEN].fill(0);
+    super::ethernet::EthernetRepr {
+        dst: MacAddr::BROADCAST,
+        src: src_mac,
+        ethertype: super::ethernet::ethertype::ARP,
+    }
+    .emit(buf);
+    ArpRepr {
+        operation: op::REQUEST,
+        sender_mac: src_mac,
+        sender_ip: src_ip,
+        target_mac: MacAddr::ZERO,
+        target_ip: target,
+    }
+    .emit(&mut buf[super::ethernet::HEADER_LEN..]);
+    FRAME_LEN
+}

@@ -1,0 +1,124 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624),
+//! the way IPVS's `ip_vs_check_diff*` does it: a rewrite adjusts the checksum
+//! from the old and new words, never by summing the packet again.
+
+/// One's-complement sum of `data` (big-endian 16-bit words, odd byte padded),
+/// folded to 16 bits, not inverted.
+pub fn sum(data: &[u8]) -> u16 {
+    let mut acc: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        acc += u32::from(u16::from_be_bytes([*last, 0]));
+    }
+    fold(acc)
+}
+
+/// Fold a 32-bit accumulator into 16 bits with end-around carry.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The checksum field value for `data` (the inverted sum).
+pub fn checksum(data: &[u8]) -> u16 {
+    !sum(data)
+}
+
+/// Combine partial sums.
+#[inline]
+pub fn combine(sums: &[u16]) -> u16 {
+    fold(sums.iter().map(|&s| u32::from(s)).sum())
+}
+
+/// The IPv4 pseudo-header sum for TCP/UDP.
+pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -> u16 {
+    let acc = u32::from(u16::from_be_bytes([src[0], src[1]]))
+        + u32::from(u16::from_be_bytes([src[2], src[3]]))
+        + u32::from(u16::from_be_bytes([dst[0], dst[1]]))
+        + u32::from(u16::from_be_bytes([dst[2], dst[3]]))
+        + u32::from(protocol)
+        + u32::from(length);
+    fold(acc)
+}
+
+/// The IPv6 pseudo-header sum for TCP/UDP/ICMPv6.
+pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u32) -> u16 {
+    let acc = u32::from(sum(&src))
+        + u32::from(sum(&dst))
+        + (length >> 16)
+        + (length & 0xffff)
+        + u32::from(next_header);
+    fold(acc)
+}
+
+/// RFC 1624 eqn. 3: the new checksum field after one 16-bit word changed
+/// from `old` to `new`.
+#[inline]
+pub fn update_u16(check: u16, old: u16, new: u16) -> u16 {
+    !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
+}
+
+/// The same for a 32-bit word (an IPv4 address).
+#[inline]
+pub fn update_u32(check: u16, old: u32, new: u32) -> u16 {
+    let c = update_u16(check, (old >> 16) as u16, (new >> 16) as u16);
+    update_u16(c, old as u16, new as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // The worked example of RFC 1071 section 3: sum 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(sum(&data), 0xddf2);
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(sum(&[0x12]), 0x1200);
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_u16_matches_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 2..64),
+            word in 0usize..32,
+            new in any::<u16>(),
+        ) {
+            if data.len() % 2 == 1 { data.push(0); }
+            let at = (word * 2) % data.len();
+            let check = checksum(&data);
+            let old = u16::from_be_bytes([data[at], data[at + 1]]);
+            data[at..at + 2].copy_from_slice(&new.to_be_bytes());
+            let incremental = update_u16(check, old, new);
+            // 0x0000 and 0xffff are the same one's-complement value.
+            let full = checksum(&data);
+            prop_assert!(incremental == full || (incremental ^ full) == 0xffff && (full == 0 || full == 0xffff),
+                "incremental {incremental:#06x} full {full:#06x}");
+        }
+
+        #[test]
+        fn incremental_u32_matches_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 4..64),
+            new in any::<u32>(),
+        ) {
+            if data.len() % 2 == 1 { data.push(0); }
+            let check = checksum(&data);
+            let old = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+            data[0..4].copy_from_slice(&new.to_be_bytes());
+            let incremental = update_u32(check, old, new);
+            let full = checksum(&data);
+            prop_assert!(incremental == full || (incremental ^ full) == 0xffff && (full == 0 || full == 0xffff));
+        }
+    }
+}

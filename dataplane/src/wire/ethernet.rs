@@ -1,0 +1,207 @@
+//! Ethernet II frames, with an optional 802.1Q / 802.1ad tag.
+
+use super::{get_u16, set_u16, Malformed};
+
+/// A MAC address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
+    pub const ZERO: MacAddr = MacAddr([0; 6]);
+
+    pub fn is_broadcast(&self) -> bool {
+        *self == Self::BROADCAST
+    }
+
+    /// Group bit set: broadcast or multicast.
+    pub fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+
+    /// Pack into the low 48 bits of a u64 (for atomic neighbour slots).
+    pub fn to_u64(self) -> u64 {
+        let mut b = [0u8; 8];
+        b[2..].copy_from_slice(&self.0);
+        u64::from_be_bytes(b)
+    }
+
+    pub fn from_u64(v: u64) -> Self {
+        let b = v.to_be_bytes();
+        MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
+}
+
+impl std::fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl std::str::FromStr for MacAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for byte in &mut out {
+            let p = parts.next().ok_or_else(|| format!("bad MAC address {s:?}"))?;
+            *byte = u8::from_str_radix(p, 16).map_err(|_| format!("bad MAC address {s:?}"))?;
+        }
+        if parts.next().is_some() {
+            return Err(format!("bad MAC address {s:?}"));
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+pub mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const ARP: u16 = 0x0806;
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88a8;
+    pub const IPV6: u16 = 0x86dd;
+}
+
+pub const HEADER_LEN: usize = 14;
+pub const VLAN_TAG_LEN: usize = 4;
+
+mod field {
+    use core::ops::Range;
+    pub(super) const DST: Range<usize> = 0..6;
+    pub(super) const SRC: Range<usize> = 6..12;
+    pub(super) const ETHERTYPE: usize = 12;
+}
+
+/// An Ethernet frame. `new_checked` also validates one VLAN tag when present,
+/// so [`EthernetFrame::payload_offset`] and [`EthernetFrame::inner_ethertype`]
+/// never panic.
+#[derive(Debug)]
+pub struct EthernetFrame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    pub fn new_unchecked(buffer: T) -> Self {
+        EthernetFrame { buffer }
+    }
+
+    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(Malformed::EthernetTruncated);
+        }
+        let et = get_u16(b, field::ETHERTYPE);
+        if (et == ethertype::VLAN || et == ethertype::QINQ) && b.len() < HEADER_LEN + VLAN_TAG_LEN
+        {
+            return Err(Malformed::VlanTruncated);
+        }
+        Ok(EthernetFrame { buffer })
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    pub fn dst(&self) -> MacAddr {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&self.buffer.as_ref()[field::DST]);
+        MacAddr(m)
+    }
+
+    pub fn src(&self) -> MacAddr {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
+        MacAddr(m)
+    }
+
+    /// The outer ethertype (0x8100 when tagged).
+    pub fn ethertype(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::ETHERTYPE)
+    }
+
+    /// The VLAN id when the frame carries one tag.
+    pub fn vlan_id(&self) -> Option<u16> {
+        if self.is_tagged() {
+            Some(get_u16(self.buffer.as_ref(), HEADER_LEN) & 0x0fff)
+        } else {
+            None
+        }
+    }
+
+    fn is_tagged(&self) -> bool {
+        let et = self.ethertype();
+        et == ethertype::VLAN || et == ethertype::QINQ
+    }
+
+    /// The ethertype of the payload, after a VLAN tag if there is one.
+    pub fn inner_ethertype(&self) -> u16 {
+        if self.is_tagged() {
+            get_u16(self.buffer.as_ref(), HEADER_LEN + 2)
+        } else {
+            self.ethertype()
+        }
+    }
+
+    /// Where the L3 header starts.
+    pub fn payload_offset(&self) -> usize {
+        if self.is_tagged() {
+            HEADER_LEN + VLAN_TAG_LEN
+        } else {
+            HEADER_LEN
+        }
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.payload_offset()..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    pub fn set_dst(&mut self, mac: MacAddr) {
+        self.buffer.as_mut()[field::DST].copy_from_slice(&mac.0);
+    }
+
+    pub fn set_src(&mut self, mac: MacAddr) {
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&mac.0);
+    }
+
+    pub fn set_ethertype(&mut self, et: u16) {
+        set_u16(self.buffer.as_mut(), field::ETHERTYPE, et);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let off = self.payload_offset();
+        &mut self.buffer.as_mut()[off..]
+    }
+}
+
+/// An untagged Ethernet header, owned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EthernetRepr {
+    pub dst: MacAddr,
+    pub src: MacAddr,
+    pub ethertype: u16,
+}
+
+impl EthernetRepr {
+    pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Self {
+        EthernetRepr {
+            dst: frame.dst(),
+            src: frame.src(),
+            ethertype: frame.ethertype(),
+        }
+    }
+
+    /// Write the header into the first [`HEADER_LEN`] bytes of `buf`.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut f = EthernetFrame::new_unchecked(buf);
+        f.set_dst(self.dst);
+        f.set_src(self.src);
+        f.set_ethertype(self.ethertype);
+    }
+}

@@ -1,0 +1,237 @@
+//! IPv4 headers.
+
+use std::net::Ipv4Addr;
+
+use super::{checksum, get_u16, set_u16, Malformed};
+
+pub const HEADER_LEN_MIN: usize = 20;
+
+pub mod protocol {
+    pub const ICMP: u8 = 1;
+    pub const IPIP: u8 = 4;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const ICMPV6: u8 = 58;
+}
+
+mod field {
+    pub(super) const VER_IHL: usize = 0;
+    pub(super) const TOS: usize = 1;
+    pub(super) const TOTAL_LEN: usize = 2;
+    pub(super) const IDENT: usize = 4;
+    pub(super) const FLAGS_FRAG: usize = 6;
+    pub(super) const TTL: usize = 8;
+    pub(super) const PROTOCOL: usize = 9;
+    pub(super) const CHECKSUM: usize = 10;
+    pub(super) const SRC: usize = 12;
+    pub(super) const DST: usize = 16;
+}
+
+/// An IPv4 packet. `new_checked` validates version, IHL and total length
+/// against the buffer (trailing bytes past the total length, e.g. Ethernet
+/// padding, are allowed and ignored by [`Ipv4Packet::payload`]).
+#[derive(Debug)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Self {
+        Ipv4Packet { buffer }
+    }
+
+    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN_MIN {
+            return Err(Malformed::Ipv4Truncated);
+        }
+        if b[field::VER_IHL] >> 4 != 4 {
+            return Err(Malformed::Ipv4BadVersion);
+        }
+        let hl = usize::from(b[field::VER_IHL] & 0x0f) * 4;
+        if hl < HEADER_LEN_MIN {
+            return Err(Malformed::Ipv4BadHeaderLength);
+        }
+        if hl > b.len() {
+            return Err(Malformed::Ipv4Truncated);
+        }
+        let total = usize::from(get_u16(b, field::TOTAL_LEN));
+        if total < hl || total > b.len() {
+            return Err(Malformed::Ipv4BadTotalLength);
+        }
+        Ok(Ipv4Packet { buffer })
+    }
+
+    pub fn header_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
+    }
+
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::TOS]
+    }
+
+    pub fn total_len(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::TOTAL_LEN)
+    }
+
+    pub fn ident(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::IDENT)
+    }
+
+    pub fn dont_frag(&self) -> bool {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x4000 != 0
+    }
+
+    pub fn more_frags(&self) -> bool {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x2000 != 0
+    }
+
+    pub fn frag_offset(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x1fff
+    }
+
+    /// A fragment, first or later.
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags() || self.frag_offset() != 0
+    }
+
+    pub fn ttl(&self) -> u8 {
+        self.buffer.as_ref()[field::TTL]
+    }
+
+    pub fn protocol(&self) -> u8 {
+        self.buffer.as_ref()[field::PROTOCOL]
+    }
+
+    pub fn checksum(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::CHECKSUM)
+    }
+
+    pub fn src_raw(&self) -> [u8; 4] {
+        let b = self.buffer.as_ref();
+        [b[field::SRC], b[field::SRC + 1], b[field::SRC + 2], b[field::SRC + 3]]
+    }
+
+    pub fn dst_raw(&self) -> [u8; 4] {
+        let b = self.buffer.as_ref();
+        [b[field::DST], b[field::DST + 1], b[field::DST + 2], b[field::DST + 3]]
+    }
+
+    pub fn src(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.src_raw())
+    }
+
+    pub fn dst(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.dst_raw())
+    }
+
+    /// True when the header checksum verifies.
+    pub fn verify_checksum(&self) -> bool {
+        checksum::sum(&self.buffer.as_ref()[..self.header_len()]) == 0xffff
+    }
+
+    /// The bytes after the header, up to the total length.
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    pub fn set_ver_ihl(&mut self, header_len: usize) {
+        self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
+    }
+
+    pub fn set_tos(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TOS] = v;
+    }
+
+    pub fn set_total_len(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), field::TOTAL_LEN, v);
+    }
+
+    pub fn set_ident(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), field::IDENT, v);
+    }
+
+    /// Set the DF flag and clear MF and the offset.
+    pub fn set_flags_df(&mut self, df: bool) {
+        set_u16(self.buffer.as_mut(), field::FLAGS_FRAG, if df { 0x4000 } else { 0 });
+    }
+
+    pub fn set_ttl(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TTL] = v;
+    }
+
+    pub fn set_protocol(&mut self, v: u8) {
+        self.buffer.as_mut()[field::PROTOCOL] = v;
+    }
+
+    pub fn set_checksum(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), field::CHECKSUM, v);
+    }
+
+    pub fn set_src(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::SRC..field::SRC + 4].copy_from_slice(&a.octets());
+    }
+
+    pub fn set_dst(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::DST..field::DST + 4].copy_from_slice(&a.octets());
+    }
+
+    /// Recompute the header checksum from scratch (for headers we build).
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let hl = self.header_len();
+        let c = checksum::checksum(&self.buffer.as_ref()[..hl]);
+        self.set_checksum(c);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let hl = self.header_len();
+        let total = usize::from(self.total_len());
+        &mut self.buffer.as_mut()[hl..total]
+    }
+}
+
+/// An IPv4 header without options, owned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Repr {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    pub payload_len: usize,
+    pub ttl: u8,
+    pub tos: u8,
+    pub ident: u16,
+    pub dont_frag: bool,
+}
+
+impl Ipv4Repr {
+    pub fn parse<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> Self {
+        Ipv4Repr {
+            src: p.src(),
+            dst: p.dst(),
+            protocol: p.protocol(),
+            payload_len: usize::from(p.total_len()) - p.header_len(),
+            ttl: p.ttl(),
+            tos: p.tos(),
+            ident: p.ident(),
+            dont_frag: p.dont_frag(),
+        }
+    }
+
+    /// Write a 20-byte header with a correct checksum into `buf`.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut p = Ipv4Packet::new_unchecked(buf);
+        p.set_ver_ihl(HEADER_LEN_MIN);
+        p.set_tos(self.tos);
+        p.set_total_len((HEADER_LEN_MIN + self.payload_len) as u16);
+        p.set_ident(self.ident);
+        p.set_flags_df(self.dont_frag);
+        p.set_ttl(self.ttl);
+        p.set_protocol(self.protocol);
+        p.set_src(self.src);
+        p.set_dst(self.dst);
+        p.fill_checksum();
+    }
+}

@@ -1,0 +1,62 @@
+//! Typed, zero-copy views over packet bytes (in the manner of smoltcp's `wire`).
+//!
+//! Contract: every view has `new_unchecked` (no checks, for bytes already
+//! validated) and `new_checked`, which validates lengths and the header fields
+//! that decide where the next header starts. After `new_checked` succeeds no
+//! getter or setter of that view can panic, whatever the bytes. Setters exist
+//! where the buffer is `AsMut<[u8]>`. `*Repr` types are owned summaries with
+//! `parse`/`emit`, used by tests and by control traffic (ARP requests).
+//!
+//! A malformed packet is a [`Malformed`] value, which the pipeline counts as a
+//! drop with that reason. Nothing here allocates.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod ipv6;
+pub mod tcp;
+pub mod udp;
+
+/// Why a packet could not be parsed. Each maps to one drop counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    EthernetTruncated,
+    VlanTruncated,
+    ArpTruncated,
+    ArpUnsupported,
+    Ipv4Truncated,
+    Ipv4BadVersion,
+    Ipv4BadHeaderLength,
+    Ipv4BadTotalLength,
+    Ipv6Truncated,
+    Ipv6BadVersion,
+    Ipv6BadPayloadLength,
+    TcpTruncated,
+    TcpBadDataOffset,
+    UdpTruncated,
+    UdpBadLength,
+    IcmpTruncated,
+}
+
+/// Read a big-endian u16 at `at`. Callers guarantee the bounds.
+#[inline(always)]
+pub(crate) fn get_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline(always)]
+pub(crate) fn set_u16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline(always)]
+pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline(always)]
+pub(crate) fn set_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
