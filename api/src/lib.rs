@@ -54,7 +54,10 @@ impl Protocol {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ServiceKey {
     /// `-t ADDR:PORT` / `-u ADDR:PORT`.
-    Inet { protocol: Protocol, addr: SocketAddr },
+    Inet {
+        protocol: Protocol,
+        addr: SocketAddr,
+    },
     /// `-f MARK [-6]`.
     Fwmark { mark: u32, ipv6: bool },
 }
@@ -77,8 +80,9 @@ pub struct ServiceConfig {
     pub scheduler: String,
     /// Persistence timeout in seconds (`-p`), `None` when not persistent.
     pub persistent_timeout_s: Option<u32>,
-    /// Persistence netmask (`-M`): IPv4 mask bits as a prefix-free u32, or an
-    /// IPv6 prefix length; `None` is the default (/32, /128).
+    /// Persistence netmask (`-M`): for IPv4 the mask as a host-order u32
+    /// (255.255.255.0 is `0xFFFF_FF00`; non-contiguous masks allowed), for
+    /// IPv6 a prefix length 1..=128; `None` is the default (/32, /128).
     pub netmask: Option<u32>,
     /// Scheduler flags (`-b`), as names (`sh-fallback`, ...).
     pub sched_flags: Vec<String>,
@@ -162,7 +166,10 @@ pub struct Counters {
 impl Counters {
     /// The value of the counter called `name`, if there is one.
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.counters.iter().find(|c| c.name == name).map(|c| c.value)
+        self.counters
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.value)
     }
 }
 
@@ -170,17 +177,38 @@ impl Counters {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Info,
-    AddService { key: ServiceKey, config: ServiceConfig },
-    EditService { key: ServiceKey, config: ServiceConfig },
-    DelService { key: ServiceKey },
+    AddService {
+        key: ServiceKey,
+        config: ServiceConfig,
+    },
+    EditService {
+        key: ServiceKey,
+        config: ServiceConfig,
+    },
+    DelService {
+        key: ServiceKey,
+    },
     Clear,
-    AddDest { service: ServiceKey, dest: DestConfig },
-    EditDest { service: ServiceKey, dest: DestConfig },
-    DelDest { service: ServiceKey, addr: SocketAddr },
+    AddDest {
+        service: ServiceKey,
+        dest: DestConfig,
+    },
+    EditDest {
+        service: ServiceKey,
+        dest: DestConfig,
+    },
+    DelDest {
+        service: ServiceKey,
+        addr: SocketAddr,
+    },
     /// All services, or one.
-    List { service: Option<ServiceKey> },
+    List {
+        service: Option<ServiceKey>,
+    },
     /// Zero the counters of all services, or of one.
-    Zero { service: Option<ServiceKey> },
+    Zero {
+        service: Option<ServiceKey>,
+    },
     Counters,
 }
 
@@ -260,7 +288,10 @@ pub fn write_frame<W: Write, T: Serialize>(w: &mut W, msg: &T) -> io::Result<()>
 pub enum FrameError {
     Io(io::Error),
     /// The announced length is over the limit; nothing more was read.
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        len: usize,
+        max: usize,
+    },
     /// The body is not a valid message.
     Decode(serde_json::Error),
 }

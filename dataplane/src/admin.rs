@@ -110,7 +110,10 @@ impl AdminState {
         }
         Err(err(
             ErrorKind::NoMemory,
-            format!("all {} service and dest slots are in use (stats_slots_max)", self.slots_max),
+            format!(
+                "all {} service and dest slots are in use (stats_slots_max)",
+                self.slots_max
+            ),
         ))
     }
 
@@ -167,7 +170,8 @@ impl AdminState {
                 ),
             ));
         }
-        if c.persistent_timeout_s.is_some() || c.netmask.is_some() || c.persistence_engine.is_some() {
+        if c.persistent_timeout_s.is_some() || c.netmask.is_some() || c.persistence_engine.is_some()
+        {
             return Err(err(
                 ErrorKind::NotSupported,
                 "persistence is not supported by this rvs version yet",
@@ -194,18 +198,28 @@ impl AdminState {
             }
             let ip = addr.ip();
             if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
-                return Err(err(ErrorKind::Invalid, format!("{ip} is not a unicast VIP")));
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!("{ip} is not a unicast VIP"),
+                ));
             }
         }
         Ok(())
     }
 
     fn port_for(&self, addr: Ipv4Addr) -> Option<u16> {
-        self.ports.iter().position(|p| {
-            let bits = u32::from(p.prefix_len.min(32));
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            u32::from(addr) & mask == u32::from(p.addr) & mask
-        }).map(|i| i as u16)
+        self.ports
+            .iter()
+            .position(|p| {
+                let bits = u32::from(p.prefix_len.min(32));
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
+                u32::from(addr) & mask == u32::from(p.addr) & mask
+            })
+            .map(|i| i as u16)
     }
 
     fn check_dest(&self, svc: &ServiceEntry, d: &DestConfig) -> Result<(Ipv4Addr, u16), ApiError> {
@@ -235,7 +249,10 @@ impl AdminState {
             ));
         }
         if d.weight > i32::MAX as u32 {
-            return Err(err(ErrorKind::Invalid, format!("weight {} is out of range", d.weight)));
+            return Err(err(
+                ErrorKind::Invalid,
+                format!("weight {} is out of range", d.weight),
+            ));
         }
         if d.addr.port() != svc.addr.2 {
             return Err(err(
@@ -244,7 +261,10 @@ impl AdminState {
             ));
         }
         if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
-            return Err(err(ErrorKind::Invalid, format!("{addr} is not a unicast address")));
+            return Err(err(
+                ErrorKind::Invalid,
+                format!("{addr} is not a unicast address"),
+            ));
         }
         let Some(port_id) = self.port_for(addr) else {
             return Err(err(
@@ -257,7 +277,12 @@ impl AdminState {
 
     /// Apply one request. Returns the response and whether a new generation
     /// must be published.
-    pub fn handle(&mut self, req: Request, cores: &[Arc<CoreStats>], now_ms: u64) -> (Response, bool) {
+    pub fn handle(
+        &mut self,
+        req: Request,
+        cores: &[Arc<CoreStats>],
+        now_ms: u64,
+    ) -> (Response, bool) {
         match self.apply(req, cores, now_ms) {
             Ok((resp, changed)) => {
                 if changed {
@@ -289,7 +314,11 @@ impl AdminState {
             }
             Request::List { service } => {
                 let list = match service {
-                    None => self.services.iter().map(|s| self.status(s, cores)).collect(),
+                    None => self
+                        .services
+                        .iter()
+                        .map(|s| self.status(s, cores))
+                        .collect(),
                     Some(k) => {
                         let i = self
                             .find_service(&k)
@@ -358,7 +387,11 @@ impl AdminState {
                 let i = self
                     .find_service(&service)
                     .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
-                if self.services[i].dests.iter().any(|d| d.config.addr == dest.addr) {
+                if self.services[i]
+                    .dests
+                    .iter()
+                    .any(|d| d.config.addr == dest.addr)
+                {
                     return Err(err(ErrorKind::Exists, "destination already exists"));
                 }
                 let (addr, port_id) = self.check_dest(&self.services[i], &dest)?;

@@ -6,6 +6,7 @@
 //! *conns* over *dests* (`real_server`) with a *scheduler*, and *forwards*
 //! by a method fixed when the conn is made.
 
+pub mod admin;
 pub mod conn;
 pub mod neigh;
 pub mod pipeline;
@@ -13,4 +14,3 @@ pub mod sched;
 pub mod service;
 pub mod stats;
 pub mod wire;
-pub mod admin;

@@ -105,7 +105,11 @@ impl Resolver {
     /// Start resolving `addr` on `port` (or add a user to it), returning its
     /// slot; `None` when every slot is taken.
     pub fn want(&mut self, port: u16, addr: Ipv4Addr, now_ms: u64) -> Option<u32> {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.port == port && e.addr == addr) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.port == port && e.addr == addr)
+        {
             e.users += 1;
             return Some(e.slot);
         }
@@ -155,7 +159,10 @@ impl Resolver {
         mac: MacAddr,
         now_ms: u64,
     ) -> Option<(u32, MacAddr)> {
-        let e = self.entries.iter_mut().find(|e| e.port == port && e.addr == addr)?;
+        let e = self
+            .entries
+            .iter_mut()
+            .find(|e| e.port == port && e.addr == addr)?;
         let changed = e.mac != Some(mac);
         e.mac = Some(mac);
         e.state = EntryState::Reachable;
@@ -222,7 +229,13 @@ mod tests {
         let mut r = Resolver::new(8);
         let slot = r.want(0, RS, 0).unwrap();
         // Asked at once, then once a second while unanswered.
-        assert_eq!(poll(&mut r, 0).0, vec![ArpRequest { port: 0, target: RS }]);
+        assert_eq!(
+            poll(&mut r, 0).0,
+            vec![ArpRequest {
+                port: 0,
+                target: RS
+            }]
+        );
         assert!(poll(&mut r, 500).0.is_empty());
         assert_eq!(poll(&mut r, 1000).0.len(), 1);
         // Answered: published once, quiet until the refresh.
@@ -258,7 +271,11 @@ mod tests {
         let mut r = Resolver::new(1);
         let a = r.want(0, RS, 0).unwrap();
         assert_eq!(r.want(0, RS, 0), Some(a));
-        assert_eq!(r.want(0, Ipv4Addr::new(198, 18, 0, 12), 0), None, "table full");
+        assert_eq!(
+            r.want(0, Ipv4Addr::new(198, 18, 0, 12), 0),
+            None,
+            "table full"
+        );
         assert!(!r.unwant(a));
         assert!(r.unwant(a));
         assert!(r.want(0, Ipv4Addr::new(198, 18, 0, 12), 0).is_some());

@@ -256,11 +256,18 @@ impl Worker {
         Verdict::Exception
     }
 
-    fn handle_arp<F: Frame>(&mut self, port: u16, mac: MacAddr, frame: &mut F, l3: usize) -> Verdict {
-        let (op, sender_mac, sender_ip, target_ip) = match ArpPacket::new_checked(&frame.bytes()[l3..]) {
-            Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
-            Err(m) => return self.count(m.into()),
-        };
+    fn handle_arp<F: Frame>(
+        &mut self,
+        port: u16,
+        mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+    ) -> Verdict {
+        let (op, sender_mac, sender_ip, target_ip) =
+            match ArpPacket::new_checked(&frame.bytes()[l3..]) {
+                Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
+                Err(m) => return self.count(m.into()),
+            };
         if !sender_ip.is_unspecified() && !sender_mac.is_multicast() {
             let ev = WorkerEvent::NeighLearned {
                 port,
@@ -361,7 +368,9 @@ impl Worker {
     /// Find or make the connection of `flow`; returns where to send it.
     fn conn_for(&mut self, service: &Service, flow: &Flow, now_ms: u64) -> Result<Dest, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
-        let syn = is_tcp && flow.tcp_flags & tcp::flags::SYN != 0 && flow.tcp_flags & tcp::flags::RST == 0;
+        let syn = is_tcp
+            && flow.tcp_flags & tcp::flags::SYN != 0
+            && flow.tcp_flags & tcp::flags::RST == 0;
         if let Some(idx) = self.conns.find(&flow.key) {
             let c = *self.conns.get(idx);
             let reuse = syn
@@ -372,7 +381,11 @@ impl Worker {
                 // Dead or being reused: forget it and schedule afresh.
                 self.conns.remove(idx);
                 Self::unaccount(&self.stats, &c);
-                self.stats.count(if reuse { Counter::ConnReused } else { Counter::ConnExpired });
+                self.stats.count(if reuse {
+                    Counter::ConnReused
+                } else {
+                    Counter::ConnExpired
+                });
             } else {
                 if !self.snapshot.dest_available(c.dest_slot) {
                     // expire_nodest_conn = 0: packets of a deleted dest's
@@ -381,7 +394,11 @@ impl Worker {
                 }
                 let conn = self.conns.get_mut(idx);
                 let new_state = if is_tcp {
-                    tcp_transition(Direction::InputOnly, c.state(), Event::classify(flow.tcp_flags))
+                    tcp_transition(
+                        Direction::InputOnly,
+                        c.state(),
+                        Event::classify(flow.tcp_flags),
+                    )
                 } else {
                     State::Udp
                 };
@@ -422,7 +439,11 @@ impl Worker {
         };
         let dest = service.dests[i];
         let new_state = if is_tcp {
-            tcp_transition(Direction::InputOnly, State::None, Event::classify(flow.tcp_flags))
+            tcp_transition(
+                Direction::InputOnly,
+                State::None,
+                Event::classify(flow.tcp_flags),
+            )
         } else {
             State::Udp
         };
@@ -448,7 +469,14 @@ impl Worker {
         }
         self.stats.count(Counter::ConnCreated);
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
-            bump(if new_state.is_active() { &s.active } else { &s.inactive }, 1);
+            bump(
+                if new_state.is_active() {
+                    &s.active
+                } else {
+                    &s.inactive
+                },
+                1,
+            );
         }
         Ok(dest)
     }
@@ -475,7 +503,11 @@ impl Worker {
 
     /// Forward by the dest's method. DR: new MACs, nothing else changes.
     fn forward<F: Frame>(&mut self, frame: &mut F, dest: Dest, flow: &Flow) -> Verdict {
-        debug_assert_eq!(dest.forward, Forward::Route, "the control thread admits DR only");
+        debug_assert_eq!(
+            dest.forward,
+            Forward::Route,
+            "the control thread admits DR only"
+        );
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
@@ -487,7 +519,11 @@ impl Worker {
         eth.set_src(out.mac);
         let svc_slot = self
             .snapshot
-            .service(&(flow.key.protocol, Ipv4Addr::from(flow.key.vaddr), flow.key.vport))
+            .service(&(
+                flow.key.protocol,
+                Ipv4Addr::from(flow.key.vaddr),
+                flow.key.vport,
+            ))
             .map(|s| s.slot);
         for slot in svc_slot.into_iter().chain([dest.slot]) {
             if let Some(s) = self.stats.slots.get(slot as usize) {
@@ -605,7 +641,12 @@ impl Worker {
     /// No dest for a new connection: ICMP port unreachable to the client,
     /// from the VIP, quoting the IP header and 8 bytes (`spec/schedulers.md`
     /// §0.6). Built in place.
-    fn reply_port_unreachable<F: Frame>(&mut self, frame: &mut F, l3: usize, mac: MacAddr) -> Verdict {
+    fn reply_port_unreachable<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict {
         const QUOTE_MAX: usize = 60 + 8;
         let b = frame.bytes();
         let ip = Ipv4Packet::new_unchecked(&b[l3..]);

@@ -115,7 +115,10 @@ impl Snapshot {
 
     #[inline]
     pub fn dest_available(&self, slot: u32) -> bool {
-        self.dest_available.get(slot as usize).copied().unwrap_or(false)
+        self.dest_available
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     pub fn services(&self) -> &[Service] {

@@ -14,7 +14,6 @@
 
 pub mod state;
 
-
 use state::State;
 
 /// What identifies a connection: IPVS's inbound lookup key.

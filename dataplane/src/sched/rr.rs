@@ -71,7 +71,11 @@ mod tests {
     fn picks(dests: &[DestView], n: usize, st: &mut SchedState) -> Vec<u32> {
         let rr = RoundRobin::build(dests);
         (0..n)
-            .map(|_| rr.pick(st, dests, 0).map(|i| dests[i].slot).unwrap_or(u32::MAX))
+            .map(|_| {
+                rr.pick(st, dests, 0)
+                    .map(|i| dests[i].slot)
+                    .unwrap_or(u32::MAX)
+            })
             .collect()
     }
 
@@ -79,7 +83,10 @@ mod tests {
     fn newest_first_then_round() {
         // Added A(1), B(2), C(3): list [C, B, A].
         let dests = [d(3, 1), d(2, 1), d(1, 1)];
-        assert_eq!(picks(&dests, 6, &mut SchedState::default()), [3, 2, 1, 3, 2, 1]);
+        assert_eq!(
+            picks(&dests, 6, &mut SchedState::default()),
+            [3, 2, 1, 3, 2, 1]
+        );
     }
 
     #[test]

@@ -126,7 +126,12 @@ impl ArpRepr {
 
 /// Build a broadcast ARP request frame (Ethernet + ARP, padded to 60 bytes)
 /// into `buf`, returning its length. `buf` must hold 60 bytes.
-pub fn build_request(buf: &mut [u8], src_mac: MacAddr, src_ip: Ipv4Addr, target: Ipv4Addr) -> usize {
+pub fn build_request(
+    buf: &mut [u8],
+    src_mac: MacAddr,
+    src_ip: Ipv4Addr,
+    target: Ipv4Addr,
+) -> usize {
     const FRAME_LEN: usize = 60;
     buf[..FRAME_LEN].fill(0);
     super::ethernet::EthernetRepr {

@@ -49,7 +49,9 @@ impl std::str::FromStr for MacAddr {
         let mut out = [0u8; 6];
         let mut parts = s.split(':');
         for byte in &mut out {
-            let p = parts.next().ok_or_else(|| format!("bad MAC address {s:?}"))?;
+            let p = parts
+                .next()
+                .ok_or_else(|| format!("bad MAC address {s:?}"))?;
             *byte = u8::from_str_radix(p, 16).map_err(|_| format!("bad MAC address {s:?}"))?;
         }
         if parts.next().is_some() {
@@ -96,8 +98,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
             return Err(Malformed::EthernetTruncated);
         }
         let et = get_u16(b, field::ETHERTYPE);
-        if (et == ethertype::VLAN || et == ethertype::QINQ) && b.len() < HEADER_LEN + VLAN_TAG_LEN
-        {
+        if (et == ethertype::VLAN || et == ethertype::QINQ) && b.len() < HEADER_LEN + VLAN_TAG_LEN {
             return Err(Malformed::VlanTruncated);
         }
         Ok(EthernetFrame { buffer })

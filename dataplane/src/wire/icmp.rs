@@ -53,7 +53,10 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 
     /// ICMP error messages (the ones that quote a packet).
     pub fn is_error(&self) -> bool {
-        matches!(self.kind(), kind::DEST_UNREACHABLE | 4 | kind::TIME_EXCEEDED)
+        matches!(
+            self.kind(),
+            kind::DEST_UNREACHABLE | 4 | kind::TIME_EXCEEDED
+        )
     }
 
     pub fn payload(&self) -> &[u8] {

@@ -109,12 +109,22 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     pub fn src_raw(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[field::SRC], b[field::SRC + 1], b[field::SRC + 2], b[field::SRC + 3]]
+        [
+            b[field::SRC],
+            b[field::SRC + 1],
+            b[field::SRC + 2],
+            b[field::SRC + 3],
+        ]
     }
 
     pub fn dst_raw(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[field::DST], b[field::DST + 1], b[field::DST + 2], b[field::DST + 3]]
+        [
+            b[field::DST],
+            b[field::DST + 1],
+            b[field::DST + 2],
+            b[field::DST + 3],
+        ]
     }
 
     pub fn src(&self) -> Ipv4Addr {
@@ -155,7 +165,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Set the DF flag and clear MF and the offset.
     pub fn set_flags_df(&mut self, df: bool) {
-        set_u16(self.buffer.as_mut(), field::FLAGS_FRAG, if df { 0x4000 } else { 0 });
+        set_u16(
+            self.buffer.as_mut(),
+            field::FLAGS_FRAG,
+            if df { 0x4000 } else { 0 },
+        );
     }
 
     pub fn set_ttl(&mut self, v: u8) {

@@ -115,7 +115,9 @@ impl PortConfig {
             .address
             .split_once('/')
             .ok_or_else(|| format!("{:?} is not ADDRESS/PREFIX", self.address))?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
         let prefix_len: u8 = l
             .parse()
             .ok()
@@ -175,14 +177,20 @@ fn validate(cfg: &DataplaneConfig) -> Result<(), String> {
         return Err("key `ports`: at least one port is needed".into());
     }
     if cfg.eal.memory_mb < 64 {
-        return Err(format!("key `eal.memory_mb`: {} is below 64", cfg.eal.memory_mb));
+        return Err(format!(
+            "key `eal.memory_mb`: {} is below 64",
+            cfg.eal.memory_mb
+        ));
     }
     if cfg.admin_socket.is_empty() {
         return Err("key `admin_socket`: empty path".into());
     }
     for (i, p) in cfg.ports.iter().enumerate() {
         if p.device.is_empty() || p.device.contains(' ') {
-            return Err(format!("key `ports[{i}].device`: {:?} is not a DPDK device string", p.device));
+            return Err(format!(
+                "key `ports[{i}].device`: {:?} is not a DPDK device string",
+                p.device
+            ));
         }
         if p.exception_iface.is_empty() || p.exception_iface.len() > 15 {
             return Err(format!(
@@ -254,10 +262,22 @@ address = "198.18.0.2/24"
     fn errors_name_the_key() {
         let cases = [
             (GOOD.replace("workers = 1", "workers = 0"), "`workers`"),
-            (GOOD.replace("198.18.0.2/24", "198.18.0.2"), "`ports[0].address`"),
-            (GOOD.replace("198.18.0.2/24", "198.18.0.2/33"), "`ports[0].address`"),
-            (GOOD.replace("\"rvs0\"", "\"a-very-long-interface-name\""), "`ports[0].exception_iface`"),
-            (GOOD.replace("workers = 1", "workers = 1\nbogus = 3"), "bogus"),
+            (
+                GOOD.replace("198.18.0.2/24", "198.18.0.2"),
+                "`ports[0].address`",
+            ),
+            (
+                GOOD.replace("198.18.0.2/24", "198.18.0.2/33"),
+                "`ports[0].address`",
+            ),
+            (
+                GOOD.replace("\"rvs0\"", "\"a-very-long-interface-name\""),
+                "`ports[0].exception_iface`",
+            ),
+            (
+                GOOD.replace("workers = 1", "workers = 1\nbogus = 3"),
+                "bogus",
+            ),
             (GOOD.replace("workers = 1", "workers = \"many\""), "workers"),
         ];
         for (text, want) in cases {

@@ -11,7 +11,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rvs_api::{ApiError, Envelope, ErrorKind, FrameError, Response, API_VERSION, REQUEST_BYTES_MAX};
+use rvs_api::{
+    ApiError, Envelope, ErrorKind, FrameError, Response, API_VERSION, REQUEST_BYTES_MAX,
+};
 use rvs_dataplane::admin::AdminState;
 use rvs_dataplane::pipeline::WorkerEvent;
 use rvs_dataplane::service::PortInfo;
@@ -27,7 +29,8 @@ const TRASH_EVERY: Duration = Duration::from_secs(1);
 pub fn bind_admin(path: &str) -> Result<UnixListener, String> {
     let p = Path::new(path);
     if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("admin socket directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("admin socket directory {}: {e}", dir.display()))?;
     }
     if p.exists() {
         // A live dataplane answers; a stale file from a crash does not.
@@ -39,7 +42,8 @@ pub fn bind_admin(path: &str) -> Result<UnixListener, String> {
     let l = UnixListener::bind(p).map_err(|e| format!("{path}: {e}"))?;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("{path}: chmod 0600: {e}"))?;
-    l.set_nonblocking(true).map_err(|e| format!("{path}: {e}"))?;
+    l.set_nonblocking(true)
+        .map_err(|e| format!("{path}: {e}"))?;
     Ok(l)
 }
 
@@ -91,7 +95,8 @@ impl Control {
             let now = self.now_ms();
             while let Some(ev) = self.shared.events.pop() {
                 let WorkerEvent::NeighLearned { port, addr, mac } = ev;
-                if let Some((slot, mac)) = self.admin.resolver.handle_learned(port, addr, mac, now) {
+                if let Some((slot, mac)) = self.admin.resolver.handle_learned(port, addr, mac, now)
+                {
                     tracing::info!(%addr, %mac, port, "neighbour resolved");
                     self.shared.neigh.set(slot, Some(mac));
                 }
@@ -144,11 +149,15 @@ impl Control {
             return;
         }
         loop {
-            let envelope: Result<Envelope, FrameError> = rvs_api::read_frame(&mut stream, REQUEST_BYTES_MAX);
+            let envelope: Result<Envelope, FrameError> =
+                rvs_api::read_frame(&mut stream, REQUEST_BYTES_MAX);
             let response = match envelope {
                 Ok(env) if env.version != API_VERSION => Response::Error(ApiError::new(
                     ErrorKind::Version,
-                    format!("this dataplane speaks admin API version {API_VERSION}, not {}", env.version),
+                    format!(
+                        "this dataplane speaks admin API version {API_VERSION}, not {}",
+                        env.version
+                    ),
                 )),
                 Ok(env) => {
                     let desc = format!("{:?}", env.request);

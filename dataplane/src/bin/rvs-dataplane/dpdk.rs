@@ -17,7 +17,9 @@ pub fn last_error() -> String {
     // returns a pointer to a static or thread-local string.
     unsafe {
         let e = sys::rvs_errno();
-        CStr::from_ptr(sys::rte_strerror(e)).to_string_lossy().into_owned()
+        CStr::from_ptr(sys::rte_strerror(e))
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -31,7 +33,10 @@ fn hugepages_available() -> bool {
         })
         .unwrap_or(0);
     let mounted = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs")))
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
+        })
         .unwrap_or(false);
     free > 0 && mounted
 }
@@ -66,7 +71,11 @@ pub fn eal_args(cfg: &DataplaneConfig) -> Vec<String> {
         Hugepages::Auto => hugepages_available(),
     };
     if !huge {
-        a.extend(["--no-huge".into(), "-m".into(), cfg.eal.memory_mb.to_string()]);
+        a.extend([
+            "--no-huge".into(),
+            "-m".into(),
+            cfg.eal.memory_mb.to_string(),
+        ]);
     }
     for (i, p) in cfg.ports.iter().enumerate() {
         a.extend(["--vdev".into(), device_arg(&p.device, cfg.workers)]);
@@ -126,7 +135,10 @@ pub fn create_pool(mbufs: u32) -> Result<Pool, String> {
         )
     };
     if p.is_null() {
-        return Err(format!("cannot create the mbuf pool of {mbufs}: {}", last_error()));
+        return Err(format!(
+            "cannot create the mbuf pool of {mbufs}: {}",
+            last_error()
+        ));
     }
     Ok(Pool(p))
 }
@@ -158,7 +170,9 @@ pub fn set_mac(port: u16, mac: MacAddr) -> Result<(), String> {
     // SAFETY: valid port id and pointer.
     let rc = unsafe { sys::rte_eth_dev_default_mac_addr_set(port, &mut a) };
     if rc != 0 {
-        return Err(format!("cannot set the MAC of port {port} to {mac}: error {rc}"));
+        return Err(format!(
+            "cannot set the MAC of port {port} to {mac}: error {rc}"
+        ));
     }
     Ok(())
 }
@@ -188,7 +202,8 @@ pub fn start_port(port: u16, queues: u16, pool: &Pool) -> Result<(), String> {
     let socket = if socket < 0 { 0 } else { socket as u32 };
     for q in 0..queues {
         // SAFETY: valid port/queue, default queue config (NULL), live pool.
-        let rc = unsafe { sys::rte_eth_rx_queue_setup(port, q, 1024, socket, std::ptr::null(), pool.0) };
+        let rc =
+            unsafe { sys::rte_eth_rx_queue_setup(port, q, 1024, socket, std::ptr::null(), pool.0) };
         if rc != 0 {
             return Err(format!("port {port}: RX queue {q} set-up failed ({rc})"));
         }

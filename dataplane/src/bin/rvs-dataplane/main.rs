@@ -69,6 +69,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cfg = match config::load(&config_path) {
         Ok(c) => c,
@@ -87,6 +88,9 @@ fn main() {
 fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
     install_signal_handlers();
     let listener = control::bind_admin(&cfg.admin_socket)?;
+    // Read before the EAL pins this thread to the main core, which narrows
+    // what the thread's affinity mask shows.
+    let available = core_affinity::get_core_ids().unwrap_or_default();
     let eal = dpdk::eal_args(&cfg);
     tracing::info!(args = ?eal, "starting the EAL");
     dpdk::eal_init(&eal)?;
@@ -101,7 +105,9 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         dpdk::start_port(dev, cfg.workers, &pool)?;
         dpdk::start_port(tap, cfg.workers, &pool)?;
         dpdk::set_mac(tap, mac)?;
-        let addr = p.parsed_address().map_err(|e| format!("ports[{i}].address: {e}"))?;
+        let addr = p
+            .parsed_address()
+            .map_err(|e| format!("ports[{i}].address: {e}"))?;
         tracing::info!(port = %p.name, dev, tap, %mac, iface = %p.exception_iface, "port up");
         ports.push(PortIds { dev, tap });
         infos.push(PortInfo {
@@ -137,12 +143,13 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
     let first = Arc::new(Snapshot::empty(infos.clone(), cfg.stats_slots_max as usize));
 
     let start = Instant::now();
-    let available = core_affinity::get_core_ids().unwrap_or_default();
     let mut handles = Vec::new();
-    for w in 0..workers {
+    for (w, core_stats) in cores.iter().enumerate() {
         let core = if cfg.worker_cores.is_empty() {
             let n = available.len().max(1);
-            (cfg.eal.main_core + 1 + w) % n
+            available
+                .get((cfg.eal.main_core + 1 + w) % n)
+                .map_or(0, |c| c.id)
         } else {
             cfg.worker_cores[w]
         };
@@ -151,7 +158,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             cfg.workers,
             Arc::clone(&first),
             cfg.conns_per_core_max,
-            Arc::clone(&cores[w]),
+            Arc::clone(core_stats),
             Arc::clone(&shared.neigh),
             Arc::clone(&shared.events),
             ConnPolicy::default(),

@@ -141,7 +141,12 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             for _ in 0..sent {
                 worker.stats().count(Counter::TxPackets);
             }
-            q.exception[p].flush(shared.ports[p].tap, queue, &worker, Counter::DropExceptionFull);
+            q.exception[p].flush(
+                shared.ports[p].tap,
+                queue,
+                &worker,
+                Counter::DropExceptionFull,
+            );
         }
         q.drop.free_all();
         worker.sweep(now_ms, SWEEP_BUDGET);
@@ -203,12 +208,20 @@ fn handle(
         Verdict::Exception => {
             let p = usize::from(port);
             if q.exception[p].is_full() {
-                q.exception[p].flush(shared.ports[p].tap, queue, worker, Counter::DropExceptionFull);
+                q.exception[p].flush(
+                    shared.ports[p].tap,
+                    queue,
+                    worker,
+                    Counter::DropExceptionFull,
+                );
             }
             q.exception[p].push(m);
         }
         Verdict::Handoff(w) => {
-            if shared.handoff[usize::from(w)].push((port, Mbuf(m))).is_err() {
+            if shared.handoff[usize::from(w)]
+                .push((port, Mbuf(m)))
+                .is_err()
+            {
                 worker.stats().count(Counter::DropHandoffFull);
                 flush_drops(&mut q.drop);
                 q.drop.push(m);

@@ -1,0 +1,212 @@
+//! The dataplane's refusals in ipvsadm's words.
+//!
+//! Contract: [`error_text`] maps an [`ApiError`] to what ipvsadm's
+//! `ipvs_strerror()` prints for the same errno from the same call: first the
+//! per-command texts ("Service already exists", "No such destination", ...),
+//! then the generic ones, else the C library's `strerror` text. Where the
+//! dataplane explains an `Invalid`, `NotSupported` or `NoMemory` refusal, its
+//! explanation is more useful than the generic text and is printed instead.
+//! `Version` and `BadRequest` have no errno; they get rvsadm's own texts.
+
+use rvs_api::{ApiError, ErrorKind};
+
+use super::parse::Command;
+
+/// What ipvsadm would print for `err` answering `command`.
+pub fn error_text(command: &Command, err: &ApiError) -> String {
+    use Command as C;
+    use ErrorKind as K;
+    let specific = match (command, err.kind) {
+        (C::AddService { .. }, K::Exists) => Some("Service already exists"),
+        (C::AddService { .. } | C::EditService { .. }, K::NotFound) => {
+            Some("Scheduler or persistence engine not found")
+        }
+        (
+            C::EditService { .. } | C::DelService { .. } | C::Zero { .. } | C::List { .. },
+            K::NoService,
+        ) => Some("No such service"),
+        (C::AddDest { .. } | C::EditDest { .. } | C::DelDest { .. }, K::NoService) => {
+            Some("Service not defined")
+        }
+        (C::AddDest { .. }, K::Exists) => Some("Destination already exists"),
+        (C::EditDest { .. } | C::DelDest { .. }, K::NotFound) => Some("No such destination"),
+        _ => None,
+    };
+    if let Some(text) = specific {
+        return text.to_string();
+    }
+    let explained = !err.message.is_empty();
+    match err.kind {
+        K::Invalid | K::NotSupported | K::NoMemory if explained => err.message.clone(),
+        K::Invalid => {
+            "Invalid operation.  Possibly wrong module version, address not unicast, ...".into()
+        }
+        K::NotSupported => "Operation not supported with IPv6".into(),
+        K::NoMemory => "Memory allocation problem".into(),
+        K::Exists => "File exists".into(),
+        K::NoService => "No such process".into(),
+        K::NotFound => "No such file or directory".into(),
+        K::Version => format!(
+            "rvsadm: the dataplane speaks another admin API version: {}",
+            err.message
+        ),
+        K::BadRequest => format!(
+            "rvsadm: the dataplane could not read the request: {}",
+            err.message
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use rvs_api::{DestConfig, Forward, Protocol, ServiceConfig, ServiceKey};
+
+    use super::*;
+
+    fn key() -> ServiceKey {
+        ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: SocketAddr::from(([192, 0, 2, 1], 80)),
+        }
+    }
+
+    fn config() -> ServiceConfig {
+        ServiceConfig {
+            scheduler: "wlc".into(),
+            persistent_timeout_s: None,
+            netmask: None,
+            sched_flags: vec![],
+            one_packet: false,
+            persistence_engine: None,
+        }
+    }
+
+    fn dest() -> DestConfig {
+        DestConfig {
+            addr: SocketAddr::from(([192, 0, 2, 11], 80)),
+            forward: Forward::Route,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+        }
+    }
+
+    fn text(command: &Command, kind: ErrorKind, message: &str) -> String {
+        error_text(command, &ApiError::new(kind, message))
+    }
+
+    #[test]
+    fn per_command_texts() {
+        let add = Command::AddService {
+            key: key(),
+            config: config(),
+        };
+        let edit = Command::EditService {
+            key: key(),
+            config: config(),
+        };
+        let del = Command::DelService { key: key() };
+        let zero = Command::Zero {
+            service: Some(key()),
+        };
+        let add_dest = Command::AddDest {
+            service: key(),
+            dest: dest(),
+        };
+        let edit_dest = Command::EditDest {
+            service: key(),
+            dest: dest(),
+        };
+        let del_dest = Command::DelDest {
+            service: key(),
+            addr: dest().addr,
+        };
+        // The dataplane's message does not replace these texts.
+        let m = "detail";
+        assert_eq!(text(&add, ErrorKind::Exists, m), "Service already exists");
+        assert_eq!(
+            text(&add, ErrorKind::NotFound, m),
+            "Scheduler or persistence engine not found"
+        );
+        assert_eq!(
+            text(&edit, ErrorKind::NotFound, m),
+            "Scheduler or persistence engine not found"
+        );
+        assert_eq!(text(&edit, ErrorKind::NoService, m), "No such service");
+        assert_eq!(text(&del, ErrorKind::NoService, m), "No such service");
+        assert_eq!(text(&zero, ErrorKind::NoService, m), "No such service");
+        assert_eq!(
+            text(&add_dest, ErrorKind::NoService, m),
+            "Service not defined"
+        );
+        assert_eq!(
+            text(&edit_dest, ErrorKind::NoService, m),
+            "Service not defined"
+        );
+        assert_eq!(
+            text(&del_dest, ErrorKind::NoService, m),
+            "Service not defined"
+        );
+        assert_eq!(
+            text(&add_dest, ErrorKind::Exists, m),
+            "Destination already exists"
+        );
+        assert_eq!(
+            text(&edit_dest, ErrorKind::NotFound, m),
+            "No such destination"
+        );
+        assert_eq!(
+            text(&del_dest, ErrorKind::NotFound, m),
+            "No such destination"
+        );
+    }
+
+    #[test]
+    fn generic_texts_and_dataplane_messages() {
+        let add = Command::AddService {
+            key: key(),
+            config: config(),
+        };
+        assert_eq!(
+            text(&add, ErrorKind::Invalid, ""),
+            "Invalid operation.  Possibly wrong module version, address not unicast, ..."
+        );
+        assert_eq!(
+            text(&add, ErrorKind::Invalid, "weight over 65535"),
+            "weight over 65535"
+        );
+        assert_eq!(
+            text(&add, ErrorKind::NotSupported, ""),
+            "Operation not supported with IPv6"
+        );
+        assert_eq!(
+            text(&add, ErrorKind::NotSupported, "no GRE yet"),
+            "no GRE yet"
+        );
+        assert_eq!(
+            text(&add, ErrorKind::NoMemory, ""),
+            "Memory allocation problem"
+        );
+        assert_eq!(
+            text(&add, ErrorKind::NoMemory, "service table full"),
+            "service table full"
+        );
+        assert_eq!(
+            text(&Command::Clear, ErrorKind::NoService, "x"),
+            "No such process"
+        );
+        assert_eq!(
+            text(
+                &Command::DelService { key: key() },
+                ErrorKind::NotFound,
+                "x"
+            ),
+            "No such file or directory"
+        );
+        assert_eq!(text(&Command::Clear, ErrorKind::Exists, "x"), "File exists");
+        assert!(text(&add, ErrorKind::Version, "v2").contains("v2"));
+        assert!(text(&add, ErrorKind::BadRequest, "eof").contains("eof"));
+    }
+}

@@ -1,0 +1,404 @@
+//! `rvsadm`: ipvsadm's command line for the rvs dataplane.
+//!
+//! Flow: argv → [`parse_args`] (a typed [`Command`], ipvsadm's defaults and
+//! error texts) → [`execute`] (one or two admin API requests) → output built
+//! by the pure functions of [`list`] and [`errors`].
+//!
+//! Contract, as ipvsadm 1.31 behaves unless noted:
+//! - exit 0 on success; 2 for a refused command line (message alone on
+//!   stderr); 255 for "Try `rvsadm -h' ..." (no or misplaced command) and for
+//!   popt-level problems (unknown option, missing argument); 255 when the
+//!   dataplane refuses a change (ipvsadm's kernel texts, see [`errors`]) or
+//!   cannot be reached; 1 when a listing fails (ipvsadm exits 1 there);
+//! - the admin socket is `--socket PATH` (an rvs extension), else
+//!   `$RVS_ADMIN_SOCKET`, else `/run/rvs/admin.sock`;
+//! - rvsadm never reverse-resolves addresses: `-L` without `-n` prints
+//!   addresses numerically and ports by `/etc/services` name, which is what
+//!   ipvsadm prints for addresses without a DNS name;
+//! - options of the grammar not implemented yet (`-S`, `-R`, `--set`, `-c`,
+//!   `--timeout`, `--daemon`, `--rate`, `--tun-*`, daemons, `--sctp-service`)
+//!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
+
+pub mod errors;
+pub mod list;
+pub mod names;
+pub mod options;
+pub mod parse;
+
+use std::io::Write;
+
+use rvs_api::{FrameError, Request, Response, ServiceStatus};
+
+pub use errors::error_text;
+pub use list::{format_all, format_service, largenum, ListFormat, ListView};
+pub use names::{Resolver, ServicesDb, SystemResolver};
+pub use parse::{parse_args, Command, Invocation, ParseError};
+
+/// Exit status of a refused change or an unreachable dataplane (ipvsadm's -1).
+pub const EXIT_FAILURE_API: i32 = 255;
+/// Exit status of a failed listing.
+pub const EXIT_FAILURE_LIST: i32 = 1;
+
+/// Run rvsadm on `args` (argv without the program name) against the real
+/// socket, printing to the process's stdout and stderr. Returns the exit status.
+pub fn main_with_args(args: &[String]) -> i32 {
+    let resolver = SystemResolver {
+        services: ServicesDb::load(),
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let invocation = match parse_args(args, &resolver) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            return e.exit_code();
+        }
+    };
+    let socket = invocation
+        .socket
+        .clone()
+        .unwrap_or_else(rvs_api::socket_path_from_env);
+    let mut call = |request: Request| rvs_api::call(&socket, request);
+    execute(
+        &invocation.command,
+        &socket,
+        &mut call,
+        &resolver.services,
+        &mut out,
+        &mut err,
+    )
+}
+
+/// Carry out `command`, sending requests through `call` (which talks to the
+/// dataplane at `socket`; the path is only used in messages). Output goes to
+/// `out`, messages to `err`. Returns the exit status.
+pub fn execute(
+    command: &Command,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+    ports: &ServicesDb,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut send =
+        |request: Request| change(command, request, socket, call).map(|()| String::new());
+    let result = match command {
+        Command::Help => Ok(usage()),
+        Command::Version => Ok(version()),
+        Command::List { service, format } => list(command, *service, format, socket, call, ports),
+        Command::AddService { key, config } => send(Request::AddService {
+            key: *key,
+            config: config.clone(),
+        }),
+        Command::EditService { key, config } => send(Request::EditService {
+            key: *key,
+            config: config.clone(),
+        }),
+        Command::DelService { key } => send(Request::DelService { key: *key }),
+        Command::Clear => send(Request::Clear),
+        Command::AddDest { service, dest } => send(Request::AddDest {
+            service: *service,
+            dest: dest.clone(),
+        }),
+        Command::EditDest { service, dest } => send(Request::EditDest {
+            service: *service,
+            dest: dest.clone(),
+        }),
+        Command::DelDest { service, addr } => send(Request::DelDest {
+            service: *service,
+            addr: *addr,
+        }),
+        Command::Zero { service } => send(Request::Zero { service: *service }),
+    };
+    match result {
+        Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => 0,
+            Err(_) => EXIT_FAILURE_LIST,
+        },
+        Err((status, message)) => {
+            let _ = writeln!(err, "{message}");
+            status
+        }
+    }
+}
+
+/// A failure: exit status and message.
+type Failure = (i32, String);
+
+fn transport_failure(socket: &str, e: &FrameError) -> Failure {
+    let message = match e {
+        FrameError::Io(io) => {
+            format!(
+                "rvsadm: cannot reach the dataplane at {socket}: {io} (is rvs-dataplane running?)"
+            )
+        }
+        other => format!("rvsadm: bad answer from the dataplane at {socket}: {other}"),
+    };
+    (EXIT_FAILURE_API, message)
+}
+
+fn unexpected(socket: &str, response: &Response) -> Failure {
+    (
+        EXIT_FAILURE_API,
+        format!("rvsadm: unexpected answer from the dataplane at {socket}: {response:?}"),
+    )
+}
+
+/// Send a change (`-A -E -D -C -a -e -d -Z`) made from `command`.
+fn change(
+    command: &Command,
+    request: Request,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+) -> Result<(), Failure> {
+    match call(request) {
+        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Error(e)) => Err((EXIT_FAILURE_API, error_text(command, &e))),
+        Ok(other) => Err(unexpected(socket, &other)),
+        Err(e) => Err(transport_failure(socket, &e)),
+    }
+}
+
+/// `-L`: all services with the banner, or one without.
+fn list(
+    command: &Command,
+    service: Option<rvs_api::ServiceKey>,
+    format: &ListFormat,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+    ports: &ServicesDb,
+) -> Result<String, Failure> {
+    let info = match service {
+        Some(_) => None,
+        None => match call(Request::Info) {
+            Ok(Response::Info(info)) => Some(info),
+            Ok(Response::Error(e)) => return Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+            Ok(other) => return Err(unexpected(socket, &other)),
+            Err(e) => return Err(transport_failure(socket, &e)),
+        },
+    };
+    let services: Vec<ServiceStatus> = match call(Request::List { service }) {
+        Ok(Response::Services(services)) => services,
+        Ok(Response::Error(e)) => return Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+        Ok(other) => return Err(unexpected(socket, &other)),
+        Err(e) => return Err(transport_failure(socket, &e)),
+    };
+    match (info, service) {
+        (Some(info), _) => Ok(format_all(&info, &services, format, ports)),
+        (None, Some(key)) => match services.iter().find(|s| s.key == key) {
+            Some(found) => Ok(format_service(found, format, ports)),
+            None => Err((EXIT_FAILURE_LIST, "No such service".to_string())),
+        },
+        (None, None) => Ok(String::new()),
+    }
+}
+
+/// `-v`.
+pub fn version() -> String {
+    format!(
+        "rvsadm v{} (ipvsadm v1.31 command line, rvs admin API v{})\n",
+        env!("CARGO_PKG_VERSION"),
+        rvs_api::API_VERSION
+    )
+}
+
+/// `-h`: the usage text.
+pub fn usage() -> String {
+    let mut text = version();
+    text.push_str(USAGE);
+    text
+}
+
+const USAGE: &str = "\
+Usage:
+  rvsadm -A|E virtual-service [-s scheduler] [-p [timeout]] [-M netmask] [--pe persistence_engine] [-b sched-flags] [-o]
+  rvsadm -D virtual-service
+  rvsadm -C
+  rvsadm -a|e virtual-service -r server-address [options]
+  rvsadm -d virtual-service -r server-address
+  rvsadm -L|l [virtual-service] [options]
+  rvsadm -Z [virtual-service]
+  rvsadm -h
+  rvsadm -v
+
+Commands:
+Either long or short options are allowed.
+  --add-service     -A        add virtual service with options
+  --edit-service    -E        edit virtual service with options (a full replacement:
+                              omitted options take their defaults)
+  --delete-service  -D        delete virtual service
+  --clear           -C        clear the whole table
+  --add-server      -a        add real server with options
+  --edit-server     -e        edit real server with options (a full replacement)
+  --delete-server   -d        delete real server
+  --list            -L|-l     list the table (the default without arguments)
+  --zero            -Z        zero counters in a service or all services
+  --help            -h        display this help message
+  --version         -v        display the version
+
+virtual-service:
+  --tcp-service|-t  service-address   service-address is host[:port]
+  --udp-service|-u  service-address   service-address is host[:port]
+  --fwmark-service|-f fwmark          fwmark is an integer greater than zero
+  IPv6 addresses are bracketed: -t [2001:db8::1]:80
+
+Options:
+  --ipv6         -6                   fwmark entry uses IPv6 (after -f)
+  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh,
+                                      the default scheduler is wlc.
+  --pe            engine              alternate persistence engine, not set by default.
+  --persistent   -p [timeout]         persistent service (default timeout 360 s)
+  --netmask      -M netmask           persistent granularity mask
+  --real-server  -r server-address    server-address is host (and port)
+  --gatewaying   -g                   gatewaying (direct routing) (default)
+  --ipip         -i                   ipip encapsulation (tunneling)
+  --masquerading -m                   masquerading (NAT)
+  --weight       -w weight            capacity of real server (default 1)
+  --u-threshold  -x uthreshold        upper threshold of connections
+  --l-threshold  -y lthreshold        lower threshold of connections
+  --stats                             output of statistics information
+  --exact        -X                   expand numbers (display exact values)
+  --thresholds                        output of thresholds information
+  --persistent-conn                   output of persistent connection info
+  --nosort                            disable sorting output of service/server entries
+  --sort                              does nothing, for backwards compatibility
+  --ops          -o                   one-packet scheduling
+  --numeric      -n                   numeric output of addresses and ports
+  --sched-flags  -b flags             scheduler flags (comma-separated)
+
+rvs specifics:
+  --socket PATH                       admin socket of rvs-dataplane (default:
+                                      $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock)
+  rvsadm never reverse-resolves addresses: -L without -n prints addresses
+  numerically (ports by /etc/services name).
+  Not supported yet: -S, -R, --set, -c, --timeout, --daemon, --rate, --tun-*,
+  --start-daemon, --stop-daemon, --sctp-service.
+";
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use rvs_api::{ApiError, ErrorKind, Info, Protocol, ServiceKey};
+
+    use super::*;
+
+    struct Run {
+        status: i32,
+        out: String,
+        err: String,
+        requests: Vec<Request>,
+    }
+
+    /// Execute `command` against a fake dataplane answering `answers` in turn.
+    fn run(command: &Command, answers: Vec<Result<Response, FrameError>>) -> Run {
+        let mut answers = answers.into_iter();
+        let mut requests = Vec::new();
+        let mut call = |request: Request| {
+            requests.push(request);
+            answers
+                .next()
+                .unwrap_or_else(|| Err(FrameError::Io(std::io::Error::other("no answer"))))
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = execute(
+            command,
+            "/tmp/x.sock",
+            &mut call,
+            &ServicesDb::default(),
+            &mut out,
+            &mut err,
+        );
+        Run {
+            status,
+            out: String::from_utf8_lossy(&out).into_owned(),
+            err: String::from_utf8_lossy(&err).into_owned(),
+            requests,
+        }
+    }
+
+    fn key() -> ServiceKey {
+        ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: SocketAddr::from(([192, 0, 2, 1], 80)),
+        }
+    }
+
+    #[test]
+    fn change_ok_and_refused() {
+        let del = Command::DelService { key: key() };
+        let ok = run(&del, vec![Ok(Response::Ok)]);
+        assert_eq!((ok.status, ok.out.as_str(), ok.err.as_str()), (0, "", ""));
+        assert_eq!(ok.requests, [Request::DelService { key: key() }]);
+        let refused = run(
+            &del,
+            vec![Ok(Response::Error(ApiError::new(ErrorKind::NoService, "")))],
+        );
+        assert_eq!(
+            (refused.status, refused.err.as_str()),
+            (255, "No such service\n")
+        );
+    }
+
+    #[test]
+    fn unreachable_dataplane() {
+        let r = run(&Command::Clear, vec![]);
+        assert_eq!(r.status, 255);
+        assert_eq!(
+            r.err,
+            "rvsadm: cannot reach the dataplane at /tmp/x.sock: no answer (is rvs-dataplane running?)\n"
+        );
+    }
+
+    #[test]
+    fn full_listing_asks_info_then_services() {
+        let info = Info {
+            version: "0.1.0".into(),
+            ipvs_version: 0x010201,
+            conn_table_size: 4096,
+            workers: 1,
+            generation: 1,
+        };
+        let list = Command::List {
+            service: None,
+            format: ListFormat::default(),
+        };
+        let r = run(
+            &list,
+            vec![Ok(Response::Info(info)), Ok(Response::Services(vec![]))],
+        );
+        assert_eq!(r.status, 0);
+        assert_eq!(r.requests, [Request::Info, Request::List { service: None }]);
+        assert!(r
+            .out
+            .starts_with("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port"));
+    }
+
+    #[test]
+    fn missing_single_service() {
+        let list = Command::List {
+            service: Some(key()),
+            format: ListFormat::default(),
+        };
+        let r = run(
+            &list,
+            vec![Ok(Response::Error(ApiError::new(ErrorKind::NoService, "")))],
+        );
+        assert_eq!((r.status, r.err.as_str()), (1, "No such service\n"));
+        let r = run(&list, vec![Ok(Response::Services(vec![]))]);
+        assert_eq!((r.status, r.err.as_str()), (1, "No such service\n"));
+        let r = run(&list, vec![Ok(Response::Ok)]);
+        assert_eq!(r.status, 255);
+    }
+
+    #[test]
+    fn help_and_version() {
+        let r = run(&Command::Help, vec![]);
+        assert_eq!(r.status, 0);
+        assert!(r.out.contains("--socket PATH"));
+        assert!(r.requests.is_empty());
+        assert!(run(&Command::Version, vec![]).out.starts_with("rvsadm v"));
+    }
+}

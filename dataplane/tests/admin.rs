@@ -1,0 +1,310 @@
+//! The admin state: every invalid request is an error and changes nothing.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use rvs_api::{
+    DestConfig, ErrorKind, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey,
+};
+use rvs_dataplane::admin::AdminState;
+use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::stats::CoreStats;
+use rvs_dataplane::wire::ethernet::MacAddr;
+
+fn state() -> (AdminState, Vec<Arc<CoreStats>>) {
+    let ports = vec![PortInfo {
+        mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        addr: Ipv4Addr::new(198, 18, 0, 2),
+        prefix_len: 24,
+    }];
+    (
+        AdminState::new(ports, 8, 4, 1, 4096),
+        vec![Arc::new(CoreStats::new(8))],
+    )
+}
+
+fn svc(port: u16) -> ServiceKey {
+    ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: (Ipv4Addr::new(198, 18, 0, 100), port).into(),
+    }
+}
+
+fn cfg(s: &str) -> ServiceConfig {
+    ServiceConfig {
+        scheduler: s.into(),
+        persistent_timeout_s: None,
+        netmask: None,
+        sched_flags: vec![],
+        one_packet: false,
+        persistence_engine: None,
+    }
+}
+
+fn dest(last: u8, port: u16, forward: Forward) -> DestConfig {
+    DestConfig {
+        addr: (Ipv4Addr::new(198, 18, 0, last), port).into(),
+        forward,
+        weight: 1,
+        u_threshold: 0,
+        l_threshold: 0,
+    }
+}
+
+fn list(a: &mut AdminState, c: &[Arc<CoreStats>]) -> Response {
+    a.handle(Request::List { service: None }, c, 1).0
+}
+
+#[test]
+fn invalid_requests_are_errors_and_change_nothing() {
+    let (mut a, c) = state();
+    assert_eq!(
+        a.handle(
+            Request::AddService {
+                key: svc(80),
+                config: cfg("rr")
+            },
+            &c,
+            1
+        )
+        .0,
+        Response::Ok
+    );
+    assert_eq!(
+        a.handle(
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(11, 80, Forward::Route)
+            },
+            &c,
+            1
+        )
+        .0,
+        Response::Ok
+    );
+    let before = list(&mut a, &c);
+    let generation = a.generation();
+    let v6 = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: "[2001:db8::1]:80".parse().unwrap(),
+    };
+    let mut persistent = cfg("rr");
+    persistent.persistent_timeout_s = Some(360);
+    let cases: Vec<(Request, ErrorKind)> = vec![
+        (
+            Request::AddService {
+                key: svc(80),
+                config: cfg("rr"),
+            },
+            ErrorKind::Exists,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: cfg("nosuch"),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            Request::AddService {
+                key: svc(0),
+                config: cfg("rr"),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: persistent,
+            },
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::AddService {
+                key: v6,
+                config: cfg("rr"),
+            },
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::AddService {
+                key: ServiceKey::Fwmark {
+                    mark: 5,
+                    ipv6: false,
+                },
+                config: cfg("rr"),
+            },
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::EditService {
+                key: svc(81),
+                config: cfg("rr"),
+            },
+            ErrorKind::NoService,
+        ),
+        (
+            Request::EditService {
+                key: svc(80),
+                config: cfg("wlcx"),
+            },
+            ErrorKind::NotFound,
+        ),
+        (Request::DelService { key: svc(81) }, ErrorKind::NoService),
+        (
+            Request::AddDest {
+                service: svc(81),
+                dest: dest(12, 81, Forward::Route),
+            },
+            ErrorKind::NoService,
+        ),
+        (
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(11, 80, Forward::Route),
+            },
+            ErrorKind::Exists,
+        ),
+        (
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(12, 80, Forward::Masq),
+            },
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(12, 8080, Forward::Route),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddDest {
+                service: svc(80),
+                dest: DestConfig {
+                    addr: "203.0.113.5:80".parse().unwrap(),
+                    ..dest(12, 80, Forward::Route)
+                },
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::EditDest {
+                service: svc(80),
+                dest: dest(13, 80, Forward::Route),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            Request::DelDest {
+                service: svc(80),
+                addr: "198.18.0.13:80".parse().unwrap(),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            Request::Zero {
+                service: Some(svc(81)),
+            },
+            ErrorKind::NoService,
+        ),
+    ];
+    for (req, kind) in cases {
+        let desc = format!("{req:?}");
+        let (resp, changed) = a.handle(req, &c, 1);
+        match resp {
+            Response::Error(e) => assert_eq!(e.kind, kind, "{desc}: {}", e.message),
+            other => panic!("{desc}: expected an error, got {other:?}"),
+        }
+        assert!(!changed, "{desc}");
+        assert_eq!(list(&mut a, &c), before, "{desc} changed the state");
+        assert_eq!(a.generation(), generation, "{desc}");
+    }
+}
+
+#[test]
+fn edits_replace_and_dests_are_newest_first() {
+    let (mut a, c) = state();
+    a.handle(
+        Request::AddService {
+            key: svc(80),
+            config: cfg("rr"),
+        },
+        &c,
+        1,
+    );
+    for last in [11, 12] {
+        a.handle(
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(last, 80, Forward::Route),
+            },
+            &c,
+            1,
+        );
+    }
+    let mut heavier = dest(11, 80, Forward::Route);
+    heavier.weight = 5;
+    assert_eq!(
+        a.handle(
+            Request::EditDest {
+                service: svc(80),
+                dest: heavier
+            },
+            &c,
+            1
+        )
+        .0,
+        Response::Ok
+    );
+    let Response::Services(s) = list(&mut a, &c) else {
+        panic!()
+    };
+    let got: Vec<(String, u32)> = s[0]
+        .dests
+        .iter()
+        .map(|d| (d.config.addr.to_string(), d.config.weight))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("198.18.0.12:80".to_string(), 1),
+            ("198.18.0.11:80".to_string(), 5)
+        ]
+    );
+    assert_eq!(a.handle(Request::Clear, &c, 1).0, Response::Ok);
+    assert_eq!(list(&mut a, &c), Response::Services(vec![]));
+}
+
+#[test]
+fn slots_run_out_cleanly() {
+    let (mut a, c) = state();
+    // 8 slots: 1 service + 7 dests, the 8th dest is refused.
+    a.handle(
+        Request::AddService {
+            key: svc(80),
+            config: cfg("rr"),
+        },
+        &c,
+        1,
+    );
+    let mut last_err = None;
+    for last in 11..20 {
+        if let Response::Error(e) = a
+            .handle(
+                Request::AddDest {
+                    service: svc(80),
+                    dest: dest(last, 80, Forward::Route),
+                },
+                &c,
+                1,
+            )
+            .0
+        {
+            last_err = Some(e.kind);
+            break;
+        }
+    }
+    assert_eq!(last_err, Some(ErrorKind::NoMemory));
+}

@@ -1,0 +1,658 @@
+//! Golden packet tests: frames in, verdicts and frames out, through the same
+//! admin state and pipeline the dataplane runs.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use proptest::prelude::*;
+use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey};
+use rvs_dataplane::admin::AdminState;
+use rvs_dataplane::neigh::NeighTable;
+use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict, Worker, WorkerEvent};
+use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::stats::{CoreStats, Counter};
+use rvs_dataplane::wire::arp::{op, ArpPacket, ArpRepr};
+use rvs_dataplane::wire::checksum;
+use rvs_dataplane::wire::ethernet::{ethertype, EthernetRepr, MacAddr};
+use rvs_dataplane::wire::icmp::IcmpPacket;
+use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet, Ipv4Repr};
+use rvs_dataplane::wire::tcp::flags;
+
+const LB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+const CLI_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+const RS1_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x11]);
+const RS2_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x12]);
+const LB: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const CLI: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+const RS1: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
+const RS2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 12);
+
+struct Lab {
+    admin: AdminState,
+    worker: Worker,
+    cores: Vec<Arc<CoreStats>>,
+    events: Arc<ArrayQueue<WorkerEvent>>,
+}
+
+fn key(p: Protocol) -> ServiceKey {
+    ServiceKey::Inet {
+        protocol: p,
+        addr: (VIP, 80).into(),
+    }
+}
+
+fn rr() -> ServiceConfig {
+    ServiceConfig {
+        scheduler: "rr".into(),
+        persistent_timeout_s: None,
+        netmask: None,
+        sched_flags: vec![],
+        one_packet: false,
+        persistence_engine: None,
+    }
+}
+
+fn dest(addr: Ipv4Addr) -> DestConfig {
+    DestConfig {
+        addr: (addr, 80).into(),
+        forward: Forward::Route,
+        weight: 1,
+        u_threshold: 0,
+        l_threshold: 0,
+    }
+}
+
+impl Lab {
+    /// A director with TCP and UDP services on VIP:80 and, when
+    /// `with_dests`, rs1 then rs2 added (so the kernel order is rs2, rs1).
+    fn new(with_dests: bool) -> Lab {
+        Lab::with_workers(with_dests, 0, 1)
+    }
+
+    fn with_workers(with_dests: bool, id: u16, workers: u16) -> Lab {
+        let ports = vec![PortInfo {
+            mac: LB_MAC,
+            addr: LB,
+            prefix_len: 24,
+        }];
+        let mut admin = AdminState::new(ports, 64, 16, u32::from(workers), 4096);
+        let cores = vec![Arc::new(CoreStats::new(64))];
+        let neigh = Arc::new(NeighTable::new(16));
+        let events = Arc::new(ArrayQueue::new(16));
+        for p in [Protocol::Tcp, Protocol::Udp] {
+            let r = admin.handle(
+                Request::AddService {
+                    key: key(p),
+                    config: rr(),
+                },
+                &cores,
+                1,
+            );
+            assert_eq!(r.0, Response::Ok);
+            if with_dests {
+                for a in [RS1, RS2] {
+                    let r = admin.handle(
+                        Request::AddDest {
+                            service: key(p),
+                            dest: dest(a),
+                        },
+                        &cores,
+                        1,
+                    );
+                    assert_eq!(r.0, Response::Ok);
+                }
+            }
+        }
+        if with_dests {
+            neigh.set(admin.resolver.slot_of(0, RS1).unwrap(), Some(RS1_MAC));
+            neigh.set(admin.resolver.slot_of(0, RS2).unwrap(), Some(RS2_MAC));
+        }
+        let worker = Worker::new(
+            id,
+            workers,
+            Arc::new(admin.snapshot()),
+            1024,
+            Arc::clone(&cores[0]),
+            neigh,
+            Arc::clone(&events),
+            ConnPolicy::default(),
+        );
+        Lab {
+            admin,
+            worker,
+            cores,
+            events,
+        }
+    }
+
+    fn run(&mut self, frame: &mut VecFrame, now_ms: u64) -> Verdict {
+        self.worker.handle_frame(0, frame, now_ms, false)
+    }
+
+    fn counter(&self, c: Counter) -> u64 {
+        self.cores[0].get(c)
+    }
+
+    fn list(&mut self) -> Vec<rvs_api::ServiceStatus> {
+        match self
+            .admin
+            .handle(Request::List { service: None }, &self.cores, 1)
+            .0
+        {
+            Response::Services(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn eth(dst: MacAddr, src: MacAddr, et: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 14];
+    EthernetRepr {
+        dst,
+        src,
+        ethertype: et,
+    }
+    .emit(&mut f);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0u8; 20];
+    Ipv4Repr {
+        src,
+        dst,
+        protocol: proto,
+        payload_len: l4.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 0x1234,
+        dont_frag: true,
+    }
+    .emit(&mut ip);
+    ip.extend_from_slice(l4);
+    ip
+}
+
+fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, fl: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = fl;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t.extend_from_slice(payload);
+    let len = t.len() as u16;
+    let c = !checksum::combine(&[
+        checksum::pseudo_v4(src.octets(), dst.octets(), protocol::TCP, len),
+        checksum::sum(&t),
+    ]);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, protocol::TCP, &t)
+}
+
+fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(payload);
+    ipv4(src, dst, protocol::UDP, &u)
+}
+
+fn client_tcp(sport: u16, fl: u8) -> VecFrame {
+    VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &tcp(CLI, VIP, sport, 80, fl, b""),
+    ))
+}
+
+fn arp_request(target: Ipv4Addr) -> VecFrame {
+    let mut a = vec![0u8; 28];
+    ArpRepr {
+        operation: op::REQUEST,
+        sender_mac: CLI_MAC,
+        sender_ip: CLI,
+        target_mac: MacAddr::ZERO,
+        target_ip: target,
+    }
+    .emit(&mut a);
+    VecFrame(eth(MacAddr::BROADCAST, CLI_MAC, ethertype::ARP, &a))
+}
+
+/// The DR rewrite: the same frame with new MACs, nothing else.
+fn dr_rewrite(input: &[u8], rs_mac: MacAddr) -> Vec<u8> {
+    let mut out = input.to_vec();
+    out[0..6].copy_from_slice(&rs_mac.0);
+    out[6..12].copy_from_slice(&LB_MAC.0);
+    out
+}
+
+#[test]
+fn arp_request_for_a_vip_is_answered_in_place() {
+    let mut lab = Lab::new(true);
+    let mut f = arp_request(VIP);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Reply);
+    let mut want_arp = vec![0u8; 28];
+    ArpRepr {
+        operation: op::REPLY,
+        sender_mac: LB_MAC,
+        sender_ip: VIP,
+        target_mac: CLI_MAC,
+        target_ip: CLI,
+    }
+    .emit(&mut want_arp);
+    assert_eq!(f.0, eth(CLI_MAC, LB_MAC, ethertype::ARP, &want_arp));
+    assert_eq!(lab.counter(Counter::ArpReplied), 1);
+}
+
+#[test]
+fn other_arp_goes_to_the_kernel_and_teaches_neighbours() {
+    let mut lab = Lab::new(true);
+    let mut f = arp_request(LB);
+    let before = f.clone();
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+    assert_eq!(f, before, "exception frames are not changed");
+    assert_eq!(
+        lab.events.pop(),
+        Some(WorkerEvent::NeighLearned {
+            port: 0,
+            addr: CLI,
+            mac: CLI_MAC
+        })
+    );
+    assert_eq!(lab.counter(Counter::ToException), 1);
+}
+
+#[test]
+fn dr_rewrites_only_the_macs_for_tcp_and_udp_in_rr_order() {
+    let mut lab = Lab::new(true);
+    // Kernel order is newest first: rs2, then rs1.
+    for (sport, rs_mac) in [(40000, RS2_MAC), (40001, RS1_MAC), (40002, RS2_MAC)] {
+        let mut f = client_tcp(sport, flags::SYN);
+        let want = dr_rewrite(&f.0, rs_mac);
+        assert_eq!(lab.run(&mut f, 1), Verdict::Forward(0));
+        assert_eq!(f.0, want);
+    }
+    let mut u = VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &udp(CLI, VIP, 5353, 80, b"hello"),
+    ));
+    let want = dr_rewrite(&u.0, RS2_MAC);
+    assert_eq!(lab.run(&mut u, 1), Verdict::Forward(0));
+    assert_eq!(u.0, want);
+    assert_eq!(lab.counter(Counter::ForwardDr), 4);
+    assert_eq!(lab.counter(Counter::ConnCreated), 4);
+}
+
+#[test]
+fn later_packets_follow_their_connection() {
+    let mut lab = Lab::new(true);
+    let mut syn = client_tcp(40000, flags::SYN);
+    lab.run(&mut syn, 1);
+    let mut other = client_tcp(40001, flags::SYN);
+    lab.run(&mut other, 1);
+    for fl in [flags::ACK, flags::ACK | flags::PSH, flags::FIN | flags::ACK] {
+        let mut f = client_tcp(40000, fl);
+        let want = dr_rewrite(&f.0, RS2_MAC);
+        assert_eq!(lab.run(&mut f, 2), Verdict::Forward(0));
+        assert_eq!(f.0, want);
+    }
+}
+
+#[test]
+fn connection_counts_follow_the_tcp_states() {
+    let mut lab = Lab::new(true);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1);
+    let l = lab.list();
+    let rs2 = &l[0].dests[0];
+    assert_eq!(
+        (rs2.active_conns, rs2.inactive_conns, rs2.stats.conns),
+        (1, 0, 1)
+    );
+    lab.run(&mut client_tcp(40000, flags::ACK), 2);
+    lab.run(&mut client_tcp(40000, flags::FIN | flags::ACK), 3);
+    let l = lab.list();
+    let rs2 = &l[0].dests[0];
+    assert_eq!(
+        (rs2.active_conns, rs2.inactive_conns),
+        (0, 1),
+        "FIN_WAIT is inactive"
+    );
+    assert_eq!(l[0].stats.conns, 1);
+    assert_eq!(l[0].stats.in_pkts, 3);
+    // FIN_WAIT lasts 120 s after the last packet; then the sweep expires it.
+    lab.worker.sweep(3 + 119_000, usize::MAX);
+    assert_eq!(lab.list()[0].dests[0].inactive_conns, 1);
+    lab.worker.sweep(3 + 120_000, usize::MAX);
+    assert_eq!(lab.list()[0].dests[0].inactive_conns, 0);
+    assert_eq!(lab.counter(Counter::ConnExpired), 1);
+}
+
+#[test]
+fn udp_is_inactive_and_one_entry_per_socket() {
+    let mut lab = Lab::new(true);
+    for _ in 0..3 {
+        let mut u = VecFrame(eth(
+            LB_MAC,
+            CLI_MAC,
+            ethertype::IPV4,
+            &udp(CLI, VIP, 5353, 80, b"q"),
+        ));
+        assert_eq!(lab.run(&mut u, 1), Verdict::Forward(0));
+    }
+    let l = lab.list();
+    let udp_svc = &l[1];
+    assert_eq!(udp_svc.stats.conns, 1);
+    assert_eq!(
+        (
+            udp_svc.dests[0].active_conns,
+            udp_svc.dests[0].inactive_conns
+        ),
+        (0, 1)
+    );
+}
+
+#[test]
+fn syn_on_a_time_wait_entry_is_rescheduled() {
+    let mut lab = Lab::new(true);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1); // rs2, SYN_RECV
+    lab.run(&mut client_tcp(40000, flags::ACK), 2); // ESTABLISHED
+    lab.run(&mut client_tcp(40000, flags::RST), 2); // CLOSE
+    let mut f = client_tcp(40000, flags::SYN);
+    let want = dr_rewrite(&f.0, RS1_MAC);
+    assert_eq!(lab.run(&mut f, 3), Verdict::Forward(0));
+    assert_eq!(f.0, want, "conn_reuse_mode 1 schedules the SYN afresh");
+    assert_eq!(lab.counter(Counter::ConnReused), 1);
+}
+
+#[test]
+fn tcp_without_a_connection_is_a_counted_drop() {
+    let mut lab = Lab::new(true);
+    let mut f = client_tcp(40000, flags::ACK);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Drop(Counter::DropTcpNoConn));
+    assert_eq!(lab.counter(Counter::DropTcpNoConn), 1);
+}
+
+#[test]
+fn deleted_dest_drops_its_connections_and_readding_revives_them() {
+    let mut lab = Lab::new(true);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1); // rs2
+    let del = Request::DelDest {
+        service: key(Protocol::Tcp),
+        addr: (RS2, 80).into(),
+    };
+    assert_eq!(lab.admin.handle(del, &lab.cores, 1).0, Response::Ok);
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    let mut f = client_tcp(40000, flags::ACK);
+    assert_eq!(
+        lab.run(&mut f, 2),
+        Verdict::Drop(Counter::DropDestUnavailable)
+    );
+    let add = Request::AddDest {
+        service: key(Protocol::Tcp),
+        dest: dest(RS2),
+    };
+    assert_eq!(lab.admin.handle(add, &lab.cores, 1).0, Response::Ok);
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    let mut f = client_tcp(40000, flags::ACK);
+    assert_eq!(lab.run(&mut f, 3), Verdict::Forward(0));
+    assert_eq!(
+        lab.list()[0].dests[0].active_conns,
+        1,
+        "the connection came back with its dest"
+    );
+}
+
+#[test]
+fn no_dest_answers_icmp_port_unreachable_from_the_vip() {
+    let mut lab = Lab::new(false);
+    let mut f = client_tcp(40000, flags::SYN);
+    let original_ip = f.0[14..].to_vec();
+    assert_eq!(lab.run(&mut f, 1), Verdict::Reply);
+    let b = &f.0;
+    assert_eq!(&b[0..6], &CLI_MAC.0);
+    assert_eq!(&b[6..12], &LB_MAC.0);
+    let ip = Ipv4Packet::new_checked(&b[14..]).unwrap();
+    assert!(ip.verify_checksum());
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.protocol()),
+        (VIP, CLI, protocol::ICMP)
+    );
+    let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((icmp.kind(), icmp.code()), (3, 3));
+    assert_eq!(
+        checksum::sum(ip.payload()),
+        0xffff,
+        "ICMP checksum verifies"
+    );
+    assert_eq!(
+        icmp.payload(),
+        &original_ip[..28],
+        "quotes the IP header and 8 bytes"
+    );
+    assert_eq!(lab.counter(Counter::DropNoDest), 1);
+    assert_eq!(lab.counter(Counter::IcmpUnreachableSent), 1);
+}
+
+#[test]
+fn ping_to_a_vip_is_answered() {
+    let mut lab = Lab::new(true);
+    let mut icmp = vec![8u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
+    let c = checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &ipv4(CLI, VIP, protocol::ICMP, &icmp),
+    ));
+    assert_eq!(lab.run(&mut f, 1), Verdict::Reply);
+    let ip = Ipv4Packet::new_checked(&f.0[14..]).unwrap();
+    assert_eq!((ip.src(), ip.dst()), (VIP, CLI));
+    assert!(ip.verify_checksum());
+    assert_eq!(ip.payload()[0], 0, "echo reply");
+    assert_eq!(checksum::sum(ip.payload()), 0xffff);
+    assert_eq!(&ip.payload()[4..], &icmp[4..]);
+}
+
+#[test]
+fn exception_verdicts() {
+    let mut lab = Lab::new(true);
+    // To the director's own address.
+    let mut own = client_tcp(40000, flags::SYN);
+    own.0 = eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &tcp(CLI, LB, 40000, 22, flags::SYN, b""),
+    );
+    assert_eq!(lab.run(&mut own, 1), Verdict::Exception);
+    // IPv6 (until IPv6 services exist).
+    let mut v6 = vec![0u8; 40];
+    v6[0] = 0x60;
+    v6[6] = 59;
+    v6[7] = 64;
+    let mut f = VecFrame(eth(LB_MAC, CLI_MAC, ethertype::IPV6, &v6));
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+    // Another ethertype.
+    let mut f = VecFrame(eth(LB_MAC, CLI_MAC, 0x88cc, &[0u8; 46]));
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+    assert_eq!(lab.counter(Counter::ToException), 3);
+    // Unicast to another MAC, and our own frames looped back.
+    let mut f = client_tcp(40000, flags::SYN);
+    f.0[0..6].copy_from_slice(&RS1_MAC.0);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Drop(Counter::DropNotForUs));
+    let mut f = client_tcp(40000, flags::SYN);
+    f.0[6..12].copy_from_slice(&LB_MAC.0);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Drop(Counter::DropLoopedBack));
+}
+
+#[test]
+fn flows_of_other_cores_are_handed_off_before_any_state() {
+    let mut seen = [false; 2];
+    for id in 0..2u16 {
+        let mut lab = Lab::with_workers(true, id, 2);
+        for sport in 40000..40016 {
+            match lab.run(&mut client_tcp(sport, flags::SYN), 1) {
+                Verdict::Handoff(owner) => {
+                    assert_eq!(owner, 1 - id);
+                    seen[usize::from(id)] = true;
+                }
+                Verdict::Forward(0) => {}
+                v => panic!("{v:?}"),
+            }
+        }
+        assert_eq!(
+            lab.counter(Counter::HandedOff) + lab.counter(Counter::ConnCreated),
+            16
+        );
+    }
+    assert!(seen[0] && seen[1], "both cores own some of 16 flows");
+}
+
+/// Malformed frames: each a counted drop with its reason, visible through
+/// the admin API, never a panic.
+#[test]
+fn malformed_frames_are_counted_drops_by_reason() {
+    let mut lab = Lab::new(true);
+    let good = client_tcp(40000, flags::SYN).0;
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = good.clone();
+        f(&mut b);
+        VecFrame(b)
+    };
+    let cases: Vec<(&str, VecFrame, Counter)> = vec![
+        (
+            "truncated Ethernet",
+            VecFrame(good[..10].to_vec()),
+            Counter::DropEthernetTruncated,
+        ),
+        (
+            "truncated VLAN tag",
+            VecFrame({
+                let mut b = good[..14].to_vec();
+                b[12..14].copy_from_slice(&0x8100u16.to_be_bytes());
+                b.extend_from_slice(&[0, 1]);
+                b
+            }),
+            Counter::DropVlanTruncated,
+        ),
+        (
+            "truncated IPv4 header",
+            VecFrame(good[..14 + 12].to_vec()),
+            Counter::DropIpv4Truncated,
+        ),
+        (
+            "IHL < 5",
+            with(&|b| b[14] = 0x44),
+            Counter::DropIpv4BadHeaderLength,
+        ),
+        (
+            "bad IP version",
+            with(&|b| b[14] = 0x55),
+            Counter::DropIpv4BadVersion,
+        ),
+        (
+            "total length beyond the frame",
+            with(&|b| b[16..18].copy_from_slice(&1500u16.to_be_bytes())),
+            Counter::DropIpv4BadTotalLength,
+        ),
+        (
+            "total length below the header",
+            with(&|b| b[16..18].copy_from_slice(&10u16.to_be_bytes())),
+            Counter::DropIpv4BadTotalLength,
+        ),
+        (
+            "truncated TCP header",
+            VecFrame({
+                let mut b = good[..14 + 20 + 10].to_vec();
+                b[16..18].copy_from_slice(&30u16.to_be_bytes());
+                let mut ip = Ipv4Packet::new_unchecked(&mut b[14..34]);
+                ip.fill_checksum();
+                b
+            }),
+            Counter::DropTcpTruncated,
+        ),
+        (
+            "TCP data offset < 5",
+            with(&|b| b[14 + 20 + 12] = 0x20),
+            Counter::DropTcpBadDataOffset,
+        ),
+        (
+            "TCP data offset beyond the segment",
+            with(&|b| b[14 + 20 + 12] = 0xf0),
+            Counter::DropTcpTruncated,
+        ),
+        (
+            "bad IPv4 header checksum",
+            with(&|b| b[14 + 10] ^= 0xff),
+            Counter::DropIpv4BadChecksum,
+        ),
+        (
+            "truncated ARP",
+            VecFrame(eth(
+                MacAddr::BROADCAST,
+                CLI_MAC,
+                ethertype::ARP,
+                &[0, 1, 8, 0],
+            )),
+            Counter::DropArpTruncated,
+        ),
+        (
+            "truncated IPv6",
+            VecFrame(eth(LB_MAC, CLI_MAC, ethertype::IPV6, &[0x60; 20])),
+            Counter::DropIpv6Truncated,
+        ),
+    ];
+    for (what, mut frame, want) in cases {
+        let before = lab.counter(want);
+        assert_eq!(lab.run(&mut frame, 1), Verdict::Drop(want), "{what}");
+        assert_eq!(lab.counter(want), before + 1, "{what}");
+    }
+    let Response::Counters(c) = lab.admin.handle(Request::Counters, &lab.cores, 1).0 else {
+        panic!("counters");
+    };
+    assert_eq!(c.get("drop_ipv4_bad_total_length"), Some(2));
+    assert_eq!(c.get("drop_tcp_truncated"), Some(2));
+    assert_eq!(c.get("drop_ethernet_truncated"), Some(1));
+    assert_eq!(c.get("forward_dr"), Some(0));
+}
+
+#[test]
+fn arp_reply_shape_is_valid() {
+    let mut lab = Lab::new(true);
+    let mut f = arp_request(VIP);
+    lab.run(&mut f, 1);
+    let a = ArpPacket::new_checked(&f.0[14..]).unwrap();
+    assert_eq!(a.operation(), op::REPLY);
+}
+
+proptest! {
+    /// Any bytes: a verdict, never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut lab = Lab::new(true);
+        let _ = lab.run(&mut VecFrame(bytes), 1);
+    }
+
+    /// A valid frame with bytes flipped and its tail cut: never a panic.
+    #[test]
+    fn mutated_frames_never_panic(
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..6),
+        cut in 0usize..80,
+    ) {
+        let mut lab = Lab::new(true);
+        let mut b = client_tcp(40000, flags::SYN).0;
+        for (at, v) in flips { if at < b.len() { b[at] = v; } }
+        b.truncate(b.len().min(cut.max(1) + 14));
+        let _ = lab.run(&mut VecFrame(b), 1);
+    }
+}

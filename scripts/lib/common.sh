@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are for the scripts that source this
+# Shared by scripts/lab, scripts/demo and scripts/lab-test: the lab's names and
+# addresses (the lab contract), small logging helpers, and the steps the demo
+# and the lab test have in common (configure the DR service, send requests).
+#
+# Source it; it defines variables and functions only and runs nothing.
+
+# Repository root (this file lives in scripts/lib/).
+RVS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# --- The lab contract: other tools rely on these names and addresses. -------
+NS_SW=rvs-sw          # holds the bridge; nothing touches the root namespace
+NS_CLI=rvs-cli        # the client
+NS_LB=rvs-lb          # the director (rvs-dataplane runs here)
+NS_RS1=rvs-rs1        # real server 1
+NS_RS2=rvs-rs2        # real server 2
+LAB_NAMESPACES=("$NS_SW" "$NS_CLI" "$NS_LB" "$NS_RS1" "$NS_RS2")
+
+CLI_IP=198.18.0.1
+LB_IP=198.18.0.2      # the director's own address, on the TAP interface rvs0
+RS1_IP=198.18.0.11
+RS2_IP=198.18.0.12
+VIP=198.18.0.100
+LAB_PREFIX_LEN=24
+
+LB_IFACE=lb0          # the director's veth, used by DPDK's af_packet PMD
+EXC_IFACE=rvs0        # the exception TAP interface the dataplane creates
+
+LAB_STATE_DIR=/run/rvs-lab
+DATAPLANE_LOG=$LAB_STATE_DIR/dataplane.log
+DATAPLANE_PID=$LAB_STATE_DIR/dataplane.pid
+
+# The admin socket named in configs/lab-dataplane.toml; exported so rvsadm
+# talks to the lab's dataplane even if the caller's environment says otherwise.
+ADMIN_SOCKET=/run/rvs/admin.sock
+export RVS_ADMIN_SOCKET=$ADMIN_SOCKET
+
+# Where the Rust binaries are; RVS_BIN_DIR overrides.
+RVS_BIN_DIR=${RVS_BIN_DIR:-$RVS_ROOT/target/release}
+RVSADM=$RVS_BIN_DIR/rvsadm
+DATAPLANE_BIN=$RVS_BIN_DIR/rvs-dataplane
+
+# rustup installs into ~/.cargo/bin, which a non-login root shell (or CI) may
+# not have on PATH.
+add_cargo_to_path() {
+    if ! command -v cargo >/dev/null 2>&1 && [[ -x ${HOME:-/root}/.cargo/bin/cargo ]]; then
+        PATH=${HOME:-/root}/.cargo/bin:$PATH
+        export PATH
+    fi
+}
+
+# --- Logging. ----------------------------------------------------------------
+info() { printf '%s: %s\n' "${0##*/}" "$*"; }
+warn() { printf '%s: warning: %s\n' "${0##*/}" "$*" >&2; }
+die() {
+    printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+    exit 1
+}
+
+# Prints the last lines of the dataplane's log, if there is one.
+dataplane_log_tail() {
+    local lines=${1:-40}
+    if [[ -s $DATAPLANE_LOG ]]; then
+        printf -- '--- last %d lines of %s ---\n' "$lines" "$DATAPLANE_LOG" >&2
+        tail -n "$lines" "$DATAPLANE_LOG" >&2
+        printf -- '--- end of %s ---\n' "$DATAPLANE_LOG" >&2
+    fi
+}
+
+# --- Steps shared by the demo and the lab test. ------------------------------
+
+# rvsadm, always the one from RVS_BIN_DIR.
+rvsadm() { "$RVSADM" "$@"; }
+
+# The demo's service, exactly as an LVS user would type it for ipvsadm:
+# a round-robin TCP service on VIP:80 with both real servers in DR mode.
+configure_dr_service() {
+    rvsadm -A -t "$VIP:80" -s rr
+    rvsadm -a -t "$VIP:80" -r "$RS1_IP:80" -g
+    rvsadm -a -t "$VIP:80" -r "$RS2_IP:80" -g
+}
+
+# send_requests N: N HTTP GETs from the client to http://VIP/, one curl (so one
+# new TCP connection) each. Sets the globals REQ_RS1, REQ_RS2, REQ_OTHER (an
+# answer naming neither server) and REQ_FAILED. Bounded: each request has
+# curl's 5 s limit, and after 10 failures in a row the rest are not sent and
+# count as failed (a dead path would otherwise take N x 5 s).
+send_requests() {
+    local n=$1 answers
+    # One `ip netns exec` for the whole loop; each curl prints its body or FAIL
+    # on a line of its own.
+    answers=$(ip netns exec "$NS_CLI" bash -c '
+        n=$1 url=$2 fails=0
+        for ((i = 0; i < n; i++)); do
+            if ((fails >= 10)); then
+                echo FAIL
+                continue
+            fi
+            if body=$(curl -s --max-time 5 "$url"); then
+                fails=0
+                printf "%s\n" "${body:-EMPTY}" | head -n 1
+            else
+                fails=$((fails + 1))
+                echo FAIL
+            fi
+        done' bash "$n" "http://$VIP/")
+    REQ_RS1=$(grep -c 'rs1' <<<"$answers" || true)
+    REQ_RS2=$(grep -c 'rs2' <<<"$answers" || true)
+    REQ_FAILED=$(grep -cx 'FAIL' <<<"$answers" || true)
+    REQ_OTHER=$((n - REQ_RS1 - REQ_RS2 - REQ_FAILED))
+}
