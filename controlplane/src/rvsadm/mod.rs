@@ -12,6 +12,9 @@
 //!   cannot be reached; 1 when a listing fails (ipvsadm exits 1 there);
 //! - the admin socket is `--socket PATH` (an rvs extension), else
 //!   `$RVS_ADMIN_SOCKET`, else `/run/rvs/admin.sock`;
+//! - `--counters` (an rvs extension) prints the dataplane's packet counters,
+//!   one `name value` line each in the dataplane's order; a refusal or an
+//!   unreachable dataplane exits 255;
 //! - rvsadm never reverse-resolves addresses: `-L` without `-n` prints
 //!   addresses numerically and ports by `/etc/services` name, which is what
 //!   ipvsadm prints for addresses without a DNS name;
@@ -111,6 +114,7 @@ pub fn execute(
             addr: *addr,
         }),
         Command::Zero { service } => send(Request::Zero { service: *service }),
+        Command::Counters => counters(command, socket, call),
     };
     match result {
         Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -195,6 +199,24 @@ fn list(
     }
 }
 
+/// `--counters`: one `name value` line per counter, in the dataplane's order.
+fn counters(
+    command: &Command,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+) -> Result<String, Failure> {
+    match call(Request::Counters) {
+        Ok(Response::Counters(counters)) => Ok(counters
+            .counters
+            .iter()
+            .map(|c| format!("{} {}\n", c.name, c.value))
+            .collect()),
+        Ok(Response::Error(e)) => Err((EXIT_FAILURE_API, error_text(command, &e))),
+        Ok(other) => Err(unexpected(socket, &other)),
+        Err(e) => Err(transport_failure(socket, &e)),
+    }
+}
+
 /// `-v`.
 pub fn version() -> String {
     format!(
@@ -222,6 +244,7 @@ Usage:
   rvsadm -Z [virtual-service]
   rvsadm -h
   rvsadm -v
+  rvsadm --counters
 
 Commands:
 Either long or short options are allowed.
@@ -275,13 +298,18 @@ rvs specifics:
   numerically (ports by /etc/services name).
   Not supported yet: -S, -R, --set, -c, --timeout, --daemon, --rate, --tun-*,
   --start-daemon, --stop-daemon, --sctp-service.
+
+rvs extensions:
+  --counters                          print the dataplane's packet counters
+                                      (verdicts and drops by reason), one
+                                      line per counter: name value
 ";
 
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
 
-    use rvs_api::{ApiError, ErrorKind, Info, Protocol, ServiceKey};
+    use rvs_api::{ApiError, Counter, Counters, ErrorKind, Info, Protocol, ServiceKey};
 
     use super::*;
 
@@ -394,10 +422,57 @@ mod tests {
     }
 
     #[test]
+    fn counters_in_dataplane_order() {
+        let counters = Counters {
+            counters: vec![
+                Counter {
+                    name: "rx_packets".into(),
+                    value: 5,
+                },
+                Counter {
+                    name: "drop_ipv4_truncated".into(),
+                    value: 2,
+                },
+            ],
+        };
+        let r = run(&Command::Counters, vec![Ok(Response::Counters(counters))]);
+        assert_eq!(
+            (r.status, r.out.as_str(), r.err.as_str()),
+            (0, "rx_packets 5\ndrop_ipv4_truncated 2\n", "")
+        );
+        assert_eq!(r.requests, [Request::Counters]);
+    }
+
+    #[test]
+    fn counters_failures() {
+        let r = run(
+            &Command::Counters,
+            vec![Ok(Response::Error(ApiError::new(
+                ErrorKind::Invalid,
+                "no counters",
+            )))],
+        );
+        assert_eq!(
+            (r.status, r.out.as_str(), r.err.as_str()),
+            (255, "", "no counters\n")
+        );
+        let r = run(&Command::Counters, vec![Ok(Response::Ok)]);
+        assert_eq!((r.status, r.out.as_str()), (255, ""));
+        assert!(r.err.starts_with("rvsadm: unexpected answer"));
+        let r = run(&Command::Counters, vec![]);
+        assert_eq!(r.status, 255);
+        assert_eq!(
+            r.err,
+            "rvsadm: cannot reach the dataplane at /tmp/x.sock: no answer (is rvs-dataplane running?)\n"
+        );
+    }
+
+    #[test]
     fn help_and_version() {
         let r = run(&Command::Help, vec![]);
         assert_eq!(r.status, 0);
         assert!(r.out.contains("--socket PATH"));
+        assert!(r.out.contains("rvs extensions:\n  --counters"));
         assert!(r.requests.is_empty());
         assert!(run(&Command::Version, vec![]).out.starts_with("rvsadm v"));
     }

@@ -1,20 +1,23 @@
 //! ipvsadm's option table and a popt-style tokenizer over argv.
 //!
 //! Contract:
-//! - [`OPTIONS`] lists every option of ipvsadm 1.31 (plus rvs's `--socket`), its
-//!   short and long spelling and whether it takes an argument. Which ones rvsadm
-//!   implements is the parser's business (it refuses the others by name).
+//! - [`OPTIONS`] lists every option of ipvsadm 1.31 (plus rvs's `--socket` and
+//!   `--counters`), its short and long spelling and whether it takes an
+//!   argument. Which ones rvsadm implements is the parser's business (it
+//!   refuses the others by name).
 //! - [`Tokens`] splits argv the way popt does: bundled short options (`-Ln`,
 //!   `-Lnc`), a short option's argument glued (`-w5`) or in the next word,
 //!   `--name value` and `--name=value`, optional arguments (`-p [timeout]`) taken
 //!   from the next word only when it does not start with `-`, `--` ending the
 //!   options, and other words returned as positional arguments.
 //! - [`Cmd`] and [`Opt`] carry ipvsadm's names (`add-service`, `service-address`)
-//!   used in its messages; [`rule`] is ipvsadm's command/option matrix.
+//!   used in its messages; [`rule`] is ipvsadm's command/option matrix (rvs's
+//!   `counters` command takes no option of it).
 
 use rvs_api::Forward;
 
-/// The commands, in ipvsadm's order, named as in its messages.
+/// The commands, in ipvsadm's order, named as in its messages; rvs's own
+/// commands come last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmd {
     AddService,
@@ -33,6 +36,8 @@ pub enum Cmd {
     Zero,
     Help,
     Version,
+    /// `--counters`: an rvs extension, the dataplane's packet counters.
+    Counters,
 }
 
 impl Cmd {
@@ -55,6 +60,7 @@ impl Cmd {
             Cmd::Zero => "zero",
             Cmd::Help => "help",
             Cmd::Version => "version",
+            Cmd::Counters => "counters",
         }
     }
 }
@@ -251,6 +257,7 @@ pub fn rule(cmd: Cmd, opt: Opt) -> Rule {
         (Cmd::StopDaemon, O::SyncId) => Rule::Optional,
         (Cmd::Save, O::Numeric) => Rule::Optional,
         (Cmd::Zero, O::Service) => Rule::Optional,
+        // `Cmd::Counters` (rvs's) takes no option: all illegal.
         _ => Rule::Illegal,
     }
 }
@@ -496,6 +503,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         Kind::Option(Opt::TunRemCsum),
     ),
     spec("socket", '\0', Arg::Required, Kind::Socket),
+    spec("counters", '\0', Arg::None, Kind::Command(Cmd::Counters)),
 ];
 
 /// One item of argv, as popt hands it out.

@@ -18,6 +18,8 @@
 //!   meaning does not depend on whether `-t`/`-s` came first;
 //! - `--socket PATH` (an rvs extension) may appear anywhere; argv holding only
 //!   `--socket` options lists like an empty argv;
+//! - `--counters` (an rvs extension, long form only) is a command that takes
+//!   no option of the matrix;
 //! - options of the grammar that rvsadm does not implement yet are refused
 //!   by name ([`ParseError::Unsupported`]) instead of being acted on.
 
@@ -83,6 +85,8 @@ pub enum Command {
     Help,
     /// `-v`
     Version,
+    /// `--counters` (rvs's): the dataplane's packet counters.
+    Counters,
 }
 
 /// A parsed command line.
@@ -478,6 +482,7 @@ fn finish(draft: Draft, resolver: &dyn Resolver) -> Result<Command, ParseError> 
             service,
             format: list_format(&draft),
         },
+        Cmd::Counters => Command::Counters,
         // Answered or refused by `parse_args` when read; kept for totality.
         Cmd::Help => Command::Help,
         Cmd::Version => Command::Version,
@@ -1162,6 +1167,33 @@ mod tests {
         );
         assert_eq!(parse("-C"), Ok(Command::Clear));
         assert_eq!(parse("--clear"), Ok(Command::Clear));
+    }
+
+    #[test]
+    fn counters() {
+        assert_eq!(parse("--counters"), Ok(Command::Counters));
+        let inv = parse_args(
+            &words("--socket /tmp/a.sock --counters"),
+            &FixedResolver::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            (inv.command, inv.socket.as_deref()),
+            (Command::Counters, Some("/tmp/a.sock"))
+        );
+        assert_eq!(
+            error("--counters -n"),
+            "Illegal 'numeric' option with the 'counters' command"
+        );
+        assert_eq!(
+            error("--counters -t 1.2.3.4:80"),
+            "Illegal 'service-address' option with the 'counters' command"
+        );
+        assert_eq!(status("--counters -n"), 2);
+        assert_eq!(status("--counters -t 1.2.3.4:80"), 2);
+        assert_eq!(error("--counters -L"), "multiple commands specified");
+        assert_eq!(error("-L --counters"), "multiple commands specified");
+        assert_eq!(error("--counters extra"), "unexpected argument extra");
     }
 
     #[test]
