@@ -143,6 +143,23 @@ impl AdminState {
         self.services.iter().position(|s| s.key == *key)
     }
 
+    /// (service index, dest index) of a dest, or the error ipvsadm expects.
+    fn find_dest(
+        &self,
+        service: &ServiceKey,
+        addr: SocketAddr,
+    ) -> Result<(usize, usize), ApiError> {
+        let i = self
+            .find_service(service)
+            .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
+        let j = self.services[i]
+            .dests
+            .iter()
+            .position(|d| d.config.addr == addr)
+            .ok_or_else(|| err(ErrorKind::NotFound, "no such destination"))?;
+        Ok((i, j))
+    }
+
     fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
         match key {
             ServiceKey::Inet { protocol, addr } => match addr.ip() {
@@ -424,27 +441,13 @@ impl AdminState {
                 Ok((Response::Ok, true))
             }
             Request::EditDest { service, dest } => {
-                let i = self
-                    .find_service(&service)
-                    .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
-                let j = self.services[i]
-                    .dests
-                    .iter()
-                    .position(|d| d.config.addr == dest.addr)
-                    .ok_or_else(|| err(ErrorKind::NotFound, "no such destination"))?;
+                let (i, j) = self.find_dest(&service, dest.addr)?;
                 self.check_dest(&self.services[i], &dest)?;
                 self.services[i].dests[j].config = dest;
                 Ok((Response::Ok, true))
             }
             Request::DelDest { service, addr } => {
-                let i = self
-                    .find_service(&service)
-                    .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
-                let j = self.services[i]
-                    .dests
-                    .iter()
-                    .position(|d| d.config.addr == addr)
-                    .ok_or_else(|| err(ErrorKind::NotFound, "no such destination"))?;
+                let (i, j) = self.find_dest(&service, addr)?;
                 let d = self.services[i].dests.remove(j);
                 let svc = self.services[i].addr;
                 self.trash_dest(svc, d);

@@ -115,11 +115,18 @@ pub fn owner_of(hasher: &ahash::RandomState, caddr: u32, cport: u16, workers: u1
     (hasher.hash_one((caddr, cport)) % u64::from(workers)) as u16
 }
 
-/// One worker core's pipeline state.
+/// One worker core's pipeline: the generation it forwards with, and its own
+/// state.
 pub struct Worker {
-    pub id: u16,
-    pub workers: u16,
     snapshot: Arc<Snapshot>,
+    core: Core,
+}
+
+/// A worker's own state. Kept apart from the generation so the pipeline can
+/// borrow both at once without touching the `Arc`'s shared count per packet.
+struct Core {
+    id: u16,
+    workers: u16,
     conns: ConnTable,
     stats: Arc<CoreStats>,
     neigh: Arc<NeighTable>,
@@ -150,10 +157,9 @@ impl Worker {
         policy: ConnPolicy,
     ) -> Self {
         let slots = stats.slots.len();
-        Worker {
+        let core = Core {
             id,
             workers,
-            snapshot,
             conns: ConnTable::with_max(conns_max),
             stats,
             neigh,
@@ -166,7 +172,12 @@ impl Worker {
                 OWNER_SEEDS[3],
             ),
             policy,
-        }
+        };
+        Worker { snapshot, core }
+    }
+
+    pub fn id(&self) -> u16 {
+        self.core.id
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {
@@ -180,22 +191,38 @@ impl Worker {
     }
 
     pub fn stats(&self) -> &CoreStats {
-        &self.stats
+        &self.core.stats
     }
 
     pub fn conns(&self) -> &ConnTable {
-        &self.conns
+        &self.core.conns
     }
 
     /// Expire up to `budget` slots' worth of old connections.
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
-        let stats = &self.stats;
-        self.conns.sweep(now_ms, budget, |c| {
+        let stats = &self.core.stats;
+        self.core.conns.sweep(now_ms, budget, |c| {
             stats.count(Counter::ConnExpired);
-            Self::unaccount(stats, c);
+            Core::unaccount(stats, c);
         });
     }
 
+    /// Run one frame that arrived on `port` through the pipeline.
+    /// `handed_off` is true when another core already passed it here.
+    #[inline]
+    pub fn handle_frame<F: Frame>(
+        &mut self,
+        port: u16,
+        frame: &mut F,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        self.core
+            .handle_frame(&self.snapshot, port, frame, now_ms, handed_off)
+    }
+}
+
+impl Core {
     fn unaccount(stats: &CoreStats, c: &Conn) {
         if let Some(s) = stats.slots.get(c.dest_slot as usize) {
             if c.state().is_active() {
@@ -211,16 +238,15 @@ impl Worker {
         Verdict::Drop(c)
     }
 
-    /// Run one frame that arrived on `port` through the pipeline.
-    /// `handed_off` is true when another core already passed it here.
-    pub fn handle_frame<F: Frame>(
+    fn handle_frame<F: Frame>(
         &mut self,
+        snap: &Snapshot,
         port: u16,
         frame: &mut F,
         now_ms: u64,
         handed_off: bool,
     ) -> Verdict {
-        let Some(port_info) = self.snapshot.ports.get(usize::from(port)).copied() else {
+        let Some(port_info) = snap.ports.get(usize::from(port)).copied() else {
             return self.count(Counter::DropNotForUs);
         };
         let eth = match EthernetFrame::new_checked(frame.bytes()) {
@@ -237,9 +263,9 @@ impl Worker {
         }
         let l3 = eth.payload_offset();
         match eth.inner_ethertype() {
-            ethertype::ARP => self.handle_arp(port, port_info.mac, frame, l3),
+            ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
             ethertype::IPV4 if dst == port_info.mac => {
-                self.handle_ipv4(port, port_info.mac, frame, l3, now_ms, handed_off)
+                self.handle_ipv4(snap, port_info.mac, frame, l3, now_ms, handed_off)
             }
             ethertype::IPV6 => match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
                 // IPv6 services come with the forwarding-modes work; until
@@ -258,6 +284,7 @@ impl Worker {
 
     fn handle_arp<F: Frame>(
         &mut self,
+        snap: &Snapshot,
         port: u16,
         mac: MacAddr,
         frame: &mut F,
@@ -278,7 +305,7 @@ impl Worker {
                 self.stats.count(Counter::NeighEventLost);
             }
         }
-        if op == arp::op::REQUEST && self.snapshot.is_vip(target_ip) {
+        if op == arp::op::REQUEST && snap.is_vip(target_ip) {
             let b = frame.bytes_mut();
             let mut eth = EthernetFrame::new_unchecked(&mut *b);
             eth.set_dst(sender_mac);
@@ -295,7 +322,7 @@ impl Worker {
 
     fn handle_ipv4<F: Frame>(
         &mut self,
-        port: u16,
+        snap: &Snapshot,
         mac: MacAddr,
         frame: &mut F,
         l3: usize,
@@ -307,7 +334,7 @@ impl Worker {
             Err(m) => return self.count(m.into()),
         };
         let vaddr = ip.dst();
-        if !self.snapshot.is_vip(vaddr) {
+        if !snap.is_vip(vaddr) {
             return self.exception();
         }
         if !ip.verify_checksum() {
@@ -330,7 +357,7 @@ impl Worker {
                 Ok(u) => (u.src_port(), u.dst_port(), 0),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::ICMP => return self.handle_icmp(port, mac, frame, l3, now_ms, handed_off),
+            protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
             _ => return self.count(Counter::DropVipNoService),
         };
         let flow = Flow {
@@ -351,12 +378,11 @@ impl Worker {
                 return Verdict::Handoff(owner);
             }
         }
-        let snapshot = Arc::clone(&self.snapshot);
-        let Some(service) = snapshot.service(&(proto, vaddr, vport)) else {
+        let Some(service) = snap.service(&(proto, vaddr, vport)) else {
             return self.count(Counter::DropVipNoService);
         };
-        match self.conn_for(service, &flow, now_ms) {
-            Ok(dest) => self.forward(frame, dest, &flow),
+        match self.conn_for(snap, service, &flow, now_ms) {
+            Ok(dest) => self.forward(snap, frame, dest, service.slot, &flow),
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
                 self.reply_port_unreachable(frame, l3, mac)
@@ -366,7 +392,13 @@ impl Worker {
     }
 
     /// Find or make the connection of `flow`; returns where to send it.
-    fn conn_for(&mut self, service: &Service, flow: &Flow, now_ms: u64) -> Result<Dest, Counter> {
+    fn conn_for(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        flow: &Flow,
+        now_ms: u64,
+    ) -> Result<Dest, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
         let syn = is_tcp
             && flow.tcp_flags & tcp::flags::SYN != 0
@@ -387,7 +419,7 @@ impl Worker {
                     Counter::ConnExpired
                 });
             } else {
-                if !self.snapshot.dest_available(c.dest_slot) {
+                if !snap.dest_available(c.dest_slot) {
                     // expire_nodest_conn = 0: packets of a deleted dest's
                     // connections are dropped until they time out.
                     return Err(Counter::DropDestUnavailable);
@@ -403,7 +435,7 @@ impl Worker {
                     State::Udp
                 };
                 conn.set_state(new_state);
-                conn.expires_ms = now_ms + u64::from(self.snapshot.timeouts.of(new_state)) * 1000;
+                conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new_state)) * 1000;
                 if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
                     match (c.state().is_active(), new_state.is_active()) {
                         (false, true) => {
@@ -455,7 +487,7 @@ impl Worker {
             dest_slot: dest.slot,
             service_slot: service.slot,
             neigh_slot: dest.neigh_slot,
-            expires_ms: now_ms + u64::from(self.snapshot.timeouts.of(new_state)) * 1000,
+            expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
         };
         for slot in [service.slot, dest.slot] {
@@ -502,7 +534,14 @@ impl Worker {
     }
 
     /// Forward by the dest's method. DR: new MACs, nothing else changes.
-    fn forward<F: Frame>(&mut self, frame: &mut F, dest: Dest, flow: &Flow) -> Verdict {
+    fn forward<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        dest: Dest,
+        service_slot: u32,
+        flow: &Flow,
+    ) -> Verdict {
         debug_assert_eq!(
             dest.forward,
             Forward::Route,
@@ -511,21 +550,13 @@ impl Worker {
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        let Some(out) = self.snapshot.ports.get(usize::from(dest.port_id)) else {
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
             return self.count(Counter::DropNeighUnresolved);
         };
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out.mac);
-        let svc_slot = self
-            .snapshot
-            .service(&(
-                flow.key.protocol,
-                Ipv4Addr::from(flow.key.vaddr),
-                flow.key.vport,
-            ))
-            .map(|s| s.slot);
-        for slot in svc_slot.into_iter().chain([dest.slot]) {
+        for slot in [service_slot, dest.slot] {
             if let Some(s) = self.stats.slots.get(slot as usize) {
                 bump(&s.in_pkts, 1);
                 bump(&s.in_bytes, u64::from(flow.l3_len));
@@ -540,7 +571,7 @@ impl Worker {
     /// (`spec/conn.md` §10); anything else is dropped and counted.
     fn handle_icmp<F: Frame>(
         &mut self,
-        port: u16,
+        snap: &Snapshot,
         mac: MacAddr,
         frame: &mut F,
         l3: usize,
@@ -589,25 +620,23 @@ impl Worker {
                 return Verdict::Handoff(owner);
             }
         }
-        let _ = port;
         let Some(idx) = self.conns.find(&key) else {
             return self.count(Counter::DropVipNoService);
         };
         let c = *self.conns.get(idx);
-        if c.expires_ms <= now_ms || !self.snapshot.dest_available(c.dest_slot) {
+        if c.expires_ms <= now_ms || !snap.dest_available(c.dest_slot) {
             return self.count(Counter::DropDestUnavailable);
         }
         let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        let snapshot = Arc::clone(&self.snapshot);
-        let Some(dest) = snapshot
+        let Some(dest) = snap
             .service(&(qproto, Ipv4Addr::from(key.vaddr), key.vport))
             .and_then(|s| s.dests.iter().find(|d| d.slot == c.dest_slot))
         else {
             return self.count(Counter::DropDestUnavailable);
         };
-        let out_mac = snapshot.ports[usize::from(dest.port_id)].mac;
+        let out_mac = snap.ports[usize::from(dest.port_id)].mac;
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out_mac);

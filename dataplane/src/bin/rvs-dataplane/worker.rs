@@ -72,7 +72,7 @@ struct Queues {
 
 /// Run worker `worker.id` until `shared.stop` is set.
 pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start: Instant) {
-    let id = worker.id;
+    let id = worker.id();
     let queue = id;
     let nports = shared.ports.len();
     let mut q = Queues {
@@ -188,7 +188,7 @@ fn handle(
     now_ms: u64,
     handed_off: bool,
 ) {
-    let queue = worker.id;
+    let queue = worker.id();
     let mut frame = MbufFrame(m);
     let verdict = if frame.is_single_segment() {
         worker.handle_frame(port, &mut frame, now_ms, handed_off)
