@@ -419,11 +419,11 @@ impl Core {
                     Counter::ConnExpired
                 });
             } else {
-                if !snap.dest_available(c.dest_slot) {
-                    // expire_nodest_conn = 0: packets of a deleted dest's
-                    // connections are dropped until they time out.
+                // expire_nodest_conn = 0: packets of a deleted dest's
+                // connections are dropped until they time out.
+                let Some(&dest) = snap.dest(c.dest_slot) else {
                     return Err(Counter::DropDestUnavailable);
-                }
+                };
                 let conn = self.conns.get_mut(idx);
                 let new_state = if is_tcp {
                     tcp_transition(
@@ -449,12 +449,7 @@ impl Core {
                         _ => {}
                     }
                 }
-                return service
-                    .dests
-                    .iter()
-                    .find(|d| d.slot == c.dest_slot)
-                    .copied()
-                    .ok_or(Counter::DropDestUnavailable);
+                return Ok(dest);
             }
         }
         if is_tcp && !syn {
@@ -624,17 +619,12 @@ impl Core {
             return self.count(Counter::DropVipNoService);
         };
         let c = *self.conns.get(idx);
-        if c.expires_ms <= now_ms || !snap.dest_available(c.dest_slot) {
-            return self.count(Counter::DropDestUnavailable);
-        }
+        let dest = match snap.dest(c.dest_slot) {
+            Some(d) if c.expires_ms > now_ms => d,
+            _ => return self.count(Counter::DropDestUnavailable),
+        };
         let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
-        };
-        let Some(dest) = snap
-            .service(&(qproto, Ipv4Addr::from(key.vaddr), key.vport))
-            .and_then(|s| s.dests.iter().find(|d| d.slot == c.dest_slot))
-        else {
-            return self.count(Counter::DropDestUnavailable);
         };
         let out_mac = snap.ports[usize::from(dest.port_id)].mac;
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());

@@ -63,8 +63,8 @@ pub struct Snapshot {
     services: Vec<Service>,
     index: HashMap<ServiceAddr, usize, ahash::RandomState>,
     vips: HashSet<Ipv4Addr, ahash::RandomState>,
-    /// By dest slot: the dest exists in this generation.
-    dest_available: Vec<bool>,
+    /// By dest slot: the dest, when it exists in this generation.
+    dests_by_slot: Vec<Option<Dest>>,
 }
 
 impl Snapshot {
@@ -78,13 +78,13 @@ impl Snapshot {
     ) -> Self {
         let mut index = HashMap::with_hasher(ahash::RandomState::new());
         let mut vips = HashSet::with_hasher(ahash::RandomState::new());
-        let mut dest_available = vec![false; slots_max];
+        let mut dests_by_slot = vec![None; slots_max];
         for (i, s) in services.iter().enumerate() {
             index.insert(s.key, i);
             vips.insert(s.key.1);
             for d in &s.dests {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
-                dest_available[d.slot as usize] = true;
+                dests_by_slot[d.slot as usize] = Some(*d);
             }
         }
         Snapshot {
@@ -94,7 +94,7 @@ impl Snapshot {
             services,
             index,
             vips,
-            dest_available,
+            dests_by_slot,
         }
     }
 
@@ -113,12 +113,11 @@ impl Snapshot {
         self.vips.contains(&addr)
     }
 
+    /// The dest with stats slot `slot`, if it exists in this generation
+    /// (a deleted dest's connections find nothing here).
     #[inline]
-    pub fn dest_available(&self, slot: u32) -> bool {
-        self.dest_available
-            .get(slot as usize)
-            .copied()
-            .unwrap_or(false)
+    pub fn dest(&self, slot: u32) -> Option<&Dest> {
+        self.dests_by_slot.get(slot as usize)?.as_ref()
     }
 
     pub fn services(&self) -> &[Service] {

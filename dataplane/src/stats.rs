@@ -183,6 +183,11 @@ impl CoreStats {
         bump(&self.counters[c as usize], 1);
     }
 
+    #[inline(always)]
+    pub fn count_n(&self, c: Counter, n: u64) {
+        bump(&self.counters[c as usize], n);
+    }
+
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize].load(Relaxed)
     }

@@ -50,9 +50,7 @@ impl Stage {
         let unsent = self.len - sent;
         if unsent > 0 {
             dpdk::free_bulk(&mut self.bufs[sent..self.len]);
-            for _ in 0..unsent {
-                worker.stats().count(full);
-            }
+            worker.stats().count_n(full, unsent as u64);
         }
         self.len = 0;
         sent
@@ -138,9 +136,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         }
         for p in 0..nports {
             let sent = q.tx[p].flush(shared.ports[p].dev, queue, &worker, Counter::DropTxFull);
-            for _ in 0..sent {
-                worker.stats().count(Counter::TxPackets);
-            }
+            worker.stats().count_n(Counter::TxPackets, sent as u64);
             q.exception[p].flush(
                 shared.ports[p].tap,
                 queue,
@@ -166,9 +162,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
 fn stage(s: &mut Stage, m: *mut rte_mbuf, port: u16, queue: u16, worker: &Worker) {
     if s.is_full() {
         let sent = s.flush(port, queue, worker, Counter::DropTxFull);
-        for _ in 0..sent {
-            worker.stats().count(Counter::TxPackets);
-        }
+        worker.stats().count_n(Counter::TxPackets, sent as u64);
     }
     s.push(m);
 }
