@@ -56,6 +56,14 @@ impl Stage {
         sent
     }
 
+    /// Keep `m` to be freed with the rest of the burst's drops.
+    fn discard(&mut self, m: *mut rte_mbuf) {
+        if self.is_full() {
+            self.free_all();
+        }
+        self.push(m);
+    }
+
     fn free_all(&mut self) {
         dpdk::free_bulk(&mut self.bufs[..self.len]);
         self.len = 0;
@@ -129,8 +137,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
                 if p < nports {
                     stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
                 } else {
-                    q.drop.push(m);
-                    flush_drops(&mut q.drop);
+                    q.drop.discard(m);
                 }
             }
         }
@@ -165,12 +172,6 @@ fn stage(s: &mut Stage, m: *mut rte_mbuf, port: u16, queue: u16, worker: &Worker
         worker.stats().count_n(Counter::TxPackets, sent as u64);
     }
     s.push(m);
-}
-
-fn flush_drops(s: &mut Stage) {
-    if s.is_full() {
-        s.free_all();
-    }
 }
 
 fn handle(
@@ -217,13 +218,11 @@ fn handle(
                 .is_err()
             {
                 worker.stats().count(Counter::DropHandoffFull);
-                flush_drops(&mut q.drop);
-                q.drop.push(m);
+                q.drop.discard(m);
             }
         }
         Verdict::Drop(_) => {
-            flush_drops(&mut q.drop);
-            q.drop.push(m);
+            q.drop.discard(m);
         }
     }
 }
