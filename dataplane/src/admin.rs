@@ -38,6 +38,7 @@ struct DestEntry {
 
 #[derive(Clone, Debug)]
 struct ServiceEntry {
+    id: u64,
     key: ServiceKey,
     addr: ServiceAddr,
     config: ServiceConfig,
@@ -47,23 +48,28 @@ struct ServiceEntry {
     baseline: SlotTotals,
 }
 
-/// A deleted dest whose slot still has connections.
+/// A deleted dest whose slot may still have connections.
 #[derive(Clone, Debug)]
 struct Trashed {
     service: ServiceAddr,
     dest: DestEntry,
+    /// The first generation without it.
+    since_generation: u64,
 }
 
 /// What the admin requests built.
 pub struct AdminState {
     services: Vec<ServiceEntry>,
     trash: Vec<Trashed>,
+    /// Slots of deleted services: (slot, first generation without it).
+    retiring_service_slots: Vec<(u32, u64)>,
     free_slots: Vec<u32>,
     next_slot: u32,
     slots_max: u32,
     ports: Vec<PortInfo>,
     timeouts: Timeouts,
     generation: u64,
+    next_service_id: u64,
     workers: u32,
     conn_table_size: u32,
     pub resolver: Resolver,
@@ -84,12 +90,14 @@ impl AdminState {
         AdminState {
             services: vec![],
             trash: vec![],
+            retiring_service_slots: vec![],
             free_slots: vec![],
             next_slot: 0,
             slots_max,
             ports,
             timeouts: Timeouts::default(),
             generation: 0,
+            next_service_id: 0,
             workers,
             conn_table_size,
             resolver: Resolver::new(neigh_slots_max),
@@ -117,16 +125,23 @@ impl AdminState {
         ))
     }
 
-    /// Free trashed dest slots that no connection counts any more. Returns
-    /// the neighbour slots that lost their last user (the caller clears them
-    /// in the shared table). A reused slot's traffic counters are not reset:
-    /// its next owner takes a baseline when it is made.
-    pub fn collect_trash(&mut self, cores: &[Arc<CoreStats>]) -> Vec<u32> {
+    /// Free the slots nothing can use any more, and return the neighbour
+    /// slots that lost their last user (the caller clears them in the shared
+    /// table). `workers_generation` is the oldest generation any worker still
+    /// forwards with: a slot deleted in a later generation may still be
+    /// counted by a worker, so it waits. A trashed dest's slot also waits
+    /// until no connection on any core counts it. A reused slot's traffic
+    /// counters are not reset: its next owner takes a baseline.
+    pub fn collect_trash(&mut self, cores: &[Arc<CoreStats>], workers_generation: u64) -> Vec<u32> {
         let mut released = vec![];
         let mut i = 0;
         while i < self.trash.len() {
-            let t = stats::slot_total(cores, self.trash[i].dest.slot);
-            if t.active == 0 && t.inactive == 0 {
+            let t = &self.trash[i];
+            let gauges = stats::slot_total(cores, t.dest.slot);
+            if t.since_generation <= workers_generation
+                && gauges.active == 0
+                && gauges.inactive == 0
+            {
                 let gone = self.trash.swap_remove(i);
                 self.free_slots.push(gone.dest.slot);
                 if self.resolver.unwant(gone.dest.neigh_slot) {
@@ -136,6 +151,14 @@ impl AdminState {
                 i += 1;
             }
         }
+        let free = &mut self.free_slots;
+        self.retiring_service_slots.retain(|&(slot, since)| {
+            let done = since <= workers_generation;
+            if done {
+                free.push(slot);
+            }
+            !done
+        });
         released
     }
 
@@ -369,7 +392,9 @@ impl AdminState {
                 Self::check_service_config(&key, &config)?;
                 let slot = self.alloc_slot()?;
                 let baseline = stats::slot_total(cores, slot);
+                self.next_service_id += 1;
                 self.services.push(ServiceEntry {
+                    id: self.next_service_id,
                     key,
                     addr,
                     config,
@@ -457,9 +482,14 @@ impl AdminState {
     }
 
     fn trash_dest(&mut self, service: ServiceAddr, dest: DestEntry) {
+        let since_generation = self.generation + 1;
         // The neighbour entry stays while the dest is in the trash: its
         // connections may come back to life.
-        self.trash.push(Trashed { service, dest });
+        self.trash.push(Trashed {
+            service,
+            dest,
+            since_generation,
+        });
     }
 
     fn remove_service(&mut self, i: usize) {
@@ -467,7 +497,9 @@ impl AdminState {
         for d in s.dests {
             self.trash_dest(s.addr, d);
         }
-        self.free_slots.push(s.slot);
+        // Workers on an older generation may still count it.
+        self.retiring_service_slots
+            .push((s.slot, self.generation + 1));
     }
 
     fn info(&self) -> Info {
@@ -540,6 +572,7 @@ impl AdminState {
                 let scheduler = sched::build(&s.config.scheduler, &views)
                     .expect("schedulers are validated when a service is added or edited");
                 Service {
+                    id: s.id,
                     key: s.addr,
                     slot: s.slot,
                     scheduler,

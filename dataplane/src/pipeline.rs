@@ -2,8 +2,8 @@
 //!
 //! Contract: [`Worker::handle_frame`] parses a frame in place through the
 //! typed views, never panics on any bytes, never allocates, locks or blocks,
-//! and counts exactly one verdict or drop reason per frame in its
-//! [`CoreStats`]. It may rewrite the frame (MACs for DR, an ARP or ICMP
+//! and counts one verdict or drop reason per frame in its [`CoreStats`]
+//! (plus what the frame caused: a connection made, an ICMP reply sent). It may rewrite the frame (MACs for DR, an ARP or ICMP
 //! reply in place). What to do with the frame afterwards is the caller's job
 //! (send it, hand it to the exception port, to another core, or free it).
 //!
@@ -98,6 +98,10 @@ impl Default for ConnPolicy {
         ConnPolicy { conn_reuse_mode: 1 }
     }
 }
+
+/// Slots a full table examines for expired entries before a new flow goes
+/// stateless.
+const RECLAIM_BUDGET: usize = 256;
 
 /// The fixed seeds of the owner-core hash: every worker must agree.
 const OWNER_SEEDS: [u64; 4] = [
@@ -200,11 +204,7 @@ impl Worker {
 
     /// Expire up to `budget` slots' worth of old connections.
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
-        let stats = &self.core.stats;
-        self.core.conns.sweep(now_ms, budget, |c| {
-            stats.count(Counter::ConnExpired);
-            Core::unaccount(stats, c);
-        });
+        self.core.reclaim(now_ms, budget);
     }
 
     /// Run one frame that arrived on `port` through the pipeline.
@@ -223,6 +223,15 @@ impl Worker {
 }
 
 impl Core {
+    /// Expire up to `budget` slots' worth of old connections.
+    fn reclaim(&mut self, now_ms: u64, budget: usize) {
+        let stats = &self.stats;
+        self.conns.sweep(now_ms, budget, |c| {
+            stats.count(Counter::ConnExpired);
+            Core::unaccount(stats, c);
+        });
+    }
+
     fn unaccount(stats: &CoreStats, c: &Conn) {
         if let Some(s) = stats.slots.get(c.dest_slot as usize) {
             if c.state().is_active() {
@@ -295,7 +304,9 @@ impl Core {
                 Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
                 Err(m) => return self.count(m.into()),
             };
-        if !sender_ip.is_unspecified() && !sender_mac.is_multicast() {
+        // Only about our next hops: an ARP flood from elsewhere must not
+        // crowd the event ring.
+        if snap.is_neighbour(sender_ip) && !sender_mac.is_multicast() {
             let ev = WorkerEvent::NeighLearned {
                 port,
                 addr: sender_ip,
@@ -452,15 +463,37 @@ impl Core {
                 return Ok(dest);
             }
         }
-        if is_tcp && !syn {
-            if self.conns.is_full() {
-                // Flows that could not get an entry keep going by hash.
-                return self.pick_stateless(service, flow);
+        if self.conns.is_full() {
+            // Reclaim what has expired before giving up on state.
+            self.reclaim(now_ms, RECLAIM_BUDGET);
+        }
+        if self.conns.is_full() {
+            // No entry for this flow: all its packets, first and later, go
+            // by flow hash, so the whole flow reaches one dest (for as long
+            // as the set of dests stays the same).
+            self.stats.count(Counter::ConnTableFull);
+            let dest = self.pick_stateless(service, flow)?;
+            if syn || !is_tcp {
+                for slot in [service.slot, dest.slot] {
+                    if let Some(s) = self.stats.slots.get(slot as usize) {
+                        bump(&s.conns, 1);
+                    }
+                }
             }
+            return Ok(dest);
+        }
+        if is_tcp && !syn {
             return Err(Counter::DropTcpNoConn);
         }
         let flow_hash = self.owner_hasher.hash_one((flow.key.caddr, flow.key.cport));
         let state = &mut self.sched[service.slot as usize];
+        if state.service_id != service.id {
+            // The slot changed hands: the new service starts afresh.
+            *state = SchedState {
+                service_id: service.id,
+                ..SchedState::default()
+            };
+        }
         let Some(i) = service.scheduler.pick(state, &service.views, flow_hash) else {
             return Err(Counter::DropNoDest);
         };
@@ -490,8 +523,9 @@ impl Core {
                 bump(&s.conns, 1);
             }
         }
-        if self.conns.insert(conn).is_err() {
-            self.stats.count(Counter::ConnTableFull);
+        let inserted = self.conns.insert(conn);
+        debug_assert!(inserted.is_ok(), "the table had room a moment ago");
+        if inserted.is_err() {
             return Ok(dest);
         }
         self.stats.count(Counter::ConnCreated);
@@ -563,7 +597,7 @@ impl Core {
 
     /// ICMP to a VIP: echo is answered here (the VIP is ours); an error
     /// quoting a connection's packet is forwarded along that connection
-    /// (`spec/conn.md` §10); anything else is dropped and counted.
+    /// (`spec/conn.md` §10); anything else goes to the local stack.
     fn handle_icmp<F: Frame>(
         &mut self,
         snap: &Snapshot,
@@ -586,7 +620,8 @@ impl Core {
             return self.reply_echo(frame, l3, mac);
         }
         if !is_error {
-            return self.count(Counter::DropVipNoService);
+            // Not ours to handle: the local stack's, as in IPVS.
+            return self.exception();
         }
         // The quoted packet went from the VIP to the client.
         let quoted = &frame.bytes()[l4 + icmp::HEADER_LEN..l4_end];
@@ -616,7 +651,8 @@ impl Core {
             }
         }
         let Some(idx) = self.conns.find(&key) else {
-            return self.count(Counter::DropVipNoService);
+            // About no connection of ours: the local stack's, as in IPVS.
+            return self.exception();
         };
         let c = *self.conns.get(idx);
         let dest = match snap.dest(c.dest_slot) {
@@ -626,7 +662,9 @@ impl Core {
         let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        let out_mac = snap.ports[usize::from(dest.port_id)].mac;
+        let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out_mac);

@@ -45,6 +45,8 @@ pub type ServiceAddr = (u8, Ipv4Addr, u16);
 /// A service in a generation.
 #[derive(Debug)]
 pub struct Service {
+    /// Unique for the dataplane's lifetime (slots are reused, ids are not).
+    pub id: u64,
     pub key: ServiceAddr,
     pub slot: u32,
     pub scheduler: Box<dyn Scheduler>,
@@ -63,6 +65,8 @@ pub struct Snapshot {
     services: Vec<Service>,
     index: HashMap<ServiceAddr, usize, ahash::RandomState>,
     vips: HashSet<Ipv4Addr, ahash::RandomState>,
+    /// Addresses of dests: the neighbours whose ARP the control thread wants.
+    neighbours: HashSet<Ipv4Addr, ahash::RandomState>,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
 }
@@ -78,6 +82,7 @@ impl Snapshot {
     ) -> Self {
         let mut index = HashMap::with_hasher(ahash::RandomState::new());
         let mut vips = HashSet::with_hasher(ahash::RandomState::new());
+        let mut neighbours = HashSet::with_hasher(ahash::RandomState::new());
         let mut dests_by_slot = vec![None; slots_max];
         for (i, s) in services.iter().enumerate() {
             index.insert(s.key, i);
@@ -85,6 +90,7 @@ impl Snapshot {
             for d in &s.dests {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
                 dests_by_slot[d.slot as usize] = Some(*d);
+                neighbours.insert(d.addr);
             }
         }
         Snapshot {
@@ -94,6 +100,7 @@ impl Snapshot {
             services,
             index,
             vips,
+            neighbours,
             dests_by_slot,
         }
     }
@@ -111,6 +118,12 @@ impl Snapshot {
     #[inline]
     pub fn is_vip(&self, addr: Ipv4Addr) -> bool {
         self.vips.contains(&addr)
+    }
+
+    /// A dest's address: a next hop whose ARP matters.
+    #[inline]
+    pub fn is_neighbour(&self, addr: Ipv4Addr) -> bool {
+        self.neighbours.contains(&addr)
     }
 
     /// The dest with stats slot `slot`, if it exists in this generation

@@ -18,7 +18,7 @@ fn state() -> (AdminState, Vec<Arc<CoreStats>>) {
         prefix_len: 24,
     }];
     (
-        AdminState::new(ports, 8, 4, 1, 4096),
+        AdminState::new(ports, 8, 16, 1, 4096),
         vec![Arc::new(CoreStats::new(8))],
     )
 }
@@ -307,4 +307,53 @@ fn slots_run_out_cleanly() {
         }
     }
     assert_eq!(last_err, Some(ErrorKind::NoMemory));
+}
+
+#[test]
+fn deleted_slots_wait_for_every_worker_to_move_on() {
+    let (mut a, c) = state();
+    // 8 slots: 1 service + 7 dests fill them.
+    a.handle(
+        Request::AddService {
+            key: svc(80),
+            config: cfg("rr"),
+        },
+        &c,
+        1,
+    );
+    for last in 11..18 {
+        let r = a.handle(
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(last, 80, Forward::Route),
+            },
+            &c,
+            1,
+        );
+        assert_eq!(r.0, Response::Ok);
+    }
+    let add = |a: &mut AdminState| {
+        a.handle(
+            Request::AddDest {
+                service: svc(80),
+                dest: dest(30, 80, Forward::Route),
+            },
+            &c,
+            1,
+        )
+        .0
+    };
+    assert!(matches!(add(&mut a), Response::Error(e) if e.kind == ErrorKind::NoMemory));
+    let del = Request::DelDest {
+        service: svc(80),
+        addr: "198.18.0.11:80".parse().unwrap(),
+    };
+    assert_eq!(a.handle(del, &c, 1).0, Response::Ok);
+    let deleted_in = a.generation();
+    // A worker still forwards with the generation before the delete.
+    a.collect_trash(&c, deleted_in - 1);
+    assert!(matches!(add(&mut a), Response::Error(e) if e.kind == ErrorKind::NoMemory));
+    // Every worker has moved on, and no connection counts the slot.
+    a.collect_trash(&c, deleted_in);
+    assert_eq!(add(&mut a), Response::Ok);
 }

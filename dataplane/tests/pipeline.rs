@@ -68,10 +68,14 @@ impl Lab {
     /// A director with TCP and UDP services on VIP:80 and, when
     /// `with_dests`, rs1 then rs2 added (so the kernel order is rs2, rs1).
     fn new(with_dests: bool) -> Lab {
-        Lab::with_workers(with_dests, 0, 1)
+        Lab::with(with_dests, 0, 1, 1024)
     }
 
     fn with_workers(with_dests: bool, id: u16, workers: u16) -> Lab {
+        Lab::with(with_dests, id, workers, 1024)
+    }
+
+    fn with(with_dests: bool, id: u16, workers: u16, conns_max: usize) -> Lab {
         let ports = vec![PortInfo {
             mac: LB_MAC,
             addr: LB,
@@ -113,7 +117,7 @@ impl Lab {
             id,
             workers,
             Arc::new(admin.snapshot()),
-            1024,
+            conns_max,
             Arc::clone(&cores[0]),
             neigh,
             Arc::clone(&events),
@@ -258,15 +262,28 @@ fn other_arp_goes_to_the_kernel_and_teaches_neighbours() {
     let before = f.clone();
     assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
     assert_eq!(f, before, "exception frames are not changed");
+    assert_eq!(lab.events.pop(), None, "the client is no next hop of ours");
+    // A real server's ARP reply teaches the control thread its MAC.
+    let mut a = vec![0u8; 28];
+    ArpRepr {
+        operation: op::REPLY,
+        sender_mac: RS1_MAC,
+        sender_ip: RS1,
+        target_mac: LB_MAC,
+        target_ip: LB,
+    }
+    .emit(&mut a);
+    let mut reply = VecFrame(eth(LB_MAC, RS1_MAC, ethertype::ARP, &a));
+    assert_eq!(lab.run(&mut reply, 1), Verdict::Exception);
     assert_eq!(
         lab.events.pop(),
         Some(WorkerEvent::NeighLearned {
             port: 0,
-            addr: CLI,
-            mac: CLI_MAC
+            addr: RS1,
+            mac: RS1_MAC
         })
     );
-    assert_eq!(lab.counter(Counter::ToException), 1);
+    assert_eq!(lab.counter(Counter::ToException), 2);
 }
 
 #[test]
@@ -371,6 +388,141 @@ fn syn_on_a_time_wait_entry_is_rescheduled() {
     assert_eq!(lab.run(&mut f, 3), Verdict::Forward(0));
     assert_eq!(f.0, want, "conn_reuse_mode 1 schedules the SYN afresh");
     assert_eq!(lab.counter(Counter::ConnReused), 1);
+}
+
+#[test]
+fn a_full_table_sends_whole_flows_by_hash() {
+    let mut lab = Lab::with(true, 0, 1, 1);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1); // takes the one entry
+    for sport in 41000..41016 {
+        let mut syn = client_tcp(sport, flags::SYN);
+        assert_eq!(lab.run(&mut syn, 2), Verdict::Forward(0));
+        for fl in [flags::ACK, flags::ACK | flags::PSH, flags::FIN | flags::ACK] {
+            let mut later = client_tcp(sport, fl);
+            assert_eq!(lab.run(&mut later, 3), Verdict::Forward(0));
+            assert_eq!(
+                later.0[0..6],
+                syn.0[0..6],
+                "flow {sport}: every packet to the SYN's dest"
+            );
+        }
+    }
+    assert_eq!(lab.counter(Counter::ConnCreated), 1);
+    assert_eq!(lab.counter(Counter::ForwardStateless), 16 * 4);
+    assert_eq!(
+        lab.list()[0].stats.conns,
+        17,
+        "stateless flows are still counted"
+    );
+    // Once the entry has expired, the table has room again.
+    let mut syn = client_tcp(42000, flags::SYN);
+    lab.run(&mut syn, 1 + 61_000);
+    assert_eq!(lab.counter(Counter::ConnCreated), 2);
+}
+
+#[test]
+fn a_reused_service_slot_starts_its_scheduler_afresh() {
+    let mut lab = Lab::new(true);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1); // rs2
+    lab.run(&mut client_tcp(40001, flags::SYN), 1); // rs1: the cursor is at index 1
+    let cores = lab.cores.clone();
+    assert_eq!(
+        lab.admin
+            .handle(
+                Request::DelService {
+                    key: key(Protocol::Tcp)
+                },
+                &cores,
+                1
+            )
+            .0,
+        Response::Ok
+    );
+    let gen = lab.admin.generation();
+    lab.admin.collect_trash(&cores, gen);
+    assert_eq!(
+        lab.admin
+            .handle(
+                Request::AddService {
+                    key: key(Protocol::Tcp),
+                    config: rr()
+                },
+                &cores,
+                1
+            )
+            .0,
+        Response::Ok
+    );
+    for a in [RS1, RS2] {
+        let r = lab.admin.handle(
+            Request::AddDest {
+                service: key(Protocol::Tcp),
+                dest: dest(a),
+            },
+            &cores,
+            1,
+        );
+        assert_eq!(r.0, Response::Ok);
+    }
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    let mut f = client_tcp(40002, flags::SYN);
+    let want = dr_rewrite(&f.0, RS2_MAC);
+    assert_eq!(lab.run(&mut f, 2), Verdict::Forward(0));
+    assert_eq!(
+        f.0, want,
+        "a new service's first pick is the head of its list"
+    );
+}
+
+#[test]
+fn icmp_to_a_vip_that_is_not_ours_goes_to_the_kernel() {
+    let mut lab = Lab::new(true);
+    // A timestamp request, and a port unreachable quoting no connection.
+    let mut ts = vec![13u8, 0, 0, 0, 0, 1, 0, 1];
+    ts.extend_from_slice(&[0u8; 12]);
+    let c = checksum::checksum(&ts);
+    ts[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &ipv4(CLI, VIP, protocol::ICMP, &ts),
+    ));
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+    let quoted = udp(VIP, CLI, 80, 9999, b"");
+    let mut unreach = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+    unreach.extend_from_slice(&quoted[..28]);
+    let c = checksum::checksum(&unreach);
+    unreach[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &ipv4(CLI, VIP, protocol::ICMP, &unreach),
+    ));
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+}
+
+#[test]
+fn an_icmp_error_about_a_connection_follows_it() {
+    let mut lab = Lab::new(true);
+    lab.run(&mut client_tcp(40000, flags::SYN), 1); // rs2
+                                                    // The client's router says the real server's reply (VIP:80 -> CLI:40000) was too big.
+    let quoted = tcp(VIP, CLI, 80, 40000, flags::ACK, b"");
+    let mut err = vec![3u8, 4, 0, 0, 0, 0, 0x05, 0xdc];
+    err.extend_from_slice(&quoted[..28]);
+    let c = checksum::checksum(&err);
+    err[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = VecFrame(eth(
+        LB_MAC,
+        CLI_MAC,
+        ethertype::IPV4,
+        &ipv4(CLI, VIP, protocol::ICMP, &err),
+    ));
+    let want = dr_rewrite(&f.0, RS2_MAC);
+    assert_eq!(lab.run(&mut f, 2), Verdict::Forward(0));
+    assert_eq!(f.0, want);
+    assert_eq!(lab.counter(Counter::IcmpErrorForwarded), 1);
 }
 
 #[test]

@@ -28,3 +28,15 @@ pub unsafe fn mbuf_data<'a>(m: *mut rte_mbuf) -> &'a mut [u8] {
     let start = (m.buf_addr as *mut u8).add(m.data_off as usize);
     std::slice::from_raw_parts_mut(start, m.data_len as usize)
 }
+
+/// The packet bytes of a single-segment mbuf, shared.
+///
+/// # Safety
+/// `m` must point to a valid, single-segment mbuf that nobody writes to for
+/// the lifetime `'a`.
+#[inline(always)]
+pub unsafe fn mbuf_data_ref<'a>(m: *const rte_mbuf) -> &'a [u8] {
+    let m = &*m;
+    let start = (m.buf_addr as *const u8).add(m.data_off as usize);
+    std::slice::from_raw_parts(start, m.data_len as usize)
+}

@@ -31,6 +31,8 @@ impl DestView {
 /// Per-core, per-service scheduler memory, owned by the worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedState {
+    /// The service this state belongs to (ids are never reused; 0 = none).
+    pub service_id: u64,
     /// Index in the dest list of the last pick, `None` before the first.
     pub last_index: Option<u32>,
     /// Slot of the last pick, to find it again after the list changed.

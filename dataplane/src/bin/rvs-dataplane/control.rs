@@ -1,18 +1,25 @@
-//! The control thread: the admin API server, generation publishing,
-//! neighbour resolution (ARP requests out, learned MACs in) and the
-//! clean-up of retired generations and trashed slots. It never waits on a
-//! worker: reads are from per-core atomics, writes go down rings.
+//! The control thread and the admin server.
+//!
+//! The control thread applies admin requests, publishes generations,
+//! resolves neighbours (ARP requests out, learned MACs in) and frees retired
+//! generations and unused slots. It never waits on a worker (reads are from
+//! per-core atomics, generations go into one-slot mailboxes that replace a
+//! generation not yet taken) and never on an admin client: client I/O runs on
+//! the admin server's threads, which pass each decoded request over a channel
+//! and wait for its response.
 
-use std::io::ErrorKind as IoErrorKind;
+use std::io::{self, ErrorKind as IoErrorKind, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rvs_api::{
-    ApiError, Envelope, ErrorKind, FrameError, Response, API_VERSION, REQUEST_BYTES_MAX,
+    ApiError, Envelope, ErrorKind, FrameError, Request, Response, API_VERSION, REQUEST_BYTES_MAX,
 };
 use rvs_dataplane::admin::AdminState;
 use rvs_dataplane::pipeline::WorkerEvent;
@@ -24,6 +31,12 @@ use crate::shared::Shared;
 
 const TICK: Duration = Duration::from_millis(5);
 const TRASH_EVERY: Duration = Duration::from_secs(1);
+/// One read may wait this long.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// A client connection lives at most this long, however it trickles.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Admin connections served at once; more are closed at once.
+const CONNECTIONS_MAX: usize = 16;
 
 /// Create the admin socket: its directory, no stale file, mode 0600.
 pub fn bind_admin(path: &str) -> Result<UnixListener, String> {
@@ -47,6 +60,134 @@ pub fn bind_admin(path: &str) -> Result<UnixListener, String> {
     Ok(l)
 }
 
+/// A decoded request and where its response goes.
+pub struct AdminCall {
+    request: Request,
+    reply: SyncSender<Response>,
+}
+
+/// Start the admin server: an accepting thread and a thread per connection.
+/// Returns the receiving end the control thread polls.
+pub fn start_admin_server(
+    listener: UnixListener,
+    shared: Arc<Shared>,
+) -> io::Result<Receiver<AdminCall>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("rvs-admin".into())
+        .spawn(move || accept_loop(listener, shared, tx))?;
+    Ok(rx)
+}
+
+fn accept_loop(listener: UnixListener, shared: Arc<Shared>, tx: Sender<AdminCall>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    while !shared.stop.load(Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if active.load(Relaxed) >= CONNECTIONS_MAX {
+                    tracing::warn!("admin: too many connections, one refused");
+                    continue;
+                }
+                active.fetch_add(1, Relaxed);
+                let (tx, active) = (tx.clone(), Arc::clone(&active));
+                let spawned = std::thread::Builder::new()
+                    .name("rvs-admin-conn".into())
+                    .spawn(move || {
+                        serve_connection(stream, &tx);
+                        active.fetch_sub(1, Relaxed);
+                    });
+                if spawned.is_err() {
+                    tracing::warn!("admin: cannot start a connection thread");
+                }
+            }
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => std::thread::sleep(TICK),
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                std::thread::sleep(TICK);
+            }
+        }
+    }
+}
+
+/// Reads that give up at a deadline, whatever the client does.
+struct DeadlineReader<'a> {
+    stream: &'a UnixStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                IoErrorKind::TimedOut,
+                "connection lifetime over",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left.min(READ_TIMEOUT)))?;
+        (&mut &*self.stream).read(buf)
+    }
+}
+
+/// Requests from one client until it closes, misbehaves or runs out of time.
+fn serve_connection(mut stream: UnixStream, tx: &Sender<AdminCall>) {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_write_timeout(Some(READ_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let deadline = Instant::now() + CONNECTION_LIFETIME;
+    loop {
+        let mut reader = DeadlineReader {
+            stream: &stream,
+            deadline,
+        };
+        let envelope: Result<Envelope, FrameError> =
+            rvs_api::read_frame(&mut reader, REQUEST_BYTES_MAX);
+        let (response, close) = match envelope {
+            Ok(env) if env.version != API_VERSION => (
+                Response::Error(ApiError::new(
+                    ErrorKind::Version,
+                    format!(
+                        "this dataplane speaks admin API version {API_VERSION}, not {}",
+                        env.version
+                    ),
+                )),
+                false,
+            ),
+            Ok(env) => {
+                let (reply, wait) = mpsc::sync_channel(1);
+                if tx
+                    .send(AdminCall {
+                        request: env.request,
+                        reply,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                match wait.recv() {
+                    Ok(r) => (r, false),
+                    Err(_) => return,
+                }
+            }
+            Err(FrameError::Io(_)) => return,
+            // The rest of an oversized request is not read: answer and close.
+            Err(e @ FrameError::TooLarge { .. }) => (
+                Response::Error(ApiError::new(ErrorKind::BadRequest, e.to_string())),
+                true,
+            ),
+            Err(e @ FrameError::Decode(_)) => (
+                Response::Error(ApiError::new(ErrorKind::BadRequest, e.to_string())),
+                false,
+            ),
+        };
+        if rvs_api::write_frame(&mut stream, &response).is_err() || close {
+            return;
+        }
+    }
+}
+
 pub struct Control {
     pub shared: Arc<Shared>,
     pub admin: AdminState,
@@ -60,37 +201,33 @@ impl Control {
         self.start.elapsed().as_millis() as u64 + 1
     }
 
-    /// Publish the admin state's current generation to every worker.
+    /// Publish the admin state's current generation to every worker. A
+    /// generation a worker has not taken yet is replaced (and freed here).
     pub fn publish(&self) {
         let snap = Arc::new(self.admin.snapshot());
-        for ring in &self.shared.cfg_rings {
-            let mut item = Arc::clone(&snap);
-            // Workers take one generation per poll round; a full ring only
-            // means they are behind, so wait for room.
-            while let Err(back) = ring.push(item) {
-                if self.shared.stop.load(Relaxed) {
-                    return;
-                }
-                item = back;
-                std::thread::sleep(Duration::from_millis(1));
-            }
+        for mailbox in &self.shared.cfg_rings {
+            drop(mailbox.force_push(Arc::clone(&snap)));
         }
     }
 
-    pub fn run(&mut self, listener: UnixListener) {
+    /// The oldest generation a worker still forwards with.
+    fn workers_generation(&self) -> u64 {
+        self.shared
+            .worker_generations
+            .iter()
+            .map(|g| g.load(Relaxed))
+            .min()
+            .unwrap_or(0)
+    }
+
+    pub fn run(&mut self, calls: Receiver<AdminCall>) {
         let mut last_trash = Instant::now();
         let mut requests = Vec::new();
         let mut expired = Vec::new();
         while !self.shared.stop.load(Relaxed) {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _)) => self.serve(stream),
-                    Err(e) if e.kind() == IoErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        break;
-                    }
-                }
+            while let Ok(call) = calls.try_recv() {
+                let response = self.apply(call.request);
+                let _ = call.reply.send(response);
             }
             let now = self.now_ms();
             while let Some(ev) = self.shared.events.pop() {
@@ -116,12 +253,26 @@ impl Control {
             }
             if last_trash.elapsed() >= TRASH_EVERY {
                 last_trash = Instant::now();
-                for slot in self.admin.collect_trash(&self.shared.cores) {
+                let oldest = self.workers_generation();
+                for slot in self.admin.collect_trash(&self.shared.cores, oldest) {
                     self.shared.neigh.set(slot, None);
                 }
             }
             std::thread::sleep(TICK);
         }
+    }
+
+    fn apply(&mut self, request: Request) -> Response {
+        let desc = format!("{request:?}");
+        let now = self.now_ms();
+        let (response, changed) = self.admin.handle(request, &self.shared.cores, now);
+        if changed {
+            self.publish();
+            tracing::info!(generation = self.admin.generation(), request = %desc, "configuration applied");
+        } else if let Response::Error(e) = &response {
+            tracing::info!(request = %desc, error = %e.message, "admin request refused");
+        }
+        response
     }
 
     fn send_arp_request(&self, port: u16, target: std::net::Ipv4Addr) {
@@ -136,55 +287,6 @@ impl Control {
         };
         if let Err((_, m)) = self.shared.ctl_tx.push((port, m)) {
             dpdk::free_bulk(&mut [m.0]);
-        }
-    }
-
-    /// Serve one admin connection: requests until the client closes it.
-    fn serve(&mut self, mut stream: UnixStream) {
-        let timeout = Some(Duration::from_secs(2));
-        if stream.set_nonblocking(false).is_err()
-            || stream.set_read_timeout(timeout).is_err()
-            || stream.set_write_timeout(timeout).is_err()
-        {
-            return;
-        }
-        loop {
-            let envelope: Result<Envelope, FrameError> =
-                rvs_api::read_frame(&mut stream, REQUEST_BYTES_MAX);
-            let response = match envelope {
-                Ok(env) if env.version != API_VERSION => Response::Error(ApiError::new(
-                    ErrorKind::Version,
-                    format!(
-                        "this dataplane speaks admin API version {API_VERSION}, not {}",
-                        env.version
-                    ),
-                )),
-                Ok(env) => {
-                    let desc = format!("{:?}", env.request);
-                    let now = self.now_ms();
-                    let (resp, changed) = self.admin.handle(env.request, &self.shared.cores, now);
-                    if changed {
-                        self.publish();
-                        tracing::info!(generation = self.admin.generation(), request = %desc, "configuration applied");
-                    } else if let Response::Error(e) = &resp {
-                        tracing::info!(request = %desc, error = %e.message, "admin request refused");
-                    }
-                    resp
-                }
-                Err(FrameError::Io(_)) => return,
-                Err(e @ FrameError::TooLarge { .. }) => {
-                    let r = Response::Error(ApiError::new(ErrorKind::BadRequest, e.to_string()));
-                    let _ = rvs_api::write_frame(&mut stream, &r);
-                    // The rest of an oversized request is not read: close.
-                    return;
-                }
-                Err(e @ FrameError::Decode(_)) => {
-                    Response::Error(ApiError::new(ErrorKind::BadRequest, e.to_string()))
-                }
-            };
-            if rvs_api::write_frame(&mut stream, &response).is_err() {
-                return;
-            }
         }
     }
 }

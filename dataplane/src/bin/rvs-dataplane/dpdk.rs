@@ -229,8 +229,9 @@ pub fn stop_port(port: u16) {
     }
 }
 
-/// A raw mbuf pointer that may cross threads (rings between cores).
-#[derive(Clone, Copy, Debug)]
+/// A raw mbuf pointer that may cross threads (rings between cores). Not
+/// `Copy`: it stands for the ownership of the mbuf.
+#[derive(Debug)]
 pub struct Mbuf(pub *mut sys::rte_mbuf);
 
 // SAFETY: an mbuf is owned by exactly one thread at a time; passing the
@@ -250,8 +251,8 @@ impl MbufFrame {
 impl Frame for MbufFrame {
     fn bytes(&self) -> &[u8] {
         // SAFETY: a live single-segment mbuf (checked at RX) owned by this
-        // thread for as long as the frame exists.
-        unsafe { sys::mbuf_data(self.0) }
+        // thread; `&self` rules out a concurrent `bytes_mut`.
+        unsafe { sys::mbuf_data_ref(self.0) }
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {

@@ -11,7 +11,7 @@ mod dpdk;
 mod shared;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,8 +126,9 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         ports: ports.clone(),
         cores: cores.clone(),
         neigh: Arc::new(NeighTable::new(cfg.neigh_slots_max as usize)),
-        cfg_rings: (0..workers).map(|_| ArrayQueue::new(64)).collect(),
-        retired: ArrayQueue::new(64 * workers),
+        cfg_rings: (0..workers).map(|_| ArrayQueue::new(1)).collect(),
+        worker_generations: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+        retired: ArrayQueue::new(4 * workers),
         events: Arc::new(ArrayQueue::new(4096)),
         handoff: (0..workers).map(|_| ArrayQueue::new(4096)).collect(),
         ctl_tx: ArrayQueue::new(1024),
@@ -199,8 +200,10 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         }
         watcher_shared.stop.store(true, Ordering::Relaxed);
     });
+    let calls = control::start_admin_server(listener, Arc::clone(&shared))
+        .map_err(|e| format!("cannot start the admin server: {e}"))?;
     tracing::info!(socket = %cfg.admin_socket, workers, "rvs-dataplane ready");
-    ctl.run(listener);
+    ctl.run(calls);
 
     tracing::info!("stopping: workers first, then ports");
     let _ = watcher.join();

@@ -1,7 +1,7 @@
 //! What the control thread and the workers share: stop flag, per-core stats,
 //! the neighbour table, and the lock-free rings between them.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
@@ -24,8 +24,11 @@ pub struct Shared {
     pub ports: Vec<PortIds>,
     pub cores: Vec<Arc<CoreStats>>,
     pub neigh: Arc<NeighTable>,
-    /// Control → worker w: new generations.
+    /// Control → worker w: the newest generation it has not taken yet (a
+    /// one-slot mailbox: publishing replaces what is waiting).
     pub cfg_rings: Vec<ArrayQueue<Arc<Snapshot>>>,
+    /// Worker w → control: the generation w forwards with.
+    pub worker_generations: Vec<AtomicU64>,
     /// Workers → control: generations no longer used, freed by control.
     pub retired: ArrayQueue<Arc<Snapshot>>,
     /// Workers → control: events (neighbours learned).

@@ -96,7 +96,9 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             Some(old) => pending_retire = shared.retired.push(old).err(),
             None => {
                 if let Some(s) = shared.cfg_rings[usize::from(id)].pop() {
+                    let generation = s.generation;
                     let old = worker.set_snapshot(s);
+                    shared.worker_generations[usize::from(id)].store(generation, Relaxed);
                     pending_retire = shared.retired.push(old).err();
                 }
             }
