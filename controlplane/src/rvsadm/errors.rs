@@ -8,28 +8,31 @@
 //! explanation is more useful than the generic text and is printed instead.
 //! `Version` and `BadRequest` have no errno; they get rvsadm's own texts.
 
-use rvs_api::{ApiError, ErrorKind};
+use rvs_api::{ApiError, ErrorKind, Request};
 
 use super::parse::Command;
 
 /// What ipvsadm would print for `err` answering `command`.
 pub fn error_text(command: &Command, err: &ApiError) -> String {
-    use Command as C;
     use ErrorKind as K;
+    use Request as R;
     let specific = match (command, err.kind) {
-        (C::AddService { .. }, K::Exists) => Some("Service already exists"),
-        (C::AddService { .. } | C::EditService { .. }, K::NotFound) => {
-            Some("Scheduler or persistence engine not found")
-        }
-        (
-            C::EditService { .. } | C::DelService { .. } | C::Zero { .. } | C::List { .. },
-            K::NoService,
-        ) => Some("No such service"),
-        (C::AddDest { .. } | C::EditDest { .. } | C::DelDest { .. }, K::NoService) => {
-            Some("Service not defined")
-        }
-        (C::AddDest { .. }, K::Exists) => Some("Destination already exists"),
-        (C::EditDest { .. } | C::DelDest { .. }, K::NotFound) => Some("No such destination"),
+        (Command::List { .. }, K::NoService) => Some("No such service"),
+        (Command::Change(request), kind) => match (request, kind) {
+            (R::AddService { .. }, K::Exists) => Some("Service already exists"),
+            (R::AddService { .. } | R::EditService { .. }, K::NotFound) => {
+                Some("Scheduler or persistence engine not found")
+            }
+            (R::EditService { .. } | R::DelService { .. } | R::Zero { .. }, K::NoService) => {
+                Some("No such service")
+            }
+            (R::AddDest { .. } | R::EditDest { .. } | R::DelDest { .. }, K::NoService) => {
+                Some("Service not defined")
+            }
+            (R::AddDest { .. }, K::Exists) => Some("Destination already exists"),
+            (R::EditDest { .. } | R::DelDest { .. }, K::NotFound) => Some("No such destination"),
+            _ => None,
+        },
         _ => None,
     };
     if let Some(text) = specific {
@@ -99,30 +102,30 @@ mod tests {
 
     #[test]
     fn per_command_texts() {
-        let add = Command::AddService {
+        let add = Command::Change(Request::AddService {
             key: key(),
             config: config(),
-        };
-        let edit = Command::EditService {
+        });
+        let edit = Command::Change(Request::EditService {
             key: key(),
             config: config(),
-        };
-        let del = Command::DelService { key: key() };
-        let zero = Command::Zero {
+        });
+        let del = Command::Change(Request::DelService { key: key() });
+        let zero = Command::Change(Request::Zero {
             service: Some(key()),
-        };
-        let add_dest = Command::AddDest {
+        });
+        let add_dest = Command::Change(Request::AddDest {
             service: key(),
             dest: dest(),
-        };
-        let edit_dest = Command::EditDest {
+        });
+        let edit_dest = Command::Change(Request::EditDest {
             service: key(),
             dest: dest(),
-        };
-        let del_dest = Command::DelDest {
+        });
+        let del_dest = Command::Change(Request::DelDest {
             service: key(),
             addr: dest().addr,
-        };
+        });
         // The dataplane's message does not replace these texts.
         let m = "detail";
         assert_eq!(text(&add, ErrorKind::Exists, m), "Service already exists");
@@ -165,10 +168,10 @@ mod tests {
 
     #[test]
     fn generic_texts_and_dataplane_messages() {
-        let add = Command::AddService {
+        let add = Command::Change(Request::AddService {
             key: key(),
             config: config(),
-        };
+        });
         assert_eq!(
             text(&add, ErrorKind::Invalid, ""),
             "Invalid operation.  Possibly wrong module version, address not unicast, ..."
@@ -194,18 +197,21 @@ mod tests {
             "service table full"
         );
         assert_eq!(
-            text(&Command::Clear, ErrorKind::NoService, "x"),
+            text(&Command::Change(Request::Clear), ErrorKind::NoService, "x"),
             "No such process"
         );
         assert_eq!(
             text(
-                &Command::DelService { key: key() },
+                &Command::Change(Request::DelService { key: key() }),
                 ErrorKind::NotFound,
                 "x"
             ),
             "No such file or directory"
         );
-        assert_eq!(text(&Command::Clear, ErrorKind::Exists, "x"), "File exists");
+        assert_eq!(
+            text(&Command::Change(Request::Clear), ErrorKind::Exists, "x"),
+            "File exists"
+        );
         assert!(text(&add, ErrorKind::Version, "v2").contains("v2"));
         assert!(text(&add, ErrorKind::BadRequest, "eof").contains("eof"));
     }

@@ -91,29 +91,7 @@ pub fn execute(
         Command::Help => Ok(usage()),
         Command::Version => Ok(version()),
         Command::List { service, format } => list(command, *service, format, socket, call, ports),
-        Command::AddService { key, config } => send(Request::AddService {
-            key: *key,
-            config: config.clone(),
-        }),
-        Command::EditService { key, config } => send(Request::EditService {
-            key: *key,
-            config: config.clone(),
-        }),
-        Command::DelService { key } => send(Request::DelService { key: *key }),
-        Command::Clear => send(Request::Clear),
-        Command::AddDest { service, dest } => send(Request::AddDest {
-            service: *service,
-            dest: dest.clone(),
-        }),
-        Command::EditDest { service, dest } => send(Request::EditDest {
-            service: *service,
-            dest: dest.clone(),
-        }),
-        Command::DelDest { service, addr } => send(Request::DelDest {
-            service: *service,
-            addr: *addr,
-        }),
-        Command::Zero { service } => send(Request::Zero { service: *service }),
+        Command::Change(request) => send(request.clone()),
         Command::Counters => counters(command, socket, call),
     };
     match result {
@@ -356,7 +334,7 @@ mod tests {
 
     #[test]
     fn change_ok_and_refused() {
-        let del = Command::DelService { key: key() };
+        let del = Command::Change(Request::DelService { key: key() });
         let ok = run(&del, vec![Ok(Response::Ok)]);
         assert_eq!((ok.status, ok.out.as_str(), ok.err.as_str()), (0, "", ""));
         assert_eq!(ok.requests, [Request::DelService { key: key() }]);
@@ -372,7 +350,7 @@ mod tests {
 
     #[test]
     fn unreachable_dataplane() {
-        let r = run(&Command::Clear, vec![]);
+        let r = run(&Command::Change(Request::Clear), vec![]);
         assert_eq!(r.status, 255);
         assert_eq!(
             r.err,

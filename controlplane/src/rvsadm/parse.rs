@@ -25,7 +25,7 @@
 
 use std::net::SocketAddr;
 
-use rvs_api::{DestConfig, Forward, Protocol, ServiceConfig, ServiceKey};
+use rvs_api::{DestConfig, Forward, Protocol, Request, ServiceConfig, ServiceKey};
 
 use super::list::{ListFormat, ListView};
 use super::names::{atoi, inet_aton, parse_addr_port, parse_number, Resolver};
@@ -45,37 +45,14 @@ pub const NAME_LEN_MAX: usize = 15;
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// `-A`
-    AddService {
-        key: ServiceKey,
-        config: ServiceConfig,
-    },
-    /// `-E`: a full replacement of the service's settings.
-    EditService {
-        key: ServiceKey,
-        config: ServiceConfig,
-    },
-    /// `-D`
-    DelService { key: ServiceKey },
-    /// `-C`
-    Clear,
-    /// `-a`
-    AddDest {
-        service: ServiceKey,
-        dest: DestConfig,
-    },
-    /// `-e`: a full replacement of the dest's settings.
-    EditDest {
-        service: ServiceKey,
-        dest: DestConfig,
-    },
-    /// `-d`
-    DelDest {
-        service: ServiceKey,
-        addr: SocketAddr,
-    },
-    /// `-Z`: all services, or one.
-    Zero { service: Option<ServiceKey> },
+    /// A command that changes or zeroes the dataplane's state, as the request
+    /// it sends: `-A` ([`Request::AddService`]), `-E`
+    /// ([`Request::EditService`], a full replacement of the service's
+    /// settings), `-D` ([`Request::DelService`]), `-C` ([`Request::Clear`]),
+    /// `-a` ([`Request::AddDest`]), `-e` ([`Request::EditDest`], a full
+    /// replacement of the dest's settings), `-d` ([`Request::DelDest`]) and
+    /// `-Z` ([`Request::Zero`]: all services, or one).
+    Change(Request),
     /// `-L`/`-l`: all services (with the version banner), or one (without).
     List {
         service: Option<ServiceKey>,
@@ -454,30 +431,30 @@ fn finish(draft: Draft, resolver: &dyn Resolver) -> Result<Command, ParseError> 
         Cmd::AddService | Cmd::EditService => {
             let key = required(service, Opt::Service, draft.cmd)?;
             let config = service_config(&draft, &key, netmask)?;
-            if draft.cmd == Cmd::AddService {
-                Command::AddService { key, config }
+            Command::Change(if draft.cmd == Cmd::AddService {
+                Request::AddService { key, config }
             } else {
-                Command::EditService { key, config }
-            }
+                Request::EditService { key, config }
+            })
         }
-        Cmd::DelService => Command::DelService {
+        Cmd::DelService => Command::Change(Request::DelService {
             key: required(service, Opt::Service, draft.cmd)?,
-        },
-        Cmd::Flush => Command::Clear,
+        }),
+        Cmd::Flush => Command::Change(Request::Clear),
         Cmd::AddServer | Cmd::EditServer => {
             let key = required(service, Opt::Service, draft.cmd)?;
             let dest = dest_config(&draft, &key, required(server, Opt::Server, draft.cmd)?)?;
-            if draft.cmd == Cmd::AddServer {
-                Command::AddDest { service: key, dest }
+            Command::Change(if draft.cmd == Cmd::AddServer {
+                Request::AddDest { service: key, dest }
             } else {
-                Command::EditDest { service: key, dest }
-            }
+                Request::EditDest { service: key, dest }
+            })
         }
-        Cmd::DelServer => Command::DelDest {
+        Cmd::DelServer => Command::Change(Request::DelDest {
             service: required(service, Opt::Service, draft.cmd)?,
             addr: required(server, Opt::Server, draft.cmd)?,
-        },
-        Cmd::Zero => Command::Zero { service },
+        }),
+        Cmd::Zero => Command::Change(Request::Zero { service }),
         Cmd::List => Command::List {
             service,
             format: list_format(&draft),
@@ -721,14 +698,18 @@ mod tests {
 
     fn added_service(line: &str) -> ServiceConfig {
         match parse(line) {
-            Ok(Command::AddService { config, .. } | Command::EditService { config, .. }) => config,
+            Ok(Command::Change(
+                Request::AddService { config, .. } | Request::EditService { config, .. },
+            )) => config,
             other => panic!("{line:?} gave {other:?}"),
         }
     }
 
     fn added_dest(line: &str) -> DestConfig {
         match parse(line) {
-            Ok(Command::AddDest { dest, .. } | Command::EditDest { dest, .. }) => dest,
+            Ok(Command::Change(Request::AddDest { dest, .. } | Request::EditDest { dest, .. })) => {
+                dest
+            }
             other => panic!("{line:?} gave {other:?}"),
         }
     }
@@ -742,13 +723,13 @@ mod tests {
         assert!(c.sched_flags.is_empty() && !c.one_packet && c.persistence_engine.is_none());
         assert_eq!(
             parse("-A -t 192.168.10.100:80 -s rr"),
-            Ok(Command::AddService {
+            Ok(Command::Change(Request::AddService {
                 key: tcp("192.168.10.100:80"),
                 config: ServiceConfig {
                     scheduler: "rr".into(),
                     ..c
                 },
-            })
+            }))
         );
     }
 
@@ -923,10 +904,10 @@ mod tests {
         );
         assert_eq!(
             parse("-d -t 10.0.0.1:80 -r 10.0.1.1"),
-            Ok(Command::DelDest {
+            Ok(Command::Change(Request::DelDest {
                 service: tcp("10.0.0.1:80"),
                 addr: "10.0.1.1:80".parse().unwrap(),
-            })
+            }))
         );
         assert_eq!(
             error("-a -t 10.0.0.1:80 -r [2001:db8::1]:80"),
@@ -957,48 +938,48 @@ mod tests {
     fn service_addresses() {
         assert_eq!(
             parse("-D -t 192.168.10.100:80"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: tcp("192.168.10.100:80")
-            })
+            }))
         );
         assert_eq!(
             parse("-D -t lb.example.com:www"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: tcp("192.0.2.10:80")
-            })
+            }))
         );
         assert_eq!(
             parse("-D -u 10.0.0.1:domain"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: ServiceKey::Inet {
                     protocol: Protocol::Udp,
                     addr: "10.0.0.1:53".parse().unwrap()
                 }
-            })
+            }))
         );
         assert_eq!(
             parse("-D -t [2001:db8::100]:80"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: tcp("[2001:db8::100]:80")
-            })
+            }))
         );
         assert_eq!(
             parse("-D -f 7 -6"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: ServiceKey::Fwmark {
                     mark: 7,
                     ipv6: true
                 }
-            })
+            }))
         );
         assert_eq!(
             parse("-D --fwmark-service=4294967295"),
-            Ok(Command::DelService {
+            Ok(Command::Change(Request::DelService {
                 key: ServiceKey::Fwmark {
                     mark: u32::MAX,
                     ipv6: false
                 }
-            })
+            }))
         );
         assert_eq!(
             error("-A -t 80"),
@@ -1158,15 +1139,18 @@ mod tests {
             ListView::PersistentConn
         );
         assert_eq!(list("-L --stats --thresholds").1.view, ListView::Stats);
-        assert_eq!(parse("-Z"), Ok(Command::Zero { service: None }));
+        assert_eq!(
+            parse("-Z"),
+            Ok(Command::Change(Request::Zero { service: None }))
+        );
         assert_eq!(
             parse("-Z -t 10.0.0.1:80"),
-            Ok(Command::Zero {
+            Ok(Command::Change(Request::Zero {
                 service: Some(tcp("10.0.0.1:80"))
-            })
+            }))
         );
-        assert_eq!(parse("-C"), Ok(Command::Clear));
-        assert_eq!(parse("--clear"), Ok(Command::Clear));
+        assert_eq!(parse("-C"), Ok(Command::Change(Request::Clear)));
+        assert_eq!(parse("--clear"), Ok(Command::Change(Request::Clear)));
     }
 
     #[test]
@@ -1206,7 +1190,7 @@ mod tests {
         let inv = parse_args(&words("-C --socket=/tmp/b.sock"), &FixedResolver::new()).unwrap();
         assert_eq!(
             (inv.command, inv.socket.as_deref()),
-            (Command::Clear, Some("/tmp/b.sock"))
+            (Command::Change(Request::Clear), Some("/tmp/b.sock"))
         );
         let inv = parse_args(&words("--socket /tmp/a.sock"), &FixedResolver::new()).unwrap();
         assert!(matches!(inv.command, Command::List { service: None, .. }));
