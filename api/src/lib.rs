@@ -14,7 +14,7 @@
 //! This crate has no DPDK in it, so clients never link DPDK.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -90,6 +90,21 @@ pub struct ServiceConfig {
     pub one_packet: bool,
     /// Persistence engine (`--pe`).
     pub persistence_engine: Option<String>,
+}
+
+impl ServiceConfig {
+    /// A service with `scheduler` and nothing else set: not persistent, no
+    /// flags (what `ipvsadm -A ... -s SCHED` sends).
+    pub fn new(scheduler: impl Into<String>) -> Self {
+        ServiceConfig {
+            scheduler: scheduler.into(),
+            persistent_timeout_s: None,
+            netmask: None,
+            sched_flags: vec![],
+            one_packet: false,
+            persistence_engine: None,
+        }
+    }
 }
 
 /// A dest (real server) and its settings (ipvsadm `-a`/`-e`).
@@ -353,14 +368,6 @@ pub fn key_is_ipv6(key: &ServiceKey) -> bool {
     }
 }
 
-/// Address of an address service, `None` for fwmark services.
-pub fn key_addr(key: &ServiceKey) -> Option<IpAddr> {
-    match key {
-        ServiceKey::Inet { addr, .. } => Some(addr.ip()),
-        ServiceKey::Fwmark { .. } => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,14 +381,7 @@ mod tests {
                     protocol: Protocol::Tcp,
                     addr: "198.18.0.100:80".parse().unwrap(),
                 },
-                config: ServiceConfig {
-                    scheduler: "rr".into(),
-                    persistent_timeout_s: None,
-                    netmask: None,
-                    sched_flags: vec![],
-                    one_packet: false,
-                    persistence_engine: None,
-                },
+                config: ServiceConfig::new("rr"),
             },
         };
         let mut buf = Vec::new();

@@ -35,14 +35,7 @@ fn stats(conns: u64, in_pkts: u64, out_pkts: u64, in_bytes: u64, out_bytes: u64)
 }
 
 fn config(scheduler: &str) -> ServiceConfig {
-    ServiceConfig {
-        scheduler: scheduler.into(),
-        persistent_timeout_s: None,
-        netmask: None,
-        sched_flags: vec![],
-        one_packet: false,
-        persistence_engine: None,
-    }
+    ServiceConfig::new(scheduler)
 }
 
 /// (address, forward, weight, active, inactive, persistent conns, stats)

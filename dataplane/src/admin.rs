@@ -589,12 +589,4 @@ impl AdminState {
             self.slots_max as usize,
         )
     }
-
-    /// The (service, dest) address pairs currently configured, for tests.
-    pub fn dest_addrs(&self) -> Vec<(ServiceKey, SocketAddr)> {
-        self.services
-            .iter()
-            .flat_map(|s| s.dests.iter().map(move |d| (s.key, d.config.addr)))
-            .collect()
-    }
 }

@@ -198,10 +198,6 @@ impl Worker {
         &self.core.stats
     }
 
-    pub fn conns(&self) -> &ConnTable {
-        &self.core.conns
-    }
-
     /// Expire up to `budget` slots' worth of old connections.
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
         self.core.reclaim(now_ms, budget);

@@ -44,14 +44,7 @@ fn key(p: Protocol) -> ServiceKey {
 }
 
 fn rr() -> ServiceConfig {
-    ServiceConfig {
-        scheduler: "rr".into(),
-        persistent_timeout_s: None,
-        netmask: None,
-        sched_flags: vec![],
-        one_packet: false,
-        persistence_engine: None,
-    }
+    ServiceConfig::new("rr")
 }
 
 fn dest(addr: Ipv4Addr) -> DestConfig {

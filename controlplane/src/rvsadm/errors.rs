@@ -76,14 +76,7 @@ mod tests {
     }
 
     fn config() -> ServiceConfig {
-        ServiceConfig {
-            scheduler: "wlc".into(),
-            persistent_timeout_s: None,
-            netmask: None,
-            sched_flags: vec![],
-            one_packet: false,
-            persistence_engine: None,
-        }
+        ServiceConfig::new("wlc")
     }
 
     fn dest() -> DestConfig {

@@ -213,11 +213,6 @@ impl ConnTable {
         }
         removed
     }
-
-    /// Every live entry (for listings; O(capacity)).
-    pub fn iter(&self) -> impl Iterator<Item = &Conn> {
-        self.slots.iter().filter(|c| !c.is_empty())
-    }
 }
 
 #[cfg(test)]

@@ -104,10 +104,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         Ok(EthernetFrame { buffer })
     }
 
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     pub fn dst(&self) -> MacAddr {
         let mut m = [0u8; 6];
         m.copy_from_slice(&self.buffer.as_ref()[field::DST]);
