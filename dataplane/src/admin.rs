@@ -200,7 +200,9 @@ impl AdminState {
     }
 
     fn check_service_config(key: &ServiceKey, c: &ServiceConfig) -> Result<(), ApiError> {
-        if sched::build(&c.scheduler, &[]).is_none() {
+        if let Err(sched::BuildError::Unknown) =
+            sched::build(&c.scheduler, &[], &sched::BuildParams::default())
+        {
             return Err(err(
                 ErrorKind::NotFound,
                 format!(
@@ -563,14 +565,11 @@ impl AdminState {
                     .collect();
                 let views: Vec<DestView> = dests
                     .iter()
-                    .map(|d| DestView {
-                        slot: d.slot,
-                        weight: d.weight,
-                        overloaded: false,
-                    })
+                    .map(|d| DestView::new(d.slot, IpAddr::V4(d.addr), d.port, d.weight))
                     .collect();
-                let scheduler = sched::build(&s.config.scheduler, &views)
-                    .expect("schedulers are validated when a service is added or edited");
+                let scheduler =
+                    sched::build(&s.config.scheduler, &views, &sched::BuildParams::default())
+                        .expect("schedulers are validated when a service is added or edited");
                 Service {
                     id: s.id,
                     key: s.addr,

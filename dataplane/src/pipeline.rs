@@ -11,7 +11,7 @@
 //! frame of a flow owned by another core gets [`Verdict::Handoff`] before it
 //! touches any connection state, so each table has one writer.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
@@ -20,9 +20,9 @@ use rvs_api::Forward;
 use crate::conn::state::{tcp_transition, Direction, Event, State};
 use crate::conn::{Conn, ConnKey, ConnTable};
 use crate::neigh::NeighTable;
-use crate::sched::SchedState;
+use crate::sched::{Loads, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Service, Snapshot};
-use crate::stats::{bump, lower, CoreStats, Counter};
+use crate::stats::{bump, lower, CoreStats, Counter, SlotStats};
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::icmp::{self, IcmpPacket};
@@ -138,6 +138,32 @@ struct Core {
     events: Arc<ArrayQueue<WorkerEvent>>,
     owner_hasher: ahash::RandomState,
     policy: ConnPolicy,
+}
+
+/// What the schedulers see of this core's loads.
+struct CoreLoads<'a> {
+    slots: &'a [SlotStats],
+}
+
+impl Loads for CoreLoads<'_> {
+    #[inline]
+    fn active(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |s| s.active.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn inactive(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |s| s.inactive.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn overloaded(&self, _slot: u32) -> bool {
+        false
+    }
 }
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
@@ -481,16 +507,34 @@ impl Core {
         if is_tcp && !syn {
             return Err(Counter::DropTcpNoConn);
         }
-        let flow_hash = self.owner_hasher.hash_one((flow.key.caddr, flow.key.cport));
         let state = &mut self.sched[service.slot as usize];
         if state.service_id != service.id {
             // The slot changed hands: the new service starts afresh.
             *state = SchedState {
                 service_id: service.id,
+                build_id: service.scheduler.build_id(),
+                rng: 0x9e37_79b9_7f4a_7c15 ^ u64::from(self.id),
                 ..SchedState::default()
             };
+        } else if state.build_id != service.scheduler.build_id() {
+            service.scheduler.on_rebuild(state, &service.views);
+            state.build_id = service.scheduler.build_id();
         }
-        let Some(i) = service.scheduler.pick(state, &service.views, flow_hash) else {
+        let loads = CoreLoads {
+            slots: &self.stats.slots,
+        };
+        let mut ctx = PickCtx {
+            packet: Packet {
+                src: IpAddr::V4(Ipv4Addr::from(flow.key.caddr)),
+                sport: flow.key.cport,
+                dst: IpAddr::V4(Ipv4Addr::from(flow.key.vaddr)),
+                protocol: flow.key.protocol,
+            },
+            loads: &loads,
+            now_s: now_ms / 1000,
+            cache: None,
+        };
+        let Some(i) = service.scheduler.pick(state, &service.views, &mut ctx) else {
             return Err(Counter::DropNoDest);
         };
         let dest = service.dests[i];
@@ -540,7 +584,7 @@ impl Core {
 
     /// A dest by flow hash among the eligible ones (no state kept).
     fn pick_stateless(&self, service: &Service, flow: &Flow) -> Result<Dest, Counter> {
-        let eligible = service.views.iter().filter(|v| v.is_eligible()).count();
+        let eligible = service.views.iter().filter(|v| v.weight > 0).count();
         if eligible == 0 {
             return Err(Counter::DropNoDest);
         }
@@ -550,7 +594,7 @@ impl Core {
             .views
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.is_eligible())
+            .filter(|(_, v)| v.weight > 0)
             .nth(n)
             .map(|(i, _)| i)
             .ok_or(Counter::DropNoDest)?;

@@ -2,30 +2,89 @@
 //! registry by name.
 //!
 //! Contract: the control thread builds a scheduler with [`build`] from the
-//! service's dest list when it prepares a generation (the slow part, e.g. a
-//! Maglev table, happens there). On the packet path a worker calls
-//! [`Scheduler::pick`], which is bounded (at most one pass over the dests),
-//! does not allocate, and keeps its per-core memory in the [`SchedState`] the
-//! worker owns. Dests are in the kernel's order: newest first
-//! (`spec/schedulers.md` §0.1).
+//! service's dest list and flags whenever that list or the service changes
+//! (the slow part, e.g. a Maglev table, happens there) and publishes it with
+//! the generation. On the packet path a worker calls [`Scheduler::pick`],
+//! which is bounded (a fixed number of passes over the dests, or of probes of
+//! a fixed-size table), does not allocate, lock or block, and keeps its
+//! per-core memory in the [`SchedState`] (and, for lblc/lblcr, the
+//! [`LocalityCache`]) that the worker owns. Dests are in the kernel's order:
+//! newest first (`spec/schedulers.md` §0.1).
+//!
+//! Loads (active/inactive connections) are the picking core's own counts:
+//! each core schedules the flows it owns on what it knows, without reading
+//! other cores' memory per pick. With N cores and flows spread evenly, each
+//! core's counts are about 1/N of the totals, so least-connection choices
+//! match the kernel's in proportion, not packet for packet. The OVERLOAD flag
+//! is the exception: thresholds are on the dest's total over all cores, as in
+//! IPVS (`spec/schedulers.md` §15), and the flag is shared.
 
 pub mod rr;
 
-/// What a scheduler sees of a dest.
+use std::net::IpAddr;
+
+/// What a scheduler sees of a dest: the part fixed by the generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DestView {
-    /// The dest's stable stats slot.
+    /// The dest's stable stats slot (also its identity across generations).
     pub slot: u32,
+    pub addr: IpAddr,
+    pub port: u16,
+    /// Current weight; 0 = quiesced.
     pub weight: u32,
-    /// OVERLOAD flag (thresholds; always false until thresholds exist).
-    pub overloaded: bool,
+    /// The last non-zero weight (the weight at creation, then updated only
+    /// by non-zero changes); only `mh` reads it.
+    pub last_weight: u32,
 }
 
 impl DestView {
-    /// `spec/schedulers.md` §0.5: weight > 0 and not overloaded.
-    pub fn is_eligible(&self) -> bool {
-        self.weight > 0 && !self.overloaded
+    /// A dest with `weight` (also its `last_weight`), for tests and tools.
+    pub fn new(slot: u32, addr: IpAddr, port: u16, weight: u32) -> Self {
+        DestView {
+            slot,
+            addr,
+            port,
+            weight,
+            last_weight: weight,
+        }
     }
+}
+
+/// The per-dest facts that change between picks, by dest slot. The worker
+/// implements it over its own gauges and the shared OVERLOAD flags.
+pub trait Loads {
+    /// Connections of this dest in an active state (TCP ESTABLISHED,
+    /// SYN_RECV, ...), on the picking core.
+    fn active(&self, slot: u32) -> u64;
+    /// Connections in an inactive state (all UDP), on the picking core.
+    fn inactive(&self, slot: u32) -> u64;
+    /// The OVERLOAD flag of the upper/lower thresholds (§15).
+    fn overloaded(&self, slot: u32) -> bool;
+}
+
+/// What a pick knows of the packet that opens the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// Client address.
+    pub src: IpAddr,
+    /// Client port (0 for protocols without ports).
+    pub sport: u16,
+    /// The address the client targeted (the VIP, or any address of a
+    /// fwmark service's prefix).
+    pub dst: IpAddr,
+    /// IP protocol number.
+    pub protocol: u8,
+}
+
+/// Everything a pick reads besides the dests and its own state.
+pub struct PickCtx<'a> {
+    pub packet: Packet,
+    pub loads: &'a dyn Loads,
+    /// The worker's clock in seconds (lblc/lblcr entry ages).
+    pub now_s: u64,
+    /// The service's locality cache on this core, for lblc/lblcr (the
+    /// worker passes it when [`Scheduler::uses_locality_cache`] says so).
+    pub cache: Option<&'a mut LocalityCache>,
 }
 
 /// Per-core, per-service scheduler memory, owned by the worker.
@@ -33,10 +92,70 @@ impl DestView {
 pub struct SchedState {
     /// The service this state belongs to (ids are never reused; 0 = none).
     pub service_id: u64,
-    /// Index in the dest list of the last pick, `None` before the first.
+    /// [`Scheduler::build_id`] of the scheduler that last used this state:
+    /// when it differs, the dest list changed and
+    /// [`Scheduler::on_rebuild`] runs before the pick.
+    pub build_id: u64,
+    /// rr/wrr cursor: index in the dest list of the last pick, `None` before
+    /// the first (or after a wrr reset: the next pick starts at the head).
     pub last_index: Option<u32>,
     /// Slot of the last pick, to find it again after the list changed.
     pub last_slot: u32,
+    /// wrr: the current weight threshold `cw`.
+    pub cw: i64,
+    /// twos: the core's random generator state (any seed but 0 works).
+    pub rng: u64,
+}
+
+/// lblc/lblcr's per-core table of destination address → dest(s). Sized once
+/// when the worker starts; entries age out as in `spec/schedulers.md` §13.
+/// (Filled in by the locality schedulers.)
+#[derive(Debug, Default)]
+pub struct LocalityCache {
+    _private: (),
+}
+
+impl LocalityCache {
+    /// A cache with room for `entries_max` destination addresses.
+    pub fn with_max(_entries_max: usize) -> Self {
+        LocalityCache { _private: () }
+    }
+}
+
+/// Scheduler flags (`-b`; `IP_VS_SVC_F_SCHED1..3`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedFlags {
+    /// `sh-fallback` / `mh-fallback` (SCHED1).
+    pub fallback: bool,
+    /// `sh-port` / `mh-port` (SCHED2).
+    pub port: bool,
+}
+
+/// How to build a scheduler besides its dests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildParams {
+    pub flags: SchedFlags,
+    /// Maglev lookup table size: a prime (the kernel's default is 4093; ours
+    /// is 65537, see `mh`).
+    pub mh_table_size: u32,
+}
+
+impl Default for BuildParams {
+    fn default() -> Self {
+        BuildParams {
+            flags: SchedFlags::default(),
+            mh_table_size: 65537,
+        }
+    }
+}
+
+/// Why a scheduler could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// No scheduler has this name.
+    Unknown,
+    /// The configuration does not fit the scheduler (message for the admin).
+    Invalid(String),
 }
 
 /// A scheduler instance for one service and one dest list.
@@ -44,20 +163,124 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
     /// The ipvsadm name (`rr`, `wlc`, ...).
     fn name(&self) -> &'static str;
 
-    /// Pick a dest for a new connection: an index into `dests`, or `None`
-    /// when no dest is eligible. `flow_hash` is a hash of the client's
-    /// address and port, for hashing schedulers.
-    fn pick(&self, state: &mut SchedState, dests: &[DestView], flow_hash: u64) -> Option<usize>;
+    /// Unique per built instance (see [`next_build_id`]).
+    fn build_id(&self) -> u64;
+
+    /// Pick a dest for a new connection: an index into `dests` (the list
+    /// this instance was built from), or `None` when no dest is eligible.
+    fn pick(&self, state: &mut SchedState, dests: &[DestView], ctx: &mut PickCtx) -> Option<usize>;
+
+    /// The dest list changed since `state` was last used (IPVS's
+    /// `upd_dest`/`add_dest`/`del_dest` hooks): adjust the per-core state.
+    /// The default keeps it (rr keeps its cursor).
+    fn on_rebuild(&self, _state: &mut SchedState, _dests: &[DestView]) {}
+
+    /// Whether [`pick`](Scheduler::pick) wants a [`LocalityCache`].
+    fn uses_locality_cache(&self) -> bool {
+        false
+    }
+}
+
+/// A fresh id for a built scheduler.
+pub fn next_build_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The schedulers this build knows.
 pub const NAMES: &[&str] = &["rr"];
 
-/// Build the scheduler called `name` for `dests`; `None` if there is no such
-/// scheduler (ipvsadm then says "Scheduler or persistence engine not found").
-pub fn build(name: &str, dests: &[DestView]) -> Option<Box<dyn Scheduler>> {
+/// Build the scheduler called `name` for `dests`.
+pub fn build(
+    name: &str,
+    dests: &[DestView],
+    params: &BuildParams,
+) -> Result<Box<dyn Scheduler>, BuildError> {
     match name {
-        "rr" => Some(Box::new(rr::RoundRobin::build(dests))),
-        _ => None,
+        "rr" => Ok(Box::new(rr::RoundRobin::build(dests, params))),
+        _ => Err(BuildError::Unknown),
+    }
+}
+
+/// `hash_32(x, bits)` of Linux (`spec/schedulers.md` §0.7).
+#[inline]
+pub fn hash_32(x: u32, bits: u32) -> u32 {
+    debug_assert!((1..=32).contains(&bits));
+    x.wrapping_mul(0x61C8_8647) >> (32 - bits)
+}
+
+/// An address folded to 32 bits as IPVS does: IPv4 as a big-endian u32,
+/// IPv6 as the xor of its four big-endian words.
+#[inline]
+pub fn fold(addr: IpAddr) -> u32 {
+    match addr {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            (0..4).fold(0, |acc, i| {
+                acc ^ u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+            })
+        }
+    }
+}
+
+/// Test and tool helpers: loads from plain vectors.
+pub mod testing {
+    use super::Loads;
+
+    /// Loads indexed by slot.
+    #[derive(Clone, Debug, Default)]
+    pub struct FixedLoads {
+        pub active: Vec<u64>,
+        pub inactive: Vec<u64>,
+        pub overloaded: Vec<bool>,
+    }
+
+    impl FixedLoads {
+        /// Room for slots `0..n`, all zero.
+        pub fn new(n: usize) -> Self {
+            FixedLoads {
+                active: vec![0; n],
+                inactive: vec![0; n],
+                overloaded: vec![false; n],
+            }
+        }
+    }
+
+    impl Loads for FixedLoads {
+        fn active(&self, slot: u32) -> u64 {
+            self.active.get(slot as usize).copied().unwrap_or(0)
+        }
+        fn inactive(&self, slot: u32) -> u64 {
+            self.inactive.get(slot as usize).copied().unwrap_or(0)
+        }
+        fn overloaded(&self, slot: u32) -> bool {
+            self.overloaded.get(slot as usize).copied().unwrap_or(false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_32_reference_values() {
+        // spec/schedulers.md §0.7.
+        for (x, b8, b10) in [
+            (0xC0A8_010A, 248, 995),
+            (0xC0A8_010B, 90, 362),
+            (0x0A01_0203, 2, 10),
+            (0xCB00_714D, 57, 230),
+        ] {
+            assert_eq!(hash_32(x, 8), b8, "{x:#x}");
+            assert_eq!(hash_32(x, 10), b10, "{x:#x}");
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(fold(v6), 0x2001_0DB9);
+        assert_eq!(hash_32(fold(v6), 8), 63);
+        assert_eq!(hash_32(0xC0A8_010A_u32.wrapping_add(40000), 8), 156);
+        assert_eq!(hash_32(0xC0A8_010A_u32.wrapping_add(40001), 8), 254);
     }
 }

@@ -8,14 +8,18 @@
 //! Example: dests added A, B, C (list `[C, B, A]`), all weight 1: picks go
 //! C, B, A, C, B, A, ...; with B at weight 0: C, A, C, A, ...
 
-use super::{DestView, SchedState, Scheduler};
+use super::{next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
 
 #[derive(Debug)]
-pub struct RoundRobin;
+pub struct RoundRobin {
+    build_id: u64,
+}
 
 impl RoundRobin {
-    pub fn build(_dests: &[DestView]) -> Self {
-        RoundRobin
+    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
+        RoundRobin {
+            build_id: next_build_id(),
+        }
     }
 }
 
@@ -24,7 +28,11 @@ impl Scheduler for RoundRobin {
         "rr"
     }
 
-    fn pick(&self, state: &mut SchedState, dests: &[DestView], _flow_hash: u64) -> Option<usize> {
+    fn build_id(&self) -> u64 {
+        self.build_id
+    }
+
+    fn pick(&self, state: &mut SchedState, dests: &[DestView], ctx: &mut PickCtx) -> Option<usize> {
         let n = dests.len();
         if n == 0 {
             return None;
@@ -46,7 +54,7 @@ impl Scheduler for RoundRobin {
         };
         for k in 0..n {
             let i = (start + k) % n;
-            if dests[i].is_eligible() {
+            if dests[i].weight > 0 && !ctx.loads.overloaded(dests[i].slot) {
                 state.last_index = Some(i as u32);
                 state.last_slot = dests[i].slot;
                 return Some(i);
@@ -59,24 +67,48 @@ impl Scheduler for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sched::testing::FixedLoads;
+    use crate::sched::Packet;
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn d(slot: u32, weight: u32) -> DestView {
-        DestView {
+        DestView::new(
             slot,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, slot as u8)),
+            80,
             weight,
-            overloaded: false,
-        }
+        )
     }
 
-    fn picks(dests: &[DestView], n: usize, st: &mut SchedState) -> Vec<u32> {
-        let rr = RoundRobin::build(dests);
+    fn picks_with(
+        dests: &[DestView],
+        loads: &FixedLoads,
+        n: usize,
+        st: &mut SchedState,
+    ) -> Vec<u32> {
+        let rr = RoundRobin::build(dests, &BuildParams::default());
+        let mut ctx = PickCtx {
+            packet: Packet {
+                src: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)),
+                sport: 40000,
+                dst: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
+                protocol: 6,
+            },
+            loads,
+            now_s: 0,
+            cache: None,
+        };
         (0..n)
             .map(|_| {
-                rr.pick(st, dests, 0)
+                rr.pick(st, dests, &mut ctx)
                     .map(|i| dests[i].slot)
                     .unwrap_or(u32::MAX)
             })
             .collect()
+    }
+
+    fn picks(dests: &[DestView], n: usize, st: &mut SchedState) -> Vec<u32> {
+        picks_with(dests, &FixedLoads::new(8), n, st)
     }
 
     #[test]
@@ -99,9 +131,13 @@ mod tests {
 
     #[test]
     fn overloaded_is_skipped() {
-        let mut dests = [d(3, 1), d(2, 1)];
-        dests[0].overloaded = true;
-        assert_eq!(picks(&dests, 3, &mut SchedState::default()), [2, 2, 2]);
+        let dests = [d(3, 1), d(2, 1)];
+        let mut loads = FixedLoads::new(8);
+        loads.overloaded[3] = true;
+        assert_eq!(
+            picks_with(&dests, &loads, 3, &mut SchedState::default()),
+            [2, 2, 2]
+        );
     }
 
     #[test]
