@@ -13,15 +13,59 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rvs_api::{
-    ApiError, DestConfig, DestStatus, ErrorKind, Forward, Info, Request, Response, ServiceConfig,
-    ServiceKey, ServiceStatus, Stats,
+    ApiError, DestConfig, DestStatus, ErrorKind, Forward, Info, MarkRule, Protocol, Request,
+    Response, ServiceConfig, ServiceKey, ServiceStatus, Stats,
 };
 
+use crate::classify::{self, Classifier};
 use crate::conn::state::Timeouts;
 use crate::neigh::Resolver;
-use crate::sched::{self, DestView};
-use crate::service::{Dest, PortInfo, Service, ServiceAddr, Snapshot};
-use crate::stats::{self, CoreStats, Counter, SlotTotals};
+use crate::sched::{self, BuildParams, DestView, SchedFlags, Scheduler};
+use crate::service::{Dest, Persistence, PortInfo, Service, ServiceAddr, Snapshot};
+use crate::stats::{self, CoreStats, Counter, OverloadFlags, SlotTotals};
+
+/// ipvsadm's default persistence timeout (`-p` without a value): 360 s
+/// (`spec/conn.md` §6.4).
+pub const PERSISTENT_TIMEOUT_DEFAULT_S: u32 = 360;
+/// The longest persistence timeout ipvsadm accepts.
+pub const PERSISTENT_TIMEOUT_MAX_S: u32 = 2_678_400;
+
+/// The most dests one service holds (scheduler tables index them in 16 bits).
+pub const DESTS_PER_SERVICE_MAX: usize = 65_535;
+
+/// How the dataplane was sized at start-up, and the settings that shape
+/// its schedulers.
+#[derive(Clone, Debug)]
+pub struct AdminSetup {
+    pub ports: Vec<PortInfo>,
+    pub slots_max: u32,
+    pub neigh_slots_max: u32,
+    pub workers: u32,
+    /// What ipvsadm's banner shows as `size=`.
+    pub conn_table_size: u32,
+    pub overload: Arc<OverloadFlags>,
+    /// Maglev table size (a prime).
+    pub mh_table_size: u32,
+    /// Locality caches each worker has (services using lblc or lblcr).
+    pub locality_caches: u16,
+}
+
+impl AdminSetup {
+    /// A setup for tests and tools: `slots_max` slots, one worker, the
+    /// default scheduler settings.
+    pub fn new(ports: Vec<PortInfo>, slots_max: u32) -> Self {
+        AdminSetup {
+            ports,
+            slots_max,
+            neigh_slots_max: 16,
+            workers: 1,
+            conn_table_size: 4096,
+            overload: Arc::new(OverloadFlags::new(slots_max as usize)),
+            mh_table_size: BuildParams::default().mh_table_size,
+            locality_caches: 4,
+        }
+    }
+}
 
 /// IPVS 1.2.1, as ipvsadm's banner prints it.
 pub const IPVS_VERSION: u32 = 0x010201;
@@ -29,6 +73,8 @@ pub const IPVS_VERSION: u32 = 0x010201;
 #[derive(Clone, Debug)]
 struct DestEntry {
     config: DestConfig,
+    /// The last non-zero weight (Maglev builds from it).
+    last_weight: u32,
     addr: Ipv4Addr,
     slot: u32,
     neigh_slot: u32,
@@ -46,6 +92,11 @@ struct ServiceEntry {
     /// Newest first.
     dests: Vec<DestEntry>,
     baseline: SlotTotals,
+    /// The scheduler built for the current dests and config; `None` after
+    /// a change, rebuilt when the next generation is made.
+    built: Option<Arc<dyn Scheduler>>,
+    /// The locality cache index (lblc, lblcr).
+    locality_cache: Option<u16>,
 }
 
 /// A deleted dest whose slot may still have connections.
@@ -72,6 +123,10 @@ pub struct AdminState {
     next_service_id: u64,
     workers: u32,
     conn_table_size: u32,
+    overload: Arc<OverloadFlags>,
+    mh_table_size: u32,
+    free_locality_caches: Vec<u16>,
+    mark_rules: Vec<MarkRule>,
     pub resolver: Resolver,
 }
 
@@ -80,27 +135,25 @@ fn err(kind: ErrorKind, message: impl Into<String>) -> ApiError {
 }
 
 impl AdminState {
-    pub fn new(
-        ports: Vec<PortInfo>,
-        slots_max: u32,
-        neigh_slots_max: u32,
-        workers: u32,
-        conn_table_size: u32,
-    ) -> Self {
+    pub fn new(setup: AdminSetup) -> Self {
         AdminState {
             services: vec![],
             trash: vec![],
             retiring_service_slots: vec![],
             free_slots: vec![],
             next_slot: 0,
-            slots_max,
-            ports,
+            slots_max: setup.slots_max,
+            ports: setup.ports,
             timeouts: Timeouts::default(),
             generation: 0,
             next_service_id: 0,
-            workers,
-            conn_table_size,
-            resolver: Resolver::new(neigh_slots_max),
+            workers: setup.workers,
+            conn_table_size: setup.conn_table_size,
+            overload: setup.overload,
+            mh_table_size: setup.mh_table_size,
+            free_locality_caches: (0..setup.locality_caches).rev().collect(),
+            mark_rules: vec![],
+            resolver: Resolver::new(setup.neigh_slots_max),
         }
     }
 
@@ -110,10 +163,12 @@ impl AdminState {
 
     fn alloc_slot(&mut self) -> Result<u32, ApiError> {
         if let Some(s) = self.free_slots.pop() {
+            self.overload.set(s, false);
             return Ok(s);
         }
         if self.next_slot < self.slots_max {
             self.next_slot += 1;
+            self.overload.set(self.next_slot - 1, false);
             return Ok(self.next_slot - 1);
         }
         Err(err(
@@ -141,6 +196,7 @@ impl AdminState {
             if t.since_generation <= workers_generation
                 && gauges.active == 0
                 && gauges.inactive == 0
+                && gauges.persist == 0
             {
                 let gone = self.trash.swap_remove(i);
                 self.free_slots.push(gone.dest.slot);
@@ -192,47 +248,111 @@ impl AdminState {
                     "IPv6 services are not supported by this rvs version yet",
                 )),
             },
-            ServiceKey::Fwmark { .. } => Err(err(
-                ErrorKind::NotSupported,
-                "firewall-mark services are not supported by this rvs version yet",
-            )),
+            ServiceKey::Fwmark { mark, ipv6 } => {
+                if *ipv6 {
+                    return Err(err(
+                        ErrorKind::NotSupported,
+                        "IPv6 firewall-mark services are not supported by this rvs version yet",
+                    ));
+                }
+                if *mark == 0 {
+                    return Err(err(ErrorKind::Invalid, "firewall mark 0 is not a mark"));
+                }
+                Ok((0, Ipv4Addr::UNSPECIFIED, 0))
+            }
         }
     }
 
-    fn check_service_config(key: &ServiceKey, c: &ServiceConfig) -> Result<(), ApiError> {
-        if let Err(sched::BuildError::Unknown) =
-            sched::build(&c.scheduler, &[], &sched::BuildParams::default())
-        {
-            return Err(err(
-                ErrorKind::NotFound,
-                format!(
-                    "scheduler {:?} is not available (this version has: {})",
-                    c.scheduler,
-                    sched::NAMES.join(", ")
-                ),
-            ));
+    /// The scheduler flags of `c`, checked against its scheduler the way
+    /// ipvsadm does (sh-* only with sh, mh-* only with mh).
+    fn sched_flags(c: &ServiceConfig) -> Result<SchedFlags, ApiError> {
+        let mut flags = SchedFlags::default();
+        for f in &c.sched_flags {
+            let (family, which) = match f.as_str() {
+                "sh-fallback" => ("sh", 1),
+                "sh-port" => ("sh", 2),
+                "mh-fallback" => ("mh", 1),
+                "mh-port" => ("mh", 2),
+                _ => {
+                    return Err(err(
+                        ErrorKind::Invalid,
+                        format!("unknown scheduler flag {f:?}"),
+                    ))
+                }
+            };
+            if c.scheduler != family {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!("scheduler flag {f} is only for the {family} scheduler"),
+                ));
+            }
+            if which == 1 {
+                flags.fallback = true;
+            } else {
+                flags.port = true;
+            }
         }
-        if c.persistent_timeout_s.is_some() || c.netmask.is_some() || c.persistence_engine.is_some()
-        {
+        Ok(flags)
+    }
+
+    fn build_params(&self, c: &ServiceConfig) -> Result<BuildParams, ApiError> {
+        Ok(BuildParams {
+            flags: Self::sched_flags(c)?,
+            mh_table_size: self.mh_table_size,
+        })
+    }
+
+    fn check_service_config(&self, key: &ServiceKey, c: &ServiceConfig) -> Result<(), ApiError> {
+        let params = self.build_params(c)?;
+        match sched::build(&c.scheduler, &[], &params) {
+            Ok(_) => {}
+            Err(sched::BuildError::Unknown) => {
+                return Err(err(
+                    ErrorKind::NotFound,
+                    format!(
+                        "scheduler {:?} is not available (this version has: {})",
+                        c.scheduler,
+                        sched::NAMES.join(", ")
+                    ),
+                ))
+            }
+            Err(sched::BuildError::Invalid(m)) => return Err(err(ErrorKind::Invalid, m)),
+        }
+        if let Some(pe) = &c.persistence_engine {
             return Err(err(
                 ErrorKind::NotSupported,
-                "persistence is not supported by this rvs version yet",
+                format!("persistence engine {pe:?} is not supported by this rvs version yet"),
             ));
         }
-        if !c.sched_flags.is_empty() {
-            return Err(err(
-                ErrorKind::NotSupported,
-                "scheduler flags are not supported by this rvs version yet",
-            ));
+        match c.persistent_timeout_s {
+            Some(t) if t == 0 || t > PERSISTENT_TIMEOUT_MAX_S => {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!("persistence timeout {t} is not 1..{PERSISTENT_TIMEOUT_MAX_S}"),
+                ))
+            }
+            None if c.netmask.is_some() => {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "a persistence netmask needs a persistent service (-p)",
+                ))
+            }
+            _ => {}
         }
         if c.one_packet {
-            return Err(err(
-                ErrorKind::NotSupported,
-                "one-packet scheduling is not supported by this rvs version yet",
-            ));
+            if let ServiceKey::Inet {
+                protocol: Protocol::Tcp,
+                ..
+            } = key
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "one-packet scheduling is only for UDP and firewall-mark services",
+                ));
+            }
         }
         if let ServiceKey::Inet { addr, .. } = key {
-            if addr.port() == 0 {
+            if addr.port() == 0 && c.persistent_timeout_s.is_none() {
                 return Err(err(
                     ErrorKind::Invalid,
                     "zero port specified for non-persistent service",
@@ -245,6 +365,52 @@ impl AdminState {
                     format!("{ip} is not a unicast VIP"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether a service with scheduler `name` may hold `n` dests: the
+    /// hash tables index dests in 16 bits, and Maglev needs at least as many
+    /// slots as dests.
+    fn check_dest_count(&self, name: &str, n: usize) -> Result<(), ApiError> {
+        let max = if name == "mh" {
+            (self.mh_table_size as usize).min(DESTS_PER_SERVICE_MAX)
+        } else {
+            DESTS_PER_SERVICE_MAX
+        };
+        if n > max {
+            return Err(err(
+                ErrorKind::NoMemory,
+                format!("a service with scheduler {name} holds at most {max} real servers"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the scheduler called `name` wants a locality cache.
+    fn wants_locality_cache(name: &str) -> bool {
+        sched::build(name, &[], &BuildParams::default()).is_ok_and(|s| s.uses_locality_cache())
+    }
+
+    /// Give service `i` a locality cache if its scheduler wants one and it
+    /// has none, or take it back if it no longer does.
+    fn assign_locality_cache(&mut self, i: usize) -> Result<(), ApiError> {
+        let wants = Self::wants_locality_cache(&self.services[i].config.scheduler);
+        match (wants, self.services[i].locality_cache) {
+            (true, None) => {
+                let c = self.free_locality_caches.pop().ok_or_else(|| {
+                    err(
+                        ErrorKind::NoMemory,
+                        "every locality cache (for lblc and lblcr services) is in use (locality_caches)",
+                    )
+                })?;
+                self.services[i].locality_cache = Some(c);
+            }
+            (false, Some(c)) => {
+                self.free_locality_caches.push(c);
+                self.services[i].locality_cache = None;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -284,10 +450,13 @@ impl AdminState {
                 ),
             ));
         }
-        if d.u_threshold != 0 || d.l_threshold != 0 {
+        if d.l_threshold > d.u_threshold {
             return Err(err(
-                ErrorKind::NotSupported,
-                "connection thresholds (-x/-y) are not supported by this rvs version yet",
+                ErrorKind::Invalid,
+                format!(
+                    "lower threshold {} is above upper threshold {}",
+                    d.l_threshold, d.u_threshold
+                ),
             ));
         }
         if d.weight > i32::MAX as u32 {
@@ -296,7 +465,9 @@ impl AdminState {
                 format!("weight {} is out of range", d.weight),
             ));
         }
-        if d.addr.port() != svc.addr.2 {
+        // A fwmark service's dests keep the port the client asked for in DR,
+        // whatever port they are given.
+        if matches!(svc.key, ServiceKey::Inet { .. }) && d.addr.port() != svc.addr.2 {
             return Err(err(
                 ErrorKind::Invalid,
                 "direct routing cannot map ports: the real server's port must be the service's",
@@ -391,7 +562,14 @@ impl AdminState {
                     return Err(err(ErrorKind::Exists, "service already exists"));
                 }
                 let addr = Self::service_addr(&key)?;
-                Self::check_service_config(&key, &config)?;
+                self.check_service_config(&key, &config)?;
+                let wants_cache = Self::wants_locality_cache(&config.scheduler);
+                if wants_cache && self.free_locality_caches.is_empty() {
+                    return Err(err(
+                        ErrorKind::NoMemory,
+                        "every locality cache (for lblc and lblcr services) is in use (locality_caches)",
+                    ));
+                }
                 let slot = self.alloc_slot()?;
                 let baseline = stats::slot_total(cores, slot);
                 self.next_service_id += 1;
@@ -403,15 +581,26 @@ impl AdminState {
                     slot,
                     dests: vec![],
                     baseline,
+                    built: None,
+                    locality_cache: None,
                 });
+                let i = self.services.len() - 1;
+                self.assign_locality_cache(i)
+                    .expect("a free cache was checked for above");
                 Ok((Response::Ok, true))
             }
             Request::EditService { key, config } => {
                 let i = self
                     .find_service(&key)
                     .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                Self::check_service_config(&key, &config)?;
-                self.services[i].config = config;
+                self.check_service_config(&key, &config)?;
+                self.check_dest_count(&config.scheduler, self.services[i].dests.len())?;
+                let old = std::mem::replace(&mut self.services[i].config, config);
+                if let Err(e) = self.assign_locality_cache(i) {
+                    self.services[i].config = old;
+                    return Err(e);
+                }
+                self.services[i].built = None;
                 Ok((Response::Ok, true))
             }
             Request::DelService { key } => {
@@ -439,9 +628,13 @@ impl AdminState {
                     return Err(err(ErrorKind::Exists, "destination already exists"));
                 }
                 let (addr, port_id) = self.check_dest(&self.services[i], &dest)?;
+                self.check_dest_count(
+                    &self.services[i].config.scheduler,
+                    self.services[i].dests.len() + 1,
+                )?;
                 let svc_addr = self.services[i].addr;
                 // Back from the trash, with its connections, as IPVS does.
-                let entry = if let Some(t) = self
+                let mut entry = if let Some(t) = self
                     .trash
                     .iter()
                     .position(|t| t.service == svc_addr && t.dest.config.addr == dest.addr)
@@ -457,6 +650,7 @@ impl AdminState {
                     };
                     DestEntry {
                         config: dest,
+                        last_weight: 0,
                         addr,
                         slot,
                         neigh_slot,
@@ -464,22 +658,72 @@ impl AdminState {
                         baseline: stats::slot_total(cores, slot),
                     }
                 };
+                if entry.config.weight > 0 {
+                    entry.last_weight = entry.config.weight;
+                }
                 self.services[i].dests.insert(0, entry);
+                self.services[i].built = None;
                 Ok((Response::Ok, true))
             }
             Request::EditDest { service, dest } => {
                 let (i, j) = self.find_dest(&service, dest.addr)?;
                 self.check_dest(&self.services[i], &dest)?;
-                self.services[i].dests[j].config = dest;
+                let d = &mut self.services[i].dests[j];
+                // §15: an edit that removes or raises the upper threshold
+                // clears OVERLOAD.
+                if dest.u_threshold == 0 || dest.u_threshold > d.config.u_threshold {
+                    self.overload.set(d.slot, false);
+                }
+                if dest.weight > 0 {
+                    d.last_weight = dest.weight;
+                }
+                d.config = dest;
+                self.services[i].built = None;
                 Ok((Response::Ok, true))
             }
             Request::DelDest { service, addr } => {
                 let (i, j) = self.find_dest(&service, addr)?;
                 let d = self.services[i].dests.remove(j);
+                self.services[i].built = None;
                 let svc = self.services[i].addr;
                 self.trash_dest(svc, d);
                 Ok((Response::Ok, true))
             }
+            Request::AddMarkRule(rule) => {
+                classify::check_rule(&rule)?;
+                if self.mark_rules.contains(&rule) {
+                    return Err(err(ErrorKind::Exists, "the rule already exists"));
+                }
+                if self.mark_rules.len() >= classify::RULES_MAX {
+                    return Err(err(
+                        ErrorKind::NoMemory,
+                        format!("the classifier holds at most {} rules", classify::RULES_MAX),
+                    ));
+                }
+                self.mark_rules.push(rule);
+                Ok((Response::Ok, true))
+            }
+            Request::DelMarkRule(rule) => {
+                let i = self
+                    .mark_rules
+                    .iter()
+                    .position(|r| *r == rule)
+                    .ok_or_else(|| err(ErrorKind::NotFound, "no such rule"))?;
+                self.mark_rules.remove(i);
+                Ok((Response::Ok, true))
+            }
+            Request::DelMarkRules { mark } => {
+                let before = self.mark_rules.len();
+                self.mark_rules.retain(|r| r.mark != mark);
+                if self.mark_rules.len() == before {
+                    return Err(err(
+                        ErrorKind::NotFound,
+                        format!("no rule sets mark {mark}"),
+                    ));
+                }
+                Ok((Response::Ok, true))
+            }
+            Request::ListMarkRules => Ok((Response::MarkRules(self.mark_rules.clone()), false)),
         }
     }
 
@@ -496,6 +740,9 @@ impl AdminState {
 
     fn remove_service(&mut self, i: usize) {
         let s = self.services.remove(i);
+        if let Some(c) = s.locality_cache {
+            self.free_locality_caches.push(c);
+        }
         for d in s.dests {
             self.trash_dest(s.addr, d);
         }
@@ -531,7 +778,7 @@ impl AdminState {
                     config: d.config.clone(),
                     active_conns: t.active,
                     inactive_conns: t.inactive,
-                    persist_conns: 0,
+                    persist_conns: t.persist,
                     stats: to_stats(t),
                 }
             })
@@ -544,11 +791,13 @@ impl AdminState {
         }
     }
 
-    /// The generation to publish now.
-    pub fn snapshot(&self) -> Snapshot {
+    /// The generation to publish now. Schedulers are rebuilt only for the
+    /// services that changed since the last one.
+    pub fn snapshot(&mut self) -> Snapshot {
+        let mh_table_size = self.mh_table_size;
         let services = self
             .services
-            .iter()
+            .iter_mut()
             .map(|s| {
                 let dests: Vec<Dest> = s
                     .dests
@@ -561,19 +810,52 @@ impl AdminState {
                         slot: d.slot,
                         neigh_slot: d.neigh_slot,
                         port_id: d.port_id,
+                        u_threshold: d.config.u_threshold,
+                        l_threshold: d.config.l_threshold,
                     })
                     .collect();
-                let views: Vec<DestView> = dests
+                let views: Vec<DestView> = s
+                    .dests
                     .iter()
-                    .map(|d| DestView::new(d.slot, IpAddr::V4(d.addr), d.port, d.weight))
+                    .map(|d| DestView {
+                        slot: d.slot,
+                        addr: IpAddr::V4(d.addr),
+                        port: d.config.addr.port(),
+                        weight: d.config.weight,
+                        last_weight: d.last_weight,
+                    })
                     .collect();
-                let scheduler =
-                    sched::build(&s.config.scheduler, &views, &sched::BuildParams::default())
-                        .expect("schedulers are validated when a service is added or edited");
+                let scheduler = match &s.built {
+                    Some(b) => Arc::clone(b),
+                    None => {
+                        let params = BuildParams {
+                            flags: Self::sched_flags(&s.config)
+                                .expect("flags are validated when a service is added or edited"),
+                            mh_table_size,
+                        };
+                        let b: Arc<dyn Scheduler> =
+                            Arc::from(sched::build(&s.config.scheduler, &views, &params).expect(
+                                "schedulers are validated when a service is added or edited",
+                            ));
+                        s.built = Some(Arc::clone(&b));
+                        b
+                    }
+                };
+                let persistence = s.config.persistent_timeout_s.map(|timeout_s| Persistence {
+                    timeout_s,
+                    netmask: s.config.netmask.unwrap_or(u32::MAX),
+                });
                 Service {
                     id: s.id,
                     key: s.addr,
+                    fwmark: match s.key {
+                        ServiceKey::Fwmark { mark, .. } => mark,
+                        ServiceKey::Inet { .. } => 0,
+                    },
                     slot: s.slot,
+                    persistence,
+                    one_packet: s.config.one_packet,
+                    locality_cache: s.locality_cache,
                     scheduler,
                     dests,
                     views,
@@ -585,6 +867,7 @@ impl AdminState {
             self.timeouts,
             self.ports.clone(),
             services,
+            Classifier::new(&self.mark_rules),
             self.slots_max as usize,
         )
     }

@@ -7,6 +7,7 @@
 //! by a method fixed when the conn is made.
 
 pub mod admin;
+pub mod classify;
 pub mod conn;
 pub mod neigh;
 pub mod pipeline;

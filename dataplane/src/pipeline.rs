@@ -18,11 +18,11 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::Forward;
 
 use crate::conn::state::{tcp_transition, Direction, Event, State};
-use crate::conn::{Conn, ConnKey, ConnTable};
+use crate::conn::{flags, Conn, ConnKey, ConnTable};
 use crate::neigh::NeighTable;
-use crate::sched::{Loads, Packet, PickCtx, SchedState};
-use crate::service::{Dest, Service, Snapshot};
-use crate::stats::{bump, lower, CoreStats, Counter, SlotStats};
+use crate::sched::{Loads, LocalityCache, Packet, PickCtx, SchedState};
+use crate::service::{Dest, Persistence, Service, Snapshot};
+use crate::stats::{self, bump, lower, CoreStats, Counter, OverloadFlags, SlotStats};
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::icmp::{self, IcmpPacket};
@@ -86,22 +86,57 @@ pub enum WorkerEvent {
     },
 }
 
-/// Tunables of the connection logic (IPVS sysctls with their defaults).
+/// Tunables of the connection logic (IPVS sysctls with their defaults,
+/// `spec/conn.md` §12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnPolicy {
     /// `conn_reuse_mode` (default 1).
     pub conn_reuse_mode: u8,
+    /// `expire_nodest_conn` (default false): a packet of a deleted dest's
+    /// connection expires the entry and is scheduled afresh, and a SYN on an
+    /// entry whose dest has weight 0 is too; when false such packets are
+    /// dropped until the entry times out.
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template` (default false): a persistence template
+    /// whose dest has weight 0 is not honoured by the next connection.
+    pub expire_quiescent_template: bool,
 }
 
 impl Default for ConnPolicy {
     fn default() -> Self {
-        ConnPolicy { conn_reuse_mode: 1 }
+        ConnPolicy {
+            conn_reuse_mode: 1,
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+        }
     }
+}
+
+/// Everything a worker is made from.
+pub struct WorkerSetup {
+    pub id: u16,
+    pub workers: u16,
+    pub snapshot: Arc<Snapshot>,
+    pub conns_max: usize,
+    /// Every core's stats, this worker's at index `id` (thresholds are on
+    /// the totals over all cores).
+    pub cores: Arc<[Arc<CoreStats>]>,
+    pub overload: Arc<OverloadFlags>,
+    pub neigh: Arc<NeighTable>,
+    pub events: Arc<ArrayQueue<WorkerEvent>>,
+    pub policy: ConnPolicy,
+    /// Locality caches (lblc, lblcr services) and the entries of each.
+    pub locality_caches: u16,
+    pub locality_cache_entries: usize,
 }
 
 /// Slots a full table examines for expired entries before a new flow goes
 /// stateless.
 const RECLAIM_BUDGET: usize = 256;
+
+/// What a template that outlived its timeout while controlling connections
+/// is re-armed with (`spec/conn.md` §6.3).
+const TEMPLATE_REARM_S: u32 = 60;
 
 /// The fixed seeds of the owner-core hash: every worker must agree.
 const OWNER_SEEDS: [u64; 4] = [
@@ -119,6 +154,51 @@ pub fn owner_of(hasher: &ahash::RandomState, caddr: u32, cport: u16, workers: u1
     (hasher.hash_one((caddr, cport)) % u64::from(workers)) as u16
 }
 
+/// Whether `service`'s templates have port 0: port-0 services (PCC), fwmark
+/// services and FTP (port 21) (`spec/conn.md` §6.1).
+#[inline]
+fn template_is_portless(service: &Service) -> bool {
+    service.fwmark != 0 || service.key.2 == 0 || service.key.2 == 21
+}
+
+/// The key of the persistence template for a connection `key` of `service`.
+#[inline]
+fn template_key(service: &Service, p: Persistence, key: &ConnKey) -> ConnKey {
+    ConnKey {
+        caddr: key.caddr & p.netmask,
+        vaddr: if service.fwmark != 0 {
+            service.fwmark
+        } else {
+            key.vaddr
+        },
+        cport: 0,
+        vport: if template_is_portless(service) {
+            0
+        } else {
+            key.vport
+        },
+        protocol: if service.fwmark != 0 { 0 } else { key.protocol },
+        template: true,
+    }
+}
+
+/// The owner core of a client's flow to `service`: by (address, port), or
+/// for a persistent service by the client's network alone, so that its
+/// template and every connection it controls live on one core.
+#[inline]
+fn flow_owner(
+    hasher: &ahash::RandomState,
+    service: &Service,
+    caddr: u32,
+    cport: u16,
+    workers: u16,
+) -> u16 {
+    match service.persistence {
+        Some(p) => owner_of(hasher, caddr & p.netmask, 0, workers),
+        None => owner_of(hasher, caddr, cport, workers),
+    }
+}
+
 /// One worker core's pipeline: the generation it forwards with, and its own
 /// state.
 pub struct Worker {
@@ -133,8 +213,11 @@ struct Core {
     workers: u16,
     conns: ConnTable,
     stats: Arc<CoreStats>,
+    cores: Arc<[Arc<CoreStats>]>,
+    overload: Arc<OverloadFlags>,
     neigh: Arc<NeighTable>,
     sched: Box<[SchedState]>,
+    caches: Box<[LocalityCache]>,
     events: Arc<ArrayQueue<WorkerEvent>>,
     owner_hasher: ahash::RandomState,
     policy: ConnPolicy,
@@ -143,6 +226,7 @@ struct Core {
 /// What the schedulers see of this core's loads.
 struct CoreLoads<'a> {
     slots: &'a [SlotStats],
+    overload: &'a OverloadFlags,
 }
 
 impl Loads for CoreLoads<'_> {
@@ -161,8 +245,8 @@ impl Loads for CoreLoads<'_> {
     }
 
     #[inline]
-    fn overloaded(&self, _slot: u32) -> bool {
-        false
+    fn overloaded(&self, slot: u32) -> bool {
+        self.overload.get(slot)
     }
 }
 
@@ -175,35 +259,34 @@ struct Flow {
 }
 
 impl Worker {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: u16,
-        workers: u16,
-        snapshot: Arc<Snapshot>,
-        conns_max: usize,
-        stats: Arc<CoreStats>,
-        neigh: Arc<NeighTable>,
-        events: Arc<ArrayQueue<WorkerEvent>>,
-        policy: ConnPolicy,
-    ) -> Self {
+    pub fn new(setup: WorkerSetup) -> Self {
+        let stats = Arc::clone(&setup.cores[usize::from(setup.id)]);
         let slots = stats.slots.len();
         let core = Core {
-            id,
-            workers,
-            conns: ConnTable::with_max(conns_max),
+            id: setup.id,
+            workers: setup.workers,
+            conns: ConnTable::with_max(setup.conns_max),
             stats,
-            neigh,
+            cores: setup.cores,
+            overload: setup.overload,
+            neigh: setup.neigh,
             sched: vec![SchedState::default(); slots].into_boxed_slice(),
-            events,
+            caches: (0..setup.locality_caches)
+                .map(|_| LocalityCache::with_max(setup.locality_cache_entries))
+                .collect(),
+            events: setup.events,
             owner_hasher: ahash::RandomState::with_seeds(
                 OWNER_SEEDS[0],
                 OWNER_SEEDS[1],
                 OWNER_SEEDS[2],
                 OWNER_SEEDS[3],
             ),
-            policy,
+            policy: setup.policy,
         };
-        Worker { snapshot, core }
+        Worker {
+            snapshot: setup.snapshot,
+            core,
+        }
     }
 
     pub fn id(&self) -> u16 {
@@ -226,7 +309,7 @@ impl Worker {
 
     /// Expire up to `budget` slots' worth of old connections.
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
-        self.core.reclaim(now_ms, budget);
+        self.core.reclaim(&self.snapshot, now_ms, budget);
     }
 
     /// Run one frame that arrived on `port` through the pipeline.
@@ -246,21 +329,85 @@ impl Worker {
 
 impl Core {
     /// Expire up to `budget` slots' worth of old connections.
-    fn reclaim(&mut self, now_ms: u64, budget: usize) {
-        let stats = &self.stats;
-        self.conns.sweep(now_ms, budget, |c| {
-            stats.count(Counter::ConnExpired);
-            Core::unaccount(stats, c);
-        });
+    fn reclaim(&mut self, snap: &Snapshot, now_ms: u64, budget: usize) {
+        let mut budget = budget.min(self.conns.slots_len());
+        while let Some(i) = self.conns.next_expired(now_ms, &mut budget) {
+            let c = self.conns.get_mut(i);
+            if c.is_template() && c.control > 0 {
+                // Still controls connections: kept, re-armed for 60 s, and
+                // 60 s from now on (`spec/conn.md` §6.3).
+                c.timeout_s = TEMPLATE_REARM_S;
+                c.expires_ms = now_ms + u64::from(TEMPLATE_REARM_S) * 1000;
+                continue;
+            }
+            let gone = self.drop_conn(snap, i);
+            self.stats.count(if gone.is_template() {
+                Counter::TemplateExpired
+            } else {
+                Counter::ConnExpired
+            });
+        }
     }
 
-    fn unaccount(stats: &CoreStats, c: &Conn) {
-        if let Some(s) = stats.slots.get(c.dest_slot as usize) {
-            if c.state().is_active() {
+    /// Remove entry `idx`: its gauges go down, its dest's OVERLOAD flag is
+    /// re-evaluated, and the template controlling it (if any) counts one
+    /// connection less.
+    fn drop_conn(&mut self, snap: &Snapshot, idx: usize) -> Conn {
+        let c = self.conns.remove(idx);
+        if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
+            if c.is_template() {
+                lower(&s.persist, 1);
+            } else if c.state().is_active() {
                 lower(&s.active, 1);
             } else {
                 lower(&s.inactive, 1);
             }
+        }
+        if !c.is_template() {
+            self.unbind(snap, c.dest_slot);
+        }
+        if let Some(tk) = c.template_key() {
+            if let Some(t) = self.conns.find(&tk) {
+                let t = self.conns.get_mut(t);
+                t.control = t.control.saturating_sub(1);
+            }
+        }
+        c
+    }
+
+    /// The dest's connections (active and inactive) over all cores.
+    fn dest_total(&self, slot: u32) -> u64 {
+        let t = stats::slot_total(&self.cores, slot);
+        t.active.wrapping_add(t.inactive)
+    }
+
+    /// A connection was bound to `dest`: set OVERLOAD when the upper
+    /// threshold is reached (`spec/schedulers.md` §15).
+    fn bind(&self, dest: &Dest) {
+        if dest.u_threshold != 0 && self.dest_total(dest.slot) >= u64::from(dest.u_threshold) {
+            self.overload.set(dest.slot, true);
+        }
+    }
+
+    /// A connection of `slot` went away: clear OVERLOAD below the lower
+    /// threshold (or below 3/4 of the upper one when there is no lower).
+    fn unbind(&self, snap: &Snapshot, slot: u32) {
+        if !self.overload.get(slot) {
+            return;
+        }
+        let (u, l) = snap.dest(slot).map_or((0, 0), |d| {
+            (u64::from(d.u_threshold), u64::from(d.l_threshold))
+        });
+        let total = self.dest_total(slot);
+        let clear = if l != 0 {
+            total < l
+        } else if u != 0 {
+            total * 4 < u * 3
+        } else {
+            true
+        };
+        if clear {
+            self.overload.set(slot, false);
         }
     }
 
@@ -393,6 +540,9 @@ impl Core {
             protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
             _ => return self.count(Counter::DropVipNoService),
         };
+        let Some(service) = snap.lookup(proto, ip.src(), vaddr, vport) else {
+            return self.count(Counter::DropVipNoService);
+        };
         let flow = Flow {
             key: ConnKey {
                 caddr,
@@ -400,20 +550,18 @@ impl Core {
                 cport,
                 vport,
                 protocol: proto,
+                template: false,
             },
             tcp_flags,
             l3_len,
         };
         if !handed_off {
-            let owner = owner_of(&self.owner_hasher, caddr, cport, self.workers);
+            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
             if owner != self.id {
                 self.stats.count(Counter::HandedOff);
                 return Verdict::Handoff(owner);
             }
         }
-        let Some(service) = snap.service(&(proto, vaddr, vport)) else {
-            return self.count(Counter::DropVipNoService);
-        };
         match self.conn_for(snap, service, &flow, now_ms) {
             Ok(dest) => self.forward(snap, frame, dest, service.slot, &flow),
             Err(Counter::DropNoDest) => {
@@ -438,23 +586,34 @@ impl Core {
             && flow.tcp_flags & tcp::flags::RST == 0;
         if let Some(idx) = self.conns.find(&flow.key) {
             let c = *self.conns.get(idx);
+            let controlled = c.flags & flags::CONTROLLED != 0;
+            // Port reuse (`spec/conn.md` §9); never for controlled entries.
             let reuse = syn
+                && !controlled
                 && self.policy.conn_reuse_mode != 0
                 && (matches!(c.state(), State::TimeWait | State::Close)
                     || (self.policy.conn_reuse_mode & 2 != 0 && c.state() == State::FinWait));
-            if c.expires_ms <= now_ms || reuse {
-                // Dead or being reused: forget it and schedule afresh.
-                self.conns.remove(idx);
-                Self::unaccount(&self.stats, &c);
+            let dest = snap.dest(c.dest_slot).copied();
+            // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
+            // quiesced dest's entry, is expired and the packet rescheduled.
+            let nodest = self.policy.expire_nodest_conn
+                && match dest {
+                    None => true,
+                    Some(d) => syn && d.weight == 0,
+                };
+            if c.expires_ms <= now_ms || reuse || nodest {
+                self.drop_conn(snap, idx);
                 self.stats.count(if reuse {
                     Counter::ConnReused
+                } else if nodest {
+                    Counter::ConnNodestExpired
                 } else {
                     Counter::ConnExpired
                 });
             } else {
                 // expire_nodest_conn = 0: packets of a deleted dest's
                 // connections are dropped until they time out.
-                let Some(&dest) = snap.dest(c.dest_slot) else {
+                let Some(dest) = dest else {
                     return Err(Counter::DropDestUnavailable);
                 };
                 let conn = self.conns.get_mut(idx);
@@ -485,59 +644,46 @@ impl Core {
                 return Ok(dest);
             }
         }
-        if self.conns.is_full() {
+        let one_packet = service.one_packet && flow.key.protocol == protocol::UDP;
+        // Room for the entry (none for a one-packet datagram) and, for a
+        // persistent service, its template.
+        let room = usize::from(!one_packet) + usize::from(service.persistence.is_some());
+        if self.conns.len() + room > self.conns.max() {
             // Reclaim what has expired before giving up on state.
-            self.reclaim(now_ms, RECLAIM_BUDGET);
-        }
-        if self.conns.is_full() {
-            // No entry for this flow: all its packets, first and later, go
-            // by flow hash, so the whole flow reaches one dest (for as long
-            // as the set of dests stays the same).
-            self.stats.count(Counter::ConnTableFull);
-            let dest = self.pick_stateless(service, flow)?;
-            if syn || !is_tcp {
-                for slot in [service.slot, dest.slot] {
-                    if let Some(s) = self.stats.slots.get(slot as usize) {
-                        bump(&s.conns, 1);
+            self.reclaim(snap, now_ms, RECLAIM_BUDGET);
+            if self.conns.len() + room > self.conns.max() {
+                // No entry for this flow: all its packets, first and later,
+                // go by flow hash, so the whole flow reaches one dest (for as
+                // long as the set of dests stays the same).
+                self.stats.count(Counter::ConnTableFull);
+                let dest = self.pick_stateless(service, flow)?;
+                if syn || !is_tcp {
+                    for slot in [service.slot, dest.slot] {
+                        if let Some(s) = self.stats.slots.get(slot as usize) {
+                            bump(&s.conns, 1);
+                        }
                     }
                 }
+                return Ok(dest);
             }
-            return Ok(dest);
         }
         if is_tcp && !syn {
             return Err(Counter::DropTcpNoConn);
         }
-        let state = &mut self.sched[service.slot as usize];
-        if state.service_id != service.id {
-            // The slot changed hands: the new service starts afresh.
-            *state = SchedState {
-                service_id: service.id,
-                build_id: service.scheduler.build_id(),
-                rng: 0x9e37_79b9_7f4a_7c15 ^ u64::from(self.id),
-                ..SchedState::default()
-            };
-        } else if state.build_id != service.scheduler.build_id() {
-            service.scheduler.on_rebuild(state, &service.views);
-            state.build_id = service.scheduler.build_id();
+        let dest = match service.persistence {
+            Some(p) => self.persistent_dest(snap, service, p, flow, one_packet, now_ms)?,
+            None => self.schedule(service, flow, now_ms)?,
+        };
+        for slot in [service.slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.conns, 1);
+            }
         }
-        let loads = CoreLoads {
-            slots: &self.stats.slots,
-        };
-        let mut ctx = PickCtx {
-            packet: Packet {
-                src: IpAddr::V4(Ipv4Addr::from(flow.key.caddr)),
-                sport: flow.key.cport,
-                dst: IpAddr::V4(Ipv4Addr::from(flow.key.vaddr)),
-                protocol: flow.key.protocol,
-            },
-            loads: &loads,
-            now_s: now_ms / 1000,
-            cache: None,
-        };
-        let Some(i) = service.scheduler.pick(state, &service.views, &mut ctx) else {
-            return Err(Counter::DropNoDest);
-        };
-        let dest = service.dests[i];
+        if one_packet {
+            // Scheduled, used for this datagram and gone (`spec/conn.md` §8).
+            self.stats.count(Counter::ConnOnePacket);
+            return Ok(dest);
+        }
         let new_state = if is_tcp {
             tcp_transition(
                 Direction::InputOnly,
@@ -547,22 +693,39 @@ impl Core {
         } else {
             State::Udp
         };
+        // Port-0 and fwmark services keep the port the client asked for;
+        // others may map it (NAT).
+        let dport = if dest.port == 0 || flow.key.vport != service.key.2 {
+            flow.key.vport
+        } else {
+            dest.port
+        };
+        let (conn_flags, control) = match service.persistence {
+            Some(p) => (
+                flags::CONTROLLED
+                    | if template_is_portless(service) {
+                        flags::TEMPLATE_PORTLESS
+                    } else {
+                        0
+                    },
+                p.netmask,
+            ),
+            None => (0, 0),
+        };
         let conn = Conn {
             key: flow.key,
             daddr: u32::from(dest.addr),
-            dport: dest.port,
+            dport,
             forward: dest.forward as u8,
             dest_slot: dest.slot,
             service_slot: service.slot,
             neigh_slot: dest.neigh_slot,
+            fwmark: service.fwmark,
+            control,
+            flags: conn_flags,
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
         };
-        for slot in [service.slot, dest.slot] {
-            if let Some(s) = self.stats.slots.get(slot as usize) {
-                bump(&s.conns, 1);
-            }
-        }
         let inserted = self.conns.insert(conn);
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
         if inserted.is_err() {
@@ -579,16 +742,154 @@ impl Core {
                 1,
             );
         }
+        self.bind(&dest);
         Ok(dest)
     }
 
-    /// A dest by flow hash among the eligible ones (no state kept).
+    /// Run the service's scheduler for a new connection.
+    fn schedule(&mut self, service: &Service, flow: &Flow, now_ms: u64) -> Result<Dest, Counter> {
+        let state = &mut self.sched[service.slot as usize];
+        if state.service_id != service.id {
+            // The slot changed hands: the new service starts afresh (and
+            // its scheduler's rebuild hook sets the state up below).
+            *state = SchedState {
+                service_id: service.id,
+                rng: 0x9e37_79b9_7f4a_7c15 ^ (u64::from(self.id) + 1).wrapping_mul(service.id),
+                ..SchedState::default()
+            };
+        }
+        if state.build_id != service.scheduler.build_id() {
+            service.scheduler.on_rebuild(state, &service.views);
+            state.build_id = service.scheduler.build_id();
+        }
+        let loads = CoreLoads {
+            slots: &self.stats.slots,
+            overload: &self.overload,
+        };
+        let cache = match service.locality_cache {
+            Some(i) if service.scheduler.uses_locality_cache() => {
+                self.caches.get_mut(usize::from(i))
+            }
+            _ => None,
+        };
+        let mut ctx = PickCtx {
+            packet: Packet {
+                src: IpAddr::V4(Ipv4Addr::from(flow.key.caddr)),
+                sport: flow.key.cport,
+                dst: IpAddr::V4(Ipv4Addr::from(flow.key.vaddr)),
+                protocol: flow.key.protocol,
+            },
+            loads: &loads,
+            now_s: now_ms / 1000,
+            cache,
+        };
+        let i = service
+            .scheduler
+            .pick(state, &service.views, &mut ctx)
+            .ok_or(Counter::DropNoDest)?;
+        service.dests.get(i).copied().ok_or(Counter::DropNoDest)
+    }
+
+    /// The dest of a persistent service's new connection: the template's
+    /// while it is valid, else a scheduled one that the template then
+    /// remembers (`spec/conn.md` §6.2). The new connection is counted in
+    /// the template's `control` (not for one-packet datagrams, which leave
+    /// no entry).
+    fn persistent_dest(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        p: Persistence,
+        flow: &Flow,
+        one_packet: bool,
+        now_ms: u64,
+    ) -> Result<Dest, Counter> {
+        let tkey = template_key(service, p, &flow.key);
+        let found = self.conns.find(&tkey);
+        if let Some(ti) = found {
+            let t = *self.conns.get(ti);
+            // A template past its timeout that still controls connections
+            // was re-armed by the kernel's timer; ours re-arms lazily.
+            let alive = t.expires_ms > now_ms || t.control > 0;
+            let valid = alive
+                && snap.dest(t.dest_slot).is_some_and(|d| {
+                    service.dests.iter().any(|sd| sd.slot == d.slot)
+                        && !(self.policy.expire_quiescent_template && d.weight == 0)
+                });
+            if valid {
+                let dest = *snap.dest(t.dest_slot).expect("checked above");
+                let t = self.conns.get_mut(ti);
+                if !one_packet {
+                    t.control += 1;
+                }
+                // Templates bypass the scheduler, weights and OVERLOAD.
+                t.expires_ms = now_ms + u64::from(t.timeout_s) * 1000;
+                return Ok(dest);
+            }
+        }
+        let dest = self.schedule(service, flow, now_ms)?;
+        let template = Conn {
+            key: tkey,
+            daddr: u32::from(dest.addr),
+            dport: if template_is_portless(service) {
+                0
+            } else {
+                dest.port
+            },
+            forward: dest.forward as u8,
+            dest_slot: dest.slot,
+            service_slot: service.slot,
+            neigh_slot: dest.neigh_slot,
+            fwmark: service.fwmark,
+            control: u32::from(!one_packet),
+            timeout_s: p.timeout_s,
+            flags: 0,
+            expires_ms: now_ms + u64::from(p.timeout_s) * 1000,
+            ..Conn::new(State::None)
+        };
+        match found {
+            Some(ti) => {
+                // An invalid template is replaced in place: the connections
+                // it still controls keep counting in it, so it lives until
+                // the last of them and the new ones are gone.
+                let old = *self.conns.get(ti);
+                if let Some(s) = self.stats.slots.get(old.dest_slot as usize) {
+                    lower(&s.persist, 1);
+                }
+                let t = self.conns.get_mut(ti);
+                *t = Conn {
+                    control: old.control + template.control,
+                    ..template
+                };
+            }
+            None => {
+                if self.conns.insert(template).is_err() {
+                    // Checked for room before; stay correct regardless.
+                    self.stats.count(Counter::ConnTableFull);
+                    return Ok(dest);
+                }
+            }
+        }
+        self.stats.count(Counter::TemplateCreated);
+        if let Some(s) = self.stats.slots.get(dest.slot as usize) {
+            bump(&s.persist, 1);
+        }
+        Ok(dest)
+    }
+
+    /// A dest by flow hash among the eligible ones (no state kept). For a
+    /// persistent service the hash is of the template's key, so a client
+    /// stays on one dest while there is no room for its template either.
     fn pick_stateless(&self, service: &Service, flow: &Flow) -> Result<Dest, Counter> {
         let eligible = service.views.iter().filter(|v| v.weight > 0).count();
         if eligible == 0 {
             return Err(Counter::DropNoDest);
         }
-        let h = self.owner_hasher.hash_one(flow.key);
+        let key = match service.persistence {
+            Some(p) => template_key(service, p, &flow.key),
+            None => flow.key,
+        };
+        let h = self.owner_hasher.hash_one(key);
         let n = (h % eligible as u64) as usize;
         let i = service
             .views
@@ -682,9 +983,20 @@ impl Core {
             cport: dport,
             vport: sport,
             protocol: qproto,
+            template: false,
+        };
+        let Some(service) = snap.lookup(qproto, q.dst(), q.src(), sport) else {
+            // About no service of ours: the local stack's, as in IPVS.
+            return self.exception();
         };
         if !handed_off {
-            let owner = owner_of(&self.owner_hasher, key.caddr, key.cport, self.workers);
+            let owner = flow_owner(
+                &self.owner_hasher,
+                service,
+                key.caddr,
+                key.cport,
+                self.workers,
+            );
             if owner != self.id {
                 self.stats.count(Counter::HandedOff);
                 return Verdict::Handoff(owner);

@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 
 use rvs_api::Forward;
 
+use crate::classify::Classifier;
 use crate::conn::state::Timeouts;
 use crate::sched::{DestView, Scheduler};
 use crate::wire::ethernet::MacAddr;
@@ -37,19 +38,40 @@ pub struct Dest {
     pub neigh_slot: u32,
     /// The dataplane port the dest is reached through.
     pub port_id: u16,
+    /// Connection thresholds (`-x`, `-y`), 0 = none.
+    pub u_threshold: u32,
+    pub l_threshold: u32,
 }
 
 /// (protocol number, VIP, port): an address service's key.
 pub type ServiceAddr = (u8, Ipv4Addr, u16);
+
+/// Persistence settings of a service (`-p`, `-M`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    pub timeout_s: u32,
+    /// The client-address mask of the template key, host order.
+    pub netmask: u32,
+}
 
 /// A service in a generation.
 #[derive(Debug)]
 pub struct Service {
     /// Unique for the dataplane's lifetime (slots are reused, ids are not).
     pub id: u64,
+    /// (protocol, VIP, port) of an address service; for a fwmark service
+    /// (0, 0.0.0.0, 0).
     pub key: ServiceAddr,
+    /// The mark of a fwmark service, 0 for an address service.
+    pub fwmark: u32,
     pub slot: u32,
-    pub scheduler: Box<dyn Scheduler>,
+    pub persistence: Option<Persistence>,
+    /// One-packet scheduling (`-o`): UDP datagrams are scheduled one by one
+    /// and leave no entry.
+    pub one_packet: bool,
+    /// The worker's locality cache this service uses (lblc, lblcr).
+    pub locality_cache: Option<u16>,
+    pub scheduler: std::sync::Arc<dyn Scheduler>,
     /// Kernel order: newest first.
     pub dests: Vec<Dest>,
     /// What the scheduler sees, index for index with `dests`.
@@ -64,6 +86,8 @@ pub struct Snapshot {
     pub ports: Vec<PortInfo>,
     services: Vec<Service>,
     index: HashMap<ServiceAddr, usize, ahash::RandomState>,
+    fwmarks: HashMap<u32, usize, ahash::RandomState>,
+    pub classifier: Classifier,
     vips: HashSet<Ipv4Addr, ahash::RandomState>,
     /// Addresses of dests: the neighbours whose ARP the control thread wants.
     neighbours: HashSet<Ipv4Addr, ahash::RandomState>,
@@ -78,27 +102,36 @@ impl Snapshot {
         timeouts: Timeouts,
         ports: Vec<PortInfo>,
         services: Vec<Service>,
+        classifier: Classifier,
         slots_max: usize,
     ) -> Self {
         let mut index = HashMap::with_hasher(ahash::RandomState::new());
+        let mut fwmarks = HashMap::with_hasher(ahash::RandomState::new());
         let mut vips = HashSet::with_hasher(ahash::RandomState::new());
         let mut neighbours = HashSet::with_hasher(ahash::RandomState::new());
         let mut dests_by_slot = vec![None; slots_max];
         for (i, s) in services.iter().enumerate() {
-            index.insert(s.key, i);
-            vips.insert(s.key.1);
+            if s.fwmark != 0 {
+                fwmarks.insert(s.fwmark, i);
+            } else {
+                index.insert(s.key, i);
+                vips.insert(s.key.1);
+            }
             for d in &s.dests {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
                 dests_by_slot[d.slot as usize] = Some(*d);
                 neighbours.insert(d.addr);
             }
         }
+        vips.extend(classifier.host_addrs(|m| fwmarks.contains_key(&m)));
         Snapshot {
             generation,
             timeouts,
             ports,
             services,
             index,
+            fwmarks,
+            classifier,
             vips,
             neighbours,
             dests_by_slot,
@@ -107,16 +140,55 @@ impl Snapshot {
 
     /// An empty generation for `ports`.
     pub fn empty(ports: Vec<PortInfo>, slots_max: usize) -> Self {
-        Snapshot::new(0, Timeouts::default(), ports, vec![], slots_max)
+        Snapshot::new(
+            0,
+            Timeouts::default(),
+            ports,
+            vec![],
+            Classifier::default(),
+            slots_max,
+        )
     }
 
+    /// The address service (protocol, VIP, port), exactly.
     #[inline]
     pub fn service(&self, key: &ServiceAddr) -> Option<&Service> {
         self.index.get(key).map(|&i| &self.services[i])
     }
 
+    /// The service a TCP/UDP packet belongs to, in IPVS's order
+    /// (`spec/conn.md` §1.3): the fwmark service of the packet's mark, then
+    /// the address service (protocol, VIP, port), then the port-0 service
+    /// of (protocol, VIP).
+    #[inline]
+    pub fn lookup(
+        &self,
+        protocol: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dport: u16,
+    ) -> Option<&Service> {
+        if !self.fwmarks.is_empty() {
+            let mark = self.classifier.mark(protocol, src, dst, dport);
+            if let Some(&i) = self.fwmarks.get(&mark) {
+                return Some(&self.services[i]);
+            }
+        }
+        self.service(&(protocol, dst, dport))
+            .or_else(|| self.service(&(protocol, dst, 0)))
+    }
+
+    /// Whether packets to `addr` may be ours: a VIP, or an address some
+    /// classifier rule covers.
     #[inline]
     pub fn is_vip(&self, addr: Ipv4Addr) -> bool {
+        self.vips.contains(&addr) || (!self.fwmarks.is_empty() && self.classifier.covers(addr))
+    }
+
+    /// Whether ARP for `addr` is ours to answer: the VIP of an address
+    /// service, or a host rule of a fwmark service.
+    #[inline]
+    pub fn answers_arp_for(&self, addr: Ipv4Addr) -> bool {
         self.vips.contains(&addr)
     }
 

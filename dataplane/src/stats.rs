@@ -42,6 +42,10 @@ counters! {
     ConnCreated => "conn_created",
     ConnExpired => "conn_expired",
     ConnReused => "conn_reused",
+    ConnOnePacket => "conn_one_packet",
+    ConnNodestExpired => "conn_nodest_expired",
+    TemplateCreated => "template_created",
+    TemplateExpired => "template_expired",
     ConnTableFull => "conn_table_full",
     NeighEventLost => "neigh_event_lost",
     DropEthernetTruncated => "drop_ethernet_truncated",
@@ -123,6 +127,8 @@ pub struct SlotStats {
     /// Gauges: entries on this core in an active / inactive state.
     pub active: AtomicU64,
     pub inactive: AtomicU64,
+    /// Gauge: persistence templates on this core pointing at the dest.
+    pub persist: AtomicU64,
 }
 
 /// A plain copy of [`SlotStats`], summed over cores.
@@ -135,6 +141,7 @@ pub struct SlotTotals {
     pub out_bytes: u64,
     pub active: u64,
     pub inactive: u64,
+    pub persist: u64,
 }
 
 impl SlotTotals {
@@ -146,6 +153,7 @@ impl SlotTotals {
         self.out_bytes = self.out_bytes.wrapping_add(s.out_bytes.load(Relaxed));
         self.active = self.active.wrapping_add(s.active.load(Relaxed));
         self.inactive = self.inactive.wrapping_add(s.inactive.load(Relaxed));
+        self.persist = self.persist.wrapping_add(s.persist.load(Relaxed));
     }
 
     /// Traffic counters minus a baseline taken at the last zeroing; gauges
@@ -159,6 +167,7 @@ impl SlotTotals {
             out_bytes: self.out_bytes.wrapping_sub(base.out_bytes),
             active: self.active,
             inactive: self.inactive,
+            persist: self.persist,
         }
     }
 }
@@ -190,6 +199,40 @@ impl CoreStats {
 
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize].load(Relaxed)
+    }
+}
+
+/// The OVERLOAD flag of every dest slot (`spec/schedulers.md` §15), shared
+/// by all cores: any core may set or clear it when it binds or unbinds a
+/// connection (a plain store, no read-modify-write), the control thread
+/// clears it when an edit raises or removes the upper threshold and when a
+/// slot gets a new owner.
+#[derive(Debug)]
+pub struct OverloadFlags {
+    flags: Box<[std::sync::atomic::AtomicBool]>,
+}
+
+impl OverloadFlags {
+    pub fn new(slots_max: usize) -> Self {
+        OverloadFlags {
+            flags: (0..slots_max)
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, slot: u32) -> bool {
+        self.flags
+            .get(slot as usize)
+            .is_some_and(|f| f.load(Relaxed))
+    }
+
+    #[inline]
+    pub fn set(&self, slot: u32, on: bool) {
+        if let Some(f) = self.flags.get(slot as usize) {
+            f.store(on, Relaxed);
+        }
     }
 }
 

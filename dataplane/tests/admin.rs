@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rvs_api::{
     DestConfig, ErrorKind, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey,
 };
-use rvs_dataplane::admin::AdminState;
+use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::CoreStats;
 use rvs_dataplane::wire::ethernet::MacAddr;
@@ -18,7 +18,7 @@ fn state() -> (AdminState, Vec<Arc<CoreStats>>) {
         prefix_len: 24,
     }];
     (
-        AdminState::new(ports, 8, 16, 1, 4096),
+        AdminState::new(AdminSetup::new(ports, 8)),
         vec![Arc::new(CoreStats::new(8))],
     )
 }
@@ -81,8 +81,29 @@ fn invalid_requests_are_errors_and_change_nothing() {
         protocol: Protocol::Tcp,
         addr: "[2001:db8::1]:80".parse().unwrap(),
     };
-    let mut persistent = cfg("rr");
-    persistent.persistent_timeout_s = Some(360);
+    let with = |f: &dyn Fn(&mut ServiceConfig)| {
+        let mut c = cfg("rr");
+        f(&mut c);
+        c
+    };
+    let sip = with(&|c| {
+        c.persistent_timeout_s = Some(360);
+        c.persistence_engine = Some("sip".into());
+    });
+    let fwmark = |mark| ServiceKey::Fwmark { mark, ipv6: false };
+    let rule = |mark: u32, dst: &str| rvs_api::MarkRule {
+        mark,
+        protocol: Some(Protocol::Tcp),
+        dst: dst.parse().unwrap(),
+        dst_ports: vec![],
+        src: None,
+    };
+    let udp = ServiceKey::Inet {
+        protocol: Protocol::Udp,
+        addr: (Ipv4Addr::new(198, 18, 0, 100), 53).into(),
+    };
+    let mut mh_sh_flag = cfg("mh");
+    mh_sh_flag.sched_flags = vec!["sh-port".into()];
     let cases: Vec<(Request, ErrorKind)> = vec![
         (
             Request::AddService {
@@ -108,23 +129,103 @@ fn invalid_requests_are_errors_and_change_nothing() {
         (
             Request::AddService {
                 key: svc(81),
-                config: persistent,
+                config: sip,
             },
             ErrorKind::NotSupported,
         ),
         (
             Request::AddService {
-                key: v6,
+                key: svc(81),
+                config: with(&|c| c.persistent_timeout_s = Some(0)),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: with(&|c| c.persistent_timeout_s = Some(2_678_401)),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: with(&|c| c.netmask = Some(0xffff_ff00)),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: with(&|c| c.sched_flags = vec!["sh-port".into()]),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: mh_sh_flag,
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: svc(81),
+                config: with(&|c| c.one_packet = true),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: udp,
+                config: with(&|c| c.sched_flags = vec!["bogus".into()]),
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: fwmark(0),
                 config: cfg("rr"),
             },
-            ErrorKind::NotSupported,
+            ErrorKind::Invalid,
         ),
         (
             Request::AddService {
                 key: ServiceKey::Fwmark {
                     mark: 5,
-                    ipv6: false,
+                    ipv6: true,
                 },
+                config: cfg("rr"),
+            },
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::AddMarkRule(rule(0, "198.18.0.100")),
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddMarkRule(rule(5, "2001:db8::1")),
+            ErrorKind::NotSupported,
+        ),
+        (
+            Request::DelMarkRule(rule(5, "198.18.0.100")),
+            ErrorKind::NotFound,
+        ),
+        (Request::DelMarkRules { mark: 5 }, ErrorKind::NotFound),
+        (
+            Request::AddDest {
+                service: svc(80),
+                dest: DestConfig {
+                    u_threshold: 2,
+                    l_threshold: 3,
+                    ..dest(12, 80, Forward::Route)
+                },
+            },
+            ErrorKind::Invalid,
+        ),
+        (
+            Request::AddService {
+                key: v6,
                 config: cfg("rr"),
             },
             ErrorKind::NotSupported,

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use proptest::prelude::*;
 use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey};
-use rvs_dataplane::admin::AdminState;
+use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict, Worker, WorkerEvent};
+use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
-use rvs_dataplane::stats::{CoreStats, Counter};
+use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::wire::arp::{op, ArpPacket, ArpRepr};
 use rvs_dataplane::wire::checksum;
 use rvs_dataplane::wire::ethernet::{ethertype, EthernetRepr, MacAddr};
@@ -74,8 +74,14 @@ impl Lab {
             addr: LB,
             prefix_len: 24,
         }];
-        let mut admin = AdminState::new(ports, 64, 16, u32::from(workers), 4096);
-        let cores = vec![Arc::new(CoreStats::new(64))];
+        let overload = Arc::new(OverloadFlags::new(64));
+        let mut admin = AdminState::new(AdminSetup {
+            workers: u32::from(workers),
+            overload: Arc::clone(&overload),
+            ..AdminSetup::new(ports, 64)
+        });
+        let cores: Vec<Arc<CoreStats>> =
+            (0..workers).map(|_| Arc::new(CoreStats::new(64))).collect();
         let neigh = Arc::new(NeighTable::new(16));
         let events = Arc::new(ArrayQueue::new(16));
         for p in [Protocol::Tcp, Protocol::Udp] {
@@ -106,16 +112,19 @@ impl Lab {
             neigh.set(admin.resolver.slot_of(0, RS1).unwrap(), Some(RS1_MAC));
             neigh.set(admin.resolver.slot_of(0, RS2).unwrap(), Some(RS2_MAC));
         }
-        let worker = Worker::new(
+        let worker = Worker::new(WorkerSetup {
             id,
             workers,
-            Arc::new(admin.snapshot()),
+            snapshot: Arc::new(admin.snapshot()),
             conns_max,
-            Arc::clone(&cores[0]),
+            cores: cores.clone().into(),
+            overload,
             neigh,
-            Arc::clone(&events),
-            ConnPolicy::default(),
-        );
+            events: Arc::clone(&events),
+            policy: ConnPolicy::default(),
+            locality_caches: 2,
+            locality_cache_entries: 64,
+        });
         Lab {
             admin,
             worker,
@@ -129,7 +138,7 @@ impl Lab {
     }
 
     fn counter(&self, c: Counter) -> u64 {
-        self.cores[0].get(c)
+        rvs_dataplane::stats::total(&self.cores, c)
     }
 
     fn list(&mut self) -> Vec<rvs_api::ServiceStatus> {

@@ -16,7 +16,10 @@ pub mod state;
 
 use state::State;
 
-/// What identifies a connection: IPVS's inbound lookup key.
+/// What identifies a connection: IPVS's inbound lookup key. A persistence
+/// template has `template == true` (IPVS's TEMPLATE flag is part of its
+/// lookup too): its key is (protocol or 0 for fwmark, client network, 0,
+/// VIP or the mark, service port or 0), `spec/conn.md` §6.1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ConnKey {
     pub caddr: u32,
@@ -24,6 +27,17 @@ pub struct ConnKey {
     pub cport: u16,
     pub vport: u16,
     pub protocol: u8,
+    pub template: bool,
+}
+
+/// [`Conn::flags`] bits.
+pub mod flags {
+    /// A connection made through a persistence template; the template's
+    /// key follows from the entry's fields (see [`super::Conn::template_key`]).
+    pub const CONTROLLED: u8 = 0x01;
+    /// The controlling template has port 0 (port-0 and fwmark services,
+    /// and port 21).
+    pub const TEMPLATE_PORTLESS: u8 = 0x02;
 }
 
 /// One connection entry. `expires_ms == 0` marks an empty slot.
@@ -42,6 +56,17 @@ pub struct Conn {
     pub service_slot: u32,
     /// Neighbour slot of the real server's next hop.
     pub neigh_slot: u32,
+    /// The firewall mark of the service that made it (0: an address service).
+    pub fwmark: u32,
+    /// Templates: how many live connections they control (IPVS's
+    /// `n_control`). Controlled connections: the persistence netmask (IPv4,
+    /// host order), to find their template again.
+    pub control: u32,
+    /// Templates: the timeout the next connection re-arms them with, in
+    /// seconds (the persistence timeout, then 60 once they outlived it).
+    pub timeout_s: u32,
+    /// [`flags`] bits.
+    pub flags: u8,
     /// When the entry dies, in the worker's milliseconds; 0 = empty slot.
     pub expires_ms: u64,
 }
@@ -68,6 +93,34 @@ impl Conn {
 
     fn is_empty(&self) -> bool {
         self.expires_ms == 0
+    }
+
+    pub fn is_template(&self) -> bool {
+        self.key.template
+    }
+
+    /// The key of the template controlling this connection, if any.
+    pub fn template_key(&self) -> Option<ConnKey> {
+        if self.flags & flags::CONTROLLED == 0 {
+            return None;
+        }
+        let portless = self.flags & flags::TEMPLATE_PORTLESS != 0;
+        Some(ConnKey {
+            caddr: self.key.caddr & self.control,
+            vaddr: if self.fwmark != 0 {
+                self.fwmark
+            } else {
+                self.key.vaddr
+            },
+            cport: 0,
+            vport: if portless { 0 } else { self.key.vport },
+            protocol: if self.fwmark != 0 {
+                0
+            } else {
+                self.key.protocol
+            },
+            template: true,
+        })
     }
 }
 
@@ -110,6 +163,12 @@ impl ConnTable {
 
     pub fn max(&self) -> usize {
         self.max
+    }
+
+    /// Slots of the table (twice `max`, rounded up to a power of two): a
+    /// sweep of this many examines every entry.
+    pub fn slots_len(&self) -> usize {
+        self.slots.len()
     }
 
     pub fn is_full(&self) -> bool {
@@ -190,26 +249,35 @@ impl ConnTable {
         removed
     }
 
+    /// Walk on from where the last sweep stopped, examining at most
+    /// `*budget` slots (the budget is decreased), and return the index of
+    /// the next entry that expired by `now_ms`; the cursor stays on it. The
+    /// caller removes it or re-arms it (a template that still controls
+    /// connections), then calls again: a removal may shift a later entry into
+    /// the same slot, which is then examined again without using budget.
+    pub fn next_expired(&mut self, now_ms: u64, budget: &mut usize) -> Option<usize> {
+        while *budget > 0 {
+            let i = self.sweep_cursor;
+            let c = &self.slots[i];
+            if !c.is_empty() && c.expires_ms <= now_ms {
+                return Some(i);
+            }
+            self.sweep_cursor = (i + 1) & self.mask;
+            *budget -= 1;
+        }
+        None
+    }
+
     /// Examine up to `budget` slots from where the last sweep stopped and
     /// remove the entries that expired by `now_ms`, handing each to
     /// `on_expire`. Returns how many were removed.
     pub fn sweep(&mut self, now_ms: u64, budget: usize, mut on_expire: impl FnMut(&Conn)) -> usize {
         let mut removed = 0;
-        let mut visited = 0;
-        // Removals do not count against the budget (each one shrinks the
-        // table, so they are bounded by its length).
-        while visited < budget.min(self.slots.len()) {
-            let i = self.sweep_cursor;
-            let c = self.slots[i];
-            if !c.is_empty() && c.expires_ms <= now_ms {
-                self.remove(i);
-                on_expire(&c);
-                removed += 1;
-                // A later entry may have shifted into slot i: look again.
-                continue;
-            }
-            self.sweep_cursor = (i + 1) & self.mask;
-            visited += 1;
+        let mut budget = budget.min(self.slots.len());
+        while let Some(i) = self.next_expired(now_ms, &mut budget) {
+            let c = self.remove(i);
+            on_expire(&c);
+            removed += 1;
         }
         removed
     }
@@ -228,6 +296,7 @@ mod tests {
             cport: (n % 65535) as u16,
             vport: 80,
             protocol: 6,
+            template: false,
         }
     }
 

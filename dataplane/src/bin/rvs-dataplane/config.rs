@@ -49,6 +49,99 @@ pub struct PortConfig {
     pub address: String,
 }
 
+/// The connection logic's IPVS sysctls (`spec/conn.md` §12).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnConfig {
+    #[serde(default = "default_reuse_mode")]
+    pub reuse_mode: u8,
+    #[serde(default)]
+    pub expire_nodest_conn: bool,
+    #[serde(default)]
+    pub expire_quiescent_template: bool,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            reuse_mode: default_reuse_mode(),
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+        }
+    }
+}
+
+/// Scheduler settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedConfig {
+    /// Maglev (mh) lookup table size, a prime. The kernel's is 4093: set
+    /// that to build the same tables as a kernel director.
+    #[serde(default = "default_mh_table_size")]
+    pub mh_table_size: u32,
+    /// How many services may use lblc or lblcr at once (each has a
+    /// locality cache on every worker).
+    #[serde(default = "default_locality_caches")]
+    pub locality_caches: u16,
+    /// Destination addresses one locality cache remembers.
+    #[serde(default = "default_locality_cache_entries")]
+    pub locality_cache_entries: usize,
+}
+
+impl Default for SchedConfig {
+    fn default() -> Self {
+        SchedConfig {
+            mh_table_size: default_mh_table_size(),
+            locality_caches: default_locality_caches(),
+            locality_cache_entries: default_locality_cache_entries(),
+        }
+    }
+}
+
+/// A classifier rule in the file (`[[mark_rules]]`): the fields of
+/// `rvsadm --add-mark`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRuleConfig {
+    pub mark: u32,
+    /// `tcp` or `udp`; absent matches both.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// `A.B.C.D[/LEN]`.
+    pub dst: String,
+    /// `80,443,8000:8080`; absent matches every port.
+    #[serde(default)]
+    pub dst_ports: Option<String>,
+    #[serde(default)]
+    pub src: Option<String>,
+}
+
+impl MarkRuleConfig {
+    pub fn to_rule(&self) -> Result<rvs_api::MarkRule, String> {
+        let protocol = match self.protocol.as_deref() {
+            None => None,
+            Some("tcp") => Some(rvs_api::Protocol::Tcp),
+            Some("udp") => Some(rvs_api::Protocol::Udp),
+            Some(p) => return Err(format!("protocol {p:?} is not tcp or udp")),
+        };
+        Ok(rvs_api::MarkRule {
+            mark: self.mark,
+            protocol,
+            dst: self.dst.parse().map_err(|e| format!("dst: {e}"))?,
+            dst_ports: match &self.dst_ports {
+                Some(p) => {
+                    rvs_api::PortRange::parse_list(p).map_err(|e| format!("dst_ports: {e}"))?
+                }
+                None => vec![],
+            },
+            src: match &self.src {
+                Some(s) => Some(s.parse().map_err(|e| format!("src: {e}"))?),
+                None => None,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataplaneConfig {
@@ -72,6 +165,13 @@ pub struct DataplaneConfig {
     pub mbufs: u32,
     pub eal: EalConfig,
     pub ports: Vec<PortConfig>,
+    #[serde(default)]
+    pub conn: ConnConfig,
+    #[serde(default)]
+    pub sched: SchedConfig,
+    /// Firewall-mark classifier rules, applied at start in this order.
+    #[serde(default)]
+    pub mark_rules: Vec<MarkRuleConfig>,
 }
 
 fn default_hugepages() -> Hugepages {
@@ -100,6 +200,18 @@ fn default_neigh() -> u32 {
 }
 fn default_mbufs() -> u32 {
     8191
+}
+fn default_reuse_mode() -> u8 {
+    1
+}
+fn default_mh_table_size() -> u32 {
+    65537
+}
+fn default_locality_caches() -> u16 {
+    4
+}
+fn default_locality_cache_entries() -> usize {
+    16384
 }
 
 /// A port's address, parsed.
@@ -181,6 +293,35 @@ fn validate(cfg: &DataplaneConfig) -> Result<(), String> {
             "key `eal.memory_mb`: {} is below 64",
             cfg.eal.memory_mb
         ));
+    }
+    if cfg.conn.reuse_mode > 3 {
+        return Err(format!(
+            "key `conn.reuse_mode`: {} is not 0..3",
+            cfg.conn.reuse_mode
+        ));
+    }
+    if let Err(rvs_dataplane::sched::BuildError::Invalid(m)) = rvs_dataplane::sched::build(
+        "mh",
+        &[],
+        &rvs_dataplane::sched::BuildParams {
+            mh_table_size: cfg.sched.mh_table_size,
+            ..Default::default()
+        },
+    ) {
+        return Err(format!("key `sched.mh_table_size`: {m}"));
+    }
+    if cfg.sched.locality_cache_entries == 0 || cfg.sched.locality_cache_entries > 1 << 24 {
+        return Err(format!(
+            "key `sched.locality_cache_entries`: {} is not 1..16777216",
+            cfg.sched.locality_cache_entries
+        ));
+    }
+    for (i, r) in cfg.mark_rules.iter().enumerate() {
+        let rule = r
+            .to_rule()
+            .map_err(|e| format!("key `mark_rules[{i}]`: {e}"))?;
+        rvs_dataplane::classify::check_rule(&rule)
+            .map_err(|e| format!("key `mark_rules[{i}]`: {}", e.message))?;
     }
     if cfg.admin_socket.is_empty() {
         return Err("key `admin_socket`: empty path".into());
@@ -279,6 +420,20 @@ address = "198.18.0.2/24"
                 "bogus",
             ),
             (GOOD.replace("workers = 1", "workers = \"many\""), "workers"),
+            (
+                format!("{GOOD}\n[sched]\nmh_table_size = 4096\n"),
+                "`sched.mh_table_size`",
+            ),
+            (
+                format!(
+                    "{GOOD}\n[[mark_rules]]\nmark = 5\ndst = \"198.18.0.100\"\ndst_ports = \"90:80\"\n"
+                ),
+                "`mark_rules[0]`",
+            ),
+            (
+                format!("{GOOD}\n[conn]\nreuse_mode = 7\n"),
+                "`conn.reuse_mode`",
+            ),
         ];
         for (text, want) in cases {
             let f = write(&text);

@@ -203,7 +203,7 @@ impl Control {
 
     /// Publish the admin state's current generation to every worker. A
     /// generation a worker has not taken yet is replaced (and freed here).
-    pub fn publish(&self) {
+    pub fn publish(&mut self) {
         let snap = Arc::new(self.admin.snapshot());
         for mailbox in &self.shared.cfg_rings {
             drop(mailbox.force_push(Arc::clone(&snap)));

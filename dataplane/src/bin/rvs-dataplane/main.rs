@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use rvs_dataplane::admin::AdminState;
+use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, Worker};
-use rvs_dataplane::service::{PortInfo, Snapshot};
-use rvs_dataplane::stats::{self, CoreStats, Counter};
+use rvs_dataplane::pipeline::{ConnPolicy, Worker, WorkerSetup};
+use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::stats::{self, CoreStats, Counter, OverloadFlags};
 
 use shared::{PortIds, Shared};
 
@@ -118,13 +118,14 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
     }
 
     let workers = usize::from(cfg.workers);
-    let cores: Vec<Arc<CoreStats>> = (0..workers)
+    let cores: Arc<[Arc<CoreStats>]> = (0..workers)
         .map(|_| Arc::new(CoreStats::new(cfg.stats_slots_max as usize)))
         .collect();
+    let overload = Arc::new(OverloadFlags::new(cfg.stats_slots_max as usize));
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         ports: ports.clone(),
-        cores: cores.clone(),
+        cores: cores.to_vec(),
         neigh: Arc::new(NeighTable::new(cfg.neigh_slots_max as usize)),
         cfg_rings: (0..workers).map(|_| ArrayQueue::new(1)).collect(),
         worker_generations: (0..workers).map(|_| AtomicU64::new(0)).collect(),
@@ -134,18 +135,34 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         ctl_tx: ArrayQueue::new(1024),
     });
     let conn_table_size = (cfg.conns_per_core_max * 2).next_power_of_two() as u32;
-    let admin = AdminState::new(
-        infos.clone(),
-        cfg.stats_slots_max,
-        cfg.neigh_slots_max,
-        cfg.workers.into(),
-        conn_table_size.saturating_mul(cfg.workers.into()),
-    );
-    let first = Arc::new(Snapshot::empty(infos.clone(), cfg.stats_slots_max as usize));
+    let mut admin = AdminState::new(AdminSetup {
+        ports: infos.clone(),
+        slots_max: cfg.stats_slots_max,
+        neigh_slots_max: cfg.neigh_slots_max,
+        workers: cfg.workers.into(),
+        conn_table_size: conn_table_size.saturating_mul(cfg.workers.into()),
+        overload: Arc::clone(&overload),
+        mh_table_size: cfg.sched.mh_table_size,
+        locality_caches: cfg.sched.locality_caches,
+    });
+    for (i, r) in cfg.mark_rules.iter().enumerate() {
+        let rule = r.to_rule().map_err(|e| format!("mark_rules[{i}]: {e}"))?;
+        if let (rvs_api::Response::Error(e), _) =
+            admin.handle(rvs_api::Request::AddMarkRule(rule), &cores, 0)
+        {
+            return Err(format!("mark_rules[{i}]: {}", e.message));
+        }
+    }
+    let first = Arc::new(admin.snapshot());
 
     let start = Instant::now();
     let mut handles = Vec::new();
-    for (w, core_stats) in cores.iter().enumerate() {
+    let policy = ConnPolicy {
+        conn_reuse_mode: cfg.conn.reuse_mode,
+        expire_nodest_conn: cfg.conn.expire_nodest_conn,
+        expire_quiescent_template: cfg.conn.expire_quiescent_template,
+    };
+    for w in 0..workers {
         let core = if cfg.worker_cores.is_empty() {
             let n = available.len().max(1);
             available
@@ -154,16 +171,19 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         } else {
             cfg.worker_cores[w]
         };
-        let worker = Worker::new(
-            w as u16,
-            cfg.workers,
-            Arc::clone(&first),
-            cfg.conns_per_core_max,
-            Arc::clone(core_stats),
-            Arc::clone(&shared.neigh),
-            Arc::clone(&shared.events),
-            ConnPolicy::default(),
-        );
+        let worker = Worker::new(WorkerSetup {
+            id: w as u16,
+            workers: cfg.workers,
+            snapshot: Arc::clone(&first),
+            conns_max: cfg.conns_per_core_max,
+            cores: Arc::clone(&cores),
+            overload: Arc::clone(&overload),
+            neigh: Arc::clone(&shared.neigh),
+            events: Arc::clone(&shared.events),
+            policy,
+            locality_caches: cfg.sched.locality_caches,
+            locality_cache_entries: cfg.sched.locality_cache_entries,
+        });
         let shared = Arc::clone(&shared);
         let idle = Duration::from_micros(u64::from(cfg.idle_sleep_us));
         let h = std::thread::Builder::new()
