@@ -19,7 +19,20 @@
 //! is the exception: thresholds are on the dest's total over all cores, as in
 //! IPVS (`spec/schedulers.md` §15), and the flag is shared.
 
+pub mod dh;
+pub mod fo;
+pub mod lblc;
+pub mod lblcr;
+pub mod lc;
+pub mod mh;
+pub mod nq;
+pub mod ovf;
 pub mod rr;
+pub mod sed;
+pub mod sh;
+pub mod twos;
+pub mod wlc;
+pub mod wrr;
 
 use std::net::IpAddr;
 
@@ -107,20 +120,7 @@ pub struct SchedState {
     pub rng: u64,
 }
 
-/// lblc/lblcr's per-core table of destination address → dest(s). Sized once
-/// when the worker starts; entries age out as in `spec/schedulers.md` §13.
-/// (Filled in by the locality schedulers.)
-#[derive(Debug, Default)]
-pub struct LocalityCache {
-    _private: (),
-}
-
-impl LocalityCache {
-    /// A cache with room for `entries_max` destination addresses.
-    pub fn with_max(_entries_max: usize) -> Self {
-        LocalityCache { _private: () }
-    }
-}
+pub use lblc::LocalityCache;
 
 /// Scheduler flags (`-b`; `IP_VS_SVC_F_SCHED1..3`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -188,19 +188,88 @@ pub fn next_build_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The schedulers this build knows.
-pub const NAMES: &[&str] = &["rr"];
+/// The schedulers this build knows, as ipvsadm names them.
+pub const NAMES: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "twos", "sh", "dh", "mh", "lblc", "lblcr",
+];
 
-/// Build the scheduler called `name` for `dests`.
+/// Build the scheduler called `name` for `dests` (the slow part: tables).
 pub fn build(
     name: &str,
     dests: &[DestView],
     params: &BuildParams,
 ) -> Result<Box<dyn Scheduler>, BuildError> {
-    match name {
-        "rr" => Ok(Box::new(rr::RoundRobin::build(dests, params))),
-        _ => Err(BuildError::Unknown),
+    Ok(match name {
+        "rr" => Box::new(rr::RoundRobin::build(dests, params)),
+        "wrr" => Box::new(wrr::WeightedRoundRobin::build(dests, params)),
+        "lc" => Box::new(lc::LeastConn::build(dests, params)),
+        "wlc" => Box::new(wlc::WeightedLeastConn::build(dests, params)),
+        "sed" => Box::new(sed::ShortestExpectedDelay::build(dests, params)),
+        "nq" => Box::new(nq::NeverQueue::build(dests, params)),
+        "fo" => Box::new(fo::WeightedFailover::build(dests, params)),
+        "ovf" => Box::new(ovf::Overflow::build(dests, params)),
+        "twos" => Box::new(twos::TwoChoices::build(dests, params)),
+        "sh" => Box::new(sh::SourceHash::build(dests, params)),
+        "dh" => Box::new(dh::DestHash::build(dests, params)),
+        "mh" => Box::new(mh::Maglev::build(dests, params)?),
+        "lblc" => Box::new(lblc::Lblc::build(dests, params)),
+        "lblcr" => Box::new(lblcr::Lblcr::build(dests, params)),
+        _ => return Err(BuildError::Unknown),
+    })
+}
+
+/// IPVS's connection overhead (`spec/schedulers.md` §0.3): one active
+/// connection weighs as much as 256 inactive ones.
+#[inline]
+pub fn conn_overhead(loads: &dyn Loads, slot: u32) -> u64 {
+    loads
+        .active(slot)
+        .wrapping_mul(256)
+        .wrapping_add(loads.inactive(slot))
+}
+
+/// Whether the scheduler may choose `d`: weight above 0 and no OVERLOAD
+/// (`spec/schedulers.md` §0.5).
+#[inline]
+pub fn eligible(d: &DestView, loads: &dyn Loads) -> bool {
+    d.weight > 0 && !loads.overloaded(d.slot)
+}
+
+/// Whether `overhead(b) / weight(b) > overhead(d) / weight(d)`, without
+/// division and in 128 bits, so that no weight or count overflows
+/// (`spec/schedulers.md` §0.4: the candidate must be strictly better).
+#[inline]
+pub fn weighted_less(d_overhead: u64, d_weight: u32, b_overhead: u64, b_weight: u32) -> bool {
+    u128::from(b_overhead) * u128::from(d_weight) > u128::from(d_overhead) * u128::from(b_weight)
+}
+
+/// The weighted-least-connection choice (wlc's rule, also lblc's and
+/// lblcr's fallback): the first eligible dest in list order, then any later
+/// dest without OVERLOAD whose `overhead / weight` is strictly lower.
+pub fn least_weighted_conn(dests: &[DestView], loads: &dyn Loads) -> Option<usize> {
+    let first = dests.iter().position(|d| eligible(d, loads))?;
+    let mut best = first;
+    let mut best_oh = conn_overhead(loads, dests[first].slot);
+    for (i, d) in dests.iter().enumerate().skip(first + 1) {
+        if loads.overloaded(d.slot) {
+            continue;
+        }
+        let oh = conn_overhead(loads, d.slot);
+        if weighted_less(oh, d.weight, best_oh, dests[best].weight) {
+            best = i;
+            best_oh = oh;
+        }
     }
+    Some(best)
+}
+
+/// The greatest common divisor (0 with 0 is 0).
+pub fn gcd(a: u32, b: u32) -> u32 {
+    let (mut a, mut b) = (a, b);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// `hash_32(x, bits)` of Linux (`spec/schedulers.md` §0.7).
@@ -225,9 +294,12 @@ pub fn fold(addr: IpAddr) -> u32 {
     }
 }
 
-/// Test and tool helpers: loads from plain vectors.
+/// Test and tool helpers: loads from plain vectors, and picks driven the
+/// way a worker drives them.
 pub mod testing {
-    use super::Loads;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::{DestView, Loads, Packet, PickCtx, SchedState, Scheduler};
 
     /// Loads indexed by slot.
     #[derive(Clone, Debug, Default)]
@@ -258,6 +330,82 @@ pub mod testing {
         fn overloaded(&self, slot: u32) -> bool {
             self.overloaded.get(slot as usize).copied().unwrap_or(false)
         }
+    }
+
+    /// Dest `slot` at 10.0.0.`slot`:80 with `weight`.
+    pub fn dest(slot: u32, weight: u32) -> DestView {
+        DestView::new(
+            slot,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, slot as u8)),
+            80,
+            weight,
+        )
+    }
+
+    /// A TCP packet from `src`:`sport` to 10.0.1.1.
+    pub fn packet(src: &str, sport: u16) -> Packet {
+        Packet {
+            src: src.parse().expect("an address"),
+            sport,
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
+            protocol: 6,
+        }
+    }
+
+    /// One pick as a worker makes it: the state is rebuilt first when the
+    /// scheduler changed. Returns the chosen dest's slot.
+    pub fn pick_one(
+        s: &dyn Scheduler,
+        st: &mut SchedState,
+        dests: &[DestView],
+        loads: &dyn Loads,
+        packet: Packet,
+    ) -> Option<u32> {
+        if st.build_id != s.build_id() {
+            s.on_rebuild(st, dests);
+            st.build_id = s.build_id();
+        }
+        let mut ctx = PickCtx {
+            packet,
+            loads,
+            now_s: 0,
+            cache: None,
+        };
+        s.pick(st, dests, &mut ctx).map(|i| dests[i].slot)
+    }
+
+    /// `n` picks with fixed loads (slot `u32::MAX` for "no destination").
+    pub fn picks(
+        s: &dyn Scheduler,
+        st: &mut SchedState,
+        dests: &[DestView],
+        loads: &FixedLoads,
+        n: usize,
+    ) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                pick_one(s, st, dests, loads, packet("192.168.1.10", 40000)).unwrap_or(u32::MAX)
+            })
+            .collect()
+    }
+
+    /// `n` picks where every connection made stays active ("connections
+    /// never close"), as the spec's sequences are computed.
+    pub fn picks_never_closing(s: &dyn Scheduler, dests: &[DestView], n: usize) -> Vec<u32> {
+        let slots = dests.iter().map(|d| d.slot as usize + 1).max().unwrap_or(1);
+        let mut loads = FixedLoads::new(slots);
+        let mut st = SchedState::default();
+        (0..n)
+            .map(
+                |_| match pick_one(s, &mut st, dests, &loads, packet("192.168.1.10", 40000)) {
+                    Some(slot) => {
+                        loads.active[slot as usize] += 1;
+                        slot
+                    }
+                    None => u32::MAX,
+                },
+            )
+            .collect()
     }
 }
 

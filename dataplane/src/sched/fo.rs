@@ -1,0 +1,78 @@
+//! `fo`, weighted failover (`spec/schedulers.md` §7, `ip_vs_fo.c`).
+//!
+//! Rule: the dest without OVERLOAD with the highest weight (above 0); among
+//! equal weights the earliest in list order wins. Loads are ignored.
+//!
+//! Example: A w100, B w50, C w50 added in that order → A; with A at weight 0
+//! → C (it is ahead of B in the list).
+
+use super::{next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+
+#[derive(Debug)]
+pub struct WeightedFailover {
+    build_id: u64,
+}
+
+impl WeightedFailover {
+    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
+        WeightedFailover {
+            build_id: next_build_id(),
+        }
+    }
+}
+
+impl Scheduler for WeightedFailover {
+    fn name(&self) -> &'static str {
+        "fo"
+    }
+
+    fn build_id(&self) -> u64 {
+        self.build_id
+    }
+
+    fn pick(
+        &self,
+        _state: &mut SchedState,
+        dests: &[DestView],
+        ctx: &mut PickCtx,
+    ) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        let mut hw = 0;
+        for (i, d) in dests.iter().enumerate() {
+            if !ctx.loads.overloaded(d.slot) && d.weight > hw {
+                best = Some(i);
+                hw = d.weight;
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::testing::{dest, picks, FixedLoads};
+
+    #[test]
+    fn spec_example() {
+        let (a, b, c) = (1, 2, 3);
+        let loads = FixedLoads::new(4);
+        let dests = [dest(c, 50), dest(b, 50), dest(a, 100)];
+        let s = WeightedFailover::build(&dests, &BuildParams::default());
+        assert_eq!(
+            picks(&s, &mut SchedState::default(), &dests, &loads, 2),
+            [a, a]
+        );
+        let dests = [dest(c, 50), dest(b, 50), dest(a, 0)];
+        assert_eq!(
+            picks(&s, &mut SchedState::default(), &dests, &loads, 2),
+            [c, c]
+        );
+        let mut loads = FixedLoads::new(4);
+        loads.overloaded[c as usize] = true;
+        assert_eq!(
+            picks(&s, &mut SchedState::default(), &dests, &loads, 1),
+            [b]
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! `sed`, shortest expected delay (`spec/schedulers.md` §5, `ip_vs_sed.c`).
+//!
+//! Rule: as wlc, but the overhead is `active + 1` (inactive connections do
+//! not count): the first eligible dest, replaced by any later dest without
+//! OVERLOAD whose `(active + 1) / weight` is strictly lower.
+//!
+//! Example: from empty, A(w1) then B(w3) added, connections never closing:
+//! `B B B A B B B A ...` (three connections queue on the fast server before
+//! the slow one gets any).
+
+use super::{
+    eligible, next_build_id, weighted_less, BuildParams, DestView, Loads, PickCtx, SchedState,
+    Scheduler,
+};
+
+/// The expected-delay overhead of sed and nq.
+#[inline]
+pub(crate) fn delay_overhead(loads: &dyn Loads, slot: u32) -> u64 {
+    loads.active(slot).wrapping_add(1)
+}
+
+#[derive(Debug)]
+pub struct ShortestExpectedDelay {
+    build_id: u64,
+}
+
+impl ShortestExpectedDelay {
+    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
+        ShortestExpectedDelay {
+            build_id: next_build_id(),
+        }
+    }
+}
+
+impl Scheduler for ShortestExpectedDelay {
+    fn name(&self) -> &'static str {
+        "sed"
+    }
+
+    fn build_id(&self) -> u64 {
+        self.build_id
+    }
+
+    fn pick(
+        &self,
+        _state: &mut SchedState,
+        dests: &[DestView],
+        ctx: &mut PickCtx,
+    ) -> Option<usize> {
+        let first = dests.iter().position(|d| eligible(d, ctx.loads))?;
+        let mut best = first;
+        let mut best_oh = delay_overhead(ctx.loads, dests[first].slot);
+        for (i, d) in dests.iter().enumerate().skip(first + 1) {
+            if ctx.loads.overloaded(d.slot) {
+                continue;
+            }
+            let oh = delay_overhead(ctx.loads, d.slot);
+            if weighted_less(oh, d.weight, best_oh, dests[best].weight) {
+                best = i;
+                best_oh = oh;
+            }
+        }
+        Some(best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+
+    #[test]
+    fn spec_example() {
+        let (a, b) = (1, 2);
+        let dests = [dest(b, 3), dest(a, 1)];
+        let s = ShortestExpectedDelay::build(&dests, &BuildParams::default());
+        assert_eq!(picks_never_closing(&s, &dests, 8), [b, b, b, a, b, b, b, a]);
+    }
+
+    #[test]
+    fn inactive_connections_do_not_count() {
+        let dests = [dest(2, 1), dest(1, 1)];
+        let mut loads = FixedLoads::new(3);
+        loads.inactive[2] = 1000;
+        loads.active[1] = 1;
+        let s = ShortestExpectedDelay::build(&dests, &BuildParams::default());
+        assert_eq!(
+            picks(&s, &mut SchedState::default(), &dests, &loads, 1),
+            [2]
+        );
+    }
+}
