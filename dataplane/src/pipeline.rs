@@ -819,6 +819,10 @@ impl Core {
             if valid {
                 let dest = *snap.dest(t.dest_slot).expect("checked above");
                 let t = self.conns.get_mut(ti);
+                if t.expires_ms <= now_ms {
+                    // What the sweep would have done had it come by first.
+                    t.timeout_s = TEMPLATE_REARM_S;
+                }
                 if !one_packet {
                     t.control += 1;
                 }

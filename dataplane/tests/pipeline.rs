@@ -1,6 +1,8 @@
 //! Golden packet tests: frames in, verdicts and frames out, through the same
 //! admin state and pipeline the dataplane runs.
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -14,20 +16,12 @@ use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::wire::arp::{op, ArpPacket, ArpRepr};
 use rvs_dataplane::wire::checksum;
-use rvs_dataplane::wire::ethernet::{ethertype, EthernetRepr, MacAddr};
+use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
 use rvs_dataplane::wire::icmp::IcmpPacket;
-use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet, Ipv4Repr};
+use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet};
 use rvs_dataplane::wire::tcp::flags;
 
-const LB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
-const CLI_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
-const RS1_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x11]);
-const RS2_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x12]);
-const LB: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const CLI: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
-const RS1: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
-const RS2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 12);
+use common::*;
 
 struct Lab {
     admin: AdminState,
@@ -151,92 +145,6 @@ impl Lab {
             other => panic!("{other:?}"),
         }
     }
-}
-
-fn eth(dst: MacAddr, src: MacAddr, et: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14];
-    EthernetRepr {
-        dst,
-        src,
-        ethertype: et,
-    }
-    .emit(&mut f);
-    f.extend_from_slice(payload);
-    f
-}
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut ip = vec![0u8; 20];
-    Ipv4Repr {
-        src,
-        dst,
-        protocol: proto,
-        payload_len: l4.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 0x1234,
-        dont_frag: true,
-    }
-    .emit(&mut ip);
-    ip.extend_from_slice(l4);
-    ip
-}
-
-fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, fl: u8, payload: &[u8]) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = fl;
-    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    t.extend_from_slice(payload);
-    let len = t.len() as u16;
-    let c = !checksum::combine(&[
-        checksum::pseudo_v4(src.octets(), dst.octets(), protocol::TCP, len),
-        checksum::sum(&t),
-    ]);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    ipv4(src, dst, protocol::TCP, &t)
-}
-
-fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = vec![0u8; 8];
-    u[0..2].copy_from_slice(&sport.to_be_bytes());
-    u[2..4].copy_from_slice(&dport.to_be_bytes());
-    u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(payload);
-    ipv4(src, dst, protocol::UDP, &u)
-}
-
-fn client_tcp(sport: u16, fl: u8) -> VecFrame {
-    VecFrame(eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &tcp(CLI, VIP, sport, 80, fl, b""),
-    ))
-}
-
-fn arp_request(target: Ipv4Addr) -> VecFrame {
-    let mut a = vec![0u8; 28];
-    ArpRepr {
-        operation: op::REQUEST,
-        sender_mac: CLI_MAC,
-        sender_ip: CLI,
-        target_mac: MacAddr::ZERO,
-        target_ip: target,
-    }
-    .emit(&mut a);
-    VecFrame(eth(MacAddr::BROADCAST, CLI_MAC, ethertype::ARP, &a))
-}
-
-/// The DR rewrite: the same frame with new MACs, nothing else.
-fn dr_rewrite(input: &[u8], rs_mac: MacAddr) -> Vec<u8> {
-    let mut out = input.to_vec();
-    out[0..6].copy_from_slice(&rs_mac.0);
-    out[6..12].copy_from_slice(&LB_MAC.0);
-    out
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub fn error_text(command: &Command, err: &ApiError) -> String {
             }
             (R::AddDest { .. }, K::Exists) => Some("Destination already exists"),
             (R::EditDest { .. } | R::DelDest { .. }, K::NotFound) => Some("No such destination"),
+            (R::AddMarkRule(_), K::Exists) => Some("Rule already exists"),
+            (R::DelMarkRule(_) | R::DelMarkRules { .. }, K::NotFound) => Some("No such rule"),
             _ => None,
         },
         _ => None,

@@ -12,6 +12,8 @@
 //!   cannot be reached; 1 when a listing fails (ipvsadm exits 1 there);
 //! - the admin socket is `--socket PATH` (an rvs extension), else
 //!   `$RVS_ADMIN_SOCKET`, else `/run/rvs/admin.sock`;
+//! - `--add-mark`, `--del-mark` and `--list-marks` (rvs extensions, see
+//!   [`marks`]) manage the dataplane's firewall-mark classifier;
 //! - `--counters` (an rvs extension) prints the dataplane's packet counters,
 //!   one `name value` line each in the dataplane's order; a refusal or an
 //!   unreachable dataplane exits 255;
@@ -24,6 +26,7 @@
 
 pub mod errors;
 pub mod list;
+pub mod marks;
 pub mod names;
 pub mod options;
 pub mod parse;
@@ -93,6 +96,7 @@ pub fn execute(
         Command::List { service, format } => list(command, *service, format, socket, call, ports),
         Command::Change(request) => send(request.clone()),
         Command::Counters => counters(command, socket, call),
+        Command::ListMarks => list_marks(command, socket, call),
     };
     match result {
         Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -195,6 +199,20 @@ fn counters(
     }
 }
 
+/// `--list-marks`: the classifier rules, one `--add-mark ...` line each.
+fn list_marks(
+    command: &Command,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+) -> Result<String, Failure> {
+    match call(Request::ListMarkRules) {
+        Ok(Response::MarkRules(rules)) => Ok(marks::format_rules(&rules)),
+        Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+        Ok(other) => Err(unexpected(socket, &other)),
+        Err(e) => Err(transport_failure(socket, &e)),
+    }
+}
+
 /// `-v`.
 pub fn version() -> String {
     format!(
@@ -223,6 +241,9 @@ Usage:
   rvsadm -h
   rvsadm -v
   rvsadm --counters
+  rvsadm --add-mark mark --dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]
+  rvsadm --del-mark mark [--dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]]
+  rvsadm --list-marks
 
 Commands:
 Either long or short options are allowed.
@@ -247,7 +268,7 @@ virtual-service:
 
 Options:
   --ipv6         -6                   fwmark entry uses IPv6 (after -f)
-  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh,
+  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh|twos,
                                       the default scheduler is wlc.
   --pe            engine              alternate persistence engine, not set by default.
   --persistent   -p [timeout]         persistent service (default timeout 360 s)
@@ -281,6 +302,19 @@ rvs extensions:
   --counters                          print the dataplane's packet counters
                                       (verdicts and drops by reason), one
                                       line per counter: name value
+  Firewall marks for -f services (what iptables' MARK target does for kernel
+  LVS; no iptables sees the dataplane's packets). Rules are tried in the order
+  they were added and the first match sets the mark:
+  --add-mark     mark                 add a rule setting mark (1..4294967295)
+    --dst        prefix               destination address or address/length
+    --proto      tcp|udp              protocol (default: both)
+    --dport      ports                destination ports: 80,443,8000:8080
+                                      (default: every port)
+    --src        prefix               client address or address/length
+                                      (default: every client)
+  --del-mark     mark                 delete the rules setting mark, or with
+                                      --dst ... exactly that rule
+  --list-marks                        print the rules as --add-mark lines
 ";
 
 #[cfg(test)]

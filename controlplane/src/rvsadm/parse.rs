@@ -64,6 +64,8 @@ pub enum Command {
     Version,
     /// `--counters` (rvs's): the dataplane's packet counters.
     Counters,
+    /// `--list-marks` (rvs's): the classifier rules.
+    ListMarks,
 }
 
 /// A parsed command line.
@@ -348,6 +350,9 @@ fn parse_service(
 /// Parse argv (without the program name). An empty argv lists, like `-L`
 /// without `-n`.
 pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation, ParseError> {
+    if super::marks::is_mark_command(args) {
+        return super::marks::parse(args);
+    }
     let mut socket: Option<String> = None;
     let mut draft: Option<Draft> = None;
     let mut positional: Option<String> = None;

@@ -1,0 +1,188 @@
+//! A director for tests: the admin state and one worker's pipeline, driven
+//! with admin requests and frames, the way the dataplane drives them (every
+//! change publishes a new generation to the worker).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use rvs_api::{DestConfig, Forward, Request, Response, ServiceConfig, ServiceKey, ServiceStatus};
+use rvs_dataplane::admin::{AdminSetup, AdminState};
+use rvs_dataplane::neigh::NeighTable;
+use rvs_dataplane::pipeline::{ConnPolicy, Verdict, Worker, WorkerSetup};
+use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
+use rvs_dataplane::wire::ethernet::MacAddr;
+use rvs_dataplane::wire::tcp::flags;
+
+use super::{tcp_frame, udp_frame, LB, LB_MAC, REAL_SERVERS};
+
+const SLOTS: u32 = 64;
+
+pub struct Director {
+    pub admin: AdminState,
+    pub worker: Worker,
+    pub cores: Vec<Arc<CoreStats>>,
+    neigh: Arc<NeighTable>,
+}
+
+/// Where a frame went: the real server whose MAC it now carries, or the
+/// verdict when it was not forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    To(Ipv4Addr),
+    Not(Verdict),
+}
+
+impl Director {
+    pub fn new(policy: ConnPolicy) -> Self {
+        Director::sized(policy, 4096)
+    }
+
+    pub fn sized(policy: ConnPolicy, conns_max: usize) -> Self {
+        let ports = vec![PortInfo {
+            mac: LB_MAC,
+            addr: LB,
+            prefix_len: 24,
+        }];
+        let overload = Arc::new(OverloadFlags::new(SLOTS as usize));
+        let mut admin = AdminState::new(AdminSetup {
+            overload: Arc::clone(&overload),
+            ..AdminSetup::new(ports, SLOTS)
+        });
+        let cores = vec![Arc::new(CoreStats::new(SLOTS as usize))];
+        let neigh = Arc::new(NeighTable::new(16));
+        let worker = Worker::new(WorkerSetup {
+            id: 0,
+            workers: 1,
+            snapshot: Arc::new(admin.snapshot()),
+            conns_max,
+            cores: cores.clone().into(),
+            overload,
+            neigh: Arc::clone(&neigh),
+            events: Arc::new(ArrayQueue::new(64)),
+            policy,
+            locality_caches: 2,
+            locality_cache_entries: 64,
+        });
+        Director {
+            admin,
+            worker,
+            cores,
+            neigh,
+        }
+    }
+
+    /// Apply a request; a change is published to the worker at once.
+    pub fn admin(&mut self, req: Request) -> Response {
+        let (resp, changed) = self.admin.handle(req, &self.cores, 1);
+        if changed {
+            for (ip, mac) in REAL_SERVERS {
+                if let Some(slot) = self.admin.resolver.slot_of(0, ip) {
+                    self.neigh.set(slot, Some(mac));
+                }
+            }
+            drop(self.worker.set_snapshot(Arc::new(self.admin.snapshot())));
+        }
+        resp
+    }
+
+    /// Apply a request that must succeed.
+    pub fn ok(&mut self, req: Request) {
+        let desc = format!("{req:?}");
+        assert_eq!(self.admin(req), Response::Ok, "{desc}");
+    }
+
+    pub fn add_service(&mut self, key: ServiceKey, config: ServiceConfig) {
+        self.ok(Request::AddService { key, config });
+    }
+
+    /// `-a ... -r addr:port -g -w weight`.
+    pub fn add_dest(&mut self, service: ServiceKey, addr: Ipv4Addr, port: u16, weight: u32) {
+        self.add_dest_with(service, dest(addr, port, weight));
+    }
+
+    pub fn add_dest_with(&mut self, service: ServiceKey, dest: DestConfig) {
+        self.ok(Request::AddDest { service, dest });
+    }
+
+    pub fn edit_dest(&mut self, service: ServiceKey, addr: Ipv4Addr, port: u16, weight: u32) {
+        self.ok(Request::EditDest {
+            service,
+            dest: dest(addr, port, weight),
+        });
+    }
+
+    pub fn send(&mut self, mut frame: rvs_dataplane::pipeline::VecFrame, now_ms: u64) -> Sent {
+        match self.worker.handle_frame(0, &mut frame, now_ms, false) {
+            Verdict::Forward(_) => {
+                let mac = MacAddr(frame.0[0..6].try_into().expect("6 bytes"));
+                let rs = REAL_SERVERS
+                    .iter()
+                    .find(|(_, m)| *m == mac)
+                    .expect("forwarded to a known real server");
+                Sent::To(rs.0)
+            }
+            v => Sent::Not(v),
+        }
+    }
+
+    /// A TCP segment with `fl` from `client`:`sport` to `vip`:`vport` at `now_s`.
+    pub fn tcp(
+        &mut self,
+        client: Ipv4Addr,
+        sport: u16,
+        vip: (Ipv4Addr, u16),
+        fl: u8,
+        now_s: u64,
+    ) -> Sent {
+        self.send(tcp_frame(client, sport, vip.0, vip.1, fl), now_s * 1000 + 1)
+    }
+
+    /// A SYN: a new connection (unless one exists).
+    pub fn syn(&mut self, client: Ipv4Addr, sport: u16, vip: (Ipv4Addr, u16), now_s: u64) -> Sent {
+        self.tcp(client, sport, vip, flags::SYN, now_s)
+    }
+
+    pub fn udp(&mut self, client: Ipv4Addr, sport: u16, vip: (Ipv4Addr, u16), now_s: u64) -> Sent {
+        self.send(udp_frame(client, sport, vip.0, vip.1), now_s * 1000 + 1)
+    }
+
+    /// Let the worker expire what is due at `now_s`.
+    pub fn sweep(&mut self, now_s: u64) {
+        self.worker.sweep(now_s * 1000 + 1, usize::MAX);
+    }
+
+    pub fn list(&mut self) -> Vec<ServiceStatus> {
+        match self.admin(Request::List { service: None }) {
+            Response::Services(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// (ActiveConn, InActConn, PersistConn) of a dest.
+    pub fn conns_of(&mut self, service: ServiceKey, addr: Ipv4Addr) -> (u64, u64, u64) {
+        let list = self.list();
+        let s = list.iter().find(|s| s.key == service).expect("the service");
+        let d = s
+            .dests
+            .iter()
+            .find(|d| d.config.addr.ip() == addr)
+            .expect("the dest");
+        (d.active_conns, d.inactive_conns, d.persist_conns)
+    }
+
+    pub fn counter(&self, c: Counter) -> u64 {
+        rvs_dataplane::stats::total(&self.cores, c)
+    }
+}
+
+pub fn dest(addr: Ipv4Addr, port: u16, weight: u32) -> DestConfig {
+    DestConfig {
+        addr: (addr, port).into(),
+        forward: Forward::Route,
+        weight,
+        u_threshold: 0,
+        l_threshold: 0,
+    }
+}
