@@ -18,6 +18,8 @@ NS_RS2=rvs-rs2        # real server 2
 LAB_NAMESPACES=("$NS_SW" "$NS_CLI" "$NS_LB" "$NS_RS1" "$NS_RS2")
 
 CLI_IP=198.18.0.1
+CLI2_IP=198.18.0.3    # more client addresses on the same eth0, for tests
+CLI3_IP=198.18.0.4    # that need several clients (persistence)
 LB_IP=198.18.0.2      # the director's own address, on the TAP interface rvs0
 RS1_IP=198.18.0.11
 RS2_IP=198.18.0.12
@@ -81,30 +83,31 @@ configure_dr_service() {
     rvsadm -a -t "$VIP:80" -r "$RS2_IP:80" -g
 }
 
-# send_requests N: N HTTP GETs from the client to http://VIP/, one curl (so one
-# new TCP connection) each. Sets the globals REQ_RS1, REQ_RS2, REQ_OTHER (an
-# answer naming neither server) and REQ_FAILED. Bounded: each request has
-# curl's 5 s limit, and after 10 failures in a row the rest are not sent and
-# count as failed (a dead path would otherwise take N x 5 s).
+# send_requests N [URL [SRC]]: N HTTP GETs from the client to URL (default
+# http://VIP/), from source address SRC (default: the client's own), one curl
+# (so one new TCP connection) each. Sets the globals REQ_RS1, REQ_RS2,
+# REQ_OTHER (an answer naming neither server) and REQ_FAILED. Bounded: each
+# request has curl's 5 s limit, and after 10 failures in a row the rest are
+# not sent and count as failed (a dead path would otherwise take N x 5 s).
 send_requests() {
-    local n=$1 answers
+    local n=$1 url=${2:-http://$VIP/} src=${3:-$CLI_IP} answers
     # One `ip netns exec` for the whole loop; each curl prints its body or FAIL
     # on a line of its own.
     answers=$(ip netns exec "$NS_CLI" bash -c '
-        n=$1 url=$2 fails=0
+        n=$1 url=$2 src=$3 fails=0
         for ((i = 0; i < n; i++)); do
             if ((fails >= 10)); then
                 echo FAIL
                 continue
             fi
-            if body=$(curl -s --max-time 5 "$url"); then
+            if body=$(curl -s --max-time 5 --interface "$src" "$url"); then
                 fails=0
                 printf "%s\n" "${body:-EMPTY}" | head -n 1
             else
                 fails=$((fails + 1))
                 echo FAIL
             fi
-        done' bash "$n" "http://$VIP/")
+        done' bash "$n" "$url" "$src")
     REQ_RS1=$(grep -c 'rs1' <<<"$answers" || true)
     REQ_RS2=$(grep -c 'rs2' <<<"$answers" || true)
     REQ_FAILED=$(grep -cx 'FAIL' <<<"$answers" || true)

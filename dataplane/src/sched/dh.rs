@@ -56,6 +56,27 @@ impl Scheduler for DestHash {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, packet, pick_one, FixedLoads};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Same destination address, same dest, whatever the client, for as
+        /// long as the dest set stays the same.
+        #[test]
+        fn stable_for_a_destination(n in 1u32..8, dst in any::<u32>(), src in any::<u32>()) {
+            let dests: Vec<DestView> = (0..n).map(|i| dest(i, 1)).collect();
+            let loads = FixedLoads::new(8);
+            let s = DestHash::build(&dests, &BuildParams::default());
+            let p = crate::sched::Packet {
+                dst: std::net::Ipv4Addr::from(dst).into(),
+                ..packet("192.168.1.10", 1000)
+            };
+            let first = pick_one(&s, &mut SchedState::default(), &dests, &loads, p);
+            prop_assert!(first.is_some());
+            let other = crate::sched::Packet { src: std::net::Ipv4Addr::from(src).into(), ..p };
+            let again = DestHash::build(&dests, &BuildParams::default());
+            prop_assert_eq!(pick_one(&again, &mut SchedState::default(), &dests, &loads, other), first);
+        }
+    }
 
     #[test]
     fn spec_example_and_weights_ignored() {

@@ -390,6 +390,30 @@ address = "198.18.0.2/24"
 "#;
 
     #[test]
+    fn the_lab_config_and_its_commented_example_load() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/lab-dataplane.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let c = load(path).unwrap();
+        assert_eq!((c.conn.reuse_mode, c.sched.mh_table_size), (1, 65537));
+        assert!(c.mark_rules.is_empty());
+        // The commented [[mark_rules]] example is a valid rule.
+        let example: String = text
+            .lines()
+            .skip_while(|l| *l != "# [[mark_rules]]")
+            .map(|l| l.trim_start_matches("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(example.starts_with("[[mark_rules]]"), "{example}");
+        let f = write(&format!("{text}\n{example}\n"));
+        let c = load(f.as_str()).unwrap();
+        let rule = c.mark_rules[0].to_rule().unwrap();
+        assert_eq!(
+            rule.to_string(),
+            "--add-mark 5 --proto tcp --dst 198.18.0.100/32 --dport 80,443 --src 198.18.0.0/24"
+        );
+    }
+
+    #[test]
     fn good_config_loads_with_defaults() {
         let f = write(GOOD);
         let c = load(f.as_str()).unwrap();
