@@ -107,10 +107,6 @@ impl Classifier {
         Classifier { rules }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// The mark of a TCP or UDP packet, 0 when no rule matches.
     #[inline]
     pub fn mark(&self, protocol: u8, src: Ipv4Addr, dst: Ipv4Addr, dport: u16) -> u32 {

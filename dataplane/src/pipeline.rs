@@ -485,7 +485,7 @@ impl Core {
                 self.stats.count(Counter::NeighEventLost);
             }
         }
-        if op == arp::op::REQUEST && snap.is_vip(target_ip) {
+        if op == arp::op::REQUEST && snap.answers_arp_for(target_ip) {
             let b = frame.bytes_mut();
             let mut eth = EthernetFrame::new_unchecked(&mut *b);
             eth.set_dst(sender_mac);
@@ -538,10 +538,10 @@ impl Core {
                 Err(m) => return self.count(m.into()),
             },
             protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
-            _ => return self.count(Counter::DropVipNoService),
+            _ => return self.not_a_service(snap, vaddr),
         };
         let Some(service) = snap.lookup(proto, ip.src(), vaddr, vport) else {
-            return self.count(Counter::DropVipNoService);
+            return self.not_a_service(snap, vaddr);
         };
         let flow = Flow {
             key: ConnKey {
@@ -569,6 +569,17 @@ impl Core {
                 self.reply_port_unreachable(frame, l3, mac)
             }
             Err(c) => self.count(c),
+        }
+    }
+
+    /// A packet to `vaddr` that no service takes: a counted drop for a VIP
+    /// of ours; the kernel's for an address a classifier prefix merely
+    /// covers (the director's own address may be one).
+    fn not_a_service(&self, snap: &Snapshot, vaddr: Ipv4Addr) -> Verdict {
+        if snap.answers_arp_for(vaddr) {
+            self.count(Counter::DropVipNoService)
+        } else {
+            self.exception()
         }
     }
 
@@ -962,6 +973,11 @@ impl Core {
             Err(m) => return self.count(m.into()),
         };
         if kind == icmp::kind::ECHO_REQUEST {
+            // A VIP answers pings; an address a classifier prefix covers is
+            // not ours to answer for.
+            if !snap.answers_arp_for(ip.dst()) {
+                return self.exception();
+            }
             return self.reply_echo(frame, l3, mac);
         }
         if !is_error {

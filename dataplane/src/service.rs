@@ -138,18 +138,6 @@ impl Snapshot {
         }
     }
 
-    /// An empty generation for `ports`.
-    pub fn empty(ports: Vec<PortInfo>, slots_max: usize) -> Self {
-        Snapshot::new(
-            0,
-            Timeouts::default(),
-            ports,
-            vec![],
-            Classifier::default(),
-            slots_max,
-        )
-    }
-
     /// The address service (protocol, VIP, port), exactly.
     #[inline]
     pub fn service(&self, key: &ServiceAddr) -> Option<&Service> {
@@ -186,7 +174,9 @@ impl Snapshot {
     }
 
     /// Whether ARP for `addr` is ours to answer: the VIP of an address
-    /// service, or a host rule of a fwmark service.
+    /// service, or the address of a /32 classifier rule of a fwmark service.
+    /// Addresses inside a wider rule are not: they are routed to the
+    /// director, and answering for them could take over a whole segment.
     #[inline]
     pub fn answers_arp_for(&self, addr: Ipv4Addr) -> bool {
         self.vips.contains(&addr)

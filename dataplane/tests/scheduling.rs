@@ -338,6 +338,36 @@ fn a_fwmark_service_pins_http_and_https_to_one_dest() {
 }
 
 #[test]
+fn a_rule_over_the_directors_own_segment_answers_no_arp_for_its_hosts() {
+    let mut d = Director::new(ConnPolicy::default());
+    d.ok(Request::AddMarkRule(mark_rule(3, "198.18.0.0/24", &[8080])));
+    d.add_service(fwm(3), sched("rr"));
+    d.add_dest(fwm(3), RS1, 0, 1);
+    for host in [RS1, RS2, VIP] {
+        let mut arp = arp_request(host);
+        assert_eq!(
+            d.worker.handle_frame(0, &mut arp, 1, false),
+            Verdict::Exception,
+            "{host}"
+        );
+    }
+    // Traffic to a marked port of any address in it is still ours; other
+    // traffic to those addresses (the director's own, here) is the kernel's.
+    assert_eq!(
+        d.syn(ip("198.51.100.9"), 1000, (RS2, 8080), 1),
+        Sent::To(RS1)
+    );
+    assert_eq!(
+        d.syn(ip("198.51.100.9"), 1001, (LB, 22), 1),
+        Sent::Not(Verdict::Exception)
+    );
+    assert_eq!(
+        d.udp(ip("198.51.100.9"), 1002, (LB, 53), 1),
+        Sent::Not(Verdict::Exception)
+    );
+}
+
+#[test]
 fn a_fwmark_service_takes_precedence_over_an_address_service() {
     // spec/conn.md §1.3: a marked packet goes to its fwmark service first.
     let mut d = Director::new(ConnPolicy::default());
@@ -358,6 +388,12 @@ fn dh_and_lblc_through_a_prefix_rule() {
     for rs in [RS1, RS2, RS3] {
         d.add_dest(fwm(9), rs, 0, 1);
     }
+    // The prefix is routed to the director, not answered for by ARP.
+    let mut arp = arp_request(ip("10.1.2.3"));
+    assert_eq!(
+        d.worker.handle_frame(0, &mut arp, 1, false),
+        Verdict::Exception
+    );
     // spec/schedulers.md §11: list [RS3, RS2, RS1], 10.1.2.3 -> bucket 2 -> RS1.
     for (client, sport) in [("198.51.100.9", 1000), ("203.0.113.4", 2000)] {
         assert_eq!(

@@ -96,12 +96,6 @@ pub struct LocalityCache {
     expiration_s: u64,
 }
 
-impl Default for LocalityCache {
-    fn default() -> Self {
-        LocalityCache::with_max(WAYS)
-    }
-}
-
 impl LocalityCache {
     /// A cache with room for about `entries_max` destination addresses.
     pub fn with_max(entries_max: usize) -> Self {

@@ -215,7 +215,13 @@ impl Scheduler for Maglev {
         if available(first) {
             return Some(usize::from(first));
         }
-        if !self.fallback {
+        // When nothing is available the probes below would all fail: up to
+        // M hashes for one packet. Say so at once instead.
+        if !self.fallback
+            || !dests
+                .iter()
+                .any(|d| d.weight > 0 && !ctx.loads.overloaded(d.slot))
+        {
             return None;
         }
         for offset in 0..m {
@@ -336,6 +342,12 @@ mod tests {
         let dests = [rs(3, 1), rs(2, 1), rs(1, 0)];
         let s = Maglev::build(&dests, &params(4093, false, false)).unwrap();
         assert_eq!(counts(&s, 3)[2], 0);
+        // Every dest quiesced: the fallback gives up at once.
+        let mut q3 = rs(3, 0);
+        q3.last_weight = 1;
+        let all_quiesced = [q3, q];
+        let s = Maglev::build(&all_quiesced, &params(65537, true, false)).unwrap();
+        assert_eq!(lookup(&s, &all_quiesced, "192.168.1.10"), None);
         // No weights at all: an empty table, no destination.
         let none = [rs(1, 0)];
         let s = Maglev::build(&none, &params(251, true, false)).unwrap();
