@@ -31,13 +31,7 @@ impl DestHash {
 }
 
 impl Scheduler for DestHash {
-    fn name(&self) -> &'static str {
-        "dh"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("dh");
 
     fn pick(
         &self,

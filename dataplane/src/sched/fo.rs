@@ -6,29 +6,12 @@
 //! Example: A w100, B w50, C w50 added in that order → A; with A at weight 0
 //! → C (it is ahead of B in the list).
 
-use super::{next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+use super::{DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct WeightedFailover {
-    build_id: u64,
-}
-
-impl WeightedFailover {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        WeightedFailover {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(WeightedFailover);
 
 impl Scheduler for WeightedFailover {
-    fn name(&self) -> &'static str {
-        "fo"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("fo");
 
     fn pick(
         &self,
@@ -52,6 +35,7 @@ impl Scheduler for WeightedFailover {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn spec_example() {

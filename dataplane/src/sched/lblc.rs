@@ -22,10 +22,7 @@
 
 use std::net::IpAddr;
 
-use super::{
-    fold, hash_32, least_weighted_conn, next_build_id, BuildParams, DestView, Loads, PickCtx,
-    SchedState, Scheduler,
-};
+use super::{fold, hash_32, least_weighted_conn, DestView, Loads, PickCtx, SchedState, Scheduler};
 
 /// lblcr's most members per entry.
 pub const SET_MAX: usize = 8;
@@ -182,27 +179,10 @@ pub(crate) fn locality_overloaded(d: &DestView, dests: &[DestView], loads: &dyn 
             .any(|o| loads.active(o.slot).saturating_mul(2) < u64::from(o.weight))
 }
 
-#[derive(Debug)]
-pub struct Lblc {
-    build_id: u64,
-}
-
-impl Lblc {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        Lblc {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(Lblc);
 
 impl Scheduler for Lblc {
-    fn name(&self) -> &'static str {
-        "lblc"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("lblc");
 
     fn uses_locality_cache(&self) -> bool {
         true
@@ -243,6 +223,7 @@ impl Scheduler for Lblc {
 pub(crate) mod tests {
     use super::*;
     use crate::sched::testing::{dest, packet, FixedLoads};
+    use crate::sched::BuildParams;
     use crate::sched::Packet;
 
     pub(crate) fn to(dst: &str) -> Packet {

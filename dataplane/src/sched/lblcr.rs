@@ -14,22 +14,11 @@
 
 use super::lblc::{locality_overloaded, LocalityEntry, EXPIRATION_S};
 use super::{
-    conn_overhead, least_weighted_conn, next_build_id, weighted_less, BuildParams, DestView, Loads,
-    PickCtx, SchedState, Scheduler,
+    conn_overhead, least_weighted_conn, weighted_less, DestView, Loads, PickCtx, SchedState,
+    Scheduler,
 };
 
-#[derive(Debug)]
-pub struct Lblcr {
-    build_id: u64,
-}
-
-impl Lblcr {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        Lblcr {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(Lblcr);
 
 /// The dest index of a member, if the service still has it.
 fn index_of(dests: &[DestView], slot: u32) -> Option<usize> {
@@ -84,13 +73,7 @@ fn set_max(e: &LocalityEntry, dests: &[DestView], loads: &dyn Loads) -> Option<u
 }
 
 impl Scheduler for Lblcr {
-    fn name(&self) -> &'static str {
-        "lblcr"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("lblcr");
 
     fn uses_locality_cache(&self) -> bool {
         true
@@ -131,6 +114,7 @@ mod tests {
     use crate::sched::lblc::tests::pick_cached;
     use crate::sched::lblc::LocalityCache;
     use crate::sched::testing::{dest, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn a_set_grows_when_its_best_member_is_overloaded() {

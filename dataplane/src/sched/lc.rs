@@ -8,31 +8,12 @@
 //! (512), C 3 / 50 (818) → A. From empty, A(w1) then B(w3) added, every
 //! connection staying active: `B A B A B A ...`.
 
-use super::{
-    conn_overhead, eligible, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler,
-};
+use super::{conn_overhead, eligible, DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct LeastConn {
-    build_id: u64,
-}
-
-impl LeastConn {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        LeastConn {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(LeastConn);
 
 impl Scheduler for LeastConn {
-    fn name(&self) -> &'static str {
-        "lc"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("lc");
 
     fn pick(
         &self,
@@ -58,6 +39,7 @@ impl Scheduler for LeastConn {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn spec_examples() {

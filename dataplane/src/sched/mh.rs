@@ -182,13 +182,7 @@ fn populate(dests: &[DestView], m: u32) -> Box<[u16]> {
 }
 
 impl Scheduler for Maglev {
-    fn name(&self) -> &'static str {
-        "mh"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("mh");
 
     fn pick(
         &self,

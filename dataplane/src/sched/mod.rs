@@ -19,6 +19,42 @@
 //! is the exception: thresholds are on the dest's total over all cores, as in
 //! IPVS (`spec/schedulers.md` §15), and the flag is shared.
 
+/// A scheduler with nothing to build (its state is per core, in
+/// [`SchedState`]): the struct holding its build id, and `build`.
+macro_rules! stateless_scheduler {
+    ($ty:ident) => {
+        #[derive(Debug)]
+        pub struct $ty {
+            build_id: u64,
+        }
+
+        impl $ty {
+            pub fn build(
+                _dests: &[$crate::sched::DestView],
+                _params: &$crate::sched::BuildParams,
+            ) -> Self {
+                $ty {
+                    build_id: $crate::sched::next_build_id(),
+                }
+            }
+        }
+    };
+}
+
+/// `name` and `build_id` of a [`Scheduler`] impl whose struct has a
+/// `build_id` field.
+macro_rules! scheduler_identity {
+    ($name:literal) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+
+        fn build_id(&self) -> u64 {
+            self.build_id
+        }
+    };
+}
+
 pub mod dh;
 pub mod fo;
 pub mod lblc;

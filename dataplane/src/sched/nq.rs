@@ -8,31 +8,12 @@
 //! `B A B B B B B A B B B A`.
 
 use super::sed::delay_overhead;
-use super::{
-    eligible, next_build_id, weighted_less, BuildParams, DestView, PickCtx, SchedState, Scheduler,
-};
+use super::{eligible, weighted_less, DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct NeverQueue {
-    build_id: u64,
-}
-
-impl NeverQueue {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        NeverQueue {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(NeverQueue);
 
 impl Scheduler for NeverQueue {
-    fn name(&self) -> &'static str {
-        "nq"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("nq");
 
     fn pick(
         &self,
@@ -61,6 +42,7 @@ impl Scheduler for NeverQueue {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks_never_closing};
+    use crate::sched::BuildParams;
 
     #[test]
     fn spec_example() {

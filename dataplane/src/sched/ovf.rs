@@ -8,29 +8,12 @@
 //! Example: A w5, B w3: A takes connections while it holds 0..5 active; at 6
 //! active B is chosen; with A at 6 and B at 4 there is no destination.
 
-use super::{next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+use super::{DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct Overflow {
-    build_id: u64,
-}
-
-impl Overflow {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        Overflow {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(Overflow);
 
 impl Scheduler for Overflow {
-    fn name(&self) -> &'static str {
-        "ovf"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("ovf");
 
     fn pick(
         &self,
@@ -58,6 +41,7 @@ impl Scheduler for Overflow {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn spec_example() {

@@ -8,29 +8,12 @@
 //! Example: dests added A, B, C (list `[C, B, A]`), all weight 1: picks go
 //! C, B, A, C, B, A, ...; with B at weight 0: C, A, C, A, ...
 
-use super::{next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+use super::{DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct RoundRobin {
-    build_id: u64,
-}
-
-impl RoundRobin {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        RoundRobin {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(RoundRobin);
 
 impl Scheduler for RoundRobin {
-    fn name(&self) -> &'static str {
-        "rr"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("rr");
 
     fn pick(&self, state: &mut SchedState, dests: &[DestView], ctx: &mut PickCtx) -> Option<usize> {
         let n = dests.len();
@@ -68,6 +51,7 @@ impl Scheduler for RoundRobin {
 mod tests {
     use super::*;
     use crate::sched::testing::FixedLoads;
+    use crate::sched::BuildParams;
     use crate::sched::Packet;
     use std::net::{IpAddr, Ipv4Addr};
 

@@ -8,10 +8,7 @@
 //! `B B B A B B B A ...` (three connections queue on the fast server before
 //! the slow one gets any).
 
-use super::{
-    eligible, next_build_id, weighted_less, BuildParams, DestView, Loads, PickCtx, SchedState,
-    Scheduler,
-};
+use super::{eligible, weighted_less, DestView, Loads, PickCtx, SchedState, Scheduler};
 
 /// The expected-delay overhead of sed and nq.
 #[inline]
@@ -19,27 +16,10 @@ pub(crate) fn delay_overhead(loads: &dyn Loads, slot: u32) -> u64 {
     loads.active(slot).wrapping_add(1)
 }
 
-#[derive(Debug)]
-pub struct ShortestExpectedDelay {
-    build_id: u64,
-}
-
-impl ShortestExpectedDelay {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        ShortestExpectedDelay {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(ShortestExpectedDelay);
 
 impl Scheduler for ShortestExpectedDelay {
-    fn name(&self) -> &'static str {
-        "sed"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("sed");
 
     fn pick(
         &self,
@@ -68,6 +48,7 @@ impl Scheduler for ShortestExpectedDelay {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn spec_example() {

@@ -70,13 +70,7 @@ impl SourceHash {
 }
 
 impl Scheduler for SourceHash {
-    fn name(&self) -> &'static str {
-        "sh"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("sh");
 
     fn pick(
         &self,

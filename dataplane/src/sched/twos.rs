@@ -15,22 +15,10 @@
 //! worker's [`SchedState`]; [`choose`] is the deterministic part.
 
 use super::{
-    conn_overhead, eligible, next_build_id, weighted_less, BuildParams, DestView, Loads, PickCtx,
-    SchedState, Scheduler,
+    conn_overhead, eligible, weighted_less, DestView, Loads, PickCtx, SchedState, Scheduler,
 };
 
-#[derive(Debug)]
-pub struct TwoChoices {
-    build_id: u64,
-}
-
-impl TwoChoices {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        TwoChoices {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(TwoChoices);
 
 /// xorshift64*: the next number of the core's generator (its state is never
 /// 0; a 0 seed is replaced).
@@ -80,13 +68,7 @@ pub fn choose(dests: &[DestView], loads: &dyn Loads, r1: u64, r2: u64) -> Option
 }
 
 impl Scheduler for TwoChoices {
-    fn name(&self) -> &'static str {
-        "twos"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("twos");
 
     fn pick(&self, state: &mut SchedState, dests: &[DestView], ctx: &mut PickCtx) -> Option<usize> {
         let total: u64 = dests
@@ -107,6 +89,7 @@ impl Scheduler for TwoChoices {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, FixedLoads};
+    use crate::sched::BuildParams;
 
     #[test]
     fn the_first_dest_has_an_extra_slot() {

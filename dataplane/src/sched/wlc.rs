@@ -9,31 +9,12 @@
 //! Example: list `[C, B, A]`, A 266/1, B 512/2, C 818/3 → B. From empty, A(w1)
 //! then B(w3), connections never closing: `B A B B B A B B B A B B`.
 
-use super::{
-    least_weighted_conn, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler,
-};
+use super::{least_weighted_conn, DestView, PickCtx, SchedState, Scheduler};
 
-#[derive(Debug)]
-pub struct WeightedLeastConn {
-    build_id: u64,
-}
-
-impl WeightedLeastConn {
-    pub fn build(_dests: &[DestView], _params: &BuildParams) -> Self {
-        WeightedLeastConn {
-            build_id: next_build_id(),
-        }
-    }
-}
+stateless_scheduler!(WeightedLeastConn);
 
 impl Scheduler for WeightedLeastConn {
-    fn name(&self) -> &'static str {
-        "wlc"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("wlc");
 
     fn pick(
         &self,
@@ -49,6 +30,7 @@ impl Scheduler for WeightedLeastConn {
 mod tests {
     use super::*;
     use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+    use crate::sched::BuildParams;
     use proptest::prelude::*;
 
     #[test]

@@ -37,13 +37,7 @@ impl WeightedRoundRobin {
 }
 
 impl Scheduler for WeightedRoundRobin {
-    fn name(&self) -> &'static str {
-        "wrr"
-    }
-
-    fn build_id(&self) -> u64 {
-        self.build_id
-    }
+    scheduler_identity!("wrr");
 
     fn on_rebuild(&self, state: &mut SchedState, _dests: &[DestView]) {
         // ip_vs_wrr_dest_changed.
