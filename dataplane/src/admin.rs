@@ -264,10 +264,15 @@ impl AdminState {
     }
 
     /// The scheduler flags of `c`, checked against its scheduler the way
-    /// ipvsadm does (sh-* only with sh, mh-* only with mh).
+    /// ipvsadm does (sh-* only with sh, mh-* only with mh). `flag-1`..`flag-3`
+    /// (what ipvsadm calls the bits no scheduler names) are kept and listed
+    /// but act on nothing, as in IPVS.
     fn sched_flags(c: &ServiceConfig) -> Result<SchedFlags, ApiError> {
         let mut flags = SchedFlags::default();
         for f in &c.sched_flags {
+            if matches!(f.as_str(), "flag-1" | "flag-2" | "flag-3") {
+                continue;
+            }
             let (family, which) = match f.as_str() {
                 "sh-fallback" => ("sh", 1),
                 "sh-port" => ("sh", 2),

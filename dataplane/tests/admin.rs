@@ -318,6 +318,23 @@ fn invalid_requests_are_errors_and_change_nothing() {
 }
 
 #[test]
+fn unnamed_scheduler_flags_are_kept_and_listed() {
+    // ipvsadm -A -t VIP:80 -s rr -b flag-1,flag-3: IPVS stores the bits.
+    let (mut a, c) = state();
+    let mut config = cfg("rr");
+    config.sched_flags = vec!["flag-1".into(), "flag-3".into()];
+    let add = Request::AddService {
+        key: svc(80),
+        config: config.clone(),
+    };
+    assert_eq!(a.handle(add, &c, 1).0, Response::Ok);
+    let Response::Services(s) = list(&mut a, &c) else {
+        panic!()
+    };
+    assert_eq!(s[0].config, config);
+}
+
+#[test]
 fn edits_replace_and_dests_are_newest_first() {
     let (mut a, c) = state();
     a.handle(
