@@ -102,7 +102,7 @@ struct ServiceEntry {
 /// A deleted dest whose slot may still have connections.
 #[derive(Clone, Debug)]
 struct Trashed {
-    service: ServiceAddr,
+    service: ServiceKey,
     dest: DestEntry,
     /// The first generation without it.
     since_generation: u64,
@@ -605,7 +605,17 @@ impl AdminState {
                     self.services[i].config = old;
                     return Err(e);
                 }
-                self.services[i].built = None;
+                let s = &mut self.services[i];
+                if s.config.scheduler != old.scheduler {
+                    // A new scheduler starts afresh on every core (IPVS's
+                    // init_service): a new id resets the per-core state and
+                    // locality cache entries.
+                    self.next_service_id += 1;
+                    s.id = self.next_service_id;
+                }
+                if s.config.scheduler != old.scheduler || s.config.sched_flags != old.sched_flags {
+                    s.built = None;
+                }
                 Ok((Response::Ok, true))
             }
             Request::DelService { key } => {
@@ -637,14 +647,18 @@ impl AdminState {
                     &self.services[i].config.scheduler,
                     self.services[i].dests.len() + 1,
                 )?;
-                let svc_addr = self.services[i].addr;
                 // Back from the trash, with its connections, as IPVS does.
                 let mut entry = if let Some(t) = self
                     .trash
                     .iter()
-                    .position(|t| t.service == svc_addr && t.dest.config.addr == dest.addr)
+                    .position(|t| t.service == service && t.dest.config.addr == dest.addr)
                 {
                     let mut e = self.trash.swap_remove(t).dest;
+                    // §15: as for an edit, removing or raising the upper
+                    // threshold clears OVERLOAD.
+                    if dest.u_threshold == 0 || dest.u_threshold > e.config.u_threshold {
+                        self.overload.set(e.slot, false);
+                    }
                     e.config = dest;
                     e
                 } else {
@@ -663,9 +677,9 @@ impl AdminState {
                         baseline: stats::slot_total(cores, slot),
                     }
                 };
-                if entry.config.weight > 0 {
-                    entry.last_weight = entry.config.weight;
-                }
+                // On an add the last weight is the weight given, 0 too (a dest
+                // added with weight 0 gets no Maglev slots).
+                entry.last_weight = entry.config.weight;
                 self.services[i].dests.insert(0, entry);
                 self.services[i].built = None;
                 Ok((Response::Ok, true))
@@ -690,7 +704,7 @@ impl AdminState {
                 let (i, j) = self.find_dest(&service, addr)?;
                 let d = self.services[i].dests.remove(j);
                 self.services[i].built = None;
-                let svc = self.services[i].addr;
+                let svc = self.services[i].key;
                 self.trash_dest(svc, d);
                 Ok((Response::Ok, true))
             }
@@ -732,7 +746,7 @@ impl AdminState {
         }
     }
 
-    fn trash_dest(&mut self, service: ServiceAddr, dest: DestEntry) {
+    fn trash_dest(&mut self, service: ServiceKey, dest: DestEntry) {
         let since_generation = self.generation + 1;
         // The neighbour entry stays while the dest is in the trash: its
         // connections may come back to life.
@@ -749,7 +763,7 @@ impl AdminState {
             self.free_locality_caches.push(c);
         }
         for d in s.dests {
-            self.trash_dest(s.addr, d);
+            self.trash_dest(s.key, d);
         }
         // Workers on an older generation may still count it.
         self.retiring_service_slots

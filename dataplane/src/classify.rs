@@ -72,6 +72,15 @@ pub fn check_rule(r: &MarkRule) -> Result<(), ApiError> {
             "IPv6 classifier rules are not supported by this rvs version yet",
         ));
     }
+    // A prefix from the API is not made by `Prefix::new`: check it is one.
+    for p in std::iter::once(&r.dst).chain(&r.src) {
+        if Prefix::new(p.addr, p.len) != Some(*p) {
+            return invalid(format!(
+                "{}/{} is not a prefix (length 0..32, host bits zero)",
+                p.addr, p.len
+            ));
+        }
+    }
     if r.dst_ports.len() > PORT_RANGES_MAX {
         return invalid(format!(
             "a rule lists at most {PORT_RANGES_MAX} port ranges"
@@ -215,5 +224,18 @@ mod tests {
         let many: Vec<(u16, u16)> = (0..33).map(|p| (p, p)).collect();
         assert!(check_rule(&rule(1, None, "198.18.0.1", &many)).is_err());
         assert!(check_rule(&rule(1, None, "198.18.0.1", &[(80, 90)])).is_ok());
+        // Prefixes as the API may carry them, not made by Prefix::new.
+        let mut r = rule(1, None, "198.18.0.1", &[]);
+        r.dst.len = 33;
+        assert!(check_rule(&r).is_err());
+        let mut r = rule(1, None, "198.18.0.1", &[]);
+        r.dst.len = 24;
+        assert!(check_rule(&r).is_err(), "host bits set");
+        let mut r = rule(1, None, "198.18.0.1", &[]);
+        r.src = Some(Prefix {
+            addr: "10.0.0.0".parse().unwrap(),
+            len: 200,
+        });
+        assert!(check_rule(&r).is_err());
     }
 }

@@ -329,9 +329,16 @@ impl Worker {
 
 impl Core {
     /// Expire up to `budget` slots' worth of old connections.
+    /// Both the slots examined and the entries removed are bounded by
+    /// `budget`, so one call's work is too.
     fn reclaim(&mut self, snap: &Snapshot, now_ms: u64, budget: usize) {
         let mut budget = budget.min(self.conns.slots_len());
-        while let Some(i) = self.conns.next_expired(now_ms, &mut budget) {
+        let mut removals = budget;
+        while removals > 0 {
+            let Some(i) = self.conns.next_expired(now_ms, &mut budget) else {
+                break;
+            };
+            removals -= 1;
             let c = self.conns.get_mut(i);
             if c.is_template() && c.control > 0 {
                 // Still controls connections: kept, re-armed for 60 s, and
@@ -607,10 +614,12 @@ impl Core {
             let dest = snap.dest(c.dest_slot).copied();
             // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
             // quiesced dest's entry, is expired and the packet rescheduled.
+            // (The quiesced case is part of IPVS's port-reuse check, so it
+            // needs conn_reuse_mode too.)
             let nodest = self.policy.expire_nodest_conn
                 && match dest {
                     None => true,
-                    Some(d) => syn && d.weight == 0,
+                    Some(d) => syn && d.weight == 0 && self.policy.conn_reuse_mode != 0,
                 };
             if c.expires_ms <= now_ms || reuse || nodest {
                 self.drop_conn(snap, idx);
@@ -667,7 +676,16 @@ impl Core {
                 // go by flow hash, so the whole flow reaches one dest (for as
                 // long as the set of dests stays the same).
                 self.stats.count(Counter::ConnTableFull);
-                let dest = self.pick_stateless(service, flow)?;
+                // A client with a valid template still goes by it (using it
+                // takes no room; the connection it would count is not made).
+                let template = service.persistence.and_then(|p| {
+                    let found = self.conns.find(&template_key(service, p, &flow.key));
+                    self.template_dest(snap, service, found, false, now_ms)
+                });
+                let dest = match template {
+                    Some(d) => d,
+                    None => self.pick_stateless(service, flow)?,
+                };
                 if syn || !is_tcp {
                     for slot in [service.slot, dest.slot] {
                         if let Some(s) = self.stats.slots.get(slot as usize) {
@@ -817,30 +835,8 @@ impl Core {
     ) -> Result<Dest, Counter> {
         let tkey = template_key(service, p, &flow.key);
         let found = self.conns.find(&tkey);
-        if let Some(ti) = found {
-            let t = *self.conns.get(ti);
-            // A template past its timeout that still controls connections
-            // was re-armed by the kernel's timer; ours re-arms lazily.
-            let alive = t.expires_ms > now_ms || t.control > 0;
-            let valid = alive
-                && snap.dest(t.dest_slot).is_some_and(|d| {
-                    service.dests.iter().any(|sd| sd.slot == d.slot)
-                        && !(self.policy.expire_quiescent_template && d.weight == 0)
-                });
-            if valid {
-                let dest = *snap.dest(t.dest_slot).expect("checked above");
-                let t = self.conns.get_mut(ti);
-                if t.expires_ms <= now_ms {
-                    // What the sweep would have done had it come by first.
-                    t.timeout_s = TEMPLATE_REARM_S;
-                }
-                if !one_packet {
-                    t.control += 1;
-                }
-                // Templates bypass the scheduler, weights and OVERLOAD.
-                t.expires_ms = now_ms + u64::from(t.timeout_s) * 1000;
-                return Ok(dest);
-            }
+        if let Some(dest) = self.template_dest(snap, service, found, !one_packet, now_ms) {
+            return Ok(dest);
         }
         let dest = self.schedule(service, flow, now_ms)?;
         let template = Conn {
@@ -890,6 +886,44 @@ impl Core {
             bump(&s.persist, 1);
         }
         Ok(dest)
+    }
+
+    /// The dest of the template at `found`, if it is valid (`spec/conn.md`
+    /// §6.2): alive, its dest still in the service and, with
+    /// `expire_quiescent_template`, not quiesced. Using it refreshes the
+    /// template and, with `controls`, counts one more connection in it.
+    fn template_dest(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        found: Option<usize>,
+        controls: bool,
+        now_ms: u64,
+    ) -> Option<Dest> {
+        let ti = found?;
+        let t = *self.conns.get(ti);
+        // A template past its timeout that still controls connections was
+        // re-armed by the kernel's timer; ours re-arms lazily.
+        if t.expires_ms <= now_ms && t.control == 0 {
+            return None;
+        }
+        let dest = *snap.dest(t.dest_slot)?;
+        if !service.dests.iter().any(|sd| sd.slot == dest.slot)
+            || (self.policy.expire_quiescent_template && dest.weight == 0)
+        {
+            return None;
+        }
+        let t = self.conns.get_mut(ti);
+        if t.expires_ms <= now_ms {
+            // What the sweep would have done had it come by first.
+            t.timeout_s = TEMPLATE_REARM_S;
+        }
+        if controls {
+            t.control += 1;
+        }
+        // Templates bypass the scheduler, weights and OVERLOAD.
+        t.expires_ms = now_ms + u64::from(t.timeout_s) * 1000;
+        Some(dest)
     }
 
     /// A dest by flow hash among the eligible ones (no state kept). For a

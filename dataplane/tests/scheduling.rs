@@ -689,3 +689,139 @@ proptest! {
         prop_assert_eq!(d.counter(Counter::TemplateCreated), templates);
     }
 }
+
+#[test]
+fn an_edit_that_keeps_the_scheduler_keeps_its_state() {
+    // wrr 4/3/2: A B A C, then -E with the same scheduler: IPVS goes on (B);
+    // a scheduler change and back starts afresh (cw = mw: A).
+    let mut d = with_service(
+        ConnPolicy::default(),
+        sched("wrr"),
+        &[(RS1, 4), (RS2, 3), (RS3, 2)],
+    );
+    let (a, b, c) = (Sent::To(RS1), Sent::To(RS2), Sent::To(RS3));
+    let mut sport = 1000;
+    let mut next = |d: &mut Director| {
+        sport += 1;
+        d.syn(ip("198.51.100.9"), sport, V80, 1)
+    };
+    let got: Vec<Sent> = (0..4).map(|_| next(&mut d)).collect();
+    assert_eq!(got, [a, b, a, c]);
+    d.ok(Request::EditService {
+        key: tcp_svc(80),
+        config: sched("wrr"),
+    });
+    assert_eq!(next(&mut d), b, "-E with the same scheduler");
+    for s in ["rr", "wrr"] {
+        d.ok(Request::EditService {
+            key: tcp_svc(80),
+            config: sched(s),
+        });
+    }
+    assert_eq!(next(&mut d), a, "a new wrr starts at cw = mw");
+}
+
+#[test]
+fn a_dest_readded_with_weight_zero_gets_no_maglev_slots() {
+    let mut d = with_service(ConnPolicy::default(), sched("mh"), &[(RS1, 1), (RS2, 1)]);
+    d.ok(Request::DelDest {
+        service: tcp_svc(80),
+        addr: (RS1, 80).into(),
+    });
+    d.add_dest(tcp_svc(80), RS1, 80, 0);
+    for n in 0..50u8 {
+        let client = Ipv4Addr::new(203, 0, 113, n);
+        assert_eq!(d.syn(client, 1000, V80, 1), Sent::To(RS2), "{client}");
+    }
+}
+
+#[test]
+fn the_trash_is_per_service_for_fwmark_services_too() {
+    let mut d = Director::new(ConnPolicy::default());
+    for mark in [1, 2] {
+        d.ok(Request::AddMarkRule(mark_rule(
+            mark,
+            if mark == 1 {
+                "198.18.0.100"
+            } else {
+                "198.18.0.101"
+            },
+            &[80],
+        )));
+        d.add_service(fwm(mark), sched("rr"));
+    }
+    d.add_dest(fwm(1), RS1, 0, 1);
+    assert_eq!(d.syn(ip("198.51.100.9"), 1000, V80, 1), Sent::To(RS1));
+    d.ok(Request::DelDest {
+        service: fwm(1),
+        addr: (RS1, 0).into(),
+    });
+    d.add_dest(fwm(2), RS1, 0, 1);
+    let l = d.list();
+    let s2 = l.iter().find(|s| s.key == fwm(2)).unwrap();
+    assert_eq!(
+        (s2.dests[0].stats.conns, s2.dests[0].active_conns),
+        (0, 0),
+        "not fwmark 1's dest back from the trash"
+    );
+}
+
+#[test]
+fn readding_from_the_trash_without_a_threshold_clears_overload() {
+    let mut d = Director::new(ConnPolicy::default());
+    d.add_service(tcp_svc(80), sched("fo"));
+    let limited = DestConfig {
+        u_threshold: 1,
+        ..dest(RS1, 80, 1)
+    };
+    d.add_dest_with(tcp_svc(80), limited);
+    let a = ip("198.51.100.9");
+    assert_eq!(d.syn(a, 1, V80, 1), Sent::To(RS1));
+    assert_eq!(
+        d.syn(a, 2, V80, 1),
+        Sent::Not(Verdict::Reply),
+        "overloaded: port unreachable"
+    );
+    d.ok(Request::DelDest {
+        service: tcp_svc(80),
+        addr: (RS1, 80).into(),
+    });
+    d.add_dest(tcp_svc(80), RS1, 80, 1);
+    assert_eq!(d.syn(a, 3, V80, 1), Sent::To(RS1));
+}
+
+#[test]
+fn the_quiesced_syn_rule_needs_conn_reuse_mode() {
+    // IPVS applies expire_nodest_conn's quiesced-SYN rule inside its
+    // port-reuse check: with conn_reuse_mode 0 the SYN follows the entry.
+    let policy = ConnPolicy {
+        expire_nodest_conn: true,
+        conn_reuse_mode: 0,
+        ..ConnPolicy::default()
+    };
+    let mut d = with_service(policy, sched("rr"), &[(RS1, 1), (RS2, 1)]);
+    let a = ip("198.51.100.9");
+    assert_eq!(d.syn(a, 1000, V80, 1), Sent::To(RS2));
+    assert_eq!(d.tcp(a, 1000, V80, flags::ACK, 1), Sent::To(RS2));
+    d.edit_dest(tcp_svc(80), RS2, 80, 0);
+    assert_eq!(d.syn(a, 1000, V80, 2), Sent::To(RS2));
+}
+
+#[test]
+fn a_full_table_still_honours_templates() {
+    // Room for 6 entries: 3 clients' template and first connection each.
+    let mut d = Director::sized(ConnPolicy::default(), 6);
+    d.add_service(tcp_svc(80), persistent("rr", 360));
+    for rs in [RS1, RS2, RS3] {
+        d.add_dest(tcp_svc(80), rs, 80, 1);
+    }
+    let clients: Vec<Ipv4Addr> = (1..=3).map(|n| Ipv4Addr::new(198, 51, 100, n)).collect();
+    let first: Vec<Sent> = clients.iter().map(|&c| d.syn(c, 1000, V80, 1)).collect();
+    assert_eq!(first, [Sent::To(RS3), Sent::To(RS2), Sent::To(RS1)]);
+    for (c, want) in clients.iter().zip(&first) {
+        for sport in 2000..2005 {
+            assert_eq!(d.syn(*c, sport, V80, 2), *want, "{c} sport {sport}");
+        }
+    }
+    assert!(d.counter(Counter::ConnTableFull) >= 15);
+}

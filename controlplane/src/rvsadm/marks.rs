@@ -111,7 +111,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, ParseError> {
         *slot = Some(value()?);
     }
     let socket = d.socket.clone();
-    let (cmd, arg) = d.command.take().expect("is_mark_command found a command");
+    // is_mark_command saw a command word, but another option may have taken
+    // it as its value (`--dst --add-mark`).
+    let Some((cmd, arg)) = d.command.take() else {
+        return Err(ParseError::TryHelp);
+    };
     let given: Vec<&str> = [
         ("dst", &d.dst),
         ("proto", &d.proto),
@@ -308,6 +312,12 @@ mod tests {
             error("--list-marks extra"),
             syntax("unexpected argument extra")
         );
+        assert_eq!(
+            error("--dst --add-mark").1,
+            255,
+            "the option took the command as its value"
+        );
+        assert_eq!(error("--socket --list-marks").1, 255);
         assert!(!is_mark_command(&words("-L -n")));
         assert!(!is_mark_command(&words("-L -- --add-mark")));
     }

@@ -53,35 +53,32 @@ impl Scheduler for WeightedRoundRobin {
         if self.mw == 0 || dests.is_empty() {
             return None;
         }
+        // The largest weight a dest without OVERLOAD has: a round from the
+        // head at a threshold above it finds nothing, so such rounds are
+        // skipped in one step (the kernel walks them one by one, which with
+        // large weights can take billions of rounds). What is left is at
+        // most three walks over the dests.
+        let top = dests
+            .iter()
+            .filter(|d| !ctx.loads.overloaded(d.slot))
+            .map(|d| i64::from(d.weight))
+            .max()
+            .unwrap_or(0);
         // `None` is the list head (before the first dest), as in the kernel.
         let last = state.last_index.map(|i| (i as usize).min(dests.len() - 1));
         let mut at = last;
         let mut stop: Option<usize> = None;
         let (mut last_pass, mut restarted) = (false, false);
-        // When nothing can be picked the rounds below only step cw (and end
-        // where the kernel's would), without walking the dests each time.
-        let any_eligible = dests
-            .iter()
-            .any(|d| d.weight > 0 && !ctx.loads.overloaded(d.slot));
-        // Each round either picks, fails, or lowers cw; cw reaches its
-        // lowest value within mw / di rounds and the walk then ends.
         loop {
             let from = at.map_or(0, |i| i + 1);
-            if !any_eligible {
-                if let Some(s) = stop.filter(|&s| s >= from) {
-                    state.last_index = Some(s as u32);
-                    return None;
+            for (i, d) in dests.iter().enumerate().skip(from) {
+                if !ctx.loads.overloaded(d.slot) && i64::from(d.weight) >= state.cw {
+                    state.last_index = Some(i as u32);
+                    return Some(i);
                 }
-            } else {
-                for (i, d) in dests.iter().enumerate().skip(from) {
-                    if !ctx.loads.overloaded(d.slot) && i64::from(d.weight) >= state.cw {
-                        state.last_index = Some(i as u32);
-                        return Some(i);
-                    }
-                    if stop == Some(i) {
-                        state.last_index = Some(i as u32);
-                        return None;
-                    }
+                if stop == Some(i) {
+                    state.last_index = Some(i as u32);
+                    return None;
                 }
             }
             at = None;
@@ -93,6 +90,13 @@ impl Scheduler for WeightedRoundRobin {
                     return None;
                 }
                 restarted = true;
+            }
+            // The rounds from the head while cw is above `top` (and above
+            // the lowest threshold, where the last pass is decided) all
+            // fail: go to the first threshold that is not.
+            let floor = top.max((state.cw - 1).rem_euclid(self.di) + 1);
+            if state.cw > floor {
+                state.cw -= (state.cw - floor + self.di - 1) / self.di * self.di;
             }
             last_pass = state.cw <= self.di;
             if last_pass && restarted && last.is_some() {
@@ -191,6 +195,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn huge_weights_with_the_heaviest_overloaded_pick_at_once() {
+        // The kernel walks about 2^31 rounds here before picking A.
+        let (a, b) = (1, 2);
+        let dests = [dest(b, i32::MAX as u32), dest(a, 1)];
+        let mut loads = FixedLoads::new(4);
+        loads.overloaded[b as usize] = true;
+        let s = WeightedRoundRobin::build(&dests, &BuildParams::default());
+        let mut st = SchedState::default();
+        assert_eq!(picks(&s, &mut st, &dests, &loads, 3), [a, a, a]);
+        loads.overloaded[a as usize] = true;
+        assert_eq!(picks(&s, &mut st, &dests, &loads, 2), [u32::MAX, u32::MAX]);
+    }
+
     /// The kernel's walk, dest by dest, for comparing end states.
     fn reference_pick(
         s: &WeightedRoundRobin,
@@ -237,10 +255,11 @@ mod tests {
         #[test]
         fn same_as_the_kernel_walk(
             ws in proptest::collection::vec((0u32..9, any::<bool>()), 1..6),
+            g in 1u32..4,
             warmup in 0usize..12,
             overload_all in any::<bool>(),
         ) {
-            let dests: Vec<DestView> = ws.iter().enumerate().map(|(i, w)| dest(i as u32, w.0)).collect();
+            let dests: Vec<DestView> = ws.iter().enumerate().map(|(i, w)| dest(i as u32, w.0 * g)).collect();
             let s = WeightedRoundRobin::build(&dests, &BuildParams::default());
             let mut st = SchedState::default();
             picks(&s, &mut st, &dests, &FixedLoads::new(8), warmup);
