@@ -134,9 +134,9 @@ impl LocalityCache {
         Some(e)
     }
 
-    /// A fresh, empty entry for `addr` (taking the place of a dead one, or
-    /// of the set's least recently used one if it has idled 6 minutes), or
-    /// `None` when the set has no room.
+    /// A fresh, empty entry for `addr` (in place of its old entry, of a dead
+    /// one, or of the set's least recently used one if it has idled 6
+    /// minutes), or `None` when the set has no room.
     pub fn insert(
         &mut self,
         service_id: u64,
@@ -144,10 +144,17 @@ impl LocalityCache {
         now_s: u64,
     ) -> Option<&mut LocalityEntry> {
         let range = self.set_of(addr);
-        let dead = range.clone().find(|&i| {
-            let e = &self.entries[i];
-            e.addr == Some(addr) || e.service_id == 0 || !self.live(e, service_id, now_s)
-        });
+        // The address's own entry first (never two entries for one
+        // address), then an empty or dead one.
+        let dead = range
+            .clone()
+            .find(|&i| self.entries[i].addr == Some(addr))
+            .or_else(|| {
+                range.clone().find(|&i| {
+                    let e = &self.entries[i];
+                    e.service_id == 0 || !self.live(e, service_id, now_s)
+                })
+            });
         let i = match dead {
             Some(i) => i,
             None => {
@@ -204,13 +211,9 @@ impl Scheduler for Lblc {
         }
         let i = least_weighted_conn(dests, loads)?;
         if let Some(cache) = ctx.cache.as_deref_mut() {
-            let existing = cache.find(state.service_id, daddr, now_s).is_some();
-            let e = if existing {
-                cache.find(state.service_id, daddr, now_s)
-            } else {
-                cache.insert(state.service_id, daddr, now_s)
-            };
-            if let Some(e) = e {
+            // (Re)written to the choice: insert takes over the address's own
+            // entry when there is one.
+            if let Some(e) = cache.insert(state.service_id, daddr, now_s) {
                 e.members[0] = dests[i].slot;
                 e.len = 1;
             }
@@ -329,6 +332,20 @@ pub(crate) mod tests {
         assert!(cache.insert(7, addr(9), 459).is_none());
         assert!(cache.insert(7, addr(9), 460).is_some());
         assert!(cache.find(7, addr(0), 460).is_some());
+        // Re-inserting an address takes its own entry, even past an empty way.
+        let mut two = LocalityCache::with_max(4);
+        two.insert(7, addr(1), 1).unwrap().len = 1;
+        two.insert(7, addr(2), 1).unwrap();
+        two.entries[0] = LocalityEntry::default();
+        two.insert(7, addr(2), 2).unwrap().len = 2;
+        assert_eq!(
+            two.entries
+                .iter()
+                .filter(|e| e.addr == Some(addr(2)))
+                .count(),
+            1
+        );
+        assert_eq!(two.find(7, addr(2), 3).unwrap().len, 2);
         // Past lblc_expiration an entry is gone.
         assert!(cache.find(7, addr(0), 460 + EXPIRATION_S).is_some());
         assert!(cache.find(7, addr(0), 461 + 2 * EXPIRATION_S).is_none());
