@@ -267,6 +267,41 @@ pub struct DestConfig {
     pub u_threshold: u32,
     /// Lower connection threshold (`-y`), 0 = none.
     pub l_threshold: u32,
+    /// How a tunnel dest encapsulates (ignored for other methods).
+    #[serde(default)]
+    pub tunnel: Tunnel,
+}
+
+/// The encapsulation of a tunnel dest (`-i`): ipvsadm's `--tun-type`,
+/// `--tun-port` and `--tun-nocsum`/`--tun-csum`/`--tun-remcsum`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// The UDP destination port of GUE; 0 for the others.
+    pub port: u16,
+    pub csum: TunnelCsum,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// IP-in-IP (the default).
+    #[default]
+    Ipip,
+    /// Generic UDP Encapsulation.
+    Gue,
+    /// GRE.
+    Gre,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelCsum {
+    /// No checksum in the encapsulation (the default).
+    #[default]
+    NoCsum,
+    /// A checksum over the encapsulation.
+    Csum,
+    /// Remote checksum offload (GUE only).
+    RemCsum,
 }
 
 /// Traffic counters, as ipvsadm's `--stats` shows them.

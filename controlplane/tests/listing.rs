@@ -53,6 +53,7 @@ fn dest(
             weight,
             u_threshold: 0,
             l_threshold: 0,
+            tunnel: Default::default(),
         },
         active_conns: conns.0,
         inactive_conns: conns.1,
@@ -85,6 +86,7 @@ fn sample() -> Vec<ServiceStatus> {
             config: DestConfig {
                 u_threshold: 100,
                 l_threshold: 20,
+                tunnel: Default::default(),
                 ..dest(
                     "192.168.10.31:0",
                     Forward::Route,

@@ -442,18 +442,34 @@ impl AdminState {
                 "IPv6 real servers are not supported by this rvs version yet",
             ));
         };
-        if d.forward != Forward::Route {
+        if d.forward == Forward::Masq && svc.config.one_packet {
+            // A one-packet datagram leaves no entry, so its reply could not
+            // be translated back (`spec/conn.md` §8).
             return Err(err(
                 ErrorKind::NotSupported,
-                format!(
-                    "forwarding method {} is not supported by this rvs version yet (only -g, direct routing)",
-                    match d.forward {
-                        Forward::Masq => "-m (masquerading)",
-                        Forward::Tunnel => "-i (tunnelling)",
-                        Forward::Route => "-g",
-                    }
-                ),
+                "NAT (-m) real servers are not supported in a one-packet (-o) service: replies need the connection entry",
             ));
+        }
+        if d.forward == Forward::Tunnel {
+            use rvs_api::{TunnelCsum, TunnelKind};
+            match (d.tunnel.kind, d.tunnel.csum) {
+                (TunnelKind::Gre, _) => {
+                    return Err(err(
+                        ErrorKind::NotSupported,
+                        "--tun-type gre is not supported by this rvs version (ipip and gue are)",
+                    ))
+                }
+                (TunnelKind::Gue, TunnelCsum::RemCsum) => {
+                    return Err(err(
+                        ErrorKind::NotSupported,
+                        "--tun-remcsum is not supported by this rvs version (--tun-nocsum and --tun-csum are)",
+                    ))
+                }
+                (TunnelKind::Gue, _) if d.tunnel.port == 0 => {
+                    return Err(err(ErrorKind::Invalid, "a GUE tunnel needs a port (--tun-port)"))
+                }
+                _ => {}
+            }
         }
         if d.l_threshold > d.u_threshold {
             return Err(err(
@@ -600,6 +616,17 @@ impl AdminState {
                     .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
                 self.check_service_config(&key, &config)?;
                 self.check_dest_count(&config.scheduler, self.services[i].dests.len())?;
+                if config.one_packet
+                    && self.services[i]
+                        .dests
+                        .iter()
+                        .any(|d| d.config.forward == Forward::Masq)
+                {
+                    return Err(err(
+                        ErrorKind::NotSupported,
+                        "one-packet scheduling (-o) is not supported with NAT (-m) real servers: replies need the connection entry",
+                    ));
+                }
                 let old = std::mem::replace(&mut self.services[i].config, config);
                 if let Err(e) = self.assign_locality_cache(i) {
                     self.services[i].config = old;
@@ -831,6 +858,7 @@ impl AdminState {
                         port_id: d.port_id,
                         u_threshold: d.config.u_threshold,
                         l_threshold: d.config.l_threshold,
+                        tunnel: d.config.tunnel,
                     })
                     .collect();
                 let views: Vec<DestView> = s

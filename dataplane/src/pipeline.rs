@@ -15,10 +15,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
-use rvs_api::Forward;
+use rvs_api::{Forward, TunnelCsum, TunnelKind};
 
 use crate::conn::state::{tcp_transition, Direction, Event, State};
-use crate::conn::{flags, Conn, ConnKey, ConnTable};
+use crate::conn::{flags, Conn, ConnExt, ConnKey, ConnTable, ReplyEntry, ReplyKey, ReplyTable};
+use crate::nat::{self, End};
 use crate::neigh::NeighTable;
 use crate::sched::{Loads, LocalityCache, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Persistence, Service, Snapshot};
@@ -28,7 +29,7 @@ use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::icmp::{self, IcmpPacket};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::{self, TcpPacket};
-use crate::wire::udp::UdpPacket;
+use crate::wire::udp::{self, UdpPacket};
 use crate::wire::{checksum, ipv6::Ipv6Packet};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
@@ -39,6 +40,9 @@ pub trait Frame {
     /// Make the frame `len` bytes long (growing into tailroom); false when
     /// there is no room.
     fn set_len(&mut self, len: usize) -> bool;
+    /// Grow the frame by `n` bytes at the front (into headroom); the new
+    /// bytes are unspecified. False when there is no room.
+    fn prepend(&mut self, n: usize) -> bool;
 }
 
 /// A frame in a `Vec`, for tests and tools.
@@ -56,6 +60,11 @@ impl Frame for VecFrame {
 
     fn set_len(&mut self, len: usize) -> bool {
         self.0.resize(len, 0);
+        true
+    }
+
+    fn prepend(&mut self, n: usize) -> bool {
+        self.0.splice(0..0, std::iter::repeat_n(0, n));
         true
     }
 }
@@ -129,6 +138,13 @@ pub struct WorkerSetup {
     pub locality_caches: u16,
     pub locality_cache_entries: usize,
 }
+
+/// GUE's base header (version 0, no options).
+const GUE_HEADER_LEN: usize = 4;
+
+/// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
+/// for the client's packet cannot help it with "fragmentation needed".
+const MTU_MIN: u16 = 68;
 
 /// Slots a full table examines for expired entries before a new flow goes
 /// stateless.
@@ -212,6 +228,8 @@ struct Core {
     id: u16,
     workers: u16,
     conns: ConnTable,
+    /// Replies of this core's NAT connections, to their entries.
+    replies: ReplyTable,
     stats: Arc<CoreStats>,
     cores: Arc<[Arc<CoreStats>]>,
     overload: Arc<OverloadFlags>,
@@ -221,6 +239,8 @@ struct Core {
     events: Arc<ArrayQueue<WorkerEvent>>,
     owner_hasher: ahash::RandomState,
     policy: ConnPolicy,
+    /// The IPv4 identification of this core's non-DF tunnel packets.
+    tunnel_ident: u16,
 }
 
 /// What the schedulers see of this core's loads.
@@ -256,6 +276,89 @@ struct Flow {
     key: ConnKey,
     tcp_flags: u8,
     l3_len: u16,
+    /// Where it came from: the port and the previous hop's MAC.
+    in_port: u16,
+    peer_mac: MacAddr,
+}
+
+/// Where a connection's packets go: the dest, and the real server's port
+/// (the dest's, or the client's for port-0 and fwmark services).
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    dest: Dest,
+    dport: u16,
+}
+
+/// The real server's port of a new connection to `dest`: port-0 and fwmark
+/// services keep the port the client asked for; others may map it (NAT).
+#[inline]
+fn target_port(service: &Service, dest: &Dest, vport: u16) -> u16 {
+    if dest.port == 0 || vport != service.key.2 {
+        vport
+    } else {
+        dest.port
+    }
+}
+
+/// The tuple of the packet an ICMP error quotes.
+#[derive(Clone, Copy, Debug)]
+struct Quoted {
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    protocol: u8,
+}
+
+/// The quoted tuple of the ICMP message `icmp` (from its header on), or
+/// `None` when it is not an error message. The quote must hold the IPv4
+/// header and the ports (`spec/conn.md` §10).
+fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
+    let is_error = IcmpPacket::new_checked(icmp)
+        .map_err(Counter::from)?
+        .is_error();
+    if !is_error {
+        return Ok(None);
+    }
+    let quoted = &icmp[icmp::HEADER_LEN..];
+    if quoted.len() < ipv4::HEADER_LEN_MIN {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    let q = Ipv4Packet::new_unchecked(quoted);
+    let qhl = q.header_len();
+    if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    Ok(Some(Quoted {
+        src: u32::from(q.src()),
+        dst: u32::from(q.dst()),
+        sport: u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]),
+        dport: u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]),
+        protocol: q.protocol(),
+    }))
+}
+
+/// The TCP state table of a connection's client packets: NAT sees both
+/// directions, DR and TUN only the client's (`spec/conn.md` §2.2).
+#[inline]
+fn input_direction(forward: u8) -> Direction {
+    if forward == Forward::Masq as u8 {
+        Direction::Input
+    } else {
+        Direction::InputOnly
+    }
+}
+
+/// The reply of a NAT connection: from the real server to the client.
+#[inline]
+fn reply_key(c: &Conn) -> ReplyKey {
+    ReplyKey {
+        raddr: c.daddr,
+        laddr: c.key.caddr,
+        rport: c.dport,
+        lport: c.key.cport,
+        protocol: c.key.protocol,
+    }
 }
 
 impl Worker {
@@ -266,6 +369,7 @@ impl Worker {
             id: setup.id,
             workers: setup.workers,
             conns: ConnTable::with_max(setup.conns_max),
+            replies: ReplyTable::with_max(setup.conns_max),
             stats,
             cores: setup.cores,
             overload: setup.overload,
@@ -282,6 +386,7 @@ impl Worker {
                 OWNER_SEEDS[3],
             ),
             policy: setup.policy,
+            tunnel_ident: 0,
         };
         Worker {
             snapshot: setup.snapshot,
@@ -361,6 +466,14 @@ impl Core {
     /// connection less.
     fn drop_conn(&mut self, snap: &Snapshot, idx: usize) -> Conn {
         let c = self.conns.remove(idx);
+        if c.forward == Forward::Masq as u8 && !c.is_template() {
+            if let Some(r) = self.replies.find(&reply_key(&c)) {
+                // A newer entry of the same reply tuple may have taken it.
+                if self.replies.get(r).conn == c.key {
+                    self.replies.remove(r);
+                }
+            }
+        }
         if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
             if c.is_template() {
                 lower(&s.persist, 1);
@@ -450,7 +563,7 @@ impl Core {
         match eth.inner_ethertype() {
             ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
             ethertype::IPV4 if dst == port_info.mac => {
-                self.handle_ipv4(snap, port_info.mac, frame, l3, now_ms, handed_off)
+                self.handle_ipv4(snap, port, src, frame, l3, now_ms, handed_off)
             }
             ethertype::IPV6 => match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
                 // IPv6 services come with the forwarding-modes work; until
@@ -507,21 +620,28 @@ impl Core {
         self.exception()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_ipv4<F: Frame>(
         &mut self,
         snap: &Snapshot,
-        mac: MacAddr,
+        port: u16,
+        peer_mac: MacAddr,
         frame: &mut F,
         l3: usize,
         now_ms: u64,
         handed_off: bool,
     ) -> Verdict {
+        let mac = snap.ports[usize::from(port)].mac;
         let ip = match Ipv4Packet::new_checked(&frame.bytes()[l3..]) {
             Ok(p) => p,
             Err(m) => return self.count(m.into()),
         };
         let vaddr = ip.dst();
         if !snap.is_vip(vaddr) {
+            // A real server's reply to a NAT connection, or the kernel's.
+            if snap.is_nat_dest(ip.src()) {
+                return self.handle_reply(snap, frame, l3, now_ms, handed_off);
+            }
             return self.exception();
         }
         if !ip.verify_checksum() {
@@ -561,6 +681,8 @@ impl Core {
             },
             tcp_flags,
             l3_len,
+            in_port: port,
+            peer_mac,
         };
         if !handed_off {
             let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
@@ -570,7 +692,7 @@ impl Core {
             }
         }
         match self.conn_for(snap, service, &flow, now_ms) {
-            Ok(dest) => self.forward(snap, frame, dest, service.slot, &flow),
+            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
                 self.reply_port_unreachable(frame, l3, mac)
@@ -597,7 +719,7 @@ impl Core {
         service: &Service,
         flow: &Flow,
         now_ms: u64,
-    ) -> Result<Dest, Counter> {
+    ) -> Result<Target, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
         let syn = is_tcp
             && flow.tcp_flags & tcp::flags::SYN != 0
@@ -636,32 +758,12 @@ impl Core {
                 let Some(dest) = dest else {
                     return Err(Counter::DropDestUnavailable);
                 };
-                let conn = self.conns.get_mut(idx);
-                let new_state = if is_tcp {
-                    tcp_transition(
-                        Direction::InputOnly,
-                        c.state(),
-                        Event::classify(flow.tcp_flags),
-                    )
-                } else {
-                    State::Udp
-                };
-                conn.set_state(new_state);
-                conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new_state)) * 1000;
-                if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
-                    match (c.state().is_active(), new_state.is_active()) {
-                        (false, true) => {
-                            lower(&s.inactive, 1);
-                            bump(&s.active, 1);
-                        }
-                        (true, false) => {
-                            lower(&s.active, 1);
-                            bump(&s.inactive, 1);
-                        }
-                        _ => {}
-                    }
-                }
-                return Ok(dest);
+                let dir = input_direction(c.forward);
+                self.advance(snap, idx, dir, flow.tcp_flags, now_ms);
+                return Ok(Target {
+                    dest,
+                    dport: c.dport,
+                });
             }
         }
         let one_packet = service.one_packet && flow.key.protocol == protocol::UDP;
@@ -686,6 +788,10 @@ impl Core {
                     Some(d) => d,
                     None => self.pick_stateless(service, flow)?,
                 };
+                if dest.forward == Forward::Masq {
+                    // A NAT flow's replies need its entry: no room, no flow.
+                    return Err(Counter::DropNatTableFull);
+                }
                 if syn || !is_tcp {
                     for slot in [service.slot, dest.slot] {
                         if let Some(s) = self.stats.slots.get(slot as usize) {
@@ -693,7 +799,10 @@ impl Core {
                         }
                     }
                 }
-                return Ok(dest);
+                return Ok(Target {
+                    dport: target_port(service, &dest, flow.key.vport),
+                    dest,
+                });
             }
         }
         if is_tcp && !syn {
@@ -708,26 +817,20 @@ impl Core {
                 bump(&s.conns, 1);
             }
         }
+        let dport = target_port(service, &dest, flow.key.vport);
         if one_packet {
             // Scheduled, used for this datagram and gone (`spec/conn.md` §8).
             self.stats.count(Counter::ConnOnePacket);
-            return Ok(dest);
+            return Ok(Target { dest, dport });
         }
         let new_state = if is_tcp {
             tcp_transition(
-                Direction::InputOnly,
+                input_direction(dest.forward as u8),
                 State::None,
                 Event::classify(flow.tcp_flags),
             )
         } else {
             State::Udp
-        };
-        // Port-0 and fwmark services keep the port the client asked for;
-        // others may map it (NAT).
-        let dport = if dest.port == 0 || flow.key.vport != service.key.2 {
-            flow.key.vport
-        } else {
-            dest.port
         };
         let (conn_flags, control) = match service.persistence {
             Some(p) => (
@@ -755,10 +858,33 @@ impl Core {
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
         };
-        let inserted = self.conns.insert(conn);
+        let nat = dest.forward == Forward::Masq;
+        let ext = ConnExt {
+            peer_mac: flow.peer_mac,
+            in_port: flow.in_port,
+            ..ConnExt::default()
+        };
+        let inserted = self.conns.insert_with(conn, ext);
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
         if inserted.is_err() {
-            return Ok(dest);
+            if nat {
+                return Err(Counter::DropNatTableFull);
+            }
+            return Ok(Target { dest, dport });
+        }
+        if nat {
+            let reply = ReplyEntry {
+                key: reply_key(&conn),
+                conn: conn.key,
+            };
+            // The reply index is as large as the table; a reply key already
+            // there belongs to an older entry of the same tuple (a client
+            // port reused toward another VIP), which the new one replaces.
+            if let Some(r) = self.replies.find(&reply.key) {
+                self.replies.get_mut(r).conn = conn.key;
+            } else if self.replies.insert(reply).is_err() {
+                self.stats.count(Counter::DropNatTableFull);
+            }
         }
         self.stats.count(Counter::ConnCreated);
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
@@ -772,7 +898,36 @@ impl Core {
             );
         }
         self.bind(&dest);
-        Ok(dest)
+        Ok(Target { dest, dport })
+    }
+
+    /// A packet of entry `idx` went by in direction `dir`: its state moves
+    /// (TCP by the flags, UDP stays), its timer is re-armed from the state's
+    /// timeout, and its dest's gauges follow an active/inactive change.
+    fn advance(&mut self, snap: &Snapshot, idx: usize, dir: Direction, tcp_flags: u8, now_ms: u64) {
+        let conn = self.conns.get_mut(idx);
+        let old = conn.state();
+        let new = if conn.key.protocol == protocol::TCP {
+            tcp_transition(dir, old, Event::classify(tcp_flags))
+        } else {
+            State::Udp
+        };
+        conn.set_state(new);
+        conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new)) * 1000;
+        let slot = conn.dest_slot;
+        if let Some(s) = self.stats.slots.get(slot as usize) {
+            match (old.is_active(), new.is_active()) {
+                (false, true) => {
+                    lower(&s.inactive, 1);
+                    bump(&s.active, 1);
+                }
+                (true, false) => {
+                    lower(&s.active, 1);
+                    bump(&s.inactive, 1);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Run the service's scheduler for a new connection.
@@ -952,25 +1107,38 @@ impl Core {
         Ok(service.dests[i])
     }
 
-    /// Forward by the dest's method. DR: new MACs, nothing else changes.
+    /// Forward by the dest's method. DR: new MACs, nothing else changes;
+    /// NAT: the destination becomes the real server's address and port.
     fn forward<F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
-        dest: Dest,
+        l3: usize,
+        t: Target,
         service_slot: u32,
         flow: &Flow,
     ) -> Verdict {
-        debug_assert_eq!(
-            dest.forward,
-            Forward::Route,
-            "the control thread admits DR only"
-        );
+        let dest = t.dest;
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
         let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
             return self.count(Counter::DropNeighUnresolved);
+        };
+        let counter = match dest.forward {
+            Forward::Route => Counter::ForwardDr,
+            Forward::Masq => {
+                nat::rewrite(&mut frame.bytes_mut()[l3..], End::Dst, dest.addr, t.dport);
+                Counter::ForwardNat
+            }
+            Forward::Tunnel => {
+                if let Err(v) =
+                    self.encapsulate(snap, frame, l3, &dest, &flow.key, Some(flow.in_port))
+                {
+                    return v;
+                }
+                Counter::ForwardTunnel
+            }
         };
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
@@ -981,8 +1149,234 @@ impl Core {
                 bump(&s.in_bytes, u64::from(flow.l3_len));
             }
         }
-        self.stats.count(Counter::ForwardDr);
+        self.stats.count(counter);
         Verdict::Forward(dest.port_id)
+    }
+
+    /// TUN: put an outer IPv4 header in front of the client's packet (which
+    /// stays as it is), from the director's address on the dest's segment to
+    /// the real server: IP-in-IP, or UDP to the dest's port plus a GUE
+    /// header. The outer header copies the inner TOS, TTL and DF. A packet
+    /// the encapsulation makes too big for the port's MTU is dropped; with
+    /// DF the client gets "fragmentation needed" with the MTU left for it
+    /// (`spec/conn.md` §11).
+    fn encapsulate<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        let gue = dest.tunnel.kind == TunnelKind::Gue;
+        let overhead = ipv4::HEADER_LEN_MIN
+            + if gue {
+                udp::HEADER_LEN + GUE_HEADER_LEN
+            } else {
+                0
+            };
+        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
+        let inner_len = usize::from(ip.total_len());
+        let (tos, ttl, df) = (ip.tos(), ip.ttl(), ip.dont_frag());
+        let mtu = usize::from(out.mtu);
+        if inner_len + overhead > mtu {
+            let room = mtu.saturating_sub(overhead);
+            if let Some(p) = reply_port.filter(|_| df && room >= usize::from(MTU_MIN)) {
+                let mac = snap.ports[usize::from(p)].mac;
+                self.stats.count(Counter::DropTunnelTooBig);
+                let rest = [0, 0, (room >> 8) as u8, room as u8];
+                return Err(self.reply_icmp_error(
+                    frame,
+                    l3,
+                    mac,
+                    icmp::unreach::FRAG_NEEDED,
+                    rest,
+                ));
+            }
+            return Err(self.count(Counter::DropTunnelTooBig));
+        }
+        // Drop any Ethernet padding, then make room in front.
+        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
+            return Err(self.count(Counter::DropNoMbuf));
+        }
+        self.tunnel_ident = self.tunnel_ident.wrapping_add(1);
+        let b = frame.bytes_mut();
+        // The Ethernet header moves back to the front; the outer headers go
+        // between it and the client's packet.
+        b.copy_within(overhead..overhead + l3, 0);
+        Ipv4Repr {
+            src: out.addr,
+            dst: dest.addr,
+            protocol: if gue { protocol::UDP } else { protocol::IPIP },
+            payload_len: overhead - ipv4::HEADER_LEN_MIN + inner_len,
+            ttl,
+            tos,
+            ident: if df { 0 } else { self.tunnel_ident },
+            dont_frag: df,
+        }
+        .emit(&mut b[l3..]);
+        if gue {
+            let u = l3 + ipv4::HEADER_LEN_MIN;
+            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
+            // A source port from the flow, so ECMP and RSS at the real
+            // server spread flows as they would spread the clients.
+            let sport = 49152 | (self.owner_hasher.hash_one(key) as u16 & 0x3fff);
+            let mut h = UdpPacket::new_unchecked(&mut b[u..u + udp_len]);
+            h.set_src_port(sport);
+            h.set_dst_port(dest.tunnel.port);
+            h.set_len(udp_len as u16);
+            h.set_checksum(0);
+            // GUE version 0, no options, carrying IPv4 (IPVS's header).
+            b[u + udp::HEADER_LEN..u + udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[
+                0,
+                protocol::IPIP,
+                0,
+                0,
+            ]);
+            if dest.tunnel.csum == TunnelCsum::Csum {
+                let pseudo = checksum::pseudo_v4(
+                    out.addr.octets(),
+                    dest.addr.octets(),
+                    protocol::UDP,
+                    udp_len as u16,
+                );
+                let sum = !checksum::combine(&[pseudo, checksum::sum(&b[u..u + udp_len])]);
+                let sum = if sum == 0 { 0xffff } else { sum };
+                UdpPacket::new_unchecked(&mut b[u..u + udp_len]).set_checksum(sum);
+            }
+        }
+        Ok(())
+    }
+
+    /// A packet from a NAT real server to an address that is not a VIP. The
+    /// reply of one of this director's NAT connections (or an ICMP error
+    /// about one) is rewritten to come from the VIP and sent to the client
+    /// the way its packets came; anything else is the kernel's (the real
+    /// server answering the director itself, e.g. a health check).
+    fn handle_reply<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
+        if !ip.verify_checksum() {
+            return self.count(Counter::DropIpv4BadChecksum);
+        }
+        if ip.is_fragment() {
+            return self.exception();
+        }
+        let hl = ip.header_len();
+        let l3_len = ip.total_len();
+        let l4 = l3 + hl;
+        let l4_end = l3 + usize::from(l3_len);
+        let proto = ip.protocol();
+        let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));
+        // The reply's tuple and, for an ICMP error, where its quote starts.
+        let (key, tcp_flags, quote_at) = match proto {
+            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(t) => (
+                    ReplyKey {
+                        raddr: src,
+                        laddr: dst,
+                        rport: t.src_port(),
+                        lport: t.dst_port(),
+                        protocol: proto,
+                    },
+                    t.flags(),
+                    None,
+                ),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(u) => (
+                    ReplyKey {
+                        raddr: src,
+                        laddr: dst,
+                        rport: u.src_port(),
+                        lport: u.dst_port(),
+                        protocol: proto,
+                    },
+                    0,
+                    None,
+                ),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::ICMP => match quoted_tuple(&frame.bytes()[l4..l4_end]) {
+                // The quote is of a packet toward the real server.
+                Ok(Some(q)) => (
+                    ReplyKey {
+                        raddr: q.dst,
+                        laddr: q.src,
+                        rport: q.dport,
+                        lport: q.sport,
+                        protocol: q.protocol,
+                    },
+                    0,
+                    Some(hl + icmp::HEADER_LEN),
+                ),
+                Ok(None) => return self.exception(),
+                Err(c) => return self.count(c),
+            },
+            _ => return self.exception(),
+        };
+        if !handed_off {
+            let owner = match snap.nat_persist_mask(Ipv4Addr::from(key.raddr), key.rport) {
+                Some(mask) => owner_of(&self.owner_hasher, key.laddr & mask, 0, self.workers),
+                None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
+            };
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        let Some(ci) = self
+            .replies
+            .find(&key)
+            .and_then(|r| self.conns.find(&self.replies.get(r).conn))
+        else {
+            return self.exception();
+        };
+        let c = *self.conns.get(ci);
+        let ext = *self.conns.ext(ci);
+        if c.expires_ms <= now_ms {
+            return self.exception();
+        }
+        let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {
+            return self.count(Counter::DropNotForUs);
+        };
+        let vaddr = Ipv4Addr::from(c.key.vaddr);
+        let b = &mut frame.bytes_mut()[l3..];
+        match quote_at {
+            None => {
+                self.advance(snap, ci, Direction::Output, tcp_flags, now_ms);
+                nat::rewrite(b, End::Src, vaddr, c.key.vport);
+                for slot in [c.service_slot, c.dest_slot] {
+                    if let Some(s) = self.stats.slots.get(slot as usize) {
+                        bump(&s.out_pkts, 1);
+                        bump(&s.out_bytes, u64::from(l3_len));
+                    }
+                }
+                self.stats.count(Counter::ForwardNatReply);
+            }
+            Some(q) => {
+                // RS -> client (`spec/conn.md` §10): the outer source and the
+                // quoted destination become the VIP's.
+                nat::rewrite_addr(b, End::Src, vaddr);
+                nat::rewrite_quoted(b, q, End::Dst, vaddr, c.key.vport);
+                self.stats.count(Counter::IcmpErrorForwarded);
+            }
+        }
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(ext.peer_mac);
+        eth.set_src(out_mac);
+        Verdict::Forward(ext.in_port)
     }
 
     /// ICMP to a VIP: echo is answered here (the VIP is ours); an error
@@ -1019,27 +1413,21 @@ impl Core {
             return self.exception();
         }
         // The quoted packet went from the VIP to the client.
-        let quoted = &frame.bytes()[l4 + icmp::HEADER_LEN..l4_end];
-        let q = Ipv4Packet::new_unchecked(quoted);
-        if quoted.len() < ipv4::HEADER_LEN_MIN {
-            return self.count(Counter::DropIcmpTruncated);
-        }
-        let qhl = q.header_len();
-        if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
-            return self.count(Counter::DropIcmpTruncated);
-        }
-        let qproto = q.protocol();
-        let sport = u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]);
-        let dport = u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]);
+        let q = match quoted_tuple(&frame.bytes()[l4..l4_end]) {
+            Ok(Some(q)) => q,
+            Ok(None) => return self.exception(),
+            Err(c) => return self.count(c),
+        };
         let key = ConnKey {
-            caddr: u32::from(q.dst()),
-            vaddr: u32::from(q.src()),
-            cport: dport,
-            vport: sport,
-            protocol: qproto,
+            caddr: q.dst,
+            vaddr: q.src,
+            cport: q.dport,
+            vport: q.sport,
+            protocol: q.protocol,
             template: false,
         };
-        let Some(service) = snap.lookup(qproto, q.dst(), q.src(), sport) else {
+        let (qsrc, qdst) = (Ipv4Addr::from(q.src), Ipv4Addr::from(q.dst));
+        let Some(service) = snap.lookup(q.protocol, qdst, qsrc, q.sport) else {
             // About no service of ours: the local stack's, as in IPVS.
             return self.exception();
         };
@@ -1071,6 +1459,19 @@ impl Core {
         let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
             return self.count(Counter::DropNeighUnresolved);
         };
+        if c.forward == Forward::Masq as u8 {
+            // Client -> RS (`spec/conn.md` §10): the outer destination and the
+            // quoted source become the real server's.
+            let b = &mut frame.bytes_mut()[l3..];
+            nat::rewrite_addr(b, End::Dst, dest.addr);
+            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr, c.dport);
+        } else if c.forward == Forward::Tunnel as u8 {
+            let dest = *dest;
+            // No ICMP error is ever sent about an ICMP error.
+            if let Err(v) = self.encapsulate(snap, frame, l3, &dest, &key, None) {
+                return v;
+            }
+        }
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out_mac);
@@ -1102,13 +1503,28 @@ impl Core {
     }
 
     /// No dest for a new connection: ICMP port unreachable to the client,
-    /// from the VIP, quoting the IP header and 8 bytes (`spec/schedulers.md`
-    /// §0.6). Built in place.
+    /// from the VIP (`spec/schedulers.md` §0.6).
     fn reply_port_unreachable<F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
         mac: MacAddr,
+    ) -> Verdict {
+        self.stats.count(Counter::IcmpUnreachableSent);
+        self.reply_icmp_error(frame, l3, mac, icmp::unreach::PORT, [0; 4])
+    }
+
+    /// Turn the client's packet into an ICMP "destination unreachable" of
+    /// `code` back to it, from the address it was sent to, quoting its IP
+    /// header and 8 bytes; `rest` is the header's last 4 bytes (the next-hop
+    /// MTU of "fragmentation needed"). Built in place.
+    fn reply_icmp_error<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+        code: u8,
+        rest: [u8; 4],
     ) -> Verdict {
         const QUOTE_MAX: usize = 60 + 8;
         let b = frame.bytes();
@@ -1140,11 +1556,10 @@ impl Core {
         let at = l3 + ipv4::HEADER_LEN_MIN;
         let mut icmp = IcmpPacket::new_unchecked(&mut b[at..new_len]);
         icmp.set_kind(icmp::kind::DEST_UNREACHABLE);
-        icmp.set_code(icmp::unreach::PORT);
-        icmp.set_rest([0; 4]);
+        icmp.set_code(code);
+        icmp.set_rest(rest);
         b[at + icmp::HEADER_LEN..new_len].copy_from_slice(&quote[..quote_len]);
         IcmpPacket::new_unchecked(&mut b[at..new_len]).fill_checksum();
-        self.stats.count(Counter::IcmpUnreachableSent);
         Verdict::Reply
     }
 }

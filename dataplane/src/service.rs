@@ -25,6 +25,9 @@ pub struct PortInfo {
     /// exception interface; the pipeline uses it as the ARP source).
     pub addr: Ipv4Addr,
     pub prefix_len: u8,
+    /// The largest IPv4 packet the segment carries (tunnel encapsulation
+    /// must fit it).
+    pub mtu: u16,
 }
 
 /// A dest in a generation.
@@ -41,6 +44,8 @@ pub struct Dest {
     /// Connection thresholds (`-x`, `-y`), 0 = none.
     pub u_threshold: u32,
     pub l_threshold: u32,
+    /// The encapsulation of a tunnel dest.
+    pub tunnel: rvs_api::Tunnel,
 }
 
 /// (protocol number, VIP, port): an address service's key.
@@ -93,6 +98,12 @@ pub struct Snapshot {
     neighbours: HashSet<Ipv4Addr, ahash::RandomState>,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
+    /// NAT dests by (address, port): the persistence netmask of their
+    /// service, whose connections are owned by the client's network
+    /// (`None`: by the client's address and port). A reply finds its owner
+    /// core from this.
+    nat_dests: HashMap<(Ipv4Addr, u16), Option<u32>, ahash::RandomState>,
+    nat_addrs: HashSet<Ipv4Addr, ahash::RandomState>,
 }
 
 impl Snapshot {
@@ -110,6 +121,8 @@ impl Snapshot {
         let mut vips = HashSet::with_hasher(ahash::RandomState::new());
         let mut neighbours = HashSet::with_hasher(ahash::RandomState::new());
         let mut dests_by_slot = vec![None; slots_max];
+        let mut nat_dests = HashMap::with_hasher(ahash::RandomState::new());
+        let mut nat_addrs = HashSet::with_hasher(ahash::RandomState::new());
         for (i, s) in services.iter().enumerate() {
             if s.fwmark != 0 {
                 fwmarks.insert(s.fwmark, i);
@@ -121,6 +134,15 @@ impl Snapshot {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
                 dests_by_slot[d.slot as usize] = Some(*d);
                 neighbours.insert(d.addr);
+                if d.forward == Forward::Masq {
+                    // One real server port in services of different
+                    // persistence is ambiguous for a reply's owner: the
+                    // first service's rule wins (ARCHITECTURE.md).
+                    nat_dests
+                        .entry((d.addr, d.port))
+                        .or_insert(s.persistence.map(|p| p.netmask));
+                    nat_addrs.insert(d.addr);
+                }
             }
         }
         vips.extend(classifier.host_addrs(|m| fwmarks.contains_key(&m)));
@@ -135,7 +157,26 @@ impl Snapshot {
             vips,
             neighbours,
             dests_by_slot,
+            nat_dests,
+            nat_addrs,
         }
+    }
+
+    /// Whether `addr` is a NAT dest's: its packets may be replies.
+    #[inline]
+    pub fn is_nat_dest(&self, addr: Ipv4Addr) -> bool {
+        !self.nat_addrs.is_empty() && self.nat_addrs.contains(&addr)
+    }
+
+    /// The persistence netmask of the service of NAT dest (`addr`, `port`)
+    /// (a port-0 dest matches any port), if it is persistent.
+    #[inline]
+    pub fn nat_persist_mask(&self, addr: Ipv4Addr, port: u16) -> Option<u32> {
+        self.nat_dests
+            .get(&(addr, port))
+            .or_else(|| self.nat_dests.get(&(addr, 0)))
+            .copied()
+            .flatten()
     }
 
     /// The address service (protocol, VIP, port), exactly.

@@ -32,6 +32,9 @@ counters! {
     TxPackets => "tx_packets",
     ForwardDr => "forward_dr",
     ForwardStateless => "forward_stateless",
+    ForwardNat => "forward_nat",
+    ForwardNatReply => "forward_nat_reply",
+    ForwardTunnel => "forward_tunnel",
     ArpReplied => "arp_replied",
     IcmpEchoReplied => "icmp_echo_replied",
     IcmpUnreachableSent => "icmp_unreachable_sent",
@@ -77,6 +80,8 @@ counters! {
     DropExceptionFull => "drop_exception_full",
     DropHandoffFull => "drop_handoff_full",
     DropNoMbuf => "drop_no_mbuf",
+    DropNatTableFull => "drop_nat_table_full",
+    DropTunnelTooBig => "drop_tunnel_too_big",
     DropMultiSegment => "drop_multi_segment",
 }
 

@@ -16,6 +16,7 @@ fn state() -> (AdminState, Vec<Arc<CoreStats>>) {
         mac: MacAddr([2, 0, 0, 0, 0, 2]),
         addr: Ipv4Addr::new(198, 18, 0, 2),
         prefix_len: 24,
+        mtu: 1500,
     }];
     (
         AdminState::new(AdminSetup::new(ports, 8)),
@@ -41,6 +42,7 @@ fn dest(last: u8, port: u16, forward: Forward) -> DestConfig {
         weight: 1,
         u_threshold: 0,
         l_threshold: 0,
+        tunnel: Default::default(),
     }
 }
 
@@ -218,6 +220,7 @@ fn invalid_requests_are_errors_and_change_nothing() {
                 dest: DestConfig {
                     u_threshold: 2,
                     l_threshold: 3,
+                    tunnel: Default::default(),
                     ..dest(12, 80, Forward::Route)
                 },
             },
@@ -262,7 +265,14 @@ fn invalid_requests_are_errors_and_change_nothing() {
         (
             Request::AddDest {
                 service: svc(80),
-                dest: dest(12, 80, Forward::Masq),
+                dest: DestConfig {
+                    tunnel: rvs_api::Tunnel {
+                        kind: rvs_api::TunnelKind::Gre,
+                        port: 0,
+                        csum: rvs_api::TunnelCsum::NoCsum,
+                    },
+                    ..dest(12, 80, Forward::Tunnel)
+                },
             },
             ErrorKind::NotSupported,
         ),

@@ -48,6 +48,7 @@ fn dest(addr: Ipv4Addr) -> DestConfig {
         weight: 1,
         u_threshold: 0,
         l_threshold: 0,
+        tunnel: Default::default(),
     }
 }
 
@@ -67,6 +68,7 @@ impl Lab {
             mac: LB_MAC,
             addr: LB,
             prefix_len: 24,
+            mtu: 1500,
         }];
         let overload = Arc::new(OverloadFlags::new(64));
         let mut admin = AdminState::new(AdminSetup {

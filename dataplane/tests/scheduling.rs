@@ -511,6 +511,7 @@ fn upper_and_lower_thresholds_set_and_clear_overload() {
             DestConfig {
                 u_threshold: 4,
                 l_threshold,
+                tunnel: Default::default(),
                 ..dest(RS1, 80, 2)
             },
         );

@@ -88,6 +88,7 @@ mod tests {
             weight: 1,
             u_threshold: 0,
             l_threshold: 0,
+            tunnel: Default::default(),
         }
     }
 

@@ -35,6 +35,8 @@ pub enum ListView {
     Thresholds,
     /// `--persistent-conn`: weight and persistent connection counts.
     PersistentConn,
+    /// `--tun-info`: each dest's encapsulation.
+    TunInfo,
 }
 
 /// How to list (ipvsadm's `format` bits).
@@ -103,6 +105,9 @@ fn title(view: ListView) -> &'static str {
         }
         ListView::PersistentConn => {
             "Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn \n  -> RemoteAddress:Port\n"
+        }
+        ListView::TunInfo => {
+            "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n"
         }
     }
 }
@@ -195,6 +200,15 @@ fn push_service(
                 "  -> {name:<28} {:<9} {:<11} {:<10} {:<10}",
                 dest.config.weight, dest.persist_conns, dest.active_conns, dest.inactive_conns
             ),
+            ListView::TunInfo => writeln!(
+                out,
+                "  -> {name:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",
+                forward_name(dest.config.forward),
+                tunnel_info(&dest.config),
+                dest.config.weight,
+                dest.active_conns,
+                dest.inactive_conns
+            ),
         };
     }
 }
@@ -282,6 +296,25 @@ fn truncate(mut text: String, chars_max: usize) -> String {
         text.truncate(cut);
     }
     text
+}
+
+/// `--tun-info`'s column: `ipip`, `gue:<port>:<-c|+c|r+c>`, `gre:<-c|+c>`,
+/// or `n/a` for a dest that is not a tunnel.
+fn tunnel_info(dest: &rvs_api::DestConfig) -> String {
+    use rvs_api::{TunnelCsum, TunnelKind};
+    if dest.forward != Forward::Tunnel {
+        return "n/a".to_string();
+    }
+    let csum = match dest.tunnel.csum {
+        TunnelCsum::NoCsum => "-c",
+        TunnelCsum::Csum => "+c",
+        TunnelCsum::RemCsum => "r+c",
+    };
+    match dest.tunnel.kind {
+        TunnelKind::Ipip => "ipip".to_string(),
+        TunnelKind::Gue => format!("gue:{}:{csum}", dest.tunnel.port),
+        TunnelKind::Gre => format!("gre:{csum}"),
+    }
 }
 
 fn forward_name(forward: Forward) -> &'static str {

@@ -135,6 +135,7 @@ struct Draft {
     l_threshold: u32,
     persistence_engine: Option<String>,
     sched_flags: Option<String>,
+    tunnel: rvs_api::Tunnel,
 }
 
 impl Draft {
@@ -153,6 +154,7 @@ impl Draft {
             l_threshold: 0,
             persistence_engine: None,
             sched_flags: None,
+            tunnel: rvs_api::Tunnel::default(),
         }
     }
 
@@ -227,7 +229,34 @@ impl Draft {
             | Opt::PersistentConn
             | Opt::NoSort
             | Opt::Exact
+            | Opt::TunInfo
             | Opt::OnePacket => self.set(opt),
+            Opt::TunType => {
+                self.set(opt)?;
+                self.tunnel.kind = match value.as_str() {
+                    "ipip" => rvs_api::TunnelKind::Ipip,
+                    "gue" => rvs_api::TunnelKind::Gue,
+                    "gre" => rvs_api::TunnelKind::Gre,
+                    _ => return syntax("illegal tunnel type specified"),
+                };
+                Ok(())
+            }
+            Opt::TunPort => {
+                self.set(opt)?;
+                self.tunnel.port = number(&value, 1, 65535)
+                    .ok_or_else(|| ParseError::Syntax("illegal tunnel port specified".into()))?
+                    as u16;
+                Ok(())
+            }
+            Opt::TunNoCsum | Opt::TunCsum | Opt::TunRemCsum => {
+                self.set(opt)?;
+                self.tunnel.csum = match opt {
+                    Opt::TunCsum => rvs_api::TunnelCsum::Csum,
+                    Opt::TunRemCsum => rvs_api::TunnelCsum::RemCsum,
+                    _ => rvs_api::TunnelCsum::NoCsum,
+                };
+                Ok(())
+            }
             Opt::Scheduler => {
                 self.set(opt)?;
                 self.scheduler = Some(truncate_name(&value));
@@ -296,13 +325,7 @@ impl Draft {
             | Opt::McastGroup
             | Opt::McastPort
             | Opt::McastTtl
-            | Opt::SyncMaxlen
-            | Opt::TunInfo
-            | Opt::TunType
-            | Opt::TunPort
-            | Opt::TunNoCsum
-            | Opt::TunCsum
-            | Opt::TunRemCsum => Err(ParseError::Unsupported(shown.to_string())),
+            | Opt::SyncMaxlen => Err(ParseError::Unsupported(shown.to_string())),
         }
     }
 }
@@ -641,13 +664,46 @@ fn dest_config(
     if addr.is_ipv6() != rvs_api::key_is_ipv6(key) && draft.forward != Forward::Tunnel {
         return syntax("Different address family is allowed only for tunneling servers");
     }
+    check_tunnel(draft)?;
     Ok(DestConfig {
         addr,
         forward: draft.forward,
         weight: draft.weight,
         u_threshold: draft.u_threshold,
         l_threshold: draft.l_threshold,
+        tunnel: draft.tunnel,
     })
+}
+
+/// The `--tun-*` options fit together (`spec/ipvsadm.md` §1): only with
+/// `-i`; a port for GUE and only for it; one checksum option, remote
+/// checksum only for GUE.
+fn check_tunnel(draft: &Draft) -> Result<(), ParseError> {
+    use rvs_api::{TunnelCsum, TunnelKind};
+    let csum_opts = [Opt::TunNoCsum, Opt::TunCsum, Opt::TunRemCsum]
+        .iter()
+        .filter(|&&o| draft.has(o))
+        .count();
+    let any = csum_opts > 0 || draft.has(Opt::TunType) || draft.has(Opt::TunPort);
+    if any && draft.forward != Forward::Tunnel {
+        return syntax("tunnel options are only allowed with -i (--ipip)");
+    }
+    if csum_opts > 1 {
+        return syntax("only one of --tun-nocsum, --tun-csum and --tun-remcsum may be given");
+    }
+    match draft.tunnel.kind {
+        TunnelKind::Gue if draft.tunnel.port == 0 => syntax("--tun-type gue needs --tun-port"),
+        TunnelKind::Ipip | TunnelKind::Gre if draft.has(Opt::TunPort) => {
+            syntax("--tun-port is only for --tun-type gue")
+        }
+        TunnelKind::Ipip if csum_opts > 0 => {
+            syntax("checksum options are only for --tun-type gue or gre")
+        }
+        TunnelKind::Gre if draft.tunnel.csum == TunnelCsum::RemCsum => {
+            syntax("--tun-remcsum is only for --tun-type gue")
+        }
+        _ => Ok(()),
+    }
 }
 
 fn list_format(draft: &Draft) -> ListFormat {
@@ -657,6 +713,8 @@ fn list_format(draft: &Draft) -> ListFormat {
         ListView::Thresholds
     } else if draft.has(Opt::PersistentConn) {
         ListView::PersistentConn
+    } else if draft.has(Opt::TunInfo) {
+        ListView::TunInfo
     } else {
         ListView::Services
     };
@@ -861,6 +919,7 @@ mod tests {
                 weight: 1,
                 u_threshold: 0,
                 l_threshold: 0,
+                tunnel: Default::default(),
             }
         );
         let d = added_dest("-a -t 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 3 -x 100 -y 20");
@@ -1082,6 +1141,71 @@ mod tests {
     }
 
     #[test]
+    fn tunnel_options_parse_and_fit_together() {
+        use rvs_api::{Tunnel, TunnelCsum, TunnelKind};
+        let gue = added_dest("-a -u 10.0.0.1:53 -r 10.0.1.1 -i --tun-type gue --tun-port 6080");
+        assert_eq!(
+            gue.tunnel,
+            Tunnel {
+                kind: TunnelKind::Gue,
+                port: 6080,
+                csum: TunnelCsum::NoCsum
+            }
+        );
+        let csum = added_dest(
+            "-a -u 10.0.0.1:53 -r 10.0.1.1 -i --tun-type gue --tun-port 6080 --tun-csum",
+        );
+        assert_eq!(csum.tunnel.csum, TunnelCsum::Csum);
+        assert_eq!(
+            added_dest("-a -u 10.0.0.1:53 -r 10.0.1.1 -i").tunnel,
+            Tunnel::default(),
+            "ipip by default"
+        );
+        for (line, message) in [
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type vxlan",
+                "illegal tunnel type specified",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue --tun-port 0",
+                "illegal tunnel port specified",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue",
+                "--tun-type gue needs --tun-port",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -m --tun-type gue --tun-port 1",
+                "tunnel options are only allowed with -i (--ipip)",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-port 1",
+                "--tun-port is only for --tun-type gue",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gre --tun-remcsum",
+                "--tun-remcsum is only for --tun-type gue",
+            ),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue --tun-port 1 --tun-csum --tun-nocsum",
+                "only one of --tun-nocsum, --tun-csum and --tun-remcsum may be given",
+            ),
+        ] {
+            assert_eq!(parse(line), Err(ParseError::Syntax(message.into())), "{line}");
+        }
+        assert!(matches!(
+            parse("-L --tun-info"),
+            Ok(Command::List {
+                format: ListFormat {
+                    view: ListView::TunInfo,
+                    ..
+                },
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn unsupported_options_are_named() {
         for (line, option) in [
             ("-S -n", "-S"),
@@ -1093,11 +1217,6 @@ mod tests {
             ("-Lnc", "-c"),
             ("-L --timeout", "--timeout"),
             ("-L --daemon", "--daemon"),
-            ("-L --tun-info", "--tun-info"),
-            (
-                "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue",
-                "--tun-type",
-            ),
             ("-A --sctp-service 10.0.0.1:80", "--sctp-service"),
         ] {
             assert_eq!(

@@ -128,28 +128,54 @@ impl Conn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Full;
 
-/// A fixed-capacity, single-owner connection table.
-pub struct ConnTable {
-    slots: Box<[Conn]>,
+/// What a [`Table`] stores: an entry with a key, and an empty form.
+pub trait Slot: Copy + Default {
+    type Key: std::hash::Hash + Eq + Copy;
+    fn key(&self) -> &Self::Key;
+    fn is_empty(&self) -> bool;
+}
+
+impl Slot for Conn {
+    type Key = ConnKey;
+
+    #[inline]
+    fn key(&self) -> &ConnKey {
+        &self.key
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        Conn::is_empty(self)
+    }
+}
+
+/// A fixed-capacity open-addressing table (linear probing, at most 50%
+/// load, backward-shift deletion) of entries `E`, each with a companion `X`
+/// kept in a parallel array that moves with it. The companion of the
+/// connection table holds what only NAT and FullNAT entries need, so a DR
+/// entry stays one cache line and a DR-only director never touches the
+/// companion's (lazily mapped, zeroed) pages.
+pub struct Table<E: Slot, X: Copy + Default = ()> {
+    slots: Box<[E]>,
+    ext: Box<[X]>,
     mask: usize,
     len: usize,
     max: usize,
     hasher: ahash::RandomState,
-    sweep_cursor: usize,
 }
 
-impl ConnTable {
+impl<E: Slot, X: Copy + Default> Table<E, X> {
     /// A table for up to `max` entries (at least 1).
     pub fn with_max(max: usize) -> Self {
         let max = max.max(1);
         let slots = (max * 2).next_power_of_two();
-        ConnTable {
-            slots: vec![Conn::default(); slots].into_boxed_slice(),
+        Table {
+            slots: vec![E::default(); slots].into_boxed_slice(),
+            ext: vec![X::default(); slots].into_boxed_slice(),
             mask: slots - 1,
             len: 0,
             max,
             hasher: ahash::RandomState::new(),
-            sweep_cursor: 0,
         }
     }
 
@@ -165,61 +191,71 @@ impl ConnTable {
         self.max
     }
 
-    /// Slots of the table (twice `max`, rounded up to a power of two): a
-    /// sweep of this many examines every entry.
+    /// Slots of the table (twice `max`, rounded up to a power of two).
     pub fn slots_len(&self) -> usize {
         self.slots.len()
     }
 
     #[inline]
-    fn home(&self, key: &ConnKey) -> usize {
+    fn home(&self, key: &E::Key) -> usize {
         (self.hasher.hash_one(key) as usize) & self.mask
     }
 
-    /// The slot index of `key`'s entry, expired or not.
+    /// The slot index of `key`'s entry.
     #[inline]
-    pub fn find(&self, key: &ConnKey) -> Option<usize> {
+    pub fn find(&self, key: &E::Key) -> Option<usize> {
         let mut i = self.home(key);
         loop {
             let c = &self.slots[i];
             if c.is_empty() {
                 return None;
             }
-            if c.key == *key {
+            if c.key() == key {
                 return Some(i);
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    pub fn get(&self, idx: usize) -> &Conn {
+    pub fn get(&self, idx: usize) -> &E {
         &self.slots[idx]
     }
 
-    pub fn get_mut(&mut self, idx: usize) -> &mut Conn {
+    pub fn get_mut(&mut self, idx: usize) -> &mut E {
         &mut self.slots[idx]
     }
 
-    /// Insert a new entry (its key must not be present).
-    pub fn insert(&mut self, conn: Conn) -> Result<usize, Full> {
-        assert!(conn.expires_ms != 0, "a live entry has a non-zero expiry");
+    /// The companion of the entry at `idx`.
+    pub fn ext(&self, idx: usize) -> &X {
+        &self.ext[idx]
+    }
+
+    /// Insert a new entry (its key must not be present) with its companion.
+    pub fn insert_with(&mut self, entry: E, ext: X) -> Result<usize, Full> {
+        assert!(!entry.is_empty(), "inserting an empty entry");
         if self.len >= self.max {
             return Err(Full);
         }
-        let mut i = self.home(&conn.key);
+        let mut i = self.home(entry.key());
         while !self.slots[i].is_empty() {
-            debug_assert!(self.slots[i].key != conn.key, "duplicate key inserted");
+            debug_assert!(self.slots[i].key() != entry.key(), "duplicate key inserted");
             i = (i + 1) & self.mask;
         }
-        self.slots[i] = conn;
+        self.slots[i] = entry;
+        self.ext[i] = ext;
         self.len += 1;
         Ok(i)
     }
 
-    /// Remove the entry at `idx`, returning it.
-    pub fn remove(&mut self, idx: usize) -> Conn {
-        let removed = self.slots[idx];
-        assert!(!removed.is_empty(), "removing an empty slot");
+    /// Insert a new entry (its key must not be present).
+    pub fn insert(&mut self, entry: E) -> Result<usize, Full> {
+        self.insert_with(entry, X::default())
+    }
+
+    /// Remove the entry at `idx`, returning it and its companion.
+    pub fn remove_with(&mut self, idx: usize) -> (E, X) {
+        let removed = (self.slots[idx], self.ext[idx]);
+        assert!(!removed.0.is_empty(), "removing an empty slot");
         let mut hole = idx;
         let mut j = idx;
         loop {
@@ -227,7 +263,7 @@ impl ConnTable {
             if self.slots[j].is_empty() {
                 break;
             }
-            let home = self.home(&self.slots[j].key);
+            let home = self.home(self.slots[j].key());
             // The entry at j may move into the hole unless its home lies
             // cyclically in (hole, j].
             let stays = if hole <= j {
@@ -237,12 +273,101 @@ impl ConnTable {
             };
             if !stays {
                 self.slots[hole] = self.slots[j];
+                self.ext[hole] = self.ext[j];
                 hole = j;
             }
         }
-        self.slots[hole] = Conn::default();
+        self.slots[hole] = E::default();
+        self.ext[hole] = X::default();
         self.len -= 1;
         removed
+    }
+
+    /// Remove the entry at `idx`, returning it.
+    pub fn remove(&mut self, idx: usize) -> E {
+        self.remove_with(idx).0
+    }
+}
+
+/// What a NAT or FullNAT connection keeps beside its [`Conn`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnExt {
+    /// The MAC the client's packets came from (the client, or the router in
+    /// front of the director): where the rewritten replies go.
+    pub peer_mac: crate::wire::ethernet::MacAddr,
+    /// The dataplane port the client's packets came in on.
+    pub in_port: u16,
+    /// FullNAT: the local address and port the real server sees as the
+    /// client; NAT: 0.
+    pub laddr: u32,
+    pub lport: u16,
+}
+
+/// A real server's reply as the director sees it: from (`raddr`, `rport`)
+/// to (`laddr`, `lport`), the client for NAT, the local address for
+/// FullNAT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReplyKey {
+    pub raddr: u32,
+    pub laddr: u32,
+    pub rport: u16,
+    pub lport: u16,
+    /// TCP or UDP; 0 marks an empty slot.
+    pub protocol: u8,
+}
+
+/// A reply index entry: the connection a reply belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyEntry {
+    pub key: ReplyKey,
+    pub conn: ConnKey,
+}
+
+impl Slot for ReplyEntry {
+    type Key = ReplyKey;
+
+    #[inline]
+    fn key(&self) -> &ReplyKey {
+        &self.key
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.key.protocol == 0
+    }
+}
+
+/// The index from a reply to its connection (NAT and FullNAT entries only).
+pub type ReplyTable = Table<ReplyEntry>;
+
+/// A fixed-capacity, single-owner connection table, with the sweep cursor
+/// of its lazy expiry.
+pub struct ConnTable {
+    table: Table<Conn, ConnExt>,
+    sweep_cursor: usize,
+}
+
+impl std::ops::Deref for ConnTable {
+    type Target = Table<Conn, ConnExt>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.table
+    }
+}
+
+impl std::ops::DerefMut for ConnTable {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.table
+    }
+}
+
+impl ConnTable {
+    /// A table for up to `max` entries (at least 1).
+    pub fn with_max(max: usize) -> Self {
+        ConnTable {
+            table: Table::with_max(max),
+            sweep_cursor: 0,
+        }
     }
 
     /// Walk on from where the last sweep stopped, examining at most
@@ -254,11 +379,11 @@ impl ConnTable {
     pub fn next_expired(&mut self, now_ms: u64, budget: &mut usize) -> Option<usize> {
         while *budget > 0 {
             let i = self.sweep_cursor;
-            let c = &self.slots[i];
+            let c = &self.table.slots[i];
             if !c.is_empty() && c.expires_ms <= now_ms {
                 return Some(i);
             }
-            self.sweep_cursor = (i + 1) & self.mask;
+            self.sweep_cursor = (i + 1) & self.table.mask;
             *budget -= 1;
         }
         None
@@ -272,7 +397,7 @@ impl ConnTable {
     #[cfg(test)]
     pub fn sweep(&mut self, now_ms: u64, budget: usize, mut on_expire: impl FnMut(&Conn)) -> usize {
         let mut removed = 0;
-        let mut budget = budget.min(self.slots.len());
+        let mut budget = budget.min(self.slots_len());
         while let Some(i) = self.next_expired(now_ms, &mut budget) {
             let c = self.remove(i);
             on_expire(&c);

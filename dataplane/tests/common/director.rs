@@ -44,6 +44,7 @@ impl Director {
             mac: LB_MAC,
             addr: LB,
             prefix_len: 24,
+            mtu: 1500,
         }];
         let overload = Arc::new(OverloadFlags::new(SLOTS as usize));
         let mut admin = AdminState::new(AdminSetup {
@@ -184,5 +185,6 @@ pub fn dest(addr: Ipv4Addr, port: u16, weight: u32) -> DestConfig {
         weight,
         u_threshold: 0,
         l_threshold: 0,
+        tunnel: Default::default(),
     }
 }

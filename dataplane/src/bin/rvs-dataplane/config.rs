@@ -47,6 +47,13 @@ pub struct PortConfig {
     pub exception_iface: String,
     /// The director's own address on this segment, `A.B.C.D/len`.
     pub address: String,
+    /// The segment's IPv4 MTU (what a tunnel packet must fit).
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+}
+
+fn default_mtu() -> u16 {
+    1500
 }
 
 /// The connection logic's IPVS sysctls (`spec/conn.md` §12).

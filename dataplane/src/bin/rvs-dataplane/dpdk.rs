@@ -273,6 +273,21 @@ impl Frame for MbufFrame {
         }
         true
     }
+
+    fn prepend(&mut self, n: usize) -> bool {
+        // SAFETY: a live single-segment mbuf owned by this thread; the
+        // headroom is checked first (what `rte_pktmbuf_prepend` does).
+        unsafe {
+            let m = &mut *self.0;
+            if usize::from(m.data_off) < n || usize::from(m.data_len) + n > usize::from(u16::MAX) {
+                return false;
+            }
+            m.data_off -= n as u16;
+            m.data_len += n as u16;
+            m.pkt_len += n as u32;
+        }
+        true
+    }
 }
 
 pub fn rx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {

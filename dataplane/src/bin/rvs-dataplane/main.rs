@@ -114,6 +114,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             mac,
             addr: addr.addr,
             prefix_len: addr.prefix_len,
+            mtu: p.mtu,
         });
     }
 
