@@ -487,11 +487,14 @@ impl AdminState {
             ));
         }
         // A fwmark service's dests keep the port the client asked for in DR,
-        // whatever port they are given.
-        if matches!(svc.key, ServiceKey::Inet { .. }) && d.addr.port() != svc.addr.2 {
+        // whatever port they are given. Only NAT maps ports.
+        if matches!(svc.key, ServiceKey::Inet { .. })
+            && d.forward != Forward::Masq
+            && d.addr.port() != svc.addr.2
+        {
             return Err(err(
                 ErrorKind::Invalid,
-                "direct routing cannot map ports: the real server's port must be the service's",
+                "direct routing and tunnelling cannot map ports: the real server's port must be the service's",
             ));
         }
         if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
