@@ -71,6 +71,9 @@ pub enum Forward {
     Tunnel,
     /// NAT (masquerading), `-m`.
     Masq,
+    /// FullNAT (DPVS's `-b`, `--fullnat`): the client's address and port
+    /// become a local address of the service's pool and one of its ports.
+    FullNat,
 }
 
 /// An address prefix: `addr/len` with the host bits zero.
@@ -420,6 +423,32 @@ pub enum Request {
     },
     /// The classifier rules, in match order.
     ListMarkRules,
+    /// Add a local address to a service's FullNAT pool (DPVS's
+    /// `ipvsadm --add-laddr -t VIP:PORT -z ADDR`).
+    AddLaddr {
+        service: ServiceKey,
+        addr: IpAddr,
+    },
+    DelLaddr {
+        service: ServiceKey,
+        addr: IpAddr,
+    },
+    /// The local addresses of all services, or of one.
+    ListLaddrs {
+        service: Option<ServiceKey>,
+    },
+}
+
+/// A local address of a service's FullNAT pool, as listed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LaddrStatus {
+    pub service: ServiceKey,
+    pub addr: IpAddr,
+    /// Connections using one of its ports now.
+    pub conns: u64,
+    /// New connections that found every port of it taken (DPVS's
+    /// CONFLICTS): a pool too small for the load shows here.
+    pub exhausted: u64,
 }
 
 /// A request with the version it speaks.
@@ -483,6 +512,7 @@ pub enum Response {
     Services(Vec<ServiceStatus>),
     Counters(Counters),
     MarkRules(Vec<MarkRule>),
+    Laddrs(Vec<LaddrStatus>),
 }
 
 /// Write one frame: length, then JSON.

@@ -97,6 +97,17 @@ struct ServiceEntry {
     built: Option<Arc<dyn Scheduler>>,
     /// The locality cache index (lblc, lblcr).
     locality_cache: Option<u16>,
+    /// FullNAT local addresses, in the order they were added.
+    laddrs: Vec<Ipv4Addr>,
+}
+
+/// A FullNAT local address slot: its address and how many services have it.
+#[derive(Clone, Copy, Debug)]
+struct LaddrSlot {
+    addr: Ipv4Addr,
+    services: u32,
+    /// When the last service let go of it: the first generation without it.
+    since_generation: u64,
 }
 
 /// A deleted dest whose slot may still have connections.
@@ -127,6 +138,8 @@ pub struct AdminState {
     mh_table_size: u32,
     free_locality_caches: Vec<u16>,
     mark_rules: Vec<MarkRule>,
+    /// By local-address slot (`stats::LADDR_SLOTS_MAX` of them).
+    laddr_slots: Vec<Option<LaddrSlot>>,
     pub resolver: Resolver,
 }
 
@@ -153,6 +166,7 @@ impl AdminState {
             mh_table_size: setup.mh_table_size,
             free_locality_caches: (0..setup.locality_caches).rev().collect(),
             mark_rules: vec![],
+            laddr_slots: vec![None; stats::LADDR_SLOTS_MAX],
             resolver: Resolver::new(setup.neigh_slots_max),
         }
     }
@@ -205,6 +219,19 @@ impl AdminState {
                 }
             } else {
                 i += 1;
+            }
+        }
+        // A local address no service has any more is forgotten once no
+        // worker forwards with a generation that has it and no connection
+        // holds one of its ports.
+        for (i, l) in self.laddr_slots.iter_mut().enumerate() {
+            if let Some(s) = l {
+                if s.services == 0
+                    && s.since_generation <= workers_generation
+                    && stats::laddr_total(cores, i).0 == 0
+                {
+                    *l = None;
+                }
             }
         }
         let free = &mut self.free_slots;
@@ -442,12 +469,12 @@ impl AdminState {
                 "IPv6 real servers are not supported by this rvs version yet",
             ));
         };
-        if d.forward == Forward::Masq && svc.config.one_packet {
+        if matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.one_packet {
             // A one-packet datagram leaves no entry, so its reply could not
             // be translated back (`spec/conn.md` §8).
             return Err(err(
                 ErrorKind::NotSupported,
-                "NAT (-m) real servers are not supported in a one-packet (-o) service: replies need the connection entry",
+                "NAT (-m) and FullNAT real servers are not supported in a one-packet (-o) service: replies need the connection entry",
             ));
         }
         if d.forward == Forward::Tunnel {
@@ -489,7 +516,7 @@ impl AdminState {
         // A fwmark service's dests keep the port the client asked for in DR,
         // whatever port they are given. Only NAT maps ports.
         if matches!(svc.key, ServiceKey::Inet { .. })
-            && d.forward != Forward::Masq
+            && !matches!(d.forward, Forward::Masq | Forward::FullNat)
             && d.addr.port() != svc.addr.2
         {
             return Err(err(
@@ -607,6 +634,7 @@ impl AdminState {
                     baseline,
                     built: None,
                     locality_cache: None,
+                    laddrs: vec![],
                 });
                 let i = self.services.len() - 1;
                 self.assign_locality_cache(i)
@@ -623,11 +651,11 @@ impl AdminState {
                     && self.services[i]
                         .dests
                         .iter()
-                        .any(|d| d.config.forward == Forward::Masq)
+                        .any(|d| matches!(d.config.forward, Forward::Masq | Forward::FullNat))
                 {
                     return Err(err(
                         ErrorKind::NotSupported,
-                        "one-packet scheduling (-o) is not supported with NAT (-m) real servers: replies need the connection entry",
+                        "one-packet scheduling (-o) is not supported with NAT (-m) or FullNAT real servers: replies need the connection entry",
                     ));
                 }
                 let old = std::mem::replace(&mut self.services[i].config, config);
@@ -647,6 +675,69 @@ impl AdminState {
                     s.built = None;
                 }
                 Ok((Response::Ok, true))
+            }
+            Request::AddLaddr { service, addr } => {
+                let i = self
+                    .find_service(&service)
+                    .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
+                let IpAddr::V4(a) = addr else {
+                    return Err(err(
+                        ErrorKind::NotSupported,
+                        "IPv6 local addresses are not supported by this rvs version yet",
+                    ));
+                };
+                if self.services[i].laddrs.contains(&a) {
+                    return Err(err(ErrorKind::Exists, "local address already exists"));
+                }
+                if self.ports.iter().any(|p| p.addr == a) {
+                    return Err(err(
+                        ErrorKind::Invalid,
+                        format!("{a} is the director's own address (the kernel's): a local address must be one of its own"),
+                    ));
+                }
+                if self
+                    .services
+                    .iter()
+                    .any(|s| s.addr.1 == a && s.addr.1 != Ipv4Addr::UNSPECIFIED)
+                {
+                    return Err(err(
+                        ErrorKind::Invalid,
+                        format!("{a} is a virtual address: a local address must be another"),
+                    ));
+                }
+                self.take_laddr(a)?;
+                self.services[i].laddrs.push(a);
+                Ok((Response::Ok, true))
+            }
+            Request::DelLaddr { service, addr } => {
+                let i = self
+                    .find_service(&service)
+                    .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
+                let IpAddr::V4(a) = addr else {
+                    return Err(err(ErrorKind::NotFound, "no such local address"));
+                };
+                let Some(j) = self.services[i].laddrs.iter().position(|&l| l == a) else {
+                    return Err(err(ErrorKind::NotFound, "no such local address"));
+                };
+                self.services[i].laddrs.remove(j);
+                self.release_laddr(a);
+                Ok((Response::Ok, true))
+            }
+            Request::ListLaddrs { service } => {
+                let list = match service {
+                    None => self
+                        .services
+                        .iter()
+                        .flat_map(|s| self.laddr_status(s, cores))
+                        .collect(),
+                    Some(k) => {
+                        let i = self
+                            .find_service(&k)
+                            .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
+                        self.laddr_status(&self.services[i], cores)
+                    }
+                };
+                Ok((Response::Laddrs(list), false))
             }
             Request::DelService { key } => {
                 let i = self
@@ -789,6 +880,9 @@ impl AdminState {
 
     fn remove_service(&mut self, i: usize) {
         let s = self.services.remove(i);
+        for a in &s.laddrs {
+            self.release_laddr(*a);
+        }
         if let Some(c) = s.locality_cache {
             self.free_locality_caches.push(c);
         }
@@ -798,6 +892,75 @@ impl AdminState {
         // Workers on an older generation may still count it.
         self.retiring_service_slots
             .push((s.slot, self.generation + 1));
+    }
+
+    /// One service fewer has local address `addr`.
+    fn release_laddr(&mut self, addr: Ipv4Addr) {
+        let generation = self.generation + 1;
+        if let Some(s) = self
+            .laddr_slots
+            .iter_mut()
+            .flatten()
+            .find(|s| s.addr == addr)
+        {
+            s.services -= 1;
+            s.since_generation = generation;
+        }
+    }
+
+    /// The slot of local address `addr`, for one service more.
+    fn take_laddr(&mut self, addr: Ipv4Addr) -> Result<(), ApiError> {
+        if let Some(s) = self
+            .laddr_slots
+            .iter_mut()
+            .flatten()
+            .find(|s| s.addr == addr)
+        {
+            s.services += 1;
+            return Ok(());
+        }
+        let Some(free) = self.laddr_slots.iter_mut().find(|s| s.is_none()) else {
+            return Err(err(
+                ErrorKind::NoMemory,
+                format!(
+                    "all {} local address slots are in use",
+                    stats::LADDR_SLOTS_MAX
+                ),
+            ));
+        };
+        *free = Some(LaddrSlot {
+            addr,
+            services: 1,
+            since_generation: 0,
+        });
+        Ok(())
+    }
+
+    fn laddr_slot_of(&self, addr: Ipv4Addr) -> Option<usize> {
+        self.laddr_slots
+            .iter()
+            .position(|s| s.is_some_and(|s| s.addr == addr))
+    }
+
+    fn laddr_status(
+        &self,
+        s: &ServiceEntry,
+        cores: &[Arc<CoreStats>],
+    ) -> Vec<rvs_api::LaddrStatus> {
+        s.laddrs
+            .iter()
+            .map(|&a| {
+                let (conns, exhausted) = self
+                    .laddr_slot_of(a)
+                    .map_or((0, 0), |i| stats::laddr_total(cores, i));
+                rvs_api::LaddrStatus {
+                    service: s.key,
+                    addr: IpAddr::V4(a),
+                    conns,
+                    exhausted,
+                }
+            })
+            .collect()
     }
 
     fn info(&self) -> Info {
@@ -844,6 +1007,10 @@ impl AdminState {
     /// services that changed since the last one.
     pub fn snapshot(&mut self) -> Snapshot {
         let mh_table_size = self.mh_table_size;
+        // Slots no service has keep their address in the generation until
+        // they are forgotten: replies to their connections still arrive.
+        let laddr_slots: Vec<Option<Ipv4Addr>> =
+            self.laddr_slots.iter().map(|l| l.map(|l| l.addr)).collect();
         let services = self
             .services
             .iter_mut()
@@ -906,6 +1073,12 @@ impl AdminState {
                     persistence,
                     one_packet: s.config.one_packet,
                     locality_cache: s.locality_cache,
+                    laddrs: s
+                        .laddrs
+                        .iter()
+                        .filter_map(|a| laddr_slots.iter().position(|l| l == &Some(*a)))
+                        .map(|i| i as u16)
+                        .collect(),
                     scheduler,
                     dests,
                     views,
@@ -919,6 +1092,7 @@ impl AdminState {
             services,
             Classifier::new(&self.mark_rules),
             self.slots_max as usize,
+            laddr_slots,
         )
     }
 }

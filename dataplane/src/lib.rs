@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod classify;
 pub mod conn;
+pub mod laddr;
 pub mod nat;
 pub mod neigh;
 pub mod pipeline;

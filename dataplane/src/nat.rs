@@ -154,6 +154,89 @@ pub fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv4Addr, 
     set_u16(ip, icmp_at + 2, sum);
 }
 
+/// The TCP option that carries the client's address to a FullNAT real
+/// server, as Alibaba's LVS and DPVS define it ("TOA"): kind 254, length 8,
+/// the client's port, then its IPv4 address, both in network order.
+pub const TOA_KIND: u8 = 254;
+pub const TOA_LEN: usize = 8;
+
+/// The largest TCP header (data offset 15).
+const TCP_HEADER_MAX: usize = 60;
+
+/// Whether a TOA option fits the TCP header of the IPv4 packet `ip`.
+pub fn toa_fits(ip: &[u8]) -> bool {
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let thl = usize::from(ip[hl + 12] >> 4) * 4;
+    thl + TOA_LEN <= TCP_HEADER_MAX
+}
+
+/// Append a TOA option carrying (`caddr`, `cport`) to the TCP header of the
+/// IPv4 packet `ip`, moving the payload back by [`TOA_LEN`]: `ip` must hold
+/// the packet (its total length) plus `TOA_LEN` spare bytes, and the option
+/// must fit ([`toa_fits`]). With `clamp_mss`, an MSS option is lowered by
+/// the same 8 bytes, so the real server's segments leave room for it. The
+/// IP total length, the data offset and both checksums are updated
+/// incrementally.
+pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(get_u16(ip, 2));
+    let l4 = hl;
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let sum_at = l4 + 16;
+    let mut sum = get_u16(ip, sum_at);
+    if clamp_mss {
+        let mut at = l4 + 20;
+        while at < l4 + thl {
+            match ip[at] {
+                0 => break,
+                1 => at += 1,
+                kind => {
+                    let len = ip.get(at + 1).map_or(0, |&l| usize::from(l));
+                    if len < 2 || at + len > l4 + thl {
+                        break;
+                    }
+                    if kind == 2 && len == 4 {
+                        let mss = get_u16(ip, at + 2);
+                        let lowered = mss.saturating_sub(TOA_LEN as u16);
+                        set_u16(ip, at + 2, lowered);
+                        sum = update_u16(sum, mss, lowered);
+                    }
+                    at += len;
+                }
+            }
+        }
+    }
+    let opt_at = l4 + thl;
+    ip.copy_within(opt_at..total, opt_at + TOA_LEN);
+    let port = cport.to_be_bytes();
+    let a = caddr.octets();
+    let option = [
+        TOA_KIND,
+        TOA_LEN as u8,
+        port[0],
+        port[1],
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+    ];
+    ip[opt_at..opt_at + TOA_LEN].copy_from_slice(&option);
+    for w in option.chunks(2) {
+        sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
+    }
+    let old_word = get_u16(ip, l4 + 12);
+    ip[l4 + 12] = (((thl + TOA_LEN) / 4) as u8) << 4 | (ip[l4 + 12] & 0x0f);
+    sum = update_u16(sum, old_word, get_u16(ip, l4 + 12));
+    // The pseudo-header's TCP length grows too.
+    let tcp_len = (total - hl) as u16;
+    sum = update_u16(sum, tcp_len, tcp_len + TOA_LEN as u16);
+    set_u16(ip, sum_at, sum);
+    let new_total = (total + TOA_LEN) as u16;
+    set_u16(ip, 2, new_total);
+    let ip_sum = update_u16(get_u16(ip, 10), total as u16, new_total);
+    set_u16(ip, 10, ip_sum);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +319,49 @@ mod tests {
             let (a, pt) = if to_src { (12, 20) } else { (16, 22) };
             prop_assert_eq!(get_u32(&p, a), addr);
             prop_assert_eq!(get_u16(&p, pt), port);
+        }
+    }
+
+    proptest! {
+        /// TOA insertion's incremental checksums equal a recomputation, the
+        /// option lands after the existing ones, and the payload follows.
+        #[test]
+        fn toa_matches_recompute(
+            options in proptest::collection::vec(any::<u8>(), 0..10),
+            payload in proptest::collection::vec(any::<u8>(), 0..40),
+            mss in 536u16..9000,
+            caddr in any::<u32>(), cport in any::<u16>(),
+        ) {
+            // An MSS option, then NOPs and arbitrary words, padded to 4.
+            let mut opts = vec![2, 4, (mss >> 8) as u8, mss as u8];
+            opts.extend(options.iter().map(|_| 1u8));
+            while opts.len() % 4 != 0 { opts.push(1); }
+            let mut p = packet(protocol::TCP, [10, 0, 0, 1], [10, 0, 0, 2], (1000, 80), &[]);
+            p.truncate(40);
+            p.extend_from_slice(&opts);
+            p.extend_from_slice(&payload);
+            p[32] = (((20 + opts.len()) / 4) as u8) << 4;
+            let len = p.len() as u16;
+            set_u16(&mut p, 2, len);
+            refill(&mut p);
+            prop_assume!(toa_fits(&p));
+            let before = p.clone();
+            p.extend_from_slice(&[0; TOA_LEN]);
+            insert_toa(&mut p, Ipv4Addr::from(caddr), cport, true);
+            let mut want = p.clone();
+            refill(&mut want);
+            prop_assert!(same_sum(get_u16(&p, 10), get_u16(&want, 10)));
+            prop_assert!(same_sum(get_u16(&p, 36), get_u16(&want, 36)),
+                "tcp {:#06x} want {:#06x}", get_u16(&p, 36), get_u16(&want, 36));
+            let thl = 20 + opts.len();
+            prop_assert_eq!(usize::from(p[32] >> 4) * 4, thl + TOA_LEN);
+            prop_assert_eq!(get_u16(&p, 2) as usize, before.len() + TOA_LEN);
+            prop_assert_eq!(get_u16(&p, 42), mss - 8, "MSS lowered by 8");
+            let at = 20 + thl;
+            prop_assert_eq!(&p[at..at + 2], &[TOA_KIND, 8]);
+            prop_assert_eq!(get_u16(&p, at + 2), cport);
+            prop_assert_eq!(get_u32(&p, at + 4), caddr);
+            prop_assert_eq!(&p[at + TOA_LEN..], &before[at..]);
         }
     }
 

@@ -19,10 +19,12 @@ use rvs_api::{Forward, TunnelCsum, TunnelKind};
 
 use crate::conn::state::{tcp_transition, Direction, Event, State};
 use crate::conn::{flags, Conn, ConnExt, ConnKey, ConnTable, ReplyEntry, ReplyKey, ReplyTable};
+use crate::laddr::{self, Laddrs};
 use crate::nat::{self, End};
 use crate::neigh::NeighTable;
 use crate::sched::{Loads, LocalityCache, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Persistence, Service, Snapshot};
+use crate::stats::LADDR_SLOTS_MAX;
 use crate::stats::{self, bump, lower, CoreStats, Counter, OverloadFlags, SlotStats};
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
@@ -241,6 +243,10 @@ struct Core {
     policy: ConnPolicy,
     /// The IPv4 identification of this core's non-DF tunnel packets.
     tunnel_ident: u16,
+    /// FullNAT local ports this core owns, and where the next connection
+    /// starts looking among a service's local addresses.
+    laddrs: Laddrs,
+    laddr_next: usize,
 }
 
 /// What the schedulers see of this core's loads.
@@ -287,6 +293,31 @@ struct Flow {
 struct Target {
     dest: Dest,
     dport: u16,
+    /// FullNAT: the local address and port the real server sees as the
+    /// client, and whether this packet carries the TOA option (the
+    /// handshake's SYN and ACK).
+    laddr: u32,
+    lport: u16,
+    toa: bool,
+}
+
+impl Target {
+    fn to(dest: Dest, dport: u16) -> Self {
+        Target {
+            dest,
+            dport,
+            laddr: 0,
+            lport: 0,
+            toa: false,
+        }
+    }
+}
+
+/// Whether a connection of method `forward` rewrites both ways (its replies
+/// come back through the director and need the reply index).
+#[inline]
+fn sees_replies(forward: u8) -> bool {
+    forward == Forward::Masq as u8 || forward == Forward::FullNat as u8
 }
 
 /// The real server's port of a new connection to `dest`: port-0 and fwmark
@@ -349,14 +380,20 @@ fn input_direction(forward: u8) -> Direction {
     }
 }
 
-/// The reply of a NAT connection: from the real server to the client.
+/// The reply of a NAT or FullNAT connection: from the real server to the
+/// client (NAT) or to the local address and port (FullNAT).
 #[inline]
-fn reply_key(c: &Conn) -> ReplyKey {
+fn reply_key(c: &Conn, ext: &ConnExt) -> ReplyKey {
+    let (laddr, lport) = if c.forward == Forward::FullNat as u8 {
+        (ext.laddr, ext.lport)
+    } else {
+        (c.key.caddr, c.key.cport)
+    };
     ReplyKey {
         raddr: c.daddr,
-        laddr: c.key.caddr,
+        laddr,
         rport: c.dport,
-        lport: c.key.cport,
+        lport,
         protocol: c.key.protocol,
     }
 }
@@ -365,7 +402,7 @@ impl Worker {
     pub fn new(setup: WorkerSetup) -> Self {
         let stats = Arc::clone(&setup.cores[usize::from(setup.id)]);
         let slots = stats.slots.len();
-        let core = Core {
+        let mut core = Core {
             id: setup.id,
             workers: setup.workers,
             conns: ConnTable::with_max(setup.conns_max),
@@ -387,7 +424,10 @@ impl Worker {
             ),
             policy: setup.policy,
             tunnel_ident: 0,
+            laddrs: Laddrs::new(LADDR_SLOTS_MAX, setup.id, setup.workers),
+            laddr_next: 0,
         };
+        core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {
             snapshot: setup.snapshot,
             core,
@@ -405,6 +445,7 @@ impl Worker {
     /// Switch to a new generation; returns the old one (the caller sends it
     /// back to the control thread so it is not freed on the packet path).
     pub fn set_snapshot(&mut self, s: Arc<Snapshot>) -> Arc<Snapshot> {
+        self.core.laddrs.sync(&s.laddr_slots);
         std::mem::replace(&mut self.snapshot, s)
     }
 
@@ -465,12 +506,18 @@ impl Core {
     /// re-evaluated, and the template controlling it (if any) counts one
     /// connection less.
     fn drop_conn(&mut self, snap: &Snapshot, idx: usize) -> Conn {
-        let c = self.conns.remove(idx);
-        if c.forward == Forward::Masq as u8 && !c.is_template() {
-            if let Some(r) = self.replies.find(&reply_key(&c)) {
+        let (c, ext) = self.conns.remove_with(idx);
+        if sees_replies(c.forward) && !c.is_template() {
+            if let Some(r) = self.replies.find(&reply_key(&c, &ext)) {
                 // A newer entry of the same reply tuple may have taken it.
                 if self.replies.get(r).conn == c.key {
                     self.replies.remove(r);
+                }
+            }
+            if c.forward == Forward::FullNat as u8 {
+                self.laddrs.give(ext.laddr_slot, ext.laddr, ext.lport);
+                if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
+                    lower(&l.used, 1);
                 }
             }
         }
@@ -637,10 +684,14 @@ impl Core {
             Err(m) => return self.count(m.into()),
         };
         let vaddr = ip.dst();
+        // A real server's reply to a FullNAT connection (to a local
+        // address) or to a NAT one (from a NAT dest), or the kernel's.
+        if snap.is_laddr(vaddr) {
+            return self.handle_reply(snap, frame, l3, now_ms, handed_off, true);
+        }
         if !snap.is_vip(vaddr) {
-            // A real server's reply to a NAT connection, or the kernel's.
             if snap.is_nat_dest(ip.src()) {
-                return self.handle_reply(snap, frame, l3, now_ms, handed_off);
+                return self.handle_reply(snap, frame, l3, now_ms, handed_off, false);
             }
             return self.exception();
         }
@@ -760,9 +811,17 @@ impl Core {
                 };
                 let dir = input_direction(c.forward);
                 self.advance(snap, idx, dir, flow.tcp_flags, now_ms);
+                let ext = self.conns.ext(idx);
                 return Ok(Target {
                     dest,
                     dport: c.dport,
+                    laddr: ext.laddr,
+                    lport: ext.lport,
+                    // The handshake's ACK (or a retransmitted SYN) carries
+                    // TOA as the SYN did.
+                    toa: c.forward == Forward::FullNat as u8
+                        && is_tcp
+                        && c.state() == State::SynRecv,
                 });
             }
         }
@@ -788,7 +847,7 @@ impl Core {
                     Some(d) => d,
                     None => self.pick_stateless(service, flow)?,
                 };
-                if dest.forward == Forward::Masq {
+                if sees_replies(dest.forward as u8) {
                     // A NAT flow's replies need its entry: no room, no flow.
                     return Err(Counter::DropNatTableFull);
                 }
@@ -799,10 +858,10 @@ impl Core {
                         }
                     }
                 }
-                return Ok(Target {
-                    dport: target_port(service, &dest, flow.key.vport),
+                return Ok(Target::to(
                     dest,
-                });
+                    target_port(service, &dest, flow.key.vport),
+                ));
             }
         }
         if is_tcp && !syn {
@@ -812,6 +871,19 @@ impl Core {
             Some(p) => self.persistent_dest(snap, service, p, flow, one_packet, now_ms)?,
             None => self.schedule(service, flow, now_ms)?,
         };
+        let mut ext = ConnExt {
+            peer_mac: flow.peer_mac,
+            in_port: flow.in_port,
+            ..ConnExt::default()
+        };
+        if dest.forward == Forward::FullNat {
+            let (slot, laddr, lport) = self
+                .take_lport(snap, service)
+                .ok_or(Counter::DropLaddrExhausted)?;
+            ext.laddr_slot = slot;
+            ext.laddr = laddr;
+            ext.lport = lport;
+        }
         for slot in [service.slot, dest.slot] {
             if let Some(s) = self.stats.slots.get(slot as usize) {
                 bump(&s.conns, 1);
@@ -821,7 +893,7 @@ impl Core {
         if one_packet {
             // Scheduled, used for this datagram and gone (`spec/conn.md` §8).
             self.stats.count(Counter::ConnOnePacket);
-            return Ok(Target { dest, dport });
+            return Ok(Target::to(dest, dport));
         }
         let new_state = if is_tcp {
             tcp_transition(
@@ -858,23 +930,24 @@ impl Core {
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
         };
-        let nat = dest.forward == Forward::Masq;
-        let ext = ConnExt {
-            peer_mac: flow.peer_mac,
-            in_port: flow.in_port,
-            ..ConnExt::default()
-        };
+        let nat = sees_replies(conn.forward);
         let inserted = self.conns.insert_with(conn, ext);
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
         if inserted.is_err() {
             if nat {
+                if dest.forward == Forward::FullNat {
+                    self.laddrs.give(ext.laddr_slot, ext.laddr, ext.lport);
+                    if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
+                        lower(&l.used, 1);
+                    }
+                }
                 return Err(Counter::DropNatTableFull);
             }
-            return Ok(Target { dest, dport });
+            return Ok(Target::to(dest, dport));
         }
         if nat {
             let reply = ReplyEntry {
-                key: reply_key(&conn),
+                key: reply_key(&conn, &ext),
                 conn: conn.key,
             };
             // The reply index is as large as the table; a reply key already
@@ -898,7 +971,38 @@ impl Core {
             );
         }
         self.bind(&dest);
-        Ok(Target { dest, dport })
+        Ok(Target {
+            dest,
+            dport,
+            laddr: ext.laddr,
+            lport: ext.lport,
+            toa: dest.forward == Forward::FullNat && syn,
+        })
+    }
+
+    /// A free local port for a new FullNAT connection of `service`: the
+    /// service's local addresses are tried in turn from where the last one
+    /// left off; each that has none of this core's ports free counts an
+    /// exhaustion (`rvsadm --get-laddr` shows them).
+    fn take_lport(&mut self, snap: &Snapshot, service: &Service) -> Option<(u16, u32, u16)> {
+        let n = service.laddrs.len();
+        for k in 0..n {
+            let slot = service.laddrs[(self.laddr_next + k) % n];
+            let Some(addr) = snap.laddr_slots.get(usize::from(slot)).copied().flatten() else {
+                continue;
+            };
+            if let Some(port) = self.laddrs.take(slot) {
+                self.laddr_next = self.laddr_next.wrapping_add(k + 1);
+                if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
+                    bump(&l.used, 1);
+                }
+                return Some((slot, u32::from(addr), port));
+            }
+            if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
+                bump(&l.exhausted, 1);
+            }
+        }
+        None
     }
 
     /// A packet of entry `idx` went by in direction `dir`: its state moves
@@ -1139,6 +1243,15 @@ impl Core {
                 }
                 Counter::ForwardTunnel
             }
+            Forward::FullNat => {
+                if t.toa {
+                    self.insert_toa(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                }
+                let b = &mut frame.bytes_mut()[l3..];
+                nat::rewrite(b, End::Src, Ipv4Addr::from(t.laddr), t.lport);
+                nat::rewrite(b, End::Dst, dest.addr, t.dport);
+                Counter::ForwardFullNat
+            }
         };
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
@@ -1151,6 +1264,38 @@ impl Core {
         }
         self.stats.count(counter);
         Verdict::Forward(dest.port_id)
+    }
+
+    /// FullNAT: give the real server the client's address and port in a TOA
+    /// option, when the TCP header has room for it and the packet stays
+    /// within the MTU; on the SYN the MSS is lowered by the option's size
+    /// too. A packet without room goes on without it (counted).
+    fn insert_toa<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        let ip = &frame.bytes()[l3..];
+        let total = usize::from(Ipv4Packet::new_unchecked(ip).total_len());
+        if !nat::toa_fits(ip) || total + nat::TOA_LEN > usize::from(mtu) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        if !frame.set_len(l3 + total + nat::TOA_LEN) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        let syn = tcp_flags & tcp::flags::SYN != 0;
+        nat::insert_toa(
+            &mut frame.bytes_mut()[l3..],
+            Ipv4Addr::from(key.caddr),
+            key.cport,
+            syn,
+        );
+        self.stats.count(Counter::ToaInserted);
     }
 
     /// TUN: put an outer IPv4 header in front of the client's packet (which
@@ -1264,6 +1409,7 @@ impl Core {
         l3: usize,
         now_ms: u64,
         handed_off: bool,
+        fullnat: bool,
     ) -> Verdict {
         let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
         if !ip.verify_checksum() {
@@ -1327,9 +1473,14 @@ impl Core {
             _ => return self.exception(),
         };
         if !handed_off {
-            let owner = match snap.nat_persist_mask(Ipv4Addr::from(key.raddr), key.rport) {
-                Some(mask) => owner_of(&self.owner_hasher, key.laddr & mask, 0, self.workers),
-                None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
+            let owner = if fullnat {
+                // Each core hands out its own slice of local ports.
+                laddr::owner_of_port(key.lport, self.workers)
+            } else {
+                match snap.nat_persist_mask(Ipv4Addr::from(key.raddr), key.rport) {
+                    Some(mask) => owner_of(&self.owner_hasher, key.laddr & mask, 0, self.workers),
+                    None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
+                }
             };
             if owner != self.id {
                 self.stats.count(Counter::HandedOff);
@@ -1352,24 +1503,38 @@ impl Core {
             return self.count(Counter::DropNotForUs);
         };
         let vaddr = Ipv4Addr::from(c.key.vaddr);
+        let caddr = Ipv4Addr::from(c.key.caddr);
+        let fullnat = c.forward == Forward::FullNat as u8;
         let b = &mut frame.bytes_mut()[l3..];
         match quote_at {
             None => {
                 self.advance(snap, ci, Direction::Output, tcp_flags, now_ms);
                 nat::rewrite(b, End::Src, vaddr, c.key.vport);
+                if fullnat {
+                    nat::rewrite(b, End::Dst, caddr, c.key.cport);
+                }
                 for slot in [c.service_slot, c.dest_slot] {
                     if let Some(s) = self.stats.slots.get(slot as usize) {
                         bump(&s.out_pkts, 1);
                         bump(&s.out_bytes, u64::from(l3_len));
                     }
                 }
-                self.stats.count(Counter::ForwardNatReply);
+                self.stats.count(if fullnat {
+                    Counter::ForwardFullNatReply
+                } else {
+                    Counter::ForwardNatReply
+                });
             }
             Some(q) => {
                 // RS -> client (`spec/conn.md` §10): the outer source and the
-                // quoted destination become the VIP's.
+                // quoted destination become the VIP's; FullNAT also puts the
+                // client back as the outer destination and quoted source.
                 nat::rewrite_addr(b, End::Src, vaddr);
                 nat::rewrite_quoted(b, q, End::Dst, vaddr, c.key.vport);
+                if fullnat {
+                    nat::rewrite_addr(b, End::Dst, caddr);
+                    nat::rewrite_quoted(b, q, End::Src, caddr, c.key.cport);
+                }
                 self.stats.count(Counter::IcmpErrorForwarded);
             }
         }
@@ -1459,12 +1624,19 @@ impl Core {
         let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        if c.forward == Forward::Masq as u8 {
+        if sees_replies(c.forward) {
             // Client -> RS (`spec/conn.md` §10): the outer destination and the
-            // quoted source become the real server's.
+            // quoted source become the real server's; FullNAT also puts the
+            // local address as the outer source and quoted destination.
+            let ext = *self.conns.ext(idx);
             let b = &mut frame.bytes_mut()[l3..];
             nat::rewrite_addr(b, End::Dst, dest.addr);
             nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr, c.dport);
+            if c.forward == Forward::FullNat as u8 {
+                let laddr = Ipv4Addr::from(ext.laddr);
+                nat::rewrite_addr(b, End::Src, laddr);
+                nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Dst, laddr, ext.lport);
+            }
         } else if c.forward == Forward::Tunnel as u8 {
             let dest = *dest;
             // No ICMP error is ever sent about an ICMP error.

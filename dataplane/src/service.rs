@@ -76,6 +76,9 @@ pub struct Service {
     pub one_packet: bool,
     /// The worker's locality cache this service uses (lblc, lblcr).
     pub locality_cache: Option<u16>,
+    /// FullNAT: the slots of the service's local addresses, in the order
+    /// they were added.
+    pub laddrs: Vec<u16>,
     pub scheduler: std::sync::Arc<dyn Scheduler>,
     /// Kernel order: newest first.
     pub dests: Vec<Dest>,
@@ -104,6 +107,9 @@ pub struct Snapshot {
     /// core from this.
     nat_dests: HashMap<(Ipv4Addr, u16), Option<u32>, ahash::RandomState>,
     nat_addrs: HashSet<Ipv4Addr, ahash::RandomState>,
+    /// FullNAT local addresses by slot, and the set of them.
+    pub laddr_slots: Vec<Option<Ipv4Addr>>,
+    laddrs: HashSet<Ipv4Addr, ahash::RandomState>,
 }
 
 impl Snapshot {
@@ -115,6 +121,7 @@ impl Snapshot {
         services: Vec<Service>,
         classifier: Classifier,
         slots_max: usize,
+        laddr_slots: Vec<Option<Ipv4Addr>>,
     ) -> Self {
         let mut index = HashMap::with_hasher(ahash::RandomState::new());
         let mut fwmarks = HashMap::with_hasher(ahash::RandomState::new());
@@ -159,7 +166,16 @@ impl Snapshot {
             dests_by_slot,
             nat_dests,
             nat_addrs,
+            laddrs: laddr_slots.iter().flatten().copied().collect(),
+            laddr_slots,
         }
+    }
+
+    /// Whether `addr` is a FullNAT local address: packets to it may be
+    /// replies, and ARP for it is ours.
+    #[inline]
+    pub fn is_laddr(&self, addr: Ipv4Addr) -> bool {
+        !self.laddrs.is_empty() && self.laddrs.contains(&addr)
     }
 
     /// Whether `addr` is a NAT dest's: its packets may be replies.
@@ -220,7 +236,7 @@ impl Snapshot {
     /// director, and answering for them could take over a whole segment.
     #[inline]
     pub fn answers_arp_for(&self, addr: Ipv4Addr) -> bool {
-        self.vips.contains(&addr)
+        self.vips.contains(&addr) || self.is_laddr(addr)
     }
 
     /// A dest's address: a next hop whose ARP matters.

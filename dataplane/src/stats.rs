@@ -35,6 +35,10 @@ counters! {
     ForwardNat => "forward_nat",
     ForwardNatReply => "forward_nat_reply",
     ForwardTunnel => "forward_tunnel",
+    ForwardFullNat => "forward_fullnat",
+    ForwardFullNatReply => "forward_fullnat_reply",
+    ToaInserted => "toa_inserted",
+    ToaNoRoom => "toa_no_room",
     ArpReplied => "arp_replied",
     IcmpEchoReplied => "icmp_echo_replied",
     IcmpUnreachableSent => "icmp_unreachable_sent",
@@ -82,6 +86,7 @@ counters! {
     DropNoMbuf => "drop_no_mbuf",
     DropNatTableFull => "drop_nat_table_full",
     DropTunnelTooBig => "drop_tunnel_too_big",
+    DropLaddrExhausted => "drop_laddr_exhausted",
     DropMultiSegment => "drop_multi_segment",
 }
 
@@ -177,10 +182,24 @@ impl SlotTotals {
     }
 }
 
+/// The most FullNAT local addresses a dataplane holds (over all services).
+pub const LADDR_SLOTS_MAX: usize = 64;
+
+/// What one core counts of one FullNAT local address.
+#[derive(Default, Debug)]
+pub struct LaddrStats {
+    /// Gauge: this core's connections holding one of its ports.
+    pub used: AtomicU64,
+    /// New connections that found all of this core's ports of it taken.
+    pub exhausted: AtomicU64,
+}
+
 /// Everything one worker counts.
 pub struct CoreStats {
     pub counters: [AtomicU64; Counter::COUNT],
     pub slots: Box<[SlotStats]>,
+    /// By local-address slot.
+    pub laddrs: [LaddrStats; LADDR_SLOTS_MAX],
 }
 
 impl CoreStats {
@@ -189,6 +208,7 @@ impl CoreStats {
         CoreStats {
             counters: std::array::from_fn(|_| AtomicU64::new(0)),
             slots: (0..slots_max).map(|_| SlotStats::default()).collect(),
+            laddrs: std::array::from_fn(|_| LaddrStats::default()),
         }
     }
 
@@ -239,6 +259,20 @@ impl OverloadFlags {
             f.store(on, Relaxed);
         }
     }
+}
+
+/// (connections using it, exhaustion events) of local-address slot `slot`,
+/// over cores.
+pub fn laddr_total(cores: &[std::sync::Arc<CoreStats>], slot: usize) -> (u64, u64) {
+    cores
+        .iter()
+        .fold((0, 0), |(u, e), c| match c.laddrs.get(slot) {
+            Some(l) => (
+                u.wrapping_add(l.used.load(Relaxed)),
+                e.wrapping_add(l.exhausted.load(Relaxed)),
+            ),
+            None => (u, e),
+        })
 }
 
 /// Sum of a counter over cores.

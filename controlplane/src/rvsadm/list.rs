@@ -322,6 +322,7 @@ fn forward_name(forward: Forward) -> &'static str {
         Forward::Masq => "Masq",
         Forward::Tunnel => "Tunnel",
         Forward::Route => "Route",
+        Forward::FullNat => "FullNat",
     }
 }
 

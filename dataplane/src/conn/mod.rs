@@ -301,6 +301,8 @@ pub struct ConnExt {
     /// client; NAT: 0.
     pub laddr: u32,
     pub lport: u16,
+    /// FullNAT: the local address's slot (its port pool).
+    pub laddr_slot: u16,
 }
 
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)
