@@ -14,6 +14,8 @@
 //!   `$RVS_ADMIN_SOCKET`, else `/run/rvs/admin.sock`;
 //! - `--add-mark`, `--del-mark` and `--list-marks` (rvs extensions, see
 //!   [`marks`]) manage the dataplane's firewall-mark classifier;
+//! - `--fullnat` (a dest's method) and `--add-laddr`, `--del-laddr`,
+//!   `--get-laddr` (DPVS's FullNAT extensions, see [`laddrs`]);
 //! - `--counters` (an rvs extension) prints the dataplane's packet counters,
 //!   one `name value` line each in the dataplane's order; a refusal or an
 //!   unreachable dataplane exits 255;
@@ -21,10 +23,11 @@
 //!   addresses numerically and ports by `/etc/services` name, which is what
 //!   ipvsadm prints for addresses without a DNS name;
 //! - options of the grammar not implemented yet (`-S`, `-R`, `--set`, `-c`,
-//!   `--timeout`, `--daemon`, `--rate`, `--tun-*`, daemons, `--sctp-service`)
+//!   `--timeout`, `--daemon`, `--rate`, daemons, `--sctp-service`)
 //!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod errors;
+pub mod laddrs;
 pub mod list;
 pub mod marks;
 pub mod names;
@@ -97,6 +100,7 @@ pub fn execute(
         Command::Change(request) => send(request.clone()),
         Command::Counters => counters(command, socket, call),
         Command::ListMarks => list_marks(command, socket, call),
+        Command::ListLaddrs { service } => list_laddrs(command, *service, socket, call),
     };
     match result {
         Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -213,6 +217,21 @@ fn list_marks(
     }
 }
 
+/// `--get-laddr`: FullNAT local addresses, DPVS's table.
+fn list_laddrs(
+    command: &Command,
+    service: Option<rvs_api::ServiceKey>,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+) -> Result<String, Failure> {
+    match call(Request::ListLaddrs { service }) {
+        Ok(Response::Laddrs(list)) => Ok(laddrs::format_laddrs(&list)),
+        Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+        Ok(other) => Err(unexpected(socket, &other)),
+        Err(e) => Err(transport_failure(socket, &e)),
+    }
+}
+
 /// `-v`.
 pub fn version() -> String {
     format!(
@@ -244,6 +263,8 @@ Usage:
   rvsadm --add-mark mark --dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]
   rvsadm --del-mark mark [--dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]]
   rvsadm --list-marks
+  rvsadm --add-laddr|-P|--del-laddr|-Q -t|-u service-address -z local-address
+  rvsadm --get-laddr|-G [-t|-u service-address]
 
 Commands:
 Either long or short options are allowed.
@@ -277,6 +298,15 @@ Options:
   --gatewaying   -g                   gatewaying (direct routing) (default)
   --ipip         -i                   ipip encapsulation (tunneling)
   --masquerading -m                   masquerading (NAT)
+  --fullnat                           FullNAT: the client's address becomes a local
+                                      address of the service (see --add-laddr)
+  --tun-type     ipip|gue|gre         tunnel encapsulation of -i (default ipip;
+                                      gre is not supported)
+  --tun-port     port                 GUE's UDP port (needed with gue)
+  --tun-nocsum                        no checksum in the encapsulation (default)
+  --tun-csum                          a UDP checksum over the encapsulation
+  --tun-remcsum                       remote checksum offload (not supported)
+  --tun-info                          output of tunnel information
   --weight       -w weight            capacity of real server (default 1)
   --u-threshold  -x uthreshold        upper threshold of connections
   --l-threshold  -y lthreshold        lower threshold of connections
@@ -295,8 +325,9 @@ rvs specifics:
                                       $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock)
   rvsadm never reverse-resolves addresses: -L without -n prints addresses
   numerically (ports by /etc/services name).
-  Not supported yet: -S, -R, --set, -c, --timeout, --daemon, --rate, --tun-*,
+  Not supported yet: -S, -R, --set, -c, --timeout, --daemon, --rate,
   --start-daemon, --stop-daemon, --sctp-service.
+  FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:
   --counters                          print the dataplane's packet counters
@@ -315,6 +346,14 @@ rvs extensions:
   --del-mark     mark                 delete the rules setting mark, or with
                                       --dst ... exactly that rule
   --list-marks                        print the rules as --add-mark lines
+  FullNAT local addresses (DPVS's ipvsadm): the real servers of a --fullnat
+  service see one of its local addresses as the client; the client's address
+  and port reach them in the TCP option TOA (kind 254) of the handshake.
+  --add-laddr    -P                   add a local address (-z) to a service
+  --del-laddr    -Q                   delete a local address from a service
+  --get-laddr    -G                   list local addresses, their connections and
+                                      CONFLICTS (connections refused: no free port)
+  --laddr        -z address           the local address
 ";
 
 #[cfg(test)]

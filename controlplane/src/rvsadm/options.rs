@@ -417,6 +417,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     spec("masquerading", 'm', Arg::None, Kind::Forward(Forward::Masq)),
     spec("ipip", 'i', Arg::None, Kind::Forward(Forward::Tunnel)),
     spec("gatewaying", 'g', Arg::None, Kind::Forward(Forward::Route)),
+    spec("fullnat", '\0', Arg::None, Kind::Forward(Forward::FullNat)),
     spec("weight", 'w', Arg::Required, Kind::Option(Opt::Weight)),
     spec(
         "u-threshold",

@@ -66,6 +66,8 @@ pub enum Command {
     Counters,
     /// `--list-marks` (rvs's): the classifier rules.
     ListMarks,
+    /// `--get-laddr` (DPVS's): FullNAT local addresses of all services or one.
+    ListLaddrs { service: Option<ServiceKey> },
 }
 
 /// A parsed command line.
@@ -375,6 +377,9 @@ fn parse_service(
 pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation, ParseError> {
     if super::marks::is_mark_command(args) {
         return super::marks::parse(args);
+    }
+    if super::laddrs::is_laddr_command(args) {
+        return super::laddrs::parse(args);
     }
     let mut socket: Option<String> = None;
     let mut draft: Option<Draft> = None;
