@@ -1333,6 +1333,7 @@ impl Core {
             if let Some(p) = reply_port.filter(|_| df && room >= usize::from(MTU_MIN)) {
                 let mac = snap.ports[usize::from(p)].mac;
                 self.stats.count(Counter::DropTunnelTooBig);
+                self.stats.count(Counter::IcmpFragNeededSent);
                 let rest = [0, 0, (room >> 8) as u8, room as u8];
                 return Err(self.reply_icmp_error(
                     frame,

@@ -42,6 +42,7 @@ counters! {
     ArpReplied => "arp_replied",
     IcmpEchoReplied => "icmp_echo_replied",
     IcmpUnreachableSent => "icmp_unreachable_sent",
+    IcmpFragNeededSent => "icmp_frag_needed_sent",
     IcmpErrorForwarded => "icmp_error_forwarded",
     ToException => "to_exception",
     FromException => "from_exception",

@@ -439,3 +439,320 @@ fn icmp_error_from_director(packet: &[u8], rest: [u8; 4]) -> Vec<u8> {
     ip.extend_from_slice(&m);
     ip
 }
+
+const LADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 201);
+const LADDR2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 202);
+
+/// A TCP segment with `options` (padded to 4 bytes by the caller),
+/// checksums computed.
+fn tcp_opts(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    fl: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = (((20 + options.len()) / 4) as u8) << 4;
+    t[13] = fl;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t.extend_from_slice(options);
+    t.extend_from_slice(payload);
+    let len = t.len() as u16;
+    let c = !checksum::combine(&[
+        checksum::pseudo_v4(src.octets(), dst.octets(), protocol::TCP, len),
+        checksum::sum(&t),
+    ]);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, protocol::TCP, &t)
+}
+
+fn toa(port: u16, addr: Ipv4Addr) -> Vec<u8> {
+    let mut o = vec![254, 8];
+    o.extend_from_slice(&port.to_be_bytes());
+    o.extend_from_slice(&addr.octets());
+    o
+}
+
+fn fullnat_director(conns_max: usize, laddrs: &[Ipv4Addr]) -> Director {
+    let mut d = Director::sized(ConnPolicy::default(), conns_max);
+    d.add_service(svc(Protocol::Tcp, 80), ServiceConfig::new("rr"));
+    d.add_dest_with(
+        svc(Protocol::Tcp, 80),
+        DestConfig {
+            forward: Forward::FullNat,
+            ..dest(RS1, 8080, 1)
+        },
+    );
+    for &a in laddrs {
+        d.ok(Request::AddLaddr {
+            service: svc(Protocol::Tcp, 80),
+            addr: a.into(),
+        });
+    }
+    d
+}
+
+fn laddrs(d: &mut Director) -> Vec<(Ipv4Addr, u64, u64)> {
+    match d.admin(Request::ListLaddrs { service: None }) {
+        Response::Laddrs(l) => l
+            .iter()
+            .map(|l| match l.addr {
+                std::net::IpAddr::V4(a) => (a, l.conns, l.exhausted),
+                other => panic!("{other}"),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
+    let mut d = fullnat_director(64, &[LADDR, LADDR2]);
+    let mss = [2, 4, 0x05, 0xb4]; // 1460
+    let syn = tcp_opts(CLI, VIP, CPORT, 80, flags::SYN, &mss, b"");
+    let mut f = frame(LB_MAC, CLI_MAC, &syn);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    // The first local address, its first port; the MSS lowered by 8 and the
+    // TOA option after it.
+    let lport = 1024;
+    let mut opts = vec![2, 4, 0x05, 0xac]; // 1452
+    opts.extend(toa(CPORT, CLI));
+    let want = tcp_opts(LADDR, RS1, lport, 8080, flags::SYN, &opts, b"");
+    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV4, &want));
+    assert_eq!(d.counter(Counter::ToaInserted), 1);
+
+    // The real server answers the local address: the client gets it from
+    // the VIP.
+    let mut r = frame(
+        LB_MAC,
+        RS1_MAC,
+        &tcp(RS1, LADDR, 8080, lport, flags::SYN | flags::ACK, b""),
+    );
+    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
+    assert_eq!(
+        r.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &tcp(VIP, CLI, 80, CPORT, flags::SYN | flags::ACK, b"")
+        )
+    );
+
+    // The handshake's ACK carries TOA too (what a real server's TOA module
+    // reads); later segments do not.
+    let mut ack = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::ACK, b""));
+    assert_eq!(run(&mut d, &mut ack, 3), Verdict::Forward(0));
+    assert_eq!(
+        ack.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &tcp_opts(LADDR, RS1, lport, 8080, flags::ACK, &toa(CPORT, CLI), b"")
+        )
+    );
+    let mut data = frame(
+        LB_MAC,
+        CLI_MAC,
+        &tcp(CLI, VIP, CPORT, 80, flags::ACK | flags::PSH, b"GET /"),
+    );
+    assert_eq!(run(&mut d, &mut data, 4), Verdict::Forward(0));
+    assert_eq!(
+        data.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &tcp(LADDR, RS1, lport, 8080, flags::ACK | flags::PSH, b"GET /")
+        )
+    );
+    assert_eq!(d.counter(Counter::ToaInserted), 2);
+    assert_eq!(d.counter(Counter::ForwardFullNatReply), 1);
+    assert_eq!(d.conns_of(svc(Protocol::Tcp, 80), RS1), (1, 0, 0));
+    assert_eq!(laddrs(&mut d), vec![(LADDR, 1, 0), (LADDR2, 0, 0)]);
+
+    // The next client takes the next local address.
+    let mut g = frame(
+        LB_MAC,
+        CLI_MAC,
+        &tcp(CLI, VIP, CPORT + 1, 80, flags::SYN, b""),
+    );
+    assert_eq!(run(&mut d, &mut g, 5), Verdict::Forward(0));
+    let ip = Ipv4Packet::new_checked(&g.0[14..]).unwrap();
+    assert_eq!(ip.src(), LADDR2);
+
+    // The director answers ARP for its local addresses (the real servers
+    // send their replies there).
+    let mut arp = arp_request(LADDR);
+    assert_eq!(run(&mut d, &mut arp, 6), Verdict::Reply);
+}
+
+#[test]
+fn fullnat_icmp_errors_are_translated_both_ways() {
+    let mut d = fullnat_director(64, &[LADDR]);
+    let syn = tcp(CLI, VIP, CPORT, 80, flags::SYN, b"");
+    assert_eq!(
+        run(&mut d, &mut frame(LB_MAC, CLI_MAC, &syn), 1),
+        Verdict::Forward(0)
+    );
+    // rs1 cannot take the packet from the local address: the client hears
+    // about its own packet to the VIP.
+    let at_rs = tcp(LADDR, RS1, 1024, 8080, flags::SYN, b"");
+    let mut f = frame(
+        LB_MAC,
+        RS1_MAC,
+        &icmp_error(RS1, LADDR, 3, 3, [0; 4], &at_rs),
+    );
+    assert_eq!(run(&mut d, &mut f, 2), Verdict::Forward(0));
+    assert_eq!(
+        f.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn)
+        )
+    );
+    // The client cannot take our reply: rs1 hears about its packet to the
+    // local address.
+    let reply = tcp(VIP, CLI, 80, CPORT, flags::ACK, b"");
+    let mut f = frame(
+        LB_MAC,
+        CLI_MAC,
+        &icmp_error(CLI, VIP, 3, 4, [0, 0, 5, 0], &reply),
+    );
+    assert_eq!(run(&mut d, &mut f, 3), Verdict::Forward(0));
+    let reply_at_rs = tcp(RS1, LADDR, 8080, 1024, flags::ACK, b"");
+    assert_eq!(
+        f.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &icmp_error(LADDR, RS1, 3, 4, [0, 0, 5, 0], &reply_at_rs)
+        )
+    );
+}
+
+#[test]
+fn fullnat_port_exhaustion_is_counted_and_ports_come_back() {
+    let ports = usize::from(u16::MAX - 1024) + 1;
+    let mut d = fullnat_director(ports + 16, &[LADDR]);
+    for cport in 1..=ports as u16 {
+        let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
+        assert_eq!(
+            run(&mut d, &mut f, 1),
+            Verdict::Forward(0),
+            "client port {cport}"
+        );
+    }
+    let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI2(), VIP, 1, 80, flags::SYN, b""));
+    assert_eq!(
+        run(&mut d, &mut f, 2),
+        Verdict::Drop(Counter::DropLaddrExhausted)
+    );
+    assert_eq!(laddrs(&mut d), vec![(LADDR, ports as u64, 1)]);
+    // SYN_RECV lasts 60 s; then every port is free again.
+    d.sweep(62);
+    assert_eq!(laddrs(&mut d), vec![(LADDR, 0, 1)]);
+    let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI2(), VIP, 1, 80, flags::SYN, b""));
+    assert_eq!(run(&mut d, &mut f, 62_001), Verdict::Forward(0));
+}
+
+#[allow(non_snake_case)]
+fn CLI2() -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 3)
+}
+
+#[test]
+fn local_addresses_are_checked() {
+    let mut d = fullnat_director(64, &[LADDR]);
+    for (addr, why) in [
+        (LADDR, "a duplicate"),
+        (VIP, "a VIP"),
+        (LB, "the director's own address"),
+    ] {
+        let r = d.admin(Request::AddLaddr {
+            service: svc(Protocol::Tcp, 80),
+            addr: addr.into(),
+        });
+        assert!(matches!(r, Response::Error(_)), "{why}: {r:?}");
+    }
+    let r = d.admin(Request::AddLaddr {
+        service: svc(Protocol::Udp, 9),
+        addr: LADDR2.into(),
+    });
+    assert!(matches!(r, Response::Error(_)), "no such service: {r:?}");
+    d.ok(Request::DelLaddr {
+        service: svc(Protocol::Tcp, 80),
+        addr: LADDR.into(),
+    });
+    assert_eq!(laddrs(&mut d), vec![]);
+    // A FullNAT service without local addresses: a counted drop.
+    let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::SYN, b""));
+    assert_eq!(
+        run(&mut d, &mut f, 1),
+        Verdict::Drop(Counter::DropLaddrExhausted)
+    );
+}
+
+#[test]
+fn on_two_cores_each_hands_out_its_own_local_ports_and_replies_find_their_owner() {
+    for id in 0..2u16 {
+        let mut d = Director::core_of(ConnPolicy::default(), 64, id, 2);
+        d.add_service(svc(Protocol::Tcp, 80), ServiceConfig::new("rr"));
+        d.add_dest_with(
+            svc(Protocol::Tcp, 80),
+            DestConfig {
+                forward: Forward::FullNat,
+                ..dest(RS1, 8080, 1)
+            },
+        );
+        d.ok(Request::AddLaddr {
+            service: svc(Protocol::Tcp, 80),
+            addr: LADDR.into(),
+        });
+        let (mut mine, mut theirs) = (0, 0);
+        for cport in 1000..1040 {
+            let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
+            match run(&mut d, &mut f, 1) {
+                Verdict::Forward(0) => {
+                    mine += 1;
+                    let lport = u16::from_be_bytes([f.0[34], f.0[35]]);
+                    assert_eq!(lport % 2, id, "core {id} gave port {lport}");
+                    // Its reply is this core's; a reply to the other
+                    // core's port goes there.
+                    let mut r = frame(
+                        LB_MAC,
+                        RS1_MAC,
+                        &tcp(RS1, LADDR, 8080, lport, flags::SYN | flags::ACK, b""),
+                    );
+                    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
+                    let mut other = frame(
+                        LB_MAC,
+                        RS1_MAC,
+                        &tcp(RS1, LADDR, 8080, lport + 1, flags::ACK, b""),
+                    );
+                    assert_eq!(run(&mut d, &mut other, 2), Verdict::Handoff(1 - id));
+                }
+                Verdict::Handoff(w) => {
+                    assert_eq!(w, 1 - id);
+                    theirs += 1;
+                }
+                v => panic!("{v:?}"),
+            }
+        }
+        assert!(
+            mine > 0 && theirs > 0,
+            "core {id}: {mine} mine, {theirs} theirs"
+        );
+    }
+}

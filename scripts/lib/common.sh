@@ -26,6 +26,16 @@ RS2_IP=198.18.0.12
 VIP=198.18.0.100
 LAB_PREFIX_LEN=24
 
+# Added for the NAT and TUN modes (issue 3); the addresses above are unchanged.
+CLI_NAT_IP=198.18.1.1 # a client address outside the real servers' subnet: their
+CLI_NAT_PREFIX_LEN=24 # replies to it go via their default route, the director
+VIP_NAT=198.18.0.101  # a VIP the real servers do not hold (NAT: the director owns it)
+RS_NAT_PORT=8080      # nginx also listens here: NAT port mapping VIP_NAT:80 -> RS:8080
+RS_UDP_PORT=5300      # a UDP responder ("served by rsN ...") on each real server's address and VIP
+GUE_PORT=6080         # the real servers' decapsulator takes GUE on this UDP port
+LADDR1=198.18.0.201   # FullNAT local addresses (the dataplane answers ARP for
+LADDR2=198.18.0.202   # them once a service has them: rvsadm --add-laddr)
+
 LB_IFACE=lb0          # the director's veth, used by DPDK's af_packet PMD
 EXC_IFACE=rvs0        # the exception TAP interface the dataplane creates
 

@@ -14,7 +14,7 @@
  *   clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DGUE_PORT=N
  * and loads it with
  *   tc qdisc replace dev IF clsact
- *   tc filter replace dev IF ingress bpf direct-action obj FILE sec tc
+ *   tc filter replace dev IF ingress pref 1 handle 1 bpf direct-action obj FILE sec tc
  * (no bpffs, no maps, no user-space loader).
  *
  * What is decapsulated (outer header, then what it carries):
@@ -76,18 +76,26 @@
  *    flags with -EINVAL: same-family tunnels then fall back to decapsulating
  *    without them, mixed-family ones (4in6, 6in4) are dropped.
  *  - Checksums: without BPF_F_ADJ_ROOM_NO_CSUM_RESET the helper turns
- *    CHECKSUM_UNNECESSARY into CHECKSUM_NONE (a device's "verified" was about
- *    the outer packet), and a CHECKSUM_COMPLETE sum is adjusted for the bytes
- *    removed, so the stack verifies the inner checksums itself. No
- *    bpf_csum_level() fix is needed. No bpf_skb_change_type() either: the
+ *    CHECKSUM_UNNECESSARY into CHECKSUM_NONE (a device's "verified" may have
+ *    been about the outer UDP checksum), a CHECKSUM_COMPLETE sum is adjusted
+ *    for the bytes removed, and a CHECKSUM_PARTIAL whose start was in the
+ *    outer headers (a local or veth sender's GUE) no longer counts as
+ *    verified; so the stack verifies the inner checksums itself, and no
+ *    bpf_csum_level() fix is needed (decap-selftest checks that a corrupt
+ *    inner checksum is still caught). Possible optimisation, not done: keep
+ *    a NIC's CHECKSUM_UNNECESSARY with NO_CSUM_RESET (IPIP), or NO_CSUM_RESET
+ *    plus BPF_CSUM_LEVEL_DEC (GUE with a UDP checksum), to save the software
+ *    sum; it needs a real NIC to test. No bpf_skb_change_type() either: the
  *    frame was already PACKET_HOST.
  *  - GSO: BPF_F_ADJ_ROOM_FIXED_GSO keeps gso_size, which is the inner
  *    payload per segment and does not change when outer headers go (without
- *    the flag the kernel would grow it by len). An IPIP packet aggregated by
- *    GRO (ipip GRO is built in, no module needed) keeps its stale
- *    SKB_GSO_IPXIP4 bit and skb->encapsulation: harmless for local delivery,
- *    which is all a real server does with it. (Clearing them needs the
- *    BPF_F_ADJ_ROOM_DECAP_IPXIP4/L4_UDP flags, not in 6.18.)
+ *    the flag the kernel would grow it by len). A GSO tunnel packet (GRO on a
+ *    real NIC; ipip GRO is built in, no module needed) keeps its stale
+ *    SKB_GSO_IPXIP4 / SKB_GSO_UDP_TUNNEL bit and skb->encapsulation: harmless
+ *    for local delivery, which is all a real server does with it
+ *    (decap-selftest's tcp-gso cases deliver 64 KB IPIP and GUE GSO packets).
+ *    Clearing them needs flags proposed upstream after 6.18
+ *    (BPF_F_ADJ_ROOM_DECAP_IPXIP4, ..._DECAP_L4_UDP).
  *  - MTU: the tunnel adds 20 (IPIP), 40 (IPv6), 32 (GUE over IPv4) or 52
  *    (GUE over IPv6) bytes. A client segment of full MTU no longer fits the
  *    director-to-real-server link; lower the MSS the real server advertises

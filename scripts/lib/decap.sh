@@ -22,12 +22,20 @@ DECAP_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/decap.bpf.c
 # again replaces the filter instead of adding a second one.
 DECAP_TC_PREF=1
 
+# decap_check_netns NS: fails with a message unless NS is a named namespace.
+decap_check_netns() {
+    if ! ip netns exec "$1" true 2>/dev/null; then
+        echo "decap: no network namespace '$1' (see ip netns list)" >&2
+        return 1
+    fi
+}
+
 # decap_build OBJDIR GUE_PORT: compiles the program into OBJDIR/decap-gueN.o
 # (one object per port: the port is a compile-time constant) unless that
 # object is newer than the source. Prints the object's path.
 decap_build() {
     local objdir=$1 port=$2 obj tmp
-    if [[ ! $port =~ ^[0-9]+$ ]] || ((port > 65535)); then
+    if [[ ! $port =~ ^[0-9]{1,5}$ ]] || ((10#$port > 65535)); then
         echo "decap: GUE port must be 0..65535, not '$port'" >&2
         return 1
     fi
@@ -52,7 +60,7 @@ decap_build() {
         return 1
     }
     if ! clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
-        -Wall -Werror -DGUE_PORT="$port" -c "$DECAP_SRC" -o "$tmp"; then
+        -Wall -DGUE_PORT="$port" -c "$DECAP_SRC" -o "$tmp"; then
         rm -f "$tmp"
         echo "decap: clang failed to compile $DECAP_SRC" >&2
         return 1
@@ -75,6 +83,7 @@ decap_attach() {
         return 1
     fi
     local ns=$1 iface=$2 objdir=$3 port=${4:-6080} obj type
+    decap_check_netns "$ns" || return 1
     obj=$(decap_build "$objdir" "$port") || return 1
     if ! type=$(ip netns exec "$ns" cat "/sys/class/net/$iface/type" 2>/dev/null); then
         echo "decap: no interface $iface in namespace $ns" >&2
@@ -104,16 +113,27 @@ decap_detach() {
         echo "usage: decap_detach NS IFACE" >&2
         return 1
     fi
-    local ns=$1 iface=$2
+    local ns=$1 iface=$2 qdiscs filters
+    decap_check_netns "$ns" || return 1
     if ! ip netns exec "$ns" test -e "/sys/class/net/$iface"; then
         echo "decap: no interface $iface in namespace $ns" >&2
         return 1
     fi
-    if ! ip netns exec "$ns" tc qdisc show dev "$iface" | grep -q '^qdisc clsact'; then
+    # Outputs are captured before grepping: `tc ... | grep -q` can fail under
+    # pipefail when grep exits first and tc gets SIGPIPE.
+    if ! qdiscs=$(ip netns exec "$ns" tc qdisc show dev "$iface"); then
+        echo "decap: tc could not list the qdiscs of $iface in $ns" >&2
+        return 1
+    fi
+    if ! grep -q '^qdisc clsact' <<<"$qdiscs"; then
         return 0
     fi
-    if ip netns exec "$ns" tc filter show dev "$iface" ingress pref "$DECAP_TC_PREF" |
-        grep -q .; then
+    if ! filters=$(ip netns exec "$ns" tc filter show dev "$iface" ingress pref "$DECAP_TC_PREF"); then
+        echo "decap: tc could not list the ingress filters of $iface in $ns" >&2
+        return 1
+    fi
+    # Only our program (its function is rvs_decap) is removed.
+    if grep -q 'name rvs_decap ' <<<"$filters"; then
         if ! ip netns exec "$ns" tc filter del dev "$iface" ingress pref "$DECAP_TC_PREF"; then
             echo "decap: tc could not remove the decapsulator from $iface in $ns" >&2
             return 1

@@ -40,6 +40,12 @@ impl Director {
     }
 
     pub fn sized(policy: ConnPolicy, conns_max: usize) -> Self {
+        Director::core_of(policy, conns_max, 0, 1)
+    }
+
+    /// Worker `id` of `workers` (the others' frames come back as
+    /// hand-offs).
+    pub fn core_of(policy: ConnPolicy, conns_max: usize, id: u16, workers: u16) -> Self {
         let ports = vec![PortInfo {
             mac: LB_MAC,
             addr: LB,
@@ -51,11 +57,13 @@ impl Director {
             overload: Arc::clone(&overload),
             ..AdminSetup::new(ports, SLOTS)
         });
-        let cores = vec![Arc::new(CoreStats::new(SLOTS as usize))];
+        let cores: Vec<_> = (0..workers)
+            .map(|_| Arc::new(CoreStats::new(SLOTS as usize)))
+            .collect();
         let neigh = Arc::new(NeighTable::new(16));
         let worker = Worker::new(WorkerSetup {
-            id: 0,
-            workers: 1,
+            id,
+            workers,
             snapshot: Arc::new(admin.snapshot()),
             conns_max,
             cores: cores.clone().into(),

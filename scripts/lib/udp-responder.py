@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""The lab's UDP service on a real server: answers every datagram with
+"served by NAME <the datagram>", from the address it was sent to.
+
+Usage: udp-responder.py NAME PORT ADDR [ADDR...]
+
+One socket per address (the real server's own, the VIP on lo), so a reply
+leaves from the address the client (DR, TUN) or the director (NAT) sent to.
+A lab tool: it runs until it is sent SIGTERM (scripts/lab down does that).
+"""
+
+import selectors
+import signal
+import socket
+import sys
+
+
+def main() -> int:
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    name, port, addrs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    sel = selectors.DefaultSelector()
+    for addr in addrs:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((addr, port))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    prefix = f"served by {name} ".encode()
+    while True:
+        for key, _ in sel.select():
+            try:
+                data, peer = key.fileobj.recvfrom(2048)
+                key.fileobj.sendto(prefix + data, peer)
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
