@@ -10,6 +10,7 @@
 //! slot is reused only once its gauges read zero.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use std::sync::Arc;
 
 use rvs_api::{
@@ -75,7 +76,7 @@ struct DestEntry {
     config: DestConfig,
     /// The last non-zero weight (Maglev builds from it).
     last_weight: u32,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     slot: u32,
     neigh_slot: u32,
     port_id: u16,
@@ -98,13 +99,13 @@ struct ServiceEntry {
     /// The locality cache index (lblc, lblcr).
     locality_cache: Option<u16>,
     /// FullNAT local addresses, in the order they were added.
-    laddrs: Vec<Ipv4Addr>,
+    laddrs: Vec<IpAddr>,
 }
 
 /// A FullNAT local address slot: its address and how many services have it.
 #[derive(Clone, Copy, Debug)]
 struct LaddrSlot {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     services: u32,
     /// When the last service let go of it: the first generation without it.
     since_generation: u64,
@@ -268,13 +269,7 @@ impl AdminState {
 
     fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
         match key {
-            ServiceKey::Inet { protocol, addr } => match addr.ip() {
-                IpAddr::V4(v4) => Ok((protocol.number(), v4, addr.port())),
-                IpAddr::V6(_) => Err(err(
-                    ErrorKind::NotSupported,
-                    "IPv6 services are not supported by this rvs version yet",
-                )),
-            },
+            ServiceKey::Inet { protocol, addr } => Ok((protocol.number(), addr.ip(), addr.port())),
             ServiceKey::Fwmark { mark, ipv6 } => {
                 if *ipv6 {
                     return Err(err(
@@ -285,7 +280,7 @@ impl AdminState {
                 if *mark == 0 {
                     return Err(err(ErrorKind::Invalid, "firewall mark 0 is not a mark"));
                 }
-                Ok((0, Ipv4Addr::UNSPECIFIED, 0))
+                Ok((0, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
             }
         }
     }
@@ -447,28 +442,49 @@ impl AdminState {
         Ok(())
     }
 
-    fn port_for(&self, addr: Ipv4Addr) -> Option<u16> {
+    /// The port whose directly connected network holds `addr`.
+    fn port_for(&self, addr: IpAddr) -> Option<u16> {
         self.ports
             .iter()
-            .position(|p| {
-                let bits = u32::from(p.prefix_len.min(32));
-                let mask = if bits == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - bits)
-                };
-                u32::from(addr) & mask == u32::from(p.addr) & mask
+            .position(|p| match addr {
+                IpAddr::V4(a) => {
+                    let bits = u32::from(p.prefix_len.min(32));
+                    let mask = if bits == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - bits)
+                    };
+                    u32::from(a) & mask == u32::from(p.addr) & mask
+                }
+                IpAddr::V6(a) => p.addr6.is_some_and(|mine| {
+                    let bits = u32::from(p.prefix6_len.min(128));
+                    let mask = if bits == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - bits)
+                    };
+                    u128::from(a) & mask == u128::from(mine) & mask
+                }),
             })
             .map(|i| i as u16)
     }
 
-    fn check_dest(&self, svc: &ServiceEntry, d: &DestConfig) -> Result<(Ipv4Addr, u16), ApiError> {
-        let IpAddr::V4(addr) = d.addr.ip() else {
+    /// Whether `addr` is one of the director's own (the kernel's) addresses.
+    fn is_own_addr(&self, addr: IpAddr) -> bool {
+        self.ports.iter().any(|p| match addr {
+            IpAddr::V4(a) => p.addr == a,
+            IpAddr::V6(a) => p.addr6 == Some(a),
+        })
+    }
+
+    fn check_dest(&self, svc: &ServiceEntry, d: &DestConfig) -> Result<(IpAddr, u16), ApiError> {
+        let addr = d.addr.ip();
+        if addr.is_ipv6() != svc.addr.1.is_ipv6() {
             return Err(err(
                 ErrorKind::NotSupported,
-                "IPv6 real servers are not supported by this rvs version yet",
+                "a real server of the other address family (a tunnel between families) is not supported by this rvs version",
             ));
-        };
+        }
         if matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.one_packet {
             // A one-packet datagram leaves no entry, so its reply could not
             // be translated back (`spec/conn.md` §8).
@@ -524,7 +540,10 @@ impl AdminState {
                 "direct routing and tunnelling cannot map ports: the real server's port must be the service's",
             ));
         }
-        if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
+        if addr.is_unspecified()
+            || addr.is_multicast()
+            || matches!(addr, IpAddr::V4(a) if a.is_broadcast())
+        {
             return Err(err(
                 ErrorKind::Invalid,
                 format!("{addr} is not a unicast address"),
@@ -680,16 +699,11 @@ impl AdminState {
                 let i = self
                     .find_service(&service)
                     .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
-                let IpAddr::V4(a) = addr else {
-                    return Err(err(
-                        ErrorKind::NotSupported,
-                        "IPv6 local addresses are not supported by this rvs version yet",
-                    ));
-                };
+                let a = addr;
                 if self.services[i].laddrs.contains(&a) {
                     return Err(err(ErrorKind::Exists, "local address already exists"));
                 }
-                if self.ports.iter().any(|p| p.addr == a) {
+                if self.is_own_addr(a) {
                     return Err(err(
                         ErrorKind::Invalid,
                         format!("{a} is the director's own address (the kernel's): a local address must be one of its own"),
@@ -698,7 +712,7 @@ impl AdminState {
                 if self
                     .services
                     .iter()
-                    .any(|s| s.addr.1 == a && s.addr.1 != Ipv4Addr::UNSPECIFIED)
+                    .any(|s| s.addr.1 == a && !s.addr.1.is_unspecified())
                 {
                     return Err(err(
                         ErrorKind::Invalid,
@@ -713,9 +727,7 @@ impl AdminState {
                 let i = self
                     .find_service(&service)
                     .ok_or_else(|| err(ErrorKind::NoService, "service not defined"))?;
-                let IpAddr::V4(a) = addr else {
-                    return Err(err(ErrorKind::NotFound, "no such local address"));
-                };
+                let a = addr;
                 let Some(j) = self.services[i].laddrs.iter().position(|&l| l == a) else {
                     return Err(err(ErrorKind::NotFound, "no such local address"));
                 };
@@ -895,7 +907,7 @@ impl AdminState {
     }
 
     /// One service fewer has local address `addr`.
-    fn release_laddr(&mut self, addr: Ipv4Addr) {
+    fn release_laddr(&mut self, addr: IpAddr) {
         let generation = self.generation + 1;
         if let Some(s) = self
             .laddr_slots
@@ -909,7 +921,7 @@ impl AdminState {
     }
 
     /// The slot of local address `addr`, for one service more.
-    fn take_laddr(&mut self, addr: Ipv4Addr) -> Result<(), ApiError> {
+    fn take_laddr(&mut self, addr: IpAddr) -> Result<(), ApiError> {
         if let Some(s) = self
             .laddr_slots
             .iter_mut()
@@ -936,7 +948,7 @@ impl AdminState {
         Ok(())
     }
 
-    fn laddr_slot_of(&self, addr: Ipv4Addr) -> Option<usize> {
+    fn laddr_slot_of(&self, addr: IpAddr) -> Option<usize> {
         self.laddr_slots
             .iter()
             .position(|s| s.is_some_and(|s| s.addr == addr))
@@ -955,7 +967,7 @@ impl AdminState {
                     .map_or((0, 0), |i| stats::laddr_total(cores, i));
                 rvs_api::LaddrStatus {
                     service: s.key,
-                    addr: IpAddr::V4(a),
+                    addr: a,
                     conns,
                     exhausted,
                 }
@@ -1009,7 +1021,7 @@ impl AdminState {
         let mh_table_size = self.mh_table_size;
         // Slots no service has keep their address in the generation until
         // they are forgotten: replies to their connections still arrive.
-        let laddr_slots: Vec<Option<Ipv4Addr>> =
+        let laddr_slots: Vec<Option<IpAddr>> =
             self.laddr_slots.iter().map(|l| l.map(|l| l.addr)).collect();
         let services = self
             .services
@@ -1036,7 +1048,7 @@ impl AdminState {
                     .iter()
                     .map(|d| DestView {
                         slot: d.slot,
-                        addr: IpAddr::V4(d.addr),
+                        addr: d.addr,
                         port: d.config.addr.port(),
                         weight: d.config.weight,
                         last_weight: d.last_weight,

@@ -11,7 +11,7 @@
 //! slot whose address changed starts over with every port free (a slot only
 //! changes address after no connection holds one of its ports).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// The lowest local port handed out (below are the well-known and
 /// registered ports a real server may itself use as a client).
@@ -29,8 +29,8 @@ pub fn owner_of_port(port: u16, workers: u16) -> u16 {
 
 /// The free ports of one local address on one core.
 struct PortPool {
-    /// The address, 0 while the slot is unused.
-    addr: u32,
+    /// The address, `None` while the slot is unused.
+    addr: Option<IpAddr>,
     ring: Box<[u16]>,
     head: usize,
     len: usize,
@@ -39,7 +39,7 @@ struct PortPool {
 impl PortPool {
     fn with_capacity(n: usize) -> Self {
         PortPool {
-            addr: 0,
+            addr: None,
             ring: vec![0; n].into_boxed_slice(),
             head: 0,
             len: 0,
@@ -47,11 +47,11 @@ impl PortPool {
     }
 
     /// Every port of this core free, for `addr`.
-    fn reset(&mut self, addr: u32, core: u16, workers: u16) {
+    fn reset(&mut self, addr: Option<IpAddr>, core: u16, workers: u16) {
         self.addr = addr;
         self.head = 0;
         self.len = 0;
-        if addr == 0 {
+        if addr.is_none() {
             return;
         }
         let workers = u32::from(workers.max(1));
@@ -109,9 +109,9 @@ impl Laddrs {
     }
 
     /// Follow a generation's slots (see the module contract).
-    pub fn sync(&mut self, slots: &[Option<Ipv4Addr>]) {
+    pub fn sync(&mut self, slots: &[Option<IpAddr>]) {
         for (i, pool) in self.pools.iter_mut().enumerate() {
-            let addr = slots.get(i).copied().flatten().map_or(0, u32::from);
+            let addr = slots.get(i).copied().flatten();
             if pool.addr != addr {
                 pool.reset(addr, self.core, self.workers);
             }
@@ -127,9 +127,9 @@ impl Laddrs {
     /// Give back `port` of `addr`, taken from slot `slot` (ignored when the
     /// slot has another address by now).
     #[inline]
-    pub fn give(&mut self, slot: u16, addr: u32, port: u16) {
+    pub fn give(&mut self, slot: u16, addr: IpAddr, port: u16) {
         if let Some(p) = self.pools.get_mut(usize::from(slot)) {
-            if p.addr == addr && addr != 0 {
+            if p.addr == Some(addr) {
                 p.give(port);
             }
         }
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn each_core_owns_its_slice_of_ports() {
-        let slots = [Some(Ipv4Addr::new(198, 18, 0, 201))];
+        let slots = [Some(IpAddr::from([198, 18, 0, 201]))];
         let mut taken = std::collections::HashSet::new();
         for core in 0..2 {
             let mut l = Laddrs::new(1, core, 2);
@@ -163,13 +163,13 @@ mod tests {
 
     #[test]
     fn ports_come_back_oldest_first_and_a_new_address_starts_over() {
-        let a = [Some(Ipv4Addr::new(198, 18, 0, 201))];
+        let a = [Some(IpAddr::from([198, 18, 0, 201]))];
         let mut l = Laddrs::new(1, 0, 1);
         l.sync(&a);
         let all = l.free(0);
         let first = l.take(0).unwrap();
         let second = l.take(0).unwrap();
-        l.give(0, u32::from(Ipv4Addr::new(198, 18, 0, 201)), first);
+        l.give(0, IpAddr::from([198, 18, 0, 201]), first);
         // `first` went to the back: everything else comes out before it.
         let mut n = 0;
         while let Some(p) = l.take(0) {
@@ -181,9 +181,9 @@ mod tests {
         assert_eq!(n, all - 1, "first is last");
         assert_ne!(first, second);
         // A port of an address the slot no longer has is not taken back.
-        l.give(0, 1, second);
+        l.give(0, IpAddr::from([0, 0, 0, 1]), second);
         assert_eq!(l.free(0), 0);
-        l.sync(&[Some(Ipv4Addr::new(198, 18, 0, 202))]);
+        l.sync(&[Some(IpAddr::from([198, 18, 0, 202]))]);
         assert_eq!(l.free(0), all);
         l.sync(&[None]);
         assert_eq!(l.take(0), None);

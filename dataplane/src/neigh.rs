@@ -9,7 +9,7 @@
 //!   [`REACHABLE_MS`], and expire it when [`PROBES_MAX`] refresh probes go
 //!   unanswered.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::wire::ethernet::MacAddr;
@@ -59,7 +59,7 @@ impl NeighTable {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArpRequest {
     pub port: u16,
-    pub target: Ipv4Addr,
+    pub target: IpAddr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ enum EntryState {
 #[derive(Clone, Debug)]
 struct Entry {
     port: u16,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     slot: u32,
     state: EntryState,
     mac: Option<MacAddr>,
@@ -104,7 +104,7 @@ impl Resolver {
 
     /// Start resolving `addr` on `port` (or add a user to it), returning its
     /// slot; `None` when every slot is taken.
-    pub fn want(&mut self, port: u16, addr: Ipv4Addr, now_ms: u64) -> Option<u32> {
+    pub fn want(&mut self, port: u16, addr: IpAddr, now_ms: u64) -> Option<u32> {
         if let Some(e) = self
             .entries
             .iter_mut()
@@ -155,7 +155,7 @@ impl Resolver {
     pub fn handle_learned(
         &mut self,
         port: u16,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         mac: MacAddr,
         now_ms: u64,
     ) -> Option<(u32, MacAddr)> {
@@ -203,7 +203,7 @@ impl Resolver {
     }
 
     /// The slot of `addr` on `port`, if resolved or being resolved.
-    pub fn slot_of(&self, port: u16, addr: Ipv4Addr) -> Option<u32> {
+    pub fn slot_of(&self, port: u16, addr: IpAddr) -> Option<u32> {
         self.entries
             .iter()
             .find(|e| e.port == port && e.addr == addr)
@@ -214,8 +214,9 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
-    const RS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
+    const RS: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 11));
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 11]);
 
     fn poll(r: &mut Resolver, now: u64) -> (Vec<ArpRequest>, Vec<u32>) {
@@ -272,13 +273,15 @@ mod tests {
         let a = r.want(0, RS, 0).unwrap();
         assert_eq!(r.want(0, RS, 0), Some(a));
         assert_eq!(
-            r.want(0, Ipv4Addr::new(198, 18, 0, 12), 0),
+            r.want(0, IpAddr::V4(Ipv4Addr::new(198, 18, 0, 12)), 0),
             None,
             "table full"
         );
         assert!(!r.unwant(a));
         assert!(r.unwant(a));
-        assert!(r.want(0, Ipv4Addr::new(198, 18, 0, 12), 0).is_some());
+        assert!(r
+            .want(0, IpAddr::V4(Ipv4Addr::new(198, 18, 0, 12)), 0)
+            .is_some());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{Forward, TunnelCsum, TunnelKind};
 
 use crate::conn::state::{tcp_transition, Direction, Event, State};
-use crate::conn::{flags, Conn, ConnExt, ConnKey, ConnTable, ReplyEntry, ReplyKey, ReplyTable};
+use crate::conn::{
+    flags, Conn, ConnExt, ConnKey, ConnTable, Family, ReplyEntry, ReplyKey, ReplyTable,
+};
 use crate::laddr::{self, Laddrs};
 use crate::nat::{self, End};
 use crate::neigh::NeighTable;
@@ -27,12 +29,14 @@ use crate::service::{Dest, Persistence, Service, Snapshot};
 use crate::stats::LADDR_SLOTS_MAX;
 use crate::stats::{self, bump, lower, CoreStats, Counter, OverloadFlags, SlotStats};
 use crate::wire::arp::{self, ArpPacket};
+use crate::wire::checksum;
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::icmp::{self, IcmpPacket};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{self, UdpPacket};
-use crate::wire::{checksum, ipv6::Ipv6Packet};
+
+mod v6;
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
@@ -92,7 +96,7 @@ pub enum WorkerEvent {
     /// An ARP packet said `addr` is at `mac` on `port`.
     NeighLearned {
         port: u16,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         mac: MacAddr,
     },
 }
@@ -129,6 +133,8 @@ pub struct WorkerSetup {
     pub workers: u16,
     pub snapshot: Arc<Snapshot>,
     pub conns_max: usize,
+    /// The IPv6 connection table's size.
+    pub conns6_max: usize,
     /// Every core's stats, this worker's at index `id` (thresholds are on
     /// the totals over all cores).
     pub cores: Arc<[Arc<CoreStats>]>,
@@ -165,7 +171,12 @@ const OWNER_SEEDS: [u64; 4] = [
 ];
 
 /// The owner core of a client (address, port) among `workers` cores.
-pub fn owner_of(hasher: &ahash::RandomState, caddr: u32, cport: u16, workers: u16) -> u16 {
+pub fn owner_of<A: std::hash::Hash>(
+    hasher: &ahash::RandomState,
+    caddr: A,
+    cport: u16,
+    workers: u16,
+) -> u16 {
     if workers <= 1 {
         return 0;
     }
@@ -181,11 +192,11 @@ fn template_is_portless(service: &Service) -> bool {
 
 /// The key of the persistence template for a connection `key` of `service`.
 #[inline]
-fn template_key(service: &Service, p: Persistence, key: &ConnKey) -> ConnKey {
+fn template_key<A: Family>(service: &Service, p: Persistence, key: &ConnKey<A>) -> ConnKey<A> {
     ConnKey {
-        caddr: key.caddr & p.netmask,
+        caddr: key.caddr.masked(p.netmask),
         vaddr: if service.fwmark != 0 {
-            service.fwmark
+            A::from_mark(service.fwmark)
         } else {
             key.vaddr
         },
@@ -204,15 +215,15 @@ fn template_key(service: &Service, p: Persistence, key: &ConnKey) -> ConnKey {
 /// for a persistent service by the client's network alone, so that its
 /// template and every connection it controls live on one core.
 #[inline]
-fn flow_owner(
+fn flow_owner<A: Family>(
     hasher: &ahash::RandomState,
     service: &Service,
-    caddr: u32,
+    caddr: A,
     cport: u16,
     workers: u16,
 ) -> u16 {
     match service.persistence {
-        Some(p) => owner_of(hasher, caddr & p.netmask, 0, workers),
+        Some(p) => owner_of(hasher, caddr.masked(p.netmask), 0, workers),
         None => owner_of(hasher, caddr, cport, workers),
     }
 }
@@ -232,6 +243,9 @@ struct Core {
     conns: ConnTable,
     /// Replies of this core's NAT connections, to their entries.
     replies: ReplyTable,
+    /// The same for IPv6.
+    conns6: ConnTable<u128>,
+    replies6: ReplyTable<u128>,
     stats: Arc<CoreStats>,
     cores: Arc<[Arc<CoreStats>]>,
     overload: Arc<OverloadFlags>,
@@ -278,8 +292,8 @@ impl Loads for CoreLoads<'_> {
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
 #[derive(Clone, Copy)]
-struct Flow {
-    key: ConnKey,
+struct Flow<A = u32> {
+    key: ConnKey<A>,
     tcp_flags: u8,
     l3_len: u16,
     /// Where it came from: the port and the previous hop's MAC.
@@ -290,23 +304,23 @@ struct Flow {
 /// Where a connection's packets go: the dest, and the real server's port
 /// (the dest's, or the client's for port-0 and fwmark services).
 #[derive(Clone, Copy, Debug)]
-struct Target {
+struct Target<A = u32> {
     dest: Dest,
     dport: u16,
     /// FullNAT: the local address and port the real server sees as the
     /// client, and whether this packet carries the TOA option (the
     /// handshake's SYN and ACK).
-    laddr: u32,
+    laddr: A,
     lport: u16,
     toa: bool,
 }
 
-impl Target {
+impl<A: Family> Target<A> {
     fn to(dest: Dest, dport: u16) -> Self {
         Target {
             dest,
             dport,
-            laddr: 0,
+            laddr: A::default(),
             lport: 0,
             toa: false,
         }
@@ -328,6 +342,36 @@ fn target_port(service: &Service, dest: &Dest, vport: u16) -> u16 {
         vport
     } else {
         dest.port
+    }
+}
+
+/// The connection tables of an address family.
+trait Tables: Family {
+    fn conns(core: &mut Core) -> &mut ConnTable<Self>;
+    fn replies(core: &mut Core) -> &mut ReplyTable<Self>;
+}
+
+impl Tables for u32 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u32> {
+        &mut core.conns
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u32> {
+        &mut core.replies
+    }
+}
+
+impl Tables for u128 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u128> {
+        &mut core.conns6
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u128> {
+        &mut core.replies6
     }
 }
 
@@ -383,7 +427,7 @@ fn input_direction(forward: u8) -> Direction {
 /// The reply of a NAT or FullNAT connection: from the real server to the
 /// client (NAT) or to the local address and port (FullNAT).
 #[inline]
-fn reply_key(c: &Conn, ext: &ConnExt) -> ReplyKey {
+fn reply_key<A: Family>(c: &Conn<A>, ext: &ConnExt<A>) -> ReplyKey<A> {
     let (laddr, lport) = if c.forward == Forward::FullNat as u8 {
         (ext.laddr, ext.lport)
     } else {
@@ -407,6 +451,8 @@ impl Worker {
             workers: setup.workers,
             conns: ConnTable::with_max(setup.conns_max),
             replies: ReplyTable::with_max(setup.conns_max),
+            conns6: ConnTable::with_max(setup.conns6_max),
+            replies6: ReplyTable::with_max(setup.conns6_max),
             stats,
             cores: setup.cores,
             overload: setup.overload,
@@ -455,7 +501,10 @@ impl Worker {
 
     /// Expire up to `budget` slots' worth of old connections.
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
-        self.core.reclaim(&self.snapshot, now_ms, budget);
+        self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
+        if !self.core.conns6.is_empty() {
+            self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);
+        }
     }
 
     /// Run one frame that arrived on `port` through the pipeline.
@@ -477,15 +526,15 @@ impl Core {
     /// Expire up to `budget` slots' worth of old connections.
     /// Both the slots examined and the entries removed are bounded by
     /// `budget`, so one call's work is too.
-    fn reclaim(&mut self, snap: &Snapshot, now_ms: u64, budget: usize) {
-        let mut budget = budget.min(self.conns.slots_len());
+    fn reclaim<A: Tables>(&mut self, snap: &Snapshot, now_ms: u64, budget: usize) {
+        let mut budget = budget.min(A::conns(self).slots_len());
         let mut removals = budget;
         while removals > 0 {
-            let Some(i) = self.conns.next_expired(now_ms, &mut budget) else {
+            let Some(i) = A::conns(self).next_expired(now_ms, &mut budget) else {
                 break;
             };
             removals -= 1;
-            let c = self.conns.get_mut(i);
+            let c = A::conns(self).get_mut(i);
             if c.is_template() && c.control > 0 {
                 // Still controls connections: kept, re-armed for 60 s, and
                 // 60 s from now on (`spec/conn.md` §6.3).
@@ -493,7 +542,7 @@ impl Core {
                 c.expires_ms = now_ms + u64::from(TEMPLATE_REARM_S) * 1000;
                 continue;
             }
-            let gone = self.drop_conn(snap, i);
+            let gone = self.drop_conn::<A>(snap, i);
             self.stats.count(if gone.is_template() {
                 Counter::TemplateExpired
             } else {
@@ -505,17 +554,18 @@ impl Core {
     /// Remove entry `idx`: its gauges go down, its dest's OVERLOAD flag is
     /// re-evaluated, and the template controlling it (if any) counts one
     /// connection less.
-    fn drop_conn(&mut self, snap: &Snapshot, idx: usize) -> Conn {
-        let (c, ext) = self.conns.remove_with(idx);
+    fn drop_conn<A: Tables>(&mut self, snap: &Snapshot, idx: usize) -> Conn<A> {
+        let (c, ext) = A::conns(self).remove_with(idx);
         if sees_replies(c.forward) && !c.is_template() {
-            if let Some(r) = self.replies.find(&reply_key(&c, &ext)) {
+            if let Some(r) = A::replies(self).find(&reply_key(&c, &ext)) {
                 // A newer entry of the same reply tuple may have taken it.
-                if self.replies.get(r).conn == c.key {
-                    self.replies.remove(r);
+                if A::replies(self).get(r).conn == c.key {
+                    A::replies(self).remove(r);
                 }
             }
             if c.forward == Forward::FullNat as u8 {
-                self.laddrs.give(ext.laddr_slot, ext.laddr, ext.lport);
+                self.laddrs
+                    .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
                 if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
                     lower(&l.used, 1);
                 }
@@ -534,8 +584,8 @@ impl Core {
             self.unbind(snap, c.dest_slot);
         }
         if let Some(tk) = c.template_key() {
-            if let Some(t) = self.conns.find(&tk) {
-                let t = self.conns.get_mut(t);
+            if let Some(t) = A::conns(self).find(&tk) {
+                let t = A::conns(self).get_mut(t);
                 t.control = t.control.saturating_sub(1);
             }
         }
@@ -612,12 +662,8 @@ impl Core {
             ethertype::IPV4 if dst == port_info.mac => {
                 self.handle_ipv4(snap, port, src, frame, l3, now_ms, handed_off)
             }
-            ethertype::IPV6 => match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
-                // IPv6 services come with the forwarding-modes work; until
-                // then IPv6 is the kernel's.
-                Ok(_) => self.exception(),
-                Err(m) => self.count(m.into()),
-            },
+            // Neighbour Solicitations come to multicast addresses.
+            ethertype::IPV6 => self.handle_ipv6(snap, port, src, frame, l3, now_ms, handed_off),
             _ => self.exception(),
         }
     }
@@ -642,17 +688,17 @@ impl Core {
             };
         // Only about our next hops: an ARP flood from elsewhere must not
         // crowd the event ring.
-        if snap.is_neighbour(sender_ip) && !sender_mac.is_multicast() {
+        if snap.is_neighbour(IpAddr::V4(sender_ip)) && !sender_mac.is_multicast() {
             let ev = WorkerEvent::NeighLearned {
                 port,
-                addr: sender_ip,
+                addr: IpAddr::V4(sender_ip),
                 mac: sender_mac,
             };
             if self.events.push(ev).is_err() {
                 self.stats.count(Counter::NeighEventLost);
             }
         }
-        if op == arp::op::REQUEST && snap.answers_arp_for(target_ip) {
+        if op == arp::op::REQUEST && snap.answers_arp_for(IpAddr::V4(target_ip)) {
             let b = frame.bytes_mut();
             let mut eth = EthernetFrame::new_unchecked(&mut *b);
             eth.set_dst(sender_mac);
@@ -686,11 +732,11 @@ impl Core {
         let vaddr = ip.dst();
         // A real server's reply to a FullNAT connection (to a local
         // address) or to a NAT one (from a NAT dest), or the kernel's.
-        if snap.is_laddr(vaddr) {
+        if snap.is_laddr(IpAddr::V4(vaddr)) {
             return self.handle_reply(snap, frame, l3, now_ms, handed_off, true);
         }
-        if !snap.is_vip(vaddr) {
-            if snap.is_nat_dest(ip.src()) {
+        if !snap.is_vip(IpAddr::V4(vaddr)) {
+            if snap.is_nat_dest(IpAddr::V4(ip.src())) {
                 return self.handle_reply(snap, frame, l3, now_ms, handed_off, false);
             }
             return self.exception();
@@ -718,7 +764,8 @@ impl Core {
             protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
             _ => return self.not_a_service(snap, vaddr),
         };
-        let Some(service) = snap.lookup(proto, ip.src(), vaddr, vport) else {
+        let Some(service) = snap.lookup(proto, IpAddr::V4(ip.src()), IpAddr::V4(vaddr), vport)
+        else {
             return self.not_a_service(snap, vaddr);
         };
         let flow = Flow {
@@ -756,7 +803,7 @@ impl Core {
     /// of ours; the kernel's for an address a classifier prefix merely
     /// covers (the director's own address may be one).
     fn not_a_service(&self, snap: &Snapshot, vaddr: Ipv4Addr) -> Verdict {
-        if snap.answers_arp_for(vaddr) {
+        if snap.answers_arp_for(IpAddr::V4(vaddr)) {
             self.count(Counter::DropVipNoService)
         } else {
             self.exception()
@@ -764,19 +811,19 @@ impl Core {
     }
 
     /// Find or make the connection of `flow`; returns where to send it.
-    fn conn_for(
+    fn conn_for<A: Tables>(
         &mut self,
         snap: &Snapshot,
         service: &Service,
-        flow: &Flow,
+        flow: &Flow<A>,
         now_ms: u64,
-    ) -> Result<Target, Counter> {
+    ) -> Result<Target<A>, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
         let syn = is_tcp
             && flow.tcp_flags & tcp::flags::SYN != 0
             && flow.tcp_flags & tcp::flags::RST == 0;
-        if let Some(idx) = self.conns.find(&flow.key) {
-            let c = *self.conns.get(idx);
+        if let Some(idx) = A::conns(self).find(&flow.key) {
+            let c = *A::conns(self).get(idx);
             let controlled = c.flags & flags::CONTROLLED != 0;
             // Port reuse (`spec/conn.md` §9); never for controlled entries.
             let reuse = syn
@@ -795,7 +842,7 @@ impl Core {
                     Some(d) => syn && d.weight == 0 && self.policy.conn_reuse_mode != 0,
                 };
             if c.expires_ms <= now_ms || reuse || nodest {
-                self.drop_conn(snap, idx);
+                self.drop_conn::<A>(snap, idx);
                 self.stats.count(if reuse {
                     Counter::ConnReused
                 } else if nodest {
@@ -810,8 +857,8 @@ impl Core {
                     return Err(Counter::DropDestUnavailable);
                 };
                 let dir = input_direction(c.forward);
-                self.advance(snap, idx, dir, flow.tcp_flags, now_ms);
-                let ext = self.conns.ext(idx);
+                self.advance::<A>(snap, idx, dir, flow.tcp_flags, now_ms);
+                let ext = A::conns(self).ext(idx);
                 return Ok(Target {
                     dest,
                     dport: c.dport,
@@ -829,10 +876,10 @@ impl Core {
         // Room for the entry (none for a one-packet datagram) and, for a
         // persistent service, its template.
         let room = usize::from(!one_packet) + usize::from(service.persistence.is_some());
-        if self.conns.len() + room > self.conns.max() {
+        if A::conns(self).len() + room > A::conns(self).max() {
             // Reclaim what has expired before giving up on state.
-            self.reclaim(snap, now_ms, RECLAIM_BUDGET);
-            if self.conns.len() + room > self.conns.max() {
+            self.reclaim::<A>(snap, now_ms, RECLAIM_BUDGET);
+            if A::conns(self).len() + room > A::conns(self).max() {
                 // No entry for this flow: all its packets, first and later,
                 // go by flow hash, so the whole flow reaches one dest (for as
                 // long as the set of dests stays the same).
@@ -840,8 +887,8 @@ impl Core {
                 // A client with a valid template still goes by it (using it
                 // takes no room; the connection it would count is not made).
                 let template = service.persistence.and_then(|p| {
-                    let found = self.conns.find(&template_key(service, p, &flow.key));
-                    self.template_dest(snap, service, found, false, now_ms)
+                    let found = A::conns(self).find(&template_key(service, p, &flow.key));
+                    self.template_dest::<A>(snap, service, found, false, now_ms)
                 });
                 let dest = match template {
                     Some(d) => d,
@@ -918,7 +965,7 @@ impl Core {
         };
         let conn = Conn {
             key: flow.key,
-            daddr: u32::from(dest.addr),
+            daddr: A::from_ip(dest.addr).unwrap_or_default(),
             dport,
             forward: dest.forward as u8,
             dest_slot: dest.slot,
@@ -931,12 +978,13 @@ impl Core {
             ..Conn::new(new_state)
         };
         let nat = sees_replies(conn.forward);
-        let inserted = self.conns.insert_with(conn, ext);
+        let inserted = A::conns(self).insert_with(conn, ext);
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
         if inserted.is_err() {
             if nat {
                 if dest.forward == Forward::FullNat {
-                    self.laddrs.give(ext.laddr_slot, ext.laddr, ext.lport);
+                    self.laddrs
+                        .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
                     if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
                         lower(&l.used, 1);
                     }
@@ -953,9 +1001,9 @@ impl Core {
             // The reply index is as large as the table; a reply key already
             // there belongs to an older entry of the same tuple (a client
             // port reused toward another VIP), which the new one replaces.
-            if let Some(r) = self.replies.find(&reply.key) {
-                self.replies.get_mut(r).conn = conn.key;
-            } else if self.replies.insert(reply).is_err() {
+            if let Some(r) = A::replies(self).find(&reply.key) {
+                A::replies(self).get_mut(r).conn = conn.key;
+            } else if A::replies(self).insert(reply).is_err() {
                 self.stats.count(Counter::DropNatTableFull);
             }
         }
@@ -984,11 +1032,23 @@ impl Core {
     /// service's local addresses are tried in turn from where the last one
     /// left off; each that has none of this core's ports free counts an
     /// exhaustion (`rvsadm --get-laddr` shows them).
-    fn take_lport(&mut self, snap: &Snapshot, service: &Service) -> Option<(u16, u32, u16)> {
+    fn take_lport<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+    ) -> Option<(u16, A, u16)> {
         let n = service.laddrs.len();
         for k in 0..n {
             let slot = service.laddrs[(self.laddr_next + k) % n];
-            let Some(addr) = snap.laddr_slots.get(usize::from(slot)).copied().flatten() else {
+            // A local address of the other family serves the service's
+            // connections of that family only.
+            let Some(addr) = snap
+                .laddr_slots
+                .get(usize::from(slot))
+                .copied()
+                .flatten()
+                .and_then(A::from_ip)
+            else {
                 continue;
             };
             if let Some(port) = self.laddrs.take(slot) {
@@ -996,7 +1056,7 @@ impl Core {
                 if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
                     bump(&l.used, 1);
                 }
-                return Some((slot, u32::from(addr), port));
+                return Some((slot, addr, port));
             }
             if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
                 bump(&l.exhausted, 1);
@@ -1008,8 +1068,15 @@ impl Core {
     /// A packet of entry `idx` went by in direction `dir`: its state moves
     /// (TCP by the flags, UDP stays), its timer is re-armed from the state's
     /// timeout, and its dest's gauges follow an active/inactive change.
-    fn advance(&mut self, snap: &Snapshot, idx: usize, dir: Direction, tcp_flags: u8, now_ms: u64) {
-        let conn = self.conns.get_mut(idx);
+    fn advance<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        idx: usize,
+        dir: Direction,
+        tcp_flags: u8,
+        now_ms: u64,
+    ) {
+        let conn = A::conns(self).get_mut(idx);
         let old = conn.state();
         let new = if conn.key.protocol == protocol::TCP {
             tcp_transition(dir, old, Event::classify(tcp_flags))
@@ -1035,7 +1102,12 @@ impl Core {
     }
 
     /// Run the service's scheduler for a new connection.
-    fn schedule(&mut self, service: &Service, flow: &Flow, now_ms: u64) -> Result<Dest, Counter> {
+    fn schedule<A: Family>(
+        &mut self,
+        service: &Service,
+        flow: &Flow<A>,
+        now_ms: u64,
+    ) -> Result<Dest, Counter> {
         let state = &mut self.sched[service.slot as usize];
         if state.service_id != service.id {
             // The slot changed hands: the new service starts afresh (and
@@ -1062,9 +1134,9 @@ impl Core {
         };
         let mut ctx = PickCtx {
             packet: Packet {
-                src: IpAddr::V4(Ipv4Addr::from(flow.key.caddr)),
+                src: flow.key.caddr.to_ip(),
                 sport: flow.key.cport,
-                dst: IpAddr::V4(Ipv4Addr::from(flow.key.vaddr)),
+                dst: flow.key.vaddr.to_ip(),
                 protocol: flow.key.protocol,
             },
             loads: &loads,
@@ -1083,24 +1155,24 @@ impl Core {
     /// remembers (`spec/conn.md` §6.2). The new connection is counted in
     /// the template's `control` (not for one-packet datagrams, which leave
     /// no entry).
-    fn persistent_dest(
+    fn persistent_dest<A: Tables>(
         &mut self,
         snap: &Snapshot,
         service: &Service,
         p: Persistence,
-        flow: &Flow,
+        flow: &Flow<A>,
         one_packet: bool,
         now_ms: u64,
     ) -> Result<Dest, Counter> {
         let tkey = template_key(service, p, &flow.key);
-        let found = self.conns.find(&tkey);
-        if let Some(dest) = self.template_dest(snap, service, found, !one_packet, now_ms) {
+        let found = A::conns(self).find(&tkey);
+        if let Some(dest) = self.template_dest::<A>(snap, service, found, !one_packet, now_ms) {
             return Ok(dest);
         }
         let dest = self.schedule(service, flow, now_ms)?;
         let template = Conn {
             key: tkey,
-            daddr: u32::from(dest.addr),
+            daddr: A::from_ip(dest.addr).unwrap_or_default(),
             dport: if template_is_portless(service) {
                 0
             } else {
@@ -1122,18 +1194,18 @@ impl Core {
                 // An invalid template is replaced in place: the connections
                 // it still controls keep counting in it, so it lives until
                 // the last of them and the new ones are gone.
-                let old = *self.conns.get(ti);
+                let old = *A::conns(self).get(ti);
                 if let Some(s) = self.stats.slots.get(old.dest_slot as usize) {
                     lower(&s.persist, 1);
                 }
-                let t = self.conns.get_mut(ti);
+                let t = A::conns(self).get_mut(ti);
                 *t = Conn {
                     control: old.control + template.control,
                     ..template
                 };
             }
             None => {
-                if self.conns.insert(template).is_err() {
+                if A::conns(self).insert(template).is_err() {
                     // Checked for room before; stay correct regardless.
                     self.stats.count(Counter::ConnTableFull);
                     return Ok(dest);
@@ -1151,7 +1223,7 @@ impl Core {
     /// §6.2): alive, its dest still in the service and, with
     /// `expire_quiescent_template`, not quiesced. Using it refreshes the
     /// template and, with `controls`, counts one more connection in it.
-    fn template_dest(
+    fn template_dest<A: Tables>(
         &mut self,
         snap: &Snapshot,
         service: &Service,
@@ -1160,7 +1232,7 @@ impl Core {
         now_ms: u64,
     ) -> Option<Dest> {
         let ti = found?;
-        let t = *self.conns.get(ti);
+        let t = *A::conns(self).get(ti);
         // A template past its timeout that still controls connections was
         // re-armed by the kernel's timer; ours re-arms lazily.
         if t.expires_ms <= now_ms && t.control == 0 {
@@ -1172,7 +1244,7 @@ impl Core {
         {
             return None;
         }
-        let t = self.conns.get_mut(ti);
+        let t = A::conns(self).get_mut(ti);
         if t.expires_ms <= now_ms {
             // What the sweep would have done had it come by first.
             t.timeout_s = TEMPLATE_REARM_S;
@@ -1188,7 +1260,11 @@ impl Core {
     /// A dest by flow hash among the eligible ones (no state kept). For a
     /// persistent service the hash is of the template's key, so a client
     /// stays on one dest while there is no room for its template either.
-    fn pick_stateless(&self, service: &Service, flow: &Flow) -> Result<Dest, Counter> {
+    fn pick_stateless<A: Family>(
+        &self,
+        service: &Service,
+        flow: &Flow<A>,
+    ) -> Result<Dest, Counter> {
         let eligible = service.views.iter().filter(|v| v.weight > 0).count();
         if eligible == 0 {
             return Err(Counter::DropNoDest);
@@ -1232,7 +1308,12 @@ impl Core {
         let counter = match dest.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
-                nat::rewrite(&mut frame.bytes_mut()[l3..], End::Dst, dest.addr, t.dport);
+                nat::rewrite(
+                    &mut frame.bytes_mut()[l3..],
+                    End::Dst,
+                    dest.addr4(),
+                    t.dport,
+                );
                 Counter::ForwardNat
             }
             Forward::Tunnel => {
@@ -1249,7 +1330,7 @@ impl Core {
                 }
                 let b = &mut frame.bytes_mut()[l3..];
                 nat::rewrite(b, End::Src, Ipv4Addr::from(t.laddr), t.lport);
-                nat::rewrite(b, End::Dst, dest.addr, t.dport);
+                nat::rewrite(b, End::Dst, dest.addr4(), t.dport);
                 Counter::ForwardFullNat
             }
         };
@@ -1356,7 +1437,7 @@ impl Core {
         b.copy_within(overhead..overhead + l3, 0);
         Ipv4Repr {
             src: out.addr,
-            dst: dest.addr,
+            dst: dest.addr4(),
             protocol: if gue { protocol::UDP } else { protocol::IPIP },
             payload_len: overhead - ipv4::HEADER_LEN_MIN + inner_len,
             ttl,
@@ -1386,7 +1467,7 @@ impl Core {
             if dest.tunnel.csum == TunnelCsum::Csum {
                 let pseudo = checksum::pseudo_v4(
                     out.addr.octets(),
-                    dest.addr.octets(),
+                    dest.addr4().octets(),
                     protocol::UDP,
                     udp_len as u16,
                 );
@@ -1478,7 +1559,7 @@ impl Core {
                 // Each core hands out its own slice of local ports.
                 laddr::owner_of_port(key.lport, self.workers)
             } else {
-                match snap.nat_persist_mask(Ipv4Addr::from(key.raddr), key.rport) {
+                match snap.nat_persist_mask(IpAddr::V4(Ipv4Addr::from(key.raddr)), key.rport) {
                     Some(mask) => owner_of(&self.owner_hasher, key.laddr & mask, 0, self.workers),
                     None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
                 }
@@ -1509,7 +1590,7 @@ impl Core {
         let b = &mut frame.bytes_mut()[l3..];
         match quote_at {
             None => {
-                self.advance(snap, ci, Direction::Output, tcp_flags, now_ms);
+                self.advance::<u32>(snap, ci, Direction::Output, tcp_flags, now_ms);
                 nat::rewrite(b, End::Src, vaddr, c.key.vport);
                 if fullnat {
                     nat::rewrite(b, End::Dst, caddr, c.key.cport);
@@ -1569,7 +1650,7 @@ impl Core {
         if kind == icmp::kind::ECHO_REQUEST {
             // A VIP answers pings; an address a classifier prefix covers is
             // not ours to answer for.
-            if !snap.answers_arp_for(ip.dst()) {
+            if !snap.answers_arp_for(IpAddr::V4(ip.dst())) {
                 return self.exception();
             }
             return self.reply_echo(frame, l3, mac);
@@ -1593,7 +1674,8 @@ impl Core {
             template: false,
         };
         let (qsrc, qdst) = (Ipv4Addr::from(q.src), Ipv4Addr::from(q.dst));
-        let Some(service) = snap.lookup(q.protocol, qdst, qsrc, q.sport) else {
+        let Some(service) = snap.lookup(q.protocol, IpAddr::V4(qdst), IpAddr::V4(qsrc), q.sport)
+        else {
             // About no service of ours: the local stack's, as in IPVS.
             return self.exception();
         };
@@ -1631,8 +1713,8 @@ impl Core {
             // local address as the outer source and quoted destination.
             let ext = *self.conns.ext(idx);
             let b = &mut frame.bytes_mut()[l3..];
-            nat::rewrite_addr(b, End::Dst, dest.addr);
-            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr, c.dport);
+            nat::rewrite_addr(b, End::Dst, dest.addr4());
+            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr4(), c.dport);
             if c.forward == Forward::FullNat as u8 {
                 let laddr = Ipv4Addr::from(ext.laddr);
                 nat::rewrite_addr(b, End::Src, laddr);

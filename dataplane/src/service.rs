@@ -8,7 +8,7 @@
 //! while it exists, so its counters and its connections outlive edits.
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rvs_api::Forward;
 
@@ -25,6 +25,10 @@ pub struct PortInfo {
     /// exception interface; the pipeline uses it as the ARP source).
     pub addr: Ipv4Addr,
     pub prefix_len: u8,
+    /// The director's IPv6 address on this segment, if it has one (the
+    /// source of its Neighbour Solicitations and of IPv6 tunnels).
+    pub addr6: Option<Ipv6Addr>,
+    pub prefix6_len: u8,
     /// The largest IPv4 packet the segment carries (tunnel encapsulation
     /// must fit it).
     pub mtu: u16,
@@ -33,7 +37,7 @@ pub struct PortInfo {
 /// A dest in a generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dest {
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     pub port: u16,
     pub weight: u32,
     pub forward: Forward,
@@ -48,8 +52,35 @@ pub struct Dest {
     pub tunnel: rvs_api::Tunnel,
 }
 
+impl Dest {
+    /// The address of a dest of an IPv4 service (the admin state gives a
+    /// service dests of its own family only).
+    #[inline]
+    pub fn addr4(&self) -> Ipv4Addr {
+        match self.addr {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => {
+                debug_assert!(false, "an IPv6 dest in an IPv4 connection");
+                Ipv4Addr::UNSPECIFIED
+            }
+        }
+    }
+
+    /// The address of a dest of an IPv6 service.
+    #[inline]
+    pub fn addr6(&self) -> Ipv6Addr {
+        match self.addr {
+            IpAddr::V6(a) => a,
+            IpAddr::V4(_) => {
+                debug_assert!(false, "an IPv4 dest in an IPv6 connection");
+                Ipv6Addr::UNSPECIFIED
+            }
+        }
+    }
+}
+
 /// (protocol number, VIP, port): an address service's key.
-pub type ServiceAddr = (u8, Ipv4Addr, u16);
+pub type ServiceAddr = (u8, IpAddr, u16);
 
 /// Persistence settings of a service (`-p`, `-M`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,20 +127,20 @@ pub struct Snapshot {
     index: HashMap<ServiceAddr, usize, ahash::RandomState>,
     fwmarks: HashMap<u32, usize, ahash::RandomState>,
     pub classifier: Classifier,
-    vips: HashSet<Ipv4Addr, ahash::RandomState>,
+    vips: HashSet<IpAddr, ahash::RandomState>,
     /// Addresses of dests: the neighbours whose ARP the control thread wants.
-    neighbours: HashSet<Ipv4Addr, ahash::RandomState>,
+    neighbours: HashSet<IpAddr, ahash::RandomState>,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
     /// NAT dests by (address, port): the persistence netmask of their
     /// service, whose connections are owned by the client's network
     /// (`None`: by the client's address and port). A reply finds its owner
     /// core from this.
-    nat_dests: HashMap<(Ipv4Addr, u16), Option<u32>, ahash::RandomState>,
-    nat_addrs: HashSet<Ipv4Addr, ahash::RandomState>,
+    nat_dests: HashMap<(IpAddr, u16), Option<u32>, ahash::RandomState>,
+    nat_addrs: HashSet<IpAddr, ahash::RandomState>,
     /// FullNAT local addresses by slot, and the set of them.
-    pub laddr_slots: Vec<Option<Ipv4Addr>>,
-    laddrs: HashSet<Ipv4Addr, ahash::RandomState>,
+    pub laddr_slots: Vec<Option<IpAddr>>,
+    laddrs: HashSet<IpAddr, ahash::RandomState>,
 }
 
 impl Snapshot {
@@ -121,7 +152,7 @@ impl Snapshot {
         services: Vec<Service>,
         classifier: Classifier,
         slots_max: usize,
-        laddr_slots: Vec<Option<Ipv4Addr>>,
+        laddr_slots: Vec<Option<IpAddr>>,
     ) -> Self {
         let mut index = HashMap::with_hasher(ahash::RandomState::new());
         let mut fwmarks = HashMap::with_hasher(ahash::RandomState::new());
@@ -152,7 +183,11 @@ impl Snapshot {
                 }
             }
         }
-        vips.extend(classifier.host_addrs(|m| fwmarks.contains_key(&m)));
+        vips.extend(
+            classifier
+                .host_addrs(|m| fwmarks.contains_key(&m))
+                .map(IpAddr::V4),
+        );
         Snapshot {
             generation,
             timeouts,
@@ -174,20 +209,20 @@ impl Snapshot {
     /// Whether `addr` is a FullNAT local address: packets to it may be
     /// replies, and ARP for it is ours.
     #[inline]
-    pub fn is_laddr(&self, addr: Ipv4Addr) -> bool {
+    pub fn is_laddr(&self, addr: IpAddr) -> bool {
         !self.laddrs.is_empty() && self.laddrs.contains(&addr)
     }
 
     /// Whether `addr` is a NAT dest's: its packets may be replies.
     #[inline]
-    pub fn is_nat_dest(&self, addr: Ipv4Addr) -> bool {
+    pub fn is_nat_dest(&self, addr: IpAddr) -> bool {
         !self.nat_addrs.is_empty() && self.nat_addrs.contains(&addr)
     }
 
     /// The persistence netmask of the service of NAT dest (`addr`, `port`)
     /// (a port-0 dest matches any port), if it is persistent.
     #[inline]
-    pub fn nat_persist_mask(&self, addr: Ipv4Addr, port: u16) -> Option<u32> {
+    pub fn nat_persist_mask(&self, addr: IpAddr, port: u16) -> Option<u32> {
         self.nat_dests
             .get(&(addr, port))
             .or_else(|| self.nat_dests.get(&(addr, 0)))
@@ -206,17 +241,15 @@ impl Snapshot {
     /// the address service (protocol, VIP, port), then the port-0 service
     /// of (protocol, VIP).
     #[inline]
-    pub fn lookup(
-        &self,
-        protocol: u8,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        dport: u16,
-    ) -> Option<&Service> {
+    pub fn lookup(&self, protocol: u8, src: IpAddr, dst: IpAddr, dport: u16) -> Option<&Service> {
         if !self.fwmarks.is_empty() {
-            let mark = self.classifier.mark(protocol, src, dst, dport);
-            if let Some(&i) = self.fwmarks.get(&mark) {
-                return Some(&self.services[i]);
+            // The classifier holds IPv4 rules (IPv6 fwmark services are
+            // refused).
+            if let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) {
+                let mark = self.classifier.mark(protocol, src, dst, dport);
+                if let Some(&i) = self.fwmarks.get(&mark) {
+                    return Some(&self.services[i]);
+                }
             }
         }
         self.service(&(protocol, dst, dport))
@@ -226,8 +259,10 @@ impl Snapshot {
     /// Whether packets to `addr` may be ours: a VIP, or an address some
     /// classifier rule covers.
     #[inline]
-    pub fn is_vip(&self, addr: Ipv4Addr) -> bool {
-        self.vips.contains(&addr) || (!self.fwmarks.is_empty() && self.classifier.covers(addr))
+    pub fn is_vip(&self, addr: IpAddr) -> bool {
+        self.vips.contains(&addr)
+            || (!self.fwmarks.is_empty()
+                && matches!(addr, IpAddr::V4(a) if self.classifier.covers(a)))
     }
 
     /// Whether ARP for `addr` is ours to answer: the VIP of an address
@@ -235,13 +270,13 @@ impl Snapshot {
     /// Addresses inside a wider rule are not: they are routed to the
     /// director, and answering for them could take over a whole segment.
     #[inline]
-    pub fn answers_arp_for(&self, addr: Ipv4Addr) -> bool {
+    pub fn answers_arp_for(&self, addr: IpAddr) -> bool {
         self.vips.contains(&addr) || self.is_laddr(addr)
     }
 
     /// A dest's address: a next hop whose ARP matters.
     #[inline]
-    pub fn is_neighbour(&self, addr: Ipv4Addr) -> bool {
+    pub fn is_neighbour(&self, addr: IpAddr) -> bool {
         self.neighbours.contains(&addr)
     }
 

@@ -74,6 +74,8 @@ counters! {
     DropUdpTruncated => "drop_udp_truncated",
     DropUdpBadLength => "drop_udp_bad_length",
     DropIcmpTruncated => "drop_icmp_truncated",
+    DropIcmpv6Truncated => "drop_icmpv6_truncated",
+    DropNdpTruncated => "drop_ndp_truncated",
     DropNotForUs => "drop_not_for_us",
     DropLoopedBack => "drop_looped_back",
     DropVipNoService => "drop_vip_no_service",
@@ -111,6 +113,8 @@ impl From<crate::wire::Malformed> for Counter {
             M::UdpTruncated => Counter::DropUdpTruncated,
             M::UdpBadLength => Counter::DropUdpBadLength,
             M::IcmpTruncated => Counter::DropIcmpTruncated,
+            M::Icmpv6Truncated => Counter::DropIcmpv6Truncated,
+            M::NdpTruncated => Counter::DropNdpTruncated,
         }
     }
 }

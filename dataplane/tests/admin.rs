@@ -16,6 +16,8 @@ fn state() -> (AdminState, Vec<Arc<CoreStats>>) {
         mac: MacAddr([2, 0, 0, 0, 0, 2]),
         addr: Ipv4Addr::new(198, 18, 0, 2),
         prefix_len: 24,
+        addr6: None,
+        prefix6_len: 0,
         mtu: 1500,
     }];
     (
@@ -79,10 +81,6 @@ fn invalid_requests_are_errors_and_change_nothing() {
     );
     let before = list(&mut a, &c);
     let generation = a.generation();
-    let v6 = ServiceKey::Inet {
-        protocol: Protocol::Tcp,
-        addr: "[2001:db8::1]:80".parse().unwrap(),
-    };
     let with = |f: &dyn Fn(&mut ServiceConfig)| {
         let mut c = cfg("rr");
         f(&mut c);
@@ -227,9 +225,14 @@ fn invalid_requests_are_errors_and_change_nothing() {
             ErrorKind::Invalid,
         ),
         (
-            Request::AddService {
-                key: v6,
-                config: cfg("rr"),
+            // A real server of the other family (a tunnel between
+            // families) is refused.
+            Request::AddDest {
+                service: svc(80),
+                dest: DestConfig {
+                    addr: "[2001:db8::5]:80".parse().unwrap(),
+                    ..dest(12, 80, Forward::Tunnel)
+                },
             },
             ErrorKind::NotSupported,
         ),

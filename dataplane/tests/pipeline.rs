@@ -68,6 +68,8 @@ impl Lab {
             mac: LB_MAC,
             addr: LB,
             prefix_len: 24,
+            addr6: None,
+            prefix6_len: 0,
             mtu: 1500,
         }];
         let overload = Arc::new(OverloadFlags::new(64));
@@ -105,14 +107,21 @@ impl Lab {
             }
         }
         if with_dests {
-            neigh.set(admin.resolver.slot_of(0, RS1).unwrap(), Some(RS1_MAC));
-            neigh.set(admin.resolver.slot_of(0, RS2).unwrap(), Some(RS2_MAC));
+            neigh.set(
+                admin.resolver.slot_of(0, RS1.into()).unwrap(),
+                Some(RS1_MAC),
+            );
+            neigh.set(
+                admin.resolver.slot_of(0, RS2.into()).unwrap(),
+                Some(RS2_MAC),
+            );
         }
         let worker = Worker::new(WorkerSetup {
             id,
             workers,
             snapshot: Arc::new(admin.snapshot()),
             conns_max,
+            conns6_max: 256,
             cores: cores.clone().into(),
             overload,
             neigh,
@@ -191,7 +200,7 @@ fn other_arp_goes_to_the_kernel_and_teaches_neighbours() {
         lab.events.pop(),
         Some(WorkerEvent::NeighLearned {
             port: 0,
-            addr: RS1,
+            addr: RS1.into(),
             mac: RS1_MAC
         })
     );

@@ -14,16 +14,92 @@
 
 pub mod state;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use state::State;
+
+/// The address of a connection key's family: IPv4 as a `u32`, IPv6 as a
+/// `u128` (both in host order, from the address's network-order bytes).
+/// Each worker has one table per family, so an IPv4 entry stays small.
+pub trait Family:
+    Copy + Eq + std::hash::Hash + Default + std::fmt::Debug + Send + Sync + 'static
+{
+    const IPV6: bool;
+    fn to_ip(self) -> IpAddr;
+    fn from_ip(ip: IpAddr) -> Option<Self>;
+    /// The client network of a persistence template: IPv4 masks with a
+    /// netmask (host order), IPv6 with a prefix length (`-M`).
+    fn masked(self, mask: u32) -> Self;
+    /// A firewall mark as a template's virtual address (`spec/conn.md` §6.1).
+    fn from_mark(mark: u32) -> Self;
+}
+
+impl Family for u32 {
+    const IPV6: bool = false;
+
+    #[inline]
+    fn to_ip(self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(self))
+    }
+
+    #[inline]
+    fn from_ip(ip: IpAddr) -> Option<Self> {
+        match ip {
+            IpAddr::V4(a) => Some(u32::from(a)),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    #[inline]
+    fn masked(self, mask: u32) -> Self {
+        self & mask
+    }
+
+    #[inline]
+    fn from_mark(mark: u32) -> Self {
+        mark
+    }
+}
+
+impl Family for u128 {
+    const IPV6: bool = true;
+
+    #[inline]
+    fn to_ip(self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(self))
+    }
+
+    #[inline]
+    fn from_ip(ip: IpAddr) -> Option<Self> {
+        match ip {
+            IpAddr::V6(a) => Some(u128::from(a)),
+            IpAddr::V4(_) => None,
+        }
+    }
+
+    #[inline]
+    fn masked(self, prefix_len: u32) -> Self {
+        match prefix_len {
+            0 => 0,
+            1..=127 => self & (u128::MAX << (128 - prefix_len)),
+            _ => self,
+        }
+    }
+
+    #[inline]
+    fn from_mark(mark: u32) -> Self {
+        u128::from(mark)
+    }
+}
 
 /// What identifies a connection: IPVS's inbound lookup key. A persistence
 /// template has `template == true` (IPVS's TEMPLATE flag is part of its
 /// lookup too): its key is (protocol or 0 for fwmark, client network, 0,
 /// VIP or the mark, service port or 0), `spec/conn.md` §6.1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ConnKey {
-    pub caddr: u32,
-    pub vaddr: u32,
+pub struct ConnKey<A = u32> {
+    pub caddr: A,
+    pub vaddr: A,
     pub cport: u16,
     pub vport: u16,
     pub protocol: u8,
@@ -42,10 +118,10 @@ pub mod flags {
 
 /// One connection entry. `expires_ms == 0` marks an empty slot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Conn {
-    pub key: ConnKey,
+pub struct Conn<A = u32> {
+    pub key: ConnKey<A>,
     /// The real server.
-    pub daddr: u32,
+    pub daddr: A,
     pub dport: u16,
     pub(crate) state: u8,
     /// The forwarding method, fixed at creation (`rvs_api::Forward` as u8).
@@ -59,8 +135,9 @@ pub struct Conn {
     /// The firewall mark of the service that made it (0: an address service).
     pub fwmark: u32,
     /// Templates: how many live connections they control (IPVS's
-    /// `n_control`). Controlled connections: the persistence netmask (IPv4,
-    /// host order), to find their template again.
+    /// `n_control`). Controlled connections: the persistence mask (an IPv4
+    /// netmask in host order, an IPv6 prefix length), to find their
+    /// template again.
     pub control: u32,
     /// Templates: the timeout the next connection re-arms them with, in
     /// seconds (the persistence timeout, then 60 once they outlived it).
@@ -71,10 +148,10 @@ pub struct Conn {
     pub expires_ms: u64,
 }
 
-// The DR entry budget of the design (issue 8 target: <= 64 bytes).
-const _: () = assert!(std::mem::size_of::<Conn>() <= 64);
+// The DR entry budget of the design (issue 8 target: <= 64 bytes for IPv4).
+const _: () = assert!(std::mem::size_of::<Conn<u32>>() <= 64);
 
-impl Conn {
+impl<A: Family> Conn<A> {
     /// An entry in `state`, other fields default (fill them in).
     pub fn new(state: State) -> Self {
         Conn {
@@ -100,15 +177,15 @@ impl Conn {
     }
 
     /// The key of the template controlling this connection, if any.
-    pub fn template_key(&self) -> Option<ConnKey> {
+    pub fn template_key(&self) -> Option<ConnKey<A>> {
         if self.flags & flags::CONTROLLED == 0 {
             return None;
         }
         let portless = self.flags & flags::TEMPLATE_PORTLESS != 0;
         Some(ConnKey {
-            caddr: self.key.caddr & self.control,
+            caddr: self.key.caddr.masked(self.control),
             vaddr: if self.fwmark != 0 {
-                self.fwmark
+                A::from_mark(self.fwmark)
             } else {
                 self.key.vaddr
             },
@@ -135,11 +212,11 @@ pub trait Slot: Copy + Default {
     fn is_empty(&self) -> bool;
 }
 
-impl Slot for Conn {
-    type Key = ConnKey;
+impl<A: Family> Slot for Conn<A> {
+    type Key = ConnKey<A>;
 
     #[inline]
-    fn key(&self) -> &ConnKey {
+    fn key(&self) -> &ConnKey<A> {
         &self.key
     }
 
@@ -291,7 +368,7 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
 
 /// What a NAT or FullNAT connection keeps beside its [`Conn`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ConnExt {
+pub struct ConnExt<A = u32> {
     /// The MAC the client's packets came from (the client, or the router in
     /// front of the director): where the rewritten replies go.
     pub peer_mac: crate::wire::ethernet::MacAddr,
@@ -299,7 +376,7 @@ pub struct ConnExt {
     pub in_port: u16,
     /// FullNAT: the local address and port the real server sees as the
     /// client; NAT: 0.
-    pub laddr: u32,
+    pub laddr: A,
     pub lport: u16,
     /// FullNAT: the local address's slot (its port pool).
     pub laddr_slot: u16,
@@ -309,9 +386,9 @@ pub struct ConnExt {
 /// to (`laddr`, `lport`), the client for NAT, the local address for
 /// FullNAT.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ReplyKey {
-    pub raddr: u32,
-    pub laddr: u32,
+pub struct ReplyKey<A = u32> {
+    pub raddr: A,
+    pub laddr: A,
     pub rport: u16,
     pub lport: u16,
     /// TCP or UDP; 0 marks an empty slot.
@@ -320,16 +397,16 @@ pub struct ReplyKey {
 
 /// A reply index entry: the connection a reply belongs to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplyEntry {
-    pub key: ReplyKey,
-    pub conn: ConnKey,
+pub struct ReplyEntry<A = u32> {
+    pub key: ReplyKey<A>,
+    pub conn: ConnKey<A>,
 }
 
-impl Slot for ReplyEntry {
-    type Key = ReplyKey;
+impl<A: Family> Slot for ReplyEntry<A> {
+    type Key = ReplyKey<A>;
 
     #[inline]
-    fn key(&self) -> &ReplyKey {
+    fn key(&self) -> &ReplyKey<A> {
         &self.key
     }
 
@@ -340,30 +417,30 @@ impl Slot for ReplyEntry {
 }
 
 /// The index from a reply to its connection (NAT and FullNAT entries only).
-pub type ReplyTable = Table<ReplyEntry>;
+pub type ReplyTable<A = u32> = Table<ReplyEntry<A>>;
 
 /// A fixed-capacity, single-owner connection table, with the sweep cursor
 /// of its lazy expiry.
-pub struct ConnTable {
-    table: Table<Conn, ConnExt>,
+pub struct ConnTable<A: Family = u32> {
+    table: Table<Conn<A>, ConnExt<A>>,
     sweep_cursor: usize,
 }
 
-impl std::ops::Deref for ConnTable {
-    type Target = Table<Conn, ConnExt>;
+impl<A: Family> std::ops::Deref for ConnTable<A> {
+    type Target = Table<Conn<A>, ConnExt<A>>;
 
     fn deref(&self) -> &Self::Target {
         &self.table
     }
 }
 
-impl std::ops::DerefMut for ConnTable {
+impl<A: Family> std::ops::DerefMut for ConnTable<A> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.table
     }
 }
 
-impl ConnTable {
+impl<A: Family> ConnTable<A> {
     /// A table for up to `max` entries (at least 1).
     pub fn with_max(max: usize) -> Self {
         ConnTable {
@@ -397,7 +474,12 @@ impl ConnTable {
     /// [`ConnTable::next_expired`] itself, to keep templates alive; this is
     /// the plain form the model test checks.)
     #[cfg(test)]
-    pub fn sweep(&mut self, now_ms: u64, budget: usize, mut on_expire: impl FnMut(&Conn)) -> usize {
+    pub fn sweep(
+        &mut self,
+        now_ms: u64,
+        budget: usize,
+        mut on_expire: impl FnMut(&Conn<A>),
+    ) -> usize {
         let mut removed = 0;
         let mut budget = budget.min(self.slots_len());
         while let Some(i) = self.next_expired(now_ms, &mut budget) {

@@ -9,6 +9,8 @@ pub const HEADER_LEN_MIN: usize = 20;
 pub mod protocol {
     pub const ICMP: u8 = 1;
     pub const IPIP: u8 = 4;
+    /// IPv6 in IP (RFC 2473), the next header of IPv6-in-IPv6 tunnels.
+    pub const IPV6_IN_IP: u8 = 41;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;

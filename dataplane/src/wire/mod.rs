@@ -14,8 +14,10 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ndp;
 pub mod tcp;
 pub mod udp;
 
@@ -38,6 +40,8 @@ pub enum Malformed {
     UdpTruncated,
     UdpBadLength,
     IcmpTruncated,
+    Icmpv6Truncated,
+    NdpTruncated,
 }
 
 /// Read a big-endian u16 at `at`. Callers guarantee the bounds.

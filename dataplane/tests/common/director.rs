@@ -2,7 +2,7 @@
 //! with admin requests and frames, the way the dataplane drives them (every
 //! change publishes a new generation to the worker).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
@@ -15,7 +15,7 @@ use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::wire::ethernet::MacAddr;
 use rvs_dataplane::wire::tcp::flags;
 
-use super::{tcp_frame, udp_frame, LB, LB_MAC, REAL_SERVERS};
+use super::{tcp_frame, udp_frame, LB, LB6, LB_MAC, REAL_SERVERS, REAL_SERVERS6};
 
 const SLOTS: u32 = 64;
 
@@ -50,6 +50,8 @@ impl Director {
             mac: LB_MAC,
             addr: LB,
             prefix_len: 24,
+            addr6: Some(LB6),
+            prefix6_len: 64,
             mtu: 1500,
         }];
         let overload = Arc::new(OverloadFlags::new(SLOTS as usize));
@@ -66,6 +68,7 @@ impl Director {
             workers,
             snapshot: Arc::new(admin.snapshot()),
             conns_max,
+            conns6_max: 256,
             cores: cores.clone().into(),
             overload,
             neigh: Arc::clone(&neigh),
@@ -86,7 +89,9 @@ impl Director {
     pub fn admin(&mut self, req: Request) -> Response {
         let (resp, changed) = self.admin.handle(req, &self.cores, 1);
         if changed {
-            for (ip, mac) in REAL_SERVERS {
+            let v4 = REAL_SERVERS.iter().map(|&(ip, mac)| (IpAddr::V4(ip), mac));
+            let v6 = REAL_SERVERS6.iter().map(|&(ip, mac)| (IpAddr::V6(ip), mac));
+            for (ip, mac) in v4.chain(v6) {
                 if let Some(slot) = self.admin.resolver.slot_of(0, ip) {
                     self.neigh.set(slot, Some(mac));
                 }

@@ -1,7 +1,7 @@
 //! What the integration tests share: the lab's addresses and frame builders.
 #![allow(dead_code)] // each test binary uses a part
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_dataplane::pipeline::VecFrame;
 use rvs_dataplane::wire::arp::{op, ArpRepr};
@@ -115,6 +115,14 @@ pub fn dr_rewrite(input: &[u8], rs_mac: MacAddr) -> Vec<u8> {
 }
 
 pub const RS3: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 13);
+
+/// The lab's IPv6 addresses (2001:2::/48, RFC 5180's benchmarking range).
+pub const LB6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 2);
+pub const CLI6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 1);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
+pub const RS1_6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x11);
+pub const RS2_6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x12);
+pub const REAL_SERVERS6: [(Ipv6Addr, MacAddr); 2] = [(RS1_6, RS1_MAC), (RS2_6, RS2_MAC)];
 pub const RS3_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x13]);
 
 /// The real servers the director knows, with their MACs.

@@ -5,7 +5,7 @@
 //! Contract: [`load`] either returns a validated [`DataplaneConfig`] or an
 //! error that names the key and what is wrong with it.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Deserialize;
 
@@ -47,6 +47,11 @@ pub struct PortConfig {
     pub exception_iface: String,
     /// The director's own address on this segment, `A.B.C.D/len`.
     pub address: String,
+    /// The director's IPv6 address on this segment, `ADDRESS/PREFIX`
+    /// (optional: without it, IPv6 dests cannot be reached through this
+    /// port). Like `address`, it lives on the exception interface.
+    #[serde(default)]
+    pub address6: Option<String>,
     /// The segment's IPv4 MTU (what a tunnel packet must fit).
     #[serde(default = "default_mtu")]
     pub mtu: u16,
@@ -164,6 +169,9 @@ pub struct DataplaneConfig {
     pub idle_sleep_us: u32,
     #[serde(default = "default_conns")]
     pub conns_per_core_max: usize,
+    /// The IPv6 connection table of each worker (its entries are larger).
+    #[serde(default = "default_conns6")]
+    pub conns6_per_core_max: usize,
     #[serde(default = "default_slots")]
     pub stats_slots_max: u32,
     #[serde(default = "default_neigh")]
@@ -196,6 +204,10 @@ fn default_socket() -> String {
 fn default_workers() -> u16 {
     1
 }
+fn default_conns6() -> usize {
+    16_384
+}
+
 fn default_conns() -> usize {
     1 << 20
 }
@@ -244,6 +256,25 @@ impl PortConfig {
             .ok_or_else(|| format!("prefix length {l:?} is not 1..32"))?;
         Ok(PortAddr { addr, prefix_len })
     }
+
+    /// `address6`, if set: (address, prefix length).
+    pub fn parsed_address6(&self) -> Result<Option<(Ipv6Addr, u8)>, String> {
+        let Some(text) = &self.address6 else {
+            return Ok(None);
+        };
+        let (a, l) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not ADDRESS/PREFIX"))?;
+        let addr: Ipv6Addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv6 address"))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|&l| (1..=128).contains(&l))
+            .ok_or_else(|| format!("prefix length {l:?} is not 1..128"))?;
+        Ok(Some((addr, len)))
+    }
 }
 
 /// Read and validate the configuration.
@@ -275,6 +306,12 @@ fn validate(cfg: &DataplaneConfig) -> Result<(), String> {
             "key `worker_cores`: {} cores listed for {} workers",
             cfg.worker_cores.len(),
             cfg.workers
+        ));
+    }
+    if cfg.conns6_per_core_max == 0 || cfg.conns6_per_core_max > 1 << 26 {
+        return Err(format!(
+            "key `conns6_per_core_max`: {} is not 1..67108864",
+            cfg.conns6_per_core_max
         ));
     }
     if cfg.conns_per_core_max == 0 || cfg.conns_per_core_max > 1 << 28 {

@@ -9,6 +9,7 @@
 //! and wait for its response.
 
 use std::io::{self, ErrorKind as IoErrorKind, Read};
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -24,7 +25,7 @@ use rvs_api::{
 use rvs_dataplane::admin::AdminState;
 use rvs_dataplane::pipeline::WorkerEvent;
 use rvs_dataplane::service::PortInfo;
-use rvs_dataplane::wire::arp;
+use rvs_dataplane::wire::{arp, ndp};
 
 use crate::dpdk::{self, Pool};
 use crate::shared::Shared;
@@ -246,7 +247,10 @@ impl Control {
                 self.shared.neigh.set(slot, None);
             }
             for r in &requests {
-                self.send_arp_request(r.port, r.target);
+                match r.target {
+                    IpAddr::V4(a) => self.send_arp_request(r.port, a),
+                    IpAddr::V6(a) => self.send_neighbor_solicit(r.port, a),
+                }
             }
             while let Some(old) = self.shared.retired.pop() {
                 drop(old);
@@ -281,8 +285,26 @@ impl Control {
         };
         let mut buf = [0u8; 60];
         let len = arp::build_request(&mut buf, info.mac, info.addr, target);
-        let Some(m) = dpdk::alloc_frame(&self.pool, &buf[..len]) else {
-            tracing::warn!("no mbuf for an ARP request");
+        self.send_control_frame(port, &buf[..len], "an ARP request");
+    }
+
+    /// Resolve an IPv6 next hop: a Neighbour Solicitation from the port's
+    /// IPv6 address (none configured: nothing to send from).
+    fn send_neighbor_solicit(&self, port: u16, target: std::net::Ipv6Addr) {
+        let Some(info) = self.ports.get(usize::from(port)) else {
+            return;
+        };
+        let Some(src) = info.addr6 else {
+            return;
+        };
+        let mut buf = [0u8; 128];
+        let len = ndp::emit_neighbor_solicit(&mut buf, info.mac, src, target);
+        self.send_control_frame(port, &buf[..len], "a Neighbour Solicitation");
+    }
+
+    fn send_control_frame(&self, port: u16, frame: &[u8], what: &str) {
+        let Some(m) = dpdk::alloc_frame(&self.pool, frame) else {
+            tracing::warn!("no mbuf for {what}");
             return;
         };
         if let Err((_, m)) = self.shared.ctl_tx.push((port, m)) {

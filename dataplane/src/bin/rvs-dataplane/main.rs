@@ -108,12 +108,17 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         let addr = p
             .parsed_address()
             .map_err(|e| format!("ports[{i}].address: {e}"))?;
+        let addr6 = p
+            .parsed_address6()
+            .map_err(|e| format!("ports[{i}].address6: {e}"))?;
         tracing::info!(port = %p.name, dev, tap, %mac, iface = %p.exception_iface, "port up");
         ports.push(PortIds { dev, tap });
         infos.push(PortInfo {
             mac,
             addr: addr.addr,
             prefix_len: addr.prefix_len,
+            addr6: addr6.map(|a| a.0),
+            prefix6_len: addr6.map_or(0, |a| a.1),
             mtu: p.mtu,
         });
     }
@@ -177,6 +182,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             workers: cfg.workers,
             snapshot: Arc::clone(&first),
             conns_max: cfg.conns_per_core_max,
+            conns6_max: cfg.conns6_per_core_max,
             cores: Arc::clone(&cores),
             overload: Arc::clone(&overload),
             neigh: Arc::clone(&shared.neigh),

@@ -1,0 +1,760 @@
+//! The IPv6 half of the pipeline: Neighbour Discovery for VIPs and local
+//! addresses, echo, and TCP/UDP to IPv6 services by every forwarding method
+//! (DR, NAT, IPv6-in-IPv6 and GUE tunnels, FullNAT with the IPv6 TOA
+//! option), with ICMPv6 errors translated along their connections.
+//!
+//! The connection logic is the IPv4 one (`conn_for::<u128>` and friends on
+//! the worker's IPv6 table); what differs is parsing, rewriting and the
+//! messages of ICMPv6. Extension headers are not walked: a packet whose
+//! next header is not TCP, UDP or ICMPv6 is the kernel's (a VIP's is a
+//! counted drop).
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use rvs_api::{Forward, TunnelKind};
+
+use super::{
+    flow_owner, laddr, owner_of, sees_replies, Core, Flow, Frame, Target, Verdict, WorkerEvent,
+    GUE_HEADER_LEN,
+};
+use crate::conn::state::Direction;
+use crate::conn::{ConnKey, ReplyKey};
+use crate::nat::{self, End};
+use crate::service::{Dest, Snapshot};
+use crate::stats::{bump, Counter};
+use crate::wire::checksum;
+use crate::wire::ethernet::{EthernetFrame, MacAddr};
+use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::ipv4::protocol;
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::ndp::{self, NdpPacket};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::udp::{self, UdpPacket};
+
+/// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
+/// cannot help a client with "packet too big".
+const MTU6_MIN: usize = 1280;
+
+/// How much of an offending packet an ICMPv6 error this director sends
+/// quotes (the whole packet would do up to 1232 bytes; the headers are what
+/// a client needs).
+const QUOTE6_MAX: usize = 128;
+
+/// The tuple of the packet an ICMPv6 error quotes.
+#[derive(Clone, Copy, Debug)]
+struct Quoted6 {
+    src: u128,
+    dst: u128,
+    sport: u16,
+    dport: u16,
+    protocol: u8,
+}
+
+/// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
+/// must hold the IPv6 header and the ports.
+fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted6, Counter> {
+    let quoted = &icmp[icmpv6::HEADER_LEN..];
+    if quoted.len() < ipv6::HEADER_LEN + 4 {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    let q = Ipv6Packet::new_unchecked(quoted);
+    let l4 = ipv6::HEADER_LEN;
+    Ok(Quoted6 {
+        src: u128::from(q.src()),
+        dst: u128::from(q.dst()),
+        sport: u16::from_be_bytes([quoted[l4], quoted[l4 + 1]]),
+        dport: u16::from_be_bytes([quoted[l4 + 2], quoted[l4 + 3]]),
+        protocol: q.next_header(),
+    })
+}
+
+impl Core {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_ipv6<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let ip = match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
+            Ok(p) => p,
+            Err(m) => return self.count(m.into()),
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        let proto = ip.next_header();
+        let payload_len = usize::from(ip.payload_len());
+        let l4 = l3 + ipv6::HEADER_LEN;
+        let l4_end = l4 + payload_len;
+        if proto == protocol::ICMPV6 {
+            return self.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off);
+        }
+        let vaddr = IpAddr::V6(dst);
+        if snap.is_laddr(vaddr) {
+            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
+        }
+        if !snap.is_vip(vaddr) {
+            if snap.is_nat_dest(IpAddr::V6(src)) {
+                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
+            }
+            return self.exception();
+        }
+        let (cport, vport, tcp_flags) = match proto {
+            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(u) => (u.src_port(), u.dst_port(), 0),
+                Err(m) => return self.count(m.into()),
+            },
+            _ => return self.not_a_service6(snap, vaddr),
+        };
+        let Some(service) = snap.lookup(proto, IpAddr::V6(src), vaddr, vport) else {
+            return self.not_a_service6(snap, vaddr);
+        };
+        let caddr = u128::from(src);
+        let flow = Flow {
+            key: ConnKey {
+                caddr,
+                vaddr: u128::from(dst),
+                cport,
+                vport,
+                protocol: proto,
+                template: false,
+            },
+            tcp_flags,
+            l3_len: (ipv6::HEADER_LEN + payload_len) as u16,
+            in_port: port,
+            peer_mac,
+        };
+        if !handed_off {
+            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        match self.conn_for::<u128>(snap, service, &flow, now_ms) {
+            Ok(t) => self.forward6(snap, frame, l3, t, service.slot, &flow),
+            Err(Counter::DropNoDest) => {
+                self.stats.count(Counter::DropNoDest);
+                self.stats.count(Counter::IcmpUnreachableSent);
+                let mac = snap.ports[usize::from(port)].mac;
+                // Destination unreachable, port unreachable (code 4).
+                self.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
+            }
+            Err(c) => self.count(c),
+        }
+    }
+
+    /// An IPv6 packet to `vaddr` that no service takes.
+    fn not_a_service6(&self, snap: &Snapshot, vaddr: IpAddr) -> Verdict {
+        if snap.answers_arp_for(vaddr) {
+            self.count(Counter::DropVipNoService)
+        } else {
+            self.exception()
+        }
+    }
+
+    /// Forward an IPv6 packet of a connection by its dest's method.
+    fn forward6<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        t: Target<u128>,
+        service_slot: u32,
+        flow: &Flow<u128>,
+    ) -> Verdict {
+        let dest = t.dest;
+        let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let counter = match dest.forward {
+            Forward::Route => Counter::ForwardDr,
+            Forward::Masq => {
+                nat::rewrite6(
+                    &mut frame.bytes_mut()[l3..],
+                    End::Dst,
+                    dest.addr6(),
+                    t.dport,
+                );
+                Counter::ForwardNat
+            }
+            Forward::Tunnel => {
+                if let Err(v) =
+                    self.encapsulate6(snap, frame, l3, &dest, &flow.key, Some(flow.in_port))
+                {
+                    return v;
+                }
+                Counter::ForwardTunnel
+            }
+            Forward::FullNat => {
+                if t.toa {
+                    self.insert_toa6(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                }
+                let b = &mut frame.bytes_mut()[l3..];
+                nat::rewrite6(b, End::Src, Ipv6Addr::from(t.laddr), t.lport);
+                nat::rewrite6(b, End::Dst, dest.addr6(), t.dport);
+                Counter::ForwardFullNat
+            }
+        };
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out.mac);
+        for slot in [service_slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.in_pkts, 1);
+                bump(&s.in_bytes, u64::from(flow.l3_len));
+            }
+        }
+        self.stats.count(counter);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// FullNAT over IPv6: DPVS's IPv6 TOA option (the client's port and
+    /// 16-byte address) when the header and the MTU have room for it.
+    fn insert_toa6<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<u128>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        let ip = &frame.bytes()[l3..];
+        let total = ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(ip).payload_len());
+        if !nat::toa6_fits(ip) || total + nat::TOA6_LEN > usize::from(mtu) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        if !frame.set_len(l3 + total + nat::TOA6_LEN) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        let syn = tcp_flags & tcp::flags::SYN != 0;
+        nat::insert_toa6(
+            &mut frame.bytes_mut()[l3..],
+            Ipv6Addr::from(key.caddr),
+            key.cport,
+            syn,
+        );
+        self.stats.count(Counter::ToaInserted);
+    }
+
+    /// TUN over IPv6: an outer IPv6 header (next header 41, IPv6-in-IPv6;
+    /// or UDP to the dest's port plus a GUE header) from the director's
+    /// IPv6 address on the dest's segment, copying the inner traffic class
+    /// and hop limit. Too big for the port's MTU: dropped, and the client
+    /// gets "packet too big" with the MTU left for it (`spec/conn.md` §11).
+    fn encapsulate6<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<u128>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        let Some(src) = out.addr6 else {
+            // No IPv6 address on the segment to send tunnels from.
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        let gue = dest.tunnel.kind == TunnelKind::Gue;
+        let overhead = ipv6::HEADER_LEN
+            + if gue {
+                udp::HEADER_LEN + GUE_HEADER_LEN
+            } else {
+                0
+            };
+        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
+        let inner_len = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+        let (class, hops) = (ip.traffic_class(), ip.hop_limit());
+        let mtu = usize::from(out.mtu);
+        if inner_len + overhead > mtu {
+            let room = mtu.saturating_sub(overhead);
+            self.stats.count(Counter::DropTunnelTooBig);
+            if let Some(p) = reply_port.filter(|_| room >= MTU6_MIN) {
+                self.stats.count(Counter::IcmpFragNeededSent);
+                let mac = snap.ports[usize::from(p)].mac;
+                let rest = (room as u32).to_be_bytes();
+                return Err(self.reply_icmp6_error(
+                    frame,
+                    l3,
+                    mac,
+                    icmpv6::kind::PACKET_TOO_BIG,
+                    0,
+                    rest,
+                ));
+            }
+            return Err(Verdict::Drop(Counter::DropTunnelTooBig));
+        }
+        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
+            return Err(self.count(Counter::DropNoMbuf));
+        }
+        let flow_hash = self.owner_hasher.hash_one(key);
+        let b = frame.bytes_mut();
+        b.copy_within(overhead..overhead + l3, 0);
+        let mut o = Ipv6Packet::new_unchecked(&mut b[l3..l3 + ipv6::HEADER_LEN]);
+        // The flow label spreads the tunnel's flows as the clients' would be.
+        o.set_version_class_flow(class, (flow_hash as u32) & 0x000f_ffff);
+        o.set_payload_len((overhead - ipv6::HEADER_LEN + inner_len) as u16);
+        o.set_next_header(if gue {
+            protocol::UDP
+        } else {
+            protocol::IPV6_IN_IP
+        });
+        o.set_hop_limit(hops);
+        o.set_src(src);
+        o.set_dst(dest.addr6());
+        if gue {
+            let u = l3 + ipv6::HEADER_LEN;
+            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
+            let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
+            let mut h = UdpPacket::new_unchecked(&mut b[u..u + udp_len]);
+            h.set_src_port(sport);
+            h.set_dst_port(dest.tunnel.port);
+            h.set_len(udp_len as u16);
+            h.set_checksum(0);
+            // GUE version 0 carrying IPv6 (41).
+            b[u + udp::HEADER_LEN..u + udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[
+                0,
+                protocol::IPV6_IN_IP,
+                0,
+                0,
+            ]);
+            // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
+            // --tun-nocsum says for IPv4.
+            let pseudo = checksum::pseudo_v6(
+                src.octets(),
+                dest.addr6().octets(),
+                protocol::UDP,
+                udp_len as u32,
+            );
+            let sum = !checksum::combine(&[pseudo, checksum::sum(&b[u..u + udp_len])]);
+            let sum = if sum == 0 { 0xffff } else { sum };
+            UdpPacket::new_unchecked(&mut b[u..u + udp_len]).set_checksum(sum);
+        }
+        Ok(())
+    }
+
+    /// A packet from a NAT real server to an address that is not a VIP, or
+    /// to a FullNAT local address: the reply of one of this director's
+    /// IPv6 connections, rewritten to come from the VIP, or the kernel's.
+    fn handle_reply6<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+        fullnat: bool,
+    ) -> Verdict {
+        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
+        let payload_len = usize::from(ip.payload_len());
+        let l4 = l3 + ipv6::HEADER_LEN;
+        let l4_end = l4 + payload_len;
+        let proto = ip.next_header();
+        let (src, dst) = (u128::from(ip.src()), u128::from(ip.dst()));
+        let (key, tcp_flags, quote_at) = match proto {
+            protocol::TCP | protocol::UDP => {
+                let b = &frame.bytes()[l4..l4_end];
+                let (sport, dport, flags) = if proto == protocol::TCP {
+                    match TcpPacket::new_checked(b) {
+                        Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
+                        Err(m) => return self.count(m.into()),
+                    }
+                } else {
+                    match UdpPacket::new_checked(b) {
+                        Ok(u) => (u.src_port(), u.dst_port(), 0),
+                        Err(m) => return self.count(m.into()),
+                    }
+                };
+                (
+                    ReplyKey {
+                        raddr: src,
+                        laddr: dst,
+                        rport: sport,
+                        lport: dport,
+                        protocol: proto,
+                    },
+                    flags,
+                    None,
+                )
+            }
+            protocol::ICMPV6 => {
+                let b = &frame.bytes()[l4..l4_end];
+                let is_error = match Icmpv6Packet::new_checked(b) {
+                    Ok(i) => i.is_error(),
+                    Err(m) => return self.count(m.into()),
+                };
+                if !is_error {
+                    return self.exception();
+                }
+                match quoted_tuple6(b) {
+                    // The quote is of a packet toward the real server.
+                    Ok(q) => (
+                        ReplyKey {
+                            raddr: q.dst,
+                            laddr: q.src,
+                            rport: q.dport,
+                            lport: q.sport,
+                            protocol: q.protocol,
+                        },
+                        0,
+                        Some(ipv6::HEADER_LEN + icmpv6::HEADER_LEN),
+                    ),
+                    Err(c) => return self.count(c),
+                }
+            }
+            _ => return self.exception(),
+        };
+        if !handed_off {
+            let owner = if fullnat {
+                laddr::owner_of_port(key.lport, self.workers)
+            } else {
+                match snap.nat_persist_mask(IpAddr::V6(Ipv6Addr::from(key.raddr)), key.rport) {
+                    Some(mask) => {
+                        use crate::conn::Family;
+                        owner_of(&self.owner_hasher, key.laddr.masked(mask), 0, self.workers)
+                    }
+                    None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
+                }
+            };
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        let Some(conn_key) = self.replies6.find(&key).map(|r| self.replies6.get(r).conn) else {
+            return self.exception();
+        };
+        let Some(ci) = self.conns6.find(&conn_key) else {
+            return self.exception();
+        };
+        let c = *self.conns6.get(ci);
+        let ext = *self.conns6.ext(ci);
+        if c.expires_ms <= now_ms {
+            return self.exception();
+        }
+        let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {
+            return self.count(Counter::DropNotForUs);
+        };
+        let vaddr = Ipv6Addr::from(c.key.vaddr);
+        let caddr = Ipv6Addr::from(c.key.caddr);
+        let fullnat = c.forward == Forward::FullNat as u8;
+        let l3_len = (ipv6::HEADER_LEN + payload_len) as u64;
+        match quote_at {
+            None => {
+                self.advance::<u128>(snap, ci, Direction::Output, tcp_flags, now_ms);
+                let b = &mut frame.bytes_mut()[l3..];
+                nat::rewrite6(b, End::Src, vaddr, c.key.vport);
+                if fullnat {
+                    nat::rewrite6(b, End::Dst, caddr, c.key.cport);
+                }
+                for slot in [c.service_slot, c.dest_slot] {
+                    if let Some(s) = self.stats.slots.get(slot as usize) {
+                        bump(&s.out_pkts, 1);
+                        bump(&s.out_bytes, l3_len);
+                    }
+                }
+                self.stats.count(if fullnat {
+                    Counter::ForwardFullNatReply
+                } else {
+                    Counter::ForwardNatReply
+                });
+            }
+            Some(q) => {
+                let b = &mut frame.bytes_mut()[l3..];
+                nat::rewrite6_addr(b, End::Src, vaddr);
+                if fullnat {
+                    nat::rewrite6_addr(b, End::Dst, caddr);
+                    nat::rewrite6_quoted(b, q, End::Src, caddr, c.key.cport);
+                }
+                nat::rewrite6_quoted(b, q, End::Dst, vaddr, c.key.vport);
+                self.stats.count(Counter::IcmpErrorForwarded);
+            }
+        }
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(ext.peer_mac);
+        eth.set_src(out_mac);
+        Verdict::Forward(ext.in_port)
+    }
+
+    /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
+    /// address are answered, Neighbour Advertisements of next hops learned,
+    /// echo to a VIP answered, errors about a connection forwarded along it
+    /// (`spec/conn.md` §10); the rest is the kernel's.
+    #[allow(clippy::too_many_arguments)]
+    fn handle_icmp6<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let mac = snap.ports[usize::from(port)].mac;
+        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
+        let (src, dst) = (ip.src(), ip.dst());
+        let hops = ip.hop_limit();
+        let payload_len = usize::from(ip.payload_len());
+        let l4 = l3 + ipv6::HEADER_LEN;
+        let l4_end = l4 + payload_len;
+        let kind = match Icmpv6Packet::new_checked(&frame.bytes()[l4..l4_end]) {
+            Ok(i) => i.kind(),
+            Err(m) => return self.count(m.into()),
+        };
+        match kind {
+            icmpv6::kind::NEIGHBOR_SOLICIT | icmpv6::kind::NEIGHBOR_ADVERT => {
+                let nd = match NdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                    Ok(n) => n,
+                    Err(m) => return self.count(m.into()),
+                };
+                // RFC 4861 §7.1: hop limit 255, so it was not routed here.
+                if hops != ndp::HOP_LIMIT {
+                    return self.exception();
+                }
+                let target = nd.target();
+                let ll = if kind == icmpv6::kind::NEIGHBOR_SOLICIT {
+                    nd.option_mac(ndp::option::SOURCE_LL)
+                } else {
+                    nd.option_mac(ndp::option::TARGET_LL)
+                };
+                // Learn a next hop: an NA for it, or its NS with its MAC.
+                let learned = if kind == icmpv6::kind::NEIGHBOR_ADVERT {
+                    Some((target, ll.unwrap_or(peer_mac)))
+                } else {
+                    ll.filter(|_| !src.is_unspecified()).map(|m| (src, m))
+                };
+                if let Some((addr, m)) = learned {
+                    if snap.is_neighbour(IpAddr::V6(addr)) && !m.is_multicast() {
+                        let ev = WorkerEvent::NeighLearned {
+                            port,
+                            addr: IpAddr::V6(addr),
+                            mac: m,
+                        };
+                        if self.events.push(ev).is_err() {
+                            self.stats.count(Counter::NeighEventLost);
+                        }
+                    }
+                }
+                // Answered in place for untagged frames (NDP's builder
+                // writes a whole untagged frame).
+                if kind == icmpv6::kind::NEIGHBOR_SOLICIT
+                    && snap.answers_arp_for(IpAddr::V6(target))
+                    && !src.is_unspecified()
+                    && l3 == 14
+                {
+                    let reply_mac = ll.unwrap_or(peer_mac);
+                    if !frame.set_len(ndp::FRAME_LEN) {
+                        return self.count(Counter::DropNoMbuf);
+                    }
+                    // The NA is built whole over the NS.
+                    let len = ndp::emit_neighbor_advert(
+                        frame.bytes_mut(),
+                        mac,
+                        reply_mac,
+                        target,
+                        src,
+                        target,
+                        true,
+                    );
+                    if !frame.set_len(len) {
+                        return self.count(Counter::DropNoMbuf);
+                    }
+                    self.stats.count(Counter::ArpReplied);
+                    return Verdict::Reply;
+                }
+                self.exception()
+            }
+            icmpv6::kind::ECHO_REQUEST => {
+                if !snap.answers_arp_for(IpAddr::V6(dst)) {
+                    return self.exception();
+                }
+                let b = frame.bytes_mut();
+                let mut eth = EthernetFrame::new_unchecked(&mut *b);
+                eth.set_dst(peer_mac);
+                eth.set_src(mac);
+                let mut ip = Ipv6Packet::new_unchecked(&mut b[l3..]);
+                ip.set_src(dst);
+                ip.set_dst(src);
+                ip.set_hop_limit(64);
+                // Swapped addresses leave the pseudo-header's sum as it was:
+                // only the type changes.
+                let mut icmp = Icmpv6Packet::new_unchecked(&mut b[l4..l4_end]);
+                let code = icmp.code();
+                let old = u16::from_be_bytes([icmpv6::kind::ECHO_REQUEST, code]);
+                let new = u16::from_be_bytes([icmpv6::kind::ECHO_REPLY, code]);
+                icmp.set_kind(icmpv6::kind::ECHO_REPLY);
+                let c = checksum::update_u16(icmp.checksum(), old, new);
+                icmp.set_checksum(c);
+                self.stats.count(Counter::IcmpEchoReplied);
+                Verdict::Reply
+            }
+            k if k < 128 => self.handle_icmp6_error(snap, frame, l3, now_ms, handed_off),
+            _ => self.exception(),
+        }
+    }
+
+    /// An ICMPv6 error from a client: about a packet of ours (VIP -> client)
+    /// it is forwarded to the connection's real server (translated for NAT
+    /// and FullNAT); from a real server to a client or a local address, it
+    /// is a reply. Anything else is the kernel's.
+    fn handle_icmp6_error<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
+        let (src, dst) = (IpAddr::V6(ip.src()), IpAddr::V6(ip.dst()));
+        let l4 = l3 + ipv6::HEADER_LEN;
+        let l4_end = l4 + usize::from(ip.payload_len());
+        if snap.is_laddr(dst) {
+            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
+        }
+        if !snap.is_vip(dst) {
+            if snap.is_nat_dest(src) {
+                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
+            }
+            return self.exception();
+        }
+        let q = match quoted_tuple6(&frame.bytes()[l4..l4_end]) {
+            Ok(q) => q,
+            Err(c) => return self.count(c),
+        };
+        // The quoted packet went from the VIP to the client.
+        let key = ConnKey {
+            caddr: q.dst,
+            vaddr: q.src,
+            cport: q.dport,
+            vport: q.sport,
+            protocol: q.protocol,
+            template: false,
+        };
+        let (qsrc, qdst) = (
+            IpAddr::V6(Ipv6Addr::from(q.src)),
+            IpAddr::V6(Ipv6Addr::from(q.dst)),
+        );
+        let Some(service) = snap.lookup(q.protocol, qdst, qsrc, q.sport) else {
+            return self.exception();
+        };
+        if !handed_off {
+            let owner = flow_owner(
+                &self.owner_hasher,
+                service,
+                key.caddr,
+                key.cport,
+                self.workers,
+            );
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        let Some(idx) = self.conns6.find(&key) else {
+            return self.exception();
+        };
+        let c = *self.conns6.get(idx);
+        let ext = *self.conns6.ext(idx);
+        let dest = match snap.dest(c.dest_slot) {
+            Some(d) if c.expires_ms > now_ms => *d,
+            _ => return self.count(Counter::DropDestUnavailable),
+        };
+        let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let quote_at = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
+        if sees_replies(c.forward) {
+            let b = &mut frame.bytes_mut()[l3..];
+            let raddr = dest.addr6();
+            if c.forward == Forward::FullNat as u8 {
+                let laddr = Ipv6Addr::from(ext.laddr);
+                nat::rewrite6_addr(b, End::Src, laddr);
+                nat::rewrite6_addr(b, End::Dst, raddr);
+                nat::rewrite6_quoted(b, quote_at, End::Dst, laddr, ext.lport);
+            } else {
+                nat::rewrite6_addr(b, End::Dst, raddr);
+            }
+            nat::rewrite6_quoted(b, quote_at, End::Src, raddr, c.dport);
+        } else if c.forward == Forward::Tunnel as u8 {
+            // No ICMP error is ever sent about an ICMP error.
+            if let Err(v) = self.encapsulate6(snap, frame, l3, &dest, &key, None) {
+                return v;
+            }
+        }
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out_mac);
+        self.stats.count(Counter::IcmpErrorForwarded);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// Turn the client's IPv6 packet into an ICMPv6 error of `kind`/`code`
+    /// back to it, from the address it was sent to, quoting its first bytes;
+    /// `rest` is the header's last 4 bytes (the MTU of "packet too big").
+    /// Built in place.
+    fn reply_icmp6_error<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+        kind: u8,
+        code: u8,
+        rest: [u8; 4],
+    ) -> Verdict {
+        let b = frame.bytes();
+        let ip = Ipv6Packet::new_unchecked(&b[l3..]);
+        let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+        let quote_len = total.min(QUOTE6_MAX);
+        let (client, vip) = (ip.src(), ip.dst());
+        let mut quote = [0u8; QUOTE6_MAX];
+        quote[..quote_len].copy_from_slice(&b[l3..l3 + quote_len]);
+        let icmp_len = icmpv6::HEADER_LEN + quote_len;
+        let new_len = l3 + ipv6::HEADER_LEN + icmp_len;
+        if !frame.set_len(new_len) {
+            return self.count(Counter::DropNoMbuf);
+        }
+        let b = frame.bytes_mut();
+        let mut eth = EthernetFrame::new_unchecked(&mut *b);
+        let peer = eth.src();
+        eth.set_dst(peer);
+        eth.set_src(mac);
+        let mut o = Ipv6Packet::new_unchecked(&mut b[l3..l3 + ipv6::HEADER_LEN]);
+        o.set_version_class_flow(0, 0);
+        o.set_payload_len(icmp_len as u16);
+        o.set_next_header(protocol::ICMPV6);
+        o.set_hop_limit(64);
+        o.set_src(vip);
+        o.set_dst(client);
+        let at = l3 + ipv6::HEADER_LEN;
+        let m = &mut b[at..new_len];
+        m[0] = kind;
+        m[1] = code;
+        m[2] = 0;
+        m[3] = 0;
+        m[4..8].copy_from_slice(&rest);
+        m[8..].copy_from_slice(&quote[..quote_len]);
+        let c = icmpv6::checksum6(vip, client, m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        Verdict::Reply
+    }
+}
