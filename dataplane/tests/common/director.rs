@@ -9,7 +9,7 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Request, Response, ServiceConfig, ServiceKey, ServiceStatus};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, Verdict, Worker, WorkerSetup};
+use rvs_dataplane::pipeline::{ConnPolicy, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::wire::ethernet::MacAddr;
@@ -24,6 +24,7 @@ pub struct Director {
     pub worker: Worker,
     pub cores: Vec<Arc<CoreStats>>,
     neigh: Arc<NeighTable>,
+    events: Arc<ArrayQueue<WorkerEvent>>,
 }
 
 /// Where a frame went: the real server whose MAC it now carries, or the
@@ -63,6 +64,7 @@ impl Director {
             .map(|_| Arc::new(CoreStats::new(SLOTS as usize)))
             .collect();
         let neigh = Arc::new(NeighTable::new(16));
+        let events = Arc::new(ArrayQueue::new(64));
         let worker = Worker::new(WorkerSetup {
             id,
             workers,
@@ -72,7 +74,7 @@ impl Director {
             cores: cores.clone().into(),
             overload,
             neigh: Arc::clone(&neigh),
-            events: Arc::new(ArrayQueue::new(64)),
+            events: Arc::clone(&events),
             policy,
             locality_caches: 2,
             locality_cache_entries: 64,
@@ -82,7 +84,13 @@ impl Director {
             worker,
             cores,
             neigh,
+            events,
         }
+    }
+
+    /// What the worker told its control thread.
+    pub fn events(&self) -> &ArrayQueue<WorkerEvent> {
+        &self.events
     }
 
     /// Apply a request; a change is published to the worker at once.

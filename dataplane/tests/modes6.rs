@@ -1,0 +1,429 @@
+//! Golden packet tests over IPv6: Neighbour Discovery for VIPs, echo, and
+//! DR, NAT, IPv6-in-IPv6 / GUE tunnels and FullNAT (with the IPv6 TOA
+//! option), ICMPv6 errors included. Every expected frame is built from
+//! scratch, checksums included.
+
+mod common;
+
+use std::net::Ipv6Addr;
+
+use rvs_api::{
+    DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey, Tunnel, TunnelKind,
+};
+use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict};
+use rvs_dataplane::stats::Counter;
+use rvs_dataplane::wire::checksum;
+use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
+use rvs_dataplane::wire::icmpv6;
+use rvs_dataplane::wire::ipv4::protocol;
+use rvs_dataplane::wire::ndp;
+use rvs_dataplane::wire::tcp::flags;
+
+use common::director::Director;
+use common::*;
+
+const CPORT: u16 = 40000;
+const LADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x201);
+
+fn svc6(p: Protocol, port: u16) -> ServiceKey {
+    ServiceKey::Inet {
+        protocol: p,
+        addr: (VIP6, port).into(),
+    }
+}
+
+fn dest6(addr: Ipv6Addr, port: u16, forward: Forward) -> DestConfig {
+    DestConfig {
+        addr: (addr, port).into(),
+        forward,
+        weight: 1,
+        u_threshold: 0,
+        l_threshold: 0,
+        tunnel: Tunnel::default(),
+    }
+}
+
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    p.push(next);
+    p.push(hops);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A transport segment's checksum over the IPv6 pseudo-header.
+fn l4_sum(src: Ipv6Addr, dst: Ipv6Addr, next: u8, l4: &[u8]) -> u16 {
+    !checksum::combine(&[
+        checksum::pseudo_v6(src.octets(), dst.octets(), next, l4.len() as u32),
+        checksum::sum(l4),
+    ])
+}
+
+fn tcp6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    sport: u16,
+    dport: u16,
+    fl: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = (((20 + options.len()) / 4) as u8) << 4;
+    t[13] = fl;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t.extend_from_slice(options);
+    t.extend_from_slice(payload);
+    let c = l4_sum(src, dst, protocol::TCP, &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, protocol::TCP, 64, &t)
+}
+
+fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(payload);
+    let c = l4_sum(src, dst, protocol::UDP, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, protocol::UDP, 64, &u)
+}
+
+/// An ICMPv6 message of `kind`/`code` with `rest` and `body`.
+fn icmp6(src: Ipv6Addr, dst: Ipv6Addr, kind: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let c = l4_sum(src, dst, protocol::ICMPV6, &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, protocol::ICMPV6, 64, &m)
+}
+
+fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> VecFrame {
+    VecFrame(eth(dst, src, ethertype::IPV6, ip))
+}
+
+fn run(d: &mut Director, f: &mut VecFrame, now_ms: u64) -> Verdict {
+    d.worker.handle_frame(0, f, now_ms, false)
+}
+
+fn director(forward: Forward, port: u16) -> Director {
+    let mut d = Director::new(ConnPolicy::default());
+    d.add_service(svc6(Protocol::Tcp, 80), ServiceConfig::new("rr"));
+    d.add_dest_with(svc6(Protocol::Tcp, 80), dest6(RS1_6, port, forward));
+    d
+}
+
+#[test]
+fn neighbour_solicitations_for_a_vip_are_answered() {
+    let mut d = director(Forward::Route, 80);
+    let mut buf = [0u8; ndp::FRAME_LEN];
+    let len = ndp::emit_neighbor_solicit(&mut buf, CLI_MAC, CLI6, VIP6);
+    let mut f = VecFrame(buf[..len].to_vec());
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Reply);
+    let mut want = [0u8; ndp::FRAME_LEN];
+    let n = ndp::emit_neighbor_advert(&mut want, LB_MAC, CLI_MAC, VIP6, CLI6, VIP6, true);
+    assert_eq!(f.0, want[..n]);
+    // An NS for another address (the director's own, the kernel's) goes to
+    // the kernel.
+    let len = ndp::emit_neighbor_solicit(&mut buf, CLI_MAC, CLI6, LB6);
+    let mut f = VecFrame(buf[..len].to_vec());
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Exception);
+}
+
+#[test]
+fn a_vip_answers_ping6() {
+    let mut d = director(Forward::Route, 80);
+    let req = icmp6(
+        CLI6,
+        VIP6,
+        icmpv6::kind::ECHO_REQUEST,
+        0,
+        [0, 7, 0, 1],
+        b"hello",
+    );
+    let mut f = frame(LB_MAC, CLI_MAC, &req);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Reply);
+    let want = icmp6(
+        VIP6,
+        CLI6,
+        icmpv6::kind::ECHO_REPLY,
+        0,
+        [0, 7, 0, 1],
+        b"hello",
+    );
+    assert_eq!(f.0, eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want));
+}
+
+#[test]
+fn dr6_changes_the_macs_only() {
+    let mut d = director(Forward::Route, 80);
+    let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"");
+    let mut f = frame(LB_MAC, CLI_MAC, &syn);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &syn));
+    assert_eq!(d.counter(Counter::ForwardDr), 1);
+    let list = d.list();
+    assert_eq!(list[0].dests[0].active_conns, 1);
+}
+
+#[test]
+fn nat6_maps_the_port_and_translates_replies_and_errors() {
+    let mut d = director(Forward::Masq, 8080);
+    let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"x");
+    let mut f = frame(LB_MAC, CLI_MAC, &syn);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    assert_eq!(
+        f.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &tcp6(CLI6, RS1_6, CPORT, 8080, flags::SYN, &[], b"x")
+        )
+    );
+    let synack = tcp6(RS1_6, CLI6, 8080, CPORT, flags::SYN | flags::ACK, &[], b"");
+    let mut r = frame(LB_MAC, RS1_MAC, &synack);
+    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
+    assert_eq!(
+        r.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &tcp6(VIP6, CLI6, 80, CPORT, flags::SYN | flags::ACK, &[], b"")
+        )
+    );
+    // rs1 reports the client's packet unreachable: the client hears it
+    // from the VIP about its packet to VIP:80.
+    let at_rs = tcp6(CLI6, RS1_6, CPORT, 8080, flags::ACK, &[], b"");
+    let err = icmp6(
+        RS1_6,
+        CLI6,
+        icmpv6::kind::DEST_UNREACHABLE,
+        4,
+        [0; 4],
+        &at_rs,
+    );
+    let mut e = frame(LB_MAC, RS1_MAC, &err);
+    assert_eq!(run(&mut d, &mut e, 3), Verdict::Forward(0));
+    let as_sent = tcp6(CLI6, VIP6, CPORT, 80, flags::ACK, &[], b"");
+    assert_eq!(
+        e.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &icmp6(
+                VIP6,
+                CLI6,
+                icmpv6::kind::DEST_UNREACHABLE,
+                4,
+                [0; 4],
+                &as_sent
+            )
+        )
+    );
+    // The client says our reply was too big: rs1 hears it about its own.
+    let reply = tcp6(VIP6, CLI6, 80, CPORT, flags::ACK, &[], b"");
+    let ptb = icmp6(
+        CLI6,
+        VIP6,
+        icmpv6::kind::PACKET_TOO_BIG,
+        0,
+        [0, 0, 5, 0],
+        &reply,
+    );
+    let mut e = frame(LB_MAC, CLI_MAC, &ptb);
+    assert_eq!(run(&mut d, &mut e, 4), Verdict::Forward(0));
+    let reply_at_rs = tcp6(RS1_6, CLI6, 8080, CPORT, flags::ACK, &[], b"");
+    assert_eq!(
+        e.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &icmp6(
+                CLI6,
+                RS1_6,
+                icmpv6::kind::PACKET_TOO_BIG,
+                0,
+                [0, 0, 5, 0],
+                &reply_at_rs
+            )
+        )
+    );
+    assert_eq!(d.counter(Counter::ForwardNatReply), 1);
+    assert_eq!(d.counter(Counter::IcmpErrorForwarded), 2);
+}
+
+#[test]
+fn nat6_udp() {
+    let mut d = Director::new(ConnPolicy::default());
+    d.add_service(svc6(Protocol::Udp, 53), ServiceConfig::new("rr"));
+    d.add_dest_with(svc6(Protocol::Udp, 53), dest6(RS1_6, 5353, Forward::Masq));
+    let mut f = frame(LB_MAC, CLI_MAC, &udp6(CLI6, VIP6, CPORT, 53, b"q"));
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    assert_eq!(
+        f.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &udp6(CLI6, RS1_6, CPORT, 5353, b"q")
+        )
+    );
+    let mut r = frame(LB_MAC, RS1_MAC, &udp6(RS1_6, CLI6, 5353, CPORT, b"a"));
+    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
+    assert_eq!(
+        r.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &udp6(VIP6, CLI6, 53, CPORT, b"a")
+        )
+    );
+}
+
+#[test]
+fn ipv6_in_ipv6_and_gue6_tunnels() {
+    let mut d = director(Forward::Tunnel, 80);
+    let inner = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"hi");
+    let mut f = frame(LB_MAC, CLI_MAC, &inner);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    let b = &f.0;
+    assert_eq!(&b[0..6], &RS1_MAC.0);
+    assert_eq!(u16::from_be_bytes([b[12], b[13]]), ethertype::IPV6);
+    let outer = &b[14..];
+    assert_eq!(outer[0] >> 4, 6);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([outer[4], outer[5]])),
+        inner.len()
+    );
+    assert_eq!(outer[6], 41, "IPv6 in IPv6");
+    assert_eq!(outer[7], 64, "the inner hop limit");
+    assert_eq!(&outer[8..24], &LB6.octets());
+    assert_eq!(&outer[24..40], &RS1_6.octets());
+    assert_eq!(&outer[40..], &inner[..]);
+
+    let mut g = Director::new(ConnPolicy::default());
+    g.add_service(svc6(Protocol::Tcp, 80), ServiceConfig::new("rr"));
+    g.add_dest_with(
+        svc6(Protocol::Tcp, 80),
+        DestConfig {
+            tunnel: Tunnel {
+                kind: TunnelKind::Gue,
+                port: 6080,
+                csum: Default::default(),
+            },
+            ..dest6(RS1_6, 80, Forward::Tunnel)
+        },
+    );
+    let mut f = frame(LB_MAC, CLI_MAC, &inner);
+    assert_eq!(run(&mut g, &mut f, 1), Verdict::Forward(0));
+    let outer = &f.0[14..];
+    assert_eq!(outer[6], protocol::UDP);
+    let u = &outer[40..];
+    assert_eq!(u16::from_be_bytes([u[2], u[3]]), 6080);
+    assert_eq!(&u[8..12], &[0, 41, 0, 0], "GUE carrying IPv6");
+    assert_eq!(&u[12..], &inner[..]);
+    let sum = checksum::combine(&[
+        checksum::pseudo_v6(LB6.octets(), RS1_6.octets(), protocol::UDP, u.len() as u32),
+        checksum::sum(u),
+    ]);
+    assert_eq!(sum, 0xffff, "UDP over IPv6 always carries a true checksum");
+}
+
+#[test]
+fn a_packet_too_big_for_the_ipv6_tunnel_gets_packet_too_big() {
+    let mut d = director(Forward::Tunnel, 80);
+    // 1460 + 40 = 1500 bytes: with the 40-byte outer header, 1540.
+    let big = tcp6(CLI6, VIP6, CPORT, 80, flags::ACK, &[], &[1; 1440]);
+    assert_eq!(big.len(), 1500);
+    let mut f = frame(LB_MAC, CLI_MAC, &big);
+    assert_eq!(
+        run(&mut d, &mut f, 1),
+        Verdict::Drop(Counter::DropTcpNoConn)
+    );
+    let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], &[1; 1440]);
+    let mut f = frame(LB_MAC, CLI_MAC, &syn);
+    assert_eq!(run(&mut d, &mut f, 2), Verdict::Reply);
+    let want = icmp6(
+        VIP6,
+        CLI6,
+        icmpv6::kind::PACKET_TOO_BIG,
+        0,
+        [0, 0, 0x05, 0xb4],
+        &syn[..128],
+    );
+    assert_eq!(
+        f.0,
+        eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want),
+        "MTU 1460"
+    );
+    assert_eq!(d.counter(Counter::IcmpFragNeededSent), 1);
+}
+
+#[test]
+fn fullnat6_with_the_ipv6_toa_option() {
+    let mut d = director(Forward::FullNat, 8080);
+    d.ok(Request::AddLaddr {
+        service: svc6(Protocol::Tcp, 80),
+        addr: LADDR6.into(),
+    });
+    let mss = [2, 4, 0x05, 0xa0]; // 1440
+    let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &mss, b"");
+    let mut f = frame(LB_MAC, CLI_MAC, &syn);
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    let mut opts = vec![2, 4, 0x05, 0x8c]; // 1420: lowered by the option's 20
+    opts.extend_from_slice(&[254, 20]);
+    opts.extend_from_slice(&CPORT.to_be_bytes());
+    opts.extend_from_slice(&CLI6.octets());
+    let want = tcp6(LADDR6, RS1_6, 1024, 8080, flags::SYN, &opts, b"");
+    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &want));
+    let mut r = frame(
+        LB_MAC,
+        RS1_MAC,
+        &tcp6(RS1_6, LADDR6, 8080, 1024, flags::SYN | flags::ACK, &[], b""),
+    );
+    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
+    assert_eq!(
+        r.0,
+        eth(
+            CLI_MAC,
+            LB_MAC,
+            ethertype::IPV6,
+            &tcp6(VIP6, CLI6, 80, CPORT, flags::SYN | flags::ACK, &[], b"")
+        )
+    );
+    // The director answers NS for its IPv6 local address.
+    let mut buf = [0u8; ndp::FRAME_LEN];
+    let len = ndp::emit_neighbor_solicit(&mut buf, RS1_MAC, RS1_6, LADDR6);
+    let mut ns = VecFrame(buf[..len].to_vec());
+    assert_eq!(run(&mut d, &mut ns, 3), Verdict::Reply);
+    match d.admin(Request::ListLaddrs { service: None }) {
+        Response::Laddrs(l) => assert_eq!((l.len(), l[0].conns), (1, 1)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_neighbour_advert_of_a_real_server_is_learned() {
+    let mut d = director(Forward::Route, 80);
+    let mut buf = [0u8; ndp::FRAME_LEN];
+    let n = ndp::emit_neighbor_advert(&mut buf, RS2_MAC, LB_MAC, RS1_6, LB6, RS1_6, true);
+    let mut f = VecFrame(buf[..n].to_vec());
+    assert_eq!(run(&mut d, &mut f, 1), Verdict::Exception);
+    assert_eq!(d.counter(Counter::NeighEventLost), 0);
+    let ev = d.events().pop().expect("an event for the control thread");
+    let rvs_dataplane::pipeline::WorkerEvent::NeighLearned { addr, mac, .. } = ev;
+    assert_eq!((addr, mac), (std::net::IpAddr::V6(RS1_6), RS2_MAC));
+}
