@@ -36,6 +36,18 @@ GUE_PORT=6080         # the real servers' decapsulator takes GUE on this UDP por
 LADDR1=198.18.0.201   # FullNAT local addresses (the dataplane answers ARP for
 LADDR2=198.18.0.202   # them once a service has them: rvsadm --add-laddr)
 
+# IPv6 (issue 3), from 2001:2::/48 (RFC 5180's benchmarking range): the same
+# segment with a /64 of its own.
+LAB6_PREFIX_LEN=64
+CLI_IP6=2001:2:0:1::1
+LB_IP6=2001:2:0:1::2      # the director's own IPv6 address, on rvs0 too
+RS1_IP6=2001:2:0:1::11
+RS2_IP6=2001:2:0:1::12
+VIP6=2001:2:0:1::100      # on the real servers' lo, like VIP
+VIP6_NAT=2001:2:0:1::101  # like VIP_NAT
+LADDR6=2001:2:0:1::201    # a FullNAT local address
+CLI_NAT_IP6=2001:2:0:2::1 # like CLI_NAT_IP: the real servers reach it via LB_IP6
+
 LB_IFACE=lb0          # the director's veth, used by DPDK's af_packet PMD
 EXC_IFACE=rvs0        # the exception TAP interface the dataplane creates
 
@@ -110,7 +122,7 @@ send_requests() {
                 echo FAIL
                 continue
             fi
-            if body=$(curl -s --max-time 5 --interface "$src" "$url"); then
+            if body=$(curl -g -s --max-time 5 --interface "$src" "$url"); then
                 fails=0
                 printf "%s\n" "${body:-EMPTY}" | head -n 1
             else

@@ -22,7 +22,8 @@ def main() -> int:
     name, port, addrs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     sel = selectors.DefaultSelector()
     for addr in addrs:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM)
         s.bind((addr, port))
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ)
