@@ -243,6 +243,11 @@ pub struct ServiceConfig {
     pub one_packet: bool,
     /// Persistence engine (`--pe`).
     pub persistence_engine: Option<String>,
+    /// FullNAT dests get the client's address as a PROXY protocol v2 header
+    /// at the start of each TCP stream instead of the TOA option
+    /// (`--proxy-protocol v2`, DPVS's extension).
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 impl ServiceConfig {
@@ -256,6 +261,7 @@ impl ServiceConfig {
             sched_flags: vec![],
             one_packet: false,
             persistence_engine: None,
+            proxy_protocol: false,
         }
     }
 }

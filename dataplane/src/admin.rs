@@ -1084,6 +1084,7 @@ impl AdminState {
                     slot: s.slot,
                     persistence,
                     one_packet: s.config.one_packet,
+                    proxy_protocol: s.config.proxy_protocol,
                     locality_cache: s.locality_cache,
                     laddrs: s
                         .laddrs

@@ -13,6 +13,7 @@ pub mod laddr;
 pub mod nat;
 pub mod neigh;
 pub mod pipeline;
+pub mod proxy;
 pub mod sched;
 pub mod service;
 pub mod stats;

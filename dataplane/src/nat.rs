@@ -229,7 +229,7 @@ pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
 /// Lower an MSS option of the TCP header `ip[l4..l4 + thl]` by `by`,
 /// returning the TCP checksum `sum` updated for it. The walk stops at the
 /// end-of-options, at a malformed option and at the header's end.
-fn lower_mss(ip: &mut [u8], l4: usize, thl: usize, by: u16, mut sum: u16) -> u16 {
+pub(crate) fn lower_mss(ip: &mut [u8], l4: usize, thl: usize, by: u16, mut sum: u16) -> u16 {
     let mut at = l4 + 20;
     while at < l4 + thl {
         match ip[at] {

@@ -24,6 +24,7 @@ use crate::conn::{
 use crate::laddr::{self, Laddrs};
 use crate::nat::{self, End};
 use crate::neigh::NeighTable;
+use crate::proxy;
 use crate::sched::{Loads, LocalityCache, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Persistence, Service, Snapshot};
 use crate::stats::LADDR_SLOTS_MAX;
@@ -295,6 +296,8 @@ impl Loads for CoreLoads<'_> {
 struct Flow<A = u32> {
     key: ConnKey<A>,
     tcp_flags: u8,
+    /// TCP: the segment's sequence number.
+    seq: u32,
     l3_len: u16,
     /// Where it came from: the port and the previous hop's MAC.
     in_port: u16,
@@ -313,6 +316,10 @@ struct Target<A = u32> {
     laddr: A,
     lport: u16,
     toa: bool,
+    /// FullNAT with PROXY protocol v2: the client's ISN (the header sits at
+    /// `isn + 1` of the real server's view of the stream).
+    pp2: bool,
+    isn: u32,
 }
 
 impl<A: Family> Target<A> {
@@ -323,6 +330,8 @@ impl<A: Family> Target<A> {
             laddr: A::default(),
             lport: 0,
             toa: false,
+            pp2: false,
+            isn: 0,
         }
     }
 }
@@ -752,13 +761,13 @@ impl Core {
         let l3_len = ip.total_len();
         let l4_end = l3 + usize::from(l3_len);
         let caddr = u32::from(ip.src());
-        let (cport, vport, tcp_flags) = match proto {
+        let (cport, vport, tcp_flags, seq) = match proto {
             protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
+                Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
                 Err(m) => return self.count(m.into()),
             },
             protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(u) => (u.src_port(), u.dst_port(), 0),
+                Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
                 Err(m) => return self.count(m.into()),
             },
             protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
@@ -778,6 +787,7 @@ impl Core {
                 template: false,
             },
             tcp_flags,
+            seq,
             l3_len,
             in_port: port,
             peer_mac,
@@ -868,7 +878,10 @@ impl Core {
                     // TOA as the SYN did.
                     toa: c.forward == Forward::FullNat as u8
                         && is_tcp
-                        && c.state() == State::SynRecv,
+                        && c.state() == State::SynRecv
+                        && !ext.pp2,
+                    pp2: ext.pp2,
+                    isn: ext.isn,
                 });
             }
         }
@@ -924,6 +937,8 @@ impl Core {
             ..ConnExt::default()
         };
         if dest.forward == Forward::FullNat {
+            ext.pp2 = service.proxy_protocol && is_tcp;
+            ext.isn = flow.seq;
             let (slot, laddr, lport) = self
                 .take_lport(snap, service)
                 .ok_or(Counter::DropLaddrExhausted)?;
@@ -1024,7 +1039,9 @@ impl Core {
             dport,
             laddr: ext.laddr,
             lport: ext.lport,
-            toa: dest.forward == Forward::FullNat && syn,
+            toa: dest.forward == Forward::FullNat && syn && !ext.pp2,
+            pp2: ext.pp2,
+            isn: ext.isn,
         })
     }
 
@@ -1328,6 +1345,9 @@ impl Core {
                 if t.toa {
                     self.insert_toa(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
                 }
+                if t.pp2 {
+                    self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu);
+                }
                 let b = &mut frame.bytes_mut()[l3..];
                 nat::rewrite(b, End::Src, Ipv4Addr::from(t.laddr), t.lport);
                 nat::rewrite(b, End::Dst, dest.addr4(), t.dport);
@@ -1377,6 +1397,60 @@ impl Core {
             syn,
         );
         self.stats.count(Counter::ToaInserted);
+    }
+
+    /// FullNAT with PROXY protocol v2, a client segment (`proxy.rs`): the
+    /// first data segment gets the header in front of its payload, later
+    /// ones are moved along the stream by its length.
+    fn proxy_client_segment<F: Frame, A: Family>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<A>,
+        isn: u32,
+        mtu: u16,
+    ) {
+        let n = proxy::header_len(A::IPV6);
+        let ip = &frame.bytes()[l3..];
+        let l4 = if A::IPV6 {
+            40
+        } else {
+            usize::from(ip[0] & 0x0f) * 4
+        };
+        let seq = u32::from_be_bytes([ip[l4 + 4], ip[l4 + 5], ip[l4 + 6], ip[l4 + 7]]);
+        let first = isn.wrapping_add(1);
+        if seq == first && proxy::payload_len(ip) > 0 {
+            let total = if A::IPV6 {
+                40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]))
+            } else {
+                usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+            };
+            if total + n > usize::from(mtu) || !frame.set_len(l3 + total + n) {
+                self.stats.count(Counter::ProxyNoRoom);
+                return;
+            }
+            let mut header = [0u8; proxy::HEADER_LEN_MAX];
+            let len = proxy::write_header(
+                &mut header,
+                (key.caddr.to_ip(), key.cport),
+                (key.vaddr.to_ip(), key.vport),
+            );
+            proxy::insert_header(&mut frame.bytes_mut()[l3..], &header[..len]);
+            self.stats.count(Counter::ProxyHeaderInserted);
+        } else if proxy::seq_after(seq, first) {
+            proxy::add_seq(&mut frame.bytes_mut()[l3..], n as u32);
+        }
+    }
+
+    /// FullNAT with PROXY protocol v2, a real server's segment: its
+    /// acknowledgements come back by the header's length, and its SYN-ACK's
+    /// MSS is lowered by it.
+    fn proxy_server_segment<A: Family>(b: &mut [u8], tcp_flags: u8, isn: u32) {
+        let n = proxy::header_len(A::IPV6);
+        proxy::sub_ack(b, isn.wrapping_add(1), n as u32);
+        if tcp_flags & tcp::flags::SYN != 0 {
+            proxy::lower_mss(b, n as u16);
+        }
     }
 
     /// TUN: put an outer IPv4 header in front of the client's packet (which
@@ -1591,6 +1665,9 @@ impl Core {
         match quote_at {
             None => {
                 self.advance::<u32>(snap, ci, Direction::Output, tcp_flags, now_ms);
+                if fullnat && ext.pp2 && proto == protocol::TCP {
+                    Self::proxy_server_segment::<u32>(b, tcp_flags, ext.isn);
+                }
                 nat::rewrite(b, End::Src, vaddr, c.key.vport);
                 if fullnat {
                     nat::rewrite(b, End::Dst, caddr, c.key.cport);

@@ -105,6 +105,9 @@ pub struct Service {
     /// One-packet scheduling (`-o`): UDP datagrams are scheduled one by one
     /// and leave no entry.
     pub one_packet: bool,
+    /// FullNAT TCP connections carry a PROXY protocol v2 header instead of
+    /// TOA.
+    pub proxy_protocol: bool,
     /// The worker's locality cache this service uses (lblc, lblcr).
     pub locality_cache: Option<u16>,
     /// FullNAT: the slots of the service's local addresses, in the order

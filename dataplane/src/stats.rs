@@ -39,6 +39,8 @@ counters! {
     ForwardFullNatReply => "forward_fullnat_reply",
     ToaInserted => "toa_inserted",
     ToaNoRoom => "toa_no_room",
+    ProxyHeaderInserted => "proxy_header_inserted",
+    ProxyNoRoom => "proxy_no_room",
     ArpReplied => "arp_replied",
     IcmpEchoReplied => "icmp_echo_replied",
     IcmpUnreachableSent => "icmp_unreachable_sent",

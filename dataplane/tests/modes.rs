@@ -756,3 +756,149 @@ fn on_two_cores_each_hands_out_its_own_local_ports_and_replies_find_their_owner(
         );
     }
 }
+
+/// A TCP segment with sequence and acknowledgement numbers, checksums
+/// computed.
+#[allow(clippy::too_many_arguments)]
+fn tcp_seq(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ports: (u16, u16),
+    fl: u8,
+    seq: u32,
+    ack: u32,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut p = tcp_opts(src, dst, ports.0, ports.1, fl, options, payload);
+    p[24..28].copy_from_slice(&seq.to_be_bytes());
+    p[28..32].copy_from_slice(&ack.to_be_bytes());
+    let len = (p.len() - 20) as u16;
+    p[36..38].copy_from_slice(&[0, 0]);
+    let c = !checksum::combine(&[
+        checksum::pseudo_v4(src.octets(), dst.octets(), protocol::TCP, len),
+        checksum::sum(&p[20..]),
+    ]);
+    p[36..38].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+#[test]
+fn fullnat_with_proxy_protocol_v2_puts_the_header_in_the_stream() {
+    let mut d = Director::new(ConnPolicy::default());
+    d.add_service(
+        svc(Protocol::Tcp, 80),
+        ServiceConfig {
+            proxy_protocol: true,
+            ..ServiceConfig::new("rr")
+        },
+    );
+    d.add_dest_with(
+        svc(Protocol::Tcp, 80),
+        DestConfig {
+            forward: Forward::FullNat,
+            ..dest(RS1, 8080, 1)
+        },
+    );
+    d.ok(Request::AddLaddr {
+        service: svc(Protocol::Tcp, 80),
+        addr: LADDR.into(),
+    });
+    let (c2r, r2c) = ((CPORT, 80), (8080, 1024));
+    let to_rs = (1024, 8080);
+    let to_cli = (80, CPORT);
+    let mss = [2, 4, 0x05, 0xb4];
+    let send = |d: &mut Director, from_rs: bool, p: Vec<u8>| {
+        let (dst, src) = if from_rs {
+            (LB_MAC, RS1_MAC)
+        } else {
+            (LB_MAC, CLI_MAC)
+        };
+        let mut f = frame(dst, src, &p);
+        assert_eq!(run(d, &mut f, 1), Verdict::Forward(0));
+        f.0[14..].to_vec()
+    };
+    // The SYN: no TOA, the MSS as it was.
+    let out = send(
+        &mut d,
+        false,
+        tcp_seq(CLI, VIP, c2r, flags::SYN, 1000, 0, &mss, b""),
+    );
+    assert_eq!(
+        out,
+        tcp_seq(LADDR, RS1, to_rs, flags::SYN, 1000, 0, &mss, b"")
+    );
+    // The SYN-ACK: the MSS lowered by the header's 28 bytes; its ack (the
+    // client's ISN + 1) as it is.
+    let syn_ack = flags::SYN | flags::ACK;
+    let out = send(
+        &mut d,
+        true,
+        tcp_seq(RS1, LADDR, r2c, syn_ack, 5000, 1001, &mss, b""),
+    );
+    let lowered = [2, 4, 0x05, 0x98];
+    assert_eq!(
+        out,
+        tcp_seq(VIP, CLI, to_cli, syn_ack, 5000, 1001, &lowered, b"")
+    );
+    // The handshake's ACK: unchanged.
+    let out = send(
+        &mut d,
+        false,
+        tcp_seq(CLI, VIP, c2r, flags::ACK, 1001, 5001, &[], b""),
+    );
+    assert_eq!(
+        out,
+        tcp_seq(LADDR, RS1, to_rs, flags::ACK, 1001, 5001, &[], b"")
+    );
+    // The first data: the header, then the client's bytes.
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&CLI.octets());
+    header.extend_from_slice(&VIP.octets());
+    header.extend_from_slice(&CPORT.to_be_bytes());
+    header.extend_from_slice(&80u16.to_be_bytes());
+    let mut stream = header.clone();
+    stream.extend_from_slice(b"GET /");
+    let psh = flags::ACK | flags::PSH;
+    let first = tcp_seq(CLI, VIP, c2r, psh, 1001, 5001, &[], b"GET /");
+    let out = send(&mut d, false, first.clone());
+    assert_eq!(
+        out,
+        tcp_seq(LADDR, RS1, to_rs, psh, 1001, 5001, &[], &stream)
+    );
+    // Its retransmission gets the header again.
+    let out = send(&mut d, false, first);
+    assert_eq!(
+        out,
+        tcp_seq(LADDR, RS1, to_rs, psh, 1001, 5001, &[], &stream)
+    );
+    // Later data moves along by 28.
+    let out = send(
+        &mut d,
+        false,
+        tcp_seq(CLI, VIP, c2r, psh, 1006, 5001, &[], b"x"),
+    );
+    assert_eq!(out, tcp_seq(LADDR, RS1, to_rs, psh, 1034, 5001, &[], b"x"));
+    // The real server's acks come back by 28; one of the header alone is
+    // the client's ISN + 1.
+    let out = send(
+        &mut d,
+        true,
+        tcp_seq(RS1, LADDR, r2c, flags::ACK, 5001, 1035, &[], b""),
+    );
+    assert_eq!(
+        out,
+        tcp_seq(VIP, CLI, to_cli, flags::ACK, 5001, 1007, &[], b"")
+    );
+    let out = send(
+        &mut d,
+        true,
+        tcp_seq(RS1, LADDR, r2c, flags::ACK, 5001, 1029, &[], b""),
+    );
+    assert_eq!(
+        out,
+        tcp_seq(VIP, CLI, to_cli, flags::ACK, 5001, 1001, &[], b"")
+    );
+    assert_eq!(d.counter(Counter::ProxyHeaderInserted), 2);
+    assert_eq!(d.counter(Counter::ToaInserted), 0);
+}

@@ -31,6 +31,7 @@ CLI_NAT_IP=198.18.1.1 # a client address outside the real servers' subnet: their
 CLI_NAT_PREFIX_LEN=24 # replies to it go via their default route, the director
 VIP_NAT=198.18.0.101  # a VIP the real servers do not hold (NAT: the director owns it)
 RS_NAT_PORT=8080      # nginx also listens here: NAT port mapping VIP_NAT:80 -> RS:8080
+RS_PROXY_PORT=8081    # and here with PROXY protocol (FullNAT --proxy-protocol v2)
 RS_UDP_PORT=5300      # a UDP responder ("served by rsN ...") on each real server's address and VIP
 GUE_PORT=6080         # the real servers' decapsulator takes GUE on this UDP port
 LADDR1=198.18.0.201   # FullNAT local addresses (the dataplane answers ARP for

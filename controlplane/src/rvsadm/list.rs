@@ -243,6 +243,10 @@ fn service_line(name: &str, service: &ServiceStatus) -> String {
     if config.one_packet {
         line.push_str(" ops");
     }
+    if service.config.proxy_protocol {
+        // DPVS's extension, listed after ipvsadm's own flags.
+        line.push_str(" proxy-protocol v2");
+    }
     line.push('\n');
     line
 }

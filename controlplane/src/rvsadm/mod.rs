@@ -319,6 +319,8 @@ Options:
   --ops          -o                   one-packet scheduling
   --numeric      -n                   numeric output of addresses and ports
   --sched-flags  -b flags             scheduler flags (comma-separated)
+  --proxy-protocol v2                 FullNAT dests get the client's address in a
+                                      PROXY protocol v2 header instead of TOA
 
 rvs specifics:
   --socket PATH                       admin socket of rvs-dataplane (default:

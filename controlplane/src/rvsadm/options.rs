@@ -103,11 +103,12 @@ pub enum Opt {
     TunNoCsum,
     TunCsum,
     TunRemCsum,
+    ProxyProtocol,
 }
 
 impl Opt {
     /// Every option, in matrix order.
-    pub const ALL: [Opt; 34] = [
+    pub const ALL: [Opt; 35] = [
         Opt::Numeric,
         Opt::Connection,
         Opt::Service,
@@ -142,6 +143,7 @@ impl Opt {
         Opt::TunNoCsum,
         Opt::TunCsum,
         Opt::TunRemCsum,
+        Opt::ProxyProtocol,
     ];
 
     /// ipvsadm's name of the option, as in "Illegal 'weight' option".
@@ -181,6 +183,7 @@ impl Opt {
             Opt::TunNoCsum => "tun-nocsum",
             Opt::TunCsum => "tun-csum",
             Opt::TunRemCsum => "tun-remcsum",
+            Opt::ProxyProtocol => "proxy-protocol",
         }
     }
 
@@ -215,7 +218,8 @@ pub fn rule(cmd: Cmd, opt: Opt) -> Rule {
             | O::Netmask
             | O::OnePacket
             | O::PersistenceEngine
-            | O::SchedFlags,
+            | O::SchedFlags
+            | O::ProxyProtocol,
         ) => Rule::Optional,
         (Cmd::DelService, O::Service) => Rule::Required,
         (Cmd::List, O::Connection | O::Service | O::Timeout | O::Daemon) => Rule::Exclusive,
@@ -502,6 +506,12 @@ pub static OPTIONS: &[OptionSpec] = &[
         '\0',
         Arg::None,
         Kind::Option(Opt::TunRemCsum),
+    ),
+    spec(
+        "proxy-protocol",
+        '\0',
+        Arg::Required,
+        Kind::Option(Opt::ProxyProtocol),
     ),
     spec("socket", '\0', Arg::Required, Kind::Socket),
     spec("counters", '\0', Arg::None, Kind::Command(Cmd::Counters)),

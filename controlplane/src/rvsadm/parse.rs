@@ -233,6 +233,15 @@ impl Draft {
             | Opt::Exact
             | Opt::TunInfo
             | Opt::OnePacket => self.set(opt),
+            Opt::ProxyProtocol => {
+                self.set(opt)?;
+                if value != "v2" {
+                    return syntax(format!(
+                        "invalid proxy protocol `{value}' specified (only v2 is supported)"
+                    ));
+                }
+                Ok(())
+            }
             Opt::TunType => {
                 self.set(opt)?;
                 self.tunnel.kind = match value.as_str() {
@@ -613,6 +622,7 @@ fn service_config(
         sched_flags,
         one_packet: draft.has(Opt::OnePacket),
         persistence_engine: draft.persistence_engine.clone().filter(|pe| !pe.is_empty()),
+        proxy_protocol: draft.has(Opt::ProxyProtocol),
     })
 }
 
@@ -1143,6 +1153,18 @@ mod tests {
         assert_eq!(error("-L --bogus"), "--bogus: unknown option");
         assert_eq!(error("-A -t"), "-t: missing argument");
         assert_eq!(status("-A -t"), 255);
+    }
+
+    #[test]
+    fn proxy_protocol_v2_is_a_service_option() {
+        assert!(added_service("-A -t 10.0.0.1:80 -s rr --proxy-protocol v2").proxy_protocol);
+        assert!(!added_service("-A -t 10.0.0.1:80 -s rr").proxy_protocol);
+        assert_eq!(
+            parse("-A -t 10.0.0.1:80 --proxy-protocol v1"),
+            Err(ParseError::Syntax(
+                "invalid proxy protocol `v1' specified (only v2 is supported)".into()
+            ))
+        );
     }
 
     #[test]

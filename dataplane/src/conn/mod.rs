@@ -380,6 +380,10 @@ pub struct ConnExt<A = u32> {
     pub lport: u16,
     /// FullNAT: the local address's slot (its port pool).
     pub laddr_slot: u16,
+    /// FullNAT with PROXY protocol v2 (TCP): the header is in the stream,
+    /// after the client's ISN.
+    pub pp2: bool,
+    pub isn: u32,
 }
 
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)

@@ -102,13 +102,13 @@ impl Core {
             }
             return self.exception();
         }
-        let (cport, vport, tcp_flags) = match proto {
+        let (cport, vport, tcp_flags, seq) = match proto {
             protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
+                Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
                 Err(m) => return self.count(m.into()),
             },
             protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(u) => (u.src_port(), u.dst_port(), 0),
+                Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
                 Err(m) => return self.count(m.into()),
             },
             _ => return self.not_a_service6(snap, vaddr),
@@ -127,6 +127,7 @@ impl Core {
                 template: false,
             },
             tcp_flags,
+            seq,
             l3_len: (ipv6::HEADER_LEN + payload_len) as u16,
             in_port: port,
             peer_mac,
@@ -199,6 +200,9 @@ impl Core {
             Forward::FullNat => {
                 if t.toa {
                     self.insert_toa6(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                }
+                if t.pp2 {
+                    self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu);
                 }
                 let b = &mut frame.bytes_mut()[l3..];
                 nat::rewrite6(b, End::Src, Ipv6Addr::from(t.laddr), t.lport);
@@ -458,6 +462,9 @@ impl Core {
             None => {
                 self.advance::<u128>(snap, ci, Direction::Output, tcp_flags, now_ms);
                 let b = &mut frame.bytes_mut()[l3..];
+                if fullnat && ext.pp2 && proto == protocol::TCP {
+                    Self::proxy_server_segment::<u128>(b, tcp_flags, ext.isn);
+                }
                 nat::rewrite6(b, End::Src, vaddr, c.key.vport);
                 if fullnat {
                     nat::rewrite6(b, End::Dst, caddr, c.key.cport);

@@ -1,0 +1,325 @@
+//! PROXY protocol v2 for FullNAT services (`--proxy-protocol v2`), the
+//! alternative to the TOA option for real servers that speak it (nginx's
+//! `listen ... proxy_protocol`, HAProxy's `accept-proxy`).
+//!
+//! The director puts a PROXY v2 header (the client's and the VIP's
+//! addresses and ports) at the start of the client's byte stream toward
+//! the real server, in front of the payload of the client's first data
+//! segment. From then on the two ends count the stream differently by the
+//! header's length `L`: client segments after the first data go to the
+//! real server with `seq + L`, and the real server's acknowledgements (and
+//! SACK edges) beyond the header go to the client with `- L`.
+//!
+//! Contract: the client's first data segment starts at `isn + 1` (its SYN's
+//! sequence number plus one) and is the only one that gets the header, each
+//! time it is sent: a retransmission is fixed up again, so a lost header is
+//! sent again with the data it precedes. Pure acknowledgements and a FIN
+//! before any data keep their sequence number (nothing precedes them). The
+//! real server's SYN-ACK has its MSS lowered by `L`, so the client's first
+//! segment plus the header still fits the real server's segment size.
+//!
+//! Every function takes the packet from its IP header on, already validated
+//! (IPv4 or IPv6 fixed header, a whole TCP header), and updates lengths and
+//! checksums incrementally; nothing allocates.
+
+use std::net::IpAddr;
+
+use crate::nat;
+use crate::wire::checksum::{update_u16, update_u32};
+use crate::wire::{get_u16, get_u32, set_u16, set_u32};
+
+/// The v2 signature.
+pub const SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+
+/// The header's length: 16 bytes plus the addresses and ports of TCP over
+/// IPv4 (12) or IPv6 (36).
+pub const fn header_len(ipv6: bool) -> usize {
+    16 + if ipv6 { 36 } else { 12 }
+}
+
+/// The longest header.
+pub const HEADER_LEN_MAX: usize = header_len(true);
+
+/// Write the v2 header of a TCP connection from `client` to `vip` (the
+/// addresses the client used) into `buf`; returns its length. Both
+/// addresses are of one family.
+pub fn write_header(buf: &mut [u8], client: (IpAddr, u16), vip: (IpAddr, u16)) -> usize {
+    buf[..12].copy_from_slice(&SIGNATURE);
+    // Version 2, command PROXY.
+    buf[12] = 0x21;
+    let len = match (client.0, vip.0) {
+        (IpAddr::V4(c), IpAddr::V4(v)) => {
+            // TCP over IPv4.
+            buf[13] = 0x11;
+            buf[16..20].copy_from_slice(&c.octets());
+            buf[20..24].copy_from_slice(&v.octets());
+            set_u16(buf, 24, client.1);
+            set_u16(buf, 26, vip.1);
+            12
+        }
+        (IpAddr::V6(c), IpAddr::V6(v)) => {
+            // TCP over IPv6.
+            buf[13] = 0x21;
+            buf[16..32].copy_from_slice(&c.octets());
+            buf[32..48].copy_from_slice(&v.octets());
+            set_u16(buf, 48, client.1);
+            set_u16(buf, 50, vip.1);
+            36
+        }
+        _ => {
+            // Mixed families: UNSPEC with no addresses (never made: a
+            // FullNAT service's local addresses are of its own family).
+            buf[13] = 0x00;
+            0
+        }
+    };
+    set_u16(buf, 14, len as u16);
+    16 + len
+}
+
+/// Where the TCP header starts, the packet's end, and whether it is IPv6.
+fn layout(ip: &[u8]) -> (usize, usize, bool) {
+    if ip[0] >> 4 == 6 {
+        (40, 40 + usize::from(get_u16(ip, 4)), true)
+    } else {
+        (
+            usize::from(ip[0] & 0x0f) * 4,
+            usize::from(get_u16(ip, 2)),
+            false,
+        )
+    }
+}
+
+/// `a` comes after `b` in sequence space.
+#[inline]
+pub fn seq_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// The TCP payload's length.
+pub fn payload_len(ip: &[u8]) -> usize {
+    let (l4, end, _) = layout(ip);
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    end.saturating_sub(l4 + thl)
+}
+
+/// Put `header` (an even number of bytes) in front of the TCP payload:
+/// `ip` holds the packet plus `header.len()` spare bytes. The IP length,
+/// the IPv4 header checksum and the TCP checksum are updated.
+pub fn insert_header(ip: &mut [u8], header: &[u8]) {
+    debug_assert_eq!(header.len() % 2, 0, "keeps the payload's words aligned");
+    let (l4, end, ipv6) = layout(ip);
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let at = l4 + thl;
+    let n = header.len();
+    ip.copy_within(at..end, at + n);
+    ip[at..at + n].copy_from_slice(header);
+    let mut sum = get_u16(ip, l4 + 16);
+    for w in header.chunks(2) {
+        sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
+    }
+    let tcp_len = (end - l4) as u16;
+    sum = update_u16(sum, tcp_len, tcp_len + n as u16);
+    set_u16(ip, l4 + 16, sum);
+    if ipv6 {
+        let old = get_u16(ip, 4);
+        set_u16(ip, 4, old + n as u16);
+    } else {
+        let old = get_u16(ip, 2);
+        set_u16(ip, 2, old + n as u16);
+        let ip_sum = update_u16(get_u16(ip, 10), old, old + n as u16);
+        set_u16(ip, 10, ip_sum);
+    }
+}
+
+/// Add `delta` to the TCP sequence number.
+pub fn add_seq(ip: &mut [u8], delta: u32) {
+    let (l4, _, _) = layout(ip);
+    let old = get_u32(ip, l4 + 4);
+    let new = old.wrapping_add(delta);
+    set_u32(ip, l4 + 4, new);
+    let sum = update_u32(get_u16(ip, l4 + 16), old, new);
+    set_u16(ip, l4 + 16, sum);
+}
+
+/// A sequence number of the real server's view mapped to the client's:
+/// past `from + delta` it comes back by `delta`; within the header it is
+/// `from` (nothing of the client's is acknowledged there).
+#[inline]
+fn unshift(v: u32, from: u32, delta: u32) -> u32 {
+    if !seq_after(v, from) {
+        v
+    } else if seq_after(from.wrapping_add(delta), v) {
+        from
+    } else {
+        v.wrapping_sub(delta)
+    }
+}
+
+/// In a segment of the real server's: the acknowledgement number and the
+/// SACK blocks' edges past `from` (the client's `isn + 1`) come back by
+/// `delta`. Only with ACK set.
+pub fn sub_ack(ip: &mut [u8], from: u32, delta: u32) {
+    let (l4, _, _) = layout(ip);
+    let mut sum = get_u16(ip, l4 + 16);
+    const ACK: u8 = 0x10;
+    if ip[l4 + 13] & ACK != 0 {
+        let old = get_u32(ip, l4 + 8);
+        let new = unshift(old, from, delta);
+        set_u32(ip, l4 + 8, new);
+        sum = update_u32(sum, old, new);
+    }
+    // SACK (kind 5): pairs of edges.
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let mut at = l4 + 20;
+    while at < l4 + thl {
+        match ip[at] {
+            0 => break,
+            1 => at += 1,
+            kind => {
+                let len = ip.get(at + 1).map_or(0, |&l| usize::from(l));
+                if len < 2 || at + len > l4 + thl {
+                    break;
+                }
+                if kind == 5 {
+                    let mut e = at + 2;
+                    while e + 4 <= at + len {
+                        let old = get_u32(ip, e);
+                        let new = unshift(old, from, delta);
+                        set_u32(ip, e, new);
+                        sum = update_u32(sum, old, new);
+                        e += 4;
+                    }
+                }
+                at += len;
+            }
+        }
+    }
+    set_u16(ip, l4 + 16, sum);
+}
+
+/// Lower the MSS option of a SYN or SYN-ACK by `by`.
+pub fn lower_mss(ip: &mut [u8], by: u16) {
+    let (l4, _, _) = layout(ip);
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let sum = nat::lower_mss(ip, l4, thl, by, get_u16(ip, l4 + 16));
+    set_u16(ip, l4 + 16, sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum::{checksum, combine, pseudo_v4, sum};
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    /// An IPv4 TCP segment with options and payload, checksums from scratch.
+    fn segment(flags: u8, seq: u32, ack: u32, options: &[u8], payload: &[u8]) -> Vec<u8> {
+        let thl = 20 + options.len();
+        let mut p = vec![0u8; 20 + thl];
+        p[0] = 0x45;
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        set_u16(&mut p, 20, 1000);
+        set_u16(&mut p, 22, 80);
+        set_u32(&mut p, 24, seq);
+        set_u32(&mut p, 28, ack);
+        p[32] = ((thl / 4) as u8) << 4;
+        p[33] = flags;
+        p[40..40 + options.len()].copy_from_slice(options);
+        p.extend_from_slice(payload);
+        refill(&mut p);
+        p
+    }
+
+    fn refill(p: &mut [u8]) {
+        let len = p.len() as u16;
+        set_u16(p, 2, len);
+        set_u16(p, 10, 0);
+        let c = checksum(&p[..20]);
+        set_u16(p, 10, c);
+        set_u16(p, 36, 0);
+        let l4 = (p.len() - 20) as u16;
+        let c = !combine(&[
+            pseudo_v4([10, 0, 0, 1], [10, 0, 0, 2], 6, l4),
+            sum(&p[20..]),
+        ]);
+        set_u16(p, 36, c);
+    }
+
+    fn same(a: u16, b: u16) -> bool {
+        a == b || (a | b == 0xffff && (a == 0 || b == 0))
+    }
+
+    #[test]
+    fn the_header_is_the_spec_s() {
+        let mut b = [0u8; HEADER_LEN_MAX];
+        let n = write_header(
+            &mut b,
+            (Ipv4Addr::new(198, 18, 0, 1).into(), 40000),
+            (Ipv4Addr::new(198, 18, 0, 101).into(), 80),
+        );
+        assert_eq!(n, 28);
+        assert_eq!(&b[..12], b"\r\n\r\n\0\r\nQUIT\n");
+        assert_eq!(&b[12..16], &[0x21, 0x11, 0, 12]);
+        assert_eq!(
+            &b[16..28],
+            &[198, 18, 0, 1, 198, 18, 0, 101, 0x9c, 0x40, 0, 80]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn edits_keep_checksums_true(
+            payload in proptest::collection::vec(any::<u8>(), 0..40),
+            seq in any::<u32>(), ack in any::<u32>(), delta in 1u32..100,
+            sack in proptest::collection::vec(any::<u32>(), 0..4),
+        ) {
+            let mut opts = vec![1, 1, 5, (2 + 4 * sack.len()) as u8];
+            for e in &sack {
+                opts.extend_from_slice(&e.to_be_bytes());
+            }
+            while opts.len() % 4 != 0 { opts.push(1); }
+            let p = segment(0x10, seq, ack, &opts, &payload);
+
+            let mut a = p.clone();
+            a.extend_from_slice(&[0; 28]);
+            let header = [7u8; 28];
+            insert_header(&mut a, &header);
+            let mut want = a.clone();
+            refill(&mut want);
+            prop_assert!(same(get_u16(&a, 10), get_u16(&want, 10)));
+            prop_assert!(same(get_u16(&a, 36), get_u16(&want, 36)));
+            let at = 20 + 20 + opts.len();
+            prop_assert_eq!(&a[at..at + 28], &header[..]);
+            prop_assert_eq!(&a[at + 28..], &payload[..]);
+
+            let mut b = p.clone();
+            add_seq(&mut b, delta);
+            let mut want = b.clone();
+            refill(&mut want);
+            prop_assert!(same(get_u16(&b, 36), get_u16(&want, 36)));
+            prop_assert_eq!(get_u32(&b, 24), seq.wrapping_add(delta));
+
+            let mut c = p.clone();
+            let from = ack.wrapping_sub(delta * 2);
+            sub_ack(&mut c, from, delta);
+            let mut want = c.clone();
+            refill(&mut want);
+            prop_assert!(same(get_u16(&c, 36), get_u16(&want, 36)));
+            prop_assert_eq!(get_u32(&c, 28), ack.wrapping_sub(delta));
+        }
+    }
+
+    #[test]
+    fn acks_within_the_header_map_to_its_start() {
+        assert_eq!(unshift(1000, 1000, 28), 1000, "the SYN-ACK's ack");
+        assert_eq!(unshift(1010, 1000, 28), 1000, "part of the header");
+        assert_eq!(unshift(1028, 1000, 28), 1000, "all of the header");
+        assert_eq!(unshift(1128, 1000, 28), 1100);
+        // Across the wrap of sequence space.
+        assert_eq!(unshift(20, u32::MAX - 10, 28), 20u32.wrapping_sub(28));
+    }
+}
