@@ -109,6 +109,9 @@ struct LaddrSlot {
     services: u32,
     /// When the last service let go of it: the first generation without it.
     since_generation: u64,
+    /// The slot's exhaustion count when this address got it (the counters
+    /// are the workers', never reset).
+    exhausted_base: u64,
 }
 
 /// A deleted dest whose slot may still have connections.
@@ -719,7 +722,7 @@ impl AdminState {
                         format!("{a} is a virtual address: a local address must be another"),
                     ));
                 }
-                self.take_laddr(a)?;
+                self.take_laddr(a, cores)?;
                 self.services[i].laddrs.push(a);
                 Ok((Response::Ok, true))
             }
@@ -921,7 +924,7 @@ impl AdminState {
     }
 
     /// The slot of local address `addr`, for one service more.
-    fn take_laddr(&mut self, addr: IpAddr) -> Result<(), ApiError> {
+    fn take_laddr(&mut self, addr: IpAddr, cores: &[Arc<CoreStats>]) -> Result<(), ApiError> {
         if let Some(s) = self
             .laddr_slots
             .iter_mut()
@@ -931,7 +934,7 @@ impl AdminState {
             s.services += 1;
             return Ok(());
         }
-        let Some(free) = self.laddr_slots.iter_mut().find(|s| s.is_none()) else {
+        let Some(i) = self.laddr_slots.iter().position(|s| s.is_none()) else {
             return Err(err(
                 ErrorKind::NoMemory,
                 format!(
@@ -940,10 +943,11 @@ impl AdminState {
                 ),
             ));
         };
-        *free = Some(LaddrSlot {
+        self.laddr_slots[i] = Some(LaddrSlot {
             addr,
             services: 1,
             since_generation: 0,
+            exhausted_base: stats::laddr_total(cores, i).1,
         });
         Ok(())
     }
@@ -962,9 +966,11 @@ impl AdminState {
         s.laddrs
             .iter()
             .map(|&a| {
-                let (conns, exhausted) = self
-                    .laddr_slot_of(a)
-                    .map_or((0, 0), |i| stats::laddr_total(cores, i));
+                let (conns, exhausted) = self.laddr_slot_of(a).map_or((0, 0), |i| {
+                    let (conns, exhausted) = stats::laddr_total(cores, i);
+                    let base = self.laddr_slots[i].map_or(0, |l| l.exhausted_base);
+                    (conns, exhausted.wrapping_sub(base))
+                });
                 rvs_api::LaddrStatus {
                     service: s.key,
                     addr: a,

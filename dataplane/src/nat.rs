@@ -189,9 +189,10 @@ pub fn toa_fits(ip: &[u8]) -> bool {
     thl + TOA_LEN <= TCP_HEADER_MAX
 }
 
-/// Append a TOA option carrying (`caddr`, `cport`) to the TCP header of the
-/// IPv4 packet `ip`, moving the payload back by [`TOA_LEN`]: `ip` must hold
-/// the packet (its total length) plus `TOA_LEN` spare bytes, and the option
+/// Insert a TOA option carrying (`caddr`, `cport`) into the TCP header of
+/// the IPv4 packet `ip`, after its 20-byte base, moving the other options
+/// and the payload back by [`TOA_LEN`]: `ip` must hold the packet (its
+/// total length) plus `TOA_LEN` spare bytes, and the option
 /// must fit ([`toa_fits`]). With `clamp_mss`, an MSS option is lowered by
 /// the same 8 bytes, so the real server's segments leave room for it. The
 /// IP total length, the data offset and both checksums are updated
@@ -253,10 +254,13 @@ pub(crate) fn lower_mss(ip: &mut [u8], l4: usize, thl: usize, by: u16, mut sum: 
     sum
 }
 
-/// Append `option` (a whole number of 32-bit words) after the options of
-/// the TCP header at `ip[l4..l4 + thl]` of a packet ending at `end`, moving
-/// the payload back by its length (`ip` must have the room), and raise the
-/// data offset. Returns the TCP checksum `sum` updated for the option's
+/// Insert `option` (a whole number of 32-bit words) right after the
+/// 20-byte base of the TCP header at `ip[l4..l4 + thl]` of a packet ending
+/// at `end`, where Alibaba's LVS and DPVS put TOA (a real server's TOA
+/// module, like the kernel's option walk, stops at an end-of-options, so
+/// after the existing options it could go unseen), moving the other
+/// options and the payload back by its length (`ip` must have the room),
+/// and raise the data offset. Returns the TCP checksum `sum` updated for the option's
 /// words, the data offset and the pseudo-header's TCP length, which grows
 /// by the option's length; the IP header's length field is the caller's.
 fn append_option(
@@ -268,7 +272,7 @@ fn append_option(
     mut sum: u16,
 ) -> u16 {
     debug_assert_eq!(option.len() % 4, 0);
-    let opt_at = l4 + thl;
+    let opt_at = l4 + 20;
     ip.copy_within(opt_at..end, opt_at + option.len());
     ip[opt_at..opt_at + option.len()].copy_from_slice(option);
     for w in option.chunks_exact(2) {
@@ -407,7 +411,7 @@ pub fn toa6_fits(ip: &[u8]) -> bool {
     thl + TOA6_LEN <= TCP_HEADER_MAX && payload + TOA6_LEN <= usize::from(u16::MAX)
 }
 
-/// Append an IPv6 TOA option carrying (`caddr`, `cport`) to the TCP header
+/// Insert an IPv6 TOA option carrying (`caddr`, `cport`) into the TCP header
 /// of the IPv6 packet `ip` (TCP right after the fixed header), moving the
 /// payload back by [`TOA6_LEN`]: `ip` must hold the packet (40 bytes and
 /// its payload length) plus `TOA6_LEN` spare bytes, and the option must
@@ -553,12 +557,13 @@ mod tests {
             let thl = 20 + opts.len();
             prop_assert_eq!(usize::from(p[32] >> 4) * 4, thl + TOA_LEN);
             prop_assert_eq!(get_u16(&p, 2) as usize, before.len() + TOA_LEN);
-            prop_assert_eq!(get_u16(&p, 42), mss - 8, "MSS lowered by 8");
-            let at = 20 + thl;
+            prop_assert_eq!(get_u16(&p, 50), mss - 8, "MSS lowered by 8, after TOA");
+            let at = 40;
             prop_assert_eq!(&p[at..at + 2], &[TOA_KIND, 8]);
             prop_assert_eq!(get_u16(&p, at + 2), cport);
             prop_assert_eq!(get_u32(&p, at + 4), caddr);
-            prop_assert_eq!(&p[at + TOA_LEN..], &before[at..]);
+            // The other options after it (the MSS lowered), then the payload.
+            prop_assert_eq!(&p[at + TOA_LEN + 4..], &before[at + 4..]);
         }
     }
 
@@ -579,6 +584,41 @@ mod tests {
             0,
             "IP header checksum verifies"
         );
+    }
+
+    proptest! {
+        /// A quote cut anywhere after the ports (routers quote the IP
+        /// header and 8 bytes): the ICMP and the quoted IP checksums stay
+        /// true, and the quoted transport checksum too when it is quoted.
+        #[test]
+        fn quoted_rewrite_of_any_cut(
+            tcp in any::<bool>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..24),
+            cut in 24usize..80,
+            to_src in any::<bool>(),
+            addr in any::<u32>(), port in any::<u16>(),
+        ) {
+            let proto = if tcp { protocol::TCP } else { protocol::UDP };
+            let inner = packet(proto, [10, 0, 0, 1], [10, 0, 0, 2], (1000, 53), &payload);
+            let cut = cut.min(inner.len());
+            let mut p = vec![0u8; 20 + 8 + cut];
+            p[0] = 0x45;
+            let len = p.len() as u16;
+            set_u16(&mut p, 2, len);
+            p[9] = protocol::ICMP;
+            p[20] = 3;
+            p[28..].copy_from_slice(&inner[..cut]);
+            let end = if to_src { End::Src } else { End::Dst };
+            rewrite_quoted(&mut p, 28, end, Ipv4Addr::from(addr), port);
+            prop_assert_eq!(checksum::checksum(&p[20..]), 0, "ICMP checksum verifies");
+            prop_assert_eq!(checksum::checksum(&p[28..48]), 0, "quoted IP checksum verifies");
+            let sum_at = 20 + l4_checksum_at(proto).unwrap();
+            if cut == inner.len() && sum_at + 2 <= cut {
+                let mut want = p[28..].to_vec();
+                refill(&mut want);
+                prop_assert!(same_sum(get_u16(&p[28..], sum_at), get_u16(&want, sum_at)));
+            }
+        }
     }
 
     #[test]
@@ -790,12 +830,14 @@ mod tests {
             prop_assert_eq!(usize::from(p[52] >> 4) * 4, thl + TOA6_LEN);
             prop_assert_eq!(usize::from(get_u16(&p, 4)) + 40, before.len() + TOA6_LEN);
             let want_mss = if clamp { mss - 20 } else { mss };
-            prop_assert_eq!(get_u16(&p, 62), want_mss, "MSS lowered by 20 when asked");
-            let at = 40 + thl;
+            prop_assert_eq!(get_u16(&p, 82), want_mss, "MSS lowered by 20 when asked");
+            let at = 60;
             prop_assert_eq!(&p[at..at + 2], &[TOA_KIND, 20]);
             prop_assert_eq!(get_u16(&p, at + 2), cport);
             prop_assert_eq!(&p[at + 4..at + 20], &caddr[..]);
-            prop_assert_eq!(&p[at + TOA6_LEN..], &before[at..]);
+            // The other options after it (the MSS maybe lowered), then the
+            // payload.
+            prop_assert_eq!(&p[at + TOA6_LEN + 4..], &before[at + 4..]);
             prop_assert_eq!(&p[..4], &before[..4]);
             prop_assert_eq!(&p[6..52], &before[6..52]);
         }

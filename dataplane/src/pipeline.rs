@@ -310,6 +310,9 @@ struct Flow<A = u32> {
 struct Target<A = u32> {
     dest: Dest,
     dport: u16,
+    /// The method, fixed when the connection was made (an edit of the dest
+    /// does not change its connections').
+    forward: Forward,
     /// FullNAT: the local address and port the real server sees as the
     /// client, and whether this packet carries the TOA option (the
     /// handshake's SYN and ACK).
@@ -327,12 +330,24 @@ impl<A: Family> Target<A> {
         Target {
             dest,
             dport,
+            forward: dest.forward,
             laddr: A::default(),
             lport: 0,
             toa: false,
             pp2: false,
             isn: 0,
         }
+    }
+}
+
+/// The method stored in a connection entry.
+#[inline]
+fn forward_of(forward: u8) -> Forward {
+    match forward {
+        x if x == Forward::Masq as u8 => Forward::Masq,
+        x if x == Forward::Tunnel as u8 => Forward::Tunnel,
+        x if x == Forward::FullNat as u8 => Forward::FullNat,
+        _ => Forward::Route,
     }
 }
 
@@ -426,7 +441,7 @@ fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
 /// directions, DR and TUN only the client's (`spec/conn.md` §2.2).
 #[inline]
 fn input_direction(forward: u8) -> Direction {
-    if forward == Forward::Masq as u8 {
+    if sees_replies(forward) {
         Direction::Input
     } else {
         Direction::InputOnly
@@ -840,7 +855,9 @@ impl Core {
                 && !controlled
                 && self.policy.conn_reuse_mode != 0
                 && (matches!(c.state(), State::TimeWait | State::Close)
-                    || (self.policy.conn_reuse_mode & 2 != 0 && c.state() == State::FinWait));
+                    || (self.policy.conn_reuse_mode & 2 != 0
+                        && c.state() == State::FinWait
+                        && !sees_replies(c.forward)));
             let dest = snap.dest(c.dest_slot).copied();
             // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
             // quiesced dest's entry, is expired and the packet rescheduled.
@@ -872,6 +889,7 @@ impl Core {
                 return Ok(Target {
                     dest,
                     dport: c.dport,
+                    forward: forward_of(c.forward),
                     laddr: ext.laddr,
                     lport: ext.lport,
                     // The handshake's ACK (or a retransmitted SYN) carries
@@ -936,12 +954,20 @@ impl Core {
             in_port: flow.in_port,
             ..ConnExt::default()
         };
-        if dest.forward == Forward::FullNat {
+        if dest.forward == Forward::FullNat && !one_packet {
             ext.pp2 = service.proxy_protocol && is_tcp;
             ext.isn = flow.seq;
-            let (slot, laddr, lport) = self
-                .take_lport(snap, service)
-                .ok_or(Counter::DropLaddrExhausted)?;
+            let Some((slot, laddr, lport)) = self.take_lport::<A>(snap, service) else {
+                // The template (if any) counted this connection already.
+                if let Some(p) = service.persistence {
+                    let tk = template_key(service, p, &flow.key);
+                    if let Some(t) = A::conns(self).find(&tk) {
+                        let t = A::conns(self).get_mut(t);
+                        t.control = t.control.saturating_sub(1);
+                    }
+                }
+                return Err(Counter::DropLaddrExhausted);
+            };
             ext.laddr_slot = slot;
             ext.laddr = laddr;
             ext.lport = lport;
@@ -1037,6 +1063,7 @@ impl Core {
         Ok(Target {
             dest,
             dport,
+            forward: dest.forward,
             laddr: ext.laddr,
             lport: ext.lport,
             toa: dest.forward == Forward::FullNat && syn && !ext.pp2,
@@ -1322,7 +1349,7 @@ impl Core {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        let counter = match dest.forward {
+        let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
                 nat::rewrite(
@@ -1345,8 +1372,8 @@ impl Core {
                 if t.toa {
                     self.insert_toa(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
                 }
-                if t.pp2 {
-                    self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu);
+                if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
+                    return Verdict::Drop(Counter::ProxyNoRoom);
                 }
                 let b = &mut frame.bytes_mut()[l3..];
                 nat::rewrite(b, End::Src, Ipv4Addr::from(t.laddr), t.lport);
@@ -1401,7 +1428,10 @@ impl Core {
 
     /// FullNAT with PROXY protocol v2, a client segment (`proxy.rs`): the
     /// first data segment gets the header in front of its payload, later
-    /// ones are moved along the stream by its length.
+    /// ones are moved along the stream by its length. False (counted) when
+    /// the first one has no room for the header: it must not go without
+    /// (the later ones would leave a gap), so it is dropped and the client
+    /// sends it again.
     fn proxy_client_segment<F: Frame, A: Family>(
         &mut self,
         frame: &mut F,
@@ -1409,7 +1439,7 @@ impl Core {
         key: &ConnKey<A>,
         isn: u32,
         mtu: u16,
-    ) {
+    ) -> bool {
         let n = proxy::header_len(A::IPV6);
         let ip = &frame.bytes()[l3..];
         let l4 = if A::IPV6 {
@@ -1427,7 +1457,7 @@ impl Core {
             };
             if total + n > usize::from(mtu) || !frame.set_len(l3 + total + n) {
                 self.stats.count(Counter::ProxyNoRoom);
-                return;
+                return false;
             }
             let mut header = [0u8; proxy::HEADER_LEN_MAX];
             let len = proxy::write_header(
@@ -1440,6 +1470,7 @@ impl Core {
         } else if proxy::seq_after(seq, first) {
             proxy::add_seq(&mut frame.bytes_mut()[l3..], n as u32);
         }
+        true
     }
 
     /// FullNAT with PROXY protocol v2, a real server's segment: its

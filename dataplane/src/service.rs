@@ -179,9 +179,14 @@ impl Snapshot {
                     // One real server port in services of different
                     // persistence is ambiguous for a reply's owner: the
                     // first service's rule wins (ARCHITECTURE.md).
-                    nat_dests
-                        .entry((d.addr, d.port))
-                        .or_insert(s.persistence.map(|p| p.netmask));
+                    let mask = s.persistence.map(|p| p.netmask);
+                    nat_dests.entry((d.addr, d.port)).or_insert(mask);
+                    // Port-0, fwmark and port-mapped template services keep
+                    // the client's port toward the dest: its replies come
+                    // from any port.
+                    if mask.is_some() {
+                        nat_dests.entry((d.addr, 0)).or_insert(mask);
+                    }
                     nat_addrs.insert(d.addr);
                 }
             }

@@ -522,8 +522,9 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
     // The first local address, its first port; the MSS lowered by 8 and the
     // TOA option after it.
     let lport = 1024;
-    let mut opts = vec![2, 4, 0x05, 0xac]; // 1452
-    opts.extend(toa(CPORT, CLI));
+    // TOA first, right after the base header, as DPVS puts it.
+    let mut opts = toa(CPORT, CLI);
+    opts.extend([2, 4, 0x05, 0xac]); // 1452
     let want = tcp_opts(LADDR, RS1, lport, 8080, flags::SYN, &opts, b"");
     assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV4, &want));
     assert_eq!(d.counter(Counter::ToaInserted), 1);
@@ -901,4 +902,90 @@ fn fullnat_with_proxy_protocol_v2_puts_the_header_in_the_stream() {
     );
     assert_eq!(d.counter(Counter::ProxyHeaderInserted), 2);
     assert_eq!(d.counter(Counter::ToaInserted), 0);
+}
+
+#[test]
+fn an_edited_method_leaves_existing_connections_as_they_were() {
+    let mut d = nat_director();
+    let syn = tcp(CLI, VIP, CPORT, 80, flags::SYN, b"");
+    assert_eq!(
+        run(&mut d, &mut frame(LB_MAC, CLI_MAC, &syn), 1),
+        Verdict::Forward(0)
+    );
+    // The dest becomes FullNAT: its NAT connection stays NAT.
+    d.ok(Request::EditDest {
+        service: svc(Protocol::Tcp, 80),
+        dest: DestConfig {
+            forward: Forward::FullNat,
+            ..dest(RS1, 8080, 1)
+        },
+    });
+    let mut ack = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::ACK, b""));
+    assert_eq!(run(&mut d, &mut ack, 2), Verdict::Forward(0));
+    assert_eq!(
+        ack.0,
+        eth(
+            RS1_MAC,
+            LB_MAC,
+            ethertype::IPV4,
+            &tcp(CLI, RS1, CPORT, 8080, flags::ACK, b"")
+        )
+    );
+    assert_eq!(d.counter(Counter::ForwardFullNat), 0);
+}
+
+#[test]
+fn fullnat_sees_both_directions_a_client_fin_is_close_wait() {
+    let mut d = fullnat_director(64, &[LADDR]);
+    for (fl, at) in [
+        (flags::SYN, 1),
+        (flags::ACK, 2),
+        (flags::FIN | flags::ACK, 3),
+    ] {
+        let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, CPORT, 80, fl, b""));
+        assert_eq!(run(&mut d, &mut f, at), Verdict::Forward(0));
+    }
+    // CLOSE_WAIT lasts 60 s (DR's FIN_WAIT would last 120 s).
+    assert_eq!(d.conns_of(svc(Protocol::Tcp, 80), RS1), (0, 1, 0));
+    d.sweep(62);
+    assert_eq!(d.conns_of(svc(Protocol::Tcp, 80), RS1), (0, 0, 0));
+}
+
+#[test]
+fn a_persistent_fullnat_client_refused_for_want_of_ports_leaves_no_immortal_template() {
+    let ports = usize::from(u16::MAX - 1024) + 1;
+    let mut d = fullnat_director(ports + 64, &[LADDR]);
+    // A persistent service on the same local address.
+    d.add_service(
+        svc(Protocol::Tcp, 81),
+        ServiceConfig {
+            persistent_timeout_s: Some(10),
+            ..ServiceConfig::new("rr")
+        },
+    );
+    d.add_dest_with(
+        svc(Protocol::Tcp, 81),
+        DestConfig {
+            forward: Forward::FullNat,
+            ..dest(RS1, 81, 1)
+        },
+    );
+    d.ok(Request::AddLaddr {
+        service: svc(Protocol::Tcp, 81),
+        addr: LADDR.into(),
+    });
+    for cport in 1..=ports as u16 {
+        let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
+        assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    }
+    let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI2(), VIP, 1, 81, flags::SYN, b""));
+    assert_eq!(
+        run(&mut d, &mut f, 1),
+        Verdict::Drop(Counter::DropLaddrExhausted)
+    );
+    assert_eq!(d.counter(Counter::TemplateCreated), 1);
+    // The template controls nothing: it dies at its timeout (10 s), while
+    // the other service's connections (60 s) are still there.
+    d.sweep(12);
+    assert_eq!(d.counter(Counter::TemplateExpired), 1);
 }

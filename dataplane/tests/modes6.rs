@@ -383,10 +383,10 @@ fn fullnat6_with_the_ipv6_toa_option() {
     let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &mss, b"");
     let mut f = frame(LB_MAC, CLI_MAC, &syn);
     assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
-    let mut opts = vec![2, 4, 0x05, 0x8c]; // 1420: lowered by the option's 20
-    opts.extend_from_slice(&[254, 20]);
+    let mut opts = vec![254, 20];
     opts.extend_from_slice(&CPORT.to_be_bytes());
     opts.extend_from_slice(&CLI6.octets());
+    opts.extend_from_slice(&[2, 4, 0x05, 0x8c]); // 1420: lowered by the option's 20
     let want = tcp6(LADDR6, RS1_6, 1024, 8080, flags::SYN, &opts, b"");
     assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &want));
     let mut r = frame(

@@ -178,7 +178,7 @@ impl Core {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
             return self.count(Counter::DropNeighUnresolved);
         };
-        let counter = match dest.forward {
+        let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
                 nat::rewrite6(
@@ -201,8 +201,8 @@ impl Core {
                 if t.toa {
                     self.insert_toa6(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
                 }
-                if t.pp2 {
-                    self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu);
+                if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
+                    return Verdict::Drop(Counter::ProxyNoRoom);
                 }
                 let b = &mut frame.bytes_mut()[l3..];
                 nat::rewrite6(b, End::Src, Ipv6Addr::from(t.laddr), t.lport);
@@ -530,8 +530,9 @@ impl Core {
                     Ok(n) => n,
                     Err(m) => return self.count(m.into()),
                 };
-                // RFC 4861 §7.1: hop limit 255, so it was not routed here.
-                if hops != ndp::HOP_LIMIT {
+                // RFC 4861 §7.1: hop limit 255 (so it was not routed here),
+                // code 0 and a true checksum.
+                if hops != ndp::HOP_LIMIT || nd.code() != 0 || !nd.verify_checksum(src, dst) {
                     return self.exception();
                 }
                 let target = nd.target();

@@ -308,6 +308,14 @@ fn validate(cfg: &DataplaneConfig) -> Result<(), String> {
             cfg.workers
         ));
     }
+    for (i, p) in cfg.ports.iter().enumerate() {
+        if !(1280..=9216).contains(&p.mtu) {
+            return Err(format!(
+                "key `ports[{i}].mtu`: {} is not 1280..9216 (IPv6's minimum to a jumbo frame)",
+                p.mtu
+            ));
+        }
+    }
     if cfg.conns6_per_core_max == 0 || cfg.conns6_per_core_max > 1 << 26 {
         return Err(format!(
             "key `conns6_per_core_max`: {} is not 1..67108864",
