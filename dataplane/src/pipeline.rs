@@ -399,6 +399,90 @@ impl Tables for u128 {
     }
 }
 
+/// What forwarding does differently by address family: the rewrite of an
+/// address and port, the tunnel's outer header, the TOA option.
+trait Wire: Tables {
+    fn rewrite(ip: &mut [u8], end: End, addr: Self, port: u16);
+    #[allow(clippy::too_many_arguments)]
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<Self>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict>;
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<Self>,
+        tcp_flags: u8,
+        mtu: u16,
+    );
+}
+
+impl Wire for u32 {
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
+        nat::rewrite(ip, end, Ipv4Addr::from(addr), port);
+    }
+
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<u32>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        core.encapsulate(snap, frame, l3, dest, key, reply_port)
+    }
+
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<u32>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        core.insert_toa(frame, l3, key, tcp_flags, mtu);
+    }
+}
+
+impl Wire for u128 {
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u128, port: u16) {
+        nat::rewrite6(ip, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<u128>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        core.encapsulate6(snap, frame, l3, dest, key, reply_port)
+    }
+
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<u128>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        core.insert_toa6(frame, l3, key, tcp_flags, mtu);
+    }
+}
+
 /// The tuple of the packet an ICMP error quotes.
 #[derive(Clone, Copy, Debug)]
 struct Quoted {
@@ -1333,14 +1417,14 @@ impl Core {
 
     /// Forward by the dest's method. DR: new MACs, nothing else changes;
     /// NAT: the destination becomes the real server's address and port.
-    fn forward<F: Frame>(
+    fn forward<F: Frame, A: Wire>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
         l3: usize,
-        t: Target,
+        t: Target<A>,
         service_slot: u32,
-        flow: &Flow,
+        flow: &Flow<A>,
     ) -> Verdict {
         let dest = t.dest;
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
@@ -1349,20 +1433,16 @@ impl Core {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
             return self.count(Counter::DropNeighUnresolved);
         };
+        let daddr = A::from_ip(dest.addr).unwrap_or_default();
         let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
-                nat::rewrite(
-                    &mut frame.bytes_mut()[l3..],
-                    End::Dst,
-                    dest.addr4(),
-                    t.dport,
-                );
+                A::rewrite(&mut frame.bytes_mut()[l3..], End::Dst, daddr, t.dport);
                 Counter::ForwardNat
             }
             Forward::Tunnel => {
-                if let Err(v) =
-                    self.encapsulate(snap, frame, l3, &dest, &flow.key, Some(flow.in_port))
+                let reply_port = Some(flow.in_port);
+                if let Err(v) = A::encapsulate(self, snap, frame, l3, &dest, &flow.key, reply_port)
                 {
                     return v;
                 }
@@ -1370,14 +1450,14 @@ impl Core {
             }
             Forward::FullNat => {
                 if t.toa {
-                    self.insert_toa(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                    A::insert_toa(self, frame, l3, &flow.key, flow.tcp_flags, out.mtu);
                 }
                 if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
                     return Verdict::Drop(Counter::ProxyNoRoom);
                 }
                 let b = &mut frame.bytes_mut()[l3..];
-                nat::rewrite(b, End::Src, Ipv4Addr::from(t.laddr), t.lport);
-                nat::rewrite(b, End::Dst, dest.addr4(), t.dport);
+                A::rewrite(b, End::Src, t.laddr, t.lport);
+                A::rewrite(b, End::Dst, daddr, t.dport);
                 Counter::ForwardFullNat
             }
         };
@@ -1659,36 +1739,11 @@ impl Core {
             },
             _ => return self.exception(),
         };
-        if !handed_off {
-            let owner = if fullnat {
-                // Each core hands out its own slice of local ports.
-                laddr::owner_of_port(key.lport, self.workers)
-            } else {
-                match snap.nat_persist_mask(IpAddr::V4(Ipv4Addr::from(key.raddr)), key.rport) {
-                    Some(mask) => owner_of(&self.owner_hasher, key.laddr & mask, 0, self.workers),
-                    None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
-                }
+        let (ci, c, ext, out_mac) =
+            match self.reply_conn::<u32>(snap, &key, fullnat, handed_off, now_ms) {
+                Ok(found) => found,
+                Err(v) => return v,
             };
-            if owner != self.id {
-                self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
-            }
-        }
-        let Some(ci) = self
-            .replies
-            .find(&key)
-            .and_then(|r| self.conns.find(&self.replies.get(r).conn))
-        else {
-            return self.exception();
-        };
-        let c = *self.conns.get(ci);
-        let ext = *self.conns.ext(ci);
-        if c.expires_ms <= now_ms {
-            return self.exception();
-        }
-        let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {
-            return self.count(Counter::DropNotForUs);
-        };
         let vaddr = Ipv4Addr::from(c.key.vaddr);
         let caddr = Ipv4Addr::from(c.key.caddr);
         let fullnat = c.forward == Forward::FullNat as u8;
@@ -1703,17 +1758,7 @@ impl Core {
                 if fullnat {
                     nat::rewrite(b, End::Dst, caddr, c.key.cport);
                 }
-                for slot in [c.service_slot, c.dest_slot] {
-                    if let Some(s) = self.stats.slots.get(slot as usize) {
-                        bump(&s.out_pkts, 1);
-                        bump(&s.out_bytes, u64::from(l3_len));
-                    }
-                }
-                self.stats.count(if fullnat {
-                    Counter::ForwardFullNatReply
-                } else {
-                    Counter::ForwardNatReply
-                });
+                self.count_reply(&c, u64::from(l3_len));
             }
             Some(q) => {
                 // RS -> client (`spec/conn.md` §10): the outer source and the
@@ -1728,10 +1773,88 @@ impl Core {
                 self.stats.count(Counter::IcmpErrorForwarded);
             }
         }
+        Self::to_client(frame, ext.peer_mac, out_mac, ext.in_port)
+    }
+
+    /// The connection of a reply (`key`), on its owner core: the frame is
+    /// handed over when this is not the owner (FullNAT's is the local
+    /// port's, NAT's the client's, by address and port or, for a
+    /// persistent service, by network); a reply that matches no live
+    /// connection is the kernel's. Returns (entry index, entry, its
+    /// companion, the MAC to send from).
+    #[allow(clippy::type_complexity)]
+    fn reply_conn<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        key: &ReplyKey<A>,
+        fullnat: bool,
+        handed_off: bool,
+        now_ms: u64,
+    ) -> Result<(usize, Conn<A>, ConnExt<A>, MacAddr), Verdict> {
+        if !handed_off {
+            let owner = if fullnat {
+                // Each core hands out its own slice of local ports.
+                laddr::owner_of_port(key.lport, self.workers)
+            } else {
+                match snap.nat_persist_mask(key.raddr.to_ip(), key.rport) {
+                    Some(mask) => {
+                        owner_of(&self.owner_hasher, key.laddr.masked(mask), 0, self.workers)
+                    }
+                    None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
+                }
+            };
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Err(Verdict::Handoff(owner));
+            }
+        }
+        let Some(conn_key) = A::replies(self)
+            .find(key)
+            .map(|r| A::replies(self).get(r).conn)
+        else {
+            return Err(self.exception());
+        };
+        let Some(ci) = A::conns(self).find(&conn_key) else {
+            return Err(self.exception());
+        };
+        let c = *A::conns(self).get(ci);
+        let ext = *A::conns(self).ext(ci);
+        if c.expires_ms <= now_ms {
+            return Err(self.exception());
+        }
+        let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {
+            return Err(self.count(Counter::DropNotForUs));
+        };
+        Ok((ci, c, ext, out_mac))
+    }
+
+    /// A translated reply of `c`, `l3_len` bytes: the service's and the
+    /// dest's out counters, and the verdict's.
+    fn count_reply<A: Family>(&self, c: &Conn<A>, l3_len: u64) {
+        for slot in [c.service_slot, c.dest_slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.out_pkts, 1);
+                bump(&s.out_bytes, l3_len);
+            }
+        }
+        self.stats.count(if c.forward == Forward::FullNat as u8 {
+            Counter::ForwardFullNatReply
+        } else {
+            Counter::ForwardNatReply
+        });
+    }
+
+    /// Send a translated reply back the way the client's packets came.
+    fn to_client<F: Frame>(
+        frame: &mut F,
+        peer_mac: MacAddr,
+        out_mac: MacAddr,
+        port: u16,
+    ) -> Verdict {
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
-        eth.set_dst(ext.peer_mac);
+        eth.set_dst(peer_mac);
         eth.set_src(out_mac);
-        Verdict::Forward(ext.in_port)
+        Verdict::Forward(port)
     }
 
     /// ICMP to a VIP: echo is answered here (the VIP is ours); an error

@@ -13,15 +13,12 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::{
-    flow_owner, laddr, owner_of, sees_replies, Core, Flow, Frame, Target, Verdict, WorkerEvent,
-    GUE_HEADER_LEN,
-};
+use super::{flow_owner, sees_replies, Core, Flow, Frame, Verdict, WorkerEvent, GUE_HEADER_LEN};
 use crate::conn::state::Direction;
 use crate::conn::{ConnKey, ReplyKey};
 use crate::nat::{self, End};
 use crate::service::{Dest, Snapshot};
-use crate::stats::{bump, Counter};
+use crate::stats::Counter;
 use crate::wire::checksum;
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
 use crate::wire::icmpv6::{self, Icmpv6Packet};
@@ -140,7 +137,7 @@ impl Core {
             }
         }
         match self.conn_for::<u128>(snap, service, &flow, now_ms) {
-            Ok(t) => self.forward6(snap, frame, l3, t, service.slot, &flow),
+            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
                 self.stats.count(Counter::IcmpUnreachableSent);
@@ -161,71 +158,9 @@ impl Core {
         }
     }
 
-    /// Forward an IPv6 packet of a connection by its dest's method.
-    fn forward6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        frame: &mut F,
-        l3: usize,
-        t: Target<u128>,
-        service_slot: u32,
-        flow: &Flow<u128>,
-    ) -> Verdict {
-        let dest = t.dest;
-        let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
-            return self.count(Counter::DropNeighUnresolved);
-        };
-        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
-            return self.count(Counter::DropNeighUnresolved);
-        };
-        let counter = match t.forward {
-            Forward::Route => Counter::ForwardDr,
-            Forward::Masq => {
-                nat::rewrite6(
-                    &mut frame.bytes_mut()[l3..],
-                    End::Dst,
-                    dest.addr6(),
-                    t.dport,
-                );
-                Counter::ForwardNat
-            }
-            Forward::Tunnel => {
-                if let Err(v) =
-                    self.encapsulate6(snap, frame, l3, &dest, &flow.key, Some(flow.in_port))
-                {
-                    return v;
-                }
-                Counter::ForwardTunnel
-            }
-            Forward::FullNat => {
-                if t.toa {
-                    self.insert_toa6(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
-                }
-                if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
-                    return Verdict::Drop(Counter::ProxyNoRoom);
-                }
-                let b = &mut frame.bytes_mut()[l3..];
-                nat::rewrite6(b, End::Src, Ipv6Addr::from(t.laddr), t.lport);
-                nat::rewrite6(b, End::Dst, dest.addr6(), t.dport);
-                Counter::ForwardFullNat
-            }
-        };
-        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
-        eth.set_dst(dest_mac);
-        eth.set_src(out.mac);
-        for slot in [service_slot, dest.slot] {
-            if let Some(s) = self.stats.slots.get(slot as usize) {
-                bump(&s.in_pkts, 1);
-                bump(&s.in_bytes, u64::from(flow.l3_len));
-            }
-        }
-        self.stats.count(counter);
-        Verdict::Forward(dest.port_id)
-    }
-
     /// FullNAT over IPv6: DPVS's IPv6 TOA option (the client's port and
     /// 16-byte address) when the header and the MTU have room for it.
-    fn insert_toa6<F: Frame>(
+    pub(super) fn insert_toa6<F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
@@ -258,7 +193,7 @@ impl Core {
     /// IPv6 address on the dest's segment, copying the inner traffic class
     /// and hop limit. Too big for the port's MTU: dropped, and the client
     /// gets "packet too big" with the MTU left for it (`spec/conn.md` §11).
-    fn encapsulate6<F: Frame>(
+    pub(super) fn encapsulate6<F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
@@ -423,37 +358,11 @@ impl Core {
             }
             _ => return self.exception(),
         };
-        if !handed_off {
-            let owner = if fullnat {
-                laddr::owner_of_port(key.lport, self.workers)
-            } else {
-                match snap.nat_persist_mask(IpAddr::V6(Ipv6Addr::from(key.raddr)), key.rport) {
-                    Some(mask) => {
-                        use crate::conn::Family;
-                        owner_of(&self.owner_hasher, key.laddr.masked(mask), 0, self.workers)
-                    }
-                    None => owner_of(&self.owner_hasher, key.laddr, key.lport, self.workers),
-                }
+        let (ci, c, ext, out_mac) =
+            match self.reply_conn::<u128>(snap, &key, fullnat, handed_off, now_ms) {
+                Ok(found) => found,
+                Err(v) => return v,
             };
-            if owner != self.id {
-                self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
-            }
-        }
-        let Some(conn_key) = self.replies6.find(&key).map(|r| self.replies6.get(r).conn) else {
-            return self.exception();
-        };
-        let Some(ci) = self.conns6.find(&conn_key) else {
-            return self.exception();
-        };
-        let c = *self.conns6.get(ci);
-        let ext = *self.conns6.ext(ci);
-        if c.expires_ms <= now_ms {
-            return self.exception();
-        }
-        let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {
-            return self.count(Counter::DropNotForUs);
-        };
         let vaddr = Ipv6Addr::from(c.key.vaddr);
         let caddr = Ipv6Addr::from(c.key.caddr);
         let fullnat = c.forward == Forward::FullNat as u8;
@@ -469,17 +378,7 @@ impl Core {
                 if fullnat {
                     nat::rewrite6(b, End::Dst, caddr, c.key.cport);
                 }
-                for slot in [c.service_slot, c.dest_slot] {
-                    if let Some(s) = self.stats.slots.get(slot as usize) {
-                        bump(&s.out_pkts, 1);
-                        bump(&s.out_bytes, l3_len);
-                    }
-                }
-                self.stats.count(if fullnat {
-                    Counter::ForwardFullNatReply
-                } else {
-                    Counter::ForwardNatReply
-                });
+                self.count_reply(&c, l3_len);
             }
             Some(q) => {
                 let b = &mut frame.bytes_mut()[l3..];
@@ -492,10 +391,7 @@ impl Core {
                 self.stats.count(Counter::IcmpErrorForwarded);
             }
         }
-        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
-        eth.set_dst(ext.peer_mac);
-        eth.set_src(out_mac);
-        Verdict::Forward(ext.in_port)
+        Self::to_client(frame, ext.peer_mac, out_mac, ext.in_port)
     }
 
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
