@@ -369,6 +369,26 @@ fn target_port(service: &Service, dest: &Dest, vport: u16) -> u16 {
     }
 }
 
+/// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
+/// UDP datagram, the inner packet already in place after the 12 header
+/// bytes): GUE version 0, no options, carrying `inner` (IPIP for IPv4, 41
+/// for IPv6), IPVS's header. With the pseudo-header's sum, the UDP checksum
+/// is filled in; without, it is 0 ("none", IPv4 only).
+fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseudo: Option<u16>) {
+    let len = udp.len();
+    let mut h = UdpPacket::new_unchecked(&mut *udp);
+    h.set_src_port(sport);
+    h.set_dst_port(dport);
+    h.set_len(len as u16);
+    h.set_checksum(0);
+    udp[udp::HEADER_LEN..udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[0, inner, 0, 0]);
+    if let Some(pseudo) = pseudo {
+        let sum = !checksum::combine(&[pseudo, checksum::sum(udp)]);
+        let sum = if sum == 0 { 0xffff } else { sum };
+        UdpPacket::new_unchecked(udp).set_checksum(sum);
+    }
+}
+
 /// The connection tables of an address family.
 trait Tables: Family {
     fn conns(core: &mut Core) -> &mut ConnTable<Self>;
@@ -485,9 +505,9 @@ impl Wire for u128 {
 
 /// The tuple of the packet an ICMP error quotes.
 #[derive(Clone, Copy, Debug)]
-struct Quoted {
-    src: u32,
-    dst: u32,
+struct Quoted<A = u32> {
+    src: A,
+    dst: A,
     sport: u16,
     dport: u16,
     protocol: u8,
@@ -1637,29 +1657,21 @@ impl Core {
             // A source port from the flow, so ECMP and RSS at the real
             // server spread flows as they would spread the clients.
             let sport = 49152 | (self.owner_hasher.hash_one(key) as u16 & 0x3fff);
-            let mut h = UdpPacket::new_unchecked(&mut b[u..u + udp_len]);
-            h.set_src_port(sport);
-            h.set_dst_port(dest.tunnel.port);
-            h.set_len(udp_len as u16);
-            h.set_checksum(0);
-            // GUE version 0, no options, carrying IPv4 (IPVS's header).
-            b[u + udp::HEADER_LEN..u + udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[
-                0,
-                protocol::IPIP,
-                0,
-                0,
-            ]);
-            if dest.tunnel.csum == TunnelCsum::Csum {
-                let pseudo = checksum::pseudo_v4(
+            let pseudo = (dest.tunnel.csum == TunnelCsum::Csum).then(|| {
+                checksum::pseudo_v4(
                     out.addr.octets(),
                     dest.addr4().octets(),
                     protocol::UDP,
                     udp_len as u16,
-                );
-                let sum = !checksum::combine(&[pseudo, checksum::sum(&b[u..u + udp_len])]);
-                let sum = if sum == 0 { 0xffff } else { sum };
-                UdpPacket::new_unchecked(&mut b[u..u + udp_len]).set_checksum(sum);
-            }
+                )
+            });
+            write_gue(
+                &mut b[u..u + udp_len],
+                sport,
+                dest.tunnel.port,
+                protocol::IPIP,
+                pseudo,
+            );
         }
         Ok(())
     }
@@ -1896,6 +1908,43 @@ impl Core {
             Ok(None) => return self.exception(),
             Err(c) => return self.count(c),
         };
+        let (key, c, ext, dest, macs) = match self.error_conn::<u32>(snap, &q, handed_off, now_ms) {
+            Ok(found) => found,
+            Err(v) => return v,
+        };
+        if sees_replies(c.forward) {
+            // Client -> RS (`spec/conn.md` §10): the outer destination and the
+            // quoted source become the real server's; FullNAT also puts the
+            // local address as the outer source and quoted destination.
+            let b = &mut frame.bytes_mut()[l3..];
+            nat::rewrite_addr(b, End::Dst, dest.addr4());
+            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr4(), c.dport);
+            if c.forward == Forward::FullNat as u8 {
+                let laddr = Ipv4Addr::from(ext.laddr);
+                nat::rewrite_addr(b, End::Src, laddr);
+                nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Dst, laddr, ext.lport);
+            }
+        } else if c.forward == Forward::Tunnel as u8 {
+            // No ICMP error is ever sent about an ICMP error.
+            if let Err(v) = self.encapsulate(snap, frame, l3, &dest, &key, None) {
+                return v;
+            }
+        }
+        self.error_to_dest(frame, &dest, macs)
+    }
+
+    /// The connection an ICMP error from a client is about (it quotes a
+    /// packet of ours, VIP -> client), on its owner core: (its key, entry,
+    /// companion, dest, and the dest's and the output port's MACs). About
+    /// no service or connection of ours it is the local stack's, as in IPVS.
+    #[allow(clippy::type_complexity)]
+    fn error_conn<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        q: &Quoted<A>,
+        handed_off: bool,
+        now_ms: u64,
+    ) -> Result<(ConnKey<A>, Conn<A>, ConnExt<A>, Dest, (MacAddr, MacAddr)), Verdict> {
         let key = ConnKey {
             caddr: q.dst,
             vaddr: q.src,
@@ -1904,11 +1953,8 @@ impl Core {
             protocol: q.protocol,
             template: false,
         };
-        let (qsrc, qdst) = (Ipv4Addr::from(q.src), Ipv4Addr::from(q.dst));
-        let Some(service) = snap.lookup(q.protocol, IpAddr::V4(qdst), IpAddr::V4(qsrc), q.sport)
-        else {
-            // About no service of ours: the local stack's, as in IPVS.
-            return self.exception();
+        let Some(service) = snap.lookup(q.protocol, q.dst.to_ip(), q.src.to_ip(), q.sport) else {
+            return Err(self.exception());
         };
         if !handed_off {
             let owner = flow_owner(
@@ -1920,47 +1966,37 @@ impl Core {
             );
             if owner != self.id {
                 self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
+                return Err(Verdict::Handoff(owner));
             }
         }
-        let Some(idx) = self.conns.find(&key) else {
-            // About no connection of ours: the local stack's, as in IPVS.
-            return self.exception();
+        let Some(idx) = A::conns(self).find(&key) else {
+            return Err(self.exception());
         };
-        let c = *self.conns.get(idx);
+        let c = *A::conns(self).get(idx);
+        let ext = *A::conns(self).ext(idx);
         let dest = match snap.dest(c.dest_slot) {
-            Some(d) if c.expires_ms > now_ms => d,
-            _ => return self.count(Counter::DropDestUnavailable),
+            Some(d) if c.expires_ms > now_ms => *d,
+            _ => return Err(self.count(Counter::DropDestUnavailable)),
         };
         let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
-            return self.count(Counter::DropNeighUnresolved);
+            return Err(self.count(Counter::DropNeighUnresolved));
         };
         let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
-            return self.count(Counter::DropNeighUnresolved);
+            return Err(self.count(Counter::DropNeighUnresolved));
         };
-        if sees_replies(c.forward) {
-            // Client -> RS (`spec/conn.md` §10): the outer destination and the
-            // quoted source become the real server's; FullNAT also puts the
-            // local address as the outer source and quoted destination.
-            let ext = *self.conns.ext(idx);
-            let b = &mut frame.bytes_mut()[l3..];
-            nat::rewrite_addr(b, End::Dst, dest.addr4());
-            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr4(), c.dport);
-            if c.forward == Forward::FullNat as u8 {
-                let laddr = Ipv4Addr::from(ext.laddr);
-                nat::rewrite_addr(b, End::Src, laddr);
-                nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Dst, laddr, ext.lport);
-            }
-        } else if c.forward == Forward::Tunnel as u8 {
-            let dest = *dest;
-            // No ICMP error is ever sent about an ICMP error.
-            if let Err(v) = self.encapsulate(snap, frame, l3, &dest, &key, None) {
-                return v;
-            }
-        }
+        Ok((key, c, ext, dest, (dest_mac, out_mac)))
+    }
+
+    /// Send a client's ICMP error on to the connection's real server.
+    fn error_to_dest<F: Frame>(
+        &self,
+        frame: &mut F,
+        dest: &Dest,
+        macs: (MacAddr, MacAddr),
+    ) -> Verdict {
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
-        eth.set_dst(dest_mac);
-        eth.set_src(out_mac);
+        eth.set_dst(macs.0);
+        eth.set_src(macs.1);
         self.stats.count(Counter::IcmpErrorForwarded);
         Verdict::Forward(dest.port_id)
     }

@@ -13,7 +13,10 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::{flow_owner, sees_replies, Core, Flow, Frame, Verdict, WorkerEvent, GUE_HEADER_LEN};
+use super::{
+    flow_owner, sees_replies, write_gue, Core, Flow, Frame, Quoted, Verdict, WorkerEvent,
+    GUE_HEADER_LEN,
+};
 use crate::conn::state::Direction;
 use crate::conn::{ConnKey, ReplyKey};
 use crate::nat::{self, End};
@@ -37,26 +40,16 @@ const MTU6_MIN: usize = 1280;
 /// a client needs).
 const QUOTE6_MAX: usize = 128;
 
-/// The tuple of the packet an ICMPv6 error quotes.
-#[derive(Clone, Copy, Debug)]
-struct Quoted6 {
-    src: u128,
-    dst: u128,
-    sport: u16,
-    dport: u16,
-    protocol: u8,
-}
-
 /// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
 /// must hold the IPv6 header and the ports.
-fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted6, Counter> {
+fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
     let quoted = &icmp[icmpv6::HEADER_LEN..];
     if quoted.len() < ipv6::HEADER_LEN + 4 {
         return Err(Counter::DropIcmpTruncated);
     }
     let q = Ipv6Packet::new_unchecked(quoted);
     let l4 = ipv6::HEADER_LEN;
-    Ok(Quoted6 {
+    Ok(Quoted {
         src: u128::from(q.src()),
         dst: u128::from(q.dst()),
         sport: u16::from_be_bytes([quoted[l4], quoted[l4 + 1]]),
@@ -260,18 +253,6 @@ impl Core {
             let u = l3 + ipv6::HEADER_LEN;
             let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
             let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
-            let mut h = UdpPacket::new_unchecked(&mut b[u..u + udp_len]);
-            h.set_src_port(sport);
-            h.set_dst_port(dest.tunnel.port);
-            h.set_len(udp_len as u16);
-            h.set_checksum(0);
-            // GUE version 0 carrying IPv6 (41).
-            b[u + udp::HEADER_LEN..u + udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[
-                0,
-                protocol::IPV6_IN_IP,
-                0,
-                0,
-            ]);
             // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
             // --tun-nocsum says for IPv4.
             let pseudo = checksum::pseudo_v6(
@@ -280,9 +261,13 @@ impl Core {
                 protocol::UDP,
                 udp_len as u32,
             );
-            let sum = !checksum::combine(&[pseudo, checksum::sum(&b[u..u + udp_len])]);
-            let sum = if sum == 0 { 0xffff } else { sum };
-            UdpPacket::new_unchecked(&mut b[u..u + udp_len]).set_checksum(sum);
+            write_gue(
+                &mut b[u..u + udp_len],
+                sport,
+                dest.tunnel.port,
+                protocol::IPV6_IN_IP,
+                Some(pseudo),
+            );
         }
         Ok(())
     }
@@ -542,49 +527,10 @@ impl Core {
             Ok(q) => q,
             Err(c) => return self.count(c),
         };
-        // The quoted packet went from the VIP to the client.
-        let key = ConnKey {
-            caddr: q.dst,
-            vaddr: q.src,
-            cport: q.dport,
-            vport: q.sport,
-            protocol: q.protocol,
-            template: false,
-        };
-        let (qsrc, qdst) = (
-            IpAddr::V6(Ipv6Addr::from(q.src)),
-            IpAddr::V6(Ipv6Addr::from(q.dst)),
-        );
-        let Some(service) = snap.lookup(q.protocol, qdst, qsrc, q.sport) else {
-            return self.exception();
-        };
-        if !handed_off {
-            let owner = flow_owner(
-                &self.owner_hasher,
-                service,
-                key.caddr,
-                key.cport,
-                self.workers,
-            );
-            if owner != self.id {
-                self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
-            }
-        }
-        let Some(idx) = self.conns6.find(&key) else {
-            return self.exception();
-        };
-        let c = *self.conns6.get(idx);
-        let ext = *self.conns6.ext(idx);
-        let dest = match snap.dest(c.dest_slot) {
-            Some(d) if c.expires_ms > now_ms => *d,
-            _ => return self.count(Counter::DropDestUnavailable),
-        };
-        let Some(dest_mac) = self.neigh.get(c.neigh_slot) else {
-            return self.count(Counter::DropNeighUnresolved);
-        };
-        let Some(out_mac) = snap.ports.get(usize::from(dest.port_id)).map(|p| p.mac) else {
-            return self.count(Counter::DropNeighUnresolved);
+        let (key, c, ext, dest, macs) = match self.error_conn::<u128>(snap, &q, handed_off, now_ms)
+        {
+            Ok(found) => found,
+            Err(v) => return v,
         };
         let quote_at = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
         if sees_replies(c.forward) {
@@ -605,11 +551,7 @@ impl Core {
                 return v;
             }
         }
-        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
-        eth.set_dst(dest_mac);
-        eth.set_src(out_mac);
-        self.stats.count(Counter::IcmpErrorForwarded);
-        Verdict::Forward(dest.port_id)
+        self.error_to_dest(frame, &dest, macs)
     }
 
     /// Turn the client's IPv6 packet into an ICMPv6 error of `kind`/`code`
