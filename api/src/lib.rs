@@ -443,7 +443,23 @@ pub enum Request {
     ListLaddrs {
         service: Option<ServiceKey>,
     },
+    /// The connection timeouts ipvsadm's `--set` sets (`-L --timeout`).
+    GetTimeouts,
+    /// `--set tcp tcpfin udp`: seconds; 0 leaves that one as it is.
+    SetTimeouts(Timeouts),
 }
+
+/// The timeouts of `ipvsadm --set`/`-L --timeout`, in seconds: ESTABLISHED,
+/// FIN_WAIT and UDP (`spec/conn.md` §4).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_s: u32,
+    pub tcpfin_s: u32,
+    pub udp_s: u32,
+}
+
+/// The longest timeout `--set` takes (31 days, as ipvsadm).
+pub const TIMEOUT_MAX_S: u32 = 2_678_400;
 
 /// A local address of a service's FullNAT pool, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -519,6 +535,7 @@ pub enum Response {
     Counters(Counters),
     MarkRules(Vec<MarkRule>),
     Laddrs(Vec<LaddrStatus>),
+    Timeouts(Timeouts),
 }
 
 /// Write one frame: length, then JSON.

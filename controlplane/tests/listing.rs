@@ -417,3 +417,54 @@ fn names_without_numeric_and_fwmark_ipv6() {
         ]
     );
 }
+
+#[test]
+fn save_numeric_sample() {
+    let got = rvs_controlplane::rvsadm::save::format_save(
+        &sample(),
+        &[],
+        &[],
+        true,
+        &ServicesDb::default(),
+    );
+    assert_same(&got, include_str!("fixtures/save_numeric.txt"));
+}
+
+#[test]
+fn saved_lines_restore_the_same_table() {
+    use rvs_api::Request;
+    use rvs_controlplane::rvsadm::{parse_args, save, Command, SystemResolver};
+    let services = sample();
+    let text = save::format_save(&services, &[], &[], true, &ServicesDb::default());
+    let resolver = SystemResolver {
+        services: ServicesDb::default(),
+    };
+    let mut added = vec![];
+    for line in text.lines() {
+        let words = save::restore_words(&format!("ipvsadm {line}"));
+        match parse_args(&words, &resolver).expect(line).command {
+            Command::Change(r) => added.push(r),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    for s in &services {
+        let want = Request::AddService {
+            key: s.key,
+            config: s.config.clone(),
+        };
+        assert!(added.contains(&want), "{want:?}");
+        for d in &s.dests {
+            // Thresholds are not saved (ipvsadm does not).
+            let dest = rvs_api::DestConfig {
+                u_threshold: 0,
+                l_threshold: 0,
+                ..d.config.clone()
+            };
+            let want = Request::AddDest {
+                service: s.key,
+                dest,
+            };
+            assert!(added.contains(&want), "{want:?}");
+        }
+    }
+}

@@ -19,7 +19,7 @@ use rvs_api::{
 };
 
 use crate::classify::{self, Classifier};
-use crate::conn::state::Timeouts;
+use crate::conn::state::{State, Timeouts};
 use crate::neigh::Resolver;
 use crate::sched::{self, BuildParams, DestView, SchedFlags, Scheduler};
 use crate::service::{Dest, Persistence, PortInfo, Service, ServiceAddr, Snapshot};
@@ -754,6 +754,30 @@ impl AdminState {
                 };
                 Ok((Response::Laddrs(list), false))
             }
+            Request::GetTimeouts => Ok((Response::Timeouts(self.api_timeouts()), false)),
+            Request::SetTimeouts(t) => {
+                if [t.tcp_s, t.tcpfin_s, t.udp_s]
+                    .iter()
+                    .any(|&v| v > rvs_api::TIMEOUT_MAX_S)
+                {
+                    return Err(err(
+                        ErrorKind::Invalid,
+                        format!("a timeout is above {} s", rvs_api::TIMEOUT_MAX_S),
+                    ));
+                }
+                // 0 leaves a value as it is (`spec/conn.md` §4); tcpfin is
+                // FIN_WAIT's alone.
+                if t.tcp_s != 0 {
+                    self.timeouts.tcp_s[State::Established as usize] = t.tcp_s;
+                }
+                if t.tcpfin_s != 0 {
+                    self.timeouts.tcp_s[State::FinWait as usize] = t.tcpfin_s;
+                }
+                if t.udp_s != 0 {
+                    self.timeouts.udp_s = t.udp_s;
+                }
+                Ok((Response::Ok, true))
+            }
             Request::DelService { key } => {
                 let i = self
                     .find_service(&key)
@@ -979,6 +1003,14 @@ impl AdminState {
                 }
             })
             .collect()
+    }
+
+    fn api_timeouts(&self) -> rvs_api::Timeouts {
+        rvs_api::Timeouts {
+            tcp_s: self.timeouts.of(State::Established),
+            tcpfin_s: self.timeouts.of(State::FinWait),
+            udp_s: self.timeouts.udp_s,
+        }
     }
 
     fn info(&self) -> Info {

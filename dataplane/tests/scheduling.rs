@@ -826,3 +826,58 @@ fn a_full_table_still_honours_templates() {
     }
     assert!(d.counter(Counter::ConnTableFull) >= 15);
 }
+
+/// `spec/conn.md` §13 scenario 6: `--set 3600 30 60` then `--timeout`
+/// reads `3600 30 60`; 0 leaves a value as it is; TIME_WAIT keeps 120 s;
+/// an established entry lives by the new value.
+#[test]
+fn set_timeouts_as_ipvsadm_does() {
+    use rvs_api::Timeouts;
+    let mut d = Director::new(ConnPolicy::default());
+    let get = |d: &mut Director| match d.admin(Request::GetTimeouts) {
+        Response::Timeouts(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        get(&mut d),
+        Timeouts {
+            tcp_s: 900,
+            tcpfin_s: 120,
+            udp_s: 300
+        }
+    );
+    d.ok(Request::SetTimeouts(Timeouts {
+        tcp_s: 3600,
+        tcpfin_s: 30,
+        udp_s: 60,
+    }));
+    d.ok(Request::SetTimeouts(Timeouts {
+        tcp_s: 0,
+        tcpfin_s: 0,
+        udp_s: 0,
+    }));
+    assert_eq!(
+        get(&mut d),
+        Timeouts {
+            tcp_s: 3600,
+            tcpfin_s: 30,
+            udp_s: 60
+        }
+    );
+    let r = d.admin(Request::SetTimeouts(Timeouts {
+        tcp_s: 2_678_401,
+        tcpfin_s: 0,
+        udp_s: 0,
+    }));
+    assert!(matches!(r, Response::Error(_)), "{r:?}");
+    d.add_service(tcp_svc(80), sched("rr"));
+    d.add_dest(tcp_svc(80), RS1, 80, 1);
+    let a = ip("198.51.100.9");
+    assert_eq!(d.syn(a, 1, V80, 1), Sent::To(RS1));
+    assert_eq!(d.tcp(a, 1, V80, flags::ACK, 2), Sent::To(RS1));
+    // Established for 3600 s now, not 900.
+    d.sweep(1000);
+    assert_eq!(d.conns_of(tcp_svc(80), RS1), (1, 0, 0));
+    d.sweep(3700);
+    assert_eq!(d.conns_of(tcp_svc(80), RS1), (0, 0, 0));
+}

@@ -6,9 +6,10 @@
 //! Grammar (DPVS's ipvsadm): `--add-laddr|-P`, `--del-laddr|-Q` with a
 //! service (`-t|--tcp-service ADDR:PORT` or `-u|--udp-service ADDR:PORT`)
 //! and `-z|--laddr ADDR`; `--get-laddr|-G` with an optional service lists
-//! them with their connections and exhaustion events (DPVS's CONFLICTS: a
-//! new connection found every port of the address taken). Addresses are
-//! numeric. `--socket PATH` works as everywhere.
+//! them, in `-L`'s order, with their connections (those holding one of the
+//! address's ports, whichever service made them) and exhaustion events
+//! (DPVS's CONFLICTS: a new connection found every port of the address
+//! taken). Addresses are numeric. `--socket PATH` works as everywhere.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -123,6 +124,14 @@ pub fn parse(args: &[String]) -> Result<Invocation, ParseError> {
 /// `--get-laddr`, as DPVS's ipvsadm prints it: a header, then each
 /// service's first local address on its line and the others below.
 pub fn format_laddrs(list: &[LaddrStatus]) -> String {
+    // Services in `-L`'s order (a stable sort: each one's addresses stay in
+    // the order they were added).
+    let mut refs: Vec<&LaddrStatus> = list.iter().collect();
+    super::list::merge_sort(&mut refs, &|a, b| {
+        super::list::compare_services(&a.service, &b.service)
+    });
+    let sorted: Vec<LaddrStatus> = refs.into_iter().cloned().collect();
+    let list = &sorted[..];
     let mut out = format!(
         "{:<20} {:<8} {:<20} {:<10} {:<10}\n",
         "VIP:VPORT", "TOTAL", "SNAT_IP", "CONFLICTS", "CONNS"

@@ -284,7 +284,12 @@ fn key_protocol(key: &ServiceKey) -> Protocol {
 }
 
 /// `a.b.c.d:port` or `[v6]:port`, the port named unless `numeric`.
-fn addr_text(addr: &SocketAddr, protocol: Protocol, numeric: bool, ports: &ServicesDb) -> String {
+pub(crate) fn addr_text(
+    addr: &SocketAddr,
+    protocol: Protocol,
+    numeric: bool,
+    ports: &ServicesDb,
+) -> String {
     let port = match (numeric, ports.name_of(addr.port(), protocol)) {
         (false, Some(name)) => name.to_string(),
         _ => addr.port().to_string(),
@@ -418,7 +423,7 @@ pub fn compare_dests(a: &SocketAddr, b: &SocketAddr) -> i32 {
 
 /// A top-down merge sort like glibc's `qsort` (`msort`): stable, and total
 /// for any comparator, even one that is not a consistent order.
-fn merge_sort<T: Copy>(items: &mut [T], compare: &dyn Fn(&T, &T) -> i32) {
+pub(crate) fn merge_sort<T: Copy>(items: &mut [T], compare: &dyn Fn(&T, &T) -> i32) {
     if items.len() < 2 {
         return;
     }

@@ -22,8 +22,11 @@
 //! - rvsadm never reverse-resolves addresses: `-L` without `-n` prints
 //!   addresses numerically and ports by `/etc/services` name, which is what
 //!   ipvsadm prints for addresses without a DNS name;
-//! - options of the grammar not implemented yet (`-S`, `-R`, `--set`, `-c`,
-//!   `--timeout`, `--daemon`, `--rate`, daemons, `--sctp-service`)
+//! - `-R` reads command lines from stdin (`spec/ipvsadm.md` §3.2): a line
+//!   that does not parse ends it with exit 2, a refused change is reported
+//!   and it goes on, the exit status is the last line's;
+//! - options of the grammar not implemented yet (`-c`, `--rate`, the sync
+//!   daemons, `--sctp-service`)
 //!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod errors;
@@ -33,6 +36,7 @@ pub mod marks;
 pub mod names;
 pub mod options;
 pub mod parse;
+pub mod save;
 
 use std::io::Write;
 
@@ -70,6 +74,13 @@ pub fn main_with_args(args: &[String]) -> i32 {
         .clone()
         .unwrap_or_else(rvs_api::socket_path_from_env);
     let mut call = |request: Request| rvs_api::call(&socket, request);
+    if invocation.command == Command::Restore {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        return restore(
+            &mut input, &resolver, &socket, &mut call, &mut out, &mut err,
+        );
+    }
     execute(
         &invocation.command,
         &socket,
@@ -101,6 +112,24 @@ pub fn execute(
         Command::Counters => counters(command, socket, call),
         Command::ListMarks => list_marks(command, socket, call),
         Command::ListLaddrs { service } => list_laddrs(command, *service, socket, call),
+        Command::Save { numeric } => save_table(command, *numeric, socket, call, ports),
+        Command::ListTimeouts => match call(Request::GetTimeouts) {
+            Ok(Response::Timeouts(t)) => Ok(format!(
+                "Timeout (tcp tcpfin udp): {} {} {}\n",
+                t.tcp_s, t.tcpfin_s, t.udp_s
+            )),
+            Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+            Ok(other) => Err(unexpected(socket, &other)),
+            Err(e) => Err(transport_failure(socket, &e)),
+        },
+        // No sync daemon runs (the HA work brings them): ipvsadm prints
+        // nothing then.
+        Command::ListDaemons => Ok(String::new()),
+        Command::Restore => Err((
+            parse::EXIT_SYNTAX,
+            "rvsadm: -R reads the commands from standard input; it cannot be one of them"
+                .to_string(),
+        )),
     };
     match result {
         Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -217,6 +246,83 @@ fn list_marks(
     }
 }
 
+/// `-S`: the services, their dests, the classifier rules and the local
+/// addresses, as command lines.
+fn save_table(
+    command: &Command,
+    numeric: bool,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+    ports: &ServicesDb,
+) -> Result<String, Failure> {
+    let mut ask = |request: Request| match call(request) {
+        Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+        Ok(r) => Ok(r),
+        Err(e) => Err(transport_failure(socket, &e)),
+    };
+    let Response::Services(services) = ask(Request::List { service: None })? else {
+        return Err((
+            EXIT_FAILURE_LIST,
+            format!("rvsadm: unexpected answer from {socket}"),
+        ));
+    };
+    let Response::MarkRules(marks) = ask(Request::ListMarkRules)? else {
+        return Err((
+            EXIT_FAILURE_LIST,
+            format!("rvsadm: unexpected answer from {socket}"),
+        ));
+    };
+    let Response::Laddrs(laddrs) = ask(Request::ListLaddrs { service: None })? else {
+        return Err((
+            EXIT_FAILURE_LIST,
+            format!("rvsadm: unexpected answer from {socket}"),
+        ));
+    };
+    Ok(save::format_save(
+        &services, &laddrs, &marks, numeric, ports,
+    ))
+}
+
+/// `-R`: each line of `input` as a command line (`spec/ipvsadm.md` §3.2).
+/// A line that does not parse ends the restore (its message, exit 2); a
+/// refused change prints its message and the restore goes on; the exit
+/// status is the last line's. Nothing is flushed first.
+pub fn restore(
+    input: &mut dyn std::io::BufRead,
+    resolver: &dyn Resolver,
+    socket: &str,
+    call: &mut dyn FnMut(Request) -> Result<Response, FrameError>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let ports = ServicesDb::default();
+    let mut status = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match input.read_line(&mut line) {
+            Ok(0) => return status,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(err, "rvsadm: cannot read the commands: {e}");
+                return parse::EXIT_SYNTAX;
+            }
+        }
+        let words = save::restore_words(line.trim_end_matches('\n'));
+        if words.is_empty() {
+            continue;
+        }
+        let invocation = match parse_args(&words, resolver) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                return e.exit_code();
+            }
+        };
+        status = execute(&invocation.command, socket, call, &ports, out, err);
+    }
+}
+
 /// `--get-laddr`: FullNAT local addresses, DPVS's table.
 fn list_laddrs(
     command: &Command,
@@ -255,8 +361,11 @@ Usage:
   rvsadm -C
   rvsadm -a|e virtual-service -r server-address [options]
   rvsadm -d virtual-service -r server-address
+  rvsadm -R
+  rvsadm -S [-n]
   rvsadm -L|l [virtual-service] [options]
   rvsadm -Z [virtual-service]
+  rvsadm --set tcp tcpfin udp
   rvsadm -h
   rvsadm -v
   rvsadm --counters
@@ -273,11 +382,14 @@ Either long or short options are allowed.
                               omitted options take their defaults)
   --delete-service  -D        delete virtual service
   --clear           -C        clear the whole table
+  --restore         -R        restore rules from stdin
+  --save            -S        save rules to stdout
   --add-server      -a        add real server with options
   --edit-server     -e        edit real server with options (a full replacement)
   --delete-server   -d        delete real server
   --list            -L|-l     list the table (the default without arguments)
   --zero            -Z        zero counters in a service or all services
+  --set tcp tcpfin udp        set connection timeout values
   --help            -h        display this help message
   --version         -v        display the version
 
@@ -310,6 +422,8 @@ Options:
   --weight       -w weight            capacity of real server (default 1)
   --u-threshold  -x uthreshold        upper threshold of connections
   --l-threshold  -y lthreshold        lower threshold of connections
+  --timeout                           output of timeout (tcp tcpfin udp)
+  --daemon                            output of daemon information
   --stats                             output of statistics information
   --exact        -X                   expand numbers (display exact values)
   --thresholds                        output of thresholds information
@@ -327,8 +441,9 @@ rvs specifics:
                                       $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock)
   rvsadm never reverse-resolves addresses: -L without -n prints addresses
   numerically (ports by /etc/services name).
-  Not supported yet: -S, -R, --set, -c, --timeout, --daemon, --rate,
-  --start-daemon, --stop-daemon, --sctp-service.
+  -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
+  local addresses, --proxy-protocol), so -R restores them.
+  Not supported yet: -c, --rate, --start-daemon, --stop-daemon, --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:
@@ -405,6 +520,55 @@ mod tests {
             protocol: Protocol::Tcp,
             addr: SocketAddr::from(([192, 0, 2, 1], 80)),
         }
+    }
+
+    /// `-R` (`spec/ipvsadm.md` §3.2): `ipvsadm` words dropped, empty lines
+    /// skipped, a refused change reported and the restore going on, the
+    /// exit status the last line's; a line that does not parse ends it.
+    #[test]
+    fn restore_runs_line_by_line() {
+        let input = "ipvsadm -A -t 192.0.2.1:80 -s rr\n\n-a -t 192.0.2.1:80 -r 192.0.2.11 -m\n-D -t 192.0.2.9:80\n";
+        let run_restore = |input: &str, answers: Vec<Response>| {
+            let mut answers = answers.into_iter();
+            let mut requests = vec![];
+            let mut call = |r: Request| {
+                requests.push(r);
+                Ok(answers.next().unwrap_or(Response::Ok))
+            };
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let resolver = SystemResolver {
+                services: ServicesDb::default(),
+            };
+            let status = restore(
+                &mut input.as_bytes(),
+                &resolver,
+                "/tmp/x.sock",
+                &mut call,
+                &mut out,
+                &mut err,
+            );
+            (status, requests, String::from_utf8_lossy(&err).into_owned())
+        };
+        let refused = Response::Error(ApiError::new(ErrorKind::NoService, "no such service"));
+        let (status, requests, err) =
+            run_restore(input, vec![Response::Ok, Response::Ok, refused.clone()]);
+        assert_eq!(requests.len(), 3);
+        assert_eq!(status, EXIT_FAILURE_API, "the last line's status");
+        assert!(err.contains("No such service"), "{err}");
+        // A refusal in the middle does not stop it; the last line's status
+        // (0) is the result.
+        let (status, requests, _) = run_restore(
+            "-D -t 192.0.2.9:80\n-A -t 192.0.2.1:80 -s rr\n",
+            vec![refused, Response::Ok],
+        );
+        assert_eq!((status, requests.len()), (0, 2));
+        // A syntax error ends it, exit 2, nothing after it runs.
+        let (status, requests, err) = run_restore(
+            "-A -t 192.0.2.1:80 -s rr\n-A -t 80\n-C\n",
+            vec![Response::Ok],
+        );
+        assert_eq!((status, requests.len()), (2, 1));
+        assert!(err.contains("illegal virtual server address"), "{err}");
     }
 
     #[test]

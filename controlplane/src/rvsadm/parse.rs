@@ -42,6 +42,9 @@ pub const SCHEDULER_DEFAULT: &str = "wlc";
 /// ipvsadm's `strncpy` into a 16-byte field does.
 pub const NAME_LEN_MAX: usize = 15;
 
+/// Exit status of a refused command line (ipvsadm's `fail(2, ...)`).
+pub const EXIT_SYNTAX: i32 = 2;
+
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -68,6 +71,14 @@ pub enum Command {
     ListMarks,
     /// `--get-laddr` (DPVS's): FullNAT local addresses of all services or one.
     ListLaddrs { service: Option<ServiceKey> },
+    /// `-S [-n]`: the table as the command lines that make it.
+    Save { numeric: bool },
+    /// `-R`: command lines from stdin, one at a time.
+    Restore,
+    /// `-L --timeout`.
+    ListTimeouts,
+    /// `-L --daemon`: the sync daemons (none run yet: nothing printed).
+    ListDaemons,
 }
 
 /// A parsed command line.
@@ -95,7 +106,7 @@ impl ParseError {
     /// The process exit status ipvsadm uses for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            ParseError::Syntax(_) | ParseError::Unsupported(_) => 2,
+            ParseError::Syntax(_) | ParseError::Unsupported(_) => EXIT_SYNTAX,
             ParseError::Popt(_) | ParseError::TryHelp => 255,
         }
     }
@@ -226,6 +237,8 @@ impl Draft {
     fn take_option(&mut self, opt: Opt, shown: &str, value: String) -> Result<(), ParseError> {
         match opt {
             Opt::Numeric
+            | Opt::Timeout
+            | Opt::Daemon
             | Opt::Stats
             | Opt::Thresholds
             | Opt::PersistentConn
@@ -329,8 +342,6 @@ impl Draft {
             | Opt::Service
             | Opt::Forward
             | Opt::McastInterface
-            | Opt::Timeout
-            | Opt::Daemon
             | Opt::Rate
             | Opt::SyncId
             | Opt::McastGroup
@@ -392,12 +403,12 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
     }
     let mut socket: Option<String> = None;
     let mut draft: Option<Draft> = None;
-    let mut positional: Option<String> = None;
+    let mut positionals: Vec<String> = vec![];
     for token in Tokens::new(args) {
         let (spec, shown, value) = match token {
             Ok(Token::Option { spec, shown, value }) => (spec, shown, value),
             Ok(Token::Positional(word)) => {
-                positional.get_or_insert(word);
+                positionals.push(word);
                 continue;
             }
             Err(_) if draft.is_none() => return Err(ParseError::TryHelp),
@@ -429,7 +440,7 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
                             socket,
                         })
                     }
-                    Cmd::Set | Cmd::StartDaemon | Cmd::StopDaemon | Cmd::Restore | Cmd::Save => {
+                    Cmd::StartDaemon | Cmd::StopDaemon => {
                         return Err(ParseError::Unsupported(shown))
                     }
                     _ => draft = Some(Draft::new(cmd)),
@@ -438,7 +449,7 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
         }
     }
     let Some(draft) = draft else {
-        return match positional {
+        return match positionals.first() {
             None => Ok(Invocation {
                 command: Command::List {
                     service: None,
@@ -449,10 +460,32 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
             Some(_) => Err(ParseError::TryHelp),
         };
     };
-    if let Some(word) = positional {
+    let mut positionals = positionals.into_iter();
+    let timeouts = if draft.cmd == Cmd::Set {
+        // ipvsadm takes the three values with poptGetArg.
+        let (Some(tcp), Some(tcpfin), Some(udp)) =
+            (positionals.next(), positionals.next(), positionals.next())
+        else {
+            return syntax("--set option requires 3 timeout values");
+        };
+        Some(rvs_api::Timeouts {
+            tcp_s: parse_timeout(&tcp)?,
+            tcpfin_s: parse_timeout(&tcpfin)?,
+            udp_s: parse_timeout(&udp)?,
+        })
+    } else {
+        None
+    };
+    if let Some(word) = positionals.next() {
         return syntax(format!("unexpected argument {word}"));
     }
-    let command = finish(draft, resolver)?;
+    let command = match timeouts {
+        Some(t) => {
+            check_matrix(&draft)?;
+            Command::Change(Request::SetTimeouts(t))
+        }
+        None => finish(draft, resolver)?,
+    };
     Ok(Invocation { command, socket })
 }
 
@@ -497,19 +530,44 @@ fn finish(draft: Draft, resolver: &dyn Resolver) -> Result<Command, ParseError> 
             addr: required(server, Opt::Server, draft.cmd)?,
         }),
         Cmd::Zero => Command::Change(Request::Zero { service }),
+        Cmd::List
+            if [Opt::Connection, Opt::Timeout, Opt::Daemon]
+                .iter()
+                .any(|&o| draft.has(o))
+                && [Opt::Stats, Opt::Rate, Opt::Thresholds]
+                    .iter()
+                    .any(|&o| draft.has(o))
+                || (draft.has(Opt::Timeout) || draft.has(Opt::Daemon))
+                    && draft.has(Opt::PersistentConn) =>
+        {
+            return syntax("options conflicts in the list command")
+        }
+        Cmd::List if draft.has(Opt::Timeout) => Command::ListTimeouts,
+        Cmd::List if draft.has(Opt::Daemon) => Command::ListDaemons,
         Cmd::List => Command::List {
             service,
             format: list_format(&draft),
         },
+        Cmd::Save => Command::Save {
+            numeric: draft.has(Opt::Numeric),
+        },
+        Cmd::Restore => Command::Restore,
         Cmd::Counters => Command::Counters,
         // Answered or refused by `parse_args` when read; kept for totality.
         Cmd::Help => Command::Help,
         Cmd::Version => Command::Version,
-        Cmd::Set | Cmd::StartDaemon | Cmd::StopDaemon | Cmd::Restore | Cmd::Save => {
+        // `--set` is built by `parse_args`.
+        Cmd::Set | Cmd::StartDaemon | Cmd::StopDaemon => {
             return Err(ParseError::Unsupported(format!("--{}", draft.cmd.name())))
         }
     };
     Ok(command)
+}
+
+/// A `--set` value: 0..2678400 seconds.
+fn parse_timeout(text: &str) -> Result<u32, ParseError> {
+    number(text, 0, i64::from(rvs_api::TIMEOUT_MAX_S))
+        .ok_or_else(|| ParseError::Syntax(format!("invalid timeout value `{text}' specified")))
 }
 
 /// A value the matrix has already made sure of (so the error is the matrix's).
@@ -1156,6 +1214,41 @@ mod tests {
     }
 
     #[test]
+    fn save_restore_set_timeout_daemon() {
+        assert_eq!(parse("-S -n"), Ok(Command::Save { numeric: true }));
+        assert_eq!(parse("--save"), Ok(Command::Save { numeric: false }));
+        assert_eq!(parse("-R"), Ok(Command::Restore));
+        assert_eq!(
+            error("-S -s rr"),
+            "Illegal 'scheduler' option with the 'save' command"
+        );
+        assert_eq!(
+            parse("--set 3600 30 60"),
+            Ok(Command::Change(Request::SetTimeouts(rvs_api::Timeouts {
+                tcp_s: 3600,
+                tcpfin_s: 30,
+                udp_s: 60
+            })))
+        );
+        assert_eq!(error("--set 1 2"), "--set option requires 3 timeout values");
+        assert_eq!(
+            error("--set 1 2 2678401"),
+            "invalid timeout value `2678401' specified"
+        );
+        assert_eq!(error("--set 1 2 3 4"), "unexpected argument 4");
+        assert_eq!(parse("-L --timeout"), Ok(Command::ListTimeouts));
+        assert_eq!(parse("-L --daemon"), Ok(Command::ListDaemons));
+        assert_eq!(
+            error("-L --timeout --stats"),
+            "options conflicts in the list command"
+        );
+        assert_eq!(
+            error("-L --daemon --persistent-conn"),
+            "options conflicts in the list command"
+        );
+    }
+
+    #[test]
     fn proxy_protocol_v2_is_a_service_option() {
         assert!(added_service("-A -t 10.0.0.1:80 -s rr --proxy-protocol v2").proxy_protocol);
         assert!(!added_service("-A -t 10.0.0.1:80 -s rr").proxy_protocol);
@@ -1235,15 +1328,9 @@ mod tests {
     #[test]
     fn unsupported_options_are_named() {
         for (line, option) in [
-            ("-S -n", "-S"),
-            ("--save", "--save"),
-            ("-R", "-R"),
-            ("--set 1 2 3", "--set"),
             ("--start-daemon master", "--start-daemon"),
             ("-L --rate", "--rate"),
             ("-Lnc", "-c"),
-            ("-L --timeout", "--timeout"),
-            ("-L --daemon", "--daemon"),
             ("-A --sctp-service 10.0.0.1:80", "--sctp-service"),
         ] {
             assert_eq!(
