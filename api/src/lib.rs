@@ -331,6 +331,8 @@ pub struct DestStatus {
     pub inactive_conns: u64,
     pub persist_conns: u64,
     pub stats: Stats,
+    #[serde(default)]
+    pub rates: Rates,
 }
 
 /// A service as listed. `dests` are in scheduling order: newest first, as the
@@ -340,7 +342,21 @@ pub struct ServiceStatus {
     pub key: ServiceKey,
     pub config: ServiceConfig,
     pub stats: Stats,
+    /// The estimated rates (`--rate`).
+    #[serde(default)]
+    pub rates: Rates,
     pub dests: Vec<DestStatus>,
+}
+
+/// Rates as IPVS's estimator gives them (`-L --rate`): connections, packets
+/// and bytes per second, a moving average over about 8 s sampled every 2 s.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rates {
+    pub cps: u64,
+    pub in_pps: u64,
+    pub out_pps: u64,
+    pub in_bps: u64,
+    pub out_bps: u64,
 }
 
 /// What the dataplane says about itself.

@@ -59,6 +59,7 @@ fn dest(
         inactive_conns: conns.1,
         persist_conns: conns.2,
         stats,
+        rates: Default::default(),
     }
 }
 
@@ -82,6 +83,7 @@ fn sample() -> Vec<ServiceStatus> {
             ..config("wlc")
         },
         stats: stats(1, 9, 0, 900, 0),
+        rates: Default::default(),
         dests: vec![DestStatus {
             config: DestConfig {
                 u_threshold: 100,
@@ -112,6 +114,7 @@ fn sample() -> Vec<ServiceStatus> {
             ..config("mh")
         },
         stats: stats(4, 40, 38, 4000, 38000),
+        rates: Default::default(),
         dests: vec![dest(
             "[2001:db8::11]:80",
             Forward::Masq,
@@ -130,6 +133,7 @@ fn sample() -> Vec<ServiceStatus> {
             ..config("rr")
         },
         stats: stats(197_999, 197_999, 0, 13_859_930, 0),
+        rates: Default::default(),
         dests: vec![
             dest(
                 "10.0.0.2:53",
@@ -155,6 +159,7 @@ fn sample() -> Vec<ServiceStatus> {
             ..config("rr")
         },
         stats: stats(15, 300, 0, 45_000, 0),
+        rates: Default::default(),
         dests: vec![
             dest(
                 "192.168.10.22:443",
@@ -176,6 +181,7 @@ fn sample() -> Vec<ServiceStatus> {
         key: tcp("192.168.10.100:80"),
         config: config("wlc"),
         stats: stats(3702, 170_367, 153_702, 13_703_670, 1_358_024_679),
+        rates: Default::default(),
         dests: vec![
             dest(
                 "192.168.10.12:80",
@@ -301,6 +307,7 @@ fn wrapping_sort_of_dests() {
         key: tcp("10.10.10.10:80"),
         config: config("rr"),
         stats: Stats::default(),
+        rates: Default::default(),
         dests: vec![
             dest("10.0.0.1:80", Forward::Masq, 1, (0, 0, 0), Stats::default()),
             dest(
@@ -344,6 +351,7 @@ fn wrapping_sort_of_services() {
         key: tcp("10.0.0.1:80"),
         config: config("rr"),
         stats: Stats::default(),
+        rates: Default::default(),
         dests: vec![],
     };
     let b = ServiceStatus {
@@ -395,6 +403,7 @@ fn names_without_numeric_and_fwmark_ipv6() {
                 ..config("sh")
             },
             stats: Stats::default(),
+            rates: Default::default(),
             dests: vec![dest(
                 "[2001:db8::31]:0",
                 Forward::Route,
@@ -467,4 +476,52 @@ fn saved_lines_restore_the_same_table() {
             assert!(added.contains(&want), "{want:?}");
         }
     }
+}
+
+#[test]
+fn list_rate_sample() {
+    let rates = |cps, in_pps, out_pps, in_bps, out_bps| rvs_api::Rates {
+        cps,
+        in_pps,
+        out_pps,
+        in_bps,
+        out_bps,
+    };
+    let mut services = sample();
+    for s in &mut services {
+        match s.key {
+            ServiceKey::Inet { addr, .. } if addr == "192.168.10.100:80".parse().unwrap() => {
+                s.rates = rates(9, 120, 114, 9600, 294_000);
+                for d in &mut s.dests {
+                    d.rates = if d.config.addr.to_string().ends_with(".11:80") {
+                        rates(3, 40, 38, 3200, 98_000)
+                    } else {
+                        rates(6, 80, 76, 6400, 196_000)
+                    };
+                }
+            }
+            ServiceKey::Inet { addr, .. } if addr.port() == 443 => {
+                s.rates = rates(0, 1, 0, 150, 0);
+                for d in &mut s.dests {
+                    if d.config.addr.to_string().ends_with(".21:443") {
+                        d.rates = rates(0, 1, 0, 150, 0);
+                    }
+                }
+            }
+            ServiceKey::Inet { addr, .. } if addr.port() == 53 => {
+                s.rates = rates(110, 110, 0, 7700, 0);
+                for d in &mut s.dests {
+                    d.rates = rates(55, 55, 0, 3850, 0);
+                }
+            }
+            _ => {}
+        }
+    }
+    let got = format_all(
+        &info(),
+        &services,
+        &numeric(ListView::Rate),
+        &ServicesDb::default(),
+    );
+    assert_same(&got, include_str!("fixtures/list_rate.txt"));
 }

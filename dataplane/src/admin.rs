@@ -81,6 +81,7 @@ struct DestEntry {
     neigh_slot: u32,
     port_id: u16,
     baseline: SlotTotals,
+    est: stats::Estimator,
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +101,7 @@ struct ServiceEntry {
     locality_cache: Option<u16>,
     /// FullNAT local addresses, in the order they were added.
     laddrs: Vec<IpAddr>,
+    est: stats::Estimator,
 }
 
 /// A FullNAT local address slot: its address and how many services have it.
@@ -623,9 +625,12 @@ impl AdminState {
                 };
                 for i in targets {
                     let s = &mut self.services[i];
+                    // Counters and rate estimators (`spec/ipvsadm.md` §4).
                     s.baseline = stats::slot_total(cores, s.slot);
+                    s.est = stats::Estimator::default();
                     for d in &mut s.dests {
                         d.baseline = stats::slot_total(cores, d.slot);
+                        d.est = stats::Estimator::default();
                     }
                 }
                 Ok((Response::Ok, false))
@@ -654,6 +659,7 @@ impl AdminState {
                     slot,
                     dests: vec![],
                     baseline,
+                    est: stats::Estimator::default(),
                     built: None,
                     locality_cache: None,
                     laddrs: vec![],
@@ -835,6 +841,7 @@ impl AdminState {
                         neigh_slot,
                         port_id,
                         baseline: stats::slot_total(cores, slot),
+                        est: stats::Estimator::default(),
                     }
                 };
                 // On an add the last weight is the weight given, 0 too (a dest
@@ -1013,6 +1020,17 @@ impl AdminState {
         }
     }
 
+    /// Feed every service's and dest's rate estimator (the control thread
+    /// calls this every `stats::ESTIMATE_EVERY_MS`).
+    pub fn estimate(&mut self, cores: &[Arc<CoreStats>]) {
+        for s in &mut self.services {
+            s.est.sample(&stats::slot_total(cores, s.slot));
+            for d in &mut s.dests {
+                d.est.sample(&stats::slot_total(cores, d.slot));
+            }
+        }
+    }
+
     fn info(&self) -> Info {
         Info {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -1031,6 +1049,16 @@ impl AdminState {
             in_bytes: t.in_bytes,
             out_bytes: t.out_bytes,
         };
+        let to_rates = |e: &stats::Estimator| {
+            let r = e.rates();
+            rvs_api::Rates {
+                cps: r.cps,
+                in_pps: r.in_pps,
+                out_pps: r.out_pps,
+                in_bps: r.in_bps,
+                out_bps: r.out_bps,
+            }
+        };
         let dests = s
             .dests
             .iter()
@@ -1042,6 +1070,7 @@ impl AdminState {
                     inactive_conns: t.inactive,
                     persist_conns: t.persist,
                     stats: to_stats(t),
+                    rates: to_rates(&d.est),
                 }
             })
             .collect();
@@ -1049,6 +1078,7 @@ impl AdminState {
             key: s.key,
             config: s.config.clone(),
             stats: to_stats(stats::slot_total(cores, s.slot).since(&s.baseline)),
+            rates: to_rates(&s.est),
             dests,
         }
     }

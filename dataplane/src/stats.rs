@@ -297,3 +297,116 @@ pub fn slot_total(cores: &[std::sync::Arc<CoreStats>], slot: u32) -> SlotTotals 
     }
     t
 }
+
+/// IPVS's rate estimator (`ip_vs_est.c`), fed every [`ESTIMATE_EVERY_MS`]
+/// from the totals over all cores: each rate is a moving average with weight
+/// 1/4 per sample (about 8 s of memory), kept in fixed point (connections
+/// and packets ×2^10 per second, bytes ×2^5) as the kernel keeps it, so the
+/// figures round the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Estimator {
+    last: Option<SlotTotals>,
+    cps: u64,
+    in_pps: u64,
+    out_pps: u64,
+    in_bps: u64,
+    out_bps: u64,
+}
+
+/// How often the control thread samples (the kernel's 2 s).
+pub const ESTIMATE_EVERY_MS: u64 = 2000;
+
+/// What an estimator reads: per second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EstimatedRates {
+    pub cps: u64,
+    pub in_pps: u64,
+    pub out_pps: u64,
+    pub in_bps: u64,
+    pub out_bps: u64,
+}
+
+impl Estimator {
+    /// Take a sample: `now` is the counters' totals 2 s after the last one.
+    /// The first sample only sets the starting point.
+    pub fn sample(&mut self, now: &SlotTotals) {
+        let Some(last) = self.last.replace(*now) else {
+            return;
+        };
+        // A delta over 2 s, scaled to per second ×2^10 (<< 9) or ×2^5 (<< 4).
+        let step = |avg: &mut u64, delta: u64, shift: u32| {
+            let rate = i128::from(delta) << shift;
+            let cur = i128::from(*avg);
+            *avg = (cur + ((rate - cur) >> 2)).max(0) as u64;
+        };
+        step(&mut self.cps, now.conns.wrapping_sub(last.conns), 9);
+        step(&mut self.in_pps, now.in_pkts.wrapping_sub(last.in_pkts), 9);
+        step(
+            &mut self.out_pps,
+            now.out_pkts.wrapping_sub(last.out_pkts),
+            9,
+        );
+        step(
+            &mut self.in_bps,
+            now.in_bytes.wrapping_sub(last.in_bytes),
+            4,
+        );
+        step(
+            &mut self.out_bps,
+            now.out_bytes.wrapping_sub(last.out_bytes),
+            4,
+        );
+    }
+
+    /// The rates, rounded as the kernel reads them.
+    pub fn rates(&self) -> EstimatedRates {
+        EstimatedRates {
+            cps: (self.cps + 0x1ff) >> 10,
+            in_pps: (self.in_pps + 0x1ff) >> 10,
+            out_pps: (self.out_pps + 0x1ff) >> 10,
+            in_bps: (self.in_bps + 0xf) >> 5,
+            out_bps: (self.out_bps + 0xf) >> 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod estimator_tests {
+    use super::*;
+
+    fn totals(conns: u64, bytes: u64) -> SlotTotals {
+        SlotTotals {
+            conns,
+            in_pkts: conns * 6,
+            in_bytes: bytes,
+            ..SlotTotals::default()
+        }
+    }
+
+    #[test]
+    fn a_steady_rate_is_reached_and_a_stop_decays() {
+        let mut e = Estimator::default();
+        e.sample(&totals(0, 0));
+        assert_eq!(
+            e.rates(),
+            EstimatedRates::default(),
+            "one sample: no rate yet"
+        );
+        // 100 connections/s, 600 packets/s, 40000 bytes/s.
+        for i in 1..=40u64 {
+            e.sample(&totals(200 * i, 80_000 * i));
+        }
+        let r = e.rates();
+        assert_eq!((r.cps, r.in_pps, r.in_bps), (100, 600, 40_000));
+        // After the first 2 s, a quarter of the way.
+        let mut f = Estimator::default();
+        f.sample(&totals(0, 0));
+        f.sample(&totals(200, 80_000));
+        assert_eq!(f.rates().cps, 25);
+        // Traffic stops: the rate decays toward 0.
+        for _ in 0..10 {
+            e.sample(&totals(200 * 40, 80_000 * 40));
+        }
+        assert!(e.rates().cps < 10, "{:?}", e.rates());
+    }
+}

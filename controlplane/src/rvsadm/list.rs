@@ -31,6 +31,8 @@ pub enum ListView {
     Services,
     /// `--stats`: traffic counters.
     Stats,
+    /// `--rate`: the estimated rates.
+    Rate,
     /// `--thresholds`: upper and lower connection thresholds.
     Thresholds,
     /// `--persistent-conn`: weight and persistent connection counts.
@@ -100,6 +102,9 @@ fn title(view: ListView) -> &'static str {
         ListView::Stats => {
             "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n"
         }
+        ListView::Rate => {
+            "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  -> RemoteAddress:Port\n"
+        }
         ListView::Thresholds => {
             "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn \n  -> RemoteAddress:Port\n"
         }
@@ -156,6 +161,13 @@ fn push_service(
     if format.view == ListView::Stats {
         let _ = write!(out, "{name:<SERVICE_COLUMN_CHARS$}");
         push_stats(out, &service.stats, format.exact);
+    } else if format.view == ListView::Rate {
+        let _ = write!(out, "{name:<SERVICE_COLUMN_CHARS$}");
+        let r = &service.rates;
+        for v in [r.cps, r.in_pps, r.out_pps, r.in_bps, r.out_bps] {
+            out.push_str(&largenum(v, format.exact));
+        }
+        out.push('\n');
     } else {
         out.push_str(&service_line(&name, service));
     }
@@ -185,6 +197,20 @@ fn push_service(
             ListView::Stats => {
                 let _ = write!(out, "  -> {name:<28}");
                 push_stats(out, &dest.stats, format.exact);
+                Ok(())
+            }
+            ListView::Rate => {
+                // ipvsadm prints a dest's CPS, InPPS and OutPPS with %8llu,
+                // its byte rates as largenum.
+                let r = &dest.rates;
+                let _ = write!(
+                    out,
+                    "  -> {name:<28} {:>8} {:>8} {:>8}",
+                    r.cps, r.in_pps, r.out_pps
+                );
+                out.push_str(&largenum(r.in_bps, format.exact));
+                out.push_str(&largenum(r.out_bps, format.exact));
+                out.push('\n');
                 Ok(())
             }
             ListView::Thresholds => writeln!(

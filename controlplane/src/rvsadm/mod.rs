@@ -25,8 +25,8 @@
 //! - `-R` reads command lines from stdin (`spec/ipvsadm.md` §3.2): a line
 //!   that does not parse ends it with exit 2, a refused change is reported
 //!   and it goes on, the exit status is the last line's;
-//! - options of the grammar not implemented yet (`-c`, `--rate`, the sync
-//!   daemons, `--sctp-service`)
+//! - options of the grammar not implemented yet (`-c`, the sync daemons,
+//!   `--sctp-service`)
 //!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod errors;
@@ -425,6 +425,7 @@ Options:
   --timeout                           output of timeout (tcp tcpfin udp)
   --daemon                            output of daemon information
   --stats                             output of statistics information
+  --rate                              output of rate information
   --exact        -X                   expand numbers (display exact values)
   --thresholds                        output of thresholds information
   --persistent-conn                   output of persistent connection info
@@ -443,7 +444,7 @@ rvs specifics:
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
   local addresses, --proxy-protocol), so -R restores them.
-  Not supported yet: -c, --rate, --start-daemon, --stop-daemon, --sctp-service.
+  Not supported yet: -c, --start-daemon, --stop-daemon, --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:

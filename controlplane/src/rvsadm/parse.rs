@@ -239,6 +239,7 @@ impl Draft {
             Opt::Numeric
             | Opt::Timeout
             | Opt::Daemon
+            | Opt::Rate
             | Opt::Stats
             | Opt::Thresholds
             | Opt::PersistentConn
@@ -342,7 +343,6 @@ impl Draft {
             | Opt::Service
             | Opt::Forward
             | Opt::McastInterface
-            | Opt::Rate
             | Opt::SyncId
             | Opt::McastGroup
             | Opt::McastPort
@@ -780,7 +780,9 @@ fn check_tunnel(draft: &Draft) -> Result<(), ParseError> {
 }
 
 fn list_format(draft: &Draft) -> ListFormat {
-    let view = if draft.has(Opt::Stats) {
+    let view = if draft.has(Opt::Rate) {
+        ListView::Rate
+    } else if draft.has(Opt::Stats) {
         ListView::Stats
     } else if draft.has(Opt::Thresholds) {
         ListView::Thresholds
@@ -1329,7 +1331,6 @@ mod tests {
     fn unsupported_options_are_named() {
         for (line, option) in [
             ("--start-daemon master", "--start-daemon"),
-            ("-L --rate", "--rate"),
             ("-Lnc", "-c"),
             ("-A --sctp-service 10.0.0.1:80", "--sctp-service"),
         ] {

@@ -32,6 +32,8 @@ use crate::shared::Shared;
 
 const TICK: Duration = Duration::from_millis(5);
 const TRASH_EVERY: Duration = Duration::from_secs(1);
+/// How often the rate estimators sample (IPVS's 2 s).
+const ESTIMATE_EVERY: Duration = Duration::from_millis(rvs_dataplane::stats::ESTIMATE_EVERY_MS);
 /// One read may wait this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// A client connection lives at most this long, however it trickles.
@@ -223,6 +225,7 @@ impl Control {
 
     pub fn run(&mut self, calls: Receiver<AdminCall>) {
         let mut last_trash = Instant::now();
+        let mut last_estimate = Instant::now();
         let mut requests = Vec::new();
         let mut expired = Vec::new();
         while !self.shared.stop.load(Relaxed) {
@@ -254,6 +257,10 @@ impl Control {
             }
             while let Some(old) = self.shared.retired.pop() {
                 drop(old);
+            }
+            if last_estimate.elapsed() >= ESTIMATE_EVERY {
+                last_estimate = Instant::now();
+                self.admin.estimate(&self.shared.cores);
             }
             if last_trash.elapsed() >= TRASH_EVERY {
                 last_trash = Instant::now();
