@@ -459,6 +459,8 @@ pub enum Request {
     ListLaddrs {
         service: Option<ServiceKey>,
     },
+    /// The connection entries of every core (`-Lnc`).
+    ListConns,
     /// The connection timeouts ipvsadm's `--set` sets (`-L --timeout`).
     GetTimeouts,
     /// `--set tcp tcpfin udp`: seconds; 0 leaves that one as it is.
@@ -552,6 +554,21 @@ pub enum Response {
     MarkRules(Vec<MarkRule>),
     Laddrs(Vec<LaddrStatus>),
     Timeouts(Timeouts),
+    Conns(Vec<ConnStatus>),
+}
+
+/// A connection entry as `ipvsadm -Lnc` shows it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ConnStatus {
+    /// `None` for a firewall-mark persistence template (IPVS's protocol 0,
+    /// shown as `IP`).
+    pub protocol: Option<Protocol>,
+    pub client: SocketAddr,
+    pub virtual_addr: SocketAddr,
+    pub dest: SocketAddr,
+    /// IPVS's state name (`ESTABLISHED`, ..., `UDP`, `NONE` for templates).
+    pub state: String,
+    pub expires_s: u64,
 }
 
 /// Write one frame: length, then JSON.

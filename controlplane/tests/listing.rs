@@ -525,3 +525,70 @@ fn list_rate_sample() {
     );
     assert_same(&got, include_str!("fixtures/list_rate.txt"));
 }
+
+#[test]
+fn list_conns_sample() {
+    use rvs_api::ConnStatus;
+    let c = |protocol, client: &str, virt: &str, dest: &str, state: &str, expires_s| ConnStatus {
+        protocol,
+        client: addr(client),
+        virtual_addr: addr(virt),
+        dest: addr(dest),
+        state: state.to_string(),
+        expires_s,
+    };
+    let (tcp, udp) = (Some(Protocol::Tcp), Some(Protocol::Udp));
+    let conns = [
+        c(
+            tcp,
+            "203.0.113.5:51234",
+            "192.168.10.100:80",
+            "192.168.10.11:80",
+            "ESTABLISHED",
+            14 * 60 + 57,
+        ),
+        c(
+            tcp,
+            "203.0.113.6:40022",
+            "192.168.10.100:80",
+            "192.168.10.12:80",
+            "TIME_WAIT",
+            105,
+        ),
+        c(
+            tcp,
+            "198.51.100.9:33000",
+            "192.168.10.100:443",
+            "192.168.10.21:443",
+            "SYN_RECV",
+            53,
+        ),
+        c(
+            tcp,
+            "198.51.100.0:0",
+            "192.168.10.100:443",
+            "192.168.10.21:443",
+            "NONE",
+            359,
+        ),
+        c(
+            udp,
+            "203.0.113.7:5353",
+            "192.168.10.100:53",
+            "10.0.0.1:53",
+            "UDP",
+            299,
+        ),
+        c(
+            None,
+            "203.0.113.8:0",
+            "0.0.0.7:0",
+            "192.168.10.31:0",
+            "NONE",
+            252,
+        ),
+    ];
+    let got =
+        rvs_controlplane::rvsadm::list::format_conns(&conns, true, false, &ServicesDb::default());
+    assert_same(&got, include_str!("fixtures/list_conns.txt"));
+}

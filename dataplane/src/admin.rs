@@ -760,6 +760,11 @@ impl AdminState {
                 };
                 Ok((Response::Laddrs(list), false))
             }
+            // The workers hold the entries: the control thread asks them.
+            Request::ListConns => Err(err(
+                ErrorKind::NotSupported,
+                "connection entries are listed by the dataplane's control thread, not the admin state",
+            )),
             Request::GetTimeouts => Ok((Response::Timeouts(self.api_timeouts()), false)),
             Request::SetTimeouts(t) => {
                 if [t.tcp_s, t.tcpfin_s, t.udp_s]

@@ -102,6 +102,29 @@ pub enum WorkerEvent {
     },
 }
 
+/// One connection entry as `-Lnc` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRecord {
+    /// TCP, UDP, or 0 for a fwmark persistence template.
+    pub protocol: u8,
+    pub caddr: IpAddr,
+    pub cport: u16,
+    /// The VIP (a fwmark template's mark as an IPv4 address, as IPVS shows
+    /// it).
+    pub vaddr: IpAddr,
+    pub vport: u16,
+    pub daddr: IpAddr,
+    pub dport: u16,
+    pub state: State,
+    /// Milliseconds left.
+    pub expires_in_ms: u64,
+    pub template: bool,
+}
+
+/// Where a connection dump goes on: a slot of the IPv4 table, then of the
+/// IPv6 one.
+pub type DumpCursor = usize;
+
 /// Tunables of the connection logic (IPVS sysctls with their defaults,
 /// `spec/conn.md` §12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +205,31 @@ pub fn owner_of<A: std::hash::Hash>(
         return 0;
     }
     (hasher.hash_one((caddr, cport)) % u64::from(workers)) as u16
+}
+
+/// An entry as listed, if the slot holds a live one.
+fn record_of<A: Family>(c: &Conn<A>, now_ms: u64) -> Option<ConnRecord> {
+    use crate::conn::Slot;
+    if c.is_empty() || c.expires_ms <= now_ms {
+        return None;
+    }
+    let fwmark_template = c.is_template() && c.key.protocol == 0;
+    Some(ConnRecord {
+        protocol: c.key.protocol,
+        caddr: c.key.caddr.to_ip(),
+        cport: c.key.cport,
+        vaddr: if fwmark_template {
+            IpAddr::V4(Ipv4Addr::from(c.fwmark))
+        } else {
+            c.key.vaddr.to_ip()
+        },
+        vport: c.key.vport,
+        daddr: c.daddr.to_ip(),
+        dport: c.dport,
+        state: c.state(),
+        expires_in_ms: c.expires_ms - now_ms,
+        template: c.is_template(),
+    })
 }
 
 /// Whether `service`'s templates have port 0: port-0 services (PCC), fwmark
@@ -625,6 +673,39 @@ impl Worker {
 
     pub fn stats(&self) -> &CoreStats {
         &self.core.stats
+    }
+
+    /// List this core's live connection entries from `cursor` (the IPv4
+    /// table's slots, then the IPv6 one's), examining at most `budget`
+    /// slots: each goes to `emit`, and when `emit` refuses one (its queue is
+    /// full) the walk stops there. Returns where to go on, or `None` when
+    /// the tables are done. Read-only and bounded: the worker calls it
+    /// between bursts.
+    pub fn dump(
+        &self,
+        cursor: DumpCursor,
+        budget: usize,
+        now_ms: u64,
+        emit: &mut dyn FnMut(ConnRecord) -> bool,
+    ) -> Option<DumpCursor> {
+        let n4 = self.core.conns.slots_len();
+        let n6 = self.core.conns6.slots_len();
+        let mut at = cursor;
+        let end = cursor.saturating_add(budget).min(n4 + n6);
+        while at < end {
+            let record = if at < n4 {
+                record_of(self.core.conns.get(at), now_ms)
+            } else {
+                record_of(self.core.conns6.get(at - n4), now_ms)
+            };
+            if let Some(r) = record {
+                if !emit(r) {
+                    return Some(at);
+                }
+            }
+            at += 1;
+        }
+        (at < n4 + n6).then_some(at)
     }
 
     /// Expire up to `budget` slots' worth of old connections.

@@ -989,3 +989,50 @@ fn a_persistent_fullnat_client_refused_for_want_of_ports_leaves_no_immortal_temp
     d.sweep(12);
     assert_eq!(d.counter(Counter::TemplateExpired), 1);
 }
+
+#[test]
+fn a_connection_dump_resumes_where_its_queue_was_full() {
+    let mut d = nat_director();
+    for cport in 1..=10u16 {
+        let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
+        assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
+    }
+    // Take 3 at a time, as a full answer queue would make it.
+    let mut seen = vec![];
+    let mut cursor = Some(0);
+    while let Some(at) = cursor {
+        let mut room = 3;
+        cursor = d.worker.dump(at, usize::MAX, 1000, &mut |r| {
+            if room == 0 {
+                return false;
+            }
+            room -= 1;
+            seen.push(r);
+            true
+        });
+    }
+    seen.sort_by_key(|r| r.cport);
+    assert_eq!(seen.len(), 10);
+    assert_eq!(
+        seen.iter().map(|r| r.cport).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let r = seen[0];
+    assert_eq!(
+        (r.caddr, r.vaddr, r.vport, r.daddr, r.dport),
+        (CLI.into(), VIP.into(), 80, RS1.into(), 8080)
+    );
+    assert_eq!(r.state.name(), "SYN_RECV");
+    assert_eq!(
+        r.expires_in_ms,
+        60_000 + 1 - 1000,
+        "60 s from the SYN at 1 ms"
+    );
+    // Expired entries are not listed.
+    let mut n = 0;
+    d.worker.dump(0, usize::MAX, 70_000, &mut |_| {
+        n += 1;
+        true
+    });
+    assert_eq!(n, 0);
+}

@@ -117,6 +117,42 @@ fn title(view: ListView) -> &'static str {
     }
 }
 
+/// `-Lc`: the connection entries in ipvsadm's format (`spec/ipvsadm.md`
+/// §2.6), in the dataplane's order (ipvsadm's is the kernel's hash order).
+pub fn format_conns(
+    conns: &[rvs_api::ConnStatus],
+    numeric: bool,
+    persistent: bool,
+    ports: &ServicesDb,
+) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if persistent {
+        // ipvsadm's "pro expire %-11s %-18s %-18s %-18s %-16s %s".
+        out.push_str(
+            "pro expire state       source             virtual            destination        pe name          pe_data\n",
+        );
+    } else {
+        out.push_str("pro expire state       source             virtual            destination\n");
+    }
+    for c in conns {
+        let (name, protocol) = match c.protocol {
+            Some(Protocol::Tcp) => ("TCP", Protocol::Tcp),
+            Some(Protocol::Udp) => ("UDP", Protocol::Udp),
+            None => ("IP", Protocol::Tcp),
+        };
+        let expire = format!("{:02}:{:02}", c.expires_s / 60, c.expires_s % 60);
+        let _ = writeln!(
+            out,
+            "{name:<3} {expire:<6} {:<11} {:<18} {:<18} {}",
+            c.state,
+            addr_text(&c.client, protocol, numeric, ports),
+            addr_text(&c.virtual_addr, protocol, numeric, ports),
+            addr_text(&c.dest, protocol, numeric, ports)
+        );
+    }
+    out
+}
+
 /// ipvsadm's `print_largenum`: a counter in 9 columns, scaled to K/M/G/T
 /// (powers of 1000, rounded down) unless `exact`, which widens instead.
 pub fn largenum(value: u64, exact: bool) -> String {

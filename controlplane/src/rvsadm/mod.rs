@@ -25,7 +25,7 @@
 //! - `-R` reads command lines from stdin (`spec/ipvsadm.md` §3.2): a line
 //!   that does not parse ends it with exit 2, a refused change is reported
 //!   and it goes on, the exit status is the last line's;
-//! - options of the grammar not implemented yet (`-c`, the sync daemons,
+//! - options of the grammar not implemented yet (the sync daemons,
 //!   `--sctp-service`)
 //!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
 
@@ -125,6 +125,17 @@ pub fn execute(
         // No sync daemon runs (the HA work brings them): ipvsadm prints
         // nothing then.
         Command::ListDaemons => Ok(String::new()),
+        Command::ListConns {
+            numeric,
+            persistent,
+        } => match call(Request::ListConns) {
+            Ok(Response::Conns(conns)) => {
+                Ok(list::format_conns(&conns, *numeric, *persistent, ports))
+            }
+            Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+            Ok(other) => Err(unexpected(socket, &other)),
+            Err(e) => Err(transport_failure(socket, &e)),
+        },
         Command::Restore => Err((
             parse::EXIT_SYNTAX,
             "rvsadm: -R reads the commands from standard input; it cannot be one of them"
@@ -432,6 +443,7 @@ Options:
   --nosort                            disable sorting output of service/server entries
   --sort                              does nothing, for backwards compatibility
   --ops          -o                   one-packet scheduling
+  --connection   -c                   output of current IPVS connections
   --numeric      -n                   numeric output of addresses and ports
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --proxy-protocol v2                 FullNAT dests get the client's address in a
@@ -444,7 +456,7 @@ rvs specifics:
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
   local addresses, --proxy-protocol), so -R restores them.
-  Not supported yet: -c, --start-daemon, --stop-daemon, --sctp-service.
+  Not supported yet: --start-daemon, --stop-daemon, --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:

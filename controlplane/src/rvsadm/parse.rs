@@ -79,6 +79,9 @@ pub enum Command {
     ListTimeouts,
     /// `-L --daemon`: the sync daemons (none run yet: nothing printed).
     ListDaemons,
+    /// `-L -c`: the connection entries (with `--persistent-conn`, the
+    /// persistence engine's columns too).
+    ListConns { numeric: bool, persistent: bool },
 }
 
 /// A parsed command line.
@@ -237,6 +240,7 @@ impl Draft {
     fn take_option(&mut self, opt: Opt, shown: &str, value: String) -> Result<(), ParseError> {
         match opt {
             Opt::Numeric
+            | Opt::Connection
             | Opt::Timeout
             | Opt::Daemon
             | Opt::Rate
@@ -339,8 +343,7 @@ impl Draft {
                 Ok(())
             }
             // `Service` and `Forward` come as their own kinds, never here.
-            Opt::Connection
-            | Opt::Service
+            Opt::Service
             | Opt::Forward
             | Opt::McastInterface
             | Opt::SyncId
@@ -543,6 +546,10 @@ fn finish(draft: Draft, resolver: &dyn Resolver) -> Result<Command, ParseError> 
             return syntax("options conflicts in the list command")
         }
         Cmd::List if draft.has(Opt::Timeout) => Command::ListTimeouts,
+        Cmd::List if draft.has(Opt::Connection) => Command::ListConns {
+            numeric: draft.has(Opt::Numeric),
+            persistent: draft.has(Opt::PersistentConn),
+        },
         Cmd::List if draft.has(Opt::Daemon) => Command::ListDaemons,
         Cmd::List => Command::List {
             service,
@@ -1331,7 +1338,6 @@ mod tests {
     fn unsupported_options_are_named() {
         for (line, option) in [
             ("--start-daemon master", "--start-daemon"),
-            ("-Lnc", "-c"),
             ("-A --sctp-service 10.0.0.1:80", "--sctp-service"),
         ] {
             assert_eq!(

@@ -28,10 +28,12 @@ use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::wire::{arp, ndp};
 
 use crate::dpdk::{self, Pool};
-use crate::shared::Shared;
+use crate::shared::{DumpItem, Shared};
 
 const TICK: Duration = Duration::from_millis(5);
 const TRASH_EVERY: Duration = Duration::from_secs(1);
+/// How long a connection listing may take, all workers together.
+const DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the rate estimators sample (IPVS's 2 s).
 const ESTIMATE_EVERY: Duration = Duration::from_millis(rvs_dataplane::stats::ESTIMATE_EVERY_MS);
 /// One read may wait this long.
@@ -230,7 +232,10 @@ impl Control {
         let mut expired = Vec::new();
         while !self.shared.stop.load(Relaxed) {
             while let Ok(call) = calls.try_recv() {
-                let response = self.apply(call.request);
+                let response = match call.request {
+                    Request::ListConns => self.list_conns(),
+                    request => self.apply(request),
+                };
                 let _ = call.reply.send(response);
             }
             let now = self.now_ms();
@@ -271,6 +276,55 @@ impl Control {
             }
             std::thread::sleep(TICK);
         }
+    }
+
+    /// `-Lnc`: every worker's entries. Each worker answers between its
+    /// bursts, in bounded rounds (`worker::serve_dump`); the control thread
+    /// drains the answers as they come, within [`DUMP_TIMEOUT`] for all.
+    fn list_conns(&mut self) -> Response {
+        use rvs_dataplane::conn::state::State;
+        use std::net::SocketAddr;
+        let deadline = Instant::now() + DUMP_TIMEOUT;
+        let mut conns = Vec::new();
+        for ch in &self.shared.dumps {
+            while ch.replies.pop().is_some() {}
+            if ch.requests.push(()).is_err() {
+                // A listing already asked for and not answered: wait for it.
+            }
+            loop {
+                match ch.replies.pop() {
+                    Some(DumpItem::Conn(r)) => {
+                        let protocol = match r.protocol {
+                            6 => Some(rvs_api::Protocol::Tcp),
+                            17 => Some(rvs_api::Protocol::Udp),
+                            _ => None,
+                        };
+                        let state = if r.template && r.state == State::None {
+                            "NONE"
+                        } else {
+                            r.state.name()
+                        };
+                        conns.push(rvs_api::ConnStatus {
+                            protocol,
+                            client: SocketAddr::new(r.caddr, r.cport),
+                            virtual_addr: SocketAddr::new(r.vaddr, r.vport),
+                            dest: SocketAddr::new(r.daddr, r.dport),
+                            state: state.to_string(),
+                            expires_s: r.expires_in_ms.div_ceil(1000),
+                        });
+                    }
+                    Some(DumpItem::End) => break,
+                    None if Instant::now() >= deadline => {
+                        return Response::Error(ApiError::new(
+                            ErrorKind::NoMemory,
+                            "a worker did not list its connections in time",
+                        ));
+                    }
+                    None => std::thread::sleep(Duration::from_micros(200)),
+                }
+            }
+        }
+        Response::Conns(conns)
     }
 
     fn apply(&mut self, request: Request) -> Response {

@@ -22,7 +22,7 @@ use rvs_dataplane::pipeline::{ConnPolicy, Worker, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{self, CoreStats, Counter, OverloadFlags};
 
-use shared::{PortIds, Shared};
+use shared::{DumpChannel, PortIds, Shared};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -139,6 +139,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         events: Arc::new(ArrayQueue::new(4096)),
         handoff: (0..workers).map(|_| ArrayQueue::new(4096)).collect(),
         ctl_tx: ArrayQueue::new(1024),
+        dumps: (0..workers).map(|_| DumpChannel::new()).collect(),
     });
     let conn_table_size = (cfg.conns_per_core_max * 2).next_power_of_two() as u32;
     let mut admin = AdminState::new(AdminSetup {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::WorkerEvent;
+use rvs_dataplane::pipeline::{ConnRecord, WorkerEvent};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::CoreStats;
 
@@ -37,4 +37,32 @@ pub struct Shared {
     pub handoff: Vec<ArrayQueue<(u16, Mbuf)>>,
     /// Control → worker 0: frames to send (ARP requests), by port.
     pub ctl_tx: ArrayQueue<(u16, Mbuf)>,
+    /// Control ↔ worker w: connection listings (`-Lnc`).
+    pub dumps: Vec<DumpChannel>,
+}
+
+/// A connection listing between the control thread and one worker: the
+/// control thread asks (a one-slot request), the worker walks its tables
+/// between bursts, a bounded number of slots per round, and answers with
+/// the entries and an end mark; a full answer queue makes it wait for the
+/// next round, never block.
+pub struct DumpChannel {
+    pub requests: ArrayQueue<()>,
+    pub replies: ArrayQueue<DumpItem>,
+}
+
+impl DumpChannel {
+    pub fn new() -> Self {
+        DumpChannel {
+            requests: ArrayQueue::new(1),
+            replies: ArrayQueue::new(4096),
+        }
+    }
+}
+
+/// One item of a worker's answer.
+#[derive(Clone, Copy, Debug)]
+pub enum DumpItem {
+    Conn(ConnRecord),
+    End,
 }

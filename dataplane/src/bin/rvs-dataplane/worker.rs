@@ -8,16 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
-use rvs_dataplane::pipeline::{Verdict, Worker};
+use rvs_dataplane::pipeline::{DumpCursor, Verdict, Worker};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::Counter;
 
 use crate::dpdk::{self, Mbuf, MbufFrame};
-use crate::shared::Shared;
+use crate::shared::{DumpChannel, DumpItem, Shared};
 
 pub const BURST: usize = 32;
 const STAGE: usize = 256;
 const SWEEP_BUDGET: usize = 64;
+/// Connection-table slots a listing examines per poll round.
+const DUMP_BUDGET: usize = 1024;
 
 /// Frames waiting to be sent on one queue.
 struct Stage {
@@ -88,6 +90,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
     };
     let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
     let mut pending_retire: Option<Arc<Snapshot>> = None;
+    let mut dump = DumpState::Idle;
 
     while !shared.stop.load(Relaxed) {
         // A new generation is taken between bursts; the old one goes back to
@@ -154,6 +157,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             );
         }
         q.drop.free_all();
+        dump = serve_dump(dump, &worker, &shared.dumps[usize::from(id)], now_ms);
         worker.sweep(now_ms, SWEEP_BUDGET);
         if work == 0 && !idle_sleep.is_zero() {
             std::thread::sleep(idle_sleep);
@@ -165,6 +169,42 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
     q.drop.free_all();
     if let Some(old) = pending_retire {
         drop(old);
+    }
+}
+
+/// Where this worker is in a connection listing.
+#[derive(Clone, Copy)]
+enum DumpState {
+    Idle,
+    Walking(DumpCursor),
+    /// Walked; the end mark is still to be queued.
+    Ending,
+}
+
+/// One round's share of a connection listing: at most [`DUMP_BUDGET`]
+/// slots, and no more entries than the answer queue takes.
+fn serve_dump(state: DumpState, worker: &Worker, ch: &DumpChannel, now_ms: u64) -> DumpState {
+    let state = match state {
+        DumpState::Idle => match ch.requests.pop() {
+            Some(()) => DumpState::Walking(0),
+            None => return DumpState::Idle,
+        },
+        s => s,
+    };
+    let state = match state {
+        DumpState::Walking(at) => {
+            match worker.dump(at, DUMP_BUDGET, now_ms, &mut |r| {
+                ch.replies.push(DumpItem::Conn(r)).is_ok()
+            }) {
+                Some(next) => return DumpState::Walking(next),
+                None => DumpState::Ending,
+            }
+        }
+        s => s,
+    };
+    match ch.replies.push(DumpItem::End) {
+        Ok(()) => DumpState::Idle,
+        Err(_) => state,
     }
 }
 
