@@ -461,6 +461,9 @@ pub enum Request {
     },
     /// The connection entries of every core (`-Lnc`).
     ListConns,
+    /// Changes applied together, as one generation, or not at all (the
+    /// control plane's reconcile): the answer is `Ok` or the first refusal.
+    Batch(Vec<Request>),
     /// The connection timeouts ipvsadm's `--set` sets (`-L --timeout`).
     GetTimeouts,
     /// `--set tcp tcpfin udp`: seconds; 0 leaves that one as it is.

@@ -126,6 +126,7 @@ struct Trashed {
 }
 
 /// What the admin requests built.
+#[derive(Clone)]
 pub struct AdminState {
     services: Vec<ServiceEntry>,
     trash: Vec<Trashed>,
@@ -582,6 +583,35 @@ impl AdminState {
         }
     }
 
+    /// A batch: every request applied in order to a copy of the state, the
+    /// copy kept only when all succeed (one generation); the first refusal
+    /// is the answer, naming its place in the batch, and nothing changes.
+    fn apply_batch(
+        &mut self,
+        batch: Vec<Request>,
+        cores: &[Arc<CoreStats>],
+        now_ms: u64,
+    ) -> Result<(Response, bool), ApiError> {
+        let mut trial = self.clone();
+        let mut changed = false;
+        for (i, req) in batch.into_iter().enumerate() {
+            if matches!(req, Request::Batch(_)) {
+                return Err(err(ErrorKind::Invalid, "a batch cannot hold a batch"));
+            }
+            match trial.apply(req, cores, now_ms) {
+                Ok((_, c)) => changed |= c,
+                Err(e) => {
+                    return Err(ApiError::new(
+                        e.kind,
+                        format!("request {} of the batch: {}", i + 1, e.message),
+                    ))
+                }
+            }
+        }
+        *self = trial;
+        Ok((Response::Ok, changed))
+    }
+
     fn apply(
         &mut self,
         req: Request,
@@ -760,6 +790,7 @@ impl AdminState {
                 };
                 Ok((Response::Laddrs(list), false))
             }
+            Request::Batch(batch) => self.apply_batch(batch, cores, now_ms),
             // The workers hold the entries: the control thread asks them.
             Request::ListConns => Err(err(
                 ErrorKind::NotSupported,

@@ -86,7 +86,7 @@ struct Entry {
 }
 
 /// Which addresses to resolve, and their slots.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Resolver {
     entries: Vec<Entry>,
     free_slots: Vec<u32>,

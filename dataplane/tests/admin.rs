@@ -449,3 +449,53 @@ fn deleted_slots_wait_for_every_worker_to_move_on() {
     a.collect_trash(&c, deleted_in);
     assert_eq!(add(&mut a), Response::Ok);
 }
+
+/// A batch is one generation, all or nothing.
+#[test]
+fn a_batch_applies_whole_or_not_at_all() {
+    let (mut a, c) = state();
+    let g = a.generation();
+    let good = Request::Batch(vec![
+        Request::AddService {
+            key: svc(80),
+            config: cfg("rr"),
+        },
+        Request::AddDest {
+            service: svc(80),
+            dest: dest(11, 80, Forward::Route),
+        },
+        Request::AddDest {
+            service: svc(80),
+            dest: dest(12, 80, Forward::Route),
+        },
+    ]);
+    assert_eq!(a.handle(good, &c, 1), (Response::Ok, true));
+    assert_eq!(a.generation(), g + 1, "one generation for the batch");
+    let before = list(&mut a, &c);
+    let bad = Request::Batch(vec![
+        Request::DelDest {
+            service: svc(80),
+            addr: dest(11, 80, Forward::Route).addr,
+        },
+        // Already there: refused, and the deletion above with it.
+        Request::AddDest {
+            service: svc(80),
+            dest: dest(12, 80, Forward::Route),
+        },
+    ]);
+    let (resp, changed) = a.handle(bad, &c, 2);
+    assert!(!changed);
+    match resp {
+        Response::Error(e) => {
+            assert_eq!(e.kind, ErrorKind::Exists);
+            assert!(
+                e.message.starts_with("request 2 of the batch"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(list(&mut a, &c), before);
+    assert_eq!(a.generation(), g + 1);
+}
