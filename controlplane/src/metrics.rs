@@ -1,0 +1,281 @@
+//! The Prometheus text exposition of a dataplane's state (`/metrics`):
+//! per service and dest the connection counts, packets, bytes and rates;
+//! the dataplane's counters (verdicts and drops by reason); its generation.
+//!
+//! Contract: [`render`] is pure (the state in, the text out), in the text
+//! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
+//! its samples, label values escaped.
+
+use std::fmt::Write as _;
+
+use rvs_api::{Counters, Info, ServiceKey, ServiceStatus};
+
+/// `service` label: `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`.
+pub fn service_label(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Inet { protocol, addr } => {
+            let p = match protocol {
+                rvs_api::Protocol::Tcp => "tcp",
+                rvs_api::Protocol::Udp => "udp",
+            };
+            format!("{p}/{addr}")
+        }
+        ServiceKey::Fwmark { mark, ipv6: false } => format!("fwm/{mark}"),
+        ServiceKey::Fwmark { mark, ipv6: true } => format!("fwm6/{mark}"),
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
+    }
+}
+
+/// The whole exposition.
+pub fn render(info: &Info, services: &[ServiceStatus], counters: &Counters) -> String {
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    f.head(
+        "rvs_generation",
+        "gauge",
+        "The configuration generation the dataplane forwards with.",
+    );
+    f.sample("rvs_generation", &[], info.generation);
+    f.head("rvs_workers", "gauge", "Worker cores of the dataplane.");
+    f.sample("rvs_workers", &[], u64::from(info.workers));
+
+    type Get = fn(&rvs_api::Stats) -> u64;
+    let traffic: [(&str, &str, &str, Get); 5] = [
+        (
+            "rvs_connections_total",
+            "counter",
+            "Connections scheduled.",
+            |s| s.conns,
+        ),
+        (
+            "rvs_in_packets_total",
+            "counter",
+            "Packets from clients.",
+            |s| s.in_pkts,
+        ),
+        (
+            "rvs_out_packets_total",
+            "counter",
+            "Packets to clients (NAT, FullNAT).",
+            |s| s.out_pkts,
+        ),
+        (
+            "rvs_in_bytes_total",
+            "counter",
+            "Bytes from clients.",
+            |s| s.in_bytes,
+        ),
+        (
+            "rvs_out_bytes_total",
+            "counter",
+            "Bytes to clients (NAT, FullNAT).",
+            |s| s.out_bytes,
+        ),
+    ];
+    for (name, kind, help, get) in traffic {
+        f.head(name, kind, help);
+        for s in services {
+            let svc = service_label(&s.key);
+            f.sample(name, &[("service", &svc)], get(&s.stats));
+            for d in &s.dests {
+                let dest = d.config.addr.to_string();
+                f.sample(name, &[("service", &svc), ("dest", &dest)], get(&d.stats));
+            }
+        }
+    }
+    type GetRate = fn(&rvs_api::Rates) -> u64;
+    let rates: [(&str, &str, GetRate); 5] = [
+        (
+            "rvs_connections_per_second",
+            "Estimated connections per second.",
+            |r| r.cps,
+        ),
+        (
+            "rvs_in_packets_per_second",
+            "Estimated packets per second from clients.",
+            |r| r.in_pps,
+        ),
+        (
+            "rvs_out_packets_per_second",
+            "Estimated packets per second to clients.",
+            |r| r.out_pps,
+        ),
+        (
+            "rvs_in_bytes_per_second",
+            "Estimated bytes per second from clients.",
+            |r| r.in_bps,
+        ),
+        (
+            "rvs_out_bytes_per_second",
+            "Estimated bytes per second to clients.",
+            |r| r.out_bps,
+        ),
+    ];
+    for (name, help, get) in rates {
+        f.head(name, "gauge", help);
+        for s in services {
+            let svc = service_label(&s.key);
+            f.sample(name, &[("service", &svc)], get(&s.rates));
+            for d in &s.dests {
+                let dest = d.config.addr.to_string();
+                f.sample(name, &[("service", &svc), ("dest", &dest)], get(&d.rates));
+            }
+        }
+    }
+    f.head(
+        "rvs_dest_connections",
+        "gauge",
+        "A dest's connection entries by state class.",
+    );
+    for s in services {
+        let svc = service_label(&s.key);
+        for d in &s.dests {
+            let dest = d.config.addr.to_string();
+            for (state, v) in [
+                ("active", d.active_conns),
+                ("inactive", d.inactive_conns),
+                ("persistent", d.persist_conns),
+            ] {
+                f.sample(
+                    "rvs_dest_connections",
+                    &[("service", &svc), ("dest", &dest), ("state", state)],
+                    v,
+                );
+            }
+        }
+    }
+    f.head("rvs_dest_weight", "gauge", "A dest's weight (0: quiesced).");
+    for s in services {
+        let svc = service_label(&s.key);
+        for d in &s.dests {
+            let dest = d.config.addr.to_string();
+            f.sample(
+                "rvs_dest_weight",
+                &[("service", &svc), ("dest", &dest)],
+                u64::from(d.config.weight),
+            );
+        }
+    }
+    f.head(
+        "rvs_dataplane_events_total",
+        "counter",
+        "The dataplane's counters: every verdict and drop reason (drop_*).",
+    );
+    for c in &counters.counters {
+        f.sample(
+            "rvs_dataplane_events_total",
+            &[("counter", &c.name)],
+            c.value,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvs_api::{Counter, DestConfig, DestStatus, Forward, Protocol, ServiceConfig, Stats};
+
+    #[test]
+    fn exposition_shape() {
+        let info = Info {
+            version: "0.1.0".into(),
+            ipvs_version: 0x010201,
+            conn_table_size: 4096,
+            workers: 2,
+            generation: 7,
+        };
+        let key = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "198.18.0.100:80".parse().unwrap(),
+        };
+        let services = vec![ServiceStatus {
+            key,
+            config: ServiceConfig::new("rr"),
+            stats: Stats {
+                conns: 3,
+                in_pkts: 18,
+                out_pkts: 0,
+                in_bytes: 1188,
+                out_bytes: 0,
+            },
+            rates: Default::default(),
+            dests: vec![DestStatus {
+                config: DestConfig {
+                    addr: "198.18.0.11:80".parse().unwrap(),
+                    forward: Forward::Route,
+                    weight: 2,
+                    u_threshold: 0,
+                    l_threshold: 0,
+                    tunnel: Default::default(),
+                },
+                active_conns: 1,
+                inactive_conns: 2,
+                persist_conns: 0,
+                stats: Stats {
+                    conns: 3,
+                    ..Stats::default()
+                },
+                rates: Default::default(),
+            }],
+        }];
+        let counters = Counters {
+            counters: vec![Counter {
+                name: "drop_no_dest".into(),
+                value: 4,
+            }],
+        };
+        let text = render(&info, &services, &counters);
+        for line in [
+            "# TYPE rvs_connections_total counter",
+            "rvs_generation 7",
+            "rvs_connections_total{service=\"tcp/198.18.0.100:80\"} 3",
+            "rvs_connections_total{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\"} 3",
+            "rvs_in_bytes_total{service=\"tcp/198.18.0.100:80\"} 1188",
+            "rvs_dest_connections{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\",state=\"inactive\"} 2",
+            "rvs_dest_weight{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\"} 2",
+            "rvs_dataplane_events_total{counter=\"drop_no_dest\"} 4",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        // Every sample line belongs to a family announced before it.
+        let mut declared = std::collections::HashSet::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                declared.insert(rest.split(' ').next().unwrap().to_string());
+            } else if !l.starts_with('#') {
+                let name = l.split(['{', ' ']).next().unwrap();
+                assert!(declared.contains(name), "{l}");
+            }
+        }
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}
