@@ -188,6 +188,36 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
     out
 }
 
+/// What the dataplane reports now, through `call` (the admin API).
+pub fn fetch(
+    call: &mut dyn FnMut(Request) -> Result<rvs_api::Response, rvs_api::FrameError>,
+) -> Result<Current, String> {
+    use rvs_api::Response;
+    let mut ask = |r: Request| match call(r) {
+        Ok(Response::Error(e)) => Err(e.message),
+        Ok(resp) => Ok(resp),
+        Err(e) => Err(format!("{e:?}")),
+    };
+    let Response::Services(services) = ask(Request::List { service: None })? else {
+        return Err("unexpected answer to List".into());
+    };
+    let Response::Laddrs(laddrs) = ask(Request::ListLaddrs { service: None })? else {
+        return Err("unexpected answer to ListLaddrs".into());
+    };
+    let Response::MarkRules(marks) = ask(Request::ListMarkRules)? else {
+        return Err("unexpected answer to ListMarkRules".into());
+    };
+    let Response::Timeouts(t) = ask(Request::GetTimeouts)? else {
+        return Err("unexpected answer to GetTimeouts".into());
+    };
+    Ok(Current {
+        services,
+        laddrs,
+        marks,
+        timeouts: Some(t),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +284,10 @@ mod tests {
         }
     }
 
-    fn build(services: &[(u16, &str, &[(u8, u32)])]) -> Vec<Request> {
+    /// (port, scheduler, dests as (last address byte, weight)).
+    type Spec<'a> = (u16, &'a str, &'a [(u8, u32)]);
+
+    fn build(services: &[Spec]) -> Vec<Request> {
         let mut r = vec![];
         for (port, sched, dests) in services {
             r.push(Request::AddService {
@@ -384,34 +417,4 @@ mod tests {
         }
         assert_eq!(plan(&desired, &current_of(&rebuilt)), vec![]);
     }
-}
-
-/// What the dataplane reports now, through `call` (the admin API).
-pub fn fetch(
-    call: &mut dyn FnMut(Request) -> Result<rvs_api::Response, rvs_api::FrameError>,
-) -> Result<Current, String> {
-    use rvs_api::Response;
-    let mut ask = |r: Request| match call(r) {
-        Ok(Response::Error(e)) => Err(e.message),
-        Ok(resp) => Ok(resp),
-        Err(e) => Err(format!("{e:?}")),
-    };
-    let Response::Services(services) = ask(Request::List { service: None })? else {
-        return Err("unexpected answer to List".into());
-    };
-    let Response::Laddrs(laddrs) = ask(Request::ListLaddrs { service: None })? else {
-        return Err("unexpected answer to ListLaddrs".into());
-    };
-    let Response::MarkRules(marks) = ask(Request::ListMarkRules)? else {
-        return Err("unexpected answer to ListMarkRules".into());
-    };
-    let Response::Timeouts(t) = ask(Request::GetTimeouts)? else {
-        return Err("unexpected answer to GetTimeouts".into());
-    };
-    Ok(Current {
-        services,
-        laddrs,
-        marks,
-        timeouts: Some(t),
-    })
 }
