@@ -5,6 +5,7 @@
 //! in this crate links DPDK: it talks to `rvs-dataplane` only through the
 //! admin API of `rvs-api`.
 
+pub mod daemon;
 pub mod metrics;
 pub mod reconcile;
 pub mod rvsadm;

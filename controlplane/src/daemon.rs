@@ -1,0 +1,195 @@
+//! `rvs-controlplane --config FILE`: the daemon. It keeps the dataplane as
+//! the configuration says, and serves `/metrics`.
+//!
+//! Contract:
+//! - the configuration is loaded at start (a bad one: exit 1, nothing
+//!   sent) and again on SIGHUP; a reload that fails is logged and changes
+//!   nothing: the dataplane keeps what it has and the daemon the last good
+//!   configuration;
+//! - every [`RECONCILE_EVERY`] (and at once after a reload) the dataplane's
+//!   state is read and the plan of [`crate::reconcile`] sent as one batch
+//!   (one generation, all or nothing) when it is not empty: a dataplane
+//!   that restarted empty is refilled, drift is repaired, an unchanged
+//!   dataplane is left alone;
+//! - the daemon holds no state the dataplane needs: stopping or restarting
+//!   it never touches forwarding;
+//! - SIGTERM and SIGINT stop it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rvs_api::{Request, Response};
+
+use crate::metrics;
+use crate::reconcile::{self, Desired};
+
+/// How often the dataplane is compared with the configuration.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// The loop's nap between looks at the signals.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What the daemon runs with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    pub socket: String,
+    /// Where `/metrics` listens, if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// A configuration loader: the file's desired state as the requests that
+/// build it from nothing, or an error naming file, line and column.
+pub type Loader = dyn Fn(&Path) -> Result<Vec<Request>, String>;
+
+/// Run until SIGTERM or SIGINT; returns the exit status.
+pub fn run(opts: &Options, load: &Loader) -> i32 {
+    let reload = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    for (sig, flag) in [
+        (signal_hook::consts::SIGHUP, &reload),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGINT, &stop),
+    ] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(flag)) {
+            tracing::error!(error = %e, "cannot handle signals");
+            return 1;
+        }
+    }
+    let mut desired = match load(&opts.config) {
+        Ok(r) => Desired::from_requests(&r),
+        Err(e) => {
+            tracing::error!(error = %e, "the configuration does not load");
+            return 1;
+        }
+    };
+    tracing::info!(config = %opts.config.display(), services = desired.services.len(), "configuration loaded");
+    if let Some(addr) = opts.metrics {
+        match TcpListener::bind(addr) {
+            Ok(listener) => {
+                let socket = opts.socket.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("rvs-metrics".into())
+                    .spawn(move || serve_metrics(listener, &socket));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the metrics thread");
+                    return 1;
+                }
+                tracing::info!(%addr, "serving /metrics");
+            }
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot listen for /metrics");
+                return 1;
+            }
+        }
+    }
+    let mut call = |r: Request| rvs_api::call(&opts.socket, r);
+    let mut last: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
+        if reload.swap(false, Ordering::Relaxed) {
+            match load(&opts.config) {
+                Ok(r) => {
+                    desired = Desired::from_requests(&r);
+                    tracing::info!(services = desired.services.len(), "configuration reloaded");
+                    now_due = true;
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "the new configuration does not load: keeping the running one, the dataplane unchanged"
+                ),
+            }
+        }
+        if now_due {
+            last = Some(Instant::now());
+            reconcile_once(&desired, &mut call);
+        }
+        std::thread::sleep(TICK);
+    }
+    tracing::info!("stopping (the dataplane keeps forwarding)");
+    0
+}
+
+/// Compare and, when they differ, send the plan as one batch.
+fn reconcile_once(
+    desired: &Desired,
+    call: &mut dyn FnMut(Request) -> Result<Response, rvs_api::FrameError>,
+) {
+    let current = match reconcile::fetch(call) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the dataplane's state (is rvs-dataplane running?)");
+            return;
+        }
+    };
+    let plan = reconcile::plan(desired, &current);
+    if plan.is_empty() {
+        return;
+    }
+    let n = plan.len();
+    match call(Request::Batch(plan)) {
+        Ok(Response::Ok) => tracing::info!(changes = n, "dataplane reconciled"),
+        Ok(Response::Error(e)) => {
+            tracing::error!(error = %e.message, "the dataplane refused the changes: nothing applied")
+        }
+        Ok(other) => tracing::error!(answer = ?other, "unexpected answer to the changes"),
+        Err(e) => tracing::warn!(error = ?e, "cannot send the changes"),
+    }
+}
+
+/// A minimal HTTP/1.1 server for `GET /metrics`: one request per
+/// connection, bounded reads (2 s, 8 KiB), every scrape read fresh from the
+/// dataplane's admin API.
+fn serve_metrics(listener: TcpListener, socket: &str) {
+    for stream in listener.incoming().flatten() {
+        if let Err(e) = answer(stream, socket) {
+            tracing::debug!(error = %e, "a /metrics request failed");
+        }
+    }
+}
+
+fn answer(stream: TcpStream, socket: &str) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut reader = BufReader::new(std::io::Read::take(stream.try_clone()?, 8192));
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // The rest of the head, up to the blank line.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let mut out = stream;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("");
+    if !request_line.starts_with("GET ") || (path != "/metrics" && path != "/") {
+        return out.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
+        );
+    }
+    let (status, body) = match scrape(socket) {
+        Ok(text) => ("200 OK", text),
+        Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
+    };
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn scrape(socket: &str) -> Result<String, String> {
+    let ask = |r: Request| rvs_api::call(socket, r).map_err(|e| format!("{e:?}"));
+    let Response::Info(info) = ask(Request::Info)? else {
+        return Err("unexpected answer to Info".into());
+    };
+    let Response::Services(services) = ask(Request::List { service: None })? else {
+        return Err("unexpected answer to List".into());
+    };
+    let Response::Counters(counters) = ask(Request::Counters)? else {
+        return Err("unexpected answer to Counters".into());
+    };
+    Ok(metrics::render(&info, &services, &counters))
+}
