@@ -65,6 +65,7 @@ export RVS_ADMIN_SOCKET=$ADMIN_SOCKET
 RVS_BIN_DIR=${RVS_BIN_DIR:-$RVS_ROOT/target/release}
 RVSADM=$RVS_BIN_DIR/rvsadm
 DATAPLANE_BIN=$RVS_BIN_DIR/rvs-dataplane
+CONTROLPLANE_BIN=$RVS_BIN_DIR/rvs-controlplane
 
 # rustup installs into ~/.cargo/bin, which a non-login root shell (or CI) may
 # not have on PATH.
