@@ -657,10 +657,10 @@ impl AdminState {
                     let s = &mut self.services[i];
                     // Counters and rate estimators (`spec/ipvsadm.md` §4).
                     s.baseline = stats::slot_total(cores, s.slot);
-                    s.est = stats::Estimator::default();
+                    s.est = stats::Estimator::starting_at(&s.baseline);
                     for d in &mut s.dests {
                         d.baseline = stats::slot_total(cores, d.slot);
-                        d.est = stats::Estimator::default();
+                        d.est = stats::Estimator::starting_at(&d.baseline);
                     }
                 }
                 Ok((Response::Ok, false))
@@ -689,7 +689,7 @@ impl AdminState {
                     slot,
                     dests: vec![],
                     baseline,
-                    est: stats::Estimator::default(),
+                    est: stats::Estimator::starting_at(&baseline),
                     built: None,
                     locality_cache: None,
                     laddrs: vec![],
@@ -877,7 +877,7 @@ impl AdminState {
                         neigh_slot,
                         port_id,
                         baseline: stats::slot_total(cores, slot),
-                        est: stats::Estimator::default(),
+                        est: stats::Estimator::starting_at(&stats::slot_total(cores, slot)),
                     }
                 };
                 // On an add the last weight is the weight given, 0 too (a dest

@@ -327,6 +327,16 @@ pub struct EstimatedRates {
 }
 
 impl Estimator {
+    /// An estimator whose first sample measures from `totals` (a service's
+    /// or dest's counters when it was made or zeroed), so traffic right
+    /// after it counts.
+    pub fn starting_at(totals: &SlotTotals) -> Self {
+        Estimator {
+            last: Some(*totals),
+            ..Estimator::default()
+        }
+    }
+
     /// Take a sample: `now` is the counters' totals 2 s after the last one.
     /// The first sample only sets the starting point.
     pub fn sample(&mut self, now: &SlotTotals) {
