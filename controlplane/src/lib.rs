@@ -1,10 +1,19 @@
 //! The rvs control side that is not the dataplane.
 //!
-//! Today this is [`rvsadm`], ipvsadm's command line for rvs, built as the
-//! `rvsadm` binary; the `rvs-controlplane` daemon will live here too. Nothing
-//! in this crate links DPDK: it talks to `rvs-dataplane` only through the
-//! admin API of `rvs-api`.
+//! - [`rvsadm`]: ipvsadm's command line for rvs, built as the `rvsadm`
+//!   binary;
+//! - [`config`]: the director's configuration (keepalived.conf,
+//!   ldirectord.cf or the native TOML) as one validated model, and the admin
+//!   requests that create it; `rvs-controlplane --check` prints it;
+//! - [`daemon`], [`reconcile`], [`metrics`]: `rvs-controlplane --config
+//!   FILE`, which keeps the dataplane as the file says (reloaded on SIGHUP)
+//!   and serves `/metrics`.
+//!
+//! Health checks and VRRP will live here too. Nothing in this crate links
+//! DPDK: it talks to `rvs-dataplane` only through the admin API of
+//! `rvs-api`.
 
+pub mod config;
 pub mod daemon;
 pub mod metrics;
 pub mod reconcile;

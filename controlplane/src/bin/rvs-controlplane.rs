@@ -1,0 +1,231 @@
+//! `rvs-controlplane`: keepalived's counterpart for rvs.
+//!
+//! Contract (this build):
+//! - `rvs-controlplane --check --config FILE` (options in either order,
+//!   `--config=FILE` too) loads and validates FILE
+//!   ([`rvs_controlplane::config::load`]), prints each warning to stderr,
+//!   prints the model as native TOML to stdout and exits 0; on an error it
+//!   prints `FILE:LINE:COL: message` to stderr and exits 1;
+//! - `-h`/`--help` prints the usage to stdout and exits 0;
+//! - `rvs-controlplane --config FILE [--metrics ADDR] [--socket PATH]
+//!   [--log-format text|json]` runs the daemon ([`rvs_controlplane::daemon`]):
+//!   a FILE that does not load exits 1 at start, and on SIGHUP keeps the
+//!   running configuration; SIGTERM/SIGINT exit 0;
+//! - any other command line prints the problem and the usage to stderr and
+//!   exits 2.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rvs_controlplane::config;
+
+/// Exit status of a configuration that does not load.
+const EXIT_CONFIG: u8 = 1;
+/// Exit status of a refused command line (and of what this build cannot do).
+const EXIT_USAGE: u8 = 2;
+
+const USAGE: &str = "\
+Usage:
+  rvs-controlplane --check --config FILE   validate FILE, print its model as TOML
+  rvs-controlplane --config FILE [--metrics ADDR:PORT] [--socket PATH]
+                   [--log-format text|json]
+                                           run the daemon: keep the dataplane as
+                                           FILE says (SIGHUP re-reads it), serve
+                                           /metrics on ADDR:PORT
+  rvs-controlplane -h | --help             this help
+
+-t and -f are keepalived's spellings of --check and --config.
+
+FILE is keepalived.conf (the default), ldirectord.cf (a .cf file, a name
+starting with ldirectord, or key=value lines) or rvs's TOML (a .toml file).
+Warnings go to stderr; an error prints FILE:LINE:COL: message and exits 1.
+The admin socket is --socket, else $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Mode {
+    Help,
+    /// Load, validate, print the model.
+    Check {
+        config: PathBuf,
+    },
+    /// The daemon: apply the configuration and keep it applied.
+    Run {
+        config: PathBuf,
+        metrics: Option<SocketAddr>,
+        socket: Option<String>,
+        json_logs: bool,
+    },
+}
+
+fn parse_args(args: &[String]) -> Result<Mode, String> {
+    let mut check = false;
+    let mut config: Option<PathBuf> = None;
+    let mut metrics: Option<SocketAddr> = None;
+    let mut socket: Option<String> = None;
+    let mut json_logs = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Mode::Help),
+            "--check" | "-t" => check = true,
+            "--metrics" => {
+                let v = it.next().ok_or("option --metrics needs ADDR:PORT")?;
+                metrics = Some(
+                    v.parse()
+                        .map_err(|_| format!("--metrics {v}: not an ADDR:PORT"))?,
+                );
+            }
+            "--socket" => {
+                socket = Some(it.next().ok_or("option --socket needs a path")?.clone());
+            }
+            "--log-format" => match it.next().map(String::as_str) {
+                Some("text") => json_logs = false,
+                Some("json") => json_logs = true,
+                _ => return Err("--log-format is text or json".to_string()),
+            },
+            "--config" | "-f" => {
+                let file = it
+                    .next()
+                    .ok_or_else(|| format!("option {arg} needs a file"))?;
+                if config.replace(PathBuf::from(file)).is_some() {
+                    return Err("--config given twice".to_string());
+                }
+            }
+            _ => match arg.strip_prefix("--config=") {
+                Some(file) if !file.is_empty() => {
+                    if config.replace(PathBuf::from(file)).is_some() {
+                        return Err("--config given twice".to_string());
+                    }
+                }
+                _ => return Err(format!("unknown argument '{arg}'")),
+            },
+        }
+    }
+    let config = config.ok_or_else(|| "--config FILE is required".to_string())?;
+    Ok(if check {
+        Mode::Check { config }
+    } else {
+        Mode::Run {
+            config,
+            metrics,
+            socket,
+            json_logs,
+        }
+    })
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    match config::load(path) {
+        Ok((model, warnings)) => {
+            for w in &warnings {
+                let _ = writeln!(err, "{w}");
+            }
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match out
+                .write_all(model.to_toml().as_bytes())
+                .and_then(|()| out.flush())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(EXIT_CONFIG),
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match parse_args(&args) {
+        Ok(Mode::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Mode::Check { config }) => check(&config),
+        Ok(Mode::Run {
+            config,
+            metrics,
+            socket,
+            json_logs,
+        }) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            if json_logs {
+                logs.json().init();
+            } else {
+                logs.init();
+            }
+            let opts = rvs_controlplane::daemon::Options {
+                config,
+                socket: socket.unwrap_or_else(rvs_api::socket_path_from_env),
+                metrics,
+            };
+            let load = |path: &std::path::Path| {
+                let (model, warnings) = config::load(path).map_err(|e| e.to_string())?;
+                for w in &warnings {
+                    tracing::warn!("{w}");
+                }
+                Ok(model.requests())
+            };
+            ExitCode::from(rvs_controlplane::daemon::run(&opts, &load) as u8)
+        }
+        Err(message) => {
+            eprintln!("rvs-controlplane: {message}\n{USAGE}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn command_lines() {
+        let f = PathBuf::from("k.conf");
+        assert_eq!(
+            parse_args(&args("--check --config k.conf")),
+            Ok(Mode::Check { config: f.clone() })
+        );
+        assert_eq!(
+            parse_args(&args("--config=k.conf --check")),
+            Ok(Mode::Check { config: f.clone() })
+        );
+        assert_eq!(
+            parse_args(&args(
+                "--config k.conf --metrics 127.0.0.1:9099 --log-format json"
+            )),
+            Ok(Mode::Run {
+                config: f,
+                metrics: Some("127.0.0.1:9099".parse().unwrap()),
+                socket: None,
+                json_logs: true,
+            })
+        );
+        assert!(parse_args(&args("--config k.conf --metrics nowhere")).is_err());
+        assert_eq!(parse_args(&args("-h")), Ok(Mode::Help));
+        assert!(parse_args(&args("--check")).is_err());
+        assert!(parse_args(&args("--check --config")).is_err());
+        assert!(parse_args(&args("--check --config a --config b")).is_err());
+        assert!(parse_args(&args("--bogus")).is_err());
+    }
+}
