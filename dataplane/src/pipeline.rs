@@ -471,6 +471,8 @@ impl Tables for u128 {
 /// address and port, the tunnel's outer header, the TOA option.
 trait Wire: Tables {
     fn rewrite(ip: &mut [u8], end: End, addr: Self, port: u16);
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: Self);
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Self, port: u16);
     #[allow(clippy::too_many_arguments)]
     fn encapsulate<F: Frame>(
         core: &mut Core,
@@ -495,6 +497,16 @@ impl Wire for u32 {
     #[inline]
     fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
         nat::rewrite(ip, end, Ipv4Addr::from(addr), port);
+    }
+
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
+        nat::rewrite_addr(ip, end, Ipv4Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u32, port: u16) {
+        nat::rewrite_quoted(ip, quote_at, end, Ipv4Addr::from(addr), port);
     }
 
     fn encapsulate<F: Frame>(
@@ -527,6 +539,16 @@ impl Wire for u128 {
         nat::rewrite6(ip, end, std::net::Ipv6Addr::from(addr), port);
     }
 
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u128) {
+        nat::rewrite6_addr(ip, end, std::net::Ipv6Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u128, port: u16) {
+        nat::rewrite6_quoted(ip, quote_at, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
     fn encapsulate<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
@@ -549,6 +571,50 @@ impl Wire for u128 {
     ) {
         core.insert_toa6(frame, l3, key, tcp_flags, mtu);
     }
+}
+
+/// A real server's packet of NAT or FullNAT connection `c` (the bytes from
+/// its IP header on) put in the client's view: from VIP:vport, and for
+/// FullNAT to the client rather than the local address. An ICMP error
+/// (`quote_at`: where its quoted header starts) gets the same done to its
+/// outer source and destination and, reversed, to the packet it quotes
+/// (`spec/conn.md` §10).
+fn to_client_view<A: Wire>(b: &mut [u8], c: &Conn<A>, quote_at: Option<usize>) {
+    let fullnat = c.forward == Forward::FullNat as u8;
+    match quote_at {
+        None => {
+            A::rewrite(b, End::Src, c.key.vaddr, c.key.vport);
+            if fullnat {
+                A::rewrite(b, End::Dst, c.key.caddr, c.key.cport);
+            }
+        }
+        Some(q) => {
+            A::rewrite_addr(b, End::Src, c.key.vaddr);
+            if fullnat {
+                A::rewrite_addr(b, End::Dst, c.key.caddr);
+                A::rewrite_quoted(b, q, End::Src, c.key.caddr, c.key.cport);
+            }
+            A::rewrite_quoted(b, q, End::Dst, c.key.vaddr, c.key.vport);
+        }
+    }
+}
+
+/// A client's ICMP error about a packet of NAT or FullNAT connection `c`
+/// put in the real server's view: to the real server (`raddr`), about its
+/// packet; for FullNAT from the local address, about its packet to it.
+fn error_to_server_view<A: Wire>(
+    b: &mut [u8],
+    c: &Conn<A>,
+    ext: &ConnExt<A>,
+    raddr: A,
+    quote_at: usize,
+) {
+    if c.forward == Forward::FullNat as u8 {
+        A::rewrite_addr(b, End::Src, ext.laddr);
+        A::rewrite_quoted(b, quote_at, End::Dst, ext.laddr, ext.lport);
+    }
+    A::rewrite_addr(b, End::Dst, raddr);
+    A::rewrite_quoted(b, quote_at, End::Src, raddr, c.dport);
 }
 
 /// The tuple of the packet an ICMP error quotes.
@@ -1837,36 +1903,15 @@ impl Core {
                 Ok(found) => found,
                 Err(v) => return v,
             };
-        let vaddr = Ipv4Addr::from(c.key.vaddr);
-        let caddr = Ipv4Addr::from(c.key.caddr);
-        let fullnat = c.forward == Forward::FullNat as u8;
-        let b = &mut frame.bytes_mut()[l3..];
-        match quote_at {
-            None => {
-                self.advance::<u32>(snap, ci, Direction::Output, tcp_flags, now_ms);
-                if fullnat && ext.pp2 && proto == protocol::TCP {
-                    Self::proxy_server_segment::<u32>(b, tcp_flags, ext.isn);
-                }
-                nat::rewrite(b, End::Src, vaddr, c.key.vport);
-                if fullnat {
-                    nat::rewrite(b, End::Dst, caddr, c.key.cport);
-                }
-                self.count_reply(&c, u64::from(l3_len));
-            }
-            Some(q) => {
-                // RS -> client (`spec/conn.md` §10): the outer source and the
-                // quoted destination become the VIP's; FullNAT also puts the
-                // client back as the outer destination and quoted source.
-                nat::rewrite_addr(b, End::Src, vaddr);
-                nat::rewrite_quoted(b, q, End::Dst, vaddr, c.key.vport);
-                if fullnat {
-                    nat::rewrite_addr(b, End::Dst, caddr);
-                    nat::rewrite_quoted(b, q, End::Src, caddr, c.key.cport);
-                }
-                self.stats.count(Counter::IcmpErrorForwarded);
-            }
-        }
-        Self::to_client(frame, ext.peer_mac, out_mac, ext.in_port)
+        self.finish_reply::<u32, F>(
+            snap,
+            frame,
+            l3,
+            (ci, &c, &ext, out_mac),
+            (proto, tcp_flags, quote_at),
+            u64::from(l3_len),
+            now_ms,
+        )
     }
 
     /// The connection of a reply (`key`), on its owner core: the frame is
@@ -1937,6 +1982,67 @@ impl Core {
         });
     }
 
+    /// The rest of a reply of `c` (entry `ci`, sent from `out_mac`): a
+    /// segment runs the OUTPUT table (and FullNAT's PROXY header is
+    /// accounted for), then the packet is put in the client's view and sent
+    /// back the way the client's packets came.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_reply<A: Wire, F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        (ci, c, ext, out_mac): (usize, &Conn<A>, &ConnExt<A>, MacAddr),
+        (proto, tcp_flags, quote_at): (u8, u8, Option<usize>),
+        l3_len: u64,
+        now_ms: u64,
+    ) -> Verdict {
+        if quote_at.is_none() {
+            self.advance::<A>(snap, ci, Direction::Output, tcp_flags, now_ms);
+        }
+        let b = &mut frame.bytes_mut()[l3..];
+        if quote_at.is_none()
+            && c.forward == Forward::FullNat as u8
+            && ext.pp2
+            && proto == protocol::TCP
+        {
+            Self::proxy_server_segment::<A>(b, tcp_flags, ext.isn);
+        }
+        to_client_view(b, c, quote_at);
+        if quote_at.is_some() {
+            self.stats.count(Counter::IcmpErrorForwarded);
+        } else {
+            self.count_reply(c, l3_len);
+        }
+        Self::to_client(frame, ext.peer_mac, out_mac, ext.in_port)
+    }
+
+    /// A client's ICMP error about connection `c` (key `key`), on to its
+    /// real server: translated for NAT and FullNAT, encapsulated for TUN,
+    /// with new MACs for DR.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_error<A: Wire, F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        quote_at: usize,
+        (key, c, ext): (&ConnKey<A>, &Conn<A>, &ConnExt<A>),
+        dest: &Dest,
+        macs: (MacAddr, MacAddr),
+    ) -> Verdict {
+        if sees_replies(c.forward) {
+            let raddr = A::from_ip(dest.addr).unwrap_or_default();
+            error_to_server_view(&mut frame.bytes_mut()[l3..], c, ext, raddr, quote_at);
+        } else if c.forward == Forward::Tunnel as u8 {
+            // No ICMP error is ever sent about an ICMP error.
+            if let Err(v) = A::encapsulate(self, snap, frame, l3, dest, key, None) {
+                return v;
+            }
+        }
+        self.error_to_dest(frame, dest, macs)
+    }
+
     /// Send a translated reply back the way the client's packets came.
     fn to_client<F: Frame>(
         frame: &mut F,
@@ -1993,25 +2099,8 @@ impl Core {
             Ok(found) => found,
             Err(v) => return v,
         };
-        if sees_replies(c.forward) {
-            // Client -> RS (`spec/conn.md` §10): the outer destination and the
-            // quoted source become the real server's; FullNAT also puts the
-            // local address as the outer source and quoted destination.
-            let b = &mut frame.bytes_mut()[l3..];
-            nat::rewrite_addr(b, End::Dst, dest.addr4());
-            nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Src, dest.addr4(), c.dport);
-            if c.forward == Forward::FullNat as u8 {
-                let laddr = Ipv4Addr::from(ext.laddr);
-                nat::rewrite_addr(b, End::Src, laddr);
-                nat::rewrite_quoted(b, hl + icmp::HEADER_LEN, End::Dst, laddr, ext.lport);
-            }
-        } else if c.forward == Forward::Tunnel as u8 {
-            // No ICMP error is ever sent about an ICMP error.
-            if let Err(v) = self.encapsulate(snap, frame, l3, &dest, &key, None) {
-                return v;
-            }
-        }
-        self.error_to_dest(frame, &dest, macs)
+        let quote_at = hl + icmp::HEADER_LEN;
+        self.forward_error::<u32, F>(snap, frame, l3, quote_at, (&key, &c, &ext), &dest, macs)
     }
 
     /// The connection an ICMP error from a client is about (it quotes a

@@ -11,15 +11,13 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use rvs_api::{Forward, TunnelKind};
+use rvs_api::TunnelKind;
 
 use super::{
-    flow_owner, sees_replies, write_gue, Core, Flow, Frame, Quoted, Verdict, WorkerEvent,
-    GUE_HEADER_LEN,
+    flow_owner, write_gue, Core, Flow, Frame, Quoted, Verdict, WorkerEvent, GUE_HEADER_LEN,
 };
-use crate::conn::state::Direction;
 use crate::conn::{ConnKey, ReplyKey};
-use crate::nat::{self, End};
+use crate::nat;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
@@ -348,35 +346,16 @@ impl Core {
                 Ok(found) => found,
                 Err(v) => return v,
             };
-        let vaddr = Ipv6Addr::from(c.key.vaddr);
-        let caddr = Ipv6Addr::from(c.key.caddr);
-        let fullnat = c.forward == Forward::FullNat as u8;
         let l3_len = (ipv6::HEADER_LEN + payload_len) as u64;
-        match quote_at {
-            None => {
-                self.advance::<u128>(snap, ci, Direction::Output, tcp_flags, now_ms);
-                let b = &mut frame.bytes_mut()[l3..];
-                if fullnat && ext.pp2 && proto == protocol::TCP {
-                    Self::proxy_server_segment::<u128>(b, tcp_flags, ext.isn);
-                }
-                nat::rewrite6(b, End::Src, vaddr, c.key.vport);
-                if fullnat {
-                    nat::rewrite6(b, End::Dst, caddr, c.key.cport);
-                }
-                self.count_reply(&c, l3_len);
-            }
-            Some(q) => {
-                let b = &mut frame.bytes_mut()[l3..];
-                nat::rewrite6_addr(b, End::Src, vaddr);
-                if fullnat {
-                    nat::rewrite6_addr(b, End::Dst, caddr);
-                    nat::rewrite6_quoted(b, q, End::Src, caddr, c.key.cport);
-                }
-                nat::rewrite6_quoted(b, q, End::Dst, vaddr, c.key.vport);
-                self.stats.count(Counter::IcmpErrorForwarded);
-            }
-        }
-        Self::to_client(frame, ext.peer_mac, out_mac, ext.in_port)
+        self.finish_reply::<u128, F>(
+            snap,
+            frame,
+            l3,
+            (ci, &c, &ext, out_mac),
+            (proto, tcp_flags, quote_at),
+            l3_len,
+            now_ms,
+        )
     }
 
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
@@ -533,25 +512,7 @@ impl Core {
             Err(v) => return v,
         };
         let quote_at = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
-        if sees_replies(c.forward) {
-            let b = &mut frame.bytes_mut()[l3..];
-            let raddr = dest.addr6();
-            if c.forward == Forward::FullNat as u8 {
-                let laddr = Ipv6Addr::from(ext.laddr);
-                nat::rewrite6_addr(b, End::Src, laddr);
-                nat::rewrite6_addr(b, End::Dst, raddr);
-                nat::rewrite6_quoted(b, quote_at, End::Dst, laddr, ext.lport);
-            } else {
-                nat::rewrite6_addr(b, End::Dst, raddr);
-            }
-            nat::rewrite6_quoted(b, quote_at, End::Src, raddr, c.dport);
-        } else if c.forward == Forward::Tunnel as u8 {
-            // No ICMP error is ever sent about an ICMP error.
-            if let Err(v) = self.encapsulate6(snap, frame, l3, &dest, &key, None) {
-                return v;
-            }
-        }
-        self.error_to_dest(frame, &dest, macs)
+        self.forward_error::<u128, F>(snap, frame, l3, quote_at, (&key, &c, &ext), &dest, macs)
     }
 
     /// Turn the client's IPv6 packet into an ICMPv6 error of `kind`/`code`
