@@ -398,6 +398,54 @@ impl Counters {
     }
 }
 
+/// An address of the director on one of the dataplane's ports, beyond the
+/// one its configuration gives the port: it goes on the port's exception
+/// interface (the kernel answers for it) and its network becomes directly
+/// connected for the dataplane.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NetAddress {
+    /// The port's name (`[[ports]] name` of the dataplane's configuration).
+    pub port: String,
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+/// A static route: real servers in `dst` are reached through `via` (on a
+/// directly connected network), or directly on `port` when there is no
+/// `via`. It serves the dataplane (NAT, tunnel and FullNAT real servers off
+/// the segment) and the kernel (health checks) alike.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NetRoute {
+    pub dst: Prefix,
+    pub via: Option<IpAddr>,
+    pub port: Option<String>,
+}
+
+/// The director's own network settings beyond the dataplane's configuration
+/// file (`SetNetwork` replaces them all).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    pub addresses: Vec<NetAddress>,
+    pub routes: Vec<NetRoute>,
+}
+
+/// One worker core's load: the cycles of its poll loop and how many of them
+/// were spent on iterations that had work, and its inbound hand-off ring.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoreStatus {
+    pub core: u32,
+    /// Time-stamp counter cycles of the poll loop since start.
+    pub cycles: u64,
+    /// Of those, the cycles of iterations that received or sent something.
+    pub busy_cycles: u64,
+    /// The busy share of the last estimator interval (about 2 s), in
+    /// millionths.
+    pub busy_ppm: u32,
+    /// Frames waiting in the ring of frames other cores hand to this one.
+    pub handoff_depth: u32,
+    pub handoff_capacity: u32,
+}
+
 /// A request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -468,6 +516,14 @@ pub enum Request {
     GetTimeouts,
     /// `--set tcp tcpfin udp`: seconds; 0 leaves that one as it is.
     SetTimeouts(Timeouts),
+    /// The director's extra addresses and its static routes.
+    GetNetwork,
+    /// Replace them: refused, changing nothing, when a port is unknown, a
+    /// gateway is on no connected network, or a real server in use would
+    /// lose its way (a direct-routing one must stay directly connected).
+    SetNetwork(Network),
+    /// Each worker core's load and ring depths.
+    Cores,
 }
 
 /// The timeouts of `ipvsadm --set`/`-L --timeout`, in seconds: ESTABLISHED,
@@ -558,6 +614,8 @@ pub enum Response {
     Laddrs(Vec<LaddrStatus>),
     Timeouts(Timeouts),
     Conns(Vec<ConnStatus>),
+    Network(Network),
+    Cores(Vec<CoreStatus>),
 }
 
 /// A connection entry as `ipvsadm -Lnc` shows it.

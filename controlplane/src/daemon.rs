@@ -191,5 +191,13 @@ fn scrape(socket: &str) -> Result<String, String> {
     let Response::Counters(counters) = ask(Request::Counters)? else {
         return Err("unexpected answer to Counters".into());
     };
-    Ok(metrics::render(&info, &services, &counters))
+    let Response::Cores(cores) = ask(Request::Cores)? else {
+        return Err("unexpected answer to Cores".into());
+    };
+    Ok(metrics::render(&metrics::Scrape {
+        info,
+        services,
+        counters,
+        cores,
+    }))
 }

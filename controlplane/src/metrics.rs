@@ -1,6 +1,8 @@
 //! The Prometheus text exposition of a dataplane's state (`/metrics`):
 //! per service and dest the connection counts, packets, bytes and rates;
-//! the dataplane's counters (verdicts and drops by reason); its generation.
+//! the dataplane's counters (verdicts and drops by reason); per worker core
+//! its busy ratio and loop cycles and the depth of its hand-off ring; the
+//! generation.
 //!
 //! Contract: [`render`] is pure (the state in, the text out), in the text
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
@@ -8,7 +10,15 @@
 
 use std::fmt::Write as _;
 
-use rvs_api::{Counters, Info, ServiceKey, ServiceStatus};
+use rvs_api::{CoreStatus, Counters, Info, ServiceKey, ServiceStatus};
+
+/// Everything one scrape reads from the dataplane.
+pub struct Scrape {
+    pub info: Info,
+    pub services: Vec<ServiceStatus>,
+    pub counters: Counters,
+    pub cores: Vec<CoreStatus>,
+}
 
 /// `service` label: `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`.
 pub fn service_label(key: &ServiceKey) -> String {
@@ -42,6 +52,10 @@ impl Family<'_> {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.sample_text(name, labels, &value.to_string());
+    }
+
+    fn sample_text(&mut self, name: &str, labels: &[(&str, &str)], value: &str) {
         let labels: Vec<String> = labels
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
@@ -55,7 +69,8 @@ impl Family<'_> {
 }
 
 /// The whole exposition.
-pub fn render(info: &Info, services: &[ServiceStatus], counters: &Counters) -> String {
+pub fn render(scrape: &Scrape) -> String {
+    let (info, services, counters) = (&scrape.info, &scrape.services, &scrape.counters);
     let mut out = String::new();
     let mut f = Family { out: &mut out };
     f.head(
@@ -196,6 +211,60 @@ pub fn render(info: &Info, services: &[ServiceStatus], counters: &Counters) -> S
             c.value,
         );
     }
+    f.head(
+        "rvs_core_busy_ratio",
+        "gauge",
+        "A worker core's share of poll-loop time spent on iterations with work, over the last 2 s.",
+    );
+    for c in &scrape.cores {
+        let core = c.core.to_string();
+        let ratio = format!("{:.6}", f64::from(c.busy_ppm) / 1e6);
+        f.sample_text("rvs_core_busy_ratio", &[("core", &core)], &ratio);
+    }
+    f.head(
+        "rvs_core_cycles_total",
+        "counter",
+        "A worker core's poll-loop time-stamp-counter cycles (state=\"busy\": of iterations with work).",
+    );
+    for c in &scrape.cores {
+        let core = c.core.to_string();
+        f.sample(
+            "rvs_core_cycles_total",
+            &[("core", &core), ("state", "all")],
+            c.cycles,
+        );
+        f.sample(
+            "rvs_core_cycles_total",
+            &[("core", &core), ("state", "busy")],
+            c.busy_cycles,
+        );
+    }
+    f.head(
+        "rvs_ring_depth",
+        "gauge",
+        "Frames waiting in a worker core's hand-off ring (frames other cores pass it).",
+    );
+    for c in &scrape.cores {
+        let core = c.core.to_string();
+        f.sample(
+            "rvs_ring_depth",
+            &[("core", &core), ("ring", "handoff")],
+            u64::from(c.handoff_depth),
+        );
+    }
+    f.head(
+        "rvs_ring_capacity",
+        "gauge",
+        "The size of a worker core's hand-off ring.",
+    );
+    for c in &scrape.cores {
+        let core = c.core.to_string();
+        f.sample(
+            "rvs_ring_capacity",
+            &[("core", &core), ("ring", "handoff")],
+            u64::from(c.handoff_capacity),
+        );
+    }
     out
 }
 
@@ -253,7 +322,20 @@ mod tests {
                 value: 4,
             }],
         };
-        let text = render(&info, &services, &counters);
+        let cores = vec![CoreStatus {
+            core: 1,
+            cycles: 1000,
+            busy_cycles: 250,
+            busy_ppm: 250_000,
+            handoff_depth: 3,
+            handoff_capacity: 4096,
+        }];
+        let text = render(&Scrape {
+            info,
+            services,
+            counters,
+            cores,
+        });
         for line in [
             "# TYPE rvs_connections_total counter",
             "rvs_generation 7",
@@ -263,6 +345,9 @@ mod tests {
             "rvs_dest_connections{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\",state=\"inactive\"} 2",
             "rvs_dest_weight{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\"} 2",
             "rvs_dataplane_events_total{counter=\"drop_no_dest\"} 4",
+            "rvs_core_busy_ratio{core=\"1\"} 0.250000",
+            "rvs_core_cycles_total{core=\"1\",state=\"busy\"} 250",
+            "rvs_ring_depth{core=\"1\",ring=\"handoff\"} 3",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use rvs_api::{
-    DestConfig, LaddrStatus, MarkRule, Request, ServiceConfig, ServiceKey, ServiceStatus, Timeouts,
+    DestConfig, LaddrStatus, MarkRule, Network, Request, ServiceConfig, ServiceKey, ServiceStatus,
+    Timeouts,
 };
 
 /// A service as desired: its settings, dests and local addresses.
@@ -38,6 +39,8 @@ pub struct Desired {
     pub services: Vec<(ServiceKey, DesiredService)>,
     pub marks: Vec<MarkRule>,
     pub timeouts: Option<Timeouts>,
+    /// The director's extra addresses and routes (`None`: left alone).
+    pub network: Option<Network>,
 }
 
 impl Desired {
@@ -49,6 +52,7 @@ impl Desired {
         for r in requests {
             match r {
                 Request::SetTimeouts(t) => d.timeouts = Some(*t),
+                Request::SetNetwork(n) => d.network = Some(n.clone()),
                 Request::AddService { key, config } => {
                     d.service_mut(*key).config = Some(config.clone());
                 }
@@ -82,11 +86,15 @@ pub struct Current {
     pub laddrs: Vec<LaddrStatus>,
     pub marks: Vec<MarkRule>,
     pub timeouts: Option<Timeouts>,
+    pub network: Option<Network>,
 }
 
 /// The changes from `current` to `desired`, in an order the dataplane
-/// accepts (deletions first, then additions and edits).
+/// accepts: deletions first, then the network (a route may serve only
+/// the dests just deleted, or only those about to be added), then additions
+/// and edits.
 pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
+    let mut dels = vec![];
     let mut out = vec![];
     let now: BTreeMap<String, &ServiceStatus> = current
         .services
@@ -102,7 +110,7 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
     // Services no longer wanted go first, with their dests and addresses.
     for (name, s) in &now {
         if !wanted.contains_key(name) {
-            out.push(Request::DelService { key: s.key });
+            dels.push(Request::DelService { key: s.key });
         }
     }
     if current.marks != desired.marks {
@@ -142,7 +150,7 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
         let by_addr = |addr: &SocketAddr| have_dests.iter().find(|d| d.addr == *addr).copied();
         for d in &have_dests {
             if !want.dests.iter().any(|w| w.addr == d.addr) {
-                out.push(Request::DelDest {
+                dels.push(Request::DelDest {
                     service: *key,
                     addr: d.addr,
                 });
@@ -170,7 +178,7 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
             .collect();
         for a in &have_laddrs {
             if !want.laddrs.contains(a) {
-                out.push(Request::DelLaddr {
+                dels.push(Request::DelLaddr {
                     service: *key,
                     addr: *a,
                 });
@@ -185,7 +193,13 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
             }
         }
     }
-    out
+    if let Some(n) = &desired.network {
+        if current.network.as_ref() != Some(n) {
+            dels.push(Request::SetNetwork(n.clone()));
+        }
+    }
+    dels.extend(out);
+    dels
 }
 
 /// What the dataplane reports now, through `call` (the admin API).
@@ -210,11 +224,15 @@ pub fn fetch(
     let Response::Timeouts(t) = ask(Request::GetTimeouts)? else {
         return Err("unexpected answer to GetTimeouts".into());
     };
+    let Response::Network(network) = ask(Request::GetNetwork)? else {
+        return Err("unexpected answer to GetNetwork".into());
+    };
     Ok(Current {
         services,
         laddrs,
         marks,
         timeouts: Some(t),
+        network: Some(network),
     })
 }
 
@@ -281,6 +299,7 @@ mod tests {
                 .collect(),
             marks: d.marks.clone(),
             timeouts: d.timeouts,
+            network: d.network.clone(),
         }
     }
 
@@ -339,6 +358,10 @@ mod tests {
             p,
             vec![
                 Request::DelService { key: key(443) },
+                Request::DelDest {
+                    service: key(80),
+                    addr: dest(11, 1).addr
+                },
                 Request::SetTimeouts(Timeouts {
                     tcp_s: 3600,
                     tcpfin_s: 120,
@@ -347,10 +370,6 @@ mod tests {
                 Request::EditService {
                     key: key(80),
                     config: ServiceConfig::new("wrr")
-                },
-                Request::DelDest {
-                    service: key(80),
-                    addr: dest(11, 1).addr
                 },
                 Request::AddDest {
                     service: key(80),
@@ -366,6 +385,42 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_network_changes_after_deletions_and_before_additions() {
+        let route = |dst: &str, via: &str| rvs_api::NetRoute {
+            dst: dst.parse().unwrap(),
+            via: Some(via.parse().unwrap()),
+            port: None,
+        };
+        let net = |routes: Vec<rvs_api::NetRoute>| {
+            Request::SetNetwork(Network {
+                addresses: vec![],
+                routes,
+            })
+        };
+        let mut old = vec![net(vec![route("198.19.1.0/24", "198.18.0.11")])];
+        old.extend(build(&[(80, "rr", &[(11, 1)])]));
+        let mut new = vec![net(vec![route("198.19.2.0/24", "198.18.0.12")])];
+        new.extend(build(&[(80, "rr", &[(12, 1)])]));
+        let p = plan(&Desired::from_requests(&new), &current_of(&old));
+        assert_eq!(
+            p,
+            vec![
+                Request::DelDest {
+                    service: key(80),
+                    addr: dest(11, 1).addr
+                },
+                net(vec![route("198.19.2.0/24", "198.18.0.12")]),
+                Request::AddDest {
+                    service: key(80),
+                    dest: dest(12, 1)
+                },
+            ]
+        );
+        // The same network again: nothing to do.
+        assert!(plan(&Desired::from_requests(&new), &current_of(&new)).is_empty());
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn table(requests: &[Request]) -> String {
                 exhausted: 0,
             }),
             Request::AddMarkRule(m) => marks.push(m.clone()),
-            Request::SetTimeouts(_) => {}
+            Request::SetTimeouts(_) | Request::SetNetwork(_) => {}
             other => panic!("unexpected request {other:?}"),
         }
     }
@@ -246,7 +246,9 @@ fn keepalived_sample_gives_the_spec_table() {
 #[test]
 fn keepalived_sample_requests_in_order() {
     let (m, _) = load("spec_keepalived.conf");
-    let r = m.requests();
+    let mut r = m.requests();
+    // First the network (none here), then the services.
+    assert_eq!(r.remove(0), Request::SetNetwork(Default::default()));
     assert!(matches!(&r[0], Request::AddService { key, config }
         if *key == tcp("192.168.10.100:80") && config.scheduler == "wlc"
             && config.persistent_timeout_s == Some(300) && config.netmask == Some(0xFFFF_FF00)));
@@ -1574,7 +1576,7 @@ virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n quorum_d
     assert_eq!(s.dests[0].addr, sa("10.0.0.2:8080"), "kept as written");
     let r = m.requests();
     assert!(
-        matches!(&r[1], Request::AddDest { dest, .. } if dest.addr == sa("10.0.0.2:80")),
+        matches!(&r[2], Request::AddDest { dest, .. } if dest.addr == sa("10.0.0.2:80")),
         "direct routing takes the service's port: {r:?}"
     );
     assert_eq!(
@@ -1635,4 +1637,68 @@ virtual=10.0.0.1:25\n    real=10.0.0.2->10.0.0.3 gate\n    checktype=off\n";
         e.to_string(),
         "/nonexistent/test.conf:2:1: a virtual's directives are indented by a tab or at least 4 spaces"
     );
+}
+
+/// keepalived's `static_ipaddress` and `static_routes` become the network's
+/// addresses and routes (`dev` naming a dataplane port), reach the
+/// dataplane as one `SetNetwork`, and round-trip through TOML.
+#[test]
+fn static_addresses_and_routes_from_keepalived() {
+    let text = "static_ipaddress {\n  198.18.2.2/24 dev lan0 scope global\n}\n\
+                static_routes {\n  198.19.0.0/16 via 198.18.0.1 dev lan0\n  default via 198.18.0.1\n}\n";
+    let (m, warnings) = parse_ok(text, Dialect::Keepalived);
+    assert_eq!(
+        messages(&warnings),
+        ["/nonexistent/test.conf:2:26: static_ipaddress: 'scope' is not supported by rvs - ignoring"]
+    );
+    let set = m
+        .requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::SetNetwork(n) => Some(n),
+            _ => None,
+        })
+        .expect("a SetNetwork");
+    assert_eq!(
+        set.addresses,
+        [rvs_api::NetAddress {
+            port: "lan0".into(),
+            addr: "198.18.2.2".parse().unwrap(),
+            prefix_len: 24
+        }]
+    );
+    let routes: Vec<String> = set
+        .routes
+        .iter()
+        .map(|r| format!("{}/{} {:?} {:?}", r.dst.addr, r.dst.len, r.via, r.port))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "198.19.0.0/16 Some(198.18.0.1) Some(\"lan0\")",
+            "0.0.0.0/0 Some(198.18.0.1) None"
+        ]
+    );
+    assert_eq!(parse_ok(&m.to_toml(), Dialect::Toml).0, m);
+    for (bad, why) in [
+        (
+            "static_ipaddress {\n  198.18.2.2/24\n}\n",
+            "test.conf:2:3: a static address needs 'dev PORT'",
+        ),
+        (
+            "static_ipaddress {\n  198.18.2.300/24 dev lan0\n}\n",
+            "test.conf:2:3: invalid address",
+        ),
+        (
+            "static_routes {\n  198.19.0.0/16 via nowhere\n}\n",
+            "test.conf:2:21: 'nowhere' is not a gateway address",
+        ),
+        (
+            "static_routes {\n  198.19.0.0/16\n}\n",
+            "test.conf:2:3: a static route needs 'via GW' or 'dev PORT'",
+        ),
+    ] {
+        let e = parse(bad, Dialect::Keepalived).expect_err(bad).to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
 }

@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rvs_api::{
-    ApiError, DestConfig, DestStatus, ErrorKind, Forward, Info, MarkRule, Protocol, Request,
-    Response, ServiceConfig, ServiceKey, ServiceStatus, Stats,
+    ApiError, DestConfig, DestStatus, ErrorKind, Forward, Info, MarkRule, Prefix, Protocol,
+    Request, Response, ServiceConfig, ServiceKey, ServiceStatus, Stats,
 };
 
 use crate::classify::{self, Classifier};
@@ -39,6 +39,8 @@ pub const DESTS_PER_SERVICE_MAX: usize = 65_535;
 #[derive(Clone, Debug)]
 pub struct AdminSetup {
     pub ports: Vec<PortInfo>,
+    /// The ports' names (`[[ports]] name`), as `SetNetwork` names them.
+    pub port_names: Vec<String>,
     pub slots_max: u32,
     pub neigh_slots_max: u32,
     pub workers: u32,
@@ -56,6 +58,7 @@ impl AdminSetup {
     /// default scheduler settings.
     pub fn new(ports: Vec<PortInfo>, slots_max: u32) -> Self {
         AdminSetup {
+            port_names: (0..ports.len()).map(|i| format!("port{i}")).collect(),
             ports,
             slots_max,
             neigh_slots_max: 16,
@@ -79,6 +82,8 @@ struct DestEntry {
     addr: IpAddr,
     slot: u32,
     neigh_slot: u32,
+    /// What `neigh_slot` resolves (the dest, or its gateway).
+    hop: IpAddr,
     port_id: u16,
     baseline: SlotTotals,
     est: stats::Estimator,
@@ -136,6 +141,12 @@ pub struct AdminState {
     next_slot: u32,
     slots_max: u32,
     ports: Vec<PortInfo>,
+    port_names: Vec<String>,
+    /// Extra addresses and static routes (`SetNetwork`).
+    network: rvs_api::Network,
+    /// Neighbour slots a re-routed dest left: (slot, first generation
+    /// without it); released once no worker forwards with an older one.
+    retiring_neigh: Vec<(u32, u64)>,
     timeouts: Timeouts,
     generation: u64,
     next_service_id: u64,
@@ -164,6 +175,9 @@ impl AdminState {
             next_slot: 0,
             slots_max: setup.slots_max,
             ports: setup.ports,
+            port_names: setup.port_names,
+            network: rvs_api::Network::default(),
+            retiring_neigh: vec![],
             timeouts: Timeouts::default(),
             generation: 0,
             next_service_id: 0,
@@ -180,6 +194,32 @@ impl AdminState {
 
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The extra addresses and static routes (`SetNetwork`).
+    pub fn network(&self) -> &rvs_api::Network {
+        &self.network
+    }
+
+    /// The port a route leaves by: its own, or its gateway's.
+    pub fn route_port(&self, r: &rvs_api::NetRoute) -> Option<u16> {
+        match (&r.port, r.via) {
+            (Some(name), _) => self
+                .port_names
+                .iter()
+                .position(|n| n == name)
+                .map(|i| i as u16),
+            (None, Some(via)) => connected_port(&self.ports, &self.port_names, &self.network, via),
+            (None, None) => None,
+        }
+    }
+
+    /// The port called `name`.
+    pub fn port_id(&self, name: &str) -> Option<u16> {
+        self.port_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u16)
     }
 
     fn alloc_slot(&mut self) -> Result<u32, ApiError> {
@@ -210,6 +250,16 @@ impl AdminState {
     /// counters are not reset: its next owner takes a baseline.
     pub fn collect_trash(&mut self, cores: &[Arc<CoreStats>], workers_generation: u64) -> Vec<u32> {
         let mut released = vec![];
+        let resolver = &mut self.resolver;
+        self.retiring_neigh.retain(|&(slot, since)| {
+            if since > workers_generation {
+                return true;
+            }
+            if resolver.unwant(slot) {
+                released.push(slot);
+            }
+            false
+        });
         let mut i = 0;
         while i < self.trash.len() {
             let t = &self.trash[i];
@@ -448,41 +498,16 @@ impl AdminState {
         Ok(())
     }
 
-    /// The port whose directly connected network holds `addr`.
-    fn port_for(&self, addr: IpAddr) -> Option<u16> {
-        self.ports
-            .iter()
-            .position(|p| match addr {
-                IpAddr::V4(a) => {
-                    let bits = u32::from(p.prefix_len.min(32));
-                    let mask = if bits == 0 {
-                        0
-                    } else {
-                        u32::MAX << (32 - bits)
-                    };
-                    u32::from(a) & mask == u32::from(p.addr) & mask
-                }
-                IpAddr::V6(a) => p.addr6.is_some_and(|mine| {
-                    let bits = u32::from(p.prefix6_len.min(128));
-                    let mask = if bits == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - bits)
-                    };
-                    u128::from(a) & mask == u128::from(mine) & mask
-                }),
-            })
-            .map(|i| i as u16)
-    }
-
     /// Whether `addr` is one of the director's own (the kernel's) addresses.
     fn is_own_addr(&self, addr: IpAddr) -> bool {
         self.ports.iter().any(|p| match addr {
             IpAddr::V4(a) => p.addr == a,
             IpAddr::V6(a) => p.addr6 == Some(a),
-        })
+        }) || self.network.addresses.iter().any(|a| a.addr == addr)
     }
 
+    /// Check a dest against its service; returns the next hop to resolve
+    /// and the port it is on.
     fn check_dest(&self, svc: &ServiceEntry, d: &DestConfig) -> Result<(IpAddr, u16), ApiError> {
         let addr = d.addr.ip();
         if addr.is_ipv6() != svc.addr.1.is_ipv6() {
@@ -555,13 +580,164 @@ impl AdminState {
                 format!("{addr} is not a unicast address"),
             ));
         }
-        let Some(port_id) = self.port_for(addr) else {
-            return Err(err(
-                ErrorKind::Invalid,
-                format!("{addr} is on no directly connected network of the dataplane's ports (direct routing needs one)"),
-            ));
+        way_for_dest(&self.ports, &self.port_names, &self.network, d)
+    }
+
+    /// `SetNetwork`: check the new settings, then move every dest whose way
+    /// changes to its new next hop (the old neighbour slot retires with the
+    /// generation).
+    fn set_network(&mut self, net: rvs_api::Network, now_ms: u64) -> Result<(), ApiError> {
+        let port_id = |name: &str| {
+            self.port_names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| {
+                    err(
+                        ErrorKind::Invalid,
+                        format!(
+                            "no dataplane port is called {name:?} (the ports are {})",
+                            self.port_names.join(", ")
+                        ),
+                    )
+                })
         };
-        Ok((addr, port_id))
+        for (i, a) in net.addresses.iter().enumerate() {
+            let p = port_id(&a.port)?;
+            let bits = if a.addr.is_ipv4() { 32 } else { 128 };
+            if a.prefix_len > bits
+                || a.addr.is_unspecified()
+                || a.addr.is_multicast()
+                || a.addr.is_loopback()
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{}/{} is not a unicast interface address",
+                        a.addr, a.prefix_len
+                    ),
+                ));
+            }
+            if net.addresses[..i].iter().any(|b| b.addr == a.addr)
+                || self.ports.iter().any(|q| match a.addr {
+                    IpAddr::V4(v) => q.addr == v,
+                    IpAddr::V6(v) => q.addr6 == Some(v),
+                })
+            {
+                return Err(err(
+                    ErrorKind::Exists,
+                    format!("{} is given twice (or is a port's own address)", a.addr),
+                ));
+            }
+            if a.addr.is_ipv6() && self.ports[p].addr6.is_none() {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!(
+                        "port {} has no IPv6 address (address6) to add {} beside",
+                        a.port, a.addr
+                    ),
+                ));
+            }
+            if self.services.iter().any(|s| s.addr.1 == a.addr)
+                || self.services.iter().any(|s| s.laddrs.contains(&a.addr))
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{} is a virtual or local address of a service, not the director's own",
+                        a.addr
+                    ),
+                ));
+            }
+        }
+        for r in &net.routes {
+            if let Some(name) = &r.port {
+                port_id(name)?;
+            }
+            match r.via {
+                Some(via) => {
+                    if via.is_ipv4() != r.dst.addr.is_ipv4() {
+                        return Err(err(
+                            ErrorKind::Invalid,
+                            format!(
+                                "route {}/{}: gateway {via} is of the other family",
+                                r.dst.addr, r.dst.len
+                            ),
+                        ));
+                    }
+                    let on = connected_port(&self.ports, &self.port_names, &net, via);
+                    let wanted = r.port.as_deref().map(port_id).transpose()?;
+                    match (on, wanted) {
+                        (None, _) => return Err(err(
+                            ErrorKind::Invalid,
+                            format!(
+                                "route {}/{}: gateway {via} is on no directly connected network",
+                                r.dst.addr, r.dst.len
+                            ),
+                        )),
+                        (Some(on), Some(w)) if usize::from(on) != w => {
+                            return Err(err(
+                                ErrorKind::Invalid,
+                                format!(
+                                    "route {}/{}: gateway {via} is not on port {}",
+                                    r.dst.addr, r.dst.len, self.port_names[w]
+                                ),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                None if r.port.is_none() => {
+                    return Err(err(
+                        ErrorKind::Invalid,
+                        format!(
+                            "route {}/{}: needs a gateway (via) or a port",
+                            r.dst.addr, r.dst.len
+                        ),
+                    ))
+                }
+                None => {}
+            }
+        }
+        // Every dest must keep a way; those whose way changes move.
+        let mut moves = vec![];
+        for (si, svc) in self.services.iter().enumerate() {
+            for (di, d) in svc.dests.iter().enumerate() {
+                let (hop, port) = way_for_dest(&self.ports, &self.port_names, &net, &d.config)
+                    .map_err(|e| {
+                        err(
+                            e.kind,
+                            format!(
+                                "real server {} of a service would lose its way: {}",
+                                d.config.addr, e.message
+                            ),
+                        )
+                    })?;
+                if (d.port_id, d.hop) != (port, hop) {
+                    moves.push((si, di, hop, port));
+                }
+            }
+        }
+        let mut wanted = vec![];
+        for &(_, _, hop, port) in &moves {
+            let Some(slot) = self.resolver.want(port, hop, now_ms) else {
+                for s in wanted {
+                    self.resolver.unwant(s);
+                }
+                return Err(err(ErrorKind::NoMemory, "the neighbour table is full"));
+            };
+            wanted.push(slot);
+        }
+        let next_generation = self.generation + 1;
+        for (&(si, di, hop, port), slot) in moves.iter().zip(wanted) {
+            let d = &mut self.services[si].dests[di];
+            self.retiring_neigh.push((d.neigh_slot, next_generation));
+            d.neigh_slot = slot;
+            d.hop = hop;
+            d.port_id = port;
+            self.services[si].built = None;
+        }
+        self.network = net;
+        Ok(())
     }
 
     /// Apply one request. Returns the response and whether a new generation
@@ -797,6 +973,18 @@ impl AdminState {
                 "connection entries are listed by the dataplane's control thread, not the admin state",
             )),
             Request::GetTimeouts => Ok((Response::Timeouts(self.api_timeouts()), false)),
+            Request::GetNetwork => Ok((Response::Network(self.network.clone()), false)),
+            Request::SetNetwork(net) => {
+                if net == self.network {
+                    return Ok((Response::Ok, false));
+                }
+                self.set_network(net, now_ms)?;
+                Ok((Response::Ok, true))
+            }
+            Request::Cores => Err(err(
+                ErrorKind::NotSupported,
+                "core loads are reported by the dataplane's control thread, not the admin state",
+            )),
             Request::SetTimeouts(t) => {
                 if [t.tcp_s, t.tcpfin_s, t.udp_s]
                     .iter()
@@ -844,7 +1032,8 @@ impl AdminState {
                 {
                     return Err(err(ErrorKind::Exists, "destination already exists"));
                 }
-                let (addr, port_id) = self.check_dest(&self.services[i], &dest)?;
+                let (hop, port_id) = self.check_dest(&self.services[i], &dest)?;
+                let addr = dest.addr.ip();
                 self.check_dest_count(
                     &self.services[i].config.scheduler,
                     self.services[i].dests.len() + 1,
@@ -862,10 +1051,20 @@ impl AdminState {
                         self.overload.set(e.slot, false);
                     }
                     e.config = dest;
+                    // The network may have changed while it was deleted.
+                    if self.resolver.target(e.neigh_slot) != Some((port_id, hop)) {
+                        let Some(slot) = self.resolver.want(port_id, hop, now_ms) else {
+                            return Err(err(ErrorKind::NoMemory, "the neighbour table is full"));
+                        };
+                        self.retiring_neigh.push((e.neigh_slot, self.generation + 1));
+                        e.neigh_slot = slot;
+                        e.hop = hop;
+                        e.port_id = port_id;
+                    }
                     e
                 } else {
                     let slot = self.alloc_slot()?;
-                    let Some(neigh_slot) = self.resolver.want(port_id, addr, now_ms) else {
+                    let Some(neigh_slot) = self.resolver.want(port_id, hop, now_ms) else {
                         self.free_slots.push(slot);
                         return Err(err(ErrorKind::NoMemory, "the neighbour table is full"));
                     };
@@ -875,6 +1074,7 @@ impl AdminState {
                         addr,
                         slot,
                         neigh_slot,
+                        hop,
                         port_id,
                         baseline: stats::slot_total(cores, slot),
                         est: stats::Estimator::starting_at(&stats::slot_total(cores, slot)),
@@ -1141,6 +1341,7 @@ impl AdminState {
                         forward: d.config.forward,
                         slot: d.slot,
                         neigh_slot: d.neigh_slot,
+                        next_hop: d.hop,
                         port_id: d.port_id,
                         u_threshold: d.config.u_threshold,
                         l_threshold: d.config.l_threshold,
@@ -1211,5 +1412,76 @@ impl AdminState {
             self.slots_max as usize,
             laddr_slots,
         )
+    }
+}
+
+/// The port whose directly connected network holds `addr`.
+fn connected_port(
+    ports: &[PortInfo],
+    names: &[String],
+    net: &rvs_api::Network,
+    addr: IpAddr,
+) -> Option<u16> {
+    let own = ports.iter().position(|p| match addr {
+        IpAddr::V4(_) => {
+            Prefix::new(IpAddr::V4(p.addr), p.prefix_len).is_some_and(|n| n.contains(addr))
+        }
+        IpAddr::V6(_) => p.addr6.is_some_and(|mine| {
+            Prefix::new(IpAddr::V6(mine), p.prefix6_len).is_some_and(|n| n.contains(addr))
+        }),
+    });
+    own.or_else(|| {
+        net.addresses
+            .iter()
+            .find(|a| Prefix::new(a.addr, a.prefix_len).is_some_and(|n| n.contains(addr)))
+            .and_then(|a| names.iter().position(|n| *n == a.port))
+    })
+    .map(|i| i as u16)
+}
+
+/// How `addr` is reached: (port, next hop, directly connected).
+fn way_to(
+    ports: &[PortInfo],
+    names: &[String],
+    net: &rvs_api::Network,
+    addr: IpAddr,
+) -> Option<(u16, IpAddr, bool)> {
+    if let Some(p) = connected_port(ports, names, net, addr) {
+        return Some((p, addr, true));
+    }
+    let route = net
+        .routes
+        .iter()
+        .filter(|r| r.dst.contains(addr))
+        .max_by_key(|r| r.dst.len)?;
+    match route.via {
+        Some(via) => connected_port(ports, names, net, via).map(|p| (p, via, false)),
+        None => {
+            let name = route.port.as_deref()?;
+            let p = names.iter().position(|n| n == name)?;
+            Some((p as u16, addr, true))
+        }
+    }
+}
+
+/// The next hop and port of dest `d`: direct routing needs a directly
+/// connected real server; the other methods may go through a gateway.
+fn way_for_dest(
+    ports: &[PortInfo],
+    names: &[String],
+    net: &rvs_api::Network,
+    d: &DestConfig,
+) -> Result<(IpAddr, u16), ApiError> {
+    let addr = d.addr.ip();
+    match way_to(ports, names, net, addr) {
+        Some((port, hop, connected)) if connected || d.forward != Forward::Route => Ok((hop, port)),
+        Some(_) => Err(err(
+            ErrorKind::Invalid,
+            format!("{addr} is reached through a gateway: direct routing needs a directly connected real server"),
+        )),
+        None => Err(err(
+            ErrorKind::Invalid,
+            format!("{addr} is on no directly connected network of the dataplane's ports and no route leads there"),
+        )),
     }
 }

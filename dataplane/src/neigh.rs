@@ -136,6 +136,14 @@ impl Resolver {
 
     /// One user of `slot` is gone; the entry is dropped with its last user.
     /// Returns true when the slot was freed (the caller clears the table).
+    /// The (port, address) slot `slot` resolves, if it is in use.
+    pub fn target(&self, slot: u32) -> Option<(u16, IpAddr)> {
+        self.entries
+            .iter()
+            .find(|e| e.slot == slot)
+            .map(|e| (e.port, e.addr))
+    }
+
     pub fn unwant(&mut self, slot: u32) -> bool {
         let Some(i) = self.entries.iter().position(|e| e.slot == slot) else {
             return false;

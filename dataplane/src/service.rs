@@ -43,6 +43,9 @@ pub struct Dest {
     pub forward: Forward,
     pub slot: u32,
     pub neigh_slot: u32,
+    /// The neighbour `neigh_slot` resolves: the dest itself when directly
+    /// connected, else its route's gateway.
+    pub next_hop: IpAddr,
     /// The dataplane port the dest is reached through.
     pub port_id: u16,
     /// Connection thresholds (`-x`, `-y`), 0 = none.
@@ -131,7 +134,7 @@ pub struct Snapshot {
     fwmarks: HashMap<u32, usize, ahash::RandomState>,
     pub classifier: Classifier,
     vips: HashSet<IpAddr, ahash::RandomState>,
-    /// Addresses of dests: the neighbours whose ARP the control thread wants.
+    /// Next hops of dests: the neighbours whose ARP the control thread wants.
     neighbours: HashSet<IpAddr, ahash::RandomState>,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
@@ -174,7 +177,7 @@ impl Snapshot {
             for d in &s.dests {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
                 dests_by_slot[d.slot as usize] = Some(*d);
-                neighbours.insert(d.addr);
+                neighbours.insert(d.next_hop);
                 if d.forward == Forward::Masq {
                     // One real server port in services of different
                     // persistence is ambiguous for a reply's owner: the

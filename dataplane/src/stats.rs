@@ -204,6 +204,11 @@ pub struct LaddrStats {
 /// Everything one worker counts.
 pub struct CoreStats {
     pub counters: [AtomicU64; Counter::COUNT],
+    /// Time-stamp counter cycles of the worker's poll loop, and of the
+    /// iterations that had work (the worker stores, the control thread
+    /// reads: the busy ratio).
+    pub cycles: AtomicU64,
+    pub busy_cycles: AtomicU64,
     pub slots: Box<[SlotStats]>,
     /// By local-address slot.
     pub laddrs: [LaddrStats; LADDR_SLOTS_MAX],
@@ -214,6 +219,8 @@ impl CoreStats {
     pub fn new(slots_max: usize) -> Self {
         CoreStats {
             counters: std::array::from_fn(|_| AtomicU64::new(0)),
+            cycles: AtomicU64::new(0),
+            busy_cycles: AtomicU64::new(0),
             slots: (0..slots_max).map(|_| SlotStats::default()).collect(),
             laddrs: std::array::from_fn(|_| LaddrStats::default()),
         }

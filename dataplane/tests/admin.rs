@@ -499,3 +499,176 @@ fn a_batch_applies_whole_or_not_at_all() {
     assert_eq!(list(&mut a, &c), before);
     assert_eq!(a.generation(), g + 1);
 }
+
+fn net(addresses: &[(&str, u8)], routes: &[(&str, Option<&str>)]) -> Request {
+    Request::SetNetwork(rvs_api::Network {
+        addresses: addresses
+            .iter()
+            .map(|(a, len)| rvs_api::NetAddress {
+                port: "port0".into(),
+                addr: a.parse().unwrap(),
+                prefix_len: *len,
+            })
+            .collect(),
+        routes: routes
+            .iter()
+            .map(|(dst, via)| rvs_api::NetRoute {
+                dst: dst.parse().unwrap(),
+                via: via.map(|v| v.parse().unwrap()),
+                port: None,
+            })
+            .collect(),
+    })
+}
+
+fn remote(a: u8, port: u16, forward: Forward) -> DestConfig {
+    DestConfig {
+        addr: (Ipv4Addr::new(198, 19, 5, a), port).into(),
+        ..dest(0, port, forward)
+    }
+}
+
+fn refused(r: Response, words: &str) {
+    match r {
+        Response::Error(e) => assert!(e.message.contains(words), "{}", e.message),
+        other => panic!("{other:?} instead of an error about {words:?}"),
+    }
+}
+
+/// The next hop the newest snapshot gives the dest in stats slot order.
+fn next_hops(a: &mut AdminState) -> Vec<String> {
+    let snap = a.snapshot();
+    (0..8)
+        .filter_map(|slot| snap.dest(slot))
+        .map(|d| format!("{} via {}", d.addr, d.next_hop))
+        .collect()
+}
+
+/// Routes and extra addresses decide how real servers are reached: NAT and
+/// tunnel real servers may sit behind a gateway, direct routing needs a
+/// connected one, and a change that would strand a real server is refused.
+#[test]
+fn routes_and_addresses_lead_to_real_servers() {
+    let (mut a, c) = state();
+    let add_svc = Request::AddService {
+        key: svc(80),
+        config: cfg("rr"),
+    };
+    assert_eq!(a.handle(add_svc, &c, 1).0, Response::Ok);
+    let add = |a: &mut AdminState, d: DestConfig| {
+        a.handle(
+            Request::AddDest {
+                service: svc(80),
+                dest: d,
+            },
+            &c,
+            1,
+        )
+        .0
+    };
+    refused(
+        add(&mut a, remote(1, 8080, Forward::Masq)),
+        "no route leads there",
+    );
+
+    // A gateway on no connected network, and a port that does not exist.
+    refused(
+        a.handle(net(&[], &[("198.19.0.0/16", Some("10.1.1.1"))]), &c, 1)
+            .0,
+        "no directly connected network",
+    );
+    let mut bad_port = net(&[("198.20.0.2", 24)], &[]);
+    if let Request::SetNetwork(n) = &mut bad_port {
+        n.addresses[0].port = "wan9".into();
+    }
+    refused(
+        a.handle(bad_port, &c, 1).0,
+        "no dataplane port is called \"wan9\"",
+    );
+    assert_eq!(
+        a.handle(Request::GetNetwork, &c, 1).0,
+        Response::Network(Default::default())
+    );
+
+    let g = a.generation();
+    assert_eq!(
+        a.handle(net(&[], &[("198.19.0.0/16", Some("198.18.0.1"))]), &c, 1)
+            .0,
+        Response::Ok
+    );
+    assert_eq!(a.generation(), g + 1);
+    // The same again changes nothing.
+    assert_eq!(
+        a.handle(net(&[], &[("198.19.0.0/16", Some("198.18.0.1"))]), &c, 1)
+            .0,
+        Response::Ok
+    );
+    assert_eq!(a.generation(), g + 1);
+
+    assert_eq!(add(&mut a, remote(1, 8080, Forward::Masq)), Response::Ok);
+    refused(
+        add(&mut a, remote(2, 80, Forward::Route)),
+        "direct routing needs a directly connected",
+    );
+    assert_eq!(next_hops(&mut a), ["198.19.5.1 via 198.18.0.1"]);
+
+    // A longer prefix through another gateway moves the real server.
+    let two = net(
+        &[],
+        &[
+            ("198.19.0.0/16", Some("198.18.0.1")),
+            ("198.19.5.0/24", Some("198.18.0.3")),
+        ],
+    );
+    assert_eq!(a.handle(two, &c, 1).0, Response::Ok);
+    assert_eq!(next_hops(&mut a), ["198.19.5.1 via 198.18.0.3"]);
+
+    // Taking the routes away would strand it: refused, nothing changed.
+    refused(
+        a.handle(net(&[], &[]), &c, 1).0,
+        "198.19.5.1:8080 of a service would lose its way",
+    );
+    let Response::Network(now) = a.handle(Request::GetNetwork, &c, 1).0 else {
+        panic!()
+    };
+    assert_eq!(now.routes.len(), 2);
+
+    // An extra address makes its network directly connected: direct
+    // routing works there, and the address is the director's own.
+    assert_eq!(
+        a.handle(
+            net(
+                &[("198.19.5.254", 24)],
+                &[("198.19.0.0/16", Some("198.18.0.1"))]
+            ),
+            &c,
+            1
+        )
+        .0,
+        Response::Ok
+    );
+    assert_eq!(add(&mut a, remote(2, 80, Forward::Route)), Response::Ok);
+    let mut hops = next_hops(&mut a);
+    hops.sort();
+    assert_eq!(
+        hops,
+        ["198.19.5.1 via 198.19.5.1", "198.19.5.2 via 198.19.5.2"]
+    );
+    refused(
+        a.handle(
+            Request::AddLaddr {
+                service: svc(80),
+                addr: "198.19.5.254".parse().unwrap(),
+            },
+            &c,
+            1,
+        )
+        .0,
+        "the director's own address",
+    );
+    // The port's own address cannot be added again.
+    refused(
+        a.handle(net(&[("198.18.0.2", 24)], &[]), &c, 1).0,
+        "given twice",
+    );
+}

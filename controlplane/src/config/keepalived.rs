@@ -13,8 +13,10 @@
 //!   (the block's lines read at the current level, its `}` closing the
 //!   enclosing block) silently changes what the rest of the file means; we
 //!   do not reproduce it;
+//! - `static_ipaddress` and `static_routes` become the network's addresses
+//!   and routes, `dev` naming a dataplane port;
 //! - known keepalived keywords rvs does not act on (SNMP, process tuning,
-//!   `static_routes`, `FILE_CHECK` ...) warn `Keyword 'X' is not supported
+//!   `static_rules`, `FILE_CHECK` ...) warn `Keyword 'X' is not supported
 //!   by rvs - ignoring` and are skipped;
 //! - a malformed value of an ordinary keyword is a warning and the keyword
 //!   is ignored (keepalived logs it and keeps the default); these are hard
@@ -171,8 +173,6 @@ const GLOBAL_UNSUPPORTED: &[&str] = &[
 
 /// Top-level blocks keepalived knows that rvs does not act on.
 const TOP_UNSUPPORTED: &[&str] = &[
-    "static_ipaddress",
-    "static_routes",
     "static_rules",
     "vrrp_track_process",
     "track_process",
@@ -431,6 +431,8 @@ impl Cx<'_> {
                 "virtual_server_group" => self.group(n)?,
                 "virtual_server" => self.service(n)?,
                 "local_address_group" => self.pool(n)?,
+                "static_ipaddress" => self.static_addresses(n)?,
+                "static_routes" => self.static_routes(n)?,
                 "SSL" => self.ssl(n)?,
                 _ if TOP_UNSUPPORTED.contains(&kw) => self.unsupported(n),
                 _ => self.unknown(n),
@@ -1226,6 +1228,105 @@ impl Cx<'_> {
             p.addresses.push(range);
         }
         self.draft.network.local_address_pool.push(p);
+        Ok(())
+    }
+
+    /// `static_ipaddress { ADDR[/LEN] dev PORT ... }`: the director's own
+    /// addresses, `dev` naming a dataplane port (keepalived's interface).
+    /// keepalived's other words (`brd`, `scope`, `label` ...) are warned
+    /// and ignored.
+    fn static_addresses(&mut self, n: &Node) -> Result<(), ConfigError> {
+        let block = self.block(n)?;
+        for line in block {
+            self.no_block(line)?;
+            let address: super::model::IfAddr = line
+                .key
+                .text
+                .parse()
+                .map_err(|e| err(&line.key, format!("invalid address: {e}")))?;
+            let mut port = None;
+            let mut words = line.args.iter();
+            while let Some(w) = words.next() {
+                match w.text.as_str() {
+                    "dev" => match words.next() {
+                        Some(d) => port = Some(d.text.clone()),
+                        None => return Err(err(w, "'dev' needs an interface (a dataplane port)")),
+                    },
+                    other => {
+                        let m = format!(
+                            "static_ipaddress: '{other}' is not supported by rvs - ignoring"
+                        );
+                        self.warn(w, m);
+                        // Its value, when it takes one.
+                        if matches!(other, "brd" | "broadcast" | "scope" | "label" | "peer") {
+                            words.next();
+                        }
+                    }
+                }
+            }
+            let Some(port) = port else {
+                return Err(err(&line.key, "a static address needs 'dev PORT'"));
+            };
+            self.draft
+                .network
+                .address
+                .push(super::model::PortAddress { port, address });
+        }
+        Ok(())
+    }
+
+    /// `static_routes { DST[/LEN]|default via GW [dev PORT] ... }`.
+    fn static_routes(&mut self, n: &Node) -> Result<(), ConfigError> {
+        let block = self.block(n)?;
+        for line in block {
+            self.no_block(line)?;
+            let dst_text = match line.key.text.as_str() {
+                "default" => "0.0.0.0/0",
+                t => t,
+            };
+            let dst: rvs_api::Prefix = dst_text
+                .parse()
+                .map_err(|e| err(&line.key, format!("invalid route destination: {e}")))?;
+            let (mut via, mut port) = (None, None);
+            let mut words = line.args.iter();
+            while let Some(w) = words.next() {
+                match w.text.as_str() {
+                    "via" | "gw" => match words.next() {
+                        Some(g) => {
+                            via = Some(g.text.parse::<IpAddr>().map_err(|_| {
+                                err(g, format!("'{}' is not a gateway address", g.text))
+                            })?)
+                        }
+                        None => return Err(err(w, "'via' needs a gateway address")),
+                    },
+                    "dev" => match words.next() {
+                        Some(d) => port = Some(d.text.clone()),
+                        None => return Err(err(w, "'dev' needs an interface (a dataplane port)")),
+                    },
+                    other => {
+                        let m =
+                            format!("static_routes: '{other}' is not supported by rvs - ignoring");
+                        self.warn(w, m);
+                        if matches!(
+                            other,
+                            "src" | "metric" | "table" | "scope" | "proto" | "mtu"
+                        ) {
+                            words.next();
+                        }
+                    }
+                }
+            }
+            if via.is_none() && port.is_none() {
+                return Err(err(
+                    &line.key,
+                    "a static route needs 'via GW' or 'dev PORT'",
+                ));
+            }
+            self.draft
+                .network
+                .route
+                .push(super::model::Route { dst, via, port });
+        }
         Ok(())
     }
 

@@ -83,6 +83,28 @@ impl Model {
                 udp_s: t.udp_s,
             }));
         }
+        out.push(Request::SetNetwork(rvs_api::Network {
+            addresses: self
+                .network
+                .addresses
+                .iter()
+                .map(|a| rvs_api::NetAddress {
+                    port: a.port.clone(),
+                    addr: a.address.addr,
+                    prefix_len: a.address.prefix_len,
+                })
+                .collect(),
+            routes: self
+                .network
+                .routes
+                .iter()
+                .map(|r| rvs_api::NetRoute {
+                    dst: r.dst,
+                    via: r.via,
+                    port: r.port.clone(),
+                })
+                .collect(),
+        }));
         for rule in &self.network.mark_rules {
             out.push(Request::AddMarkRule(rule.clone()));
         }
@@ -742,10 +764,11 @@ pub struct UdpCheck {
 /// The dataplane's network settings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Network {
-    /// The director's own addresses, per dataplane port (kept as data: the
-    /// admin API has no request for them yet).
+    /// The director's own addresses, per dataplane port, beyond the one the
+    /// dataplane's configuration gives it (`SetNetwork`: on the port's
+    /// exception interface, and directly connected for the dataplane).
     pub addresses: Vec<PortAddress>,
-    /// Static routes (kept as data, as `addresses`).
+    /// Static routes, for the dataplane and the kernel (`SetNetwork`).
     pub routes: Vec<Route>,
     /// FullNAT local address pools, by name.
     pub local_address_pools: Vec<LaddrPool>,

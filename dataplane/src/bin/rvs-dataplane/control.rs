@@ -199,6 +199,12 @@ pub struct Control {
     pub ports: Vec<PortInfo>,
     pub pool: Pool,
     pub start: Instant,
+    /// The exception interface of each port (the kernel's side, where the
+    /// director's addresses and routes go).
+    pub ifaces: Vec<String>,
+    /// Per core: (cycles, busy cycles) at the last estimator tick, and the
+    /// busy share since the tick before, in millionths.
+    pub loads: Vec<((u64, u64), u32)>,
 }
 
 impl Control {
@@ -234,6 +240,7 @@ impl Control {
             while let Ok(call) = calls.try_recv() {
                 let response = match call.request {
                     Request::ListConns => self.list_conns(),
+                    Request::Cores => self.cores(),
                     request => self.apply(request),
                 };
                 let _ = call.reply.send(response);
@@ -266,6 +273,7 @@ impl Control {
             if last_estimate.elapsed() >= ESTIMATE_EVERY {
                 last_estimate = Instant::now();
                 self.admin.estimate(&self.shared.cores);
+                self.sample_loads();
             }
             if last_trash.elapsed() >= TRASH_EVERY {
                 last_trash = Instant::now();
@@ -330,22 +338,160 @@ impl Control {
     fn apply(&mut self, request: Request) -> Response {
         let desc = format!("{request:?}");
         let now = self.now_ms();
+        let before = self.admin.network().clone();
         let (response, changed) = self.admin.handle(request, &self.shared.cores, now);
         if changed {
             self.publish();
             tracing::info!(generation = self.admin.generation(), request = %desc, "configuration applied");
+            if *self.admin.network() != before {
+                self.apply_kernel_network(&before);
+            }
         } else if let Response::Error(e) = &response {
             tracing::info!(request = %desc, error = %e.message, "admin request refused");
         }
         response
     }
 
+    /// Each core's load, from the last estimator tick, and its ring's depth.
+    fn cores(&self) -> Response {
+        let list = self
+            .shared
+            .cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| rvs_api::CoreStatus {
+                core: i as u32,
+                cycles: c.cycles.load(Relaxed),
+                busy_cycles: c.busy_cycles.load(Relaxed),
+                busy_ppm: self.loads.get(i).map_or(0, |l| l.1),
+                handoff_depth: self.shared.handoff[i].len() as u32,
+                handoff_capacity: self.shared.handoff[i].capacity() as u32,
+            })
+            .collect();
+        Response::Cores(list)
+    }
+
+    fn sample_loads(&mut self) {
+        self.loads.resize(self.shared.cores.len(), ((0, 0), 0));
+        for (c, l) in self.shared.cores.iter().zip(self.loads.iter_mut()) {
+            let now = (c.cycles.load(Relaxed), c.busy_cycles.load(Relaxed));
+            let (d, b) = (now.0.wrapping_sub(l.0 .0), now.1.wrapping_sub(l.0 .1));
+            l.1 = if d == 0 {
+                0
+            } else {
+                (u128::from(b.min(d)) * 1_000_000 / u128::from(d)) as u32
+            };
+            l.0 = now;
+        }
+    }
+
+    /// Make the kernel's side (the exception interfaces) hold what the
+    /// admin state's network now says, `before` being what it held: what
+    /// went is removed, what came is added. A command the kernel refuses
+    /// is logged; the dataplane's own view stands.
+    fn apply_kernel_network(&self, before: &rvs_api::Network) {
+        let net = self.admin.network().clone();
+        let iface = |port: Option<u16>| port.and_then(|p| self.ifaces.get(usize::from(p)));
+        let mut cmds: Vec<Vec<String>> = vec![];
+        let route_args = |r: &rvs_api::NetRoute, port: Option<u16>| {
+            let mut a = vec![format!("{}/{}", r.dst.addr, r.dst.len)];
+            if let Some(via) = r.via {
+                a.extend(["via".into(), via.to_string()]);
+            }
+            if let Some(i) = iface(port) {
+                a.extend(["dev".into(), i.clone()]);
+            }
+            a
+        };
+        for r in before.routes.iter().filter(|r| !net.routes.contains(r)) {
+            let mut c = vec!["route".into(), "del".into()];
+            c.extend(route_args(r, None));
+            cmds.push(c);
+        }
+        for a in before
+            .addresses
+            .iter()
+            .filter(|a| !net.addresses.contains(a))
+        {
+            if let Some(i) = iface(self.admin.port_id(&a.port)) {
+                cmds.push(vec![
+                    "addr".into(),
+                    "del".into(),
+                    format!("{}/{}", a.addr, a.prefix_len),
+                    "dev".into(),
+                    i.clone(),
+                ]);
+            }
+        }
+        for a in net
+            .addresses
+            .iter()
+            .filter(|a| !before.addresses.contains(a))
+        {
+            if let Some(i) = iface(self.admin.port_id(&a.port)) {
+                let mut c = vec![
+                    "addr".into(),
+                    "replace".into(),
+                    format!("{}/{}", a.addr, a.prefix_len),
+                    "dev".into(),
+                    i.clone(),
+                ];
+                if a.addr.is_ipv6() {
+                    c.push("nodad".into());
+                }
+                cmds.push(c);
+            }
+        }
+        for r in net.routes.iter().filter(|r| !before.routes.contains(r)) {
+            let mut c = vec!["route".into(), "replace".into()];
+            c.extend(route_args(r, self.admin.route_port(r)));
+            cmds.push(c);
+        }
+        for c in cmds {
+            match std::process::Command::new("ip").args(&c).output() {
+                Ok(o) if o.status.success() => {
+                    tracing::info!(command = %format!("ip {}", c.join(" ")), "kernel network set")
+                }
+                Ok(o) => tracing::error!(
+                    command = %format!("ip {}", c.join(" ")),
+                    error = %String::from_utf8_lossy(&o.stderr).trim(),
+                    "the kernel refused a network change"
+                ),
+                Err(e) => {
+                    tracing::error!(command = %format!("ip {}", c.join(" ")), error = %e, "cannot run ip")
+                }
+            }
+        }
+    }
+
     fn send_arp_request(&self, port: u16, target: std::net::Ipv4Addr) {
         let Some(info) = self.ports.get(usize::from(port)) else {
             return;
         };
+        // From the port's address, or from an extra address on the
+        // target's network.
+        let src = self
+            .admin
+            .network()
+            .addresses
+            .iter()
+            .filter(|a| self.admin.port_id(&a.port) == Some(port))
+            .find_map(|a| match a.addr {
+                IpAddr::V4(mine)
+                    if rvs_api::Prefix::new(a.addr, a.prefix_len)
+                        .is_some_and(|n| n.contains(IpAddr::V4(target))) =>
+                {
+                    Some(mine)
+                }
+                _ => None,
+            })
+            .filter(|_| {
+                !rvs_api::Prefix::new(IpAddr::V4(info.addr), info.prefix_len)
+                    .is_some_and(|n| n.contains(IpAddr::V4(target)))
+            })
+            .unwrap_or(info.addr);
         let mut buf = [0u8; 60];
-        let len = arp::build_request(&mut buf, info.mac, info.addr, target);
+        let len = arp::build_request(&mut buf, info.mac, src, target);
         self.send_control_frame(port, &buf[..len], "an ARP request");
     }
 

@@ -144,6 +144,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
     let conn_table_size = (cfg.conns_per_core_max * 2).next_power_of_two() as u32;
     let mut admin = AdminState::new(AdminSetup {
         ports: infos.clone(),
+        port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
         slots_max: cfg.stats_slots_max,
         neigh_slots_max: cfg.neigh_slots_max,
         workers: cfg.workers.into(),
@@ -219,6 +220,12 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         ports: infos,
         pool,
         start,
+        ifaces: cfg
+            .ports
+            .iter()
+            .map(|p| p.exception_iface.clone())
+            .collect(),
+        loads: vec![],
     };
     // The signal flag and the shared stop flag meet here.
     let watcher_shared = Arc::clone(&shared);
