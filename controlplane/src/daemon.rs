@@ -6,7 +6,12 @@
 //!   sent) and again on SIGHUP; a reload that fails is logged and changes
 //!   nothing: the dataplane keeps what it has and the daemon the last good
 //!   configuration;
-//! - every [`RECONCILE_EVERY`] (and at once after a reload) the dataplane's
+//! - its real servers are health-checked ([`crate::health`]); the desired
+//!   state is the configuration as their health has it (down real servers
+//!   out, or at weight 0 with `inhibit_on_failure`; a sorry server when a
+//!   service lost its quorum);
+//! - every [`RECONCILE_EVERY`] (and at once after a reload or a change of
+//!   health) the dataplane's
 //!   state is read and the plan of [`crate::reconcile`] sent as one batch
 //!   (one generation, all or nothing) when it is not empty: a dataplane
 //!   that restarted empty is refilled, drift is repaired, an unchanged
@@ -24,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use rvs_api::{Request, Response};
 
+use crate::config::Model;
+use crate::health::runner::{Board, Checks};
 use crate::metrics;
 use crate::reconcile::{self, Desired};
 
@@ -41,9 +48,15 @@ pub struct Options {
     pub metrics: Option<SocketAddr>,
 }
 
-/// A configuration loader: the file's desired state as the requests that
-/// build it from nothing, or an error naming file, line and column.
-pub type Loader = dyn Fn(&Path) -> Result<Vec<Request>, String>;
+/// A configuration loader: the file's model, or an error naming file, line
+/// and column.
+pub type Loader = dyn Fn(&Path) -> Result<Model, String>;
+
+/// The desired state: the model as its health has it.
+fn desired(board: &Board) -> Desired {
+    let st = board.lock();
+    Desired::from_requests(&st.model.requests_with(&st.health))
+}
 
 /// Run until SIGTERM or SIGINT; returns the exit status.
 pub fn run(opts: &Options, load: &Loader) -> i32 {
@@ -59,21 +72,30 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
             return 1;
         }
     }
-    let mut desired = match load(&opts.config) {
-        Ok(r) => Desired::from_requests(&r),
+    let model = match load(&opts.config) {
+        Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "the configuration does not load");
             return 1;
         }
     };
-    tracing::info!(config = %opts.config.display(), services = desired.services.len(), "configuration loaded");
+    let services = model.services.len();
+    let mut checks = match Checks::start(Arc::new(model)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the health checks");
+            return 1;
+        }
+    };
+    tracing::info!(config = %opts.config.display(), services, "configuration loaded");
     if let Some(addr) = opts.metrics {
         match TcpListener::bind(addr) {
             Ok(listener) => {
                 let socket = opts.socket.clone();
+                let board = Arc::clone(&checks.board);
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket));
+                    .spawn(move || serve_metrics(listener, &socket, &board));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -92,9 +114,9 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
         let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
         if reload.swap(false, Ordering::Relaxed) {
             match load(&opts.config) {
-                Ok(r) => {
-                    desired = Desired::from_requests(&r);
-                    tracing::info!(services = desired.services.len(), "configuration reloaded");
+                Ok(m) => {
+                    tracing::info!(services = m.services.len(), "configuration reloaded");
+                    checks.reload(Arc::new(m));
                     now_due = true;
                 }
                 Err(e) => tracing::error!(
@@ -103,12 +125,16 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 ),
             }
         }
+        if checks.board.changed.swap(false, Ordering::Relaxed) {
+            now_due = true;
+        }
         if now_due {
             last = Some(Instant::now());
-            reconcile_once(&desired, &mut call);
+            reconcile_once(&desired(&checks.board), &mut call);
         }
         std::thread::sleep(TICK);
     }
+    checks.omega();
     tracing::info!("stopping (the dataplane keeps forwarding)");
     0
 }
@@ -143,15 +169,15 @@ fn reconcile_once(
 /// A minimal HTTP/1.1 server for `GET /metrics`: one request per
 /// connection, bounded reads (2 s, 8 KiB), every scrape read fresh from the
 /// dataplane's admin API.
-fn serve_metrics(listener: TcpListener, socket: &str) {
+fn serve_metrics(listener: TcpListener, socket: &str, board: &Board) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket) {
+        if let Err(e) = answer(stream, socket, board) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
 }
 
-fn answer(stream: TcpStream, socket: &str) -> std::io::Result<()> {
+fn answer(stream: TcpStream, socket: &str, board: &Board) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
     let mut reader = BufReader::new(std::io::Read::take(stream.try_clone()?, 8192));
@@ -169,7 +195,7 @@ fn answer(stream: TcpStream, socket: &str) -> std::io::Result<()> {
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, body) = match scrape(socket) {
+    let (status, body) = match scrape(socket, board) {
         Ok(text) => ("200 OK", text),
         Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
     };
@@ -180,7 +206,7 @@ fn answer(stream: TcpStream, socket: &str) -> std::io::Result<()> {
     )
 }
 
-fn scrape(socket: &str) -> Result<String, String> {
+fn scrape(socket: &str, board: &Board) -> Result<String, String> {
     let ask = |r: Request| rvs_api::call(socket, r).map_err(|e| format!("{e:?}"));
     let Response::Info(info) = ask(Request::Info)? else {
         return Err("unexpected answer to Info".into());
@@ -194,10 +220,12 @@ fn scrape(socket: &str) -> Result<String, String> {
     let Response::Cores(cores) = ask(Request::Cores)? else {
         return Err("unexpected answer to Cores".into());
     };
+    let health = metrics::health_of(&board.lock());
     Ok(metrics::render(&metrics::Scrape {
         info,
         services,
         counters,
         cores,
+        health,
     }))
 }

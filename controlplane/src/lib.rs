@@ -7,14 +7,17 @@
 //!   requests that create it; `rvs-controlplane --check` prints it;
 //! - [`daemon`], [`reconcile`], [`metrics`]: `rvs-controlplane --config
 //!   FILE`, which keeps the dataplane as the file says (reloaded on SIGHUP)
-//!   and serves `/metrics`.
+//!   and serves `/metrics`;
+//! - [`health`]: keepalived's and ldirectord's health checks, whose
+//!   verdicts shape what the daemon applies.
 //!
-//! Health checks and VRRP will live here too. Nothing in this crate links
+//! VRRP will live here too. Nothing in this crate links
 //! DPDK: it talks to `rvs-dataplane` only through the admin API of
 //! `rvs-api`.
 
 pub mod config;
 pub mod daemon;
+pub mod health;
 pub mod metrics;
 pub mod reconcile;
 pub mod rvsadm;

@@ -2,7 +2,8 @@
 //! per service and dest the connection counts, packets, bytes and rates;
 //! the dataplane's counters (verdicts and drops by reason); per worker core
 //! its busy ratio and loop cycles and the depth of its hand-off ring; the
-//! generation.
+//! generation; the health checks' view: each dest's health, each checker's
+//! state and last probe's duration, each service's quorum.
 //!
 //! Contract: [`render`] is pure (the state in, the text out), in the text
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
@@ -18,6 +19,51 @@ pub struct Scrape {
     pub services: Vec<ServiceStatus>,
     pub counters: Counters,
     pub cores: Vec<CoreStatus>,
+    pub health: HealthMetrics,
+}
+
+/// What the health checks know, labelled.
+#[derive(Clone, Debug, Default)]
+pub struct HealthMetrics {
+    /// (service, dest, up).
+    pub dests: Vec<(String, String, bool)>,
+    /// (service, dest, check, up, last probe's duration).
+    pub checks: Vec<(String, String, String, bool, Option<std::time::Duration>)>,
+    /// (service, has quorum).
+    pub quorum: Vec<(String, bool)>,
+}
+
+/// The health checks' view of the running model.
+pub fn health_of(st: &crate::health::runner::BoardState) -> HealthMetrics {
+    let mut m = HealthMetrics::default();
+    for (si, s) in st.model.services.iter().enumerate() {
+        let h = &st.health.services[si];
+        for key in &s.keys {
+            let svc = service_label(key);
+            m.quorum.push((svc.clone(), h.has_quorum()));
+            for (di, d) in s.dests.iter().enumerate() {
+                let dest = crate::config::model::dest_addr(key, d.addr, d.forward).to_string();
+                let dh = &h.dests[di];
+                m.dests.push((svc.clone(), dest.clone(), dh.is_up()));
+                for (ci, c) in d.checks.iter().enumerate() {
+                    let id = crate::health::machine::CheckId {
+                        service: si,
+                        dest: di,
+                        check: ci,
+                    };
+                    let took = st.last.iter().find(|l| l.0 == id).map(|l| l.1);
+                    m.checks.push((
+                        svc.clone(),
+                        dest.clone(),
+                        format!("{}#{ci}", c.kind.keyword()),
+                        dh.checkers[ci].is_up(),
+                        took,
+                    ));
+                }
+            }
+        }
+    }
+    m
 }
 
 /// `service` label: `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`.
@@ -252,6 +298,49 @@ pub fn render(scrape: &Scrape) -> String {
             u64::from(c.handoff_depth),
         );
     }
+    let h = &scrape.health;
+    f.head(
+        "rvs_dest_up",
+        "gauge",
+        "A real server's health as its checkers have it (1 up, 0 down).",
+    );
+    for (svc, dest, up) in &h.dests {
+        f.sample(
+            "rvs_dest_up",
+            &[("service", svc), ("dest", dest)],
+            u64::from(*up),
+        );
+    }
+    f.head("rvs_check_up", "gauge", "A checker's state (1 up, 0 down).");
+    for (svc, dest, check, up, _) in &h.checks {
+        f.sample(
+            "rvs_check_up",
+            &[("service", svc), ("dest", dest), ("check", check)],
+            u64::from(*up),
+        );
+    }
+    f.head(
+        "rvs_check_duration_seconds",
+        "gauge",
+        "How long a checker's last probe took.",
+    );
+    for (svc, dest, check, _, took) in &h.checks {
+        if let Some(t) = took {
+            f.sample_text(
+                "rvs_check_duration_seconds",
+                &[("service", svc), ("dest", dest), ("check", check)],
+                &format!("{:.6}", t.as_secs_f64()),
+            );
+        }
+    }
+    f.head(
+        "rvs_service_quorum",
+        "gauge",
+        "Whether a service has its quorum (1) or lost it (0: its sorry server serves, if it has one).",
+    );
+    for (svc, up) in &h.quorum {
+        f.sample("rvs_service_quorum", &[("service", svc)], u64::from(*up));
+    }
     f.head(
         "rvs_ring_capacity",
         "gauge",
@@ -330,11 +419,23 @@ mod tests {
             handoff_depth: 3,
             handoff_capacity: 4096,
         }];
+        let health = HealthMetrics {
+            dests: vec![("tcp/198.18.0.100:80".into(), "198.18.0.11:80".into(), false)],
+            checks: vec![(
+                "tcp/198.18.0.100:80".into(),
+                "198.18.0.11:80".into(),
+                "HTTP_GET#0".into(),
+                false,
+                Some(std::time::Duration::from_millis(1500)),
+            )],
+            quorum: vec![("tcp/198.18.0.100:80".into(), true)],
+        };
         let text = render(&Scrape {
             info,
             services,
             counters,
             cores,
+            health,
         });
         for line in [
             "# TYPE rvs_connections_total counter",
@@ -348,6 +449,9 @@ mod tests {
             "rvs_core_busy_ratio{core=\"1\"} 0.250000",
             "rvs_core_cycles_total{core=\"1\",state=\"busy\"} 250",
             "rvs_ring_depth{core=\"1\",ring=\"handoff\"} 3",
+            "rvs_dest_up{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\"} 0",
+            "rvs_check_duration_seconds{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\",check=\"HTTP_GET#0\"} 1.500000",
+            "rvs_service_quorum{service=\"tcp/198.18.0.100:80\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

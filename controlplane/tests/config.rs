@@ -1702,3 +1702,98 @@ fn static_addresses_and_routes_from_keepalived() {
         assert!(e.contains(why), "{bad}: {e}");
     }
 }
+
+/// A fixed health: dests listed in `down` are down; `weights` override.
+struct FixedHealth {
+    down: Vec<usize>,
+    weights: Vec<(usize, u32)>,
+    quorum: bool,
+}
+
+impl model::HealthView for FixedHealth {
+    fn dest(&self, _service: usize, dest: usize) -> (bool, u32) {
+        let w = self
+            .weights
+            .iter()
+            .find(|(d, _)| *d == dest)
+            .map_or(1, |(_, w)| *w);
+        (!self.down.contains(&dest), w)
+    }
+
+    fn quorum(&self, _service: usize) -> bool {
+        self.quorum
+    }
+}
+
+/// The dests a health gives the first service: "addr weight" each.
+fn dests_under(text: &str, h: &FixedHealth) -> Vec<String> {
+    let (m, _) = parse_ok(text, Dialect::Keepalived);
+    m.requests_with(h)
+        .into_iter()
+        .filter_map(|r| match r {
+            Request::AddDest { dest, .. } => Some(format!("{} {}", dest.addr, dest.weight)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// keepalived's effect of health (`spec/keepalived.md` §A.8, §A.9): a down
+/// real server is removed, or kept at weight 0 with inhibit_on_failure; a
+/// misc_dynamic weight replaces the configured one; without quorum the
+/// sorry server replaces the real servers; sorry_server_inhibit keeps it
+/// at weight 0 while the quorum holds.
+#[test]
+fn health_shapes_the_requests() {
+    let vs = |extra: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n protocol TCP\n lb_kind NAT\n {extra}\n \
+             real_server 10.0.0.2 8080 {{\n }}\n real_server 10.0.0.3 8080 {{\n inhibit_on_failure\n }}\n}}\n"
+        )
+    };
+    let healthy = FixedHealth {
+        down: vec![],
+        weights: vec![(1, 10)],
+        quorum: true,
+    };
+    assert_eq!(
+        dests_under(&vs(""), &healthy),
+        ["10.0.0.2:8080 1", "10.0.0.3:8080 10"]
+    );
+    let both_down = FixedHealth {
+        down: vec![0, 1],
+        weights: vec![],
+        quorum: true,
+    };
+    assert_eq!(dests_under(&vs(""), &both_down), ["10.0.0.3:8080 0"]);
+    let lost = FixedHealth {
+        down: vec![0, 1],
+        weights: vec![],
+        quorum: false,
+    };
+    assert_eq!(
+        dests_under(&vs("sorry_server 10.0.0.9 8080"), &lost),
+        ["10.0.0.3:8080 0", "10.0.0.9:8080 1"]
+    );
+    // Quorum lost with live real servers: the sorry server takes their place.
+    let lost_alive = FixedHealth {
+        down: vec![],
+        weights: vec![],
+        quorum: false,
+    };
+    assert_eq!(
+        dests_under(&vs("sorry_server 10.0.0.9 8080"), &lost_alive),
+        ["10.0.0.3:8080 0", "10.0.0.9:8080 1"]
+    );
+    assert_eq!(
+        dests_under(
+            &vs("sorry_server 10.0.0.9 8080\n sorry_server_inhibit"),
+            &healthy
+        ),
+        ["10.0.0.2:8080 1", "10.0.0.3:8080 10", "10.0.0.9:8080 0"]
+    );
+    // Without a sorry server a lost quorum changes nothing but the scripts.
+    assert_eq!(
+        dests_under(&vs(""), &lost_alive),
+        ["10.0.0.2:8080 1", "10.0.0.3:8080 1"]
+    );
+}

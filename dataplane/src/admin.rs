@@ -667,13 +667,15 @@ impl AdminState {
                     let on = connected_port(&self.ports, &self.port_names, &net, via);
                     let wanted = r.port.as_deref().map(port_id).transpose()?;
                     match (on, wanted) {
-                        (None, _) => return Err(err(
-                            ErrorKind::Invalid,
-                            format!(
+                        (None, _) => {
+                            return Err(err(
+                                ErrorKind::Invalid,
+                                format!(
                                 "route {}/{}: gateway {via} is on no directly connected network",
                                 r.dst.addr, r.dst.len
                             ),
-                        )),
+                            ))
+                        }
                         (Some(on), Some(w)) if usize::from(on) != w => {
                             return Err(err(
                                 ErrorKind::Invalid,

@@ -30,6 +30,11 @@ LAB_PREFIX_LEN=24
 CLI_NAT_IP=198.18.1.1 # a client address outside the real servers' subnet: their
 CLI_NAT_PREFIX_LEN=24 # replies to it go via their default route, the director
 VIP_NAT=198.18.0.101  # a VIP the real servers do not hold (NAT: the director owns it)
+# The health-check section's services (configs/lab-health.conf), NAT too.
+VIP_NAT_INHIBIT=198.18.0.104 # inhibit_on_failure
+VIP_MISC=198.18.0.105        # MISC_CHECK misc_dynamic
+VIP_SILENT_TCP=198.18.0.106  # a real server that accepts and never answers, TCP_CHECK
+VIP_SILENT_HTTP=198.18.0.107 # the same, HTTP_GET
 RS_NAT_PORT=8080      # nginx also listens here: NAT port mapping VIP_NAT:80 -> RS:8080
 RS_PROXY_PORT=8081    # and here with PROXY protocol (FullNAT --proxy-protocol v2)
 RS_UDP_PORT=5300      # a UDP responder ("served by rsN ...") on each real server's address and VIP

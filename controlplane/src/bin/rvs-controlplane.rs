@@ -6,6 +6,10 @@
 //!   ([`rvs_controlplane::config::load`]), prints each warning to stderr,
 //!   prints the model as native TOML to stdout and exits 0; on an error it
 //!   prints `FILE:LINE:COL: message` to stderr and exits 1;
+//! - `rvs-controlplane genhash -s IP -p PORT -u PATH [-S] [-V HOST]
+//!   [-P 1.0|1.1] [-t SECONDS]` is keepalived's `genhash`: GET the page and
+//!   print `MD5SUM = <hex>`, the digest HTTP_GET's `digest` takes; exit 0,
+//!   or 1 when the page cannot be fetched;
 //! - `-h`/`--help` prints the usage to stdout and exits 0;
 //! - `rvs-controlplane --config FILE [--metrics ADDR] [--socket PATH]
 //!   [--log-format text|json]` runs the daemon ([`rvs_controlplane::daemon`]):
@@ -34,6 +38,10 @@ Usage:
                                            run the daemon: keep the dataplane as
                                            FILE says (SIGHUP re-reads it), serve
                                            /metrics on ADDR:PORT
+  rvs-controlplane genhash -s IP -p PORT -u PATH [-S] [-V HOST] [-P 1.0|1.1]
+                   [-t SECONDS]            keepalived's genhash: print the MD5 of
+                                           the page (-S: over TLS) for HTTP_GET's
+                                           or SSL_GET's digest
   rvs-controlplane -h | --help             this help
 
 -t and -f are keepalived's spellings of --check and --config.
@@ -44,10 +52,116 @@ Warnings go to stderr; an error prints FILE:LINE:COL: message and exits 1.
 The admin socket is --socket, else $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock.
 ";
 
+/// `genhash`'s options.
+#[derive(Debug, PartialEq, Eq)]
+struct Genhash {
+    server: std::net::IpAddr,
+    port: u16,
+    url: String,
+    tls: bool,
+    vhost: Option<String>,
+    http11: bool,
+    timeout_s: u64,
+}
+
+fn parse_genhash(args: &[String]) -> Result<Genhash, String> {
+    let (mut server, mut port, mut url) = (None, None, None);
+    let mut g = Genhash {
+        server: std::net::IpAddr::from([0, 0, 0, 0]),
+        port: 0,
+        url: String::new(),
+        tls: false,
+        vhost: None,
+        http11: false,
+        timeout_s: 5,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("genhash: {arg} needs {what}"))
+        };
+        match arg.as_str() {
+            "-s" | "--server" => {
+                let v = value("an address")?;
+                server = Some(
+                    v.parse()
+                        .map_err(|_| format!("genhash: {v}: not an IP address"))?,
+                );
+            }
+            "-p" | "--port" => {
+                let v = value("a port")?;
+                port = Some(
+                    v.parse::<u16>()
+                        .map_err(|_| format!("genhash: {v}: not a port"))?,
+                );
+            }
+            "-u" | "--url" => url = Some(value("a path")?),
+            "-S" | "--use-ssl" => g.tls = true,
+            "-V" | "--virtualhost" => g.vhost = Some(value("a host name")?),
+            "-P" | "--protocol" => match value("1.0 or 1.1")?.as_str() {
+                "1.0" => g.http11 = false,
+                "1.1" => g.http11 = true,
+                v => return Err(format!("genhash: protocol {v}: 1.0 or 1.1")),
+            },
+            "-t" | "--timeout" => {
+                let v = value("seconds")?;
+                g.timeout_s = v
+                    .parse()
+                    .map_err(|_| format!("genhash: {v}: not seconds"))?;
+            }
+            "-v" | "--verbose" => {}
+            other => return Err(format!("genhash: unknown argument '{other}'")),
+        }
+    }
+    g.server = server.ok_or("genhash: -s SERVER is required")?;
+    g.url = url.ok_or("genhash: -u URL is required")?;
+    g.port = port.unwrap_or(if g.tls { 443 } else { 80 });
+    Ok(g)
+}
+
+fn genhash(g: &Genhash) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("genhash: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let protocol = if g.http11 {
+        config::HttpProtocol::Http11
+    } else {
+        config::HttpProtocol::Http10
+    };
+    let got = runtime.block_on(rvs_controlplane::health::probe::genhash(
+        SocketAddr::new(g.server, g.port),
+        &g.url,
+        g.vhost.as_deref(),
+        g.tls,
+        protocol,
+        std::time::Duration::from_secs(g.timeout_s),
+    ));
+    match got {
+        Ok((_status, digest)) => {
+            println!("MD5SUM = {digest}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("genhash: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Mode {
     Help,
+    Genhash(Genhash),
     /// Load, validate, print the model.
     Check {
         config: PathBuf,
@@ -62,6 +176,9 @@ enum Mode {
 }
 
 fn parse_args(args: &[String]) -> Result<Mode, String> {
+    if args.first().map(String::as_str) == Some("genhash") {
+        return parse_genhash(&args[1..]).map(Mode::Genhash);
+    }
     let mut check = false;
     let mut config: Option<PathBuf> = None;
     let mut metrics: Option<SocketAddr> = None;
@@ -154,6 +271,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Mode::Check { config }) => check(&config),
+        Ok(Mode::Genhash(g)) => genhash(&g),
         Ok(Mode::Run {
             config,
             metrics,
@@ -180,7 +298,7 @@ fn main() -> ExitCode {
                 for w in &warnings {
                     tracing::warn!("{w}");
                 }
-                Ok(model.requests())
+                Ok(model)
             };
             ExitCode::from(rvs_controlplane::daemon::run(&opts, &load) as u8)
         }
@@ -227,5 +345,18 @@ mod tests {
         assert!(parse_args(&args("--check --config")).is_err());
         assert!(parse_args(&args("--check --config a --config b")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());
+        let Ok(Mode::Genhash(g)) = parse_args(&args("genhash -S -s 10.0.0.1 -u /x -V www -P 1.1"))
+        else {
+            panic!("genhash")
+        };
+        assert_eq!(
+            (g.port, g.tls, g.http11, g.vhost.as_deref()),
+            (443, true, true, Some("www"))
+        );
+        assert!(
+            parse_args(&args("genhash -s 10.0.0.1")).is_err(),
+            "-u is required"
+        );
+        assert!(parse_args(&args("genhash -s nowhere -u /")).is_err());
     }
 }

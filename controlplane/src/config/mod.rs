@@ -38,9 +38,9 @@ use std::sync::Arc;
 
 pub use error::{ConfigError, Position, Warning};
 pub use model::{
-    Check, CheckKind, Dest, DnsCheck, DnsType, Global, HttpCheck, HttpProtocol, LaddrPool,
-    LocalAddress, Model, Network, Service, SmtpCheck, SorryServer, StatusRange, UdpCheck, Url,
-    Vrrp, VrrpInstance, VrrpScript, VrrpState,
+    Check, CheckKind, Dest, DnsCheck, DnsType, Global, HealthView, HttpCheck, HttpProtocol,
+    LaddrPool, LocalAddress, MiscCheck, Model, Network, Service, SmtpCheck, SorryServer, Ssl,
+    StatusRange, UdpCheck, Url, Vrrp, VrrpInstance, VrrpScript, VrrpState,
 };
 
 /// A configuration language.

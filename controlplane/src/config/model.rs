@@ -75,6 +75,15 @@ impl Model {
     /// Direct-routing and tunnelled dests of an address service take its
     /// port, as ipvsadm gives them: they cannot map ports.
     pub fn requests(&self) -> Vec<Request> {
+        self.requests_with(&StartingHealth(self))
+    }
+
+    /// The requests that build this model's state from nothing with the
+    /// dests' health as `health` says (up or down, and their weights) and
+    /// each service's quorum: a dest that is down is left out, or kept at
+    /// weight 0 with `inhibit_on_failure`; a service without quorum that
+    /// has a sorry server gets it instead of its real servers.
+    pub fn requests_with(&self, health: &dyn HealthView) -> Vec<Request> {
         let mut out = Vec::new();
         if let Some(t) = self.global.lvs_timeouts {
             out.push(Request::SetTimeouts(Timeouts {
@@ -108,7 +117,7 @@ impl Model {
         for rule in &self.network.mark_rules {
             out.push(Request::AddMarkRule(rule.clone()));
         }
-        for service in &self.services {
+        for (si, service) in self.services.iter().enumerate() {
             let pool = service
                 .laddr_pool
                 .as_deref()
@@ -118,7 +127,8 @@ impl Model {
                     key: *key,
                     config: service.service_config(),
                 });
-                for dest in service.initial_dests(key) {
+                let quorum = health.quorum(si);
+                for dest in service.dests_with(key, &|j| health.dest(si, j), quorum) {
                     out.push(Request::AddDest {
                         service: *key,
                         dest,
@@ -139,6 +149,28 @@ impl Model {
     /// gives this model.
     pub fn to_toml(&self) -> String {
         super::toml::to_string(self)
+    }
+}
+
+/// The health of a model's dests and services, as the requests see it.
+pub trait HealthView {
+    /// Dest `dest` of service `service`: (up, its weight when up).
+    fn dest(&self, service: usize, dest: usize) -> (bool, u32);
+    /// Whether service `service` has its quorum.
+    fn quorum(&self, service: usize) -> bool;
+}
+
+/// The health a model starts with: `alpha` dests down, the others up.
+struct StartingHealth<'a>(&'a Model);
+
+impl HealthView for StartingHealth<'_> {
+    fn dest(&self, service: usize, dest: usize) -> (bool, u32) {
+        let d = &self.0.services[service].dests[dest];
+        (d.starts_up(), d.weight)
+    }
+
+    fn quorum(&self, service: usize) -> bool {
+        self.0.services[service].starts_with_quorum()
     }
 }
 
@@ -394,15 +426,34 @@ impl Service {
 
     /// The dests of `key` at start-up (see [`Model::requests`]).
     pub fn initial_dests(&self, key: &ServiceKey) -> Vec<DestConfig> {
-        let quorum = self.starts_with_quorum();
+        self.dests_with(
+            key,
+            &|j| (self.dests[j].starts_up(), self.dests[j].weight),
+            self.starts_with_quorum(),
+        )
+    }
+
+    /// The dests of `key` when dest `j` is `health(j)` = (up, weight when
+    /// up) and the service has `quorum` or not. Without quorum, a sorry
+    /// server takes the real servers' place (they go, or stay at weight 0
+    /// with `inhibit_on_failure`); with it, the sorry server is absent, or
+    /// at weight 0 with `sorry_server_inhibit`.
+    pub fn dests_with(
+        &self,
+        key: &ServiceKey,
+        health: &dyn Fn(usize) -> (bool, u32),
+        quorum: bool,
+    ) -> Vec<DestConfig> {
         let sorry = self.sorry_server.as_ref().filter(|_| !quorum);
         let mut out: Vec<DestConfig> = self
             .dests
             .iter()
-            .filter_map(|d| {
-                let up = d.starts_up() && sorry.is_none();
+            .enumerate()
+            .filter_map(|(j, d)| {
+                let (alive, live_weight) = health(j);
+                let up = alive && sorry.is_none();
                 let weight = if up {
-                    d.weight
+                    live_weight
                 } else if d.inhibit_on_failure {
                     0
                 } else {
@@ -418,15 +469,24 @@ impl Service {
                 })
             })
             .collect();
-        if let Some(s) = sorry {
-            out.push(DestConfig {
-                addr: dest_addr(key, s.addr, s.forward),
-                forward: s.forward,
-                weight: 1,
-                u_threshold: 0,
-                l_threshold: 0,
-                tunnel: s.tunnel,
-            });
+        let sorry_weight = match (&self.sorry_server, sorry) {
+            (Some(_), Some(_)) => Some(1),
+            (Some(s), None) if s.inhibit => Some(0),
+            _ => None,
+        };
+        if let (Some(s), Some(weight)) = (&self.sorry_server, sorry_weight) {
+            // A sorry server that is also a real server stays one dest.
+            let addr = dest_addr(key, s.addr, s.forward);
+            if !out.iter().any(|d| d.addr == addr) {
+                out.push(DestConfig {
+                    addr,
+                    forward: s.forward,
+                    weight,
+                    u_threshold: 0,
+                    l_threshold: 0,
+                    tunnel: s.tunnel,
+                });
+            }
         }
         out
     }

@@ -1,0 +1,12 @@
+//! Health checking, as keepalived's checkers and ldirectord do it.
+//!
+//! - [`machine`]: each checker's decision logic, sans-IO (rise and fall,
+//!   retries, timers), and a dest's and a service's health from them
+//!   (all checkers up, misc_dynamic weights, quorum with hysteresis);
+//! - [`probe`]: the I/O of one probe (TCP connect, HTTP/HTTPS GET, a
+//!   script, ICMP echo, UDP, DNS) with kernel sockets, which on a director
+//!   travel the exception interface, the same wire as forwarded traffic.
+
+pub mod machine;
+pub mod probe;
+pub mod runner;

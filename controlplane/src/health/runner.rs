@@ -1,0 +1,339 @@
+//! The checks' I/O shell: every checker of the configuration as a task on
+//! a small async runtime (two threads run hundreds of probes at once: a
+//! probe waiting on a slow or hung real server holds no thread and delays
+//! no other check).
+//!
+//! Contract:
+//! - [`Checks::start`] runs the checkers of a model; [`Checks::reload`]
+//!   replaces the model, keeping the state of the checkers it still has
+//!   ([`Health::carry_over`]), and stops the old tasks;
+//! - each task sleeps until its checker is due, probes with its timeout,
+//!   and hands the verdict to the shared [`Health`]; a change of a dest or
+//!   a quorum is logged once, with its reason, runs the configured
+//!   `notify_up`/`notify_down`/`quorum_up`/`quorum_down` command, and
+//!   raises the `changed` flag the daemon reconciles on;
+//! - probes use kernel sockets: on a director their packets leave by the
+//!   exception interface and travel the dataplane's wire.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::config::{model::dest_addr, Check, CheckKind, Model};
+
+use super::machine::{service_name, CheckId, Event, Health};
+use super::probe::{self, Target, Verdict};
+
+/// The health of the running model, shared by the tasks, the daemon and
+/// `/metrics`.
+pub struct Board {
+    state: Mutex<BoardState>,
+    /// Set when a dest or quorum changed: the daemon reconciles.
+    pub changed: AtomicBool,
+    start: Instant,
+}
+
+/// What the board holds.
+pub struct BoardState {
+    pub model: Arc<Model>,
+    pub health: Health,
+    /// Bumped by each reload: tasks of an older one stop.
+    generation: u64,
+    /// The last probe's duration and verdict, by checker.
+    pub last: Vec<(CheckId, Duration, bool)>,
+}
+
+impl Board {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, BoardState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The IPVS services whose configured service has lost its quorum: the
+    /// hook VRRP tracking uses to lower a router's priority.
+    pub fn without_quorum(&self) -> Vec<rvs_api::ServiceKey> {
+        let st = self.lock();
+        st.model
+            .services
+            .iter()
+            .zip(&st.health.services)
+            .filter(|(_, h)| !h.has_quorum())
+            .flat_map(|(s, _)| s.keys.iter().copied())
+            .collect()
+    }
+}
+
+/// The runtime and the board.
+pub struct Checks {
+    runtime: tokio::runtime::Runtime,
+    pub board: Arc<Board>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Threads of the checks' runtime.
+const THREADS: usize = 2;
+
+impl Checks {
+    /// Start checking `model`'s real servers.
+    pub fn start(model: Arc<Model>) -> std::io::Result<Checks> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(THREADS)
+            .thread_name("rvs-checks")
+            .enable_all()
+            .build()?;
+        let start = Instant::now();
+        let health = Health::new(&model, 0, &mut |w| fastrand::u64(0..=w));
+        let board = Arc::new(Board {
+            state: Mutex::new(BoardState {
+                model,
+                health,
+                generation: 0,
+                last: vec![],
+            }),
+            changed: AtomicBool::new(false),
+            start,
+        });
+        let mut c = Checks {
+            runtime,
+            board,
+            tasks: vec![],
+        };
+        c.spawn_all();
+        Ok(c)
+    }
+
+    /// Check `model` from now on, keeping what the old model's checkers
+    /// knew of the real servers both have.
+    pub fn reload(&mut self, model: Arc<Model>) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        {
+            let now = self.board.now_ms();
+            let mut st = self.board.lock();
+            let mut health = Health::new(&model, now, &mut |w| fastrand::u64(0..=w));
+            health.carry_over(&model, &st.health, &st.model);
+            st.health = health;
+            st.model = model;
+            st.generation += 1;
+            st.last.clear();
+        }
+        self.spawn_all();
+    }
+
+    fn spawn_all(&mut self) {
+        let (model, generation, ids) = {
+            let st = self.board.lock();
+            (Arc::clone(&st.model), st.generation, st.health.check_ids())
+        };
+        let ssl = model.global.ssl.clone().map(Arc::new);
+        for id in ids {
+            let service = &model.services[id.service];
+            let dest = &service.dests[id.dest];
+            let check = dest.checks[id.check].clone();
+            let Some(key) = service.keys.first() else {
+                continue;
+            };
+            let port = dest_addr(key, dest.addr, dest.forward).port();
+            let target = target_of(&check, dest.addr.ip(), port);
+            let board = Arc::clone(&self.board);
+            let ssl = ssl.clone();
+            self.tasks.push(self.runtime.spawn(async move {
+                check_loop(board, generation, id, check.kind, target, ssl).await;
+            }));
+        }
+    }
+}
+
+impl Checks {
+    /// At shutdown, keepalived's `omega`: the `notify_down` of each live
+    /// real server and the `quorum_down` of each service with quorum, for
+    /// the services that ask for it; each command is waited for.
+    pub fn omega(&self) {
+        let st = self.board.lock();
+        for (si, s) in st.model.services.iter().enumerate() {
+            if !s.omega {
+                continue;
+            }
+            let h = &st.health.services[si];
+            let mut commands: Vec<&String> = s
+                .dests
+                .iter()
+                .zip(&h.dests)
+                .filter(|(_, dh)| dh.is_up())
+                .filter_map(|(d, _)| d.notify_down.as_ref())
+                .collect();
+            if h.has_quorum() {
+                commands.extend(s.quorum_down.as_ref());
+            }
+            for cmd in commands {
+                let status = std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .status();
+                tracing::info!(service = %service_name(s), command = %cmd, ?status, "omega script");
+            }
+        }
+    }
+}
+
+impl Drop for Checks {
+    fn drop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// Where checker `c` of a dest at `ip` (dataplane port `port`) connects.
+pub fn target_of(c: &Check, ip: std::net::IpAddr, port: u16) -> Target {
+    Target {
+        addr: SocketAddr::new(c.connect_ip.unwrap_or(ip), c.connect_port.unwrap_or(port)),
+        bind: c
+            .bindto
+            .map(|a| SocketAddr::new(a, c.bind_port.unwrap_or(0))),
+        bind_if: c.bind_if.clone(),
+        fwmark: c.fwmark,
+        timeout: c.connect_timeout,
+    }
+}
+
+async fn check_loop(
+    board: Arc<Board>,
+    generation: u64,
+    id: CheckId,
+    kind: CheckKind,
+    target: Target,
+    ssl: Option<Arc<crate::config::Ssl>>,
+) {
+    loop {
+        let due = {
+            let st = board.lock();
+            if st.generation != generation {
+                return;
+            }
+            st.health.checker(id).due_ms()
+        };
+        tokio::time::sleep_until((board.start + Duration::from_millis(due)).into()).await;
+        let began = Instant::now();
+        let verdict = probe::probe(&kind, &target, ssl.as_deref()).await;
+        let took = began.elapsed();
+        let now = board.now_ms();
+        let (events, model) = {
+            let mut st = board.lock();
+            if st.generation != generation {
+                return;
+            }
+            let events = st.health.report(id, now, &verdict);
+            let ok = !matches!(verdict, Verdict::Down(_));
+            match st.last.iter_mut().find(|l| l.0 == id) {
+                Some(l) => *l = (id, took, ok),
+                None => st.last.push((id, took, ok)),
+            }
+            (events, Arc::clone(&st.model))
+        };
+        if let Verdict::Down(why) = &verdict {
+            let s = &model.services[id.service];
+            let d = &s.dests[id.dest];
+            let c = &d.checks[id.check];
+            if c.log_all_failures {
+                tracing::warn!(service = %service_name(s), dest = %d.addr, check = c.kind.keyword(), reason = %why, "check failed");
+            } else {
+                tracing::debug!(service = %service_name(s), dest = %d.addr, check = c.kind.keyword(), reason = %why, "check failed");
+            }
+        }
+        if !events.is_empty() {
+            for e in &events {
+                announce(&model, e);
+            }
+            board.changed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Log an event once, and run the command the configuration has for it.
+fn announce(model: &Model, e: &Event) {
+    let (line, command) = match *e {
+        Event::DestUp { service, dest } => {
+            let (s, d) = (
+                &model.services[service],
+                &model.services[service].dests[dest],
+            );
+            tracing::info!(service = %service_name(s), dest = %d.addr, "real server UP");
+            ("up", d.notify_up.clone())
+        }
+        Event::DestDown {
+            service,
+            dest,
+            ref reason,
+        } => {
+            let (s, d) = (
+                &model.services[service],
+                &model.services[service].dests[dest],
+            );
+            let action = if d.inhibit_on_failure {
+                "weight 0 (inhibit_on_failure)"
+            } else {
+                "removed"
+            };
+            tracing::warn!(service = %service_name(s), dest = %d.addr, %reason, action, "real server DOWN");
+            ("down", d.notify_down.clone())
+        }
+        Event::DestWeight {
+            service,
+            dest,
+            weight,
+        } => {
+            let (s, d) = (
+                &model.services[service],
+                &model.services[service].dests[dest],
+            );
+            tracing::info!(service = %service_name(s), dest = %d.addr, weight, "real server weight (misc_dynamic)");
+            ("weight", None)
+        }
+        Event::QuorumGained { service } => {
+            let s = &model.services[service];
+            tracing::info!(service = %service_name(s), "quorum gained");
+            ("quorum up", s.quorum_up.clone())
+        }
+        Event::QuorumLost { service } => {
+            let s = &model.services[service];
+            let sorry = s.sorry_server.as_ref().map(|x| x.addr.to_string());
+            tracing::warn!(service = %service_name(s), sorry_server = ?sorry, "quorum lost");
+            ("quorum down", s.quorum_down.clone())
+        }
+    };
+    if let Some(cmd) = command {
+        run_script(line, cmd);
+    }
+}
+
+/// Start a notify command with `/bin/sh -c`; it is waited for on the
+/// runtime, never by the caller.
+fn run_script(what: &'static str, cmd: String) {
+    let child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&cmd)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(false)
+        .spawn();
+    match child {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                match child.wait().await {
+                    Ok(status) if !status.success() => {
+                        tracing::warn!(command = %cmd, %status, "{what} script failed")
+                    }
+                    Err(e) => tracing::warn!(command = %cmd, error = %e, "{what} script"),
+                    _ => {}
+                }
+            });
+        }
+        Err(e) => tracing::warn!(command = %cmd, error = %e, "cannot run the {what} script"),
+    }
+}
