@@ -285,18 +285,29 @@ pub fn render(scrape: &Scrape) -> String {
             c.busy_cycles,
         );
     }
-    f.head(
-        "rvs_ring_depth",
-        "gauge",
-        "Frames waiting in a worker core's hand-off ring (frames other cores pass it).",
-    );
-    for c in &scrape.cores {
-        let core = c.core.to_string();
-        f.sample(
+    type GetCore = fn(&CoreStatus) -> u32;
+    let rings: [(&str, &str, GetCore); 2] = [
+        (
             "rvs_ring_depth",
-            &[("core", &core), ("ring", "handoff")],
-            u64::from(c.handoff_depth),
-        );
+            "Frames waiting in a worker core's hand-off ring (frames other cores pass it).",
+            |c| c.handoff_depth,
+        ),
+        (
+            "rvs_ring_capacity",
+            "The size of a worker core's hand-off ring.",
+            |c| c.handoff_capacity,
+        ),
+    ];
+    for (name, help, get) in rings {
+        f.head(name, "gauge", help);
+        for c in &scrape.cores {
+            let core = c.core.to_string();
+            f.sample(
+                name,
+                &[("core", &core), ("ring", "handoff")],
+                u64::from(get(c)),
+            );
+        }
     }
     let h = &scrape.health;
     f.head(
@@ -340,19 +351,6 @@ pub fn render(scrape: &Scrape) -> String {
     );
     for (svc, up) in &h.quorum {
         f.sample("rvs_service_quorum", &[("service", svc)], u64::from(*up));
-    }
-    f.head(
-        "rvs_ring_capacity",
-        "gauge",
-        "The size of a worker core's hand-off ring.",
-    );
-    for c in &scrape.cores {
-        let core = c.core.to_string();
-        f.sample(
-            "rvs_ring_capacity",
-            &[("core", &core), ("ring", "handoff")],
-            u64::from(c.handoff_capacity),
-        );
     }
     out
 }

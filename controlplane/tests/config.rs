@@ -682,9 +682,10 @@ fn fullnat_groups_and_quorum_at_start() {
         h.urls[0].digest.as_deref(),
         Some("9b3a0c85a887a256d6939da88aabd8cd")
     );
-    assert!(
-        h.urls[0].status_code.is_empty(),
-        "a digest is the criterion"
+    assert_eq!(
+        h.urls[0].status_code,
+        [model::StatusRange::SUCCESS],
+        "a digest does not lift keepalived's default status range"
     );
     assert!(
         s.dests[0].checks[0].alpha,
@@ -1001,7 +1002,9 @@ fn gen_check(r: &mut Rng) -> model::Check {
         urls: (0..r.range(1, 2))
             .map(|_| {
                 let digest = r.maybe(|r| (0..32).map(|_| *r.pick(&['0', '7', 'a', 'f'])).collect());
-                let regex = r.maybe(Rng::word);
+                let regex = r
+                    .maybe(Rng::word)
+                    .filter(|w| regex::bytes::Regex::new(w).is_ok());
                 let mut status_code: Vec<StatusRange> = (0..r.range(0, 2))
                     .map(|_| {
                         let first = r.range(100, 599) as u16;
@@ -1009,7 +1012,7 @@ fn gen_check(r: &mut Rng) -> model::Check {
                         StatusRange { first, last }
                     })
                     .collect();
-                if status_code.is_empty() && digest.is_none() && regex.is_none() {
+                if status_code.is_empty() {
                     status_code.push(StatusRange::SUCCESS);
                 }
                 Url {

@@ -475,9 +475,15 @@ impl Service {
             _ => None,
         };
         if let (Some(s), Some(weight)) = (&self.sorry_server, sorry_weight) {
-            // A sorry server that is also a real server stays one dest.
+            // A sorry server that is also a real server stays one dest; in
+            // service, the sorry server's weight wins (an inhibited real
+            // server at weight 0 would black-hole the service).
             let addr = dest_addr(key, s.addr, s.forward);
-            if !out.iter().any(|d| d.addr == addr) {
+            if let Some(d) = out.iter_mut().find(|d| d.addr == addr) {
+                if sorry.is_some() {
+                    d.weight = weight;
+                }
+            } else {
                 out.push(DestConfig {
                     addr,
                     forward: s.forward,

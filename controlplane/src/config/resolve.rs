@@ -760,8 +760,17 @@ impl Resolver<'_> {
                     }
                     let mut u = u.clone();
                     u.digest = u.digest.map(|d| d.to_ascii_lowercase());
-                    if u.status_code.is_empty() && u.digest.is_none() && u.regex.is_none() {
+                    // keepalived: 200-299 unless status codes are given,
+                    // whatever else the url checks.
+                    if u.status_code.is_empty() {
                         u.status_code.push(StatusRange::SUCCESS);
+                    }
+                    if let Some(r) = &u.regex {
+                        if let Err(e) = regex::bytes::Regex::new(r) {
+                            return Err(
+                                self.error(here, format!("regex '{r}' does not compile: {e}"))
+                            );
+                        }
                     }
                     urls.push(u);
                 }

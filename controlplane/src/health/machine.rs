@@ -3,14 +3,14 @@
 //! caller's clock; nothing here sleeps, reads a clock or touches a socket.
 //!
 //! Contract, keepalived's (`check_*.c` epilogues, `ipwrapper.c`):
-//! - a checker probes every `delay_loop`. A success, or a failure when the
-//!   checker is up (or has not run yet) and has used its `retry` retries,
-//!   ends a round: the next probe is `delay_loop` later, and the checker
-//!   goes up on a success (if it was down or had not run) or down on the
-//!   failure (if it was up or had not run). Any other failure is retried
-//!   `delay_before_retry` later. So an up checker goes down after `retry + 1`
-//!   consecutive failures, and a down one keeps probing every
-//!   `delay_before_retry` and comes up on its first success;
+//! - a checker probes every `delay_loop`. A failure of a checker that is up
+//!   (or has not run yet) is retried `delay_before_retry` later until it
+//!   has used its `retry` retries; the next failure takes it down. So an up
+//!   checker goes down after `retry + 1` consecutive failures. A down
+//!   checker probes every `delay_loop` and comes up on its first success.
+//!   Every success and every end of a round waits `delay_loop`;
+//! - a `misc_dynamic` exit status sets the weight; a success without one
+//!   (exit 0) gives the configured weight back;
 //! - the first probe is at a random point within `warmup`; a checker starts
 //!   up, or down with `alpha`;
 //! - a dest is up when all its checkers are (one with none is always up);
@@ -55,8 +55,9 @@ pub enum Change {
     None,
     Up,
     Down(String),
-    /// Still up, with a new `misc_dynamic` weight.
-    Weight(u32),
+    /// Still up, with a new `misc_dynamic` weight (`None`: the configured
+    /// one again).
+    Weight(Option<u32>),
 }
 
 impl Checker {
@@ -93,46 +94,58 @@ impl Checker {
 
     /// Take a probe's verdict, finished at `now_ms`.
     pub fn report(&mut self, now_ms: u64, verdict: &Verdict) -> Change {
-        let (ok, weight) = match verdict {
-            Verdict::Up => (true, None),
-            Verdict::UpWeight(w) => (true, Some(*w)),
-            Verdict::Down(_) => (false, None),
-        };
+        let t = self.timing;
         let first = !self.has_run;
         self.has_run = true;
-        let t = self.timing;
-        if ok || ((self.up || first) && self.retries >= t.retry) {
-            self.next_ms = now_ms + t.delay_loop_ms;
-            self.retries = 0;
-            if ok {
+        let why = match verdict {
+            Verdict::Up | Verdict::UpWeight(_) => {
+                self.next_ms = now_ms + t.delay_loop_ms;
+                self.retries = 0;
                 let old_weight = self.weight;
-                if weight.is_some() {
-                    self.weight = weight;
-                }
+                self.weight = match verdict {
+                    Verdict::UpWeight(w) => Some(*w),
+                    _ => None,
+                };
                 if !self.up {
                     self.up = true;
                     self.reason = None;
                     return Change::Up;
                 }
-                return match weight {
-                    Some(w) if old_weight != Some(w) => Change::Weight(w),
-                    _ => Change::None,
+                return if self.weight != old_weight {
+                    Change::Weight(self.weight)
+                } else {
+                    Change::None
                 };
             }
-            let Verdict::Down(why) = verdict else {
-                return Change::None;
-            };
-            self.reason = Some(why.clone());
-            if self.up {
-                self.up = false;
-                return Change::Down(why.clone());
-            }
-            Change::None
-        } else {
-            self.next_ms = now_ms + t.delay_before_retry_ms;
+            Verdict::Down(why) => why,
+        };
+        self.next_ms = now_ms + t.delay_loop_ms;
+        if !(self.up || first) {
+            // Down already: no retries, the next round.
+            return Change::None;
+        }
+        if self.retries < t.retry {
             self.retries += 1;
+            self.next_ms = now_ms + t.delay_before_retry_ms;
+            return Change::None;
+        }
+        self.retries = 0;
+        self.reason = Some(why.clone());
+        let was_up = self.up;
+        self.up = false;
+        // keepalived reports a first failure even of a checker that
+        // started down (alpha): its notify_down runs once.
+        if was_up || first {
+            Change::Down(why.clone())
+        } else {
             Change::None
         }
+    }
+
+    /// Start the next round now + `delay_ms` at the latest (a reload that
+    /// shortens the timers).
+    fn due_within(&mut self, now_ms: u64, delay_ms: u64) {
+        self.next_ms = self.next_ms.min(now_ms + delay_ms);
     }
 }
 
@@ -298,7 +311,15 @@ impl Health {
     /// checker the new model still has: same service (by its first key),
     /// same dest address, same checker kind at the same place. A reload
     /// does not bring a dead real server back or take a live one out.
-    pub fn carry_over(&mut self, model: &Model, old: &Health, old_model: &Model) {
+    /// Returns the quorum changes the new settings make at once.
+    pub fn carry_over(
+        &mut self,
+        model: &Model,
+        old: &Health,
+        old_model: &Model,
+        now_ms: u64,
+    ) -> Vec<Event> {
+        let mut events = vec![];
         for (si, s) in model.services.iter().enumerate() {
             let Some(osi) = old_model
                 .services
@@ -324,14 +345,34 @@ impl Health {
                     if same {
                         let mut kept = old.services[osi].dests[odi].checkers[ci].clone();
                         kept.timing = timing_of(c);
+                        kept.due_within(now_ms, kept.timing.delay_loop_ms);
+                        if !matches!(&c.kind, crate::config::CheckKind::Misc(m) if m.dynamic) {
+                            kept.weight = None;
+                        }
                         self.services[si].dests[di].checkers[ci] = kept;
                     }
                 }
             }
             let h = &mut self.services[si];
             h.quorum_up = old.services[osi].quorum_up;
-            h.update_quorum();
+            match h.update_quorum() {
+                Some(true) => events.push(Event::QuorumGained { service: si }),
+                Some(false) => events.push(Event::QuorumLost { service: si }),
+                None => {}
+            }
         }
+        events
+    }
+
+    /// The services that start without their quorum (keepalived logs it
+    /// and, for one with a sorry server, runs its `quorum_down`).
+    pub fn starting_without_quorum(&self) -> Vec<Event> {
+        self.services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.quorum_up)
+            .map(|(service, _)| Event::QuorumLost { service })
+            .collect()
     }
 
     pub fn checker(&self, id: CheckId) -> &Checker {
@@ -370,6 +411,12 @@ impl Health {
         match (was_up, d.is_up()) {
             (false, true) => events.push(Event::DestUp { service, dest }),
             (true, false) => events.push(Event::DestDown {
+                service,
+                dest,
+                reason: d.reason().unwrap_or("down").to_string(),
+            }),
+            // A checker that started down (alpha) failed its first round.
+            (false, false) if matches!(change, Change::Down(_)) => events.push(Event::DestDown {
                 service,
                 dest,
                 reason: d.reason().unwrap_or("down").to_string(),
@@ -459,12 +506,12 @@ mod tests {
         assert_eq!(steps[3].1, Change::None);
         assert_eq!(steps[4].1, Change::Down("connection refused".into()));
         assert!(!c.is_up());
-        // Down, it keeps probing every delay_before_retry...
+        // Down, it probes every delay_loop, without retries...
         assert_eq!(steps[5].1, Change::None);
-        assert_eq!(c.due_ms(), 30000);
+        assert_eq!(c.due_ms(), 33000);
         // ... and comes up on the first success.
-        assert_eq!(run(&mut c, &[Verdict::Up], 0), [(30000, Change::Up)]);
-        assert_eq!(c.due_ms(), 36000);
+        assert_eq!(run(&mut c, &[Verdict::Up], 0), [(33000, Change::Up)]);
+        assert_eq!(c.due_ms(), 39000);
         assert_eq!(c.reason(), None);
     }
 
@@ -533,10 +580,26 @@ mod tests {
             .map(|s| s.1)
             .collect();
         assert_eq!(changes[2], Change::Down("connection refused".into()));
-        // alpha and failing: stays down, no event.
-        let mut c = Checker::new(timing(1000, 0, 100), true, 0, 0);
-        assert_eq!(run(&mut c, &[down()], 0), [(0, Change::None)]);
-        assert!(!c.is_up());
+        // alpha and failing, without retries: its first verdict is a Down
+        // (notify_down runs once), later failures say nothing; with
+        // retries, the first failure is retried and later ones find it
+        // down already (keepalived's rule).
+        for (retry, first) in [
+            (0, Change::Down("connection refused".into())),
+            (1, Change::None),
+        ] {
+            let mut c = Checker::new(timing(1000, retry, 100), true, 0, 0);
+            let changes: Vec<Change> = run(&mut c, &[down(), down(), down()], 0)
+                .into_iter()
+                .map(|s| s.1)
+                .collect();
+            assert_eq!(
+                changes,
+                [first, Change::None, Change::None],
+                "retry {retry}"
+            );
+            assert!(!c.is_up());
+        }
     }
 
     #[test]
@@ -547,10 +610,19 @@ mod tests {
         };
         let mut c = Checker::new(t, false, 100, 9999);
         assert_eq!(c.due_ms(), 5100, "clamped to warmup");
-        assert_eq!(c.report(5100, &Verdict::UpWeight(10)), Change::Weight(10));
+        assert_eq!(
+            c.report(5100, &Verdict::UpWeight(10)),
+            Change::Weight(Some(10))
+        );
         assert_eq!(c.report(6100, &Verdict::UpWeight(10)), Change::None);
-        assert_eq!(c.report(7100, &Verdict::UpWeight(3)), Change::Weight(3));
+        assert_eq!(
+            c.report(7100, &Verdict::UpWeight(3)),
+            Change::Weight(Some(3))
+        );
         assert_eq!(c.weight(), Some(3));
+        // Exit 0: the configured weight again.
+        assert_eq!(c.report(8100, &Verdict::Up), Change::Weight(None));
+        assert_eq!(c.weight(), None);
     }
 
     fn service(weights: &[u32], quorum: u64, hysteresis: u64) -> ServiceHealth {

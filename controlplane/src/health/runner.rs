@@ -11,7 +11,10 @@
 //!   and hands the verdict to the shared [`Health`]; a change of a dest or
 //!   a quorum is logged once, with its reason, runs the configured
 //!   `notify_up`/`notify_down`/`quorum_up`/`quorum_down` command, and
-//!   raises the `changed` flag the daemon reconciles on;
+//!   raises the `changed` flag the daemon reconciles on. Changes are queued
+//!   under the board's lock and announced by one task, in the order they
+//!   happened (a `quorum_down` never runs after the `quorum_up` that
+//!   followed it);
 //! - probes use kernel sockets: on a director their packets leave by the
 //!   exception interface and travel the dataplane's wire.
 
@@ -29,6 +32,8 @@ use super::probe::{self, Target, Verdict};
 /// `/metrics`.
 pub struct Board {
     state: Mutex<BoardState>,
+    /// Changes to announce, in order (sent under the lock).
+    events: tokio::sync::mpsc::UnboundedSender<(Arc<Model>, Event)>,
     /// Set when a dest or quorum changed: the daemon reconciles.
     pub changed: AtomicBool,
     start: Instant,
@@ -87,6 +92,15 @@ impl Checks {
             .build()?;
         let start = Instant::now();
         let health = Health::new(&model, 0, &mut |w| fastrand::u64(0..=w));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Arc<Model>, Event)>();
+        runtime.spawn(async move {
+            while let Some((model, e)) = rx.recv().await {
+                announce(&model, &e);
+            }
+        });
+        for e in health.starting_without_quorum() {
+            let _ = tx.send((Arc::clone(&model), e));
+        }
         let board = Arc::new(Board {
             state: Mutex::new(BoardState {
                 model,
@@ -94,6 +108,7 @@ impl Checks {
                 generation: 0,
                 last: vec![],
             }),
+            events: tx,
             changed: AtomicBool::new(false),
             start,
         });
@@ -116,7 +131,10 @@ impl Checks {
             let now = self.board.now_ms();
             let mut st = self.board.lock();
             let mut health = Health::new(&model, now, &mut |w| fastrand::u64(0..=w));
-            health.carry_over(&model, &st.health, &st.model);
+            let events = health.carry_over(&model, &st.health, &st.model, now);
+            for e in events {
+                let _ = self.board.events.send((Arc::clone(&model), e));
+            }
             st.health = health;
             st.model = model;
             st.generation += 1;
@@ -154,31 +172,46 @@ impl Checks {
     /// real server and the `quorum_down` of each service with quorum, for
     /// the services that ask for it; each command is waited for.
     pub fn omega(&self) {
-        let st = self.board.lock();
-        for (si, s) in st.model.services.iter().enumerate() {
-            if !s.omega {
-                continue;
-            }
-            let h = &st.health.services[si];
-            let mut commands: Vec<&String> = s
-                .dests
-                .iter()
-                .zip(&h.dests)
-                .filter(|(_, dh)| dh.is_up())
-                .filter_map(|(d, _)| d.notify_down.as_ref())
-                .collect();
-            if h.has_quorum() {
-                commands.extend(s.quorum_down.as_ref());
-            }
-            for cmd in commands {
-                let status = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(std::process::Stdio::null())
-                    .status();
-                tracing::info!(service = %service_name(s), command = %cmd, ?status, "omega script");
+        let mut commands: Vec<(String, String)> = vec![];
+        {
+            let st = self.board.lock();
+            for (si, s) in st.model.services.iter().enumerate() {
+                if !s.omega {
+                    continue;
+                }
+                let h = &st.health.services[si];
+                for (d, dh) in s.dests.iter().zip(&h.dests) {
+                    if let (true, Some(cmd)) = (dh.is_up(), &d.notify_down) {
+                        commands.push((service_name(s), cmd.clone()));
+                    }
+                }
+                // keepalived runs quorum_down at stop whatever the quorum.
+                if let Some(cmd) = &s.quorum_down {
+                    commands.push((service_name(s), cmd.clone()));
+                }
             }
         }
+        // Each gets a second, as keepalived gives its shutdown scripts.
+        self.runtime.block_on(async {
+            for (service, cmd) in commands {
+                let child = tokio::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn();
+                let status = match child {
+                    Ok(mut c) => {
+                        match tokio::time::timeout(Duration::from_secs(1), c.wait()).await {
+                            Ok(s) => format!("{s:?}"),
+                            Err(_) => "killed after 1s".to_string(),
+                        }
+                    }
+                    Err(e) => e.to_string(),
+                };
+                tracing::info!(%service, command = %cmd, %status, "omega script");
+            }
+        });
     }
 }
 
@@ -224,7 +257,7 @@ async fn check_loop(
         let verdict = probe::probe(&kind, &target, ssl.as_deref()).await;
         let took = began.elapsed();
         let now = board.now_ms();
-        let (events, model) = {
+        let (changed, model) = {
             let mut st = board.lock();
             if st.generation != generation {
                 return;
@@ -235,7 +268,11 @@ async fn check_loop(
                 Some(l) => *l = (id, took, ok),
                 None => st.last.push((id, took, ok)),
             }
-            (events, Arc::clone(&st.model))
+            let changed = !events.is_empty();
+            for e in events {
+                let _ = board.events.send((Arc::clone(&st.model), e));
+            }
+            (changed, Arc::clone(&st.model))
         };
         if let Verdict::Down(why) = &verdict {
             let s = &model.services[id.service];
@@ -247,10 +284,7 @@ async fn check_loop(
                 tracing::debug!(service = %service_name(s), dest = %d.addr, check = c.kind.keyword(), reason = %why, "check failed");
             }
         }
-        if !events.is_empty() {
-            for e in &events {
-                announce(&model, e);
-            }
+        if changed {
             board.changed.store(true, Ordering::Relaxed);
         }
     }
