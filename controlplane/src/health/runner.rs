@@ -371,3 +371,106 @@ fn run_script(what: &'static str, cmd: String) {
         Err(e) => tracing::warn!(command = %cmd, error = %e, "cannot run the {what} script"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Dialect};
+    use std::path::Path;
+
+    fn model(text: &str) -> Arc<Model> {
+        let (m, _) = config::parse(
+            text,
+            Path::new("/test/keepalived.conf"),
+            Dialect::Keepalived,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(m)
+    }
+
+    /// Poll `f` every 20 ms for up to 10 s (an event awaited, not a time
+    /// asserted).
+    fn eventually(mut f: impl FnMut() -> bool) -> bool {
+        for _ in 0..500 {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// The whole loop on real sockets: a TCP_CHECK'd real server whose
+    /// listener goes away is found down, the board says so, the requests
+    /// leave it out, and its notify_down runs; back, it returns.
+    #[test]
+    fn a_real_server_that_goes_away_is_taken_out_and_notified() {
+        let dir = std::env::temp_dir().join(format!("rvs-runner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("notify.log");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let text = format!(
+            "virtual_server 10.0.0.1 80 {{\n protocol TCP\n lb_kind NAT\n delay_loop 0.1\n \
+             real_server 127.0.0.1 {port} {{\n  notify_down \"/bin/sh -c 'echo down >> {log}'\"\n  \
+             notify_up \"/bin/sh -c 'echo up >> {log}'\"\n  \
+             TCP_CHECK {{\n   connect_timeout 0.5\n   retry 0\n   warmup 0\n  }}\n }}\n \
+             real_server 127.0.0.2 {port} {{\n }}\n}}\n",
+            log = log.display()
+        );
+        let checks = Checks::start(model(&text)).unwrap();
+        let dests = |c: &Checks| -> Vec<String> {
+            let st = c.board.lock();
+            st.model
+                .requests_with(&st.health)
+                .into_iter()
+                .filter_map(|r| match r {
+                    rvs_api::Request::AddDest { dest, .. } => Some(dest.addr.ip().to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(dests(&checks), ["127.0.0.1", "127.0.0.2"]);
+        drop(listener);
+        assert!(
+            eventually(|| dests(&checks) == ["127.0.0.2"]),
+            "{:?}",
+            dests(&checks)
+        );
+        assert!(checks.board.changed.swap(false, Ordering::Relaxed));
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(eventually(|| read() == "down\n"), "{:?}", read());
+        let _back = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert!(
+            eventually(|| dests(&checks).len() == 2),
+            "{:?}",
+            dests(&checks)
+        );
+        assert!(eventually(|| read() == "down\nup\n"), "{:?}", read());
+        assert!(checks.board.without_quorum().is_empty());
+        drop(checks);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// keepalived's omega: at stop, the notify_down of live real servers
+    /// and the quorum_down of the service run, each waited for.
+    #[test]
+    fn omega_runs_the_down_scripts_at_stop() {
+        let dir = std::env::temp_dir().join(format!("rvs-omega-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("omega.log");
+        let text = format!(
+            "virtual_server 10.0.0.1 80 {{\n protocol TCP\n lb_kind NAT\n omega\n \
+             quorum_down \"/bin/sh -c 'echo quorum_down >> {log}'\"\n \
+             real_server 10.0.0.2 80 {{\n  notify_down \"/bin/sh -c 'echo rs_down >> {log}'\"\n }}\n}}\n",
+            log = log.display()
+        );
+        let checks = Checks::start(model(&text)).unwrap();
+        checks.omega();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "rs_down\nquorum_down\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
