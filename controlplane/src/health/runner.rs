@@ -98,6 +98,9 @@ impl Checks {
                 announce(&model, &e);
             }
         });
+        for w in unsupported(&model) {
+            tracing::warn!("{w}");
+        }
         for e in health.starting_without_quorum() {
             let _ = tx.send((Arc::clone(&model), e));
         }
@@ -124,6 +127,9 @@ impl Checks {
     /// Check `model` from now on, keeping what the old model's checkers
     /// knew of the real servers both have.
     pub fn reload(&mut self, model: Arc<Model>) {
+        for w in unsupported(&model) {
+            tracing::warn!("{w}");
+        }
         for t in self.tasks.drain(..) {
             t.abort();
         }
@@ -221,6 +227,28 @@ impl Drop for Checks {
             t.abort();
         }
     }
+}
+
+/// What a model asks of the checkers that rvs does not do, once each: said
+/// at load rather than silently ignored.
+pub fn unsupported(model: &Model) -> Vec<String> {
+    let mut out = vec![];
+    if model.services.iter().any(|s| s.ha_suspend) {
+        out.push("ha_suspend: checks are not suspended while a VIP is not local (rvs has no VRRP yet) - ignoring".to_string());
+    }
+    let fast = model
+        .services
+        .iter()
+        .flat_map(|s| &s.dests)
+        .flat_map(|d| &d.checks)
+        .any(|c| matches!(&c.kind, CheckKind::Http(h) | CheckKind::Ssl(h) if h.fast_recovery));
+    if fast {
+        out.push("fast_recovery is not supported by rvs - ignoring".to_string());
+    }
+    if !model.global.notification_email.is_empty() {
+        out.push("notification_email: rvs sends no email alerts; transitions are logged (and notify scripts run)".to_string());
+    }
+    out
 }
 
 /// Where checker `c` of a dest at `ip` (dataplane port `port`) connects.
@@ -450,6 +478,21 @@ mod tests {
         assert!(checks.board.without_quorum().is_empty());
         drop(checks);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_rvs_does_not_do_is_said() {
+        let m = model(
+            "global_defs {\n notification_email {\n  ops@example.com\n }\n}\n\
+             virtual_server 10.0.0.1 80 {\n protocol TCP\n ha_suspend\n \
+             real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n   }\n   fast_recovery\n  }\n }\n}\n",
+        );
+        let w = unsupported(&m);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(unsupported(&model(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n"
+        ))
+        .is_empty());
     }
 
     /// keepalived's omega: at stop, the notify_down of live real servers
