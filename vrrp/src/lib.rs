@@ -1,5 +1,14 @@
-//! VRRP v2/v3 for rvs: the wire format, a sans-IO router state machine and its
-//! socket shell.
+//! VRRP v2/v3 for rvs (`spec/vrrp.md`).
 //!
-//! Nothing is implemented yet: the high-availability issue builds this crate.
-//! It is a workspace member now so the layout matches `ARCHITECTURE.md`.
+//! - [`wire`]: advertisements on the wire, VRRPv2 (RFC 3768, with
+//!   keepalived's simple password) and VRRPv3 (RFC 5798 / 9568, both IPv4
+//!   checksum conventions);
+//! - [`router`]: one router's state machine, sans-IO (`(now, input)` in,
+//!   actions out), as keepalived behaves.
+//!
+//! The socket shell (raw protocol-112 sockets on the exception interface,
+//! keepalived.conf's `vrrp_instance`), VIP ownership in the dataplane and
+//! connection sync are the rest of the high-availability issue.
+
+pub mod router;
+pub mod wire;
