@@ -524,6 +524,16 @@ pub enum Request {
     SetNetwork(Network),
     /// Each worker core's load and ring depths.
     Cores,
+    /// The addresses this director does not own now, replacing the last
+    /// list: ARP and ND for them are not answered (a VRRP backup's VIPs;
+    /// FullNAT local addresses follow their VIPs by being listed too).
+    ReleaseVips(Vec<IpAddr>),
+    /// The list `ReleaseVips` set.
+    ReleasedVips,
+    /// Announce these addresses now: one gratuitous ARP (IPv4) or
+    /// unsolicited Neighbour Advertisement (IPv6) each, from the port whose
+    /// network holds it (a new VRRP master; repeats are the caller's).
+    Announce(Vec<IpAddr>),
 }
 
 /// The timeouts of `ipvsadm --set`/`-L --timeout`, in seconds: ESTABLISHED,
@@ -616,6 +626,7 @@ pub enum Response {
     Conns(Vec<ConnStatus>),
     Network(Network),
     Cores(Vec<CoreStatus>),
+    Released(Vec<IpAddr>),
 }
 
 /// A connection entry as `ipvsadm -Lnc` shows it.

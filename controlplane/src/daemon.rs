@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use rvs_api::{Request, Response};
 
 use crate::config::Model;
+use crate::ha::Ha;
 use crate::health::runner::{Board, Checks};
 use crate::metrics;
 use crate::reconcile::{self, Desired};
@@ -52,10 +53,13 @@ pub struct Options {
 /// and column.
 pub type Loader = dyn Fn(&Path) -> Result<Model, String>;
 
-/// The desired state: the model as its health has it.
-fn desired(board: &Board) -> Desired {
+/// The desired state: the model as its health has it, and the VIPs of the
+/// VRRP instances that are not master released.
+fn desired(board: &Board, ha: &Ha) -> Desired {
     let st = board.lock();
-    Desired::from_requests(&st.model.requests_with(&st.health))
+    let mut requests = st.model.requests_with(&st.health);
+    requests.push(Request::ReleaseVips(ha.released()));
+    Desired::from_requests(&requests)
 }
 
 /// Run until SIGTERM or SIGINT; returns the exit status.
@@ -80,7 +84,9 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
         }
     };
     let services = model.services.len();
-    let mut checks = match Checks::start(Arc::new(model)) {
+    let model = Arc::new(model);
+    let mut ha = Ha::start(&model, &opts.socket);
+    let mut checks = match Checks::start(model) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the health checks");
@@ -116,6 +122,10 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
             match load(&opts.config) {
                 Ok(m) => {
                     tracing::info!(services = m.services.len(), "configuration reloaded");
+                    if m.vrrp.instances != ha.instances {
+                        ha.stop();
+                        ha = Ha::start(&m, &opts.socket);
+                    }
                     checks.reload(Arc::new(m));
                     now_due = true;
                 }
@@ -125,15 +135,18 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 ),
             }
         }
-        if checks.board.changed.swap(false, Ordering::Relaxed) {
+        if checks.board.changed.swap(false, Ordering::Relaxed)
+            | ha.board.changed.swap(false, Ordering::Relaxed)
+        {
             now_due = true;
         }
         if now_due {
             last = Some(Instant::now());
-            reconcile_once(&desired(&checks.board), &mut call);
+            reconcile_once(&desired(&checks.board, &ha), &mut call);
         }
         std::thread::sleep(TICK);
     }
+    ha.stop();
     checks.omega();
     tracing::info!("stopping (the dataplane keeps forwarding)");
     0

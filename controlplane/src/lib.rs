@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod reconcile;

@@ -41,6 +41,8 @@ pub struct Desired {
     pub timeouts: Option<Timeouts>,
     /// The director's extra addresses and routes (`None`: left alone).
     pub network: Option<Network>,
+    /// The VIPs not owned now (VRRP backups'; `None`: left alone).
+    pub released: Option<Vec<IpAddr>>,
 }
 
 impl Desired {
@@ -53,6 +55,12 @@ impl Desired {
             match r {
                 Request::SetTimeouts(t) => d.timeouts = Some(*t),
                 Request::SetNetwork(n) => d.network = Some(n.clone()),
+                Request::ReleaseVips(v) => {
+                    let mut v = v.clone();
+                    v.sort();
+                    v.dedup();
+                    d.released = Some(v);
+                }
                 Request::AddService { key, config } => {
                     d.service_mut(*key).config = Some(config.clone());
                 }
@@ -87,6 +95,7 @@ pub struct Current {
     pub marks: Vec<MarkRule>,
     pub timeouts: Option<Timeouts>,
     pub network: Option<Network>,
+    pub released: Option<Vec<IpAddr>>,
 }
 
 /// The changes from `current` to `desired`, in an order the dataplane
@@ -193,6 +202,11 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
             }
         }
     }
+    if let Some(r) = &desired.released {
+        if current.released.as_ref() != Some(r) {
+            out.push(Request::ReleaseVips(r.clone()));
+        }
+    }
     if let Some(n) = &desired.network {
         if current.network.as_ref() != Some(n) {
             dels.push(Request::SetNetwork(n.clone()));
@@ -227,12 +241,16 @@ pub fn fetch(
     let Response::Network(network) = ask(Request::GetNetwork)? else {
         return Err("unexpected answer to GetNetwork".into());
     };
+    let Response::Released(released) = ask(Request::ReleasedVips)? else {
+        return Err("unexpected answer to ReleasedVips".into());
+    };
     Ok(Current {
         services,
         laddrs,
         marks,
         timeouts: Some(t),
         network: Some(network),
+        released: Some(released),
     })
 }
 
@@ -300,6 +318,7 @@ mod tests {
             marks: d.marks.clone(),
             timeouts: d.timeouts,
             network: d.network.clone(),
+            released: d.released.clone(),
         }
     }
 

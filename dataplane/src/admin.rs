@@ -144,6 +144,8 @@ pub struct AdminState {
     port_names: Vec<String>,
     /// Extra addresses and static routes (`SetNetwork`).
     network: rvs_api::Network,
+    /// Addresses not owned now (`ReleaseVips`).
+    released: Vec<IpAddr>,
     /// Neighbour slots a re-routed dest left: (slot, first generation
     /// without it); released once no worker forwards with an older one.
     retiring_neigh: Vec<(u32, u64)>,
@@ -177,6 +179,7 @@ impl AdminState {
             ports: setup.ports,
             port_names: setup.port_names,
             network: rvs_api::Network::default(),
+            released: vec![],
             retiring_neigh: vec![],
             timeouts: Timeouts::default(),
             generation: 0,
@@ -976,6 +979,20 @@ impl AdminState {
             )),
             Request::GetTimeouts => Ok((Response::Timeouts(self.api_timeouts()), false)),
             Request::GetNetwork => Ok((Response::Network(self.network.clone()), false)),
+            Request::ReleaseVips(mut addrs) => {
+                addrs.sort();
+                addrs.dedup();
+                if addrs == self.released {
+                    return Ok((Response::Ok, false));
+                }
+                self.released = addrs;
+                Ok((Response::Ok, true))
+            }
+            Request::ReleasedVips => Ok((Response::Released(self.released.clone()), false)),
+            Request::Announce(_) => Err(err(
+                ErrorKind::NotSupported,
+                "announcements are sent by the dataplane's control thread, not the admin state",
+            )),
             Request::SetNetwork(net) => {
                 if net == self.network {
                     return Ok((Response::Ok, false));
@@ -1414,6 +1431,13 @@ impl AdminState {
             self.slots_max as usize,
             laddr_slots,
         )
+        .with_released(&self.released)
+    }
+
+    /// The port an announcement of `addr` leaves by: the one whose
+    /// connected network holds it, else the first.
+    pub fn announce_port(&self, addr: IpAddr) -> u16 {
+        connected_port(&self.ports, &self.port_names, &self.network, addr).unwrap_or(0)
     }
 }
 

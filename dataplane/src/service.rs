@@ -134,6 +134,9 @@ pub struct Snapshot {
     fwmarks: HashMap<u32, usize, ahash::RandomState>,
     pub classifier: Classifier,
     vips: HashSet<IpAddr, ahash::RandomState>,
+    /// Addresses this director does not own now (a VRRP backup's VIPs):
+    /// ARP and ND for them are not answered.
+    released: HashSet<IpAddr, ahash::RandomState>,
     /// Next hops of dests: the neighbours whose ARP the control thread wants.
     neighbours: HashSet<IpAddr, ahash::RandomState>,
     /// By dest slot: the dest, when it exists in this generation.
@@ -208,6 +211,7 @@ impl Snapshot {
             fwmarks,
             classifier,
             vips,
+            released: HashSet::with_hasher(ahash::RandomState::new()),
             neighbours,
             dests_by_slot,
             nat_dests,
@@ -215,6 +219,12 @@ impl Snapshot {
             laddrs: laddr_slots.iter().flatten().copied().collect(),
             laddr_slots,
         }
+    }
+
+    /// This generation with `released` not owned (not answered for).
+    pub fn with_released(mut self, released: &[IpAddr]) -> Self {
+        self.released = released.iter().copied().collect();
+        self
     }
 
     /// Whether `addr` is a FullNAT local address: packets to it may be
@@ -277,12 +287,14 @@ impl Snapshot {
     }
 
     /// Whether ARP for `addr` is ours to answer: the VIP of an address
-    /// service, or the address of a /32 classifier rule of a fwmark service.
+    /// service, or a FullNAT local address, unless released (a VRRP
+    /// backup does not answer for its instance's addresses).
     /// Addresses inside a wider rule are not: they are routed to the
     /// director, and answering for them could take over a whole segment.
     #[inline]
     pub fn answers_arp_for(&self, addr: IpAddr) -> bool {
-        self.vips.contains(&addr) || self.is_laddr(addr)
+        (self.vips.contains(&addr) || self.is_laddr(addr))
+            && (self.released.is_empty() || !self.released.contains(&addr))
     }
 
     /// A dest's address: a next hop whose ARP matters.

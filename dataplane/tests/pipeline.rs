@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
@@ -174,6 +174,38 @@ fn arp_request_for_a_vip_is_answered_in_place() {
     .emit(&mut want_arp);
     assert_eq!(f.0, eth(CLI_MAC, LB_MAC, ethertype::ARP, &want_arp));
     assert_eq!(lab.counter(Counter::ArpReplied), 1);
+}
+
+/// A VIP released by `ReleaseVips` (a VRRP backup's) is not answered for:
+/// its ARP goes to the kernel, which does not hold it either; owned again,
+/// it is answered.
+#[test]
+fn a_released_vip_is_not_answered_for() {
+    let mut lab = Lab::new(true);
+    let vip = IpAddr::V4(VIP);
+    assert_eq!(
+        lab.admin
+            .handle(Request::ReleaseVips(vec![vip, vip]), &lab.cores, 1)
+            .0,
+        Response::Ok
+    );
+    assert_eq!(
+        lab.admin.handle(Request::ReleasedVips, &lab.cores, 1).0,
+        Response::Released(vec![vip])
+    );
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    let mut f = arp_request(VIP);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
+    assert_eq!(lab.counter(Counter::ArpReplied), 0);
+    assert_eq!(
+        lab.admin
+            .handle(Request::ReleaseVips(vec![]), &lab.cores, 1)
+            .0,
+        Response::Ok
+    );
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    let mut f = arp_request(VIP);
+    assert_eq!(lab.run(&mut f, 1), Verdict::Reply);
 }
 
 #[test]
@@ -728,4 +760,25 @@ proptest! {
         b.truncate(b.len().min(cut.max(1) + 14));
         let _ = lab.run(&mut VecFrame(b), 1);
     }
+}
+
+/// keepalived's gratuitous ARP (`spec/vrrp.md` §6.6, §8.7), as `Announce`
+/// sends it: broadcast, a request, sender and target the VIP, target
+/// hardware address broadcast.
+#[test]
+fn gratuitous_arp_shape() {
+    let vip = Ipv4Addr::new(198, 18, 0, 120);
+    let mut buf = [0u8; 64];
+    let len = rvs_dataplane::wire::arp::build_gratuitous(&mut buf, LB_MAC, vip);
+    assert_eq!(len, 60);
+    assert_eq!(&buf[..6], &[0xff; 6]);
+    let a = ArpPacket::new_checked(&buf[14..len]).unwrap();
+    assert_eq!(a.operation(), op::REQUEST);
+    assert_eq!((a.sender_mac(), a.sender_ip()), (LB_MAC, vip));
+    assert_eq!(a.target_ip(), vip);
+    assert_eq!(
+        &buf[14 + 18..14 + 24],
+        &[0xff; 6],
+        "target hardware address"
+    );
 }

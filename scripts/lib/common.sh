@@ -16,6 +16,7 @@ NS_LB=rvs-lb          # the director (rvs-dataplane runs here)
 NS_RS1=rvs-rs1        # real server 1
 NS_RS2=rvs-rs2        # real server 2
 LAB_NAMESPACES=("$NS_SW" "$NS_CLI" "$NS_LB" "$NS_RS1" "$NS_RS2")
+NS_KA=rvs-ka          # the lab test's keepalived VRRP peer (made and removed by it)
 
 CLI_IP=198.18.0.1
 CLI2_IP=198.18.0.3    # more client addresses on the same eth0, for tests

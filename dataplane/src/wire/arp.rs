@@ -126,6 +126,16 @@ impl ArpRepr {
 
 /// Build a broadcast ARP request frame (Ethernet + ARP, padded to 60 bytes)
 /// into `buf`, returning its length. `buf` must hold 60 bytes.
+/// A gratuitous ARP for `addr` (keepalived's, `spec/vrrp.md` §6.6): a
+/// broadcast request whose sender and target are `addr` and whose target
+/// hardware address is the broadcast one. Returns the frame's length.
+pub fn build_gratuitous(buf: &mut [u8], src_mac: MacAddr, addr: Ipv4Addr) -> usize {
+    let len = build_request(buf, src_mac, addr, addr);
+    let mut a = ArpPacket::new_unchecked(&mut buf[super::ethernet::HEADER_LEN..]);
+    a.set_target(MacAddr::BROADCAST, addr);
+    len
+}
+
 pub fn build_request(
     buf: &mut [u8],
     src_mac: MacAddr,

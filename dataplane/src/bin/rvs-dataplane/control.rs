@@ -241,6 +241,7 @@ impl Control {
                 let response = match call.request {
                     Request::ListConns => self.list_conns(),
                     Request::Cores => self.cores(),
+                    Request::Announce(addrs) => self.announce(&addrs),
                     request => self.apply(request),
                 };
                 let _ = call.reply.send(response);
@@ -350,6 +351,39 @@ impl Control {
             tracing::info!(request = %desc, error = %e.message, "admin request refused");
         }
         response
+    }
+
+    /// A gratuitous ARP or unsolicited NA for each address, from the port
+    /// whose network holds it.
+    fn announce(&self, addrs: &[IpAddr]) -> Response {
+        for &a in addrs {
+            let port = self.admin.announce_port(a);
+            let Some(info) = self.ports.get(usize::from(port)) else {
+                continue;
+            };
+            let mut buf = [0u8; 128];
+            match a {
+                IpAddr::V4(v) => {
+                    let len = arp::build_gratuitous(&mut buf, info.mac, v);
+                    self.send_control_frame(port, &buf[..len], "a gratuitous ARP");
+                }
+                IpAddr::V6(v) => {
+                    let all_nodes = std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+                    let len = ndp::emit_neighbor_advert(
+                        &mut buf,
+                        info.mac,
+                        ndp::multicast_mac(all_nodes),
+                        v,
+                        all_nodes,
+                        v,
+                        false,
+                    );
+                    self.send_control_frame(port, &buf[..len], "an unsolicited NA");
+                }
+            }
+        }
+        tracing::debug!(?addrs, "announced");
+        Response::Ok
     }
 
     /// Each core's load, from the last estimator tick, and its ring's depth.
