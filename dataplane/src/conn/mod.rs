@@ -226,6 +226,45 @@ impl<A: Family> Slot for Conn<A> {
     }
 }
 
+/// `n` copies of `value` in a heap slice whose pages the kernel is asked to
+/// back with transparent huge pages before they are first touched: a
+/// connection table is hundreds of megabytes read at random, and 4 KiB
+/// pages cost a TLB miss (under a hypervisor, a two-level page walk) on
+/// nearly every lookup. Where THP is off or `madvise` fails, the slice is
+/// the same, on ordinary pages.
+pub fn boxed_slice_hugepages<T: Clone>(n: usize, value: T) -> Box<[T]> {
+    const HUGE: usize = 2 << 20;
+    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
+        return vec![value; n].into_boxed_slice();
+    };
+    if layout.size() < 2 * HUGE {
+        return vec![value; n].into_boxed_slice();
+    }
+    // SAFETY: the layout's size is non-zero (checked just above).
+    let ptr = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + layout.size()) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: [start, end) lies inside the allocation just made; madvise
+        // only changes how its pages are backed, never their contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+    for i in 0..n {
+        // SAFETY: i < n, inside the allocation, and the slot is written once
+        // before anything reads it.
+        unsafe { ptr.add(i).write(value.clone()) };
+    }
+    // SAFETY: `ptr` holds `n` initialised `T`s, allocated by the global
+    // allocator with `Layout::array::<T>(n)`, which is the layout a
+    // `Box<[T]>` of `n` elements frees with.
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) }
+}
+
 /// A fixed-capacity open-addressing table (linear probing, at most 50%
 /// load, backward-shift deletion) of entries `E`, each with a companion `X`
 /// kept in a parallel array that moves with it. The companion of the
@@ -247,8 +286,8 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
         let max = max.max(1);
         let slots = (max * 2).next_power_of_two();
         Table {
-            slots: vec![E::default(); slots].into_boxed_slice(),
-            ext: vec![X::default(); slots].into_boxed_slice(),
+            slots: boxed_slice_hugepages(slots, E::default()),
+            ext: boxed_slice_hugepages(slots, X::default()),
             mask: slots - 1,
             len: 0,
             max,
@@ -498,6 +537,19 @@ impl<A: Family> ConnTable<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slice big enough for the huge-page path holds what it was given,
+    /// and frees like any `Box<[T]>`.
+    #[test]
+    fn huge_page_slices_are_ordinary_slices() {
+        for n in [0, 3, 1 << 20, (1 << 20) + 7] {
+            let v = boxed_slice_hugepages(n, 0xabcd_u64);
+            assert_eq!(v.len(), n);
+            assert!(v.iter().all(|&x| x == 0xabcd));
+        }
+        let s = boxed_slice_hugepages(600_000, String::from("x"));
+        assert_eq!(s[599_999], "x");
+    }
     use proptest::prelude::*;
     use std::collections::HashMap;
 
