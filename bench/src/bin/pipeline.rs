@@ -18,6 +18,9 @@
 //!
 //!   cargo run --release -p rvs-bench --bin pipeline [-- --flows N[,N...]
 //!       --packets P --runs R --quick]
+//!
+//! `--memory` (after `--flows`) prints instead the entry sizes and the
+//! resident memory a worker takes for that many live connections.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -339,6 +342,10 @@ fn main() {
             }
             "--packets" => packets = it.next().and_then(|n| n.parse().ok()).expect("--packets P"),
             "--runs" => runs = it.next().and_then(|n| n.parse().ok()).expect("--runs R"),
+            "--memory" => {
+                memory(&flows);
+                return;
+            }
             "--quick" => {
                 flows = vec![1_000];
                 packets = 200_000;
@@ -467,4 +474,63 @@ fn one(case: &Case, n: usize, packets: usize) -> (f64, f64, Histogram<u64>, f64)
     };
     let _ = (&b.admin, &b.cores, &b.neigh);
     run(&mut b.worker, frames, packets, 2)
+}
+
+/// Resident memory of this process, bytes (`VmRSS`).
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// `--memory`: the entry sizes, and the resident memory a worker takes
+/// for `flows` live connections of each mode (its tables sized for them
+/// at 50 % load, the frames that made them freed first).
+fn memory(flows: &[usize]) {
+    use rvs_dataplane::conn::{Conn, ConnExt, ReplyEntry};
+    use std::mem::size_of;
+    println!(
+        "entry bytes: Conn {} (IPv6 {}), ConnExt {} ({}), ReplyEntry {} ({})",
+        size_of::<Conn<u32>>(),
+        size_of::<Conn<u128>>(),
+        size_of::<ConnExt<u32>>(),
+        size_of::<ConnExt<u128>>(),
+        size_of::<ReplyEntry<u32>>(),
+        size_of::<ReplyEntry<u128>>()
+    );
+    println!("mode      flows       RSS MiB   bytes/connection (RSS growth / flows)");
+    let vip = SocketAddr::new(IpAddr::V4(VIP), 80);
+    for &n in flows {
+        for mode in [Mode::Dr, Mode::Nat, Mode::FullNat] {
+            if mode == Mode::FullNat && n > 64 * 60_000 {
+                println!("FullNat  {n:>9}  skipped: 64 local addresses carry about 4M flows");
+                continue;
+            }
+            let before = rss();
+            let mut b = Bench::new(mode, n, n);
+            let mut f = BenchFrame::new();
+            for i in 0..n {
+                f.load(&tcp_frame(CLI_MAC, LB_MAC, client(i), vip, SYN));
+                let v = b.worker.handle_frame(0, &mut f, 1, false);
+                assert!(matches!(v, Verdict::Forward(_)), "flow {i}: {v:?}");
+            }
+            let after = rss();
+            println!(
+                "{:<8} {:>9}  {:>9.1}   {:>7.1}",
+                format!("{mode:?}"),
+                n,
+                after.saturating_sub(before) as f64 / f64::from(1 << 20),
+                after.saturating_sub(before) as f64 / n as f64
+            );
+            drop(b);
+        }
+    }
 }

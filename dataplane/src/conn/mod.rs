@@ -269,8 +269,9 @@ pub fn boxed_slice_hugepages<T: Clone>(n: usize, value: T) -> Box<[T]> {
 /// load, backward-shift deletion) of entries `E`, each with a companion `X`
 /// kept in a parallel array that moves with it. The companion of the
 /// connection table holds what only NAT and FullNAT entries need, so a DR
-/// entry stays one cache line and a DR-only director never touches the
-/// companion's (lazily mapped, zeroed) pages.
+/// entry stays one cache line and a DR lookup never reads the companion.
+/// (Its pages are still written once at start-up with the defaults:
+/// resident memory is the same in every mode, `bench/RESULTS.md`.)
 pub struct Table<E: Slot, X: Copy + Default = ()> {
     slots: Box<[E]>,
     ext: Box<[X]>,
