@@ -190,11 +190,10 @@ enum Mode {
     FullNat,
 }
 
+/// A worker set up for one case (its admin state is only needed to build
+/// the first generation).
 struct Bench {
-    admin: AdminState,
     worker: Worker,
-    cores: Vec<Arc<CoreStats>>,
-    neigh: Arc<NeighTable>,
 }
 
 impl Bench {
@@ -265,7 +264,7 @@ impl Bench {
             snapshot: Arc::new(admin.snapshot()),
             conns_max,
             conns6_max: 256,
-            cores: cores.clone().into(),
+            cores: cores.into(),
             overload,
             neigh: Arc::clone(&neigh),
             events: Arc::new(ArrayQueue::new(1024)),
@@ -273,13 +272,7 @@ impl Bench {
             locality_caches: 2,
             locality_cache_entries: 64,
         });
-        let _ = &neigh;
-        Bench {
-            admin,
-            worker,
-            cores,
-            neigh,
-        }
+        Bench { worker }
     }
 }
 
@@ -472,7 +465,6 @@ fn one(case: &Case, n: usize, packets: usize) -> (f64, f64, Histogram<u64>, f64)
     } else {
         &acks
     };
-    let _ = (&b.admin, &b.cores, &b.neigh);
     run(&mut b.worker, frames, packets, 2)
 }
 

@@ -424,15 +424,6 @@ impl Service {
         live >= u64::from(self.quorum) + u64::from(self.hysteresis)
     }
 
-    /// The dests of `key` at start-up (see [`Model::requests`]).
-    pub fn initial_dests(&self, key: &ServiceKey) -> Vec<DestConfig> {
-        self.dests_with(
-            key,
-            &|j| (self.dests[j].starts_up(), self.dests[j].weight),
-            self.starts_with_quorum(),
-        )
-    }
-
     /// The dests of `key` when dest `j` is `health(j)` = (up, weight when
     /// up) and the service has `quorum` or not. Without quorum, a sorry
     /// server takes the real servers' place (they go, or stay at weight 0

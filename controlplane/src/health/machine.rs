@@ -20,9 +20,7 @@
 //!   the sum is 0 or below `quorum - hysteresis`; down, it is regained at
 //!   `quorum + hysteresis` again.
 
-use std::net::SocketAddr;
-
-use crate::config::{Dest, Model, Service};
+use crate::config::{Model, Service};
 
 use super::probe::Verdict;
 
@@ -454,11 +452,6 @@ pub fn service_name(s: &Service) -> String {
         .first()
         .map(crate::metrics::service_label)
         .unwrap_or_else(|| "?".to_string())
-}
-
-/// A dest's address as logs show it.
-pub fn dest_name(d: &Dest) -> SocketAddr {
-    d.addr
 }
 
 #[cfg(test)]

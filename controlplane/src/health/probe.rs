@@ -108,23 +108,21 @@ pub async fn probe(kind: &CheckKind, target: &Target, ssl: Option<&Ssl>) -> Verd
             Ok(config) => http(h, target, Some(config)).await.into(),
             Err(e) => Verdict::Down(e),
         },
-        _ => match tokio::time::timeout(target.timeout, network(kind, target)).await {
-            Ok(r) => r.into(),
-            Err(_) => Verdict::Down(timed_out(target.timeout)),
-        },
+        CheckKind::Tcp => bounded(target, async { tcp_connect(target).await.map(drop) }).await,
+        CheckKind::Smtp(c) => bounded(target, smtp(c, target)).await,
+        CheckKind::Dns(d) => bounded(target, dns(d, target)).await,
+        CheckKind::Ping => bounded(target, ping(target)).await,
     }
 }
 
-/// The checkers the connect timeout bounds as a whole.
-async fn network(kind: &CheckKind, target: &Target) -> Result<(), String> {
-    match kind {
-        CheckKind::Tcp => tcp_connect(target).await.map(drop),
-        CheckKind::Smtp(s) => smtp(s, target).await,
-        CheckKind::Dns(d) => dns(d, target).await,
-        CheckKind::Ping => ping(target).await,
-        CheckKind::Misc(_) | CheckKind::Udp(_) | CheckKind::Http(_) | CheckKind::Ssl(_) => {
-            Err("not bounded as a whole".to_string())
-        }
+/// A probe the connect timeout bounds as a whole.
+async fn bounded(
+    target: &Target,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Verdict {
+    match tokio::time::timeout(target.timeout, work).await {
+        Ok(r) => r.into(),
+        Err(_) => Verdict::Down(timed_out(target.timeout)),
     }
 }
 
