@@ -146,6 +146,8 @@ pub struct AdminState {
     network: rvs_api::Network,
     /// Addresses not owned now (`ReleaseVips`).
     released: Vec<IpAddr>,
+    /// A sync master daemon runs (the control thread's sockets say so).
+    sync_master: bool,
     /// Neighbour slots a re-routed dest left: (slot, first generation
     /// without it); released once no worker forwards with an older one.
     retiring_neigh: Vec<(u32, u64)>,
@@ -180,6 +182,7 @@ impl AdminState {
             port_names: setup.port_names,
             network: rvs_api::Network::default(),
             released: vec![],
+            sync_master: false,
             retiring_neigh: vec![],
             timeouts: Timeouts::default(),
             generation: 0,
@@ -993,6 +996,10 @@ impl AdminState {
                 ErrorKind::NotSupported,
                 "announcements are sent by the dataplane's control thread, not the admin state",
             )),
+            Request::StartDaemon(_) | Request::StopDaemon(_) | Request::Daemons => Err(err(
+                ErrorKind::NotSupported,
+                "sync daemons are run by the dataplane's control thread, not the admin state",
+            )),
             Request::SetNetwork(net) => {
                 if net == self.network {
                     return Ok((Response::Ok, false));
@@ -1432,6 +1439,18 @@ impl AdminState {
             laddr_slots,
         )
         .with_released(&self.released)
+        .with_sync_master(self.sync_master)
+    }
+
+    /// Workers report their connections (a sync master runs) or not;
+    /// returns whether that changed (publish a generation then).
+    pub fn set_sync_master(&mut self, on: bool) -> bool {
+        if self.sync_master == on {
+            return false;
+        }
+        self.sync_master = on;
+        self.generation += 1;
+        true
     }
 
     /// The port an announcement of `addr` leaves by: the one whose

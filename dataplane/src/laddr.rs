@@ -28,12 +28,39 @@ pub fn owner_of_port(port: u16, workers: u16) -> u16 {
 }
 
 /// The free ports of one local address on one core.
+///
+/// A port a sync master's connection holds ([`Laddrs::take_port`]) stays
+/// in the ring as a *ghost*: taking it skips it (it leaves the ring then),
+/// giving it back before that only clears the mark. So every operation is
+/// O(1) and each port is in the ring at most once.
 struct PortPool {
     /// The address, `None` while the slot is unused.
     addr: Option<IpAddr>,
     ring: Box<[u16]>,
     head: usize,
     len: usize,
+    /// By port: taken (by a connection of this core).
+    taken: Box<[u64]>,
+    /// By port: taken while still in the ring.
+    ghost: Box<[u64]>,
+    ghosts: usize,
+}
+
+const PORT_WORDS: usize = 65536 / 64;
+
+#[inline]
+fn bit(map: &[u64], port: u16) -> bool {
+    map[usize::from(port) / 64] & (1 << (port % 64)) != 0
+}
+
+#[inline]
+fn set_bit(map: &mut [u64], port: u16, on: bool) {
+    let w = &mut map[usize::from(port) / 64];
+    if on {
+        *w |= 1 << (port % 64);
+    } else {
+        *w &= !(1 << (port % 64));
+    }
 }
 
 impl PortPool {
@@ -43,6 +70,9 @@ impl PortPool {
             ring: vec![0; n].into_boxed_slice(),
             head: 0,
             len: 0,
+            taken: vec![0; PORT_WORDS].into_boxed_slice(),
+            ghost: vec![0; PORT_WORDS].into_boxed_slice(),
+            ghosts: 0,
         }
     }
 
@@ -51,6 +81,9 @@ impl PortPool {
         self.addr = addr;
         self.head = 0;
         self.len = 0;
+        self.taken.fill(0);
+        self.ghost.fill(0);
+        self.ghosts = 0;
         if addr.is_none() {
             return;
         }
@@ -64,16 +97,46 @@ impl PortPool {
     }
 
     fn take(&mut self) -> Option<u16> {
-        if self.len == 0 {
-            return None;
+        while self.len > 0 {
+            let p = self.ring[self.head];
+            self.head = (self.head + 1) % self.ring.len();
+            self.len -= 1;
+            if bit(&self.ghost, p) {
+                // Held by a synced connection: out of the ring now, and
+                // still taken.
+                set_bit(&mut self.ghost, p, false);
+                self.ghosts -= 1;
+                continue;
+            }
+            set_bit(&mut self.taken, p, true);
+            return Some(p);
         }
-        let p = self.ring[self.head];
-        self.head = (self.head + 1) % self.ring.len();
-        self.len -= 1;
-        Some(p)
+        None
+    }
+
+    /// Take `port` itself, if it is this pool's and free.
+    fn take_port(&mut self, port: u16, core: u16, workers: u16) -> bool {
+        if port < PORT_MIN || owner_of_port(port, workers) != core || bit(&self.taken, port) {
+            return false;
+        }
+        set_bit(&mut self.taken, port, true);
+        set_bit(&mut self.ghost, port, true);
+        self.ghosts += 1;
+        true
     }
 
     fn give(&mut self, port: u16) {
+        if !bit(&self.taken, port) {
+            debug_assert!(false, "port {port} given back but not taken");
+            return;
+        }
+        set_bit(&mut self.taken, port, false);
+        if bit(&self.ghost, port) {
+            // Still in the ring: free again where it stands.
+            set_bit(&mut self.ghost, port, false);
+            self.ghosts -= 1;
+            return;
+        }
         debug_assert!(
             self.len < self.ring.len(),
             "more ports given back than taken"
@@ -124,6 +187,15 @@ impl Laddrs {
         self.pools.get_mut(usize::from(slot))?.take()
     }
 
+    /// Take `port` of slot `slot`'s address itself (a connection a sync
+    /// master made): false when it is another core's or already taken.
+    pub fn take_port(&mut self, slot: u16, port: u16) -> bool {
+        let (core, workers) = (self.core, self.workers);
+        self.pools
+            .get_mut(usize::from(slot))
+            .is_some_and(|p| p.addr.is_some() && p.take_port(port, core, workers))
+    }
+
     /// Give back `port` of `addr`, taken from slot `slot` (ignored when the
     /// slot has another address by now).
     #[inline]
@@ -137,7 +209,9 @@ impl Laddrs {
 
     /// Free ports of slot `slot` (tests and stats).
     pub fn free(&self, slot: u16) -> usize {
-        self.pools.get(usize::from(slot)).map_or(0, |p| p.len)
+        self.pools
+            .get(usize::from(slot))
+            .map_or(0, |p| p.len - p.ghosts)
     }
 }
 
@@ -187,5 +261,55 @@ mod tests {
         assert_eq!(l.free(0), all);
         l.sync(&[None]);
         assert_eq!(l.take(0), None);
+    }
+
+    /// Ports held by synced connections are never handed out twice, in
+    /// any order of taking and giving back; the pool ends full again.
+    #[test]
+    fn specific_ports_and_the_fifo_agree() {
+        let addr = IpAddr::from([198, 18, 0, 201]);
+        let mut l = Laddrs::new(1, 1, 2);
+        l.sync(&[Some(addr)]);
+        let all = l.free(0);
+        assert!(!l.take_port(0, 1026), "core 0's port");
+        assert!(!l.take_port(0, 99), "below PORT_MIN");
+        let mut held = std::collections::BTreeSet::new();
+        let mut x: u32 = 12345;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let port = (PORT_MIN as u32 + x % 200) as u16 | 1;
+            match x % 3 {
+                0 => {
+                    if let Some(p) = l.take(0) {
+                        assert!(held.insert(p), "{p} handed out twice");
+                    }
+                }
+                1 => {
+                    if l.take_port(0, port) {
+                        assert!(held.insert(port), "{port} taken twice");
+                    } else {
+                        assert!(held.contains(&port), "{port} refused but free");
+                    }
+                }
+                _ => {
+                    if held.remove(&port) {
+                        l.give(0, addr, port);
+                    }
+                }
+            }
+            assert_eq!(l.free(0), all - held.len());
+        }
+        for p in std::mem::take(&mut held) {
+            l.give(0, addr, p);
+        }
+        assert_eq!(l.free(0), all);
+        let mut n = 0;
+        while let Some(p) = l.take(0) {
+            assert!(held.insert(p));
+            n += 1;
+        }
+        assert_eq!(n, all);
     }
 }

@@ -17,4 +17,5 @@ pub mod proxy;
 pub mod sched;
 pub mod service;
 pub mod stats;
+pub mod sync;
 pub mod wire;

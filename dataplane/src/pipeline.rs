@@ -29,6 +29,7 @@ use crate::sched::{Loads, LocalityCache, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Persistence, Service, Snapshot};
 use crate::stats::LADDR_SLOTS_MAX;
 use crate::stats::{self, bump, lower, CoreStats, Counter, OverloadFlags, SlotStats};
+use crate::sync::SyncConn;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::checksum;
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
@@ -37,7 +38,10 @@ use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{self, UdpPacket};
 
+mod synced;
 mod v6;
+
+pub use synced::sync_owner;
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
@@ -165,6 +169,8 @@ pub struct WorkerSetup {
     pub overload: Arc<OverloadFlags>,
     pub neigh: Arc<NeighTable>,
     pub events: Arc<ArrayQueue<WorkerEvent>>,
+    /// Worker → control: connections to send to a sync backup.
+    pub sync_out: Arc<ArrayQueue<SyncConn>>,
     pub policy: ConnPolicy,
     /// Locality caches (lblc, lblcr services) and the entries of each.
     pub locality_caches: u16,
@@ -302,6 +308,7 @@ struct Core {
     sched: Box<[SchedState]>,
     caches: Box<[LocalityCache]>,
     events: Arc<ArrayQueue<WorkerEvent>>,
+    sync_out: Arc<ArrayQueue<SyncConn>>,
     owner_hasher: ahash::RandomState,
     policy: ConnPolicy,
     /// The IPv4 identification of this core's non-DF tunnel packets.
@@ -704,6 +711,7 @@ impl Worker {
                 .map(|_| LocalityCache::with_max(setup.locality_cache_entries))
                 .collect(),
             events: setup.events,
+            sync_out: setup.sync_out,
             owner_hasher: ahash::RandomState::with_seeds(
                 OWNER_SEEDS[0],
                 OWNER_SEEDS[1],
@@ -772,6 +780,18 @@ impl Worker {
             at += 1;
         }
         (at < n4 + n6).then_some(at)
+    }
+
+    /// Install or update the entry a sync master sent (this core owns
+    /// it: [`sync_owner`]); returns what was done or why not, counted.
+    pub fn install_synced(&mut self, r: &SyncConn, now_ms: u64) -> Counter {
+        let done = match r.caddr {
+            IpAddr::V4(_) => self.core.install::<u32>(&self.snapshot, r, now_ms),
+            IpAddr::V6(_) => self.core.install::<u128>(&self.snapshot, r, now_ms),
+        };
+        let c = done.unwrap_or_else(|e| e);
+        self.core.stats.count(c);
+        c
     }
 
     /// Expire up to `budget` slots' worth of old connections.
@@ -1136,6 +1156,11 @@ impl Core {
                 };
                 let dir = input_direction(c.forward);
                 self.advance::<A>(snap, idx, dir, flow.tcp_flags, now_ms);
+                let e = A::conns(self).get_mut(idx);
+                e.in_pkts = e.in_pkts.wrapping_add(1);
+                if snap.sync_master {
+                    self.report_sync::<A>(snap, idx, c.state());
+                }
                 let ext = A::conns(self).ext(idx);
                 return Ok(Target {
                     dest,
@@ -1266,6 +1291,7 @@ impl Core {
             fwmark: service.fwmark,
             control,
             flags: conn_flags,
+            in_pkts: 1,
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
         };

@@ -150,6 +150,8 @@ pub struct Snapshot {
     /// FullNAT local addresses by slot, and the set of them.
     pub laddr_slots: Vec<Option<IpAddr>>,
     laddrs: HashSet<IpAddr, ahash::RandomState>,
+    /// A sync master daemon runs: connections are reported.
+    pub sync_master: bool,
 }
 
 impl Snapshot {
@@ -218,6 +220,7 @@ impl Snapshot {
             nat_addrs,
             laddrs: laddr_slots.iter().flatten().copied().collect(),
             laddr_slots,
+            sync_master: false,
         }
     }
 
@@ -225,6 +228,19 @@ impl Snapshot {
     pub fn with_released(mut self, released: &[IpAddr]) -> Self {
         self.released = released.iter().copied().collect();
         self
+    }
+
+    /// This generation with the sync master on or off: workers report
+    /// their connections to the control thread ([`crate::sync`]).
+    pub fn with_sync_master(mut self, on: bool) -> Self {
+        self.sync_master = on;
+        self
+    }
+
+    /// The fwmark service of `mark`.
+    #[inline]
+    pub fn fwmark_service(&self, mark: u32) -> Option<&Service> {
+        self.fwmarks.get(&mark).map(|&i| &self.services[i])
     }
 
     /// Whether `addr` is a FullNAT local address: packets to it may be

@@ -126,6 +126,7 @@ impl Lab {
             overload,
             neigh,
             events: Arc::clone(&events),
+            sync_out: Arc::new(ArrayQueue::new(64)),
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,

@@ -268,6 +268,7 @@ impl Bench {
             overload,
             neigh: Arc::clone(&neigh),
             events: Arc::new(ArrayQueue::new(1024)),
+            sync_out: Arc::new(ArrayQueue::new(1)),
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,

@@ -144,6 +144,9 @@ pub struct Conn<A = u32> {
     pub timeout_s: u32,
     /// [`flags`] bits.
     pub flags: u8,
+    /// Packets from the client so far (IPVS's `in_pkts`): when a sync
+    /// master sends the entry ([`crate::sync::needs_sync`]).
+    pub in_pkts: u32,
     /// When the entry dies, in the worker's milliseconds; 0 = empty slot.
     pub expires_ms: u64,
 }

@@ -12,6 +12,7 @@ use rvs_dataplane::neigh::NeighTable;
 use rvs_dataplane::pipeline::{ConnPolicy, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
+use rvs_dataplane::sync::SyncConn;
 use rvs_dataplane::wire::ethernet::MacAddr;
 use rvs_dataplane::wire::tcp::flags;
 
@@ -25,6 +26,8 @@ pub struct Director {
     pub cores: Vec<Arc<CoreStats>>,
     neigh: Arc<NeighTable>,
     events: Arc<ArrayQueue<WorkerEvent>>,
+    /// What the worker reported for a sync backup.
+    pub sync_out: Arc<ArrayQueue<SyncConn>>,
 }
 
 /// Where a frame went: the real server whose MAC it now carries, or the
@@ -65,6 +68,7 @@ impl Director {
             .collect();
         let neigh = Arc::new(NeighTable::new(16));
         let events = Arc::new(ArrayQueue::new(64));
+        let sync_out = Arc::new(ArrayQueue::new(1024));
         let worker = Worker::new(WorkerSetup {
             id,
             workers,
@@ -75,6 +79,7 @@ impl Director {
             overload,
             neigh: Arc::clone(&neigh),
             events: Arc::clone(&events),
+            sync_out: Arc::clone(&sync_out),
             policy,
             locality_caches: 2,
             locality_cache_entries: 64,
@@ -85,6 +90,7 @@ impl Director {
             cores,
             neigh,
             events,
+            sync_out,
         }
     }
 

@@ -146,3 +146,47 @@ pub fn udp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> VecFra
         &udp(src, dst, sport, dport, b"x"),
     ))
 }
+
+/// An IPv6 packet of `next` with `payload`.
+pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    p.push(next);
+    p.push(hops);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A transport segment's checksum over the IPv6 pseudo-header.
+pub fn l4_sum(src: Ipv6Addr, dst: Ipv6Addr, next: u8, l4: &[u8]) -> u16 {
+    !checksum::combine(&[
+        checksum::pseudo_v6(src.octets(), dst.octets(), next, l4.len() as u32),
+        checksum::sum(l4),
+    ])
+}
+
+/// A TCP segment over IPv6 with `options`, checksum computed.
+pub fn tcp6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    sport: u16,
+    dport: u16,
+    fl: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = (((20 + options.len()) / 4) as u8) << 4;
+    t[13] = fl;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t.extend_from_slice(options);
+    t.extend_from_slice(payload);
+    let c = l4_sum(src, dst, protocol::TCP, &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, protocol::TCP, 64, &t)
+}

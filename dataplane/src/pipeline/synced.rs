@@ -1,0 +1,359 @@
+//! Connection sync in the worker: reporting this core's connections when
+//! a sync master runs, and installing the ones a master sent
+//! ([`crate::sync`]).
+//!
+//! Contract:
+//! - Reporting happens on the packet path: a [`SyncConn`] is a plain copy
+//!   pushed on the worker's sync ring; a full ring is counted
+//!   (`sync_ring_full`), never waited on. A controlled connection's
+//!   template goes first, so the backup has it when the connection comes.
+//! - Installing runs between bursts, from the backup's control thread via
+//!   the owning core's ring ([`sync_owner`] names that core). The entry is
+//!   tied to this director's own service and dest of the same addresses
+//!   and ports (none: `sync_no_dest`); its gauges count as the kernel's do
+//!   (active or inactive by state, templates as persistent), not its
+//!   "Conns" (nothing was scheduled here). An entry already here is
+//!   updated: state, timer, and the dest if the master's changed.
+//! - A FullNAT connection keeps the master's local address and port: the
+//!   port must belong to this core (same worker count on both directors)
+//!   and be free (`sync_unplaceable` otherwise).
+//! - A controlled connection is tied to its template when this core has
+//!   it (so the template lives as long as it does); otherwise it stands
+//!   alone, as the kernel's backup connections do.
+
+use std::net::IpAddr;
+
+use rvs_api::Forward;
+
+use super::{
+    flow_owner, owner_of, reply_key, sees_replies, target_port, Core, Tables, OWNER_SEEDS,
+};
+use crate::conn::state::State;
+use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry};
+use crate::service::{Dest, Service, Snapshot};
+use crate::stats::{bump, lower, Counter};
+use crate::sync::{self, Extra, SyncConn};
+
+/// The record a master sends for entry `c`.
+pub(super) fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, timeout_s: u32) -> SyncConn {
+    let nat = sees_replies(c.forward) && !c.is_template();
+    SyncConn {
+        protocol: c.key.protocol,
+        caddr: c.key.caddr.to_ip(),
+        cport: c.key.cport,
+        vaddr: c.key.vaddr.to_ip(),
+        vport: c.key.vport,
+        daddr: c.daddr.to_ip(),
+        dport: c.dport,
+        fwmark: c.fwmark,
+        state: c.state(),
+        forward: super::forward_of(c.forward),
+        template: c.is_template(),
+        timeout_s,
+        extra: Extra {
+            controlled: (c.flags & flags::CONTROLLED != 0)
+                .then_some((c.control, c.flags & flags::TEMPLATE_PORTLESS != 0)),
+            peer_mac: ext.peer_mac,
+            in_port: ext.in_port,
+            laddr: (nat && c.forward == Forward::FullNat as u8)
+                .then(|| (ext.laddr.to_ip(), ext.lport)),
+            pp2_isn: (nat && ext.pp2).then_some(ext.isn),
+        },
+    }
+}
+
+/// This director's service for record `r`: the fwmark service of its
+/// mark, else the address service, else the port-0 one (and, for a
+/// port-0 template, the FTP service of its VIP).
+fn service_of<'s>(snap: &'s Snapshot, r: &SyncConn) -> Option<&'s Service> {
+    if r.fwmark != 0 {
+        return snap.fwmark_service(r.fwmark);
+    }
+    let p = r.protocol;
+    snap.service(&(p, r.vaddr, r.vport))
+        .or_else(|| snap.service(&(p, r.vaddr, 0)))
+        .or_else(|| {
+            (r.template && r.vport == 0)
+                .then(|| snap.service(&(p, r.vaddr, 21)))
+                .flatten()
+        })
+}
+
+/// The dest of `service` record `r` was made to.
+fn dest_of(service: &Service, r: &SyncConn) -> Option<Dest> {
+    service
+        .dests
+        .iter()
+        .find(|d| {
+            d.addr == r.daddr
+                && if r.template {
+                    r.dport == 0 || d.port == r.dport
+                } else {
+                    target_port(service, d, r.vport) == r.dport
+                }
+        })
+        .copied()
+}
+
+/// The core of `workers` that owns the entry of record `r` on this
+/// director (by its own services' persistence, as its pipeline decides).
+pub fn sync_owner(snap: &Snapshot, r: &SyncConn, workers: u16) -> u16 {
+    fn of<A: Family>(snap: &Snapshot, r: &SyncConn, workers: u16) -> u16 {
+        let hasher = ahash::RandomState::with_seeds(
+            OWNER_SEEDS[0],
+            OWNER_SEEDS[1],
+            OWNER_SEEDS[2],
+            OWNER_SEEDS[3],
+        );
+        let caddr = A::from_ip(r.caddr).unwrap_or_default();
+        if r.template {
+            // Its key's client is already the client's network.
+            return owner_of(&hasher, caddr, 0, workers);
+        }
+        match service_of(snap, r) {
+            Some(s) => flow_owner(&hasher, s, caddr, r.cport, workers),
+            None => owner_of(&hasher, caddr, r.cport, workers),
+        }
+    }
+    match r.caddr {
+        IpAddr::V4(_) => of::<u32>(snap, r, workers),
+        IpAddr::V6(_) => of::<u128>(snap, r, workers),
+    }
+}
+
+impl Core {
+    #[inline]
+    fn push_sync(&self, r: SyncConn) {
+        self.stats.count(if self.sync_out.push(r).is_ok() {
+            Counter::SyncQueued
+        } else {
+            Counter::SyncRingFull
+        });
+    }
+
+    /// A client packet of entry `idx` went by, moving it from state `old`:
+    /// count it and, when the kernel's rule says so, report it (and its
+    /// template first).
+    #[inline]
+    pub(super) fn report_sync<A: Tables>(&mut self, snap: &Snapshot, idx: usize, old: State) {
+        let c = *A::conns(self).get(idx);
+        if !sync::needs_sync(c.key.protocol, old, c.state(), c.in_pkts) {
+            return;
+        }
+        if let Some(t) = c.template_key().and_then(|tk| A::conns(self).find(&tk)) {
+            let t = *A::conns(self).get(t);
+            self.push_sync(record_of(&t, &ConnExt::default(), t.timeout_s));
+        }
+        let ext = *A::conns(self).ext(idx);
+        self.push_sync(record_of(&c, &ext, snap.timeouts.of(c.state())));
+    }
+
+    /// Install (or update) the entry of record `r` (the module contract).
+    pub(super) fn install<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        r: &SyncConn,
+        now_ms: u64,
+    ) -> Result<Counter, Counter> {
+        let (Some(caddr), Some(vaddr), Some(daddr)) = (
+            A::from_ip(r.caddr),
+            A::from_ip(r.vaddr),
+            A::from_ip(r.daddr),
+        ) else {
+            return Err(Counter::SyncNoDest);
+        };
+        let service = service_of(snap, r).ok_or(Counter::SyncNoDest)?;
+        let dest = dest_of(service, r).ok_or(Counter::SyncNoDest)?;
+        if dest.forward != r.forward {
+            // The two directors disagree on the method: this one could not
+            // forward the entry as it was made.
+            return Err(Counter::SyncNoDest);
+        }
+        let key = ConnKey {
+            caddr,
+            vaddr,
+            cport: r.cport,
+            vport: r.vport,
+            protocol: r.protocol,
+            template: r.template,
+        };
+        let expires_ms = now_ms + u64::from(r.timeout_s.max(1)) * 1000;
+        if let Some(idx) = A::conns(self).find(&key) {
+            let old = *A::conns(self).get(idx);
+            if old.dest_slot == dest.slot {
+                self.refresh::<A>(idx, r, expires_ms);
+                return Ok(Counter::SyncUpdated);
+            }
+            // The master moved it to another dest: made again below (a
+            // template keeps what it controls).
+            let control = old.control;
+            self.drop_conn::<A>(snap, idx);
+            if r.template {
+                return self
+                    .insert_synced::<A>(snap, service, &dest, key, daddr, r, now_ms, control)
+                    .map(|_| Counter::SyncUpdated);
+            }
+        }
+        self.insert_synced::<A>(snap, service, &dest, key, daddr, r, now_ms, 0)
+            .map(|_| Counter::SyncInstalled)
+    }
+
+    /// New state and timer for entry `idx` from record `r`.
+    fn refresh<A: Tables>(&mut self, idx: usize, r: &SyncConn, expires_ms: u64) {
+        let c = A::conns(self).get_mut(idx);
+        let old = c.state();
+        c.set_state(r.state);
+        c.expires_ms = expires_ms;
+        if c.is_template() {
+            c.timeout_s = r.timeout_s;
+            return;
+        }
+        let slot = c.dest_slot;
+        if let Some(s) = self.stats.slots.get(slot as usize) {
+            match (old.is_active(), r.state.is_active()) {
+                (false, true) => {
+                    lower(&s.inactive, 1);
+                    bump(&s.active, 1);
+                }
+                (true, false) => {
+                    lower(&s.active, 1);
+                    bump(&s.inactive, 1);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_synced<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        dest: &Dest,
+        key: ConnKey<A>,
+        daddr: A,
+        r: &SyncConn,
+        now_ms: u64,
+        control: u32,
+    ) -> Result<(), Counter> {
+        let expires_ms = now_ms + u64::from(r.timeout_s.max(1)) * 1000;
+        if A::conns(self).len() >= A::conns(self).max() {
+            self.reclaim::<A>(snap, now_ms, super::RECLAIM_BUDGET);
+            if A::conns(self).len() >= A::conns(self).max() {
+                return Err(Counter::SyncTableFull);
+            }
+        }
+        let mut conn = Conn {
+            key,
+            daddr,
+            dport: r.dport,
+            forward: dest.forward as u8,
+            dest_slot: dest.slot,
+            service_slot: service.slot,
+            neigh_slot: dest.neigh_slot,
+            fwmark: service.fwmark,
+            control,
+            timeout_s: if r.template { r.timeout_s } else { 0 },
+            flags: 0,
+            expires_ms,
+            ..Conn::new(r.state)
+        };
+        if !r.template {
+            if let Some((mask, portless)) = r.extra.controlled {
+                // Tied to its template when this core has it.
+                let tied = Conn {
+                    control: mask,
+                    flags: flags::CONTROLLED
+                        | if portless {
+                            flags::TEMPLATE_PORTLESS
+                        } else {
+                            0
+                        },
+                    ..conn
+                };
+                if let Some(t) = tied.template_key().and_then(|tk| A::conns(self).find(&tk)) {
+                    A::conns(self).get_mut(t).control += 1;
+                    conn = tied;
+                }
+            }
+        }
+        let mut ext = ConnExt {
+            peer_mac: r.extra.peer_mac,
+            in_port: r.extra.in_port,
+            ..ConnExt::default()
+        };
+        let nat = sees_replies(conn.forward) && !r.template;
+        if nat && dest.forward == Forward::FullNat {
+            let Some((laddr, lport)) = r.extra.laddr else {
+                return Err(self.untie::<A>(&conn, Counter::SyncUnplaceable));
+            };
+            let slot = snap
+                .laddr_slots
+                .iter()
+                .position(|a| *a == Some(laddr))
+                .filter(|&s| service.laddrs.contains(&(s as u16)));
+            let (Some(slot), Some(la)) = (slot, A::from_ip(laddr)) else {
+                return Err(self.untie::<A>(&conn, Counter::SyncUnplaceable));
+            };
+            if !self.laddrs.take_port(slot as u16, lport) {
+                return Err(self.untie::<A>(&conn, Counter::SyncUnplaceable));
+            }
+            if let Some(l) = self.stats.laddrs.get(slot) {
+                bump(&l.used, 1);
+            }
+            ext.laddr_slot = slot as u16;
+            ext.laddr = la;
+            ext.lport = lport;
+            if let Some(isn) = r.extra.pp2_isn {
+                ext.pp2 = true;
+                ext.isn = isn;
+            }
+        }
+        if A::conns(self).insert_with(conn, ext).is_err() {
+            if nat && dest.forward == Forward::FullNat {
+                self.laddrs
+                    .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
+                if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
+                    lower(&l.used, 1);
+                }
+            }
+            return Err(self.untie::<A>(&conn, Counter::SyncTableFull));
+        }
+        if nat {
+            let reply = ReplyEntry {
+                key: reply_key(&conn, &ext),
+                conn: conn.key,
+            };
+            if let Some(i) = A::replies(self).find(&reply.key) {
+                A::replies(self).get_mut(i).conn = conn.key;
+            } else if A::replies(self).insert(reply).is_err() {
+                self.stats.count(Counter::DropNatTableFull);
+            }
+        }
+        if let Some(s) = self.stats.slots.get(dest.slot as usize) {
+            bump(
+                if r.template {
+                    &s.persist
+                } else if r.state.is_active() {
+                    &s.active
+                } else {
+                    &s.inactive
+                },
+                1,
+            );
+        }
+        if !r.template {
+            self.bind(dest);
+        }
+        Ok(())
+    }
+
+    /// Undo the template count of a controlled entry that was not made.
+    fn untie<A: Tables>(&mut self, conn: &Conn<A>, why: Counter) -> Counter {
+        if let Some(t) = conn.template_key().and_then(|tk| A::conns(self).find(&tk)) {
+            let t = A::conns(self).get_mut(t);
+            t.control = t.control.saturating_sub(1);
+        }
+        why
+    }
+}
