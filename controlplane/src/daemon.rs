@@ -59,7 +59,55 @@ fn desired(board: &Board, ha: &Ha) -> Desired {
     let st = board.lock();
     let mut requests = st.model.requests_with(&st.health);
     requests.push(Request::ReleaseVips(ha.released()));
+    requests.extend(
+        sync_daemons(&st.model, &ha.board.states())
+            .into_iter()
+            .map(Request::StartDaemon),
+    );
     Desired::from_requests(&requests)
+}
+
+/// The sync daemons keepalived's `lvs_sync_daemon` asks for now: with an
+/// instance, the master daemon while it is MASTER and the backup daemon
+/// otherwise; without one, both. The sync id is the `id` given, else the
+/// instance's virtual_router_id, else 0.
+pub fn sync_daemons(
+    model: &crate::config::Model,
+    states: &[(String, rvs_vrrp::router::State)],
+) -> Vec<rvs_api::SyncDaemon> {
+    use rvs_api::{SyncDaemon, SyncRole};
+    let Some(sd) = &model.global.lvs_sync_daemon else {
+        return vec![];
+    };
+    let inst = sd
+        .instance
+        .as_ref()
+        .and_then(|n| model.vrrp.instances.iter().find(|i| i.name == *n));
+    let daemon = |role| SyncDaemon {
+        role,
+        interface: Some(sd.interface.clone()),
+        syncid: sd
+            .sync_id
+            .or(inst.map(|i| i.virtual_router_id))
+            .unwrap_or(0),
+        maxlen: sd.maxlen,
+        group: sd.group,
+        port: sd.port,
+        ttl: sd.ttl,
+    };
+    match inst {
+        Some(i) => {
+            let master = states
+                .iter()
+                .any(|(n, s)| *n == i.name && *s == rvs_vrrp::router::State::Master);
+            vec![daemon(if master {
+                SyncRole::Master
+            } else {
+                SyncRole::Backup
+            })]
+        }
+        None => vec![daemon(SyncRole::Master), daemon(SyncRole::Backup)],
+    }
 }
 
 /// Run until SIGTERM or SIGINT; returns the exit status.
@@ -164,18 +212,32 @@ fn reconcile_once(
             return;
         }
     };
-    let plan = reconcile::plan(desired, &current);
-    if plan.is_empty() {
-        return;
-    }
-    let n = plan.len();
-    match call(Request::Batch(plan)) {
-        Ok(Response::Ok) => tracing::info!(changes = n, "dataplane reconciled"),
-        Ok(Response::Error(e)) => {
-            tracing::error!(error = %e.message, "the dataplane refused the changes: nothing applied")
+    // The sync daemons are the dataplane's sockets, not part of its state:
+    // they are started and stopped one by one, after the state changes.
+    let (daemons, plan): (Vec<Request>, Vec<Request>) = reconcile::plan(desired, &current)
+        .into_iter()
+        .partition(|r| matches!(r, Request::StartDaemon(_) | Request::StopDaemon(_)));
+    if !plan.is_empty() {
+        let n = plan.len();
+        match call(Request::Batch(plan)) {
+            Ok(Response::Ok) => tracing::info!(changes = n, "dataplane reconciled"),
+            Ok(Response::Error(e)) => {
+                tracing::error!(error = %e.message, "the dataplane refused the changes: nothing applied")
+            }
+            Ok(other) => tracing::error!(answer = ?other, "unexpected answer to the changes"),
+            Err(e) => tracing::warn!(error = ?e, "cannot send the changes"),
         }
-        Ok(other) => tracing::error!(answer = ?other, "unexpected answer to the changes"),
-        Err(e) => tracing::warn!(error = ?e, "cannot send the changes"),
+    }
+    for r in daemons {
+        let what = format!("{r:?}");
+        match call(r) {
+            Ok(Response::Ok) => tracing::info!(request = %what, "sync daemon changed"),
+            Ok(Response::Error(e)) => {
+                tracing::error!(request = %what, error = %e.message, "the dataplane refused")
+            }
+            Ok(other) => tracing::error!(answer = ?other, "unexpected answer"),
+            Err(e) => tracing::warn!(error = ?e, "cannot send the change"),
+        }
     }
 }
 
@@ -241,4 +303,46 @@ fn scrape(socket: &str, board: &Board) -> Result<String, String> {
         cores,
         health,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sync_daemons;
+    use crate::config::{parse, Dialect};
+    use rvs_api::SyncRole;
+    use rvs_vrrp::router::State;
+
+    fn model(global: &str) -> crate::config::Model {
+        let text = format!(
+            "global_defs {{\n{global}\n}}\n\
+             vrrp_instance VI_1 {{\n interface rvs0\n virtual_router_id 51\n priority 100\n \
+             virtual_ipaddress {{\n 198.18.0.100\n }}\n}}\n"
+        );
+        parse(&text, std::path::Path::new("k.conf"), Dialect::Keepalived)
+            .expect("parses")
+            .0
+    }
+
+    #[test]
+    fn lvs_sync_daemon_follows_its_instance() {
+        let m = model("lvs_sync_daemon rvs0 inst VI_1");
+        let master = [("VI_1".to_string(), State::Master)];
+        let backup = [("VI_1".to_string(), State::Backup)];
+        let d = sync_daemons(&m, &master);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].role, d[0].syncid),
+            (SyncRole::Master, 51),
+            "id from the VRID"
+        );
+        assert_eq!(d[0].interface.as_deref(), Some("rvs0"));
+        assert_eq!(sync_daemons(&m, &backup)[0].role, SyncRole::Backup);
+        // Without an instance both run; `id` wins over the VRID.
+        let both = sync_daemons(&model("lvs_sync_daemon rvs0 id 7"), &master);
+        assert_eq!(
+            both.iter().map(|d| (d.role, d.syncid)).collect::<Vec<_>>(),
+            vec![(SyncRole::Master, 7), (SyncRole::Backup, 7)]
+        );
+        assert!(sync_daemons(&model(""), &master).is_empty());
+    }
 }

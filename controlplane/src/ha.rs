@@ -265,6 +265,8 @@ impl Run {
                 return;
             }
         };
+        // A backup holds none (an earlier run may have left them).
+        self.kernel_vips(false);
         let t0 = Instant::now();
         let now = || t0.elapsed().as_micros() as u64;
         let mut router = Router::new(self.cfg.clone());
@@ -325,6 +327,7 @@ impl Run {
         let acts = router.handle(now(), Input::Shutdown);
         self.act(&sock, &router, acts, now(), &mut second_garp);
         self.board.set(self.idx, State::Initialize);
+        self.kernel_vips(false);
     }
 
     fn act(
@@ -366,6 +369,7 @@ impl Run {
                     tracing::info!(instance = %self.inst.name, priority = router.priority(), "Entering MASTER STATE");
                     self.board.set(self.idx, State::Master);
                     self.release();
+                    self.kernel_vips(true);
                     self.announce();
                     *second_garp = Some(now + u64::from(self.inst.garp_master_delay_s) * 1_000_000);
                     script(self.inst.notify_master.as_deref());
@@ -374,17 +378,43 @@ impl Run {
                     tracing::info!(instance = %self.inst.name, "Entering BACKUP STATE");
                     self.board.set(self.idx, State::Backup);
                     self.release();
+                    self.kernel_vips(false);
                     script(self.inst.notify_backup.as_deref());
                 }
                 Action::BecomeFault => {
                     tracing::warn!(instance = %self.inst.name, "Entering FAULT STATE");
                     self.board.set(self.idx, State::Fault);
                     self.release();
+                    self.kernel_vips(false);
                     script(self.inst.notify_fault.as_deref());
                 }
                 Action::Dropped(why) => {
                     tracing::warn!(instance = %self.inst.name, "advert dropped: {why}");
                 }
+            }
+        }
+    }
+
+    /// The VIPs on the kernel's interface (`dev`, else the instance's), as
+    /// keepalived puts them there: a master has them, so the director's
+    /// kernel answers for an address no service has (the real servers'
+    /// gateway of a NAT pair); services' VIPs are answered by the
+    /// dataplane before the kernel sees the ARP.
+    fn kernel_vips(&self, add: bool) {
+        for v in &self.inst.virtual_ipaddress {
+            let dev = v.dev.as_deref().unwrap_or(&self.iface);
+            let addr = v.address.to_string();
+            let verb = if add { "replace" } else { "del" };
+            let done = std::process::Command::new("ip")
+                .args(["addr", verb, &addr, "dev", dev])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            match done {
+                Ok(s) if s.success() || !add => {}
+                Ok(s) => tracing::warn!(%addr, %dev, %s, "cannot add the VIP to the interface"),
+                Err(e) => tracing::warn!(%addr, %dev, error = %e, "cannot run ip"),
             }
         }
     }

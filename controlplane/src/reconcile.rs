@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use rvs_api::{
     DestConfig, LaddrStatus, MarkRule, Network, Request, ServiceConfig, ServiceKey, ServiceStatus,
-    Timeouts,
+    SyncDaemon, Timeouts,
 };
 
 /// A service as desired: its settings, dests and local addresses.
@@ -43,6 +43,8 @@ pub struct Desired {
     pub network: Option<Network>,
     /// The VIPs not owned now (VRRP backups'; `None`: left alone).
     pub released: Option<Vec<IpAddr>>,
+    /// The sync daemons that run (`None`: left alone).
+    pub daemons: Option<Vec<SyncDaemon>>,
 }
 
 impl Desired {
@@ -69,6 +71,7 @@ impl Desired {
                 }
                 Request::AddLaddr { service, addr } => d.service_mut(*service).laddrs.push(*addr),
                 Request::AddMarkRule(rule) => d.marks.push(rule.clone()),
+                Request::StartDaemon(sd) => d.daemons.get_or_insert_with(Vec::new).push(sd.clone()),
                 _ => {}
             }
         }
@@ -96,6 +99,7 @@ pub struct Current {
     pub timeouts: Option<Timeouts>,
     pub network: Option<Network>,
     pub released: Option<Vec<IpAddr>>,
+    pub daemons: Option<Vec<SyncDaemon>>,
 }
 
 /// The changes from `current` to `desired`, in an order the dataplane
@@ -212,6 +216,20 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Request> {
             dels.push(Request::SetNetwork(n.clone()));
         }
     }
+    // A daemon that changed role or settings is stopped, then started.
+    if let Some(want) = &desired.daemons {
+        let have = current.daemons.clone().unwrap_or_default();
+        for d in &have {
+            if !want.contains(d) {
+                dels.push(Request::StopDaemon(d.role));
+            }
+        }
+        for w in want {
+            if !have.contains(w) {
+                out.push(Request::StartDaemon(w.clone()));
+            }
+        }
+    }
     dels.extend(out);
     dels
 }
@@ -244,6 +262,9 @@ pub fn fetch(
     let Response::Released(released) = ask(Request::ReleasedVips)? else {
         return Err("unexpected answer to ReleasedVips".into());
     };
+    let Response::Daemons(daemons) = ask(Request::Daemons)? else {
+        return Err("unexpected answer to Daemons".into());
+    };
     Ok(Current {
         services,
         laddrs,
@@ -251,6 +272,7 @@ pub fn fetch(
         timeouts: Some(t),
         network: Some(network),
         released: Some(released),
+        daemons: Some(daemons.into_iter().map(|d| d.config).collect()),
     })
 }
 
@@ -319,6 +341,7 @@ mod tests {
             timeouts: d.timeouts,
             network: d.network.clone(),
             released: d.released.clone(),
+            daemons: d.daemons.clone(),
         }
     }
 
@@ -490,5 +513,31 @@ mod tests {
             }
         }
         assert_eq!(plan(&desired, &current_of(&rebuilt)), vec![]);
+    }
+
+    #[test]
+    fn a_sync_daemon_that_changes_role_is_stopped_then_started() {
+        use rvs_api::SyncRole;
+        let d = |role| SyncDaemon {
+            role,
+            interface: Some("rvs0".into()),
+            syncid: 51,
+            maxlen: None,
+            group: None,
+            port: None,
+            ttl: None,
+        };
+        let backup = [Request::StartDaemon(d(SyncRole::Backup))];
+        let master = [Request::StartDaemon(d(SyncRole::Master))];
+        assert_eq!(
+            plan(&Desired::from_requests(&master), &current_of(&backup)),
+            vec![
+                Request::StopDaemon(SyncRole::Backup),
+                Request::StartDaemon(d(SyncRole::Master))
+            ]
+        );
+        assert!(plan(&Desired::from_requests(&master), &current_of(&master)).is_empty());
+        // A configuration without lvs_sync_daemon leaves daemons alone.
+        assert!(plan(&Desired::from_requests(&[]), &current_of(&master)).is_empty());
     }
 }

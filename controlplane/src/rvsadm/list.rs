@@ -567,3 +567,58 @@ mod tests {
         assert_eq!(truncate("ab".into(), 3), "ab");
     }
 }
+
+/// `-L --daemon`: one line per running daemon, master first
+/// (`spec/ipvsadm.md` §2.7).
+pub fn format_daemons(daemons: &[rvs_api::SyncDaemonStatus]) -> String {
+    let mut out = String::new();
+    for d in daemons {
+        out.push_str(&format!(
+            "{} sync daemon (mcast={}, syncid={}, maxlen={}, group={}, port={}, ttl={})\n",
+            d.config.role.name(),
+            d.interface,
+            d.config.syncid,
+            d.maxlen,
+            d.group,
+            d.port,
+            d.ttl
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod daemon_tests {
+    use super::format_daemons;
+    use rvs_api::{SyncDaemon, SyncDaemonStatus, SyncRole};
+
+    /// `spec/ipvsadm.md` §2.7's two lines.
+    #[test]
+    fn daemons_print_as_ipvsadm_prints_them() {
+        let d = |role, iface: &str, syncid| SyncDaemonStatus {
+            config: SyncDaemon {
+                role,
+                interface: Some(iface.into()),
+                syncid,
+                maxlen: None,
+                group: None,
+                port: None,
+                ttl: None,
+            },
+            interface: iface.into(),
+            maxlen: 1472,
+            group: "224.0.0.81".parse().unwrap(),
+            port: 8848,
+            ttl: 1,
+            datagrams: 0,
+            entries: 0,
+            errors: 0,
+        };
+        assert_eq!(
+            format_daemons(&[d(SyncRole::Master, "eth0", 1), d(SyncRole::Backup, "eth1", 0)]),
+            "master sync daemon (mcast=eth0, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n\
+             backup sync daemon (mcast=eth1, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+        );
+        assert_eq!(format_daemons(&[]), "");
+    }
+}

@@ -25,9 +25,11 @@
 //! - `-R` reads command lines from stdin (`spec/ipvsadm.md` §3.2): a line
 //!   that does not parse ends it with exit 2, a refused change is reported
 //!   and it goes on, the exit status is the last line's;
-//! - options of the grammar not implemented yet (the sync daemons,
-//!   `--sctp-service`)
-//!   are refused with "rvsadm: OPTION is not supported yet", exit 2.
+//! - `--start-daemon`/`--stop-daemon` start and stop the dataplane's sync
+//!   daemons; `--mcast-interface` names an exception interface (default:
+//!   the first port's, where ipvsadm defaults to eth0);
+//! - options of the grammar not implemented yet (`--sctp-service`) are
+//!   refused with "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod errors;
 pub mod laddrs;
@@ -122,9 +124,12 @@ pub fn execute(
             Ok(other) => Err(unexpected(socket, &other)),
             Err(e) => Err(transport_failure(socket, &e)),
         },
-        // No sync daemon runs (the HA work brings them): ipvsadm prints
-        // nothing then.
-        Command::ListDaemons => Ok(String::new()),
+        Command::ListDaemons => match call(Request::Daemons) {
+            Ok(Response::Daemons(d)) => Ok(list::format_daemons(&d)),
+            Ok(Response::Error(e)) => Err((EXIT_FAILURE_LIST, error_text(command, &e))),
+            Ok(other) => Err(unexpected(socket, &other)),
+            Err(e) => Err(transport_failure(socket, &e)),
+        },
         Command::ListConns {
             numeric,
             persistent,
@@ -456,7 +461,7 @@ rvs specifics:
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
   local addresses, --proxy-protocol), so -R restores them.
-  Not supported yet: --start-daemon, --stop-daemon, --sctp-service.
+  Not supported yet: --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:

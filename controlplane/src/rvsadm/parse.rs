@@ -152,6 +152,9 @@ struct Draft {
     persistence_engine: Option<String>,
     sched_flags: Option<String>,
     tunnel: rvs_api::Tunnel,
+    /// `--start-daemon`/`--stop-daemon`'s argument, and the daemon's options.
+    daemon: Option<rvs_api::SyncRole>,
+    sync: rvs_api::SyncDaemon,
 }
 
 impl Draft {
@@ -171,6 +174,16 @@ impl Draft {
             persistence_engine: None,
             sched_flags: None,
             tunnel: rvs_api::Tunnel::default(),
+            daemon: None,
+            sync: rvs_api::SyncDaemon {
+                role: rvs_api::SyncRole::Master,
+                interface: None,
+                syncid: 0,
+                maxlen: None,
+                group: None,
+                port: None,
+                ttl: None,
+            },
         }
     }
 
@@ -342,15 +355,61 @@ impl Draft {
                     .ok_or_else(|| ParseError::Syntax("illegal l_threshold specified".into()))?;
                 Ok(())
             }
+            Opt::McastInterface => {
+                self.set(opt)?;
+                // IP_VS_IFNAME_MAXLEN.
+                if value.is_empty() || value.len() > 15 {
+                    return syntax("illegal mcast-interface specified");
+                }
+                self.sync.interface = Some(value);
+                Ok(())
+            }
+            Opt::SyncId => {
+                self.set(opt)?;
+                self.sync.syncid = number(&value, 0, 255)
+                    .ok_or_else(|| ParseError::Syntax("illegal syncid specified".into()))?
+                    as u8;
+                Ok(())
+            }
+            Opt::SyncMaxlen => {
+                self.set(opt)?;
+                self.sync.maxlen = Some(
+                    number(&value, 1, 65535 - 20 - 8)
+                        .ok_or_else(|| ParseError::Syntax("illegal sync-maxlen specified".into()))?
+                        as u16,
+                );
+                Ok(())
+            }
+            Opt::McastGroup => {
+                self.set(opt)?;
+                match value.parse::<std::net::Ipv4Addr>() {
+                    Ok(a) if a.is_multicast() => {
+                        self.sync.group = Some(a.into());
+                        Ok(())
+                    }
+                    _ => syntax("invalid mcast-group address"),
+                }
+            }
+            Opt::McastPort => {
+                self.set(opt)?;
+                self.sync.port = Some(
+                    number(&value, 1, 65535)
+                        .ok_or_else(|| ParseError::Syntax("illegal mcast-port specified".into()))?
+                        as u16,
+                );
+                Ok(())
+            }
+            Opt::McastTtl => {
+                self.set(opt)?;
+                self.sync.ttl = Some(
+                    number(&value, 1, 255)
+                        .ok_or_else(|| ParseError::Syntax("illegal mcast-ttl specified".into()))?
+                        as u8,
+                );
+                Ok(())
+            }
             // `Service` and `Forward` come as their own kinds, never here.
-            Opt::Service
-            | Opt::Forward
-            | Opt::McastInterface
-            | Opt::SyncId
-            | Opt::McastGroup
-            | Opt::McastPort
-            | Opt::McastTtl
-            | Opt::SyncMaxlen => Err(ParseError::Unsupported(shown.to_string())),
+            Opt::Service | Opt::Forward => Err(ParseError::Unsupported(shown.to_string())),
         }
     }
 }
@@ -444,7 +503,17 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
                         })
                     }
                     Cmd::StartDaemon | Cmd::StopDaemon => {
-                        return Err(ParseError::Unsupported(shown))
+                        let role = match value.as_deref() {
+                            Some("master") => rvs_api::SyncRole::Master,
+                            Some("backup") => rvs_api::SyncRole::Backup,
+                            _ if cmd == Cmd::StartDaemon => {
+                                return syntax("illegal start-daemon parameter specified")
+                            }
+                            _ => return syntax("illegal stop_daemon parameter specified"),
+                        };
+                        let mut d = Draft::new(cmd);
+                        d.daemon = Some(role);
+                        draft = Some(d);
                     }
                     _ => draft = Some(Draft::new(cmd)),
                 }
@@ -563,10 +632,15 @@ fn finish(draft: Draft, resolver: &dyn Resolver) -> Result<Command, ParseError> 
         // Answered or refused by `parse_args` when read; kept for totality.
         Cmd::Help => Command::Help,
         Cmd::Version => Command::Version,
+        Cmd::StartDaemon => Command::Change(Request::StartDaemon(rvs_api::SyncDaemon {
+            role: draft.daemon.unwrap_or(rvs_api::SyncRole::Master),
+            ..draft.sync.clone()
+        })),
+        Cmd::StopDaemon => Command::Change(Request::StopDaemon(
+            draft.daemon.unwrap_or(rvs_api::SyncRole::Master),
+        )),
         // `--set` is built by `parse_args`.
-        Cmd::Set | Cmd::StartDaemon | Cmd::StopDaemon => {
-            return Err(ParseError::Unsupported(format!("--{}", draft.cmd.name())))
-        }
+        Cmd::Set => return Err(ParseError::Unsupported(format!("--{}", draft.cmd.name()))),
     };
     Ok(command)
 }
@@ -1335,18 +1409,73 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_named() {
-        for (line, option) in [
-            ("--start-daemon master", "--start-daemon"),
-            ("-A --sctp-service 10.0.0.1:80", "--sctp-service"),
+    fn sync_daemon_commands() {
+        use rvs_api::{SyncDaemon, SyncRole};
+        assert_eq!(
+            parse("--start-daemon master --mcast-interface rvs0 --syncid 51"),
+            Ok(Command::Change(Request::StartDaemon(SyncDaemon {
+                role: SyncRole::Master,
+                interface: Some("rvs0".into()),
+                syncid: 51,
+                maxlen: None,
+                group: None,
+                port: None,
+                ttl: None,
+            })))
+        );
+        assert_eq!(
+            parse("--start-daemon backup --sync-maxlen 1000 --mcast-group 224.0.0.82 --mcast-port 8849 --mcast-ttl 2"),
+            Ok(Command::Change(Request::StartDaemon(SyncDaemon {
+                role: SyncRole::Backup,
+                interface: None,
+                syncid: 0,
+                maxlen: Some(1000),
+                group: Some("224.0.0.82".parse().unwrap()),
+                port: Some(8849),
+                ttl: Some(2),
+            })))
+        );
+        assert_eq!(
+            parse("--stop-daemon backup --syncid 3"),
+            Ok(Command::Change(Request::StopDaemon(SyncRole::Backup)))
+        );
+        for (line, text) in [
+            (
+                "--start-daemon primary",
+                "illegal start-daemon parameter specified",
+            ),
+            ("--stop-daemon x", "illegal stop_daemon parameter specified"),
+            (
+                "--start-daemon master --syncid 256",
+                "illegal syncid specified",
+            ),
+            (
+                "--start-daemon master --mcast-group 10.0.0.1",
+                "invalid mcast-group address",
+            ),
+            (
+                "--start-daemon master --mcast-ttl 0",
+                "illegal mcast-ttl specified",
+            ),
+            (
+                "--start-daemon master --sync-maxlen 65508",
+                "illegal sync-maxlen specified",
+            ),
+            (
+                "--stop-daemon master --mcast-port 1",
+                "Illegal 'mcast-port' option with the 'stop-daemon' command",
+            ),
         ] {
-            assert_eq!(
-                error(line),
-                format!("rvsadm: {option} is not supported yet"),
-                "{line}"
-            );
+            assert_eq!(error(line), text, "{line}");
             assert_eq!(status(line), 2, "{line}");
         }
+    }
+
+    #[test]
+    fn unsupported_options_are_named() {
+        let line = "-A --sctp-service 10.0.0.1:80";
+        assert_eq!(error(line), "rvsadm: --sctp-service is not supported yet");
+        assert_eq!(status(line), 2);
     }
 
     #[test]

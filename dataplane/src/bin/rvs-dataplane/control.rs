@@ -24,11 +24,12 @@ use rvs_api::{
 };
 use rvs_dataplane::admin::AdminState;
 use rvs_dataplane::pipeline::WorkerEvent;
-use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::service::{PortInfo, Snapshot};
 use rvs_dataplane::wire::{arp, ndp};
 
 use crate::dpdk::{self, Pool};
 use crate::shared::{DumpItem, Shared};
+use crate::syncd::Daemons;
 
 const TICK: Duration = Duration::from_millis(5);
 const TRASH_EVERY: Duration = Duration::from_secs(1);
@@ -205,6 +206,9 @@ pub struct Control {
     /// Per core: (cycles, busy cycles) at the last estimator tick, and the
     /// busy share since the tick before, in millionths.
     pub loads: Vec<((u64, u64), u32)>,
+    /// The generation last published (the sync backup places entries by it).
+    pub current: Arc<Snapshot>,
+    pub syncd: Daemons,
 }
 
 impl Control {
@@ -219,6 +223,36 @@ impl Control {
         for mailbox in &self.shared.cfg_rings {
             drop(mailbox.force_push(Arc::clone(&snap)));
         }
+        self.current = snap;
+    }
+
+    /// `--start-daemon`, `--stop-daemon`, `--list --daemon`. A master
+    /// starting or stopping turns the workers' reporting on or off.
+    fn daemon(&mut self, request: Request) -> Response {
+        let done = match request {
+            Request::StartDaemon(cfg) => {
+                let iface = cfg
+                    .interface
+                    .clone()
+                    .or_else(|| self.ifaces.first().cloned())
+                    .unwrap_or_default();
+                let mtu = self
+                    .ifaces
+                    .iter()
+                    .position(|i| *i == iface)
+                    .map(|i| self.ports[i].mtu);
+                self.syncd.start(cfg, &iface, mtu)
+            }
+            Request::StopDaemon(role) => self.syncd.stop(role),
+            _ => return Response::Daemons(self.syncd.status()),
+        };
+        if let Err(e) = done {
+            return Response::Error(e);
+        }
+        if self.admin.set_sync_master(self.syncd.is_master()) {
+            self.publish();
+        }
+        Response::Ok
     }
 
     /// The oldest generation a worker still forwards with.
@@ -242,6 +276,9 @@ impl Control {
                     Request::ListConns => self.list_conns(),
                     Request::Cores => self.cores(),
                     Request::Announce(addrs) => self.announce(&addrs),
+                    r @ (Request::StartDaemon(_) | Request::StopDaemon(_) | Request::Daemons) => {
+                        self.daemon(r)
+                    }
                     request => self.apply(request),
                 };
                 let _ = call.reply.send(response);
@@ -268,6 +305,7 @@ impl Control {
                     IpAddr::V6(a) => self.send_neighbor_solicit(r.port, a),
                 }
             }
+            self.syncd.poll(&self.shared, &self.current);
             while let Some(old) = self.shared.retired.pop() {
                 drop(old);
             }

@@ -9,6 +9,7 @@ mod config;
 mod control;
 mod dpdk;
 mod shared;
+mod syncd;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +26,9 @@ use rvs_dataplane::stats::{self, CoreStats, Counter, OverloadFlags};
 use shared::{DumpChannel, PortIds, Shared};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Entries each worker's sync rings hold (both ways).
+const SYNC_RING: usize = 16384;
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
@@ -140,6 +144,10 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         handoff: (0..workers).map(|_| ArrayQueue::new(4096)).collect(),
         ctl_tx: ArrayQueue::new(1024),
         dumps: (0..workers).map(|_| DumpChannel::new()).collect(),
+        sync_out: (0..workers)
+            .map(|_| Arc::new(ArrayQueue::new(SYNC_RING)))
+            .collect(),
+        sync_in: (0..workers).map(|_| ArrayQueue::new(SYNC_RING)).collect(),
     });
     let conn_table_size = (cfg.conns_per_core_max * 2).next_power_of_two() as u32;
     let mut admin = AdminState::new(AdminSetup {
@@ -189,6 +197,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             overload: Arc::clone(&overload),
             neigh: Arc::clone(&shared.neigh),
             events: Arc::clone(&shared.events),
+            sync_out: Arc::clone(&shared.sync_out[w]),
             policy,
             locality_caches: cfg.sched.locality_caches,
             locality_cache_entries: cfg.sched.locality_cache_entries,
@@ -226,6 +235,8 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             .map(|p| p.exception_iface.clone())
             .collect(),
         loads: vec![],
+        current: first,
+        syncd: syncd::Daemons::default(),
     };
     // The signal flag and the shared stop flag meet here.
     let watcher_shared = Arc::clone(&shared);

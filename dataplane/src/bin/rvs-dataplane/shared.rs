@@ -9,6 +9,7 @@ use rvs_dataplane::neigh::NeighTable;
 use rvs_dataplane::pipeline::{ConnRecord, WorkerEvent};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::CoreStats;
+use rvs_dataplane::sync::SyncConn;
 
 use crate::dpdk::Mbuf;
 
@@ -39,6 +40,10 @@ pub struct Shared {
     pub ctl_tx: ArrayQueue<(u16, Mbuf)>,
     /// Control ↔ worker w: connection listings (`-Lnc`).
     pub dumps: Vec<DumpChannel>,
+    /// Worker w → control: connections for the sync master to send.
+    pub sync_out: Vec<Arc<ArrayQueue<SyncConn>>>,
+    /// Control → worker w: connections a sync master sent, to install.
+    pub sync_in: Vec<ArrayQueue<SyncConn>>,
 }
 
 /// A connection listing between the control thread and one worker: the

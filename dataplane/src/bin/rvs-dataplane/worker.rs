@@ -20,6 +20,8 @@ const STAGE: usize = 256;
 const SWEEP_BUDGET: usize = 64;
 /// Connection-table slots a listing examines per poll round.
 const DUMP_BUDGET: usize = 1024;
+/// Synced entries a worker installs per poll round.
+const SYNC_BUDGET: usize = 256;
 
 /// Frames waiting to be sent on one queue.
 struct Stage {
@@ -161,6 +163,13 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         }
         q.drop.free_all();
         dump = serve_dump(dump, &worker, &shared.dumps[usize::from(id)], now_ms);
+        // Entries a sync master sent, a bounded number per round.
+        for _ in 0..SYNC_BUDGET {
+            let Some(c) = shared.sync_in[usize::from(id)].pop() else {
+                break;
+            };
+            worker.install_synced(&c, now_ms);
+        }
         worker.sweep(now_ms, SWEEP_BUDGET);
         let spent = tsc().wrapping_sub(t0);
         cycles = cycles.wrapping_add(spent);
