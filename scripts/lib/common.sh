@@ -17,11 +17,14 @@ NS_RS1=rvs-rs1        # real server 1
 NS_RS2=rvs-rs2        # real server 2
 LAB_NAMESPACES=("$NS_SW" "$NS_CLI" "$NS_LB" "$NS_RS1" "$NS_RS2")
 NS_KA=rvs-ka          # the lab test's keepalived VRRP peer (made and removed by it)
+NS_LB2=rvs-lb2        # the second director, with `scripts/lab up --pair`
 
 CLI_IP=198.18.0.1
 CLI2_IP=198.18.0.3    # more client addresses on the same eth0, for tests
 CLI3_IP=198.18.0.4    # that need several clients (persistence)
 LB_IP=198.18.0.2      # the director's own address, on the TAP interface rvs0
+LB2_IP=198.18.0.5     # the second director's (--pair), on its own rvs0
+GW_VIP=198.18.0.254   # a pair's VRRP address for the real servers' NAT route
 RS1_IP=198.18.0.11
 RS2_IP=198.18.0.12
 VIP=198.18.0.100
@@ -48,6 +51,7 @@ LADDR2=198.18.0.202   # them once a service has them: rvsadm --add-laddr)
 LAB6_PREFIX_LEN=64
 CLI_IP6=2001:2:0:1::1
 LB_IP6=2001:2:0:1::2      # the director's own IPv6 address, on rvs0 too
+LB2_IP6=2001:2:0:1::5     # the second director's
 RS1_IP6=2001:2:0:1::11
 RS2_IP6=2001:2:0:1::12
 VIP6=2001:2:0:1::100      # on the real servers' lo, like VIP
@@ -66,6 +70,12 @@ DATAPLANE_PID=$LAB_STATE_DIR/dataplane.pid
 # talks to the lab's dataplane even if the caller's environment says otherwise.
 ADMIN_SOCKET=/run/rvs/admin.sock
 export RVS_ADMIN_SOCKET=$ADMIN_SOCKET
+# The second director's (--pair): its dataplane runs the same config with
+# this socket, its own EAL file prefix and LB2_IP (scripts/lab writes it).
+ADMIN_SOCKET2=/run/rvs/admin2.sock
+DATAPLANE2_LOG=$LAB_STATE_DIR/dataplane2.log
+DATAPLANE2_PID=$LAB_STATE_DIR/dataplane2.pid
+DATAPLANE2_CONFIG=$LAB_STATE_DIR/dataplane2.toml
 
 # Where the Rust binaries are; RVS_BIN_DIR overrides.
 RVS_BIN_DIR=${RVS_BIN_DIR:-$RVS_ROOT/target/release}
@@ -98,6 +108,17 @@ dataplane_log_tail() {
         tail -n "$lines" "$DATAPLANE_LOG" >&2
         printf -- '--- end of %s ---\n' "$DATAPLANE_LOG" >&2
     fi
+}
+
+# wait_line SECONDS FILE PATTERN: wait until FILE has a line matching
+# PATTERN (a log line); false if it has none after SECONDS.
+wait_line() {
+    local n=$(($1 * 10)) i
+    for ((i = 0; i < n; i++)); do
+        grep -q "$3" "$2" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # --- Steps shared by the demo and the lab test. ------------------------------
