@@ -22,9 +22,15 @@
 //! - stopping sends priority-0 adverts from the masters (a peer takes over
 //!   after its skew time).
 //!
-//! Not yet: IPv6 instances, `track_script`, `track_interface`, sync groups
-//! and `use_vmac` (each is warned at start and the instance runs without
-//! it, or, for IPv6, not at all).
+//! - `track_script` and `track_interface` (the instance's and its sync
+//!   group's) set the router's effective priority and FAULT
+//!   ([`crate::tracking`], [`rvs_vrrp::track`]); the members of a
+//!   `vrrp_sync_group` follow each other (one in FAULT puts all in FAULT,
+//!   one becoming MASTER or falling back to BACKUP takes the others along)
+//!   and the group's notify scripts run when all members share a state.
+//!
+//! Not yet: IPv6 instances and `use_vmac` (an IPv6 instance is warned at
+//! start and does not run).
 
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -37,24 +43,38 @@ use rvs_vrrp::router::{Action, Config, Input, Router, State};
 use rvs_vrrp::wire::{self, Auth, Checksum, Path, Version};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::config::model::{AuthType, VrrpInstance};
+use crate::config::model::{AuthType, SyncGroup, VrrpInstance};
 use crate::config::Model;
+use crate::tracking::Scripts;
 
 /// What the instances are, for the daemon and `/metrics`.
 pub struct HaBoard {
-    states: Mutex<Vec<(String, State, Vec<IpAddr>)>>,
+    states: Mutex<Vec<Entry>>,
     /// Set on every transition: the daemon reconciles.
     pub changed: AtomicBool,
 }
 
+/// One instance on the board.
+struct Entry {
+    name: String,
+    state: State,
+    vips: Vec<IpAddr>,
+    /// Its own trackers put it in FAULT (not its sync group's).
+    own_fault: bool,
+}
+
 impl HaBoard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.states.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The VIPs of the instances that are not MASTER.
     pub fn released(&self) -> Vec<IpAddr> {
-        let st = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<IpAddr> = st
+        let mut out: Vec<IpAddr> = self
+            .lock()
             .iter()
-            .filter(|(_, s, _)| *s != State::Master)
-            .flat_map(|(_, _, v)| v.iter().copied())
+            .filter(|e| e.state != State::Master)
+            .flat_map(|e| e.vips.iter().copied())
             .collect();
         out.sort();
         out.dedup();
@@ -63,23 +83,39 @@ impl HaBoard {
 
     /// (instance, state) of each.
     pub fn states(&self) -> Vec<(String, State)> {
-        let st = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        st.iter().map(|(n, s, _)| (n.clone(), *s)).collect()
+        self.lock()
+            .iter()
+            .map(|e| (e.name.clone(), e.state))
+            .collect()
     }
 
     fn set(&self, i: usize, state: State) {
-        let mut st = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = st.get_mut(i) {
-            e.1 = state;
+        if let Some(e) = self.lock().get_mut(i) {
+            e.state = state;
         }
-        drop(st);
         self.changed.store(true, Ordering::Relaxed);
+    }
+
+    fn set_own_fault(&self, i: usize, fault: bool) {
+        if let Some(e) = self.lock().get_mut(i) {
+            e.own_fault = fault;
+        }
+    }
+
+    /// (state, own fault) of each instance named in `names`.
+    fn members(&self, names: &[String]) -> Vec<(String, State, bool)> {
+        self.lock()
+            .iter()
+            .filter(|e| names.contains(&e.name))
+            .map(|e| (e.name.clone(), e.state, e.own_fault))
+            .collect()
     }
 }
 
 /// The running instances.
 pub struct Ha {
     pub board: Arc<HaBoard>,
+    scripts: Arc<Scripts>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// The configuration they run, to tell whether a reload changes it.
@@ -95,6 +131,7 @@ impl Ha {
             changed: AtomicBool::new(false),
         });
         let stop = Arc::new(AtomicBool::new(false));
+        let scripts = Arc::new(Scripts::start(model));
         let mut threads = vec![];
         for inst in &model.vrrp.instances {
             let vips: Vec<IpAddr> = inst
@@ -105,14 +142,6 @@ impl Ha {
             if vips.iter().any(IpAddr::is_ipv6) {
                 tracing::warn!(instance = %inst.name, "IPv6 VRRP instances are not supported by rvs yet - not started");
                 continue;
-            }
-            for (what, used) in [
-                ("track_script", !inst.track_script.is_empty()),
-                ("track_interface", !inst.track_interface.is_empty()),
-            ] {
-                if used {
-                    tracing::warn!(instance = %inst.name, "{what} is not supported by rvs yet - ignoring");
-                }
             }
             let Some(iface) = inst.interface.clone() else {
                 tracing::error!(instance = %inst.name, "no interface - not started");
@@ -134,10 +163,21 @@ impl Ha {
                 }
             };
             let idx = {
-                let mut st = board.states.lock().unwrap_or_else(|p| p.into_inner());
-                st.push((inst.name.clone(), State::Backup, vips.clone()));
+                let mut st = board.lock();
+                st.push(Entry {
+                    name: inst.name.clone(),
+                    state: State::Backup,
+                    vips: vips.clone(),
+                    own_fault: false,
+                });
                 st.len() - 1
             };
+            let group = model
+                .vrrp
+                .sync_groups
+                .iter()
+                .find(|g| g.group.contains(&inst.name))
+                .cloned();
             let cfg = router_config(inst, IpAddr::V4(src), vips);
             let run = Run {
                 inst: inst.clone(),
@@ -148,6 +188,8 @@ impl Ha {
                 idx,
                 stop: Arc::clone(&stop),
                 socket: socket.to_string(),
+                scripts: Arc::clone(&scripts),
+                group,
             };
             match std::thread::Builder::new()
                 .name(format!("vrrp-{}", inst.virtual_router_id))
@@ -160,6 +202,7 @@ impl Ha {
         board.changed.store(true, Ordering::Relaxed);
         Ha {
             board,
+            scripts,
             stop,
             threads,
             instances: model.vrrp.instances.clone(),
@@ -177,6 +220,7 @@ impl Ha {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.scripts.stop();
     }
 }
 
@@ -236,9 +280,96 @@ struct Run {
     idx: usize,
     stop: Arc<AtomicBool>,
     socket: String,
+    scripts: Arc<Scripts>,
+    /// The sync group this instance belongs to.
+    group: Option<SyncGroup>,
+}
+
+/// What the trackers and the sync group last told the router.
+struct Tracked {
+    priority: u8,
+    fault: bool,
+    /// The other members' states as last seen.
+    members: Vec<(String, State)>,
 }
 
 impl Run {
+    /// Feed the router what changed in its trackers and its sync group
+    /// (`rvs_vrrp::track`; keepalived's sync-group rules: a member in
+    /// FAULT puts all in FAULT, one becoming MASTER or falling back to
+    /// BACKUP takes the others along).
+    fn track(&self, router: &Router, seen: &mut Tracked) -> Vec<Input> {
+        let mut scripts = self.inst.track_script.clone();
+        let mut ifaces = self.inst.track_interface.clone();
+        if let Some(g) = &self.group {
+            scripts.extend(g.track_script.iter().cloned());
+            ifaces.extend(g.track_interface.iter().cloned());
+        }
+        let trackers = self.scripts.trackers(&scripts, &ifaces);
+        let (priority, own_fault) =
+            rvs_vrrp::track::effective(self.inst.priority, &trackers, self.group.is_some());
+        self.board.set_own_fault(self.idx, own_fault);
+        let mut inputs = vec![];
+        if priority != seen.priority {
+            tracing::info!(instance = %self.inst.name, from = seen.priority, to = priority, "effective priority changed");
+            seen.priority = priority;
+            inputs.push(Input::Priority(priority));
+        }
+        let mut fault = own_fault;
+        if let Some(g) = &self.group {
+            let others: Vec<(String, State, bool)> = self
+                .board
+                .members(&g.group)
+                .into_iter()
+                .filter(|(n, _, _)| *n != self.inst.name)
+                .collect();
+            fault |= others.iter().any(|(_, _, f)| *f);
+            for (name, state, _) in &others {
+                let before = seen
+                    .members
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| *s);
+                if before == Some(*state) {
+                    continue;
+                }
+                match (before, *state, router.state()) {
+                    (_, State::Master, State::Backup) => inputs.push(Input::GroupMaster),
+                    (Some(State::Master), State::Backup, State::Master) => {
+                        inputs.push(Input::GroupBackup)
+                    }
+                    _ => {}
+                }
+            }
+            seen.members = others.into_iter().map(|(n, s, _)| (n, s)).collect();
+        }
+        if fault != seen.fault {
+            seen.fault = fault;
+            inputs.push(Input::Fault(fault));
+        }
+        inputs
+    }
+
+    /// The sync group's notify script for `state`, run by the member whose
+    /// transition brought the whole group to it.
+    fn group_notify(&self, state: State) {
+        let Some(g) = &self.group else { return };
+        if self
+            .board
+            .members(&g.group)
+            .iter()
+            .all(|(_, s, _)| *s == state)
+        {
+            tracing::info!(group = %g.name, ?state, "sync group changed state");
+            script(match state {
+                State::Master => g.notify_master.as_deref(),
+                State::Backup => g.notify_backup.as_deref(),
+                State::Fault => g.notify_fault.as_deref(),
+                State::Initialize => None,
+            });
+        }
+    }
+
     fn open(&self) -> std::io::Result<Socket> {
         let s = Socket::new(
             Domain::IPV4,
@@ -271,6 +402,11 @@ impl Run {
         let now = || t0.elapsed().as_micros() as u64;
         let mut router = Router::new(self.cfg.clone());
         let mut second_garp: Option<u64> = None;
+        let mut tracked = Tracked {
+            priority: self.inst.priority,
+            fault: false,
+            members: vec![],
+        };
         let acts = router.handle(now(), Input::Start);
         self.act(&sock, &router, acts, now(), &mut second_garp);
         let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
@@ -315,6 +451,10 @@ impl Run {
             let t = now();
             if router.deadline().is_some_and(|d| t >= d) {
                 let acts = router.handle(t, Input::Tick);
+                self.act(&sock, &router, acts, t, &mut second_garp);
+            }
+            for input in self.track(&router, &mut tracked) {
+                let acts = router.handle(t, input);
                 self.act(&sock, &router, acts, t, &mut second_garp);
             }
             if second_garp.is_some_and(|d| t >= d) {
@@ -373,6 +513,7 @@ impl Run {
                     self.announce();
                     *second_garp = Some(now + u64::from(self.inst.garp_master_delay_s) * 1_000_000);
                     script(self.inst.notify_master.as_deref());
+                    self.group_notify(State::Master);
                 }
                 Action::BecomeBackup => {
                     tracing::info!(instance = %self.inst.name, "Entering BACKUP STATE");
@@ -380,6 +521,7 @@ impl Run {
                     self.release();
                     self.kernel_vips(false);
                     script(self.inst.notify_backup.as_deref());
+                    self.group_notify(State::Backup);
                 }
                 Action::BecomeFault => {
                     tracing::warn!(instance = %self.inst.name, "Entering FAULT STATE");
@@ -387,6 +529,7 @@ impl Run {
                     self.release();
                     self.kernel_vips(false);
                     script(self.inst.notify_fault.as_deref());
+                    self.group_notify(State::Fault);
                 }
                 Action::Dropped(why) => {
                     tracing::warn!(instance = %self.inst.name, "advert dropped: {why}");
@@ -522,5 +665,127 @@ mod tests {
         );
         assert!(!c.preempt);
         assert_eq!(c.auth, Auth::pass("secret99"));
+    }
+
+    /// Two instances of a sync group on one board, driven as their threads
+    /// drive them (no sockets).
+    #[test]
+    fn sync_group_members_follow_each_other() {
+        let text = "vrrp_sync_group G {\n group {\n VI_A\n VI_B\n }\n}\n\
+                    vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
+                    virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n }\n}\n\
+                    vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
+                    virtual_ipaddress {\n 198.18.0.122\n }\n}\n";
+        let (m, _) = crate::config::parse(
+            text,
+            std::path::Path::new("k.conf"),
+            crate::config::Dialect::Keepalived,
+        )
+        .unwrap();
+        let board = Arc::new(HaBoard {
+            states: Mutex::new(vec![]),
+            changed: AtomicBool::new(false),
+        });
+        let scripts = Arc::new(Scripts::start(&m));
+        let run = |i: usize| {
+            let inst = m.vrrp.instances[i].clone();
+            board.lock().push(Entry {
+                name: inst.name.clone(),
+                state: State::Backup,
+                vips: vec![],
+                own_fault: false,
+            });
+            let addr = "10.0.0.1".parse().unwrap();
+            Run {
+                cfg: router_config(&inst, addr, vec![]),
+                inst,
+                iface: "lo".into(),
+                src: "10.0.0.1".parse().unwrap(),
+                board: Arc::clone(&board),
+                idx: i,
+                stop: Arc::new(AtomicBool::new(false)),
+                socket: String::new(),
+                scripts: Arc::clone(&scripts),
+                group: m.vrrp.sync_groups.first().cloned(),
+            }
+        };
+        let (a, b) = (run(0), run(1));
+        let mut rb = Router::new(b.cfg.clone());
+        rb.handle(0, Input::Start);
+        let mut seen = Tracked {
+            priority: 100,
+            fault: false,
+            members: vec![],
+        };
+        // A's tracked interface is down, but its weight is ignored in a
+        // group: no priority change, no fault.
+        let mut seen_a = Tracked {
+            priority: 100,
+            fault: false,
+            members: vec![],
+        };
+        let ra = Router::new(a.cfg.clone());
+        assert!(a.track(&ra, &mut seen_a).is_empty());
+        assert!(b.track(&rb, &mut seen).is_empty());
+        // A becomes MASTER: B follows.
+        board.set(0, State::Master);
+        assert_eq!(b.track(&rb, &mut seen), vec![Input::GroupMaster]);
+        rb.handle(1, Input::GroupMaster);
+        assert!(b.track(&rb, &mut seen).is_empty(), "once per change");
+        // A falls back: so does B.
+        board.set(0, State::Backup);
+        assert_eq!(b.track(&rb, &mut seen), vec![Input::GroupBackup]);
+        // A's own fault puts B in FAULT, and its recovery takes B out.
+        board.set_own_fault(0, true);
+        board.set(0, State::Fault);
+        assert_eq!(b.track(&rb, &mut seen), vec![Input::Fault(true)]);
+        board.set_own_fault(0, false);
+        board.set(0, State::Backup);
+        assert_eq!(b.track(&rb, &mut seen), vec![Input::Fault(false)]);
+        scripts.stop();
+    }
+
+    /// Outside a group, a tracked interface's weight moves the priority,
+    /// and a weight-0 one (the default) puts the instance in FAULT.
+    #[test]
+    fn tracked_interfaces_weigh_and_fault() {
+        let text = "vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
+                    virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n lo weight 7\n }\n}\n\
+                    vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
+                    virtual_ipaddress {\n 198.18.0.122\n }\n track_interface {\n no-such-if0\n }\n}\n";
+        let (m, _) = crate::config::parse(
+            text,
+            std::path::Path::new("k.conf"),
+            crate::config::Dialect::Keepalived,
+        )
+        .unwrap();
+        let board = Arc::new(HaBoard {
+            states: Mutex::new(vec![]),
+            changed: AtomicBool::new(false),
+        });
+        let scripts = Arc::new(Scripts::start(&m));
+        let want = [vec![Input::Priority(87)], vec![Input::Fault(true)]];
+        for (i, want) in want.into_iter().enumerate() {
+            let inst = m.vrrp.instances[i].clone();
+            let r = Run {
+                cfg: router_config(&inst, "10.0.0.1".parse().unwrap(), vec![]),
+                inst,
+                iface: "lo".into(),
+                src: "10.0.0.1".parse().unwrap(),
+                board: Arc::clone(&board),
+                idx: i,
+                stop: Arc::new(AtomicBool::new(false)),
+                socket: String::new(),
+                scripts: Arc::clone(&scripts),
+                group: None,
+            };
+            let router = Router::new(r.cfg.clone());
+            let mut seen = Tracked {
+                priority: 100,
+                fault: false,
+                members: vec![],
+            };
+            assert_eq!(r.track(&router, &mut seen), want);
+        }
     }
 }

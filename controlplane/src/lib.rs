@@ -22,3 +22,4 @@ pub mod health;
 pub mod metrics;
 pub mod reconcile;
 pub mod rvsadm;
+pub mod tracking;

@@ -4,11 +4,12 @@
 //!   keepalived's simple password) and VRRPv3 (RFC 5798 / 9568, both IPv4
 //!   checksum conventions);
 //! - [`router`]: one router's state machine, sans-IO (`(now, input)` in,
-//!   actions out), as keepalived behaves.
+//!   actions out), as keepalived behaves;
+//! - [`track`]: what tracked scripts and interfaces make of its priority.
 //!
 //! The socket shell (raw protocol-112 sockets on the exception interface,
-//! keepalived.conf's `vrrp_instance`), VIP ownership in the dataplane and
-//! connection sync are the rest of the high-availability issue.
+//! keepalived.conf's `vrrp_instance`) is `rvs-controlplane`'s `ha` module.
 
 pub mod router;
+pub mod track;
 pub mod wire;

@@ -122,6 +122,12 @@ pub enum Input {
     Priority(u8),
     /// A tracked interface or script failed (`true`) or recovered.
     Fault(bool),
+    /// A member of this router's sync group became MASTER: a backup
+    /// follows at once (keepalived's `vrrp_sync_master`).
+    GroupMaster,
+    /// A member of this router's sync group fell back to BACKUP: a master
+    /// follows (keepalived's `vrrp_sync_backup`).
+    GroupBackup,
     Shutdown,
 }
 
@@ -297,6 +303,16 @@ impl Router {
             Input::Fault(false) => {
                 if self.state == State::Fault {
                     self.master_adver_us = self.cfg.interval_us();
+                    self.enter_backup(now, &mut out, true);
+                }
+            }
+            Input::GroupMaster => {
+                if self.state == State::Backup {
+                    self.enter_master(now, &mut out);
+                }
+            }
+            Input::GroupBackup => {
+                if self.state == State::Master {
                     self.enter_backup(now, &mut out, true);
                 }
             }
@@ -652,6 +668,30 @@ mod tests {
             Some(9_000_000 + pd.master_down_us()),
             "now it preempts"
         );
+    }
+
+    #[test]
+    fn sync_group_members_follow_each_other() {
+        let mut r = router(Version::V2, 100, "10.0.0.2");
+        r.handle(0, Input::Start);
+        assert_eq!(r.state(), State::Backup);
+        let acts = r.handle(10, Input::GroupMaster);
+        assert_eq!(r.state(), State::Master);
+        assert!(acts.contains(&Action::BecomeMaster));
+        assert!(matches!(acts[0], Action::Send(_)), "an advert at once");
+        assert!(
+            r.handle(20, Input::GroupMaster).is_empty(),
+            "already master"
+        );
+        let acts = r.handle(30, Input::GroupBackup);
+        assert_eq!(
+            (r.state(), acts),
+            (State::Backup, vec![Action::BecomeBackup])
+        );
+        // A faulted member stays in FAULT whatever the group does.
+        r.handle(40, Input::Fault(true));
+        assert!(r.handle(50, Input::GroupMaster).is_empty());
+        assert_eq!(r.state(), State::Fault);
     }
 
     #[test]

@@ -705,7 +705,7 @@ impl ServerCertVerifier for AcceptAnyCert {
 /// Warned once that `user` cannot be honoured (not running as root).
 static USER_WARNED: AtomicBool = AtomicBool::new(false);
 
-async fn misc(check: &MiscCheck) -> Verdict {
+pub(crate) async fn misc(check: &MiscCheck) -> Verdict {
     let mut cmd = tokio::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(&check.path)
