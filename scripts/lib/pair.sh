@@ -14,6 +14,8 @@ PAIR_LOG2=$LAB_STATE_DIR/controlplane-lb2.log
 PAIR_NAT_NET=${CLI_NAT_IP%.*}.0/$CLI_NAT_PREFIX_LEN
 # The bound of the issue: 3 x advert_int + skew (0.61 s at priority 100) + 1 s.
 PAIR_TAKEOVER_BOUND_S=4.61
+# Creating it drains the first director (its vrrp_script fails: -60).
+PAIR_STANDBY1=$LAB_STATE_DIR/standby-lb1
 # A download of big.bin (32 MiB) that is whole.
 PAIR_WHOLE="200 33554432"
 
@@ -22,7 +24,8 @@ PAIR_WHOLE="200 33554432"
 # first is MASTER and the second BACKUP. Sets PAIR_CP1 and PAIR_CP2 (pids).
 pair_start() {
     cp "$RVS_ROOT/configs/lab-pair.conf" "$PAIR_CONF1"
-    sed 's/priority 150/priority 100/' "$PAIR_CONF1" >"$PAIR_CONF2"
+    sed 's/priority 150/priority 100/; s/standby-lb1/standby-lb2/' "$PAIR_CONF1" >"$PAIR_CONF2"
+    rm -f "$PAIR_STANDBY1" "$LAB_STATE_DIR/standby-lb2"
     local rs
     for rs in "$NS_RS1" "$NS_RS2"; do
         ip -n "$rs" route replace "$PAIR_NAT_NET" via "$GW_VIP" dev eth0
@@ -38,7 +41,19 @@ pair_start() {
     PAIR_CP2=$!
     wait_line 15 "$PAIR_LOG1" "Entering MASTER STATE" &&
         wait_line 5 "$PAIR_LOG2" "Entering BACKUP STATE" &&
-        wait_line 5 "$PAIR_LOG2" "sync daemon changed.*Backup"
+        pair_daemons_settled
+}
+
+# pair_daemons_settled: wait (5 s at most) until the first director runs
+# the master sync daemon and the second the backup one.
+pair_daemons_settled() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ $("$RVSADM" -L --daemon 2>/dev/null) == master* &&
+            $("$RVSADM" --socket "$ADMIN_SOCKET2" -L --daemon 2>/dev/null) == backup* ]] && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # pair_downloads N RATE: N downloads of big.bin through the DR VIP and N
@@ -71,15 +86,29 @@ pair_established() {
 # wait for the second to be MASTER. Sets PAIR_TAKEOVER_S (seconds, or
 # "none").
 pair_kill_master() {
-    local dp t0
+    local dp t0 n
     dp=$(tr -dc '0-9' <"$DATAPLANE_PID")
+    n=$(pair_count "$PAIR_LOG2" "Entering MASTER STATE")
     t0=$(date +%s.%N)
     kill -KILL "$dp" "$PAIR_CP1" 2>/dev/null || true
-    if wait_line 10 "$PAIR_LOG2" "Entering MASTER STATE"; then
+    if pair_wait_count 10 "$PAIR_LOG2" "Entering MASTER STATE" $((n + 1)); then
         PAIR_TAKEOVER_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     else
         PAIR_TAKEOVER_S=none
     fi
+}
+
+# pair_count FILE PATTERN: lines of FILE matching PATTERN.
+pair_count() { grep -c "$2" "$1" 2>/dev/null || true; }
+
+# pair_wait_count SECONDS FILE PATTERN N: until FILE has N such lines.
+pair_wait_count() {
+    local n=$(($1 * 10)) i
+    for ((i = 0; i < n; i++)); do
+        (($(pair_count "$2" "$3") >= $4)) && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # pair_whole KIND: how many of the KIND (dr, nat) downloads came whole.
