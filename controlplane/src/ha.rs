@@ -667,15 +667,8 @@ mod tests {
         assert_eq!(c.auth, Auth::pass("secret99"));
     }
 
-    /// Two instances of a sync group on one board, driven as their threads
-    /// drive them (no sockets).
-    #[test]
-    fn sync_group_members_follow_each_other() {
-        let text = "vrrp_sync_group G {\n group {\n VI_A\n VI_B\n }\n}\n\
-                    vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
-                    virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n }\n}\n\
-                    vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
-                    virtual_ipaddress {\n 198.18.0.122\n }\n}\n";
+    /// The model of `text`, an empty board and its scripts.
+    fn setup(text: &str) -> (Model, Arc<HaBoard>, Arc<Scripts>) {
         let (m, _) = crate::config::parse(
             text,
             std::path::Path::new("k.conf"),
@@ -687,43 +680,61 @@ mod tests {
             changed: AtomicBool::new(false),
         });
         let scripts = Arc::new(Scripts::start(&m));
-        let run = |i: usize| {
-            let inst = m.vrrp.instances[i].clone();
-            board.lock().push(Entry {
-                name: inst.name.clone(),
-                state: State::Backup,
-                vips: vec![],
-                own_fault: false,
-            });
-            let addr = "10.0.0.1".parse().unwrap();
-            Run {
-                cfg: router_config(&inst, addr, vec![]),
-                inst,
-                iface: "lo".into(),
-                src: "10.0.0.1".parse().unwrap(),
-                board: Arc::clone(&board),
-                idx: i,
-                stop: Arc::new(AtomicBool::new(false)),
-                socket: String::new(),
-                scripts: Arc::clone(&scripts),
-                group: m.vrrp.sync_groups.first().cloned(),
-            }
+        (m, board, scripts)
+    }
+
+    /// Instance `i` of `m` on `board` as its thread would run it (no
+    /// socket), and the trackers' memory it starts with.
+    fn run_of(m: &Model, i: usize, board: &Arc<HaBoard>, scripts: &Arc<Scripts>) -> (Run, Tracked) {
+        let inst = m.vrrp.instances[i].clone();
+        board.lock().push(Entry {
+            name: inst.name.clone(),
+            state: State::Backup,
+            vips: vec![],
+            own_fault: false,
+        });
+        let run = Run {
+            cfg: router_config(&inst, "10.0.0.1".parse().unwrap(), vec![]),
+            group: m
+                .vrrp
+                .sync_groups
+                .iter()
+                .find(|g| g.group.contains(&inst.name))
+                .cloned(),
+            inst,
+            iface: "lo".into(),
+            src: "10.0.0.1".parse().unwrap(),
+            board: Arc::clone(board),
+            idx: i,
+            stop: Arc::new(AtomicBool::new(false)),
+            socket: String::new(),
+            scripts: Arc::clone(scripts),
         };
-        let (a, b) = (run(0), run(1));
+        let seen = Tracked {
+            priority: 100,
+            fault: false,
+            members: vec![],
+        };
+        (run, seen)
+    }
+
+    /// Two instances of a sync group on one board, driven as their threads
+    /// drive them.
+    #[test]
+    fn sync_group_members_follow_each_other() {
+        let (m, board, scripts) = setup(
+            "vrrp_sync_group G {\n group {\n VI_A\n VI_B\n }\n}\n\
+             vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
+             virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n }\n}\n\
+             vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
+             virtual_ipaddress {\n 198.18.0.122\n }\n}\n",
+        );
+        let (a, mut seen_a) = run_of(&m, 0, &board, &scripts);
+        let (b, mut seen) = run_of(&m, 1, &board, &scripts);
         let mut rb = Router::new(b.cfg.clone());
         rb.handle(0, Input::Start);
-        let mut seen = Tracked {
-            priority: 100,
-            fault: false,
-            members: vec![],
-        };
         // A's tracked interface is down, but its weight is ignored in a
         // group: no priority change, no fault.
-        let mut seen_a = Tracked {
-            priority: 100,
-            fault: false,
-            members: vec![],
-        };
         let ra = Router::new(a.cfg.clone());
         assert!(a.track(&ra, &mut seen_a).is_empty());
         assert!(b.track(&rb, &mut seen).is_empty());
@@ -749,42 +760,16 @@ mod tests {
     /// and a weight-0 one (the default) puts the instance in FAULT.
     #[test]
     fn tracked_interfaces_weigh_and_fault() {
-        let text = "vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
-                    virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n lo weight 7\n }\n}\n\
-                    vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
-                    virtual_ipaddress {\n 198.18.0.122\n }\n track_interface {\n no-such-if0\n }\n}\n";
-        let (m, _) = crate::config::parse(
-            text,
-            std::path::Path::new("k.conf"),
-            crate::config::Dialect::Keepalived,
-        )
-        .unwrap();
-        let board = Arc::new(HaBoard {
-            states: Mutex::new(vec![]),
-            changed: AtomicBool::new(false),
-        });
-        let scripts = Arc::new(Scripts::start(&m));
+        let (m, board, scripts) = setup(
+            "vrrp_instance VI_A {\n interface lo\n virtual_router_id 1\n priority 100\n \
+             virtual_ipaddress {\n 198.18.0.121\n }\n track_interface {\n no-such-if0 weight -20\n lo weight 7\n }\n}\n\
+             vrrp_instance VI_B {\n interface lo\n virtual_router_id 2\n priority 100\n \
+             virtual_ipaddress {\n 198.18.0.122\n }\n track_interface {\n no-such-if0\n }\n}\n",
+        );
         let want = [vec![Input::Priority(87)], vec![Input::Fault(true)]];
         for (i, want) in want.into_iter().enumerate() {
-            let inst = m.vrrp.instances[i].clone();
-            let r = Run {
-                cfg: router_config(&inst, "10.0.0.1".parse().unwrap(), vec![]),
-                inst,
-                iface: "lo".into(),
-                src: "10.0.0.1".parse().unwrap(),
-                board: Arc::clone(&board),
-                idx: i,
-                stop: Arc::new(AtomicBool::new(false)),
-                socket: String::new(),
-                scripts: Arc::clone(&scripts),
-                group: None,
-            };
+            let (r, mut seen) = run_of(&m, i, &board, &scripts);
             let router = Router::new(r.cfg.clone());
-            let mut seen = Tracked {
-                priority: 100,
-                fault: false,
-                members: vec![],
-            };
             assert_eq!(r.track(&router, &mut seen), want);
         }
     }

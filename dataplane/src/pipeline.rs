@@ -859,11 +859,7 @@ impl Core {
                 }
             }
             if c.forward == Forward::FullNat as u8 {
-                self.laddrs
-                    .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
-                if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
-                    lower(&l.used, 1);
-                }
+                self.give_lport(&ext);
             }
         }
         if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
@@ -1301,29 +1297,14 @@ impl Core {
         if inserted.is_err() {
             if nat {
                 if dest.forward == Forward::FullNat {
-                    self.laddrs
-                        .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
-                    if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
-                        lower(&l.used, 1);
-                    }
+                    self.give_lport(&ext);
                 }
                 return Err(Counter::DropNatTableFull);
             }
             return Ok(Target::to(dest, dport));
         }
         if nat {
-            let reply = ReplyEntry {
-                key: reply_key(&conn, &ext),
-                conn: conn.key,
-            };
-            // The reply index is as large as the table; a reply key already
-            // there belongs to an older entry of the same tuple (a client
-            // port reused toward another VIP), which the new one replaces.
-            if let Some(r) = A::replies(self).find(&reply.key) {
-                A::replies(self).get_mut(r).conn = conn.key;
-            } else if A::replies(self).insert(reply).is_err() {
-                self.stats.count(Counter::DropNatTableFull);
-            }
+            self.index_reply::<A>(&conn, &ext);
         }
         self.stats.count(Counter::ConnCreated);
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
@@ -1347,6 +1328,31 @@ impl Core {
             pp2: ext.pp2,
             isn: ext.isn,
         })
+    }
+
+    /// Give back the local port of a FullNAT entry that was not made.
+    fn give_lport<A: Family>(&mut self, ext: &ConnExt<A>) {
+        self.laddrs
+            .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
+        if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
+            lower(&l.used, 1);
+        }
+    }
+
+    /// Index the reply tuple of NAT/FullNAT entry `conn`. The reply index
+    /// is as large as the table; a reply key already there belongs to an
+    /// older entry of the same tuple (a client port reused toward another
+    /// VIP), which the new one replaces.
+    fn index_reply<A: Tables>(&mut self, conn: &Conn<A>, ext: &ConnExt<A>) {
+        let reply = ReplyEntry {
+            key: reply_key(conn, ext),
+            conn: conn.key,
+        };
+        if let Some(r) = A::replies(self).find(&reply.key) {
+            A::replies(self).get_mut(r).conn = conn.key;
+        } else if A::replies(self).insert(reply).is_err() {
+            self.stats.count(Counter::DropNatTableFull);
+        }
     }
 
     /// A free local port for a new FullNAT connection of `service`: the
@@ -1407,6 +1413,14 @@ impl Core {
         conn.set_state(new);
         conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new)) * 1000;
         let slot = conn.dest_slot;
+        self.move_gauge(slot, old, new);
+    }
+
+    /// A connection of dest `slot` went from state `old` to `new`: one
+    /// unit moves between its ActiveConn and InActConn gauges if that
+    /// crossed the line.
+    #[inline]
+    fn move_gauge(&self, slot: u32, old: State, new: State) {
         if let Some(s) = self.stats.slots.get(slot as usize) {
             match (old.is_active(), new.is_active()) {
                 (false, true) => {

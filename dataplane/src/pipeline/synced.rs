@@ -25,13 +25,11 @@ use std::net::IpAddr;
 
 use rvs_api::Forward;
 
-use super::{
-    flow_owner, owner_of, reply_key, sees_replies, target_port, Core, Tables, OWNER_SEEDS,
-};
+use super::{flow_owner, owner_of, sees_replies, target_port, Core, Tables, OWNER_SEEDS};
 use crate::conn::state::State;
-use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry};
+use crate::conn::{flags, Conn, ConnExt, ConnKey, Family};
 use crate::service::{Dest, Service, Snapshot};
-use crate::stats::{bump, lower, Counter};
+use crate::stats::{bump, Counter};
 use crate::sync::{self, Extra, SyncConn};
 
 /// The record a master sends for entry `c`.
@@ -209,19 +207,7 @@ impl Core {
             return;
         }
         let slot = c.dest_slot;
-        if let Some(s) = self.stats.slots.get(slot as usize) {
-            match (old.is_active(), r.state.is_active()) {
-                (false, true) => {
-                    lower(&s.inactive, 1);
-                    bump(&s.active, 1);
-                }
-                (true, false) => {
-                    lower(&s.active, 1);
-                    bump(&s.inactive, 1);
-                }
-                _ => {}
-            }
-        }
+        self.move_gauge(slot, old, r.state);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -311,24 +297,12 @@ impl Core {
         }
         if A::conns(self).insert_with(conn, ext).is_err() {
             if nat && dest.forward == Forward::FullNat {
-                self.laddrs
-                    .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
-                if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
-                    lower(&l.used, 1);
-                }
+                self.give_lport(&ext);
             }
             return Err(self.untie::<A>(&conn, Counter::SyncTableFull));
         }
         if nat {
-            let reply = ReplyEntry {
-                key: reply_key(&conn, &ext),
-                conn: conn.key,
-            };
-            if let Some(i) = A::replies(self).find(&reply.key) {
-                A::replies(self).get_mut(i).conn = conn.key;
-            } else if A::replies(self).insert(reply).is_err() {
-                self.stats.count(Counter::DropNatTableFull);
-            }
+            self.index_reply::<A>(&conn, &ext);
         }
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
             bump(
