@@ -509,8 +509,8 @@ impl Run {
                     tracing::info!(instance = %self.inst.name, priority = router.priority(), "Entering MASTER STATE");
                     self.board.set(self.idx, State::Master);
                     self.release();
-                    self.kernel_vips(true);
                     self.announce();
+                    self.kernel_vips(true);
                     *second_garp = Some(now + u64::from(self.inst.garp_master_delay_s) * 1_000_000);
                     script(self.inst.notify_master.as_deref());
                     self.group_notify(State::Master);

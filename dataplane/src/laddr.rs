@@ -31,8 +31,10 @@ pub fn owner_of_port(port: u16, workers: u16) -> u16 {
 ///
 /// A port a sync master's connection holds ([`Laddrs::take_port`]) stays
 /// in the ring as a *ghost*: taking it skips it (it leaves the ring then),
-/// giving it back before that only clears the mark. So every operation is
-/// O(1) and each port is in the ring at most once.
+/// giving it back before that only clears the mark. So each port is in the
+/// ring at most once, taking a given port and giving back are O(1), and
+/// taking the next is amortised O(1) (a take right after a takeover may
+/// pass over many ports the old master's connections hold).
 struct PortPool {
     /// The address, `None` while the slot is unused.
     addr: Option<IpAddr>,

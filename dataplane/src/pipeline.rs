@@ -1155,7 +1155,7 @@ impl Core {
                 let e = A::conns(self).get_mut(idx);
                 e.in_pkts = e.in_pkts.wrapping_add(1);
                 if snap.sync_master {
-                    self.report_sync::<A>(snap, idx, c.state());
+                    self.report_sync::<A>(snap, idx);
                 }
                 let ext = A::conns(self).ext(idx);
                 return Ok(Target {
@@ -1218,7 +1218,13 @@ impl Core {
             return Err(Counter::DropTcpNoConn);
         }
         let dest = match service.persistence {
-            Some(p) => self.persistent_dest(snap, service, p, flow, one_packet, now_ms)?,
+            Some(p) => {
+                let d = self.persistent_dest(snap, service, p, flow, one_packet, now_ms)?;
+                if snap.sync_master {
+                    self.report_template::<A>(&template_key(service, p, &flow.key));
+                }
+                d
+            }
             None => self.schedule(service, flow, now_ms)?,
         };
         let mut ext = ConnExt {

@@ -61,6 +61,7 @@ counters! {
     SyncRingFull => "sync_ring_full",
     SyncInstalled => "sync_installed",
     SyncUpdated => "sync_updated",
+    SyncStale => "sync_stale",
     SyncNoDest => "sync_no_dest",
     SyncUnplaceable => "sync_unplaceable",
     SyncTableFull => "sync_table_full",

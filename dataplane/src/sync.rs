@@ -15,8 +15,10 @@
 //!   ISN, the persistence mask of a controlled connection) travels in an
 //!   *optional* parameter ([`OPT_RVS`], with the kernel's optional-param
 //!   bit), which a kernel backup skips.
-//! - Decoding never panics: a bad header drops the datagram, a bad entry
-//!   ends it (the entries before it stand), as the kernel does.
+//! - Decoding never panics: a bad header drops the datagram, a malformed
+//!   entry ends it (the entries before it stand), and an entry rvs does
+//!   not take (another protocol, method or state, a mandatory parameter it
+//!   does not know) is skipped alone, as the kernel does.
 //! - [`needs_sync`] is the kernel's rule with its defaults
 //!   (`sync_threshold` 3, `sync_period` 50, no refresh period): a TCP
 //!   connection is sent at its 3rd packet and every 50 after while in
@@ -54,7 +56,6 @@ pub mod flags {
     pub const FULLNAT: u32 = 0x0005;
     pub const SYNC: u32 = 0x0020;
     pub const INACTIVE: u32 = 0x0100;
-    pub const NO_CPORT: u32 = 0x0800;
     pub const TEMPLATE: u32 = 0x1000;
 }
 
@@ -116,10 +117,10 @@ impl SyncConn {
         };
         let mut f = fwd;
         if self.template {
+            // Not NO_CPORT: to the kernel that means "client port not known
+            // yet" (FTP data), and a kernel backup would match the template
+            // for the connection records.
             f |= flags::TEMPLATE;
-            if self.cport == 0 {
-                f |= flags::NO_CPORT;
-            }
         } else if !self.state.is_active() {
             f |= flags::INACTIVE;
         }
@@ -199,12 +200,19 @@ pub enum SyncError {
     BadSize,
     /// A syncid other than the one this backup takes.
     OtherSyncid(u8),
-    /// An entry runs past the end, or has a bad size, version, state or
-    /// parameter: it and the entries after it are dropped.
+    /// An entry runs past the end, or has a bad size, version or type: it
+    /// and the entries after it are dropped.
     BadEntry,
+    /// This many entries were skipped, each alone, as the kernel skips
+    /// them (a protocol, method or state rvs does not take, or a mandatory
+    /// parameter it does not know); the others are returned.
+    Skipped(usize),
 }
 
-/// Builds datagrams of at most `maxlen` bytes.
+/// The smallest datagram a builder makes: room for one IPv6 entry.
+pub const MAXLEN_MIN: usize = HEADER_LEN + ENTRY6_LEN + 64;
+
+/// Builds datagrams of at most `maxlen` bytes (at least [`MAXLEN_MIN`]).
 pub struct MessageBuilder {
     syncid: u8,
     maxlen: usize,
@@ -216,7 +224,7 @@ impl MessageBuilder {
     pub fn new(syncid: u8, maxlen: usize) -> Self {
         let mut b = MessageBuilder {
             syncid,
-            maxlen: maxlen.clamp(HEADER_LEN + ENTRY6_LEN + 64, 65507),
+            maxlen: maxlen.clamp(MAXLEN_MIN, 65507),
             buf: Vec::with_capacity(maxlen),
             count: 0,
         };
@@ -263,10 +271,11 @@ impl MessageBuilder {
 }
 
 /// The entries of datagram `buf`. A backup with `syncid` 0 takes any
-/// syncid, as IPVS's does. An entry that is bad ends the list: what came
-/// before is returned with the error.
+/// syncid, as IPVS's does. A malformed entry ends the list (what came
+/// before is returned with the error); one rvs does not take is skipped
+/// alone (the rest is returned with [`SyncError::Skipped`]).
 pub fn decode(buf: &[u8], syncid: u8) -> Result<Vec<SyncConn>, (Vec<SyncConn>, SyncError)> {
-    if buf.len() < HEADER_LEN || buf[0] != 0 || buf[5] != VERSION {
+    if buf.len() < HEADER_LEN || buf[0] != 0 || buf[5] != VERSION || buf[6..8] != [0, 0] {
         return Err((vec![], SyncError::BadHeader));
     }
     if syncid != 0 && buf[1] != syncid {
@@ -278,16 +287,34 @@ pub fn decode(buf: &[u8], syncid: u8) -> Result<Vec<SyncConn>, (Vec<SyncConn>, S
     let count = buf[4];
     let mut out = Vec::with_capacity(usize::from(count));
     let mut at = HEADER_LEN;
+    let mut skipped = 0;
     for _ in 0..count {
         match decode_entry(&buf[at.min(buf.len())..]) {
-            Some((c, size)) => {
+            Entry::Conn(c, size) => {
                 out.push(c);
                 at += size.next_multiple_of(4);
             }
-            None => return Err((out, SyncError::BadEntry)),
+            Entry::Skip(size) => {
+                skipped += 1;
+                at += size.next_multiple_of(4);
+            }
+            Entry::Bad => return Err((out, SyncError::BadEntry)),
         }
     }
+    if skipped > 0 {
+        return Err((out, SyncError::Skipped(skipped)));
+    }
     Ok(out)
+}
+
+/// One entry read.
+enum Entry {
+    /// The connection and the entry's size (unpadded).
+    Conn(SyncConn, usize),
+    /// Well formed, not taken: its size.
+    Skip(usize),
+    /// Malformed: the rest of the datagram cannot be read.
+    Bad,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -308,17 +335,18 @@ fn addr(b: &[u8], at: usize, v6: bool) -> IpAddr {
     }
 }
 
-/// One entry and its size (unpadded), or `None` if it is bad.
-fn decode_entry(b: &[u8]) -> Option<(SyncConn, usize)> {
-    if b.len() < 4 {
-        return None;
+/// One entry (the kernel's checks: malformed ends the datagram, not
+/// taken skips the entry).
+fn decode_entry(b: &[u8]) -> Entry {
+    if b.len() < 4 || b[0] & !TYPE_INET6 != 0 {
+        return Entry::Bad;
     }
     let v6 = b[0] & TYPE_INET6 != 0;
     let ver_size = be16(b, 2);
     let size = usize::from(ver_size & 0x0fff);
     let fixed = if v6 { ENTRY6_LEN } else { ENTRY4_LEN };
     if ver_size >> 12 != 0 || size < fixed || size > b.len() {
-        return None;
+        return Entry::Bad;
     }
     let protocol = b[1];
     let f = be32(b, 4);
@@ -326,17 +354,16 @@ fn decode_entry(b: &[u8]) -> Option<(SyncConn, usize)> {
     let template = f & flags::TEMPLATE != 0;
     let state = match protocol {
         6 if raw_state <= State::SynAck as u16 => State::from_u8(raw_state as u8),
-        6 => return None,
-        17 => State::Udp,
+        17 if raw_state == 0 => State::Udp,
         0 if template => State::None,
-        _ => return None,
+        _ => return Entry::Skip(size),
     };
     let forward = match f & flags::FWD_MASK {
         flags::MASQ => Forward::Masq,
         flags::TUNNEL => Forward::Tunnel,
         flags::DROUTE => Forward::Route,
         flags::FULLNAT => Forward::FullNat,
-        _ => return None,
+        _ => return Entry::Skip(size),
     };
     let a = 24;
     let step = if v6 { 16 } else { 4 };
@@ -357,26 +384,33 @@ fn decode_entry(b: &[u8]) -> Option<(SyncConn, usize)> {
     };
     // Parameters: type, length, data; unknown optional ones are skipped.
     let mut p = fixed;
+    let mut take = true;
     while p < size {
         if p + 2 > size {
-            return None;
+            return Entry::Bad;
         }
         let (ty, len) = (b[p], usize::from(b[p + 1]));
         let data = p + 2;
         if len == 0 || data + len > size {
-            return None;
+            return Entry::Bad;
         }
         if ty == OPT_RVS {
-            c.extra = decode_extra(&b[data..data + len], v6)?;
+            match decode_extra(&b[data..data + len], v6) {
+                Some(x) => c.extra = x,
+                None => take = false,
+            }
         } else if ty & OPT_F_PARAM == 0 {
             // A mandatory parameter we do not know (the kernel's sequence
-            // and persistence-engine data): refused as the kernel refuses
-            // what it does not know.
-            return None;
+            // and persistence-engine data): the entry is not taken.
+            take = false;
         }
         p = data + len;
     }
-    Some((c, size))
+    if take {
+        Entry::Conn(c, size)
+    } else {
+        Entry::Skip(size)
+    }
 }
 
 fn decode_extra(d: &[u8], v6: bool) -> Option<Extra> {
@@ -397,9 +431,11 @@ fn decode_extra(d: &[u8], v6: bool) -> Option<Extra> {
 }
 
 /// Whether a connection is sent now (the module contract's rule):
-/// `pkts` is its input packet count including this one, `old` its state
-/// before this packet. Templates are sent with the connections they
-/// control, not by this rule.
+/// `pkts` is its input packet count including this one, `old` the state
+/// it was last sent in (the kernel's `old_state`: `None` if never). The
+/// caller records `new` as sent when this says yes. Templates are sent
+/// with the connections they control and when they schedule one, not by
+/// this rule.
 pub fn needs_sync(protocol: u8, old: State, new: State, pkts: u32) -> bool {
     if protocol == 6 {
         if !matches!(
@@ -511,10 +547,7 @@ mod tests {
         assert_eq!(decode(&m, 2), Err((vec![], SyncError::OtherSyncid(1))));
         // The flags a kernel backup would see.
         let e = &m[8 + conn().encoded_len() + v6.encoded_len()..];
-        assert_eq!(
-            be32(e, 4),
-            flags::DROUTE | flags::TEMPLATE | flags::NO_CPORT
-        );
+        assert_eq!(be32(e, 4), flags::DROUTE | flags::TEMPLATE);
         assert!(b.is_empty());
     }
 
@@ -545,15 +578,26 @@ mod tests {
             decode(&m[..m.len() - 4], 0),
             Err((vec![], SyncError::BadSize))
         );
-        // The second entry's state out of range.
+        let mut spare = m.clone();
+        spare[7] = 1;
+        assert_eq!(decode(&spare, 0), Err((vec![], SyncError::BadHeader)));
+        // The second entry's state out of range: that entry alone is skipped.
         let mut bad = m.clone();
         let second = 8 + conn().encoded_len();
         bad[second + 9] = 42;
-        assert_eq!(decode(&bad, 0), Err((vec![conn()], SyncError::BadEntry)));
-        // A mandatory parameter we do not know (the kernel's SEQ data).
+        assert_eq!(decode(&bad, 0), Err((vec![conn()], SyncError::Skipped(1))));
+        // A mandatory parameter we do not know (the kernel's SEQ data) on
+        // the first: skipped, the second taken.
         let mut seq = m.clone();
         seq[8 + ENTRY4_LEN] = 1;
-        assert!(matches!(decode(&seq, 0), Err((v, SyncError::BadEntry)) if v.is_empty()));
+        assert_eq!(decode(&seq, 0), Err((vec![conn()], SyncError::Skipped(1))));
+        // A size past the end, or an unknown type byte, ends the datagram.
+        let mut long = m.clone();
+        long[second + 2] = 0x0f;
+        assert_eq!(decode(&long, 0), Err((vec![conn()], SyncError::BadEntry)));
+        let mut ty = m.clone();
+        ty[8] = 4;
+        assert_eq!(decode(&ty, 0), Err((vec![], SyncError::BadEntry)));
     }
 
     #[test]

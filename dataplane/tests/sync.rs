@@ -274,8 +274,14 @@ fn a_persistent_clients_template_goes_first_and_steers_its_next_connection() {
         ),
         1,
     );
+    over_the_wire(&m);
     let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 2);
     let rs = rs_of(&f);
+    // The new connection's template is sent when it schedules it (a
+    // client of short flows keeps its server on the backup too).
+    let at_syn = over_the_wire(&m);
+    assert_eq!(at_syn.len(), 1);
+    assert!(at_syn[0].template && at_syn[0].caddr == IpAddr::V4(CLI));
     run(&mut m, client(CPORT, flags::ACK, b""), 3);
     run(&mut m, client(CPORT, flags::ACK, b""), 4);
     let sent = over_the_wire(&m);
@@ -383,5 +389,70 @@ fn ipv6_nat_connections_sync_too() {
             &tcp6(VIP6, CLI6, 80, CPORT, flags::ACK, &[], b"")
         ),
         "the backup translates the reply from [VIP6]:80"
+    );
+}
+
+#[test]
+fn a_state_a_nat_reply_set_is_sent_with_the_clients_next_packet() {
+    let mut m = master(Forward::Masq, false);
+    let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 1);
+    let rs = rs_of(&f);
+    let reply = |fl| segment(RS1_MAC, tcp(rs, CLI, 8080, CPORT, fl, b""));
+    run(&mut m, reply(flags::SYN | flags::ACK), 2);
+    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    run(&mut m, client(CPORT, flags::ACK, b""), 4);
+    assert_eq!(over_the_wire(&m)[0].state, State::Established);
+    // The real server closes: the reply moves the entry on; the client's
+    // next packet (the 5th, no 50-packet mark) carries it to the backup.
+    run(&mut m, reply(flags::FIN | flags::ACK), 5);
+    run(&mut m, client(CPORT, flags::ACK, b""), 6);
+    let sent = over_the_wire(&m);
+    assert_eq!(sent.len(), 1, "sent at once");
+    assert_ne!(sent[0].state, State::Established);
+    run(&mut m, client(CPORT, flags::ACK, b""), 7);
+    assert!(over_the_wire(&m).is_empty(), "once per state");
+}
+
+#[test]
+fn a_backup_follows_a_reused_fullnat_tuple_and_ignores_stale_ends() {
+    let mut m = master(Forward::FullNat, false);
+    let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 1);
+    let rs = rs_of(&f);
+    run(&mut m, client(CPORT, flags::ACK, b""), 2);
+    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    let first = over_the_wire(&m)[0];
+    let (laddr, p1) = first.extra.laddr.unwrap();
+    let mut b = director(Forward::FullNat, false);
+    install(&mut b, &[first], 10);
+    // The master reused the tuple with another local port: the backup's
+    // entry moves to it, the old port is free again.
+    let mut again = first;
+    again.extra.laddr = Some((laddr, p1 + 7));
+    assert_eq!(install(&mut b, &[again], 11), vec![Counter::SyncUpdated]);
+    let to = |port| segment(RS1_MAC, tcp(rs, LADDR, 8080, port, flags::ACK, b""));
+    assert_eq!(run(&mut b, to(p1 + 7), 12).0, Verdict::Forward(0));
+    assert_ne!(
+        run(&mut b, to(p1), 12).0,
+        Verdict::Forward(0),
+        "the old port is not the entry's"
+    );
+    // An inactive record for another dest ends a connection already
+    // replaced: ignored. An active one moves the entry.
+    let other = if rs == RS1 { RS2 } else { RS1 };
+    let mut late = again;
+    late.daddr = IpAddr::V4(other);
+    late.state = State::TimeWait;
+    assert_eq!(install(&mut b, &[late], 13), vec![Counter::SyncStale]);
+    late.state = State::Established;
+    assert_eq!(install(&mut b, &[late], 14), vec![Counter::SyncUpdated]);
+    assert_eq!(conns(&b, 14)[0].daddr, IpAddr::V4(other));
+    // A NAT record without rvs's parameter (a kernel master's): refused.
+    let mut n = director(Forward::Masq, false);
+    let mut kernel = first;
+    kernel.forward = Forward::Masq;
+    kernel.extra = sync::Extra::default();
+    assert_eq!(
+        install(&mut n, &[kernel], 15),
+        vec![Counter::SyncUnplaceable]
     );
 }

@@ -147,6 +147,9 @@ pub struct Conn<A = u32> {
     /// Packets from the client so far (IPVS's `in_pkts`): when a sync
     /// master sends the entry ([`crate::sync::needs_sync`]).
     pub in_pkts: u32,
+    /// The state the entry was last sent (or received) by a sync daemon in
+    /// (the kernel's `old_state`; `State::None` as u8 at creation).
+    pub synced_state: u8,
     /// When the entry dies, in the worker's milliseconds; 0 = empty slot.
     pub expires_ms: u64,
 }
@@ -348,6 +351,10 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
     /// The companion of the entry at `idx`.
     pub fn ext(&self, idx: usize) -> &X {
         &self.ext[idx]
+    }
+
+    pub fn ext_mut(&mut self, idx: usize) -> &mut X {
+        &mut self.ext[idx]
     }
 
     /// Insert a new entry (its key must not be present) with its companion.

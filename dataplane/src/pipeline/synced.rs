@@ -6,14 +6,24 @@
 //! - Reporting happens on the packet path: a [`SyncConn`] is a plain copy
 //!   pushed on the worker's sync ring; a full ring is counted
 //!   (`sync_ring_full`), never waited on. A controlled connection's
-//!   template goes first, so the backup has it when the connection comes.
+//!   template goes first, so the backup has it when the connection comes;
+//!   a template is also sent each time it schedules a new connection (or
+//!   a one-packet datagram), so short flows keep their server too.
+//! - An entry is sent by the kernel's rule against the state it was last
+//!   sent in (`Conn::synced_state`), so a state a NAT reply moved it to is
+//!   sent with the client's next packet.
 //! - Installing runs between bursts, from the backup's control thread via
 //!   the owning core's ring ([`sync_owner`] names that core). The entry is
 //!   tied to this director's own service and dest of the same addresses
 //!   and ports (none: `sync_no_dest`); its gauges count as the kernel's do
 //!   (active or inactive by state, templates as persistent), not its
 //!   "Conns" (nothing was scheduled here). An entry already here is
-//!   updated: state, timer, and the dest if the master's changed.
+//!   updated: state, timer, the client side's MAC and port; it is made
+//!   again if the master's dest changed (an inactive record for another
+//!   dest is the end of a connection already replaced: `sync_stale`, as
+//!   the kernel ignores it) or, for FullNAT, its local port or ISN did (a
+//!   reused tuple). A NAT record without rvs's parameter (a kernel master)
+//!   is refused (`sync_unplaceable`): where its replies go is not known.
 //! - A FullNAT connection keeps the master's local address and port: the
 //!   port must belong to this core (same worker count on both directors)
 //!   and be free (`sync_unplaceable` otherwise).
@@ -129,21 +139,34 @@ impl Core {
         });
     }
 
-    /// A client packet of entry `idx` went by, moving it from state `old`:
-    /// count it and, when the kernel's rule says so, report it (and its
-    /// template first).
+    /// A client packet of entry `idx` went by: when the kernel's rule says
+    /// so (its state against the one it was last sent in), report it, and
+    /// its template first.
     #[inline]
-    pub(super) fn report_sync<A: Tables>(&mut self, snap: &Snapshot, idx: usize, old: State) {
+    pub(super) fn report_sync<A: Tables>(&mut self, snap: &Snapshot, idx: usize) {
         let c = *A::conns(self).get(idx);
-        if !sync::needs_sync(c.key.protocol, old, c.state(), c.in_pkts) {
+        let synced = State::from_u8(c.synced_state);
+        if !sync::needs_sync(c.key.protocol, synced, c.state(), c.in_pkts) {
             return;
         }
-        if let Some(t) = c.template_key().and_then(|tk| A::conns(self).find(&tk)) {
-            let t = *A::conns(self).get(t);
-            self.push_sync(record_of(&t, &ConnExt::default(), t.timeout_s));
+        A::conns(self).get_mut(idx).synced_state = c.state() as u8;
+        if let Some(tk) = c.template_key() {
+            self.report_template::<A>(&tk);
         }
         let ext = *A::conns(self).ext(idx);
         self.push_sync(record_of(&c, &ext, snap.timeouts.of(c.state())));
+    }
+
+    /// Report the template of key `tk`, if this core has it: with each
+    /// connection it controls that is reported, and when it schedules a
+    /// new one (so clients with short flows keep their server on the
+    /// backup too).
+    #[inline]
+    pub(super) fn report_template<A: Tables>(&mut self, tk: &ConnKey<A>) {
+        if let Some(t) = A::conns(self).find(tk) {
+            let t = *A::conns(self).get(t);
+            self.push_sync(record_of(&t, &ConnExt::default(), t.timeout_s));
+        }
     }
 
     /// Install (or update) the entry of record `r` (the module contract).
@@ -178,19 +201,28 @@ impl Core {
         let expires_ms = now_ms + u64::from(r.timeout_s.max(1)) * 1000;
         if let Some(idx) = A::conns(self).find(&key) {
             let old = *A::conns(self).get(idx);
-            if old.dest_slot == dest.slot {
+            let ext = *A::conns(self).ext(idx);
+            // FullNAT: the master made a new connection of the same tuple
+            // (port reuse) with another local port or ISN.
+            let remade = !r.template
+                && old.forward == Forward::FullNat as u8
+                && (Some((ext.laddr.to_ip(), ext.lport)) != r.extra.laddr
+                    || (ext.pp2.then_some(ext.isn)) != r.extra.pp2_isn);
+            if old.dest_slot == dest.slot && !remade {
                 self.refresh::<A>(idx, r, expires_ms);
                 return Ok(Counter::SyncUpdated);
             }
-            // The master moved it to another dest: made again below (a
-            // template keeps what it controls).
-            let control = old.control;
-            self.drop_conn::<A>(snap, idx);
-            if r.template {
-                return self
-                    .insert_synced::<A>(snap, service, &dest, key, daddr, r, now_ms, control)
-                    .map(|_| Counter::SyncUpdated);
+            if old.dest_slot != dest.slot && !r.template && !r.state.is_active() {
+                // The kernel's rule: an inactive record for another dest is
+                // the end of the connection this one already replaced.
+                return Err(Counter::SyncStale);
             }
+            // Made again (a template keeps what it controls).
+            let control = if r.template { old.control } else { 0 };
+            self.drop_conn::<A>(snap, idx);
+            return self
+                .insert_synced::<A>(snap, service, &dest, key, daddr, r, now_ms, control)
+                .map(|_| Counter::SyncUpdated);
         }
         self.insert_synced::<A>(snap, service, &dest, key, daddr, r, now_ms, 0)
             .map(|_| Counter::SyncInstalled)
@@ -198,9 +230,15 @@ impl Core {
 
     /// New state and timer for entry `idx` from record `r`.
     fn refresh<A: Tables>(&mut self, idx: usize, r: &SyncConn, expires_ms: u64) {
+        if !r.template && sees_replies(A::conns(self).get(idx).forward) {
+            let e = A::conns(self).ext_mut(idx);
+            e.peer_mac = r.extra.peer_mac;
+            e.in_port = r.extra.in_port;
+        }
         let c = A::conns(self).get_mut(idx);
         let old = c.state();
         c.set_state(r.state);
+        c.synced_state = r.state as u8;
         c.expires_ms = expires_ms;
         if c.is_template() {
             c.timeout_s = r.timeout_s;
@@ -241,6 +279,7 @@ impl Core {
             control,
             timeout_s: if r.template { r.timeout_s } else { 0 },
             flags: 0,
+            synced_state: r.state as u8,
             expires_ms,
             ..Conn::new(r.state)
         };
@@ -269,6 +308,11 @@ impl Core {
             ..ConnExt::default()
         };
         let nat = sees_replies(conn.forward) && !r.template;
+        if nat && r.extra.peer_mac.0 == [0; 6] {
+            // No rvs parameter (a kernel master): where the replies go is
+            // not known.
+            return Err(self.untie::<A>(&conn, Counter::SyncUnplaceable));
+        }
         if nat && dest.forward == Forward::FullNat {
             let Some((laddr, lport)) = r.extra.laddr else {
                 return Err(self.untie::<A>(&conn, Counter::SyncUnplaceable));

@@ -71,6 +71,8 @@ fn resolve(cfg: &SyncDaemon, iface: &str, mtu: u16) -> Result<SyncDaemonStatus, 
     if maxlen == 0 || maxlen > 65507 {
         return Err(invalid("--sync-maxlen must be 1..65507"));
     }
+    // What the builder really uses (room for one IPv6 entry), shown so.
+    let maxlen = maxlen.max(sync::MAXLEN_MIN as u16);
     let ttl = cfg.ttl.unwrap_or(1);
     if ttl == 0 {
         return Err(invalid("--mcast-ttl must be 1..255"));
@@ -257,7 +259,7 @@ impl Daemons {
                     Ok(v) => v,
                     Err((v, why)) => {
                         b.status.errors += 1;
-                        tracing::debug!(?why, kept = v.len(), "sync backup: datagram refused");
+                        tracing::debug!(?why, kept = v.len(), "sync backup: entries refused");
                         v
                     }
                 };
