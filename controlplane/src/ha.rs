@@ -1,11 +1,11 @@
-//! VRRP in the control plane: each IPv4 `vrrp_instance` of the
+//! VRRP in the control plane: each `vrrp_instance` of the
 //! configuration is a [`rvs_vrrp::router::Router`] driven by a thread with a
 //! raw protocol-112 socket on the instance's `interface`, which on a
 //! director is the dataplane's exception interface: adverts travel the
 //! dataplane's wire like any of the director's own traffic.
 //!
 //! Contract:
-//! - adverts go to 224.0.0.18 (or each `unicast_peer`) from the
+//! - IPv4 adverts go to 224.0.0.18 (or each `unicast_peer`) from the
 //!   interface's primary address (or `unicast_src_ip`/`mcast_src_ip`),
 //!   TTL 255, TOS 0xC0; received ones are checked by the router (TTL,
 //!   version, VRID, authentication, interval) with either IPv4 checksum
@@ -20,8 +20,7 @@
 //! - the daemon keeps the released list as part of the desired state
 //!   ([`Ha::released`]), so a restarted dataplane gets it back;
 //! - stopping sends priority-0 adverts from the masters (a peer takes over
-//!   after its skew time).
-//!
+//!   after its skew time);
 //! - `track_script` and `track_interface` (the instance's and its sync
 //!   group's) set the router's effective priority and FAULT
 //!   ([`crate::tracking`], [`rvs_vrrp::track`]); the members of a
@@ -29,11 +28,17 @@
 //!   one becoming MASTER or falling back to BACKUP takes the others along)
 //!   and the group's notify scripts run when all members share a state.
 //!
-//! Not yet: IPv6 instances and `use_vmac` (an IPv6 instance is warned at
-//! start and does not run).
+//! - an instance of IPv6 addresses is VRRPv3 over IPv6: adverts to
+//!   ff02::12 (or its IPv6 unicast peers) from the interface's link-local
+//!   address (or `unicast_src_ip`), hop limit 255, the IPv6 pseudo-header
+//!   checksum; received ones carry their hop limit and destination as
+//!   ancillary data. A new master sends unsolicited Neighbour
+//!   Advertisements for its VIPs.
+//!
+//! Not yet: `use_vmac` (warned at start; the real MAC is used).
 
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -139,28 +144,23 @@ impl Ha {
                 .iter()
                 .map(|v| v.address.addr)
                 .collect();
-            if vips.iter().any(IpAddr::is_ipv6) {
-                tracing::warn!(instance = %inst.name, "IPv6 VRRP instances are not supported by rvs yet - not started");
+            let v6 = vips.first().is_some_and(IpAddr::is_ipv6);
+            if vips.iter().any(|a| a.is_ipv6() != v6) {
+                tracing::error!(instance = %inst.name, "IPv4 and IPv6 addresses in one instance - not started");
                 continue;
             }
             let Some(iface) = inst.interface.clone() else {
                 tracing::error!(instance = %inst.name, "no interface - not started");
                 continue;
             };
-            let src = match inst
+            let given = inst
                 .unicast_src_ip
                 .or(inst.mcast_src_ip)
-                .and_then(|a| match a {
-                    IpAddr::V4(v) => Some(v),
-                    IpAddr::V6(_) => None,
-                })
-                .or_else(|| primary_address(&iface))
-            {
-                Some(a) => a,
-                None => {
-                    tracing::error!(instance = %inst.name, %iface, "the interface has no IPv4 address - not started");
-                    continue;
-                }
+                .filter(|a| a.is_ipv6() == v6);
+            let Some(src) = given.or_else(|| source_address(&iface, v6)) else {
+                let kind = if v6 { "IPv6 link-local" } else { "IPv4" };
+                tracing::error!(instance = %inst.name, %iface, "the interface has no {kind} address - not started");
+                continue;
             };
             let idx = {
                 let mut st = board.lock();
@@ -178,7 +178,7 @@ impl Ha {
                 .iter()
                 .find(|g| g.group.contains(&inst.name))
                 .cloned();
-            let cfg = router_config(inst, IpAddr::V4(src), vips);
+            let cfg = router_config(inst, src, vips);
             let run = Run {
                 inst: inst.clone(),
                 cfg,
@@ -256,18 +256,30 @@ pub fn router_config(inst: &VrrpInstance, addr: IpAddr, vips: Vec<IpAddr>) -> Co
     c
 }
 
-/// The first IPv4 address of `iface` (`ip -4 -o addr show dev IFACE`).
-fn primary_address(iface: &str) -> Option<Ipv4Addr> {
-    let out = std::process::Command::new("ip")
-        .args(["-4", "-o", "addr", "show", "dev", iface])
-        .output()
-        .ok()?;
+/// The address adverts come from: the first IPv4 address of `iface`, or
+/// for IPv6 its link-local one, as keepalived (`ip -o addr show dev IFACE`).
+fn source_address(iface: &str, v6: bool) -> Option<IpAddr> {
+    let args: &[&str] = if v6 {
+        &["-6", "-o", "addr", "show", "dev", iface, "scope", "link"]
+    } else {
+        &["-4", "-o", "addr", "show", "dev", iface]
+    };
+    let out = std::process::Command::new("ip").args(args).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace()
-        .skip_while(|w| *w != "inet")
+        .skip_while(|w| *w != "inet" && *w != "inet6")
         .nth(1)
         .and_then(|a| a.split('/').next())
         .and_then(|a| a.parse().ok())
+}
+
+/// The index of `iface` (0 if there is none).
+fn ifindex(iface: &str) -> u32 {
+    let Ok(name) = std::ffi::CString::new(iface) else {
+        return 0;
+    };
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    unsafe { libc::if_nametoindex(name.as_ptr()) }
 }
 
 /// One instance's thread.
@@ -275,7 +287,7 @@ struct Run {
     inst: VrrpInstance,
     cfg: Config,
     iface: String,
-    src: Ipv4Addr,
+    src: IpAddr,
     board: Arc<HaBoard>,
     idx: usize,
     stop: Arc<AtomicBool>,
@@ -371,21 +383,69 @@ impl Run {
     }
 
     fn open(&self) -> std::io::Result<Socket> {
-        let s = Socket::new(
-            Domain::IPV4,
-            Type::RAW,
-            Some(Protocol::from(i32::from(wire::PROTOCOL))),
-        )?;
-        s.bind_device(Some(self.iface.as_bytes()))?;
-        s.set_ttl(u32::from(wire::TTL))?;
-        s.set_tos(0xc0)?;
-        if !self.cfg.unicast {
-            s.join_multicast_v4(&wire::GROUP_V4, &self.src)?;
-            s.set_multicast_if_v4(&self.src)?;
-            s.set_multicast_ttl_v4(u32::from(wire::TTL))?;
-            s.set_multicast_loop_v4(false)?;
+        let proto = Some(Protocol::from(i32::from(wire::PROTOCOL)));
+        match self.src {
+            IpAddr::V4(src) => {
+                let s = Socket::new(Domain::IPV4, Type::RAW, proto)?;
+                s.bind_device(Some(self.iface.as_bytes()))?;
+                s.set_ttl(u32::from(wire::TTL))?;
+                s.set_tos(0xc0)?;
+                if !self.cfg.unicast {
+                    s.join_multicast_v4(&wire::GROUP_V4, &src)?;
+                    s.set_multicast_if_v4(&src)?;
+                    s.set_multicast_ttl_v4(u32::from(wire::TTL))?;
+                    s.set_multicast_loop_v4(false)?;
+                }
+                Ok(s)
+            }
+            IpAddr::V6(src) => {
+                let s = Socket::new(Domain::IPV6, Type::RAW, proto)?;
+                s.bind_device(Some(self.iface.as_bytes()))?;
+                let idx = ifindex(&self.iface);
+                s.bind(&SockAddr::from(SocketAddr::V6(SocketAddrV6::new(
+                    src, 0, 0, idx,
+                ))))?;
+                s.set_unicast_hops_v6(u32::from(wire::TTL))?;
+                s.set_tclass_v6(0xc0)?;
+                if !self.cfg.unicast {
+                    s.join_multicast_v6(&wire::GROUP_V6, idx)?;
+                    s.set_multicast_if_v6(idx)?;
+                    s.set_multicast_hops_v6(u32::from(wire::TTL))?;
+                    s.set_multicast_loop_v6(false)?;
+                }
+                // The hop limit and the destination of each advert come as
+                // ancillary data (the kernel strips the IPv6 header).
+                for opt in [libc::IPV6_RECVHOPLIMIT, libc::IPV6_RECVPKTINFO] {
+                    set_int(&s, libc::IPPROTO_IPV6, opt, 1)?;
+                }
+                Ok(s)
+            }
         }
-        Ok(s)
+    }
+
+    /// The next advert on `sock` within its read timeout: (source,
+    /// destination, TTL or hop limit, the VRRP message).
+    fn receive<'b>(
+        &self,
+        sock: &Socket,
+        buf: &'b mut [u8],
+    ) -> Option<(IpAddr, IpAddr, u8, &'b [u8])> {
+        match self.src {
+            IpAddr::V4(_) => {
+                // SAFETY: MaybeUninit<u8> has u8's layout; recv_from only
+                // writes into the buffer, and only its first n bytes are
+                // read below.
+                let raw =
+                    unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
+                let (n, _) = sock.recv_from(raw).ok()?;
+                let (src, dst, ttl, msg) = ipv4_payload(&buf[..n])?;
+                Some((IpAddr::V4(src), IpAddr::V4(dst), ttl, msg))
+            }
+            IpAddr::V6(_) => {
+                let (n, src, dst, hops) = recv6(sock, buf)?;
+                Some((IpAddr::V6(src), IpAddr::V6(dst?), hops?, &buf[..n]))
+            }
+        }
     }
 
     fn run(self) {
@@ -409,7 +469,7 @@ impl Run {
         };
         let acts = router.handle(now(), Input::Start);
         self.act(&sock, &router, acts, now(), &mut second_garp);
-        let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+        let mut buf = [0u8; 2048];
         let mut drops = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             let t = now();
@@ -418,25 +478,12 @@ impl Run {
                 .map_or(100_000, |d| d.saturating_sub(t))
                 .clamp(1_000, 100_000);
             let _ = sock.set_read_timeout(Some(Duration::from_micros(wait)));
-            if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                // SAFETY: recv_from initialised the first n bytes.
-                let bytes: &[u8] =
-                    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-                if let Some((src, dst, ttl, msg)) = ipv4_payload(bytes) {
-                    let path = Path {
-                        src: IpAddr::V4(src),
-                        dst: IpAddr::V4(dst),
-                    };
-                    match wire::decode(msg, false, Some(&path), Checksum::Either) {
+            if let Some((src, dst, ttl, msg)) = self.receive(&sock, &mut buf) {
+                {
+                    let path = Path { src, dst };
+                    match wire::decode(msg, src.is_ipv6(), Some(&path), Checksum::Either) {
                         Ok(advert) => {
-                            let acts = router.handle(
-                                now(),
-                                Input::Advert {
-                                    src: IpAddr::V4(src),
-                                    ttl,
-                                    advert,
-                                },
-                            );
+                            let acts = router.handle(now(), Input::Advert { src, ttl, advert });
                             self.act(&sock, &router, acts, now(), &mut second_garp);
                         }
                         Err(e) => {
@@ -481,25 +528,27 @@ impl Run {
         for a in acts {
             match a {
                 Action::Send(advert) => {
-                    let peers: Vec<Ipv4Addr> = if self.cfg.unicast {
+                    let v6 = self.src.is_ipv6();
+                    let peers: Vec<IpAddr> = if self.cfg.unicast {
                         self.inst
                             .unicast_peer
                             .iter()
-                            .filter_map(|p| match p.address {
-                                IpAddr::V4(v) => Some(v),
-                                IpAddr::V6(_) => None,
-                            })
+                            .map(|p| p.address)
+                            .filter(|a| a.is_ipv6() == v6)
                             .collect()
+                    } else if v6 {
+                        vec![IpAddr::V6(wire::GROUP_V6)]
                     } else {
-                        vec![wire::GROUP_V4]
+                        vec![IpAddr::V4(wire::GROUP_V4)]
                     };
+                    let idx = if v6 { ifindex(&self.iface) } else { 0 };
                     for dst in peers {
-                        let path = Path {
-                            src: IpAddr::V4(self.src),
-                            dst: IpAddr::V4(dst),
-                        };
+                        let path = Path { src: self.src, dst };
                         let bytes = wire::encode(&advert, Some(&path), Checksum::PseudoHeader);
-                        let to = SockAddr::from(SocketAddr::V4(SocketAddrV4::new(dst, 0)));
+                        let to = SockAddr::from(match dst {
+                            IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
+                            IpAddr::V6(d) => SocketAddr::V6(SocketAddrV6::new(d, 0, 0, idx)),
+                        });
                         if let Err(e) = sock.send_to(&bytes, &to) {
                             tracing::warn!(instance = %self.inst.name, %dst, error = %e, "cannot send an advert");
                         }
@@ -548,8 +597,13 @@ impl Run {
             let dev = v.dev.as_deref().unwrap_or(&self.iface);
             let addr = v.address.to_string();
             let verb = if add { "replace" } else { "del" };
+            let mut args = vec!["addr", verb, &addr, "dev", dev];
+            if add && v.address.addr.is_ipv6() {
+                // Usable at once (the peer held it a moment ago).
+                args.push("nodad");
+            }
             let done = std::process::Command::new("ip")
-                .args(["addr", verb, &addr, "dev", dev])
+                .args(&args)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -620,6 +674,87 @@ fn ipv4_payload(b: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
     let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
     let dst = Ipv4Addr::new(b[16], b[17], b[18], b[19]);
     Some((src, dst, b[8], &b[ihl..total]))
+}
+
+/// setsockopt(2) of an int option.
+fn set_int(
+    s: &Socket,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: libc::c_int,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the pointer and length describe `v`, a live c_int, for the
+    // duration of the call; the descriptor is the socket's own.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            opt,
+            std::ptr::from_ref(&v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// One datagram of an IPv6 raw socket: its length, source, and from the
+/// ancillary data its destination and hop limit.
+fn recv6(s: &Socket, buf: &mut [u8]) -> Option<(usize, Ipv6Addr, Option<Ipv6Addr>, Option<u8>)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero is a valid value of these plain C structs.
+    let mut name: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 32];
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = std::ptr::from_mut(&mut name).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: every pointer in `msg` is valid for its length (the name,
+    // the one iovec over `buf`, the control buffer) for the call.
+    let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
+    if n < 0 {
+        return None;
+    }
+    let (mut dst, mut hops) = (None, None);
+    // SAFETY: `msg` was filled in by recvmsg; the CMSG macros walk its
+    // control buffer within msg_controllen, and each header's data is read
+    // at its type's size, unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                    let v = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    hops = u8::try_from(v).ok();
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let p = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    dst = Some(Ipv6Addr::from(p.ipi6_addr.s6_addr));
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((
+        n as usize,
+        Ipv6Addr::from(name.sin6_addr.s6_addr),
+        dst,
+        hops,
+    ))
 }
 
 #[cfg(test)]
