@@ -184,6 +184,12 @@ const GUE_HEADER_LEN: usize = 4;
 /// for the client's packet cannot help it with "fragmentation needed".
 const MTU_MIN: u16 = 68;
 
+/// Live IPv4 entries from which a burst's lookups are prefetched: 65 536
+/// entries are 4 MiB of slots at the table's load (and as much again of
+/// reply index), more than a core's L2 holds. Below it the second hash
+/// costs more than the misses it hides (`bench/RESULTS.md`).
+pub const PREFETCH_CONNS_MIN: usize = 1 << 16;
+
 /// Slots a full table examines for expired entries before a new flow goes
 /// stateless.
 const RECLAIM_BUDGET: usize = 256;
@@ -799,6 +805,63 @@ impl Worker {
         self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
         if !self.core.conns6.is_empty() {
             self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);
+        }
+    }
+
+    /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP
+    /// packet, its connection entry's slot (as a client's packet) and its
+    /// reply-index slot (as a real server's reply). Reads the headers with
+    /// bounds checks only (a frame too short is left alone) and changes
+    /// nothing; the worker calls it for a whole burst before handling it.
+    /// A table small enough to stay in cache is not worth the extra hash:
+    /// below [`PREFETCH_CONNS_MIN`] live entries this does nothing.
+    #[inline]
+    pub fn prefetch<F: Frame>(&self, frame: &F) {
+        if self.core.conns.len() < PREFETCH_CONNS_MIN {
+            return;
+        }
+        let b = frame.bytes();
+        let mut l3 = 14;
+        if b.len() < 14 + 20 {
+            return;
+        }
+        let mut et = u16::from_be_bytes([b[12], b[13]]);
+        if et == ethertype::VLAN {
+            l3 = 18;
+            if b.len() < 18 + 20 {
+                return;
+            }
+            et = u16::from_be_bytes([b[16], b[17]]);
+        }
+        if et != ethertype::IPV4 {
+            return;
+        }
+        let ihl = usize::from(b[l3] & 0x0f) * 4;
+        let proto = b[l3 + 9];
+        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l3 + ihl + 4 {
+            return;
+        }
+        let ip = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let (src, dst) = (ip(l3 + 12), ip(l3 + 16));
+        let l4 = l3 + ihl;
+        let sport = u16::from_be_bytes([b[l4], b[l4 + 1]]);
+        let dport = u16::from_be_bytes([b[l4 + 2], b[l4 + 3]]);
+        self.core.conns.prefetch(&ConnKey {
+            caddr: src,
+            vaddr: dst,
+            cport: sport,
+            vport: dport,
+            protocol: proto,
+            template: false,
+        });
+        if !self.core.replies.is_empty() {
+            self.core.replies.prefetch(&ReplyKey {
+                raddr: src,
+                laddr: dst,
+                rport: sport,
+                lport: dport,
+                protocol: proto,
+            });
         }
     }
 

@@ -783,3 +783,65 @@ fn gratuitous_arp_shape() {
         "target hardware address"
     );
 }
+
+/// The burst prefetch is a hint: on a table large enough for it to work,
+/// it counts nothing, changes no verdict and takes any bytes.
+#[test]
+fn prefetch_changes_nothing_and_takes_any_bytes() {
+    use common::director::Director;
+    use rvs_dataplane::pipeline::PREFETCH_CONNS_MIN;
+    let mut d = Director::sized(ConnPolicy::default(), 2 * PREFETCH_CONNS_MIN);
+    let vip = (VIP, 80);
+    d.add_service(
+        ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: (VIP, 80).into(),
+        },
+        rr(),
+    );
+    d.add_dest(
+        ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: (VIP, 80).into(),
+        },
+        RS1,
+        80,
+        1,
+    );
+    let clients = PREFETCH_CONNS_MIN / 60_000 + 2;
+    let mut n = 0;
+    'fill: for c in 0..clients {
+        for port in 1024..=u16::MAX {
+            if n == PREFETCH_CONNS_MIN + 10 {
+                break 'fill;
+            }
+            let client = Ipv4Addr::new(198, 18, 2, c as u8);
+            assert!(matches!(
+                d.syn(client, port, vip, 1),
+                common::director::Sent::To(_)
+            ));
+            n += 1;
+        }
+    }
+    let counters = |d: &Director| {
+        rvs_dataplane::stats::Counter::ALL
+            .iter()
+            .map(|&c| d.counter(c))
+            .collect::<Vec<_>>()
+    };
+    let before = counters(&d);
+    let ack = tcp_frame(Ipv4Addr::new(198, 18, 2, 0), 1024, VIP, 80, flags::ACK);
+    d.worker.prefetch(&ack);
+    for len in 0..ack.0.len() {
+        d.worker.prefetch(&VecFrame(ack.0[..len].to_vec()));
+    }
+    let mut vlan = ack.0.clone();
+    vlan.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+    d.worker.prefetch(&VecFrame(vlan));
+    d.worker.prefetch(&arp_request(VIP));
+    assert_eq!(counters(&d), before, "a prefetch counts nothing");
+    assert_eq!(
+        d.tcp(Ipv4Addr::new(198, 18, 2, 0), 1024, vip, flags::ACK, 2),
+        common::director::Sent::To(RS1)
+    );
+}

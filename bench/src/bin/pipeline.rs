@@ -284,23 +284,32 @@ fn run(
     frames: &[Vec<u8>],
     packets: usize,
     now_ms: u64,
+    prefetch: bool,
 ) -> (f64, f64, Histogram<u64>, f64) {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 100_000_000, 3).expect("histogram");
-    let mut f = BenchFrame::new();
+    let mut burst: Vec<BenchFrame> = (0..BURST).map(|_| BenchFrame::new()).collect();
     let mut forwarded = 0usize;
     let bursts = packets.div_ceil(BURST);
     let start = Instant::now();
     let mut k = 0usize;
     for _ in 0..bursts {
         let t = Instant::now();
-        for _ in 0..BURST {
+        // The burst arrives whole, as rx_burst gives it.
+        for f in &mut burst {
             f.load(&frames[k]);
             k += 1;
             if k == frames.len() {
                 k = 0;
             }
+        }
+        if prefetch {
+            for f in &burst {
+                worker.prefetch(f);
+            }
+        }
+        for f in &mut burst {
             if matches!(
-                worker.handle_frame(0, &mut f, now_ms, false),
+                worker.handle_frame(0, f, now_ms, false),
                 Verdict::Forward(_)
             ) {
                 forwarded += 1;
@@ -382,40 +391,50 @@ fn main() {
     );
     for &n in &flows {
         for case in &cases {
-            let mut mpps = vec![];
-            let mut last = None;
+            // Without and with the burst prefetch, runs interleaved so the
+            // two see the same machine.
+            let (mut mpps, mut mpps_pf) = (vec![], vec![]);
+            let (mut last, mut last_pf) = (None, None);
             for _ in 0..runs {
-                let r = one(case, n, packets);
+                let r = one(case, n, packets, false);
                 mpps.push(r.0);
                 last = Some(r);
+                let r = one(case, n, packets, true);
+                mpps_pf.push(r.0);
+                last_pf = Some(r);
             }
-            let (_, ns, hist, fwd) = last.expect("a run");
-            let n = if case.name == "dr-new" {
-                packets.min(NEW_FLOWS_MAX)
-            } else {
-                n
-            };
-            mpps.sort_by(f64::total_cmp);
-            let med = mpps[mpps.len() / 2];
-            println!(
-                "{:<14} {:>9}  {:>6.2} [{:>5.2}, {:>5.2}]  {:>10.1}  {:>6}/{:>6}/{:>7}  {:.2}",
-                case.name,
-                n,
-                med,
-                mpps[0],
-                mpps[mpps.len() - 1],
-                ns,
-                hist.value_at_quantile(0.5),
-                hist.value_at_quantile(0.99),
-                hist.value_at_quantile(0.999),
-                fwd
-            );
+            for (name, mut mpps, last) in [
+                (case.name.to_string(), mpps, last),
+                (format!("{}+pf", case.name), mpps_pf, last_pf),
+            ] {
+                let (_, ns, hist, fwd) = last.expect("a run");
+                let n = if case.name == "dr-new" {
+                    packets.min(NEW_FLOWS_MAX)
+                } else {
+                    n
+                };
+                mpps.sort_by(f64::total_cmp);
+                let med = mpps[mpps.len() / 2];
+                println!(
+                    "{:<17} {:>9}  {:>6.2} [{:>5.2}, {:>5.2}]  {:>10.1}  {:>6}/{:>6}/{:>7}  {:.2}",
+                    name,
+                    n,
+                    med,
+                    mpps[0],
+                    mpps[mpps.len() - 1],
+                    ns,
+                    hist.value_at_quantile(0.5),
+                    hist.value_at_quantile(0.99),
+                    hist.value_at_quantile(0.999),
+                    fwd
+                );
+            }
         }
     }
 }
 
 /// One run of `case` with `n` flows.
-fn one(case: &Case, n: usize, packets: usize) -> (f64, f64, Histogram<u64>, f64) {
+fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Histogram<u64>, f64) {
     let vip = SocketAddr::new(IpAddr::V4(VIP), 80);
     let new_conns = case.name == "dr-new";
     // dr-new: every packet a SYN of a flow not seen before, into a table
@@ -428,7 +447,7 @@ fn one(case: &Case, n: usize, packets: usize) -> (f64, f64, Histogram<u64>, f64)
         .map(|i| tcp_frame(CLI_MAC, LB_MAC, client(i), vip, SYN))
         .collect();
     if new_conns {
-        return run(&mut b.worker, &syns, new_flows, 2);
+        return run(&mut b.worker, &syns, new_flows, 2, prefetch);
     }
     // Establish every flow: its SYN, then (for NAT and FullNAT) what the
     // real server answered, to learn the reply tuple.
@@ -466,7 +485,7 @@ fn one(case: &Case, n: usize, packets: usize) -> (f64, f64, Histogram<u64>, f64)
     } else {
         &acks
     };
-    run(&mut b.worker, frames, packets, 2)
+    run(&mut b.worker, frames, packets, 2, prefetch)
 }
 
 /// Resident memory of this process, bytes (`VmRSS`).

@@ -117,6 +117,13 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         for p in 0..nports {
             let n = dpdk::rx_burst(shared.ports[p].dev, queue, &mut rx);
             work += n;
+            // The whole burst's table slots first, so their misses overlap.
+            for &m in &rx[..n] {
+                let f = MbufFrame(m);
+                if f.is_single_segment() {
+                    worker.prefetch(&f);
+                }
+            }
             for &m in &rx[..n] {
                 worker.stats().count(Counter::RxPackets);
                 handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
