@@ -54,7 +54,6 @@ pub mod flags {
     pub const DROUTE: u32 = 0x0003;
     /// FullNAT is not the kernel's; DPVS numbers it 5.
     pub const FULLNAT: u32 = 0x0005;
-    pub const SYNC: u32 = 0x0020;
     pub const INACTIVE: u32 = 0x0100;
     pub const TEMPLATE: u32 = 0x1000;
 }

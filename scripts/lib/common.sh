@@ -110,12 +110,13 @@ dataplane_log_tail() {
     fi
 }
 
-# wait_line SECONDS FILE PATTERN: wait until FILE has a line matching
-# PATTERN (a log line); false if it has none after SECONDS.
+# wait_line SECONDS FILE PATTERN [N]: wait until FILE has N (default 1)
+# lines matching PATTERN (log lines); false if it has fewer after SECONDS.
 wait_line() {
-    local n=$(($1 * 10)) i
+    local n=$(($1 * 10)) want=${4:-1} i c
     for ((i = 0; i < n; i++)); do
-        grep -q "$3" "$2" 2>/dev/null && return 0
+        c=$(grep -c "$3" "$2" 2>/dev/null || true)
+        ((${c:-0} >= want)) && return 0
         sleep 0.1
     done
     return 1

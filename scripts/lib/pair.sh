@@ -88,27 +88,14 @@ pair_established() {
 pair_kill_master() {
     local dp t0 n
     dp=$(tr -dc '0-9' <"$DATAPLANE_PID")
-    n=$(pair_count "$PAIR_LOG2" "Entering MASTER STATE")
+    n=$(grep -c "Entering MASTER STATE" "$PAIR_LOG2" 2>/dev/null || true)
     t0=$(date +%s.%N)
     kill -KILL "$dp" "$PAIR_CP1" 2>/dev/null || true
-    if pair_wait_count 10 "$PAIR_LOG2" "Entering MASTER STATE" $((n + 1)); then
+    if wait_line 10 "$PAIR_LOG2" "Entering MASTER STATE" $((${n:-0} + 1)); then
         PAIR_TAKEOVER_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     else
         PAIR_TAKEOVER_S=none
     fi
-}
-
-# pair_count FILE PATTERN: lines of FILE matching PATTERN.
-pair_count() { grep -c "$2" "$1" 2>/dev/null || true; }
-
-# pair_wait_count SECONDS FILE PATTERN N: until FILE has N such lines.
-pair_wait_count() {
-    local n=$(($1 * 10)) i
-    for ((i = 0; i < n; i++)); do
-        (($(pair_count "$2" "$3") >= $4)) && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 # pair_whole KIND: how many of the KIND (dr, nat) downloads came whole.

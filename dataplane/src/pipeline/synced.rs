@@ -42,6 +42,12 @@ use crate::service::{Dest, Service, Snapshot};
 use crate::stats::{bump, Counter};
 use crate::sync::{self, Extra, SyncConn};
 
+/// When an entry made or refreshed from record `r` at `now_ms` expires:
+/// the sender's timeout for its state, from now.
+fn expires_at(r: &SyncConn, now_ms: u64) -> u64 {
+    now_ms + u64::from(r.timeout_s.max(1)) * 1000
+}
+
 /// The record a master sends for entry `c`.
 pub(super) fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, timeout_s: u32) -> SyncConn {
     let nat = sees_replies(c.forward) && !c.is_template();
@@ -198,7 +204,6 @@ impl Core {
             protocol: r.protocol,
             template: r.template,
         };
-        let expires_ms = now_ms + u64::from(r.timeout_s.max(1)) * 1000;
         if let Some(idx) = A::conns(self).find(&key) {
             let old = *A::conns(self).get(idx);
             let ext = *A::conns(self).ext(idx);
@@ -209,7 +214,7 @@ impl Core {
                 && (Some((ext.laddr.to_ip(), ext.lport)) != r.extra.laddr
                     || (ext.pp2.then_some(ext.isn)) != r.extra.pp2_isn);
             if old.dest_slot == dest.slot && !remade {
-                self.refresh::<A>(idx, r, expires_ms);
+                self.refresh::<A>(idx, r, now_ms);
                 return Ok(Counter::SyncUpdated);
             }
             if old.dest_slot != dest.slot && !r.template && !r.state.is_active() {
@@ -229,7 +234,7 @@ impl Core {
     }
 
     /// New state and timer for entry `idx` from record `r`.
-    fn refresh<A: Tables>(&mut self, idx: usize, r: &SyncConn, expires_ms: u64) {
+    fn refresh<A: Tables>(&mut self, idx: usize, r: &SyncConn, now_ms: u64) {
         if !r.template && sees_replies(A::conns(self).get(idx).forward) {
             let e = A::conns(self).ext_mut(idx);
             e.peer_mac = r.extra.peer_mac;
@@ -239,7 +244,7 @@ impl Core {
         let old = c.state();
         c.set_state(r.state);
         c.synced_state = r.state as u8;
-        c.expires_ms = expires_ms;
+        c.expires_ms = expires_at(r, now_ms);
         if c.is_template() {
             c.timeout_s = r.timeout_s;
             return;
@@ -260,7 +265,7 @@ impl Core {
         now_ms: u64,
         control: u32,
     ) -> Result<(), Counter> {
-        let expires_ms = now_ms + u64::from(r.timeout_s.max(1)) * 1000;
+        let expires_ms = expires_at(r, now_ms);
         if A::conns(self).len() >= A::conns(self).max() {
             self.reclaim::<A>(snap, now_ms, super::RECLAIM_BUDGET);
             if A::conns(self).len() >= A::conns(self).max() {
