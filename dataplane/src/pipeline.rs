@@ -1220,7 +1220,14 @@ impl Core {
                 if snap.sync_master {
                     self.report_sync::<A>(snap, idx);
                 }
-                let ext = A::conns(self).ext(idx);
+                // Only FullNAT's client side needs the companion: DR, TUN
+                // and NAT never read its (second, out-of-cache) line.
+                let fullnat = c.forward == Forward::FullNat as u8;
+                let ext = if fullnat {
+                    *A::conns(self).ext(idx)
+                } else {
+                    ConnExt::default()
+                };
                 return Ok(Target {
                     dest,
                     dport: c.dport,
@@ -1229,10 +1236,7 @@ impl Core {
                     lport: ext.lport,
                     // The handshake's ACK (or a retransmitted SYN) carries
                     // TOA as the SYN did.
-                    toa: c.forward == Forward::FullNat as u8
-                        && is_tcp
-                        && c.state() == State::SynRecv
-                        && !ext.pp2,
+                    toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
                     pp2: ext.pp2,
                     isn: ext.isn,
                 });

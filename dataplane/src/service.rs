@@ -8,6 +8,7 @@
 //! while it exists, so its counters and its connections outlive edits.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rvs_api::Forward;
@@ -123,6 +124,42 @@ pub struct Service {
     pub views: Vec<DestView>,
 }
 
+/// An address as a key of the per-packet sets: hashed as one word (the
+/// derived `IpAddr` hash writes its variant, a length and the bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ip(IpAddr);
+
+impl Hash for Ip {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self.0 {
+            IpAddr::V4(a) => h.write_u32(u32::from(a)),
+            IpAddr::V6(a) => h.write_u128(u128::from(a)),
+        }
+    }
+}
+
+/// A [`ServiceAddr`] packed the same way: one word for IPv4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SvcKey(ServiceAddr);
+
+impl Hash for SvcKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let (protocol, addr, port) = self.0;
+        let tail = u64::from(protocol) << 48 | u64::from(port) << 32;
+        match addr {
+            IpAddr::V4(a) => h.write_u64(tail | u64::from(u32::from(a))),
+            IpAddr::V6(a) => {
+                h.write_u128(u128::from(a));
+                h.write_u64(tail);
+            }
+        }
+    }
+}
+
+type IpSet = HashSet<Ip, ahash::RandomState>;
+
 /// One configuration generation.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -130,26 +167,26 @@ pub struct Snapshot {
     pub timeouts: Timeouts,
     pub ports: Vec<PortInfo>,
     services: Vec<Service>,
-    index: HashMap<ServiceAddr, usize, ahash::RandomState>,
+    index: HashMap<SvcKey, usize, ahash::RandomState>,
     fwmarks: HashMap<u32, usize, ahash::RandomState>,
     pub classifier: Classifier,
-    vips: HashSet<IpAddr, ahash::RandomState>,
+    vips: IpSet,
     /// Addresses this director does not own now (a VRRP backup's VIPs):
     /// ARP and ND for them are not answered.
-    released: HashSet<IpAddr, ahash::RandomState>,
+    released: IpSet,
     /// Next hops of dests: the neighbours whose ARP the control thread wants.
-    neighbours: HashSet<IpAddr, ahash::RandomState>,
+    neighbours: IpSet,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
     /// NAT dests by (address, port): the persistence netmask of their
     /// service, whose connections are owned by the client's network
     /// (`None`: by the client's address and port). A reply finds its owner
     /// core from this.
-    nat_dests: HashMap<(IpAddr, u16), Option<u32>, ahash::RandomState>,
-    nat_addrs: HashSet<IpAddr, ahash::RandomState>,
+    nat_dests: HashMap<(Ip, u16), Option<u32>, ahash::RandomState>,
+    nat_addrs: IpSet,
     /// FullNAT local addresses by slot, and the set of them.
     pub laddr_slots: Vec<Option<IpAddr>>,
-    laddrs: HashSet<IpAddr, ahash::RandomState>,
+    laddrs: IpSet,
     /// A sync master daemon runs: connections are reported.
     pub sync_master: bool,
 }
@@ -176,33 +213,33 @@ impl Snapshot {
             if s.fwmark != 0 {
                 fwmarks.insert(s.fwmark, i);
             } else {
-                index.insert(s.key, i);
-                vips.insert(s.key.1);
+                index.insert(SvcKey(s.key), i);
+                vips.insert(Ip(s.key.1));
             }
             for d in &s.dests {
                 assert!((d.slot as usize) < slots_max, "dest slot within bounds");
                 dests_by_slot[d.slot as usize] = Some(*d);
-                neighbours.insert(d.next_hop);
+                neighbours.insert(Ip(d.next_hop));
                 if d.forward == Forward::Masq {
                     // One real server port in services of different
                     // persistence is ambiguous for a reply's owner: the
                     // first service's rule wins (ARCHITECTURE.md).
                     let mask = s.persistence.map(|p| p.netmask);
-                    nat_dests.entry((d.addr, d.port)).or_insert(mask);
+                    nat_dests.entry((Ip(d.addr), d.port)).or_insert(mask);
                     // Port-0, fwmark and port-mapped template services keep
                     // the client's port toward the dest: its replies come
                     // from any port.
                     if mask.is_some() {
-                        nat_dests.entry((d.addr, 0)).or_insert(mask);
+                        nat_dests.entry((Ip(d.addr), 0)).or_insert(mask);
                     }
-                    nat_addrs.insert(d.addr);
+                    nat_addrs.insert(Ip(d.addr));
                 }
             }
         }
         vips.extend(
             classifier
                 .host_addrs(|m| fwmarks.contains_key(&m))
-                .map(IpAddr::V4),
+                .map(|a| Ip(IpAddr::V4(a))),
         );
         Snapshot {
             generation,
@@ -218,7 +255,7 @@ impl Snapshot {
             dests_by_slot,
             nat_dests,
             nat_addrs,
-            laddrs: laddr_slots.iter().flatten().copied().collect(),
+            laddrs: laddr_slots.iter().flatten().map(|&a| Ip(a)).collect(),
             laddr_slots,
             sync_master: false,
         }
@@ -226,7 +263,7 @@ impl Snapshot {
 
     /// This generation with `released` not owned (not answered for).
     pub fn with_released(mut self, released: &[IpAddr]) -> Self {
-        self.released = released.iter().copied().collect();
+        self.released = released.iter().map(|&a| Ip(a)).collect();
         self
     }
 
@@ -247,13 +284,13 @@ impl Snapshot {
     /// replies, and ARP for it is ours.
     #[inline]
     pub fn is_laddr(&self, addr: IpAddr) -> bool {
-        !self.laddrs.is_empty() && self.laddrs.contains(&addr)
+        !self.laddrs.is_empty() && self.laddrs.contains(&Ip(addr))
     }
 
     /// Whether `addr` is a NAT dest's: its packets may be replies.
     #[inline]
     pub fn is_nat_dest(&self, addr: IpAddr) -> bool {
-        !self.nat_addrs.is_empty() && self.nat_addrs.contains(&addr)
+        !self.nat_addrs.is_empty() && self.nat_addrs.contains(&Ip(addr))
     }
 
     /// The persistence netmask of the service of NAT dest (`addr`, `port`)
@@ -261,8 +298,8 @@ impl Snapshot {
     #[inline]
     pub fn nat_persist_mask(&self, addr: IpAddr, port: u16) -> Option<u32> {
         self.nat_dests
-            .get(&(addr, port))
-            .or_else(|| self.nat_dests.get(&(addr, 0)))
+            .get(&(Ip(addr), port))
+            .or_else(|| self.nat_dests.get(&(Ip(addr), 0)))
             .copied()
             .flatten()
     }
@@ -270,7 +307,7 @@ impl Snapshot {
     /// The address service (protocol, VIP, port), exactly.
     #[inline]
     pub fn service(&self, key: &ServiceAddr) -> Option<&Service> {
-        self.index.get(key).map(|&i| &self.services[i])
+        self.index.get(&SvcKey(*key)).map(|&i| &self.services[i])
     }
 
     /// The service a TCP/UDP packet belongs to, in IPVS's order
@@ -297,7 +334,7 @@ impl Snapshot {
     /// classifier rule covers.
     #[inline]
     pub fn is_vip(&self, addr: IpAddr) -> bool {
-        self.vips.contains(&addr)
+        self.vips.contains(&Ip(addr))
             || (!self.fwmarks.is_empty()
                 && matches!(addr, IpAddr::V4(a) if self.classifier.covers(a)))
     }
@@ -309,14 +346,14 @@ impl Snapshot {
     /// director, and answering for them could take over a whole segment.
     #[inline]
     pub fn answers_arp_for(&self, addr: IpAddr) -> bool {
-        (self.vips.contains(&addr) || self.is_laddr(addr))
-            && (self.released.is_empty() || !self.released.contains(&addr))
+        (self.vips.contains(&Ip(addr)) || self.is_laddr(addr))
+            && (self.released.is_empty() || !self.released.contains(&Ip(addr)))
     }
 
     /// A dest's address: a next hop whose ARP matters.
     #[inline]
     pub fn is_neighbour(&self, addr: IpAddr) -> bool {
-        self.neighbours.contains(&addr)
+        self.neighbours.contains(&Ip(addr))
     }
 
     /// The dest with stats slot `slot`, if it exists in this generation

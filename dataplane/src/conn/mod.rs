@@ -32,6 +32,9 @@ pub trait Family:
     fn masked(self, mask: u32) -> Self;
     /// A firewall mark as a template's virtual address (`spec/conn.md` §6.1).
     fn from_mark(mark: u32) -> Self;
+    /// Feeds two addresses to `h` in as few words as they fit: the table
+    /// keys hash on every lookup, and each word written costs a round.
+    fn hash_pair<H: std::hash::Hasher>(a: Self, b: Self, h: &mut H);
 }
 
 impl Family for u32 {
@@ -58,6 +61,11 @@ impl Family for u32 {
     #[inline]
     fn from_mark(mark: u32) -> Self {
         mark
+    }
+
+    #[inline]
+    fn hash_pair<H: std::hash::Hasher>(a: Self, b: Self, h: &mut H) {
+        h.write_u64(u64::from(a) << 32 | u64::from(b));
     }
 }
 
@@ -90,13 +98,19 @@ impl Family for u128 {
     fn from_mark(mark: u32) -> Self {
         u128::from(mark)
     }
+
+    #[inline]
+    fn hash_pair<H: std::hash::Hasher>(a: Self, b: Self, h: &mut H) {
+        h.write_u128(a);
+        h.write_u128(b);
+    }
 }
 
 /// What identifies a connection: IPVS's inbound lookup key. A persistence
 /// template has `template == true` (IPVS's TEMPLATE flag is part of its
 /// lookup too): its key is (protocol or 0 for fwmark, client network, 0,
 /// VIP or the mark, service port or 0), `spec/conn.md` §6.1.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnKey<A = u32> {
     pub caddr: A,
     pub vaddr: A,
@@ -104,6 +118,20 @@ pub struct ConnKey<A = u32> {
     pub vport: u16,
     pub protocol: u8,
     pub template: bool,
+}
+
+/// Every field, packed: two words for IPv4 (the derived impl writes six).
+impl<A: Family> std::hash::Hash for ConnKey<A> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        A::hash_pair(self.caddr, self.vaddr, h);
+        h.write_u64(
+            u64::from(self.cport) << 32
+                | u64::from(self.vport) << 16
+                | u64::from(self.protocol) << 8
+                | u64::from(self.template),
+        );
+    }
 }
 
 /// [`Conn::flags`] bits.
@@ -455,7 +483,7 @@ pub struct ConnExt<A = u32> {
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)
 /// to (`laddr`, `lport`), the client for NAT, the local address for
 /// FullNAT.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplyKey<A = u32> {
     pub raddr: A,
     pub laddr: A,
@@ -463,6 +491,17 @@ pub struct ReplyKey<A = u32> {
     pub lport: u16,
     /// TCP or UDP; 0 marks an empty slot.
     pub protocol: u8,
+}
+
+/// Packed as [`ConnKey`]'s.
+impl<A: Family> std::hash::Hash for ReplyKey<A> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        A::hash_pair(self.raddr, self.laddr, h);
+        h.write_u64(
+            u64::from(self.rport) << 32 | u64::from(self.lport) << 16 | u64::from(self.protocol),
+        );
+    }
 }
 
 /// A reply index entry: the connection a reply belongs to.
