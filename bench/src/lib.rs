@@ -1,0 +1,407 @@
+//! What the benchmarks share: the lab-like addresses, frames built with
+//! their checksums, and a [`Worker`] set up with one service, as the
+//! dataplane's control thread would make it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey};
+use rvs_dataplane::admin::{AdminSetup, AdminState};
+use rvs_dataplane::neigh::NeighTable;
+use rvs_dataplane::pipeline::{ConnPolicy, Frame, Worker, WorkerSetup};
+use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::stats::{CoreStats, OverloadFlags};
+use rvs_dataplane::wire::ethernet::MacAddr;
+
+pub mod pcap;
+
+pub const LB_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+pub const CLI_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+pub const LB: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+pub const LADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 201);
+pub const RS: [(Ipv4Addr, MacAddr); 4] = [
+    (
+        Ipv4Addr::new(198, 18, 0, 11),
+        MacAddr([2, 0, 0, 0, 0, 0x11]),
+    ),
+    (
+        Ipv4Addr::new(198, 18, 0, 12),
+        MacAddr([2, 0, 0, 0, 0, 0x12]),
+    ),
+    (
+        Ipv4Addr::new(198, 18, 0, 13),
+        MacAddr([2, 0, 0, 0, 0, 0x13]),
+    ),
+    (
+        Ipv4Addr::new(198, 18, 0, 14),
+        MacAddr([2, 0, 0, 0, 0, 0x14]),
+    ),
+];
+
+/// A frame in a fixed buffer with headroom: no allocation per packet.
+pub struct BenchFrame {
+    buf: [u8; 320],
+    start: usize,
+    len: usize,
+}
+
+const HEADROOM: usize = 128;
+
+impl BenchFrame {
+    pub fn new() -> Self {
+        BenchFrame {
+            buf: [0; 320],
+            start: HEADROOM,
+            len: 0,
+        }
+    }
+
+    pub fn load(&mut self, bytes: &[u8]) {
+        self.start = HEADROOM;
+        self.len = bytes.len();
+        self.buf[HEADROOM..HEADROOM + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
+impl Default for BenchFrame {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Frame for BenchFrame {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+    fn set_len(&mut self, len: usize) -> bool {
+        if self.start + len > self.buf.len() {
+            return false;
+        }
+        self.len = len;
+        true
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        if n > self.start {
+            return false;
+        }
+        self.start -= n;
+        self.len += n;
+        true
+    }
+}
+
+pub fn csum(data: &[u8]) -> u16 {
+    let mut acc: u32 = 0;
+    for c in data.chunks(2) {
+        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// Ethernet and IPv4 headers for `l4_len` bytes of protocol `proto`.
+fn ipv4_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    s: Ipv4Addr,
+    d: Ipv4Addr,
+    proto: u8,
+    l4_len: usize,
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst_mac.0);
+    f.extend_from_slice(&src_mac.0);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&(20 + l4_len as u16).to_be_bytes());
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = proto;
+    ip[12..16].copy_from_slice(&s.octets());
+    ip[16..20].copy_from_slice(&d.octets());
+    let c = csum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f
+}
+
+/// The checksum of a TCP or UDP segment `l4` (its checksum field zero).
+fn l4_csum(s: Ipv4Addr, d: Ipv4Addr, proto: u8, l4: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(12 + l4.len());
+    pseudo.extend_from_slice(&s.octets());
+    pseudo.extend_from_slice(&d.octets());
+    pseudo.extend_from_slice(&[0, proto]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(l4);
+    csum(&pseudo)
+}
+
+fn v4(a: SocketAddr) -> Ipv4Addr {
+    match a.ip() {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(_) => unreachable!("IPv4 only"),
+    }
+}
+
+/// Ethernet + IPv4 + TCP (20 bytes, no options, no payload): 54 bytes,
+/// padded to the 60-byte minimum, checksums right.
+pub fn tcp_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: SocketAddr,
+    dst: SocketAddr,
+    flags: u8,
+) -> Vec<u8> {
+    let (s, d) = (v4(src), v4(dst));
+    let mut f = ipv4_frame(src_mac, dst_mac, s, d, 6, 20);
+    let mut tcp = [0u8; 20];
+    tcp[0..2].copy_from_slice(&src.port().to_be_bytes());
+    tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    tcp[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    tcp[8..12].copy_from_slice(&2000u32.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    tcp[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    let c = l4_csum(s, d, 6, &tcp);
+    tcp[16..18].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&tcp);
+    f.resize(60, 0);
+    f
+}
+
+/// Ethernet + IPv4 + UDP with 18 bytes of payload: the 60-byte minimum
+/// frame (64 on the wire with the FCS), checksums right.
+pub fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    const PAYLOAD: usize = 18;
+    let (s, d) = (v4(src), v4(dst));
+    let mut f = ipv4_frame(src_mac, dst_mac, s, d, 17, 8 + PAYLOAD);
+    let mut udp = [0u8; 8 + PAYLOAD];
+    udp[0..2].copy_from_slice(&src.port().to_be_bytes());
+    udp[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    udp[4..6].copy_from_slice(&((8 + PAYLOAD) as u16).to_be_bytes());
+    udp[8..].copy_from_slice(b"rvs bench payload!");
+    let c = match l4_csum(s, d, 17, &udp) {
+        0 => 0xffff,
+        c => c,
+    };
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&udp);
+    f
+}
+
+/// An ARP reply from `ip` at `mac` to `to` (who learns from it).
+pub fn arp_reply(mac: MacAddr, ip: Ipv4Addr, to_mac: MacAddr, to: Ipv4Addr) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&to_mac.0);
+    f.extend_from_slice(&mac.0);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2]);
+    f.extend_from_slice(&mac.0);
+    f.extend_from_slice(&ip.octets());
+    f.extend_from_slice(&to_mac.0);
+    f.extend_from_slice(&to.octets());
+    f.resize(60, 0);
+    f
+}
+
+pub const SYN: u8 = 0x02;
+pub const ACK: u8 = 0x10;
+
+/// Client `i`'s address and port: 10.0.0.0/8, many ports each.
+pub fn client(i: usize) -> SocketAddr {
+    let host = (i / 16) as u32;
+    let ip = Ipv4Addr::from(0x0a00_0000 | (host & 0x00ff_ffff));
+    SocketAddr::new(
+        IpAddr::V4(ip),
+        1024 + (i % 16) as u16 * 3000 + (i / 16 / 0x0100_0000) as u16,
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Dr,
+    Nat,
+    FullNat,
+}
+
+/// What a [`Bench`] worker serves: the VIP's service on port 80 with
+/// `dests` of [`RS`] (DR: port 80, NAT and FullNAT: 8080), round robin.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    pub mode: Mode,
+    pub protocol: Protocol,
+    pub dests: usize,
+    /// The connection table's size.
+    pub conns_max: usize,
+    /// How many flows FullNAT's local addresses must carry.
+    pub flows: usize,
+    /// This worker's id among `workers`.
+    pub id: u16,
+    pub workers: u16,
+}
+
+/// A worker set up for one case (its admin state is only needed to build
+/// the first generation).
+pub struct Bench {
+    pub worker: Worker,
+}
+
+impl Bench {
+    /// One worker of one, TCP port 80, four real servers.
+    pub fn new(mode: Mode, conns_max: usize, flows: usize) -> Bench {
+        Bench::with(&Setup {
+            mode,
+            protocol: Protocol::Tcp,
+            dests: RS.len(),
+            conns_max,
+            flows,
+            id: 0,
+            workers: 1,
+        })
+    }
+
+    pub fn with(s: &Setup) -> Bench {
+        let Setup {
+            mode,
+            protocol,
+            dests,
+            conns_max,
+            flows,
+            id,
+            workers,
+        } = *s;
+        let ports = vec![PortInfo {
+            mac: LB_MAC,
+            addr: LB,
+            prefix_len: 24,
+            addr6: None,
+            prefix6_len: 0,
+            mtu: 1500,
+        }];
+        let slots = 64;
+        let overload = Arc::new(OverloadFlags::new(slots as usize));
+        let mut admin = AdminState::new(AdminSetup {
+            overload: Arc::clone(&overload),
+            ..AdminSetup::new(ports, slots)
+        });
+        let cores = vec![Arc::new(CoreStats::new(slots as usize))];
+        let neigh = Arc::new(NeighTable::new(16));
+        let key = ServiceKey::Inet {
+            protocol,
+            addr: SocketAddr::new(IpAddr::V4(VIP), 80),
+        };
+        let mut req = vec![Request::AddService {
+            key,
+            config: ServiceConfig::new("rr"),
+        }];
+        for (ip, _) in &RS[..dests] {
+            let (port, forward) = match mode {
+                Mode::Dr => (80, Forward::Route),
+                Mode::Nat => (8080, Forward::Masq),
+                Mode::FullNat => (8080, Forward::FullNat),
+            };
+            req.push(Request::AddDest {
+                service: key,
+                dest: DestConfig {
+                    addr: SocketAddr::new(IpAddr::V4(*ip), port),
+                    forward,
+                    weight: 1,
+                    u_threshold: 0,
+                    l_threshold: 0,
+                    tunnel: Default::default(),
+                },
+            });
+        }
+        if mode == Mode::FullNat {
+            // Each local address has some 64 000 ports for the flows.
+            for k in 0..(flows / 60_000 + 1).min(64) {
+                req.push(Request::AddLaddr {
+                    service: key,
+                    addr: IpAddr::V4(Ipv4Addr::from(u32::from(LADDR) + k as u32)),
+                });
+            }
+        }
+        for r in req {
+            let (resp, _) = admin.handle(r, &cores, 1);
+            assert_eq!(resp, Response::Ok);
+        }
+        for (ip, mac) in RS {
+            if let Some(slot) = admin.resolver.slot_of(0, IpAddr::V4(ip)) {
+                neigh.set(slot, Some(mac));
+            }
+        }
+        let worker = Worker::new(WorkerSetup {
+            id,
+            workers,
+            snapshot: Arc::new(admin.snapshot()),
+            conns_max,
+            conns6_max: 256,
+            cores: cores.into(),
+            overload,
+            neigh: Arc::clone(&neigh),
+            events: Arc::new(ArrayQueue::new(1024)),
+            sync_out: Arc::new(ArrayQueue::new(1)),
+            policy: ConnPolicy::default(),
+            locality_caches: 2,
+            locality_cache_entries: 64,
+        });
+        Bench { worker }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ones'-complement sum of `data` with its checksum in place: all
+    /// ones when the checksum is right.
+    fn verifies(data: &[u8]) -> bool {
+        csum(data) == 0
+    }
+
+    fn pseudo_and(f: &[u8], proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&f[26..34]);
+        p.extend_from_slice(&[0, proto]);
+        p.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+        p.extend_from_slice(l4);
+        p
+    }
+
+    #[test]
+    fn udp_and_tcp_frames_carry_right_checksums() {
+        let src: SocketAddr = "10.0.0.1:1024".parse().unwrap();
+        let dst: SocketAddr = "198.18.0.100:80".parse().unwrap();
+        let u = udp_frame(CLI_MAC, LB_MAC, src, dst);
+        assert_eq!(u.len(), 60);
+        assert_eq!(&u[12..14], &[0x08, 0x00]);
+        assert!(verifies(&u[14..34]), "IPv4 header checksum");
+        assert_eq!(u16::from_be_bytes([u[16], u[17]]), 46);
+        assert_eq!(u16::from_be_bytes([u[38], u[39]]), 26);
+        assert!(verifies(&pseudo_and(&u, 17, &u[34..60])), "UDP checksum");
+        let t = tcp_frame(CLI_MAC, LB_MAC, src, dst, SYN);
+        assert!(verifies(&t[14..34]));
+        assert!(verifies(&pseudo_and(&t, 6, &t[34..54])), "TCP checksum");
+        assert_eq!(t[47], SYN);
+    }
+
+    #[test]
+    fn arp_reply_says_who_is_where() {
+        let (ip, mac) = RS[1];
+        let a = arp_reply(mac, ip, LB_MAC, LB);
+        assert_eq!(a.len(), 60);
+        assert_eq!(&a[0..6], &LB_MAC.0);
+        assert_eq!(&a[12..14], &[0x08, 0x06]);
+        assert_eq!(&a[20..22], &[0, 2], "a reply");
+        assert_eq!(&a[22..28], &mac.0);
+        assert_eq!(&a[28..32], &ip.octets());
+        assert_eq!(&a[38..42], &LB.octets());
+    }
+}
