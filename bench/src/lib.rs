@@ -227,6 +227,8 @@ pub fn client(i: usize) -> SocketAddr {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
     Dr,
+    /// IP-in-IP to the real servers (the default tunnel, `--tun-type ipip`).
+    Tun,
     Nat,
     FullNat,
 }
@@ -304,6 +306,7 @@ impl Bench {
         for (ip, _) in &RS[..dests] {
             let (port, forward) = match mode {
                 Mode::Dr => (80, Forward::Route),
+                Mode::Tun => (80, Forward::Tunnel),
                 Mode::Nat => (8080, Forward::Masq),
                 Mode::FullNat => (8080, Forward::FullNat),
             };

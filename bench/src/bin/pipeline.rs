@@ -7,6 +7,7 @@
 //! into a fixed buffer first (as a NIC writes it), and times the bursts:
 //! - `dr-established`: DR, TCP ACKs of established flows;
 //! - `dr-new`: DR, every packet a SYN of a new flow (table sized for all);
+//! - `tun-established`: TUN (IP-in-IP), the same flows as `dr-established`;
 //! - `nat-in` / `nat-out`: NAT, the client's ACKs and the real servers'
 //!   replies of established flows;
 //! - `fullnat-in` / `fullnat-out`: FullNAT (a local address per 60 000
@@ -126,6 +127,10 @@ fn main() {
             mode: Mode::Dr,
         },
         Case {
+            name: "tun-established",
+            mode: Mode::Tun,
+        },
+        Case {
             name: "nat-in",
             mode: Mode::Nat,
         },
@@ -225,7 +230,7 @@ fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Hist
         );
         // The real server's SYN-ACK, from the MAC the frame went to.
         let mut r = tcp_frame(dst_mac, LB_MAC, dst, src, SYN | ACK);
-        if case.mode != Mode::Dr {
+        if matches!(case.mode, Mode::Nat | Mode::FullNat) {
             f.load(&r);
             let v = b.worker.handle_frame(0, &mut f, 1, false);
             assert!(matches!(v, Verdict::Forward(_)), "reply {i}: {v:?}");
