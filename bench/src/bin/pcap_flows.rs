@@ -34,14 +34,6 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn parse_mac(s: &str) -> Option<MacAddr> {
-    let b: Vec<u8> = s
-        .split(':')
-        .map(|x| u8::from_str_radix(x, 16).ok())
-        .collect::<Option<_>>()?;
-    Some(MacAddr(b.try_into().ok()?))
-}
-
 fn main() {
     let (mut mode, mut flows, mut workers, mut lb_mac, mut out) = (None, None, 1u16, None, None);
     let mut args = std::env::args().skip(1);
@@ -57,7 +49,7 @@ fn main() {
             }
             "--flows" => flows = v.parse::<usize>().ok().filter(|&n| n > 0),
             "--workers" => workers = v.parse().ok().filter(|&w| w > 0).unwrap_or_else(|| usage()),
-            "--lb-mac" => lb_mac = parse_mac(&v),
+            "--lb-mac" => lb_mac = v.parse::<MacAddr>().ok(),
             "--out" => out = Some(std::path::PathBuf::from(v)),
             _ => usage(),
         }

@@ -51,15 +51,6 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn parse_mac(s: &str) -> Option<MacAddr> {
-    let b: Vec<u8> = s
-        .trim()
-        .split(':')
-        .map(|x| u8::from_str_radix(x, 16).ok())
-        .collect::<Option<_>>()?;
-    Some(MacAddr(b.try_into().ok()?))
-}
-
 fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     let (mut iface, mut dst_mac, mut src, mut dst) = (None, None, None, None);
@@ -92,7 +83,7 @@ fn parse_args() -> Args {
         let v = it.next().unwrap_or_else(|| usage());
         match k.as_str() {
             "--iface" => iface = Some(v),
-            "--dst-mac" => dst_mac = parse_mac(&v),
+            "--dst-mac" => dst_mac = v.parse::<MacAddr>().ok(),
             "--src" => src = v.parse::<Ipv4Addr>().ok(),
             "--dst" => dst = v.parse::<SocketAddr>().ok(),
             "--flows" => a.flows = v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| usage()),
@@ -203,7 +194,11 @@ fn main() {
             eprintln!("rvs-gen: {}: {e}", a.iface);
             std::process::exit(1)
         });
-    let src_mac = parse_mac(&mac_text).unwrap_or_else(|| usage());
+    let src_mac = mac_text
+        .trim()
+        .parse::<MacAddr>()
+        .ok()
+        .unwrap_or_else(|| usage());
     let flow = |i: usize| {
         let addr = Ipv4Addr::from(u32::from(a.src) + (i / FLOWS_PER_ADDR) as u32);
         SocketAddr::new(IpAddr::V4(addr), 1024 + (i % FLOWS_PER_ADDR) as u16)
