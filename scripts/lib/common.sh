@@ -130,9 +130,9 @@ rvsadm() { "$RVSADM" "$@"; }
 # The demo's service, exactly as an LVS user would type it for ipvsadm:
 # a round-robin TCP service on VIP:80 with both real servers in DR mode.
 configure_dr_service() {
-    rvsadm -A -t "$VIP:80" -s rr
-    rvsadm -a -t "$VIP:80" -r "$RS1_IP:80" -g
-    rvsadm -a -t "$VIP:80" -r "$RS2_IP:80" -g
+    rvsadm -A -t "$VIP:80" -s rr &&
+        rvsadm -a -t "$VIP:80" -r "$RS1_IP:80" -g &&
+        rvsadm -a -t "$VIP:80" -r "$RS2_IP:80" -g
 }
 
 # send_requests N [URL [SRC]]: N HTTP GETs from the client to URL (default
