@@ -11,7 +11,10 @@
 //! - [`health`]: keepalived's and ldirectord's health checks, whose
 //!   verdicts shape what the daemon applies.
 //!
-//! VRRP will live here too. Nothing in this crate links
+//! - [`ha`], [`tracking`]: VRRP instances (the sans-IO routers of
+//!   `rvs-vrrp` on raw sockets) and their trackers.
+//!
+//! Nothing in this crate links
 //! DPDK: it talks to `rvs-dataplane` only through the admin API of
 //! `rvs-api`.
 
