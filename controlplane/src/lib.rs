@@ -9,8 +9,7 @@
 //!   FILE`, which keeps the dataplane as the file says (reloaded on SIGHUP)
 //!   and serves `/metrics`;
 //! - [`health`]: keepalived's and ldirectord's health checks, whose
-//!   verdicts shape what the daemon applies.
-//!
+//!   verdicts shape what the daemon applies;
 //! - [`ha`], [`tracking`]: VRRP instances (the sans-IO routers of
 //!   `rvs-vrrp` on raw sockets) and their trackers.
 //!
