@@ -15,6 +15,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use rvs_checksum as inet;
+
 /// IP protocol number of VRRP.
 pub const PROTOCOL: u8 = 112;
 /// The IPv4 multicast group adverts go to.
@@ -137,44 +139,18 @@ pub struct Path {
     pub dst: IpAddr,
 }
 
-/// One's-complement sum of `data` as 16-bit big-endian words, folded.
-fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
-
-fn pseudo_sum(path: &Path, len: usize) -> u32 {
-    let mut acc = 0;
+/// The pseudo-header's sum (RFC 2460 / RFC 5798 §5.2.8).
+fn pseudo_sum(path: &Path, len: usize) -> u16 {
     match (path.src, path.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            acc = sum(acc, &s.octets());
-            acc = sum(acc, &d.octets());
-            acc += u32::from(PROTOCOL);
-            acc += len as u32;
+            inet::pseudo_v4(s.octets(), d.octets(), PROTOCOL, len as u16)
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            acc = sum(acc, &s.octets());
-            acc = sum(acc, &d.octets());
-            acc += len as u32;
-            acc += u32::from(PROTOCOL);
+            inet::pseudo_v6(s.octets(), d.octets(), PROTOCOL, len as u32)
         }
         // Mixed families cannot travel together; no pseudo-header.
-        _ => {}
+        _ => 0,
     }
-    acc
 }
 
 /// The checksum of `msg` (its checksum field zero) for `version`, sent on
@@ -188,7 +164,7 @@ pub fn checksum(msg: &[u8], version: Version, path: Option<&Path>, conv: Checksu
             Checksum::PseudoHeader | Checksum::Either => pseudo_sum(p, msg.len()),
         },
     };
-    fold(sum(pseudo, msg))
+    !inet::combine(&[pseudo, inet::sum(msg)])
 }
 
 /// The advert's bytes (the VRRP message; the IP header is the socket's).

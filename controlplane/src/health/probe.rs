@@ -1178,23 +1178,10 @@ fn echo_request(v6: bool, ident: u16, seq: u16) -> Vec<u8> {
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(PING_DATA);
     if !v6 {
-        let sum = inet_checksum(&p);
+        let sum = rvs_checksum::checksum(&p);
         p[2..4].copy_from_slice(&sum.to_be_bytes());
     }
     p
-}
-
-/// The Internet checksum (RFC 1071).
-fn inet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for pair in data.chunks(2) {
-        let word = u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// Whether `packet` is the reply to our echo request: past the IPv4
@@ -1902,7 +1889,7 @@ mod tests {
     fn icmp_packets() {
         let p = echo_request(false, 0x1234, 7);
         assert_eq!(
-            inet_checksum(&p),
+            rvs_checksum::checksum(&p),
             0,
             "a packet with its checksum sums to zero"
         );

@@ -11,7 +11,7 @@
 //! drop with that reason. Nothing here allocates.
 
 pub mod arp;
-pub mod checksum;
+pub use rvs_checksum as checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod icmpv6;

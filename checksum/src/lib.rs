@@ -1,9 +1,16 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624),
 //! the way IPVS's `ip_vs_check_diff*` does it: a rewrite adjusts the checksum
 //! from the old and new words, never by summing the packet again.
+//!
+//! One copy for the whole of rvs: the dataplane's rewrites
+//! (`rvs_dataplane::wire::checksum` is this crate), VRRP's adverts and the
+//! health checks' ICMP echo requests.
+
+#![forbid(unsafe_code)]
 
 /// One's-complement sum of `data` (big-endian 16-bit words, odd byte padded),
 /// folded to 16 bits, not inverted.
+#[inline]
 pub fn sum(data: &[u8]) -> u16 {
     let mut acc: u32 = 0;
     let mut chunks = data.chunks_exact(2);
@@ -26,6 +33,7 @@ pub fn fold(mut acc: u32) -> u16 {
 }
 
 /// The checksum field value for `data` (the inverted sum).
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     !sum(data)
 }
@@ -37,6 +45,7 @@ pub fn combine(sums: &[u16]) -> u16 {
 }
 
 /// The IPv4 pseudo-header sum for TCP/UDP.
+#[inline]
 pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -> u16 {
     let acc = u32::from(u16::from_be_bytes([src[0], src[1]]))
         + u32::from(u16::from_be_bytes([src[2], src[3]]))
@@ -48,6 +57,7 @@ pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -> u16 {
 }
 
 /// The IPv6 pseudo-header sum for TCP/UDP/ICMPv6.
+#[inline]
 pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u32) -> u16 {
     let acc = u32::from(sum(&src))
         + u32::from(sum(&dst))
