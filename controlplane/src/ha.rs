@@ -275,11 +275,7 @@ fn source_address(iface: &str, v6: bool) -> Option<IpAddr> {
 
 /// The index of `iface` (0 if there is none).
 fn ifindex(iface: &str) -> u32 {
-    let Ok(name) = std::ffi::CString::new(iface) else {
-        return 0;
-    };
-    // SAFETY: `name` is a valid NUL-terminated string for the call.
-    unsafe { libc::if_nametoindex(name.as_ptr()) }
+    nix::net::if_::if_nametoindex(iface).unwrap_or(0)
 }
 
 /// One instance's thread.

@@ -95,10 +95,7 @@ fn io_err(what: &str, iface: &str, e: std::io::Error) -> ApiError {
 }
 
 fn ifindex(iface: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(iface).ok()?;
-    // SAFETY: `name` is a valid NUL-terminated string for the call.
-    let i = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (i != 0).then_some(i)
+    nix::net::if_::if_nametoindex(iface).ok()
 }
 
 /// A UDP socket on `iface` (SO_BINDTODEVICE), non-blocking.
