@@ -610,6 +610,82 @@ pub struct Timeouts {
 /// The longest timeout `--set` takes (31 days, as ipvsadm).
 pub const TIMEOUT_MAX_S: u32 = 2_678_400;
 
+/// The persistence timeout of `-p` without a value and of keepalived's
+/// `persistence_timeout` without one: 360 s (`spec/conn.md` §6.4).
+pub const PERSISTENT_TIMEOUT_DEFAULT_S: u32 = 360;
+/// The longest persistence timeout ipvsadm and keepalived accept.
+pub const PERSISTENT_TIMEOUT_MAX_S: u32 = TIMEOUT_MAX_S;
+
+/// A scheduler flag as ipvsadm names it (`-b`, keepalived's `flag-1`,
+/// `sh-port` ...): one of a service's three flag bits, named by the
+/// scheduler that gives it a meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchedFlag {
+    pub name: &'static str,
+    /// The bit, 0..3.
+    pub bit: usize,
+    /// The scheduler the name belongs to; `None`: any scheduler (a bit no
+    /// scheduler names, kept and listed but acting on nothing).
+    pub scheduler: Option<&'static str>,
+}
+
+/// Every scheduler flag name ipvsadm knows.
+pub const SCHED_FLAGS: [SchedFlag; 7] = [
+    SchedFlag {
+        name: "flag-1",
+        bit: 0,
+        scheduler: None,
+    },
+    SchedFlag {
+        name: "flag-2",
+        bit: 1,
+        scheduler: None,
+    },
+    SchedFlag {
+        name: "flag-3",
+        bit: 2,
+        scheduler: None,
+    },
+    SchedFlag {
+        name: "sh-fallback",
+        bit: 0,
+        scheduler: Some("sh"),
+    },
+    SchedFlag {
+        name: "sh-port",
+        bit: 1,
+        scheduler: Some("sh"),
+    },
+    SchedFlag {
+        name: "mh-fallback",
+        bit: 0,
+        scheduler: Some("mh"),
+    },
+    SchedFlag {
+        name: "mh-port",
+        bit: 1,
+        scheduler: Some("mh"),
+    },
+];
+
+/// The flag called `name`, if ipvsadm knows it.
+pub fn sched_flag(name: &str) -> Option<&'static SchedFlag> {
+    SCHED_FLAGS.iter().find(|f| f.name == name)
+}
+
+/// The names of flag bits 0..3 for `scheduler`, as ipvsadm shows them: its
+/// own names where it has them, else `flag-N`.
+pub fn sched_flag_names(scheduler: &str) -> [&'static str; 3] {
+    let mut names = ["flag-1", "flag-2", "flag-3"];
+    for f in SCHED_FLAGS
+        .iter()
+        .filter(|f| f.scheduler == Some(scheduler))
+    {
+        names[f.bit] = f.name;
+    }
+    names
+}
+
 /// A local address of a service's FullNAT pool, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct LaddrStatus {
@@ -884,5 +960,17 @@ mod tests {
         buf.extend_from_slice(b"{x}");
         let err = read_frame::<_, Envelope>(&mut buf.as_slice(), REQUEST_BYTES_MAX).unwrap_err();
         assert!(matches!(err, FrameError::Decode(_)));
+    }
+
+    #[test]
+    fn sched_flag_names_follow_the_scheduler() {
+        assert_eq!(sched_flag_names("sh"), ["sh-fallback", "sh-port", "flag-3"]);
+        assert_eq!(sched_flag_names("mh"), ["mh-fallback", "mh-port", "flag-3"]);
+        assert_eq!(sched_flag_names("wlc"), ["flag-1", "flag-2", "flag-3"]);
+        assert_eq!(
+            sched_flag("mh-port").map(|f| (f.bit, f.scheduler)),
+            Some((1, Some("mh")))
+        );
+        assert_eq!(sched_flag("flag-4"), None);
     }
 }

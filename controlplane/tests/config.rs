@@ -1142,13 +1142,13 @@ fn gen_service(r: &mut Rng, i: u64, pools: &[String]) -> model::Service {
         .iter()
         .any(|k| matches!(k, ServiceKey::Inet { addr, .. } if addr.port() == 0));
     let scheduler = r.pick(&model::SCHEDULERS).to_string();
-    let names = rvs_controlplane::rvsadm::parse::sched_flag_names(&scheduler);
+    let names = rvs_api::sched_flag_names(&scheduler);
     let sched_flags = (0..3)
         .filter(|_| r.coin())
         .map(|b| names[b].to_string())
         .collect();
     let mut persistence_timeout_s =
-        r.maybe(|r| r.range(1, u64::from(model::PERSISTENCE_TIMEOUT_MAX_S)) as u32);
+        r.maybe(|r| r.range(1, u64::from(model::PERSISTENT_TIMEOUT_MAX_S)) as u32);
     if zero_port && persistence_timeout_s.is_none() {
         persistence_timeout_s = Some(360);
     }

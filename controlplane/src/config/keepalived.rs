@@ -43,7 +43,7 @@ use super::lexer::{self, Node, Word};
 use super::model::{
     Auth, AuthType, DnsType, FlushOnStop, HttpProtocol, IfAddr, LvsTimeouts, SmtpServer, Ssl,
     StatusRange, SyncDaemon, SyncGroup, Track, UnicastPeer, Url, VirtualIp, VrrpState,
-    PERSISTENCE_TIMEOUT_DEFAULT_S, PERSISTENCE_TIMEOUT_MAX_S, SCHEDULERS, WEIGHT_MAX,
+    PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S, SCHEDULERS, WEIGHT_MAX,
 };
 use super::resolve::{Locus, Positions};
 
@@ -1467,9 +1467,8 @@ impl Cx<'_> {
                             s.one_packet = Some(b);
                         }
                     }
-                    "flag-1" | "flag-2" | "flag-3" | "sh-port" | "sh-fallback" | "mh-port"
-                    | "mh-fallback" => {
-                        let needs = kw.split_once('-').map(|(p, _)| p).filter(|p| *p != "flag");
+                    kw if rvs_api::sched_flag(kw).is_some() => {
+                        let needs = rvs_api::sched_flag(kw).and_then(|f| f.scheduler);
                         if let Some(sched) = needs {
                             if s.scheduler.as_deref() != Some(sched) {
                                 let m = format!(
@@ -1484,9 +1483,9 @@ impl Cx<'_> {
                         }
                     }
                     "persistence_timeout" => match n.args.first() {
-                        None => s.persistence_timeout = Some(PERSISTENCE_TIMEOUT_DEFAULT_S),
+                        None => s.persistence_timeout = Some(PERSISTENT_TIMEOUT_DEFAULT_S),
                         Some(_) => {
-                            if let Some(t) = self.number(n, 1u32, PERSISTENCE_TIMEOUT_MAX_S) {
+                            if let Some(t) = self.number(n, 1u32, PERSISTENT_TIMEOUT_MAX_S) {
                                 s.persistence_timeout = Some(t);
                             }
                         }

@@ -33,10 +33,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::forms;
 
-/// keepalived's persistence timeout when one is implied (`IPVS_SVC_PERSISTENT_TIMEOUT`).
-pub const PERSISTENCE_TIMEOUT_DEFAULT_S: u32 = 360;
-/// The longest persistence timeout (31 days).
-pub const PERSISTENCE_TIMEOUT_MAX_S: u32 = 2_678_400;
+pub use rvs_api::{PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S};
 /// The largest real server weight keepalived takes.
 pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 /// keepalived's scheduler when none is given (`IPVS_DEF_SCHED`).

@@ -24,7 +24,7 @@ use super::model::{
     self, Check, CheckKind, Dest, DnsCheck, Global, HttpCheck, LaddrPool, LocalAddress, MiscCheck,
     Model, Network, Service, SmtpCheck, SorryServer, StatusRange, UdpCheck, Vrrp, VrrpInstance,
     VrrpScript, VrrpState, CONNECT_TIMEOUT_DEFAULT, DELAY_LOOP_DEFAULT,
-    PERSISTENCE_TIMEOUT_DEFAULT_S, PERSISTENCE_TIMEOUT_MAX_S, SCHEDULERS, SCHEDULER_DEFAULT,
+    PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S, SCHEDULERS, SCHEDULER_DEFAULT,
     WEIGHT_MAX,
 };
 
@@ -170,20 +170,6 @@ pub fn check_tunnel(t: &Tunnel) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-/// A scheduler flag's bit and the scheduler it belongs to.
-fn flag_bit(name: &str) -> Option<(usize, Option<&'static str>)> {
-    Some(match name {
-        "flag-1" => (0, None),
-        "flag-2" => (1, None),
-        "flag-3" => (2, None),
-        "sh-fallback" => (0, Some("sh")),
-        "sh-port" => (1, Some("sh")),
-        "mh-fallback" => (0, Some("mh")),
-        "mh-port" => (1, Some("mh")),
-        _ => return None,
-    })
 }
 
 impl Resolver<'_> {
@@ -414,7 +400,12 @@ impl Resolver<'_> {
         };
         let mut bits = [false; 3];
         for flag in &sd.sched_flags {
-            let Some((bit, only)) = flag_bit(flag) else {
+            let Some(&rvs_api::SchedFlag {
+                bit,
+                scheduler: only,
+                ..
+            }) = rvs_api::sched_flag(flag)
+            else {
                 return Err(self.error(here, format!("unknown scheduler flag '{flag}'")));
             };
             if let Some(only) = only.filter(|&s| s != scheduler) {
@@ -428,7 +419,7 @@ impl Resolver<'_> {
             }
             bits[bit] = true;
         }
-        let names = crate::rvsadm::parse::sched_flag_names(&scheduler);
+        let names = rvs_api::sched_flag_names(&scheduler);
         let sched_flags = (0..3)
             .filter(|&b| bits[b])
             .map(|b| names[b].to_string())
@@ -444,18 +435,18 @@ impl Resolver<'_> {
         }
 
         let mut persistence_timeout_s = match sd.persistence_timeout {
-            Some(t) if t == 0 || t > PERSISTENCE_TIMEOUT_MAX_S => {
+            Some(t) if t == 0 || t > PERSISTENT_TIMEOUT_MAX_S => {
                 return Err(self.error(
                     here,
                     format!(
-                        "persistence_timeout {t} is outside range 1..{PERSISTENCE_TIMEOUT_MAX_S}"
+                        "persistence_timeout {t} is outside range 1..{PERSISTENT_TIMEOUT_MAX_S}"
                     ),
                 ))
             }
             t => t,
         };
         if sd.persistence_netmask.is_some() && persistence_timeout_s.is_none() {
-            persistence_timeout_s = Some(PERSISTENCE_TIMEOUT_DEFAULT_S);
+            persistence_timeout_s = Some(PERSISTENT_TIMEOUT_DEFAULT_S);
         }
         if persistence_timeout_s.is_none()
             && keys
@@ -465,10 +456,10 @@ impl Resolver<'_> {
             self.warn(
                 here,
                 format!(
-                    "Virtual server {name}: zero port only valid for persistent services - setting persistence_timeout {PERSISTENCE_TIMEOUT_DEFAULT_S}"
+                    "Virtual server {name}: zero port only valid for persistent services - setting persistence_timeout {PERSISTENT_TIMEOUT_DEFAULT_S}"
                 ),
             );
-            persistence_timeout_s = Some(PERSISTENCE_TIMEOUT_DEFAULT_S);
+            persistence_timeout_s = Some(PERSISTENT_TIMEOUT_DEFAULT_S);
         }
         let persistence_netmask = match sd.persistence_netmask {
             None => None,

@@ -31,11 +31,9 @@ use super::list::{ListFormat, ListView};
 use super::names::{atoi, inet_aton, parse_addr_port, parse_number, Resolver};
 use super::options::{rule, Cmd, Kind, Opt, PoptError, Rule, ServiceFlag, Token, Tokens};
 
-/// Persistence timeout of a bare `-p`, seconds (ipvsadm's
-/// `IPVS_SVC_PERSISTENT_TIMEOUT`; its man page wrongly says 300).
-pub const PERSISTENT_TIMEOUT_DEFAULT_S: u32 = 360;
-/// Largest persistence timeout, seconds (31 days).
-pub const PERSISTENT_TIMEOUT_MAX_S: i64 = 86_400 * 31;
+/// A bare `-p` is ipvsadm's `IPVS_SVC_PERSISTENT_TIMEOUT` (its man page
+/// wrongly says 300).
+pub use rvs_api::{PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S};
 /// The scheduler of `-A`/`-E` when `-s` is not given.
 pub const SCHEDULER_DEFAULT: &str = "wlc";
 /// Longest scheduler or persistence engine name; longer ones are cut, as
@@ -315,7 +313,7 @@ impl Draft {
                 let timeout = if value.is_empty() {
                     PERSISTENT_TIMEOUT_DEFAULT_S
                 } else {
-                    number(&value, 1, PERSISTENT_TIMEOUT_MAX_S).ok_or_else(|| {
+                    number(&value, 1, PERSISTENT_TIMEOUT_MAX_S.into()).ok_or_else(|| {
                         ParseError::Syntax(format!("invalid timeout value `{value}' specified"))
                     })?
                 };
@@ -765,30 +763,19 @@ fn service_config(
     })
 }
 
-/// The names of scheduler flag bits 0..3 for `scheduler`, as ipvsadm shows them.
-pub fn sched_flag_names(scheduler: &str) -> [&'static str; 3] {
-    match scheduler {
-        "sh" => ["sh-fallback", "sh-port", "flag-3"],
-        "mh" => ["mh-fallback", "mh-port", "flag-3"],
-        _ => ["flag-1", "flag-2", "flag-3"],
-    }
-}
-
 /// `-b flag[,flag...]` → the canonical flag names for `scheduler`, in bit order.
 fn parse_sched_flags(scheduler: &str, text: &str) -> Result<Vec<String>, ParseError> {
     let mut bits = [false; 3];
     let mut any = false;
     for flag in text.split(',').filter(|f| !f.is_empty()) {
         any = true;
-        let (bit, needs) = match flag {
-            "flag-1" => (0, None),
-            "flag-2" => (1, None),
-            "flag-3" => (2, None),
-            "sh-fallback" => (0, Some("sh")),
-            "sh-port" => (1, Some("sh")),
-            "mh-fallback" => (0, Some("mh")),
-            "mh-port" => (1, Some("mh")),
-            _ => return syntax(format!("invalid scheduler flag `{flag}'")),
+        let Some(&rvs_api::SchedFlag {
+            bit,
+            scheduler: needs,
+            ..
+        }) = rvs_api::sched_flag(flag)
+        else {
+            return syntax(format!("invalid scheduler flag `{flag}'"));
         };
         if needs.is_some_and(|s| s != scheduler) {
             return syntax(format!("incompatible scheduler flag `{flag}'"));
@@ -798,7 +785,7 @@ fn parse_sched_flags(scheduler: &str, text: &str) -> Result<Vec<String>, ParseEr
     if !any {
         return syntax(format!("invalid scheduler flag `{text}'"));
     }
-    let names = sched_flag_names(scheduler);
+    let names = rvs_api::sched_flag_names(scheduler);
     Ok((0..3)
         .filter(|&i| bits[i])
         .map(|i| names[i].to_string())

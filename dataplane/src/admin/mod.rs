@@ -39,11 +39,7 @@ use crate::sched::{self, BuildParams, DestView, SchedFlags, Scheduler};
 use crate::service::{Dest, Persistence, PortInfo, Service, ServiceAddr, Snapshot};
 use crate::stats::{self, CoreStats, Counter, OverloadFlags, SlotTotals};
 
-/// ipvsadm's default persistence timeout (`-p` without a value): 360 s
-/// (`spec/conn.md` §6.4).
-pub const PERSISTENT_TIMEOUT_DEFAULT_S: u32 = 360;
-/// The longest persistence timeout ipvsadm accepts.
-pub const PERSISTENT_TIMEOUT_MAX_S: u32 = 2_678_400;
+pub use rvs_api::{PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S};
 
 /// The most dests one service holds (scheduler tables index them in 16 bits).
 pub const DESTS_PER_SERVICE_MAX: usize = 65_535;

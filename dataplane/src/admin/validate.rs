@@ -30,20 +30,14 @@ impl AdminState {
     pub(super) fn sched_flags(c: &ServiceConfig) -> Result<SchedFlags, ApiError> {
         let mut flags = SchedFlags::default();
         for f in &c.sched_flags {
-            if matches!(f.as_str(), "flag-1" | "flag-2" | "flag-3") {
+            let Some(flag) = rvs_api::sched_flag(f) else {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    format!("unknown scheduler flag {f:?}"),
+                ));
+            };
+            let Some(family) = flag.scheduler else {
                 continue;
-            }
-            let (family, which) = match f.as_str() {
-                "sh-fallback" => ("sh", 1),
-                "sh-port" => ("sh", 2),
-                "mh-fallback" => ("mh", 1),
-                "mh-port" => ("mh", 2),
-                _ => {
-                    return Err(err(
-                        ErrorKind::Invalid,
-                        format!("unknown scheduler flag {f:?}"),
-                    ))
-                }
             };
             if c.scheduler != family {
                 return Err(err(
@@ -51,7 +45,8 @@ impl AdminState {
                     format!("scheduler flag {f} is only for the {family} scheduler"),
                 ));
             }
-            if which == 1 {
+            // sh and mh name the same bits: 0 falls back, 1 hashes the port.
+            if flag.bit == 0 {
                 flags.fallback = true;
             } else {
                 flags.port = true;
