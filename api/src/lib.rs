@@ -62,6 +62,24 @@ pub enum ServiceKey {
     Fwmark { mark: u32, ipv6: bool },
 }
 
+impl ServiceKey {
+    /// The service's name in logs and in `/metrics`' `service` label:
+    /// `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`, `fwm6/7`.
+    pub fn label(&self) -> String {
+        match self {
+            ServiceKey::Inet { protocol, addr } => {
+                let p = match protocol {
+                    Protocol::Tcp => "tcp",
+                    Protocol::Udp => "udp",
+                };
+                format!("{p}/{addr}")
+            }
+            ServiceKey::Fwmark { mark, ipv6: false } => format!("fwm/{mark}"),
+            ServiceKey::Fwmark { mark, ipv6: true } => format!("fwm6/{mark}"),
+        }
+    }
+}
+
 /// Forwarding method of a dest (ipvsadm's `-g`, `-i`, `-m`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Forward {

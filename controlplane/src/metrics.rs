@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use rvs_api::{CoreStatus, Counters, Info, ServiceKey, ServiceStatus};
+use rvs_api::{CoreStatus, Counters, Info, ServiceStatus};
 
 /// Everything one scrape reads from the dataplane.
 pub struct Scrape {
@@ -39,7 +39,7 @@ pub fn health_of(st: &crate::health::runner::BoardState) -> HealthMetrics {
     for (si, s) in st.model.services.iter().enumerate() {
         let h = &st.health.services[si];
         for key in &s.keys {
-            let svc = service_label(key);
+            let svc = key.label();
             m.quorum.push((svc.clone(), h.has_quorum()));
             for (di, d) in s.dests.iter().enumerate() {
                 let dest = crate::config::model::dest_addr(key, d.addr, d.forward).to_string();
@@ -64,21 +64,6 @@ pub fn health_of(st: &crate::health::runner::BoardState) -> HealthMetrics {
         }
     }
     m
-}
-
-/// `service` label: `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`.
-pub fn service_label(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Inet { protocol, addr } => {
-            let p = match protocol {
-                rvs_api::Protocol::Tcp => "tcp",
-                rvs_api::Protocol::Udp => "udp",
-            };
-            format!("{p}/{addr}")
-        }
-        ServiceKey::Fwmark { mark, ipv6: false } => format!("fwm/{mark}"),
-        ServiceKey::Fwmark { mark, ipv6: true } => format!("fwm6/{mark}"),
-    }
 }
 
 fn escape(v: &str) -> String {
@@ -164,7 +149,7 @@ pub fn render(scrape: &Scrape) -> String {
     for (name, kind, help, get) in traffic {
         f.head(name, kind, help);
         for s in services {
-            let svc = service_label(&s.key);
+            let svc = s.key.label();
             f.sample(name, &[("service", &svc)], get(&s.stats));
             for d in &s.dests {
                 let dest = d.config.addr.to_string();
@@ -203,7 +188,7 @@ pub fn render(scrape: &Scrape) -> String {
     for (name, help, get) in rates {
         f.head(name, "gauge", help);
         for s in services {
-            let svc = service_label(&s.key);
+            let svc = s.key.label();
             f.sample(name, &[("service", &svc)], get(&s.rates));
             for d in &s.dests {
                 let dest = d.config.addr.to_string();
@@ -217,7 +202,7 @@ pub fn render(scrape: &Scrape) -> String {
         "A dest's connection entries by state class.",
     );
     for s in services {
-        let svc = service_label(&s.key);
+        let svc = s.key.label();
         for d in &s.dests {
             let dest = d.config.addr.to_string();
             for (state, v) in [
@@ -235,7 +220,7 @@ pub fn render(scrape: &Scrape) -> String {
     }
     f.head("rvs_dest_weight", "gauge", "A dest's weight (0: quiesced).");
     for s in services {
-        let svc = service_label(&s.key);
+        let svc = s.key.label();
         for d in &s.dests {
             let dest = d.config.addr.to_string();
             f.sample(
@@ -358,6 +343,7 @@ pub fn render(scrape: &Scrape) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rvs_api::ServiceKey;
     use rvs_api::{Counter, DestConfig, DestStatus, Forward, Protocol, ServiceConfig, Stats};
 
     #[test]

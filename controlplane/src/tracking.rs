@@ -23,7 +23,8 @@ use rvs_vrrp::track::{ScriptStatus, Tracker};
 
 use crate::config::model::{MiscCheck, Track, VrrpScript};
 use crate::config::Model;
-use crate::health::probe::{self, Verdict};
+use crate::health::machine::Verdict;
+use crate::health::probe;
 
 /// The statuses of the tracked scripts, by name.
 #[derive(Default)]

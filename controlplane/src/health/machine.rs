@@ -20,9 +20,9 @@
 //!   the sum is 0 or below `quorum - hysteresis`; down, it is regained at
 //!   `quorum + hysteresis` again.
 
-use crate::config::{Model, Service};
+use rvs_api::ServiceKey;
 
-use super::probe::Verdict;
+use crate::config::{Model, Service};
 
 /// A checker's timers and retry budget, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,11 +446,32 @@ impl crate::config::HealthView for Health {
     }
 }
 
+/// What one probe found: the machine's input, which the probes produce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Up,
+    /// MISC_CHECK with misc_dynamic and exit code 2..=255: up, weight =
+    /// code - 2.
+    UpWeight(u32),
+    /// Down, with the reason a log line shows once (e.g. "connection
+    /// refused", "timeout after 3s", "HTTP status 500 not in 200-299").
+    Down(String),
+}
+
+impl From<Result<(), String>> for Verdict {
+    fn from(r: Result<(), String>) -> Verdict {
+        match r {
+            Ok(()) => Verdict::Up,
+            Err(reason) => Verdict::Down(reason),
+        }
+    }
+}
+
 /// `service` label text of a model service, for logs: its first key.
 pub fn service_name(s: &Service) -> String {
     s.keys
         .first()
-        .map(crate::metrics::service_label)
+        .map(ServiceKey::label)
         .unwrap_or_else(|| "?".to_string())
 }
 

@@ -50,6 +50,8 @@ use crate::config::{
     UdpCheck, Url,
 };
 
+use super::machine::Verdict;
+
 /// Where and how one probe connects.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -64,27 +66,6 @@ pub struct Target {
     /// connect_timeout: bounds the whole probe (connect + exchange) for
     /// network checkers.
     pub timeout: Duration,
-}
-
-/// What one probe found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Up,
-    /// MISC_CHECK with misc_dynamic and exit code 2..=255: up, weight =
-    /// code - 2.
-    UpWeight(u32),
-    /// Down, with the reason a log line shows once (e.g. "connection
-    /// refused", "timeout after 3s", "HTTP status 500 not in 200-299").
-    Down(String),
-}
-
-impl From<Result<(), String>> for Verdict {
-    fn from(r: Result<(), String>) -> Verdict {
-        match r {
-            Ok(()) => Verdict::Up,
-            Err(reason) => Verdict::Down(reason),
-        }
-    }
 }
 
 /// The most of a response body an HTTP check reads; more is a failure.

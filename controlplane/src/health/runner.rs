@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{model::dest_addr, Check, CheckKind, Model};
 
+use super::machine::Verdict;
 use super::machine::{service_name, CheckId, Event, Health};
-use super::probe::{self, Target, Verdict};
+use super::probe::{self, Target};
 
 /// The health of the running model, shared by the tasks, the daemon and
 /// `/metrics`.
