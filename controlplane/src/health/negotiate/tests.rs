@@ -340,3 +340,120 @@ async fn http_head() {
     c.request = "/other".into();
     assert!(is_down(&run(&c, ok).await), "405 for another path");
 }
+
+/// A self-signed certificate and key made by the openssl command, or
+/// `None` (the test is skipped) when it is not installed.
+fn self_signed() -> Option<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::env::temp_dir().join(format!("rvs-negotiate-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        return None;
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(&cert)
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let key = PrivateKeyDer::from_pem_file(&key).ok()?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .ok()
+}
+
+/// [`line_server`] over TLS.
+async fn tls_line_server(
+    config: Arc<rustls::ServerConfig>,
+    greeting: &'static str,
+    handler: Handler,
+) -> SocketAddr {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(conn).await else {
+                    return;
+                };
+                let (r, mut w) = tokio::io::split(tls);
+                let mut r = BufReader::new(r);
+                if w.write_all(format!("{greeting}\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match r.read_line(&mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let Some(answer) = handler(line.trim_end()) else {
+                        return;
+                    };
+                    let text: String = answer.lines().map(|l| format!("{l}\r\n")).collect();
+                    if w.write_all(text.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn pops_and_imaps_over_tls() {
+    let Some(config) = self_signed() else {
+        println!("skipped: no openssl command to make a certificate");
+        return;
+    };
+    let config = Arc::new(config);
+    let pops = tls_line_server(config.clone(), "+OK POP3 over TLS", pop_handler()).await;
+    let mut c = check(NegotiateService::Pops);
+    c.login = Some("u".into());
+    c.passwd = Some("p".into());
+    assert_eq!(run(&c, pops).await, Verdict::Up);
+    c.passwd = Some("wrong".into());
+    assert!(is_down(&run(&c, pops).await));
+    // Plain POP3 against a TLS server fails.
+    c.service = NegotiateService::Pop;
+    c.passwd = Some("p".into());
+    c.login = None;
+    let mut short = target(pops);
+    short.timeout = Duration::from_secs(1);
+    assert!(is_down(&probe(&c, &short, None).await));
+
+    let imap: Handler = Arc::new(|line: &str| {
+        Some(if line.starts_with("a1 LOGIN \"u\" ") {
+            "a1 OK done".to_string()
+        } else {
+            "a2 OK bye".to_string()
+        })
+    });
+    let good = tls_line_server(config.clone(), "* OK IMAPS ready", imap.clone()).await;
+    let bad = tls_line_server(config, "* BYE", imap).await;
+    let mut c = check(NegotiateService::Imaps);
+    c.login = Some("u".into());
+    assert_eq!(run(&c, good).await, Verdict::Up);
+    assert!(is_down(&run(&c, bad).await));
+}
