@@ -269,13 +269,7 @@ fn keepalived_sample_requests_in_order() {
 fn ldirectord_sample_gives_the_spec_table() {
     let (m, warnings) = load("spec_ldirectord.cf");
     assert_eq!(table(&m.requests()), expected_table("spec_ldirectord.ipvs"));
-    let dns_line = fixture("spec_ldirectord.cf").display().to_string() + ":26:1";
-    assert_eq!(
-        messages(&warnings),
-        [format!(
-            "{dns_line}: a DNS check's receive is not compared by rvs - the check only needs an answer"
-        )]
-    );
+    assert_eq!(messages(&warnings), Vec::<String>::new());
 
     let web = &m.services[0];
     assert_eq!(web.keys, [tcp("192.168.10.100:80")]);
@@ -299,8 +293,8 @@ fn ldirectord_sample_gives_the_spec_table() {
     assert_eq!(c.retry, 1, "failurecount 2");
     assert_eq!(
         c.connect_timeout,
-        Duration::from_secs(30),
-        "negotiatetimeout"
+        Duration::from_secs(3),
+        "negotiatetimeout falls back to checktimeout"
     );
 
     let dns = &m.services[1];
@@ -311,12 +305,12 @@ fn ldirectord_sample_gives_the_spec_table() {
         sa("192.168.10.22:53"),
         "DR takes the VIP port"
     );
-    let CheckKind::Dns(q) = &dns.dests[0].checks[0].kind else {
-        panic!()
+    let CheckKind::Negotiate(q) = &dns.dests[0].checks[0].kind else {
+        panic!("{:?}", dns.dests[0].checks[0].kind)
     };
     assert_eq!(
-        (q.query_type, q.name.as_str()),
-        (DnsType::A, "www.example.com")
+        (q.request.as_str(), q.receive.as_str(), q.udp),
+        ("/www.example.com", "192.0.2.10", true)
     );
 
     let mark = &m.services[2];

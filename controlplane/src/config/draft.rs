@@ -18,8 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::forms;
 use super::model::{
-    Auth, DnsType, Global, HttpProtocol, PortAddress, Route, SyncGroup, Track, UnicastPeer, Url,
-    VirtualIp, VrrpState,
+    Auth, DnsType, Global, HttpProtocol, NegotiateCheck, PortAddress, Route, SyncGroup, Track,
+    UnicastPeer, Url, VirtualIp, VrrpState,
 };
 
 /// The whole configuration.
@@ -654,6 +654,8 @@ pub enum CheckKindName {
     DnsCheck,
     PingCheck,
     UdpCheck,
+    /// ldirectord's negotiate checks keepalived has no checker for.
+    NegotiateCheck,
 }
 
 impl CheckKindName {
@@ -683,6 +685,7 @@ impl CheckKindName {
             CheckKindName::DnsCheck => "DNS_CHECK",
             CheckKindName::PingCheck => "PING_CHECK",
             CheckKindName::UdpCheck => "UDP_CHECK",
+            CheckKindName::NegotiateCheck => "NEGOTIATE_CHECK",
         }
     }
 
@@ -798,6 +801,9 @@ pub struct CheckDraft {
     pub min_reply_length: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_reply_length: Option<u32>,
+    // NEGOTIATE_CHECK (ldirectord)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiate: Option<NegotiateCheck>,
 }
 
 impl CheckDraft {
@@ -836,6 +842,7 @@ impl CheckDraft {
             require_reply: None,
             min_reply_length: None,
             max_reply_length: None,
+            negotiate: None,
         }
     }
 
@@ -884,6 +891,7 @@ impl CheckDraft {
             k == UdpCheck,
             "max_reply_length",
         );
+        check(self.negotiate.is_some(), k == NegotiateCheck, "negotiate");
         out
     }
 }

@@ -7,35 +7,49 @@
 //!   belongs to; `#` starts a comment outside double quotes;
 //! - an unknown directive is an error (`Unknown command 'foo'`), as are the
 //!   deprecated `timeout`/`connecttimeout`, a boolean other than `yes`/`no`,
-//!   a malformed number or address, and a line indented by 1 to 3 spaces;
+//!   a malformed number or address, a `service=` ldirectord does not know,
+//!   and a line indented by 1 to 3 spaces;
+//! - names are resolved at load, as ldirectord does: host names in
+//!   `virtual=`, `real=` and `fallback=` through the system resolver (the
+//!   first address of the section's family), service names through
+//!   `/etc/services` (`getservbyname`: the virtual's protocol for
+//!   `virtual=` and `fallback=`, any protocol for `real=`); a name that
+//!   does not resolve is an error at its line; `real=A->B` gives every IPv4
+//!   address from A to B (IPv6 ranges are refused, as ldirectord does);
 //! - mapping to keepalived's model: `checkinterval` is the checks'
 //!   `delay_loop` and `delay_before_retry`; `failurecount` N is `retry`
-//!   N - 1; `checktimeout` the connect timeout of connect, external and
-//!   ping checks, `negotiatetimeout` that of negotiate checks;
-//!   `quiescent=yes` (the default) is `inhibit_on_failure`; `fallback` is
-//!   the sorry server (quorum 1: it comes in when every real server is
-//!   down); `checktype=connect` is a TCP_CHECK (a UDP_CHECK for UDP),
-//!   `negotiate` an HTTP_GET/SSL_GET (`request` the URL path, `receive` its
-//!   regex), a DNS_CHECK (`request` the name) or an SMTP_CHECK by
-//!   `service`, `external` a MISC_CHECK running `checkcommand VIP VPORT RIP
-//!   RPORT`, `ping` a PING_CHECK, `on` no check;
+//!   N - 1; the timeout of connect, external and ping checks is
+//!   `checktimeout`, that of negotiate checks `negotiatetimeout`, each
+//!   falling back to the other (the virtual's own first, then the global
+//!   ones, then 5 s and 30 s); `quiescent=yes` (the default) is
+//!   `inhibit_on_failure`; `fallback` is the sorry server (quorum 1: it
+//!   comes in when every real server is down); `checktype=connect` is a
+//!   TCP_CHECK (a UDP_CHECK for UDP), `external` a MISC_CHECK running
+//!   `checkcommand VIP VPORT RIP RPORT`, `ping` a PING_CHECK, `on` no check;
+//! - `checktype=negotiate` by `service`: http/https an HTTP_GET/SSL_GET
+//!   (`request` the URL path, `receive` its regex; with `httpmethod=HEAD`
+//!   a HEAD negotiate check), smtp and submission an SMTP_CHECK, and ftp,
+//!   pop, pops, imap, imaps, nntp, sip and dns a NEGOTIATE_CHECK (the probes
+//!   of [`crate::health::negotiate`], with `login`/`passwd`, `request` and
+//!   `receive`);
 //! - **decisions** where rvs has no equivalent (each warns): a negotiate
-//!   check of another service (ftp, mysql, ...) becomes a connect check;
-//!   `checktype=N` becomes the negotiate check alone; `checktype=off`
-//!   leaves the real servers out (ldirectord never activates them);
-//!   `httpmethod=HEAD` is sent as GET; a DNS check's `receive` is not
-//!   compared; directives about ldirectord's own process (`autoreload`,
-//!   `logfile`, `fork`, `supervised`, `cleanstop`) are accepted silently;
-//!   alerting and hook directives (`emailalert*`, `callback`,
-//!   `fallbackcommand`, `maintenancedir`, `execute` ...) warn that rvs
-//!   does not support them. Host and service names are not resolved: an
-//!   address must be numeric, a port numeric or one of the service names
-//!   of the spec's table.
+//!   check of a service that needs a database or directory client (ldap,
+//!   ldaps, mysql, pgsql, oracle, radius), or of http_proxy or simpletcp,
+//!   becomes a connect check; `checktype=N` becomes the negotiate check
+//!   alone; `checktype=off` leaves the real servers out (ldirectord never
+//!   activates them); a DNS check without `receive` warns that it never
+//!   succeeds (as in ldirectord); directives about ldirectord's own process
+//!   (`autoreload`, `logfile`, `fork`, `supervised`, `cleanstop`) are
+//!   accepted silently; alerting and hook directives (`emailalert*`,
+//!   `callback`, `fallbackcommand`, `maintenancedir`, `execute` ...) warn
+//!   that rvs does not support them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rvs_api::Protocol;
 
 use super::draft::{
     AddrPort, CheckDraft, CheckKindName, DestDraft, Draft, ForwardName, Granularity, GroupMember,
@@ -43,8 +57,9 @@ use super::draft::{
 };
 use super::error::{ConfigError, Position, Warning};
 use super::forms::parse_timer;
-use super::model::{DnsType, StatusRange, Url};
+use super::model::{NegotiateCheck, NegotiateService, StatusRange, Url};
 use super::resolve::{Locus, Positions};
+use crate::rvsadm::names::ServicesDb;
 
 /// Read `path` into a draft and its positions.
 pub fn parse_file(
@@ -58,59 +73,163 @@ pub fn parse_file(
     parse_text(&String::from_utf8_lossy(&bytes), path, warnings)
 }
 
-/// The ports of the service names ldirectord knows (`service=` defaults).
-const SERVICES: &[(&str, u16)] = &[
+/// The `service=` values ldirectord accepts.
+const SERVICES: &[&str] = &[
+    "dns",
+    "ftp",
+    "http",
+    "https",
+    "http_proxy",
+    "imap",
+    "imaps",
+    "ldap",
+    "ldaps",
+    "nntp",
+    "mysql",
+    "none",
+    "oracle",
+    "pop",
+    "pops",
+    "radius",
+    "pgsql",
+    "sip",
+    "smtp",
+    "submission",
+    "simpletcp",
+];
+
+/// Host and service names, resolved as ldirectord resolves them at load.
+struct Names {
+    services: ServicesDb,
+}
+
+impl Names {
+    fn load() -> Self {
+        Names {
+            services: ServicesDb::load(),
+        }
+    }
+
+    /// `host` (an address, bracketed for IPv6, or a host name) in the
+    /// family `v6` says: getaddrinfo's first address of that family.
+    fn host(&self, host: &str, v6: bool) -> Result<IpAddr, String> {
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let family = |ipv6: bool| if ipv6 { "IPv6" } else { "IPv4" };
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            if ip.is_ipv6() != v6 {
+                return Err(format!(
+                    "'{bare}' is an {} address: use {}",
+                    family(ip.is_ipv6()),
+                    if ip.is_ipv6() {
+                        "virtual6/real6/fallback6"
+                    } else {
+                        "virtual/real/fallback"
+                    }
+                ));
+            }
+            return Ok(ip);
+        }
+        let valid = !bare.is_empty()
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+        if !valid {
+            return Err(format!("'{host}' is not an address or a host name"));
+        }
+        (bare, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.find(|a| a.is_ipv6() == v6))
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                format!(
+                    "could not resolve host '{bare}' to an {} address",
+                    family(v6)
+                )
+            })
+    }
+
+    /// `port`, a number 0..65535 or a service name of `protocol` (`None`:
+    /// any protocol, as `getservbyname(name, "")`).
+    fn port(&self, port: &str, protocol: Option<Protocol>) -> Result<u16, String> {
+        if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) {
+            return port
+                .parse::<u16>()
+                .map_err(|_| format!("port '{port}' is not 0..65535"));
+        }
+        let found = match protocol {
+            Some(p) => self.services.port_of(port, p),
+            None => self
+                .services
+                .port_of(port, Protocol::Tcp)
+                .or_else(|| self.services.port_of(port, Protocol::Udp)),
+        };
+        found.ok_or_else(|| {
+            format!(
+                "could not resolve service '{port}'{} (/etc/services)",
+                match protocol {
+                    Some(Protocol::Udp) => "/udp",
+                    Some(_) => "/tcp",
+                    None => "",
+                }
+            )
+        })
+    }
+}
+
+/// The ports of ldirectord's services: `service=`'s default for a
+/// virtual's port, and the port its checks use when a real server has none.
+const SERVICE_PORTS: &[(&str, u16)] = &[
     ("ftp", 21),
     ("smtp", 25),
     ("dns", 53),
-    ("domain", 53),
     ("http", 80),
-    ("www", 80),
     ("pop", 110),
-    ("pop3", 110),
     ("nntp", 119),
     ("imap", 143),
-    ("imap2", 143),
     ("ldap", 389),
     ("https", 443),
     ("submission", 587),
     ("ldaps", 636),
     ("imaps", 993),
     ("pops", 995),
-    ("pop3s", 995),
     ("oracle", 1521),
     ("radius", 1812),
     ("http_proxy", 3128),
     ("mysql", 3306),
     ("sip", 5060),
     ("pgsql", 5432),
-    ("postgresql", 5432),
 ];
 
 /// `service=`'s default for a port.
 fn service_of_port(port: u16) -> &'static str {
-    match port {
-        21 => "ftp",
-        25 => "smtp",
-        53 => "dns",
-        80 => "http",
-        110 => "pop",
-        119 => "nntp",
-        143 => "imap",
-        389 => "ldap",
-        443 => "https",
-        587 => "submission",
-        636 => "ldaps",
-        993 => "imaps",
-        995 => "pops",
-        1521 => "oracle",
-        1812 => "radius",
-        3128 => "http_proxy",
-        3306 => "mysql",
-        5060 => "sip",
-        5432 => "pgsql",
-        _ => "none",
-    }
+    SERVICE_PORTS
+        .iter()
+        .find(|(_, p)| *p == port)
+        .map_or("none", |(name, _)| name)
+}
+
+/// The port of an ldirectord `service=` (the checks of a real server
+/// without one).
+fn port_of_service(service: &str) -> Option<u16> {
+    SERVICE_PORTS
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, p)| *p)
+}
+
+/// A `fallback=` line, its names resolved when its protocol is known.
+#[derive(Clone, Debug)]
+struct Fallback {
+    host: String,
+    port: Option<String>,
+    forward: ForwardName,
+    v6: bool,
+    key_pos: Position,
+    value_pos: Position,
 }
 
 /// Settings that a virtual section may override.
@@ -121,13 +240,18 @@ struct Common {
     checkinterval: Option<Duration>,
     failurecount: Option<u32>,
     quiescent: Option<bool>,
-    fallback: Option<(SorryDraft, Position)>,
+    /// `fallback=` (globally: the IPv4 virtuals').
+    fallback: Option<Fallback>,
+    /// The global `fallback6=` (the IPv6 virtuals').
+    fallback6: Option<Fallback>,
 }
 
 /// A real server line, expanded.
 #[derive(Clone, Debug)]
 struct Real {
-    addr: SocketAddr,
+    ip: IpAddr,
+    /// The port written (`None`: none, the virtual's or 0).
+    port: Option<u16>,
     forward: ForwardName,
     weight: u32,
     request: Option<String>,
@@ -141,8 +265,9 @@ struct Real {
 #[derive(Clone, Debug)]
 struct Virtual {
     pos: Position,
-    /// `None` for a fwmark.
-    addr: Option<SocketAddr>,
+    /// `host:port` as written (`None` for a fwmark), and where.
+    spec: Option<(String, String, Position)>,
+    v6: bool,
     fwmark: Option<u32>,
     reals: Vec<Real>,
     common: Common,
@@ -151,13 +276,15 @@ struct Virtual {
     netmask: Option<Granularity>,
     protocol: Option<(String, Position)>,
     checktype: Option<(String, Position)>,
-    service: Option<String>,
+    service: Option<(String, Position)>,
     checkport: Option<u16>,
     request: Option<String>,
     receive: Option<String>,
     httpmethod: Option<(String, Position)>,
     virtualhost: Option<String>,
     checkcommand: Option<String>,
+    login: Option<String>,
+    passwd: Option<String>,
     ops: Option<bool>,
 }
 
@@ -175,6 +302,7 @@ pub fn parse_text(
     warnings: &mut Vec<Warning>,
 ) -> Result<(Draft, Positions), ConfigError> {
     let file: Arc<Path> = Arc::from(path);
+    let names = Names::load();
     let mut global = Common::default();
     let mut virtuals: Vec<Virtual> = Vec::new();
     let mut in_section = false;
@@ -219,7 +347,7 @@ pub fn parse_text(
                 ));
             }
             if let Some(v) = virtuals.last_mut() {
-                virtual_line(v, &line, warnings)?;
+                virtual_line(v, &line, &names, warnings)?;
             }
             continue;
         }
@@ -233,7 +361,7 @@ pub fn parse_text(
             _ => global_line(&mut global, &line, warnings)?,
         }
     }
-    build(&file, &global, &virtuals, warnings)
+    build(&file, &global, &virtuals, &names, warnings)
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -288,25 +416,33 @@ fn count(line: &Line<'_>) -> Result<u32, ConfigError> {
         .ok_or_else(|| bad(line, "a number from 1"))
 }
 
-/// `IP[:port] [gate|masq|ipip]` of a fallback, or `[IPv6][:port] ...`.
-fn fallback(line: &Line<'_>, v6: bool) -> Result<(SorryDraft, Position), ConfigError> {
+/// `host[:port] [gate|masq|ipip]` of a fallback (`[IPv6][:port] ...`):
+/// split now, resolved with the virtual's protocol.
+fn fallback(line: &Line<'_>, v6: bool) -> Result<Fallback, ConfigError> {
     let mut words = line.value.split_whitespace();
     let addr = words.next().ok_or_else(|| bad(line, "an address"))?;
-    let addr =
-        parse_host_port(addr, v6).map_err(|e| ConfigError::new(line.value_pos.clone(), e))?;
+    let (host, port) =
+        split_host_port(addr, v6).map_err(|e| ConfigError::new(line.value_pos.clone(), e))?;
     let forward = match words.next() {
-        None => None,
-        Some(m) => Some(method(m).ok_or_else(|| bad(line, "IP[:port] gate|masq|ipip"))?),
+        None => ForwardName::Route,
+        Some(m) => method(m).ok_or_else(|| {
+            ConfigError::new(
+                line.value_pos.clone(),
+                "forward method must be gate, masq or ipip",
+            )
+        })?,
     };
-    Ok((
-        SorryDraft {
-            address: AddrPort(SocketAddr::new(addr.0, addr.1.unwrap_or(0))),
-            forward: Some(forward.unwrap_or(ForwardName::Route)),
-            tunnel: None,
-            inhibit: None,
-        },
-        line.key_pos.clone(),
-    ))
+    if words.next().is_some() {
+        return Err(bad(line, "host[:port] [gate|masq|ipip]"));
+    }
+    Ok(Fallback {
+        host: host.to_string(),
+        port: port.map(str::to_string),
+        forward,
+        v6,
+        key_pos: line.key_pos.clone(),
+        value_pos: line.value_pos.clone(),
+    })
 }
 
 fn method(word: &str) -> Option<ForwardName> {
@@ -318,58 +454,36 @@ fn method(word: &str) -> Option<ForwardName> {
     }
 }
 
-/// `IP[:PORT]` (`[IPv6][:PORT]` when `v6`), the port numeric or a known
-/// service name.
-fn parse_host_port(text: &str, v6: bool) -> Result<(IpAddr, Option<u16>), String> {
-    let (host, port) = if v6 {
-        let rest = text
-            .strip_prefix('[')
-            .ok_or_else(|| format!("'{text}' is not [IPv6 address][:port]"))?;
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("'{text}' is not [IPv6 address][:port]"))?;
+/// `host[:port]` (`[IPv6][:port]` when `v6`) into its host and port texts.
+fn split_host_port(text: &str, v6: bool) -> Result<(&str, Option<&str>), String> {
+    if v6 {
+        let bad = || format!("'{text}' is not [IPv6 address][:port]");
+        let rest = text.strip_prefix('[').ok_or_else(bad)?;
+        let (h, after) = rest.split_once(']').ok_or_else(bad)?;
         let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
+            Some(p) if !p.is_empty() => Some(p),
             None if after.is_empty() => None,
-            None => return Err(format!("'{text}' is not [IPv6 address][:port]")),
+            _ => return Err(bad()),
         };
-        (h, port)
-    } else {
-        match text.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (text, None),
-        }
-    };
-    let ip: IpAddr = host
-        .parse()
-        .map_err(|_| format!("'{host}' is not an IP address (rvs does not resolve host names)"))?;
-    if ip.is_ipv6() != v6 {
+        return Ok((h, port));
+    }
+    if text.starts_with('[') {
         return Err(format!(
-            "'{host}' is an IPv{} address: use {}",
-            if ip.is_ipv6() { 6 } else { 4 },
-            if ip.is_ipv6() {
-                "virtual6/real6/fallback6"
-            } else {
-                "virtual/real/fallback"
-            }
+            "'{text}': cannot specify an IPv6 address here - use virtual6/real6/fallback6"
         ));
     }
-    let port = match port {
-        None => None,
-        Some(p) => Some(match p.parse::<u16>() {
-            Ok(n) => n,
-            Err(_) => SERVICES
-                .iter()
-                .find(|(name, _)| *name == p)
-                .map(|(_, n)| *n)
-                .ok_or_else(|| format!("'{p}' is not a port"))?,
-        }),
-    };
-    Ok((ip, port))
+    Ok(match text.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (text, None),
+    })
 }
 
 /// A directive both global and per virtual; `Ok(false)` if `line` is not one.
-fn common_line(c: &mut Common, line: &Line<'_>, v6: bool) -> Result<bool, ConfigError> {
+fn common_line(
+    c: &mut Common,
+    line: &Line<'_>,
+    virtual_v6: Option<bool>,
+) -> Result<bool, ConfigError> {
     match line.key {
         "checktimeout" => c.checktimeout = Some(seconds(line)?),
         "negotiatetimeout" => c.negotiatetimeout = Some(seconds(line)?),
@@ -378,13 +492,21 @@ fn common_line(c: &mut Common, line: &Line<'_>, v6: bool) -> Result<bool, Config
         "quiescent" => c.quiescent = Some(yes_no(line)?),
         "fallback" | "fallback6" => {
             let ipv6 = line.key == "fallback6";
-            if v6 && !ipv6 {
-                return Err(ConfigError::new(
-                    line.key_pos.clone(),
-                    "an IPv6 virtual takes fallback6",
-                ));
+            match virtual_v6 {
+                Some(v6) if v6 != ipv6 => {
+                    return Err(ConfigError::new(
+                        line.key_pos.clone(),
+                        format!(
+                            "cannot specify \"{}\" here - use \"fallback{}\"",
+                            line.key,
+                            if v6 { "6" } else { "" }
+                        ),
+                    ))
+                }
+                Some(_) => c.fallback = Some(fallback(line, ipv6)?),
+                None if ipv6 => c.fallback6 = Some(fallback(line, true)?),
+                None => c.fallback = Some(fallback(line, false)?),
             }
-            c.fallback = Some(fallback(line, ipv6)?);
         }
         _ => return Ok(false),
     }
@@ -398,7 +520,7 @@ fn ignored_line(line: &Line<'_>, warnings: &mut Vec<Warning>) -> Result<bool, Co
         "autoreload" | "supervised" | "fork" | "cleanstop" => {
             yes_no(line)?;
         }
-        "logfile" | "comment" | "servicename" | "login" | "passwd" | "database" | "secret" => {}
+        "logfile" | "comment" | "servicename" | "database" | "secret" => {}
         "checkcount" => warnings.push(Warning::new(
             line.key_pos.clone(),
             "checkcount is deprecated - ignoring",
@@ -435,14 +557,14 @@ fn global_line(
     line: &Line<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
-    if common_line(c, line, false)? || ignored_line(line, warnings)? {
+    if common_line(c, line, None)? || ignored_line(line, warnings)? {
         return Ok(());
     }
     Err(unknown(line))
 }
 
 fn start_virtual(line: &Line<'_>, v6: bool) -> Result<Virtual, ConfigError> {
-    let (addr, fwmark) = if !line.value.is_empty() && line.value.chars().all(|c| c.is_ascii_digit())
+    let (spec, fwmark) = if !line.value.is_empty() && line.value.chars().all(|c| c.is_ascii_digit())
     {
         let mark = line
             .value
@@ -452,14 +574,18 @@ fn start_virtual(line: &Line<'_>, v6: bool) -> Result<Virtual, ConfigError> {
             .ok_or_else(|| bad(line, "a firewall mark"))?;
         (None, Some(mark))
     } else {
-        let (ip, port) = parse_host_port(&line.value, v6)
+        let (host, port) = split_host_port(&line.value, v6)
             .map_err(|e| ConfigError::new(line.value_pos.clone(), e))?;
-        let port = port.ok_or_else(|| bad(line, "IP:port"))?;
-        (Some(SocketAddr::new(ip, port)), None)
+        let port = port.ok_or_else(|| bad(line, "host:port"))?;
+        (
+            Some((host.to_string(), port.to_string(), line.value_pos.clone())),
+            None,
+        )
     };
     Ok(Virtual {
         pos: line.key_pos.clone(),
-        addr,
+        spec,
+        v6,
         fwmark,
         reals: Vec::new(),
         common: Common::default(),
@@ -475,6 +601,8 @@ fn start_virtual(line: &Line<'_>, v6: bool) -> Result<Virtual, ConfigError> {
         httpmethod: None,
         virtualhost: None,
         checkcommand: None,
+        login: None,
+        passwd: None,
         ops: None,
     })
 }
@@ -482,15 +610,25 @@ fn start_virtual(line: &Line<'_>, v6: bool) -> Result<Virtual, ConfigError> {
 fn virtual_line(
     v: &mut Virtual,
     line: &Line<'_>,
+    names: &Names,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
-    let v6 = v.addr.is_some_and(|a| a.is_ipv6());
-    if common_line(&mut v.common, line, v6)? {
+    if common_line(&mut v.common, line, Some(v.v6))? {
         return Ok(());
     }
     match line.key {
         "real" | "real6" => {
-            let reals = real(v, line, line.key == "real6")?;
+            if (line.key == "real6") != v.v6 {
+                return Err(ConfigError::new(
+                    line.key_pos.clone(),
+                    format!(
+                        "cannot specify \"{}\" here - use \"real{}\"",
+                        line.key,
+                        if v.v6 { "6" } else { "" }
+                    ),
+                ));
+            }
+            let reals = real(line, v.v6, names)?;
             v.reals.extend(reals);
         }
         "scheduler" => {
@@ -517,7 +655,18 @@ fn virtual_line(
         }
         "protocol" => v.protocol = Some((line.value.clone(), line.value_pos.clone())),
         "checktype" => v.checktype = Some((line.value.clone(), line.value_pos.clone())),
-        "service" => v.service = Some(line.value.clone()),
+        "service" => {
+            if !SERVICES.contains(&line.value.as_str()) {
+                return Err(ConfigError::new(
+                    line.value_pos.clone(),
+                    format!(
+                        "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission (not '{}')",
+                        line.value
+                    ),
+                ));
+            }
+            v.service = Some((line.value.clone(), line.value_pos.clone()));
+        }
         "checkport" => {
             v.checkport = Some(
                 line.value
@@ -529,12 +678,16 @@ fn virtual_line(
         }
         "request" => v.request = Some(line.value.clone()),
         "receive" => v.receive = Some(line.value.clone()),
-        "httpmethod" => match line.value.as_str() {
-            "GET" | "HEAD" => v.httpmethod = Some((line.value.clone(), line.value_pos.clone())),
+        "httpmethod" => match line.value.to_ascii_uppercase().as_str() {
+            m @ ("GET" | "HEAD") => {
+                v.httpmethod = Some((m.to_string(), line.value_pos.clone()));
+            }
             _ => return Err(bad(line, "GET or HEAD")),
         },
         "virtualhost" => v.virtualhost = Some(line.value.clone()),
         "checkcommand" => v.checkcommand = Some(line.value.clone()),
+        "login" => v.login = Some(line.value.clone()),
+        "passwd" => v.passwd = Some(line.value.clone()),
         "ops" => v.ops = Some(yes_no(line)?),
         _ if ignored_line(line, warnings)? => {}
         _ => return Err(unknown(line)),
@@ -542,66 +695,51 @@ fn virtual_line(
     Ok(())
 }
 
-/// `real = IP[->IP2][:port] gate|masq|ipip [weight] ["request", "receive"]
-/// [l:N] [u:N]`, ranges expanded.
-fn real(v: &Virtual, line: &Line<'_>, v6: bool) -> Result<Vec<Real>, ConfigError> {
+/// The most real servers one `real=A->B` line gives.
+const RANGE_MAX: u32 = 65_536;
+
+/// `real = host[->host2][:port] gate|masq|ipip [weight] ["request",
+/// "receive"] [l:N] [u:N]`, names resolved, ranges expanded.
+fn real(line: &Line<'_>, v6: bool, names: &Names) -> Result<Vec<Real>, ConfigError> {
     let words = real_words(&line.value).ok_or_else(|| bad(line, "a real server"))?;
     let mut it = words.iter();
     let addr = it.next().ok_or_else(|| bad(line, "a real server"))?;
+    let at = |e: String| ConfigError::new(line.value_pos.clone(), e);
+    // The port follows the last host: after `]` for IPv6.
     let (range, port_text) = match addr.rsplit_once(':') {
         Some((r, p)) if !v6 || r.ends_with(']') => (r, Some(p)),
         _ => (addr.as_str(), None),
     };
     let (first, last) = match range.split_once("->") {
-        Some((a, b)) => (a, b),
-        None => (range, range),
+        Some((a, b)) => (a, Some(b)),
+        None => (range, None),
     };
-    let host = |h: &str| -> Result<IpAddr, ConfigError> {
-        let h = if v6 {
-            h.strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .unwrap_or(h)
-        } else {
-            h
-        };
-        let ip: IpAddr = h.parse().map_err(|_| {
-            ConfigError::new(
-                line.value_pos.clone(),
-                format!("invalid real server address '{h}' (rvs does not resolve host names)"),
-            )
-        })?;
-        if ip.is_ipv6() != v6 {
-            return Err(ConfigError::new(
-                line.value_pos.clone(),
-                format!("'{h}' is not an IPv{} address", if v6 { 6 } else { 4 }),
-            ));
-        }
-        Ok(ip)
+    let first = names
+        .host(first, v6)
+        .map_err(|e| at(format!("invalid address for real server: {e}")))?;
+    let last = match last {
+        Some(l) => Some(
+            names
+                .host(l, v6)
+                .map_err(|e| at(format!("invalid end address for real server: {e}")))?,
+        ),
+        None => None,
     };
-    let first = host(first)?;
-    let last = host(last)?;
     let port = match port_text {
         None => None,
         Some(p) => Some(
-            parse_host_port(&format!("0.0.0.0:{p}"), false)
-                .map_err(|e| ConfigError::new(line.value_pos.clone(), e))?
-                .1
-                .unwrap_or(0),
+            names
+                .port(p, None)
+                .map_err(|e| at(format!("invalid port for real server: {e}")))?,
         ),
     };
     let forward = it
         .next()
         .and_then(|m| method(m))
-        .ok_or_else(|| bad(line, "IP[:port] gate|masq|ipip [weight]"))?;
-    let vport = v.addr.map_or(0, |a| a.port());
-    // Only NAT maps ports: other methods (and no port at all) take the
-    // virtual's.
-    let port = match (forward, port) {
-        (ForwardName::Masq, Some(p)) => p,
-        _ => vport,
-    };
+        .ok_or_else(|| at("forward method must be gate, masq or ipip".to_string()))?;
     let mut real = Real {
-        addr: SocketAddr::new(first, port),
+        ip: first,
+        port,
         forward,
         weight: 1,
         request: None,
@@ -625,7 +763,11 @@ fn real(v: &Virtual, line: &Line<'_>, v6: bool) -> Result<Vec<Real>, ConfigError
     match quoted.as_slice() {
         [] => {}
         [req, rec] => {
-            real.request = Some(req.clone());
+            real.request = Some(if req.starts_with('/') {
+                req.clone()
+            } else {
+                format!("/{req}")
+            });
             real.receive = Some(rec.clone());
         }
         _ => {
@@ -635,16 +777,29 @@ fn real(v: &Virtual, line: &Line<'_>, v6: bool) -> Result<Vec<Real>, ConfigError
             ))
         }
     }
-    let addrs = GroupMember::addrs(first, last);
-    if addrs.is_empty() || addrs.len() > 65_536 {
-        return Err(bad(line, "an address range"));
+    let Some(last) = last else {
+        return Ok(vec![real]);
+    };
+    let (IpAddr::V4(a), IpAddr::V4(b)) = (first, last) else {
+        return Err(at(
+            "an address range of IPv6 real servers is not supported (nor by ldirectord)"
+                .to_string(),
+        ));
+    };
+    let (a, b) = (u32::from(a), u32::from(b));
+    if a > b {
+        return Err(at(format!(
+            "invalid range {first}->{last}: the first address must not be above the last"
+        )));
     }
-    Ok(addrs
+    if b - a >= RANGE_MAX {
+        return Err(at(format!(
+            "range {first}->{last} has more than {RANGE_MAX} addresses"
+        )));
+    }
+    Ok(GroupMember::addrs(first, last)
         .into_iter()
-        .map(|a| Real {
-            addr: SocketAddr::new(a, port),
-            ..real.clone()
-        })
+        .map(|ip| Real { ip, ..real.clone() })
         .collect())
 }
 
@@ -684,10 +839,40 @@ fn real_words(value: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// A virtual's checker, from `checktype` and `service`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Checker {
+    /// A keepalived checker.
+    Keepalived(CheckKindName),
+    /// A NEGOTIATE_CHECK.
+    Negotiate(NegotiateService),
+}
+
+/// The timeout of a check: `checktimeout` for connect, external and ping
+/// checks, `negotiatetimeout` for negotiate checks, each falling back to
+/// the other as ldirectord does (the virtual's own, then the global ones).
+fn timeouts(v: &Common, global: &Common) -> (Duration, Duration) {
+    let check = v
+        .checktimeout
+        .or(v.negotiatetimeout)
+        .or(global.checktimeout)
+        .or(global.negotiatetimeout)
+        .unwrap_or(Duration::from_secs(5));
+    let negotiate = v
+        .negotiatetimeout
+        .or(v.checktimeout)
+        .or(global.negotiatetimeout)
+        .or(global.checktimeout)
+        .unwrap_or(Duration::from_secs(30));
+    (check, negotiate)
+}
+
+#[allow(clippy::too_many_lines)]
 fn build(
     file: &Arc<Path>,
     global: &Common,
     virtuals: &[Virtual],
+    names: &Names,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Draft, Positions), ConfigError> {
     let mut draft = Draft::default();
@@ -695,9 +880,9 @@ fn build(
     for (i, v) in virtuals.iter().enumerate() {
         pos.set(Locus::Service(i), v.pos.clone());
         let mut s = ServiceDraft::default();
-        let default_protocol = match (v.addr, v.fwmark) {
+        let default_protocol = match (&v.spec, v.fwmark) {
             (_, Some(_)) => "fwm",
-            (Some(a), None) if a.port() == 53 => "udp",
+            (Some((_, port, _)), None) if port == "53" || port == "domain" => "udp",
             _ => "tcp",
         };
         let protocol = v
@@ -711,11 +896,28 @@ fn build(
                 .map_or(v.pos.clone(), |(_, p)| p.clone());
             ConfigError::new(at, what.to_string())
         };
+        let mut vaddr: Option<SocketAddr> = None;
         match (v.fwmark, protocol) {
             (Some(m), "fwm") => s.fwmark = Some(m),
             (Some(_), _) => return Err(proto_err("protocol of a fwmark virtual must be fwm")),
             (None, "tcp" | "udp") => {
-                s.address = v.addr.map(AddrPort);
+                let proto = if protocol == "tcp" {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                };
+                if let Some((host, port, at)) = &v.spec {
+                    let err = |e: String| {
+                        ConfigError::new(
+                            at.clone(),
+                            format!("invalid address for virtual service: {e}"),
+                        )
+                    };
+                    let ip = names.host(host, v.v6).map_err(err)?;
+                    let port = names.port(port, Some(proto)).map_err(err)?;
+                    vaddr = Some(SocketAddr::new(ip, port));
+                }
+                s.address = vaddr.map(AddrPort);
                 s.protocol = Some(if protocol == "tcp" {
                     ProtocolName::Tcp
                 } else {
@@ -729,6 +931,8 @@ fn build(
                 )))
             }
         }
+        let vport = vaddr.map_or(0, |a| a.port());
+        let udp = s.protocol == Some(ProtocolName::Udp);
         s.scheduler = Some(v.scheduler.clone().unwrap_or_else(|| "wrr".to_string()));
         s.persistence_timeout = v.persistent;
         s.persistence_netmask = v.netmask;
@@ -736,51 +940,66 @@ fn build(
         s.forward = Some(ForwardName::Route);
         s.quorum = Some(1);
         s.hysteresis = Some(0);
-        let common = |f: fn(&Common) -> Option<Duration>| f(&v.common).or(f(global));
-        let interval = common(|c| c.checkinterval).unwrap_or(Duration::from_secs(10));
-        let negotiate_timeout = common(|c| c.negotiatetimeout);
-        let check_timeout = common(|c| c.checktimeout)
-            .or(negotiate_timeout)
-            .unwrap_or(Duration::from_secs(5));
-        let negotiate_timeout = negotiate_timeout.unwrap_or(Duration::from_secs(30));
+        let interval = v
+            .common
+            .checkinterval
+            .or(global.checkinterval)
+            .unwrap_or(Duration::from_secs(10));
+        let (check_timeout, negotiate_timeout) = timeouts(&v.common, global);
         let failures = v.common.failurecount.or(global.failurecount).unwrap_or(1);
         let quiescent = v.common.quiescent.or(global.quiescent).unwrap_or(true);
         s.inhibit_on_failure = Some(quiescent);
         s.delay_loop = Some(interval);
-        if let Some((sorry, at)) = v.common.fallback.as_ref().or(global.fallback.as_ref()) {
-            pos.set(Locus::Sorry(i), at.clone());
-            let mut sorry = sorry.clone();
-            if sorry.address.0.port() == 0 {
-                sorry.address.0.set_port(v.addr.map_or(0, |a| a.port()));
-            }
-            s.sorry_server = Some(sorry);
+        let fallback = v.common.fallback.as_ref().or(if v.v6 {
+            global.fallback6.as_ref()
+        } else {
+            global.fallback.as_ref()
+        });
+        if let Some(f) = fallback.filter(|f| f.v6 == v.v6) {
+            pos.set(Locus::Sorry(i), f.key_pos.clone());
+            let proto = if udp { Protocol::Udp } else { Protocol::Tcp };
+            let err = |e: String| {
+                ConfigError::new(f.value_pos.clone(), format!("invalid fallback server: {e}"))
+            };
+            let ip = names.host(&f.host, f.v6).map_err(err)?;
+            let port = match &f.port {
+                Some(p) => names.port(p, Some(proto)).map_err(err)?,
+                None => vport,
+            };
+            s.sorry_server = Some(SorryDraft {
+                address: AddrPort(SocketAddr::new(ip, port)),
+                forward: Some(f.forward),
+                tunnel: None,
+                inhibit: None,
+            });
         }
-        let service = v
-            .service
-            .clone()
-            .unwrap_or_else(|| service_of_port(v.addr.map_or(0, |a| a.port())).to_string());
+        let (service, service_pos) = match &v.service {
+            Some((name, at)) => (name.clone(), at.clone()),
+            None => (service_of_port(vport).to_string(), v.pos.clone()),
+        };
         let (checktype, checktype_pos) = match &v.checktype {
             Some((t, p)) => (t.clone(), p.clone()),
             None => ("negotiate".to_string(), v.pos.clone()),
         };
-        let udp = s.protocol == Some(ProtocolName::Udp);
-        let kind = check_kind(&checktype, &service, udp, &checktype_pos, warnings)?;
-        if let (Some(CheckKindName::HttpGet | CheckKindName::SslGet), Some((m, at))) =
-            (kind, &v.httpmethod)
-        {
-            if m == "HEAD" {
-                warnings.push(Warning::new(
-                    at.clone(),
-                    "httpmethod=HEAD is not supported by rvs - checks send GET",
-                ));
-            }
-        }
-        if kind == Some(CheckKindName::DnsCheck)
-            && v.receive.as_deref().is_some_and(|r| !r.is_empty())
+        let head = v.httpmethod.as_ref().is_some_and(|(m, _)| m == "HEAD");
+        let checker = checker(
+            &checktype,
+            &checktype_pos,
+            &service,
+            &service_pos,
+            udp,
+            head,
+            warnings,
+        )?;
+        if checker == Some(Checker::Negotiate(NegotiateService::Dns))
+            && v.receive.as_deref().unwrap_or("").is_empty()
+            && v.reals
+                .iter()
+                .any(|r| r.receive.as_deref().unwrap_or("").is_empty())
         {
             warnings.push(Warning::new(
-                v.pos.clone(),
-                "a DNS check's receive is not compared by rvs - the check only needs an answer",
+                service_pos.clone(),
+                "a DNS check without receive never succeeds (ldirectord compares the answers with receive)",
             ));
         }
         let off = checktype == "off";
@@ -793,12 +1012,25 @@ fn build(
         for r in v.reals.iter().filter(|_| !off) {
             let j = s.dest.len();
             pos.set(Locus::Dest(i, j), r.pos.clone());
-            let mut d = DestDraft::new(r.addr);
+            // Only NAT maps ports: other methods (and no port at all) take
+            // the virtual's.
+            let port = match (r.forward, r.port) {
+                (ForwardName::Masq, Some(p)) => p,
+                _ => vport,
+            };
+            let raddr = SocketAddr::new(r.ip, port);
+            let mut d = DestDraft::new(raddr);
             d.forward = Some(r.forward);
             d.weight = Some(r.weight);
             d.l_threshold = r.l_threshold;
             d.u_threshold = r.u_threshold;
-            if let Some(kind) = kind {
+            if let Some(checker) = checker {
+                let request = r.request.clone().or_else(|| v.request.clone());
+                let receive = r.receive.clone().or_else(|| v.receive.clone());
+                let kind = match checker {
+                    Checker::Keepalived(k) => k,
+                    Checker::Negotiate(_) => CheckKindName::NegotiateCheck,
+                };
                 let mut c = CheckDraft::new(kind);
                 c.delay_loop = Some(interval);
                 c.delay_before_retry = Some(interval);
@@ -807,40 +1039,35 @@ fn build(
                     kind,
                     CheckKindName::HttpGet
                         | CheckKindName::SslGet
-                        | CheckKindName::DnsCheck
                         | CheckKindName::SmtpCheck
+                        | CheckKindName::NegotiateCheck
                 );
                 let timeout = if negotiate {
                     negotiate_timeout
                 } else {
                     check_timeout
                 };
-                let request = r.request.clone().or_else(|| v.request.clone());
-                let receive = r.receive.clone().or_else(|| v.receive.clone());
-                match kind {
-                    CheckKindName::MiscCheck => {
-                        let cmd = v
-                            .checkcommand
-                            .clone()
-                            .unwrap_or_else(|| "/bin/true".to_string());
-                        let (vip, vport) = match (v.addr, v.fwmark) {
-                            (Some(a), _) => (a.ip().to_string(), a.port()),
-                            (None, m) => (m.unwrap_or(0).to_string(), 0),
-                        };
-                        c.misc_path = Some(format!(
-                            "{cmd} {vip} {vport} {} {}",
-                            r.addr.ip(),
-                            r.addr.port()
-                        ));
-                        c.misc_timeout = Some(timeout);
-                    }
-                    _ => {
-                        c.connect_timeout = Some(timeout);
-                        c.connect_port = v.checkport;
-                    }
+                if kind == CheckKindName::MiscCheck {
+                    let cmd = v
+                        .checkcommand
+                        .clone()
+                        .unwrap_or_else(|| "/bin/true".to_string());
+                    let (vip, vp) = match (vaddr, v.fwmark) {
+                        (Some(a), _) => (a.ip().to_string(), a.port()),
+                        (None, m) => (m.unwrap_or(0).to_string(), 0),
+                    };
+                    c.misc_path = Some(format!("{cmd} {vip} {vp} {} {}", raddr.ip(), port));
+                    c.misc_timeout = Some(timeout);
+                } else {
+                    c.connect_timeout = Some(timeout);
+                    // ldirectord checks `checkport`, else the real server's
+                    // port, else (port 0: a fwmark's) the service's port.
+                    c.connect_port = v
+                        .checkport
+                        .or_else(|| (port == 0).then(|| port_of_service(&service)).flatten());
                 }
-                match kind {
-                    CheckKindName::HttpGet | CheckKindName::SslGet => {
+                match checker {
+                    Checker::Keepalived(CheckKindName::HttpGet | CheckKindName::SslGet) => {
                         let path = request.unwrap_or_else(|| "/".to_string());
                         let path = if path.starts_with('/') {
                             path
@@ -857,16 +1084,30 @@ fn build(
                         });
                         c.virtualhost = v.virtualhost.clone();
                     }
-                    CheckKindName::DnsCheck => {
-                        let name = request.filter(|r| !r.is_empty() && r != "/");
-                        c.dns_name = Some(name.unwrap_or_else(|| ".".to_string()));
-                        c.dns_type = Some(match receive.as_deref().map(str::parse::<IpAddr>) {
-                            Some(Ok(IpAddr::V4(_))) => DnsType::A,
-                            Some(Ok(IpAddr::V6(_))) => DnsType::Aaaa,
-                            _ => DnsType::Soa,
+                    Checker::Negotiate(service) => {
+                        let receive = receive.unwrap_or_default();
+                        if let Err(e) = regex::bytes::Regex::new(&receive) {
+                            return Err(ConfigError::new(
+                                r.pos.clone(),
+                                format!("receive '{receive}' is not a regex: {e}"),
+                            ));
+                        }
+                        let request = request.unwrap_or_else(|| "/".to_string());
+                        c.negotiate = Some(NegotiateCheck {
+                            service,
+                            login: v.login.clone().filter(|l| !l.is_empty()),
+                            passwd: v.passwd.clone().filter(|p| !p.is_empty()),
+                            request: if request.starts_with('/') {
+                                request
+                            } else {
+                                format!("/{request}")
+                            },
+                            receive,
+                            udp,
+                            virtualhost: v.virtualhost.clone(),
                         });
                     }
-                    _ => {}
+                    Checker::Keepalived(_) => {}
                 }
                 d.check.push(c);
             }
@@ -877,31 +1118,47 @@ fn build(
     Ok((draft, pos))
 }
 
-/// The checker of a `checktype` for `service`; `None`: no checker.
-fn check_kind(
+/// The checker of a `checktype` for `service` (`head`: `httpmethod=HEAD`);
+/// `None`: no checker.
+fn checker(
     checktype: &str,
+    checktype_pos: &Position,
     service: &str,
+    service_pos: &Position,
     udp: bool,
-    at: &Position,
+    head: bool,
     warnings: &mut Vec<Warning>,
-) -> Result<Option<CheckKindName>, ConfigError> {
-    let connect = if udp {
+) -> Result<Option<Checker>, ConfigError> {
+    let connect = Checker::Keepalived(if udp {
         CheckKindName::UdpCheck
     } else {
         CheckKindName::TcpCheck
-    };
+    });
     let negotiate = |warnings: &mut Vec<Warning>| match service {
-        "http" => CheckKindName::HttpGet,
-        "https" => CheckKindName::SslGet,
-        "dns" => CheckKindName::DnsCheck,
-        "smtp" => CheckKindName::SmtpCheck,
+        "http" if head => Checker::Negotiate(NegotiateService::HttpHead),
+        "https" if head => Checker::Negotiate(NegotiateService::HttpsHead),
+        "http" => Checker::Keepalived(CheckKindName::HttpGet),
+        "https" => Checker::Keepalived(CheckKindName::SslGet),
+        "smtp" | "submission" => Checker::Keepalived(CheckKindName::SmtpCheck),
+        "ftp" => Checker::Negotiate(NegotiateService::Ftp),
+        "pop" => Checker::Negotiate(NegotiateService::Pop),
+        "pops" => Checker::Negotiate(NegotiateService::Pops),
+        "imap" => Checker::Negotiate(NegotiateService::Imap),
+        "imaps" => Checker::Negotiate(NegotiateService::Imaps),
+        "nntp" => Checker::Negotiate(NegotiateService::Nntp),
+        "sip" => Checker::Negotiate(NegotiateService::Sip),
+        "dns" => Checker::Negotiate(NegotiateService::Dns),
         "none" => connect,
         other => {
+            let why = match other {
+                "ldap" | "ldaps" => "needs a directory client",
+                "mysql" | "pgsql" | "oracle" => "needs a database client",
+                "radius" => "needs a RADIUS client",
+                _ => "is not supported",
+            };
             warnings.push(Warning::new(
-                at.clone(),
-                format!(
-                    "checktype=negotiate for service={other} is not supported by rvs - using a connect check"
-                ),
+                service_pos.clone(),
+                format!("checktype=negotiate for service={other} {why} - rvs uses a connect check"),
             ));
             connect
         }
@@ -909,12 +1166,12 @@ fn check_kind(
     Ok(match checktype {
         "connect" => Some(connect),
         "negotiate" => Some(negotiate(warnings)),
-        "external" | "external-perl" => Some(CheckKindName::MiscCheck),
-        "ping" => Some(CheckKindName::PingCheck),
+        "external" | "external-perl" => Some(Checker::Keepalived(CheckKindName::MiscCheck)),
+        "ping" => Some(Checker::Keepalived(CheckKindName::PingCheck)),
         "on" | "off" => None,
         n if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
             warnings.push(Warning::new(
-                at.clone(),
+                checktype_pos.clone(),
                 format!(
                     "checktype={n} ({n} connect checks, then a negotiate check) is approximated by the negotiate check alone"
                 ),
@@ -923,7 +1180,7 @@ fn check_kind(
         }
         other => {
             return Err(ConfigError::new(
-                at.clone(),
+                checktype_pos.clone(),
                 format!("checktype: '{other}' is not connect, negotiate, external, external-perl, ping, on, off or a number"),
             ))
         }

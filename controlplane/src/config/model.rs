@@ -590,6 +590,8 @@ pub enum CheckKind {
     Ping,
     /// `UDP_CHECK`.
     Udp(UdpCheck),
+    /// An ldirectord negotiate check keepalived has no checker for.
+    Negotiate(NegotiateCheck),
 }
 
 impl CheckKind {
@@ -604,6 +606,7 @@ impl CheckKind {
             CheckKind::Dns(_) => "DNS_CHECK",
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Udp(_) => "UDP_CHECK",
+            CheckKind::Negotiate(_) => "NEGOTIATE_CHECK",
         }
     }
 }
@@ -813,6 +816,73 @@ pub struct UdpCheck {
     pub require_reply: Option<String>,
     pub min_reply_length: u32,
     pub max_reply_length: u32,
+}
+
+/// An ldirectord `checktype=negotiate` check of a protocol keepalived has
+/// no checker for (`service=ftp|pop|pops|imap|imaps|nntp|sip`, a DNS check
+/// that compares `receive`, HTTP with `httpmethod=HEAD`); the probes are
+/// [`crate::health::negotiate`]'s.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NegotiateCheck {
+    pub service: NegotiateService,
+    /// `login` (ftp, pop, imap; sip's OPTIONS URI); `None`: no login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// `passwd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passwd: Option<String>,
+    /// `request`: the file an FTP check fetches, the name a DNS check asks
+    /// for, the path of an HTTP check.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub request: String,
+    /// `receive`: a regular expression the answer must match; empty: none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub receive: String,
+    /// Over UDP rather than TCP (sip, dns: the virtual service's protocol).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
+    /// The Host header of an HTTP check; `None`: the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
+}
+
+/// The protocol of a [`NegotiateCheck`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NegotiateService {
+    Ftp,
+    Pop,
+    /// POP3 over TLS.
+    Pops,
+    Imap,
+    /// IMAP over TLS.
+    Imaps,
+    Nntp,
+    Sip,
+    Dns,
+    /// HTTP with the HEAD method.
+    HttpHead,
+    /// HTTPS with the HEAD method.
+    HttpsHead,
+}
+
+impl NegotiateService {
+    /// ldirectord's `service=` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NegotiateService::Ftp => "ftp",
+            NegotiateService::Pop => "pop",
+            NegotiateService::Pops => "pops",
+            NegotiateService::Imap => "imap",
+            NegotiateService::Imaps => "imaps",
+            NegotiateService::Nntp => "nntp",
+            NegotiateService::Sip => "sip",
+            NegotiateService::Dns => "dns",
+            NegotiateService::HttpHead => "http",
+            NegotiateService::HttpsHead => "https",
+        }
+    }
 }
 
 /// The dataplane's network settings.

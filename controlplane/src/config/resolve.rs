@@ -801,6 +801,10 @@ impl Resolver<'_> {
             CheckKindName::SmtpCheck => CheckKind::Smtp(SmtpCheck {
                 helo_name: cd.helo_name.clone(),
             }),
+            CheckKindName::NegotiateCheck => match &cd.negotiate {
+                Some(n) => CheckKind::Negotiate(n.clone()),
+                None => return Err(self.error(here, "NEGOTIATE_CHECK has no service")),
+            },
             CheckKindName::DnsCheck => CheckKind::Dns(DnsCheck {
                 query_type: cd.dns_type.unwrap_or_default(),
                 name: cd.dns_name.clone().unwrap_or_else(|| ".".to_string()),

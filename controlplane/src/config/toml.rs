@@ -253,6 +253,7 @@ fn check_draft(c: &Check) -> CheckDraft {
         CheckKind::Dns(_) => CheckKindName::DnsCheck,
         CheckKind::Ping => CheckKindName::PingCheck,
         CheckKind::Udp(_) => CheckKindName::UdpCheck,
+        CheckKind::Negotiate(_) => CheckKindName::NegotiateCheck,
     };
     let mut d = CheckDraft::new(kind);
     if kind != CheckKindName::MiscCheck {
@@ -299,6 +300,7 @@ fn check_draft(c: &Check) -> CheckDraft {
             d.min_reply_length = Some(u.min_reply_length);
             d.max_reply_length = Some(u.max_reply_length);
         }
+        CheckKind::Negotiate(n) => d.negotiate = Some(n.clone()),
         CheckKind::Tcp | CheckKind::Ping => {}
     }
     d

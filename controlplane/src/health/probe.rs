@@ -93,11 +93,12 @@ pub async fn probe(kind: &CheckKind, target: &Target, ssl: Option<&Ssl>) -> Verd
         CheckKind::Smtp(c) => bounded(target, smtp(c, target)).await,
         CheckKind::Dns(d) => bounded(target, dns(d, target)).await,
         CheckKind::Ping => bounded(target, ping(target)).await,
+        CheckKind::Negotiate(n) => super::negotiate::probe(n, target, ssl).await,
     }
 }
 
 /// A probe the connect timeout bounds as a whole.
-async fn bounded(
+pub(super) async fn bounded(
     target: &Target,
     work: impl std::future::Future<Output = Result<(), String>>,
 ) -> Verdict {
@@ -157,13 +158,13 @@ fn secs(d: Duration) -> String {
     }
 }
 
-fn timed_out(d: Duration) -> String {
+pub(super) fn timed_out(d: Duration) -> String {
     format!("timeout after {}", secs(d))
 }
 
 /// An I/O error as a reason: the common ones in words, others as the OS
 /// says them.
-fn describe(e: &io::Error) -> String {
+pub(super) fn describe(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
@@ -198,7 +199,7 @@ fn new_socket(target: &Target, ty: Type, proto: Protocol) -> io::Result<Socket> 
 }
 
 /// A TCP connection to `target.addr` (the caller bounds the time).
-async fn tcp_connect(target: &Target) -> Result<TcpStream, String> {
+pub(super) async fn tcp_connect(target: &Target) -> Result<TcpStream, String> {
     let socket = new_socket(target, Type::STREAM, Protocol::TCP)
         .map_err(|e| format!("socket: {}", describe(&e)))?;
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
@@ -206,7 +207,7 @@ async fn tcp_connect(target: &Target) -> Result<TcpStream, String> {
 }
 
 /// A UDP socket connected to `target.addr`.
-fn udp_connect(target: &Target) -> Result<UdpSocket, String> {
+pub(super) fn udp_connect(target: &Target) -> Result<UdpSocket, String> {
     let socket = new_socket(target, Type::DGRAM, Protocol::UDP)
         .map_err(|e| format!("socket: {}", describe(&e)))?;
     socket
@@ -217,7 +218,7 @@ fn udp_connect(target: &Target) -> Result<UdpSocket, String> {
 }
 
 /// A receive error on a connected UDP socket as a reason.
-fn udp_recv_error(e: &io::Error) -> String {
+pub(super) fn udp_recv_error(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::ConnectionRefused {
         "connection refused (ICMP port unreachable)".to_string()
     } else {
@@ -498,7 +499,7 @@ fn parse_status(line: &str) -> Option<u16> {
     code.parse().ok()
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+pub(super) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
@@ -859,7 +860,7 @@ where
 }
 
 /// The host name, for HELO.
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

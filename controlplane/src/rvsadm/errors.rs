@@ -3,7 +3,8 @@
 //! Contract: [`error_text`] maps an [`ApiError`] to what ipvsadm's
 //! `ipvs_strerror()` prints for the same errno from the same call: first the
 //! per-command texts ("Service already exists", "No such destination", ...),
-//! then the generic ones, else the C library's `strerror` text. Where the
+//! then ERANGE's for a dest whose lower threshold is above its upper one
+//! (the kernel's check), then the generic ones, else the C library's `strerror` text. Where the
 //! dataplane explains an `Invalid`, `NotSupported` or `NoMemory` refusal, its
 //! explanation is more useful than the generic text and is printed instead.
 //! `Version` and `BadRequest` have no errno; they get rvsadm's own texts.
@@ -39,6 +40,15 @@ pub fn error_text(command: &Command, err: &ApiError) -> String {
     };
     if let Some(text) = specific {
         return text.to_string();
+    }
+    // The kernel refuses a lower threshold above the upper one with ERANGE,
+    // which ipvs_strerror() leaves to strerror().
+    if let (Command::Change(R::AddDest { dest, .. } | R::EditDest { dest, .. }), K::Invalid) =
+        (command, err.kind)
+    {
+        if dest.l_threshold > dest.u_threshold {
+            return "Numerical result out of range".to_string();
+        }
     }
     let explained = !err.message.is_empty();
     match err.kind {

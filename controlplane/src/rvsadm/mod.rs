@@ -382,6 +382,8 @@ Usage:
   rvsadm -L|l [virtual-service] [options]
   rvsadm -Z [virtual-service]
   rvsadm --set tcp tcpfin udp
+  rvsadm --start-daemon {master|backup} [daemon-options]
+  rvsadm --stop-daemon {master|backup}
   rvsadm -h
   rvsadm -v
   rvsadm --counters
@@ -406,6 +408,8 @@ Either long or short options are allowed.
   --list            -L|-l     list the table (the default without arguments)
   --zero            -Z        zero counters in a service or all services
   --set tcp tcpfin udp        set connection timeout values
+  --start-daemon              start connection sync daemon
+  --stop-daemon               stop connection sync daemon
   --help            -h        display this help message
   --version         -v        display the version
 
@@ -453,6 +457,17 @@ Options:
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --proxy-protocol v2                 FullNAT dests get the client's address in a
                                       PROXY protocol v2 header instead of TOA
+
+Daemon Options:
+  --syncid sid                        syncid for connection sync (default=0: a
+                                      backup takes any)
+  --sync-maxlen length                Max sync message length (default: the
+                                      interface's MTU less 28)
+  --mcast-interface interface         multicast interface for connection sync
+                                      (default: the first port's)
+  --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)
+  --mcast-port port                   UDP port (default=8848)
+  --mcast-ttl ttl                     Multicast TTL (default=1)
 
 rvs specifics:
   --socket PATH                       admin socket of rvs-dataplane (default:

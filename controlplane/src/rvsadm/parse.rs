@@ -12,8 +12,8 @@
 //! - Errors are [`ParseError`]s carrying ipvsadm's text and exit status.
 //!
 //! Where rvsadm differs from ipvsadm 1.31, on purpose:
-//! - a second command gives "multiple commands specified" (ipvsadm says
-//!   "invalid option"); `-h`/`-v` count as commands;
+//! - `-h`/`-v` count as commands (after another command they are an
+//!   "invalid option", as in ipvsadm);
 //! - `-r`, `-M` and `-b` are interpreted after all options are read, so their
 //!   meaning does not depend on whether `-t`/`-s` came first;
 //! - `--socket PATH` (an rvs extension) may appear anywhere; argv holding only
@@ -228,7 +228,9 @@ impl Draft {
     ) -> Result<(), ParseError> {
         let value = value.unwrap_or_default();
         match kind {
-            Kind::Command(_) => return syntax("multiple commands specified"),
+            // ipvsadm reads the command first; a command after it is an
+            // option its second loop does not know.
+            Kind::Command(_) => return syntax(format!("invalid option `{shown}'")),
             // `--socket` is taken by `parse_args`; `--sort` does nothing.
             Kind::Socket | Kind::Sort => {}
             Kind::Ipv6 => match &mut self.service {
@@ -380,12 +382,29 @@ impl Draft {
             }
             Opt::McastGroup => {
                 self.set(opt)?;
-                match value.parse::<std::net::Ipv4Addr>() {
-                    Ok(a) if a.is_multicast() => {
-                        self.sync.group = Some(a.into());
+                // ipvsadm: a ':' makes it an IPv6 group; either must be multicast.
+                let group: Option<std::net::IpAddr> = if value.contains(':') {
+                    value
+                        .parse::<std::net::Ipv6Addr>()
+                        .ok()
+                        .filter(|a| a.is_multicast())
+                        .map(Into::into)
+                } else {
+                    value
+                        .parse::<std::net::Ipv4Addr>()
+                        .ok()
+                        .filter(|a| a.is_multicast())
+                        .map(Into::into)
+                };
+                match group {
+                    Some(g) => {
+                        self.sync.group = Some(g);
                         Ok(())
                     }
-                    _ => syntax("invalid mcast-group address"),
+                    None => syntax(format!(
+                        "invalid IPv{} mcast-group `{value}'",
+                        if value.contains(':') { 6 } else { 4 }
+                    )),
                 }
             }
             Opt::McastPort => {
@@ -507,7 +526,8 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
                             _ if cmd == Cmd::StartDaemon => {
                                 return syntax("illegal start-daemon parameter specified")
                             }
-                            _ => return syntax("illegal stop_daemon parameter specified"),
+                            // ipvsadm 1.31's text for --stop-daemon, word for word.
+                            _ => return syntax("illegal start_daemon specified"),
                         };
                         let mut d = Draft::new(cmd);
                         d.daemon = Some(role);
@@ -816,35 +836,54 @@ fn dest_config(
     })
 }
 
-/// The `--tun-*` options fit together (`spec/ipvsadm.md` §1): only with
-/// `-i`; a port for GUE and only for it; one checksum option, remote
-/// checksum only for GUE.
+/// The `--tun-*` options fit together, checked as ipvsadm 1.31 checks
+/// them (`spec/ipvsadm.md` §1) and in its words: only with `-i`; then per
+/// tunnel type, in the order port, nocsum, csum, remcsum: ipip takes none,
+/// gue needs the port and at most one checksum option, gre takes one
+/// checksum option but neither the port nor remcsum.
 fn check_tunnel(draft: &Draft) -> Result<(), ParseError> {
-    use rvs_api::{TunnelCsum, TunnelKind};
-    let csum_opts = [Opt::TunNoCsum, Opt::TunCsum, Opt::TunRemCsum]
-        .iter()
-        .filter(|&&o| draft.has(o))
-        .count();
-    let any = csum_opts > 0 || draft.has(Opt::TunType) || draft.has(Opt::TunPort);
+    use rvs_api::TunnelKind;
+    let options = [Opt::TunPort, Opt::TunNoCsum, Opt::TunCsum, Opt::TunRemCsum];
+    let any = draft.has(Opt::TunType) || options.iter().any(|&o| draft.has(o));
     if any && draft.forward != Forward::Tunnel {
-        return syntax("tunnel options are only allowed with -i (--ipip)");
+        return syntax("Tunnel options conflict with forward method");
     }
-    if csum_opts > 1 {
-        return syntax("only one of --tun-nocsum, --tun-csum and --tun-remcsum may be given");
+    // '+' needed, 'x' refused, '1' at most one of them, ' ' optional.
+    let (name, rules) = match draft.tunnel.kind {
+        TunnelKind::Ipip => ("ipip", *b"xxxx"),
+        TunnelKind::Gue => ("gue", *b"+111"),
+        TunnelKind::Gre => ("gre", *b"x11x"),
+    };
+    let mut first_exclusive: Option<Opt> = None;
+    for (&opt, rule) in options.iter().zip(rules) {
+        let given = draft.has(opt);
+        match rule {
+            b'+' if !given => {
+                return syntax(format!(
+                    "You need to supply the '{}' option for the '{name}' tunnel type",
+                    opt.name()
+                ))
+            }
+            b'x' if given => {
+                return syntax(format!(
+                    "Illegal '{}' option with the '{name}' tunnel type",
+                    opt.name()
+                ))
+            }
+            b'1' if given => match first_exclusive {
+                None => first_exclusive = Some(opt),
+                Some(first) => {
+                    return syntax(format!(
+                    "The option '{}' conflicts with the '{}' option in the '{name}' tunnel type",
+                    opt.name(),
+                    first.name()
+                ))
+                }
+            },
+            _ => {}
+        }
     }
-    match draft.tunnel.kind {
-        TunnelKind::Gue if draft.tunnel.port == 0 => syntax("--tun-type gue needs --tun-port"),
-        TunnelKind::Ipip | TunnelKind::Gre if draft.has(Opt::TunPort) => {
-            syntax("--tun-port is only for --tun-type gue")
-        }
-        TunnelKind::Ipip if csum_opts > 0 => {
-            syntax("checksum options are only for --tun-type gue or gre")
-        }
-        TunnelKind::Gre if draft.tunnel.csum == TunnelCsum::RemCsum => {
-            syntax("--tun-remcsum is only for --tun-type gue")
-        }
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 fn list_format(draft: &Draft) -> ListFormat {
@@ -1263,8 +1302,8 @@ mod tests {
             error("-A -t 10.0.0.1:80 -f 3"),
             "multiple 'service-address' options specified"
         );
-        assert_eq!(error("-A -D"), "multiple commands specified");
-        assert_eq!(error("-L -L"), "multiple commands specified");
+        assert_eq!(error("-A -D"), "invalid option `-D'");
+        assert_eq!(error("-L -L"), "invalid option `-L'");
         assert_eq!(error("-L -n extra"), "unexpected argument extra");
         assert_eq!(status("-A -s rr"), 2);
         assert_eq!(status("-L -n extra"), 2);
@@ -1362,23 +1401,23 @@ mod tests {
             ),
             (
                 "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue",
-                "--tun-type gue needs --tun-port",
+                "You need to supply the 'tun-port' option for the 'gue' tunnel type",
             ),
             (
                 "-a -t 10.0.0.1:80 -r 10.0.1.1 -m --tun-type gue --tun-port 1",
-                "tunnel options are only allowed with -i (--ipip)",
+                "Tunnel options conflict with forward method",
             ),
             (
                 "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-port 1",
-                "--tun-port is only for --tun-type gue",
+                "Illegal 'tun-port' option with the 'ipip' tunnel type",
             ),
             (
                 "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gre --tun-remcsum",
-                "--tun-remcsum is only for --tun-type gue",
+                "Illegal 'tun-remcsum' option with the 'gre' tunnel type",
             ),
             (
                 "-a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue --tun-port 1 --tun-csum --tun-nocsum",
-                "only one of --tun-nocsum, --tun-csum and --tun-remcsum may be given",
+                "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gue' tunnel type",
             ),
         ] {
             assert_eq!(parse(line), Err(ParseError::Syntax(message.into())), "{line}");
@@ -1431,14 +1470,14 @@ mod tests {
                 "--start-daemon primary",
                 "illegal start-daemon parameter specified",
             ),
-            ("--stop-daemon x", "illegal stop_daemon parameter specified"),
+            ("--stop-daemon x", "illegal start_daemon specified"),
             (
                 "--start-daemon master --syncid 256",
                 "illegal syncid specified",
             ),
             (
                 "--start-daemon master --mcast-group 10.0.0.1",
-                "invalid mcast-group address",
+                "invalid IPv4 mcast-group `10.0.0.1'",
             ),
             (
                 "--start-daemon master --mcast-ttl 0",
@@ -1536,8 +1575,8 @@ mod tests {
         );
         assert_eq!(status("--counters -n"), 2);
         assert_eq!(status("--counters -t 1.2.3.4:80"), 2);
-        assert_eq!(error("--counters -L"), "multiple commands specified");
-        assert_eq!(error("-L --counters"), "multiple commands specified");
+        assert_eq!(error("--counters -L"), "invalid option `-L'");
+        assert_eq!(error("-L --counters"), "invalid option `--counters'");
         assert_eq!(error("--counters extra"), "unexpected argument extra");
     }
 
