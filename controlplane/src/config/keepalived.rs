@@ -14,17 +14,25 @@
 //!   enclosing block) silently changes what the rest of the file means; we
 //!   do not reproduce it;
 //! - `static_ipaddress` and `static_routes` become the network's addresses
-//!   and routes, `dev` naming a dataplane port;
+//!   and routes, `dev` naming a dataplane port (an address without `dev`:
+//!   `default_interface`, else `eth0`); routes follow keepalived's `ip
+//!   route` grammar ([`super::iproute`]);
 //! - known keepalived keywords rvs does not act on (SNMP, process tuning,
 //!   `static_rules`, `FILE_CHECK` ...) warn `Keyword 'X' is not supported
 //!   by rvs - ignoring` and are skipped;
 //! - a malformed value of an ordinary keyword is a warning and the keyword
-//!   is ignored (keepalived logs it and keeps the default); these are hard
-//!   errors: a bad brace, a bad address (virtual server, real server, sorry
-//!   server, group entry, local address), a weight outside 0..2147483647,
-//!   an unknown `lb_algo`/`lvs_sched` or `lb_kind`/`lvs_method`, a protocol
-//!   rvs cannot serve (SCTP, or an unknown name), an include loop, and what
-//!   [`super::resolve`] refuses (a duplicate real server ...).
+//!   is ignored (keepalived logs it and keeps the default); these are
+//!   errors, each losing its item only (keepalived's granularity: the
+//!   top-level block, or a `real_server`, a checker, a `sorry_server`, a
+//!   `global_defs` keyword, one line of `virtual_ipaddress`,
+//!   `unicast_peer`, `static_ipaddress`, `static_routes`, a group or a
+//!   pool): a bad address (virtual server, real server, sorry server, group
+//!   entry, local address, VIP, route), a weight outside 0..2147483647, an
+//!   unknown `lb_algo`/`lvs_sched` or `lb_kind`/`lvs_method`, a protocol rvs
+//!   cannot serve (SCTP, or an unknown name), a block where none belongs or
+//!   none where one must, an unexpanded `$NAME` (see `expanded`), and what
+//!   [`super::resolve`] refuses (a duplicate real server ...); a bad brace
+//!   or an include loop is the whole file's error ([`lexer`]);
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

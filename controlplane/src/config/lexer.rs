@@ -2,6 +2,10 @@
 //! quotes, comments, braces and `include`, producing a tree of statements.
 //!
 //! Contract:
+//! - every line goes through keepalived's preprocessor first
+//!   ([`preprocess`]: `@ID`, `$NAME`, `~SEQ`, `\` continuation); a line it
+//!   refuses is an error of that line alone, and positions are those of
+//!   the characters as written (a substituted value: its `$`'s);
 //! - a statement is a keyword and its arguments on one line; `{` and `}`
 //!   are tokens of their own wherever they are (outside quotes), and a
 //!   statement ends at the end of its line or at a brace; a `{` right after
