@@ -40,7 +40,7 @@ fn excluded_ipv6_addresses_leave_an_ipv4_instance_on_vrrpv2() {
 
 #[test]
 fn routes_take_options_and_types_before_the_destination() {
-    let text = "static_routes {\n  src 198.18.0.2 198.19.0.0/16 via 198.18.0.1 dev lan0\n  to 198.20.0.0/16 dev lan0 metric 10\n  inet6 to 2001:db8:1::/48 via inet6 2001:db8::1 dev lan1\n  blackhole 198.21.0.0/16\n  to unreachable 198.22.0.0/16 table 100\n  unicast default via 198.18.0.254 dev lan0 protocol static mtu lock 1400\n}\n";
+    let text = "static_routes {\n  src 198.18.0.2 198.19.0.0/16 via 198.18.0.1 dev lan0\n  to 198.20.0.0/16 dev lan0 metric 10\n  inet6 to 2001:db8:1::/48 via inet6 2001:db8::1 dev lan1\n  blackhole 198.21.0.0/16\n  to unreachable 198.22.0.0/16 table 100\n  unicast default via 198.18.0.254 dev lan0 protocol static mtu lock 1400\n  198.25.0.0/16 nexthop via 198.18.0.1 dev lan0 nexthop via 198.18.0.2 dev lan0\n}\n";
     let r = ok(text);
     let routes: Vec<String> = r
         .model
@@ -66,6 +66,11 @@ fn routes_take_options_and_types_before_the_destination() {
     assert!(
         w.iter()
             .any(|w| w.contains(":2:3: static_routes: 'src' is not supported")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.contains(":8:3: static_routes: a route with 'nexthop' is not supported")),
         "{w:?}"
     );
     // Still errors, each losing its route only: mixed families, no

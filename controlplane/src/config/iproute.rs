@@ -13,7 +13,8 @@
 //! - rvs acts on the destination, `via`/`gw` and `dev`/`oif`; every other
 //!   option is read with its value (so the line parses as keepalived parses
 //!   it) and reported back as unsupported; a route type other than
-//!   `unicast` makes the route one rvs cannot install ([`Parsed::kind`]).
+//!   `unicast`, and multipath (`nexthop`) or encapsulation (`encap`), make
+//!   the route one rvs cannot install ([`Parsed::kind`]).
 
 use std::net::IpAddr;
 
@@ -27,7 +28,8 @@ pub struct Parsed {
     pub dst: Prefix,
     pub via: Option<IpAddr>,
     pub dev: Option<String>,
-    /// The route type when one other than `unicast` was given.
+    /// What makes it a route rvs cannot install (`blackhole route`,
+    /// `route with 'nexthop'` ...), if anything.
     pub kind: Option<String>,
     /// Options rvs does not act on, each at its word (for a warning).
     pub ignored: Vec<Word>,
@@ -156,8 +158,10 @@ pub fn parse(words: &[Word]) -> Result<Parsed, RouteError> {
                 }
             }
             "encap" | "nexthop" | "or" | "add" | "prepend" | "append" => {
-                // Multipath and encapsulation: nothing rvs can install.
-                return Err(e(i, format!("route option '{w}' is not supported by rvs")));
+                // Multipath and encapsulation: nothing rvs can install;
+                // the rest of the line is theirs.
+                kind = Some(format!("route with '{w}'"));
+                break;
             }
             _ => {
                 if let Some(lock) = takes_value(w) {
@@ -178,7 +182,7 @@ pub fn parse(words: &[Word]) -> Result<Parsed, RouteError> {
                     };
                     if ROUTE_TYPES.contains(&d.text.as_str()) {
                         if d.text != "unicast" {
-                            kind = Some(d.text.clone());
+                            kind = Some(format!("{} route", d.text));
                         }
                         j += 1;
                         d = words
@@ -254,9 +258,14 @@ mod tests {
         let p = parse(&words("inet6 default via inet6 fe80::1 dev eth0 metric 5")).unwrap();
         assert_eq!(p.dst.to_string(), "::/0");
         let p = parse(&words("blackhole 10.9.0.0/16")).unwrap();
-        assert_eq!(p.kind.as_deref(), Some("blackhole"));
+        assert_eq!(p.kind.as_deref(), Some("blackhole route"));
         let p = parse(&words("to unreachable 10.9.0.0/16 table 10 mtu lock 1400")).unwrap();
-        assert_eq!(p.kind.as_deref(), Some("unreachable"));
+        assert_eq!(p.kind.as_deref(), Some("unreachable route"));
+        let p = parse(&words(
+            "10.2.0.0/16 nexthop via 10.0.0.1 nexthop via 10.0.0.2",
+        ))
+        .unwrap();
+        assert_eq!(p.kind.as_deref(), Some("route with 'nexthop'"));
         let p = parse(&words("unicast 10.1.0.0/16 dev eth0")).unwrap();
         assert_eq!(p.kind, None);
     }

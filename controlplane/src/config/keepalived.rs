@@ -1454,9 +1454,7 @@ impl Cx<'_> {
             self.warn(w, m);
         }
         if let Some(kind) = &p.kind {
-            let m = format!(
-                "static_routes: a {kind} route is not supported by rvs - ignoring the route"
-            );
+            let m = format!("static_routes: a {kind} is not supported by rvs - ignoring the route");
             self.warn(&line.key, m);
             return Ok(());
         }
