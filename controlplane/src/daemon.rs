@@ -2,10 +2,16 @@
 //! the configuration says, and serves `/metrics`.
 //!
 //! Contract:
-//! - the configuration is loaded at start (a bad one: exit 1, nothing
-//!   sent) and again on SIGHUP; a reload that fails is logged and changes
-//!   nothing: the dataplane keeps what it has and the daemon the last good
-//!   configuration;
+//! - the configuration is loaded at start (one that does not load at all:
+//!   exit 1, nothing sent) and again on SIGHUP; a reload that does not load
+//!   at all is logged and changes nothing: the dataplane keeps what it has
+//!   and the daemon the last good configuration. A load that leaves items
+//!   out in error (keepalived.conf: see [`crate::config`]) applies the rest,
+//!   as keepalived; the loader logs each item left out at error level, the
+//!   daemon counts them (`rvs_config_errors_total`,
+//!   `rvs_config_last_load_errors`) and logs at error level every
+//!   virtual server of the running configuration that a reload with
+//!   errors loses;
 //! - its real servers are health-checked ([`crate::health`]); the desired
 //!   state is the configuration as their health has it (down real servers
 //!   out, or at weight 0 with `inhibit_on_failure`; a sorry server when a
@@ -49,9 +55,28 @@ pub struct Options {
     pub metrics: Option<SocketAddr>,
 }
 
+/// What a load gave: the model of the items that load, and how many items
+/// it left out in error (the loader has logged each).
+pub struct Loaded {
+    pub model: Model,
+    pub errors: u64,
+}
+
 /// A configuration loader: the file's model, or an error naming file, line
-/// and column.
-pub type Loader = dyn Fn(&Path) -> Result<Model, String>;
+/// and column when it does not load at all.
+pub type Loader = dyn Fn(&Path) -> Result<Loaded, String>;
+
+/// The virtual servers of `old` that `new` does not have, by name.
+pub fn lost_services(old: &Model, new: &Model) -> Vec<String> {
+    let have: std::collections::HashSet<&rvs_api::ServiceKey> =
+        new.services.iter().flat_map(|s| s.keys.iter()).collect();
+    old.services
+        .iter()
+        .flat_map(|s| s.keys.iter())
+        .filter(|k| !have.contains(k))
+        .map(rvs_api::ServiceKey::label)
+        .collect()
+}
 
 /// The desired state: the model as its health has it, and the VIPs of the
 /// VRRP instances that are not master released.
@@ -124,14 +149,25 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
             return 1;
         }
     }
+    let counters = Arc::new(metrics::ConfigCounters::default());
     let model = match load(&opts.config) {
-        Ok(m) => m,
+        Ok(l) => {
+            counters.loaded(l.errors);
+            if l.errors > 0 {
+                tracing::error!(
+                    errors = l.errors,
+                    "the configuration has errors: the items in error are left out, the rest applies"
+                );
+            }
+            l.model
+        }
         Err(e) => {
             tracing::error!(error = %e, "the configuration does not load");
             return 1;
         }
     };
     let services = model.services.len();
+    let mut running = model.clone();
     let model = Arc::new(model);
     let mut ha = Ha::start(&model, &opts.socket);
     let mut checks = match Checks::start(model) {
@@ -147,9 +183,10 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
             Ok(listener) => {
                 let socket = opts.socket.clone();
                 let board = Arc::clone(&checks.board);
+                let counters = Arc::clone(&counters);
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board));
+                    .spawn(move || serve_metrics(listener, &socket, &board, &counters));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -168,7 +205,21 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
         let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
         if reload.swap(false, Ordering::Relaxed) {
             match load(&opts.config) {
-                Ok(m) => {
+                Ok(Loaded { model: m, errors }) => {
+                    counters.loaded(errors);
+                    if errors > 0 {
+                        tracing::error!(
+                            errors,
+                            "the new configuration has errors: the items in error are left out, the rest applies"
+                        );
+                        for lost in lost_services(&running, &m) {
+                            tracing::error!(
+                                service = %lost,
+                                "virtual server removed by the reload: the new configuration has errors, check whether it lost it to one"
+                            );
+                        }
+                    }
+                    running = m.clone();
                     tracing::info!(services = m.services.len(), "configuration reloaded");
                     if m.vrrp.instances != ha.instances {
                         ha.stop();
@@ -177,10 +228,13 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                     checks.reload(Arc::new(m));
                     now_due = true;
                 }
-                Err(e) => tracing::error!(
-                    error = %e,
-                    "the new configuration does not load: keeping the running one, the dataplane unchanged"
-                ),
+                Err(e) => {
+                    counters.failed();
+                    tracing::error!(
+                        error = %e,
+                        "the new configuration does not load: keeping the running one, the dataplane unchanged"
+                    )
+                }
             }
         }
         if checks.board.changed.swap(false, Ordering::Relaxed)
@@ -244,15 +298,25 @@ fn reconcile_once(
 /// A minimal HTTP/1.1 server for `GET /metrics`: one request per
 /// connection, bounded reads (2 s, 8 KiB), every scrape read fresh from the
 /// dataplane's admin API.
-fn serve_metrics(listener: TcpListener, socket: &str, board: &Board) {
+fn serve_metrics(
+    listener: TcpListener,
+    socket: &str,
+    board: &Board,
+    counters: &metrics::ConfigCounters,
+) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket, board) {
+        if let Err(e) = answer(stream, socket, board, counters) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
 }
 
-fn answer(stream: TcpStream, socket: &str, board: &Board) -> std::io::Result<()> {
+fn answer(
+    stream: TcpStream,
+    socket: &str,
+    board: &Board,
+    counters: &metrics::ConfigCounters,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
     let mut reader = BufReader::new(std::io::Read::take(stream.try_clone()?, 8192));
@@ -270,7 +334,7 @@ fn answer(stream: TcpStream, socket: &str, board: &Board) -> std::io::Result<()>
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, body) = match scrape(socket, board) {
+    let (status, body) = match scrape(socket, board, counters) {
         Ok(text) => ("200 OK", text),
         Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
     };
@@ -281,7 +345,7 @@ fn answer(stream: TcpStream, socket: &str, board: &Board) -> std::io::Result<()>
     )
 }
 
-fn scrape(socket: &str, board: &Board) -> Result<String, String> {
+fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Result<String, String> {
     let ask = |r: Request| rvs_api::call(socket, r).map_err(|e| format!("{e:?}"));
     let Response::Info(info) = ask(Request::Info)? else {
         return Err("unexpected answer to Info".into());
@@ -302,6 +366,7 @@ fn scrape(socket: &str, board: &Board) -> Result<String, String> {
         counters,
         cores,
         health,
+        config: loads.get(),
     }))
 }
 

@@ -3,7 +3,8 @@
 //! the dataplane's counters (verdicts and drops by reason); per worker core
 //! its busy ratio and loop cycles and the depth of its hand-off ring; the
 //! generation; the health checks' view: each dest's health, each checker's
-//! state and last probe's duration, each service's quorum.
+//! state and last probe's duration, each service's quorum; the
+//! configuration's loads: items left out in error, refused reloads.
 //!
 //! Contract: [`render`] is pure (the state in, the text out), in the text
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
@@ -20,6 +21,51 @@ pub struct Scrape {
     pub counters: Counters,
     pub cores: Vec<CoreStatus>,
     pub health: HealthMetrics,
+    pub config: ConfigMetrics,
+}
+
+/// What the configuration's loads gave (start and every reload).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConfigMetrics {
+    /// Items left out in error, over all loads.
+    pub errors_total: u64,
+    /// Items the running configuration's load left out.
+    pub last_errors: u64,
+    /// Reloads refused: the file did not load at all.
+    pub failed_reloads_total: u64,
+}
+
+/// The daemon's running count of [`ConfigMetrics`], shared with the
+/// metrics thread.
+#[derive(Debug, Default)]
+pub struct ConfigCounters {
+    errors_total: std::sync::atomic::AtomicU64,
+    last_errors: std::sync::atomic::AtomicU64,
+    failed_reloads_total: std::sync::atomic::AtomicU64,
+}
+
+impl ConfigCounters {
+    /// A load that gave a model, leaving `errors` items out.
+    pub fn loaded(&self, errors: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.errors_total.fetch_add(errors, Relaxed);
+        self.last_errors.store(errors, Relaxed);
+    }
+
+    /// A reload that did not load at all.
+    pub fn failed(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.failed_reloads_total.fetch_add(1, Relaxed);
+    }
+
+    pub fn get(&self) -> ConfigMetrics {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConfigMetrics {
+            errors_total: self.errors_total.load(Relaxed),
+            last_errors: self.last_errors.load(Relaxed),
+            failed_reloads_total: self.failed_reloads_total.load(Relaxed),
+        }
+    }
 }
 
 /// What the health checks know, labelled.
@@ -112,6 +158,29 @@ pub fn render(scrape: &Scrape) -> String {
     f.sample("rvs_generation", &[], info.generation);
     f.head("rvs_workers", "gauge", "Worker cores of the dataplane.");
     f.sample("rvs_workers", &[], u64::from(info.workers));
+    let config = &scrape.config;
+    f.head(
+        "rvs_config_errors_total",
+        "counter",
+        "Configuration items left out in error, over all loads (start and reloads).",
+    );
+    f.sample("rvs_config_errors_total", &[], config.errors_total);
+    f.head(
+        "rvs_config_last_load_errors",
+        "gauge",
+        "Configuration items the running configuration's load left out in error.",
+    );
+    f.sample("rvs_config_last_load_errors", &[], config.last_errors);
+    f.head(
+        "rvs_config_failed_reloads_total",
+        "counter",
+        "Reloads refused because the configuration did not load at all.",
+    );
+    f.sample(
+        "rvs_config_failed_reloads_total",
+        &[],
+        config.failed_reloads_total,
+    );
 
     type Get = fn(&rvs_api::Stats) -> u64;
     let traffic: [(&str, &str, &str, Get); 5] = [
@@ -414,12 +483,17 @@ mod tests {
             )],
             quorum: vec![("tcp/198.18.0.100:80".into(), true)],
         };
+        let counters_cfg = ConfigCounters::default();
+        counters_cfg.loaded(3);
+        counters_cfg.loaded(1);
+        counters_cfg.failed();
         let text = render(&Scrape {
             info,
             services,
             counters,
             cores,
             health,
+            config: counters_cfg.get(),
         });
         for line in [
             "# TYPE rvs_connections_total counter",
@@ -436,6 +510,9 @@ mod tests {
             "rvs_dest_up{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\"} 0",
             "rvs_check_duration_seconds{service=\"tcp/198.18.0.100:80\",dest=\"198.18.0.11:80\",check=\"HTTP_GET#0\"} 1.500000",
             "rvs_service_quorum{service=\"tcp/198.18.0.100:80\"} 1",
+            "rvs_config_errors_total 4",
+            "rvs_config_last_load_errors 1",
+            "rvs_config_failed_reloads_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -1494,20 +1494,20 @@ fn check_prints_the_model_and_exits_0() {
 #[test]
 fn check_of_a_bad_file_exits_1_with_the_position() {
     let f = fixture("weight_range.conf");
-    let (code, out, err) = run(&["--check", "--config", f.to_str().unwrap()]);
+    let (code, _out, err) = run(&["--check", "--config", f.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(out.is_empty());
-    assert_eq!(
-        err,
-        format!(
-            "{}:5:16: weight '2147483648' is outside range 0..2147483647\n",
+    // Every error is printed, marked; the rest of the file loads.
+    assert!(
+        err.contains(&format!(
+            "{}:5:16: error: weight '2147483648' is outside range 0..2147483647\n",
             f.display()
-        )
+        )),
+        "{err}"
     );
     let (code, _, err) = run(&["--check", "--config", "/nonexistent/k.conf"]);
     assert_eq!(code, 1);
     assert!(
-        err.starts_with("/nonexistent/k.conf: cannot read: "),
+        err.starts_with("/nonexistent/k.conf: error: cannot read: "),
         "{err}"
     );
 }
@@ -1678,10 +1678,6 @@ fn static_addresses_and_routes_from_keepalived() {
     );
     assert_eq!(parse_ok(&m.to_toml(), Dialect::Toml).0, m);
     for (bad, why) in [
-        (
-            "static_ipaddress {\n  198.18.2.2/24\n}\n",
-            "test.conf:2:3: a static address needs 'dev PORT'",
-        ),
         (
             "static_ipaddress {\n  198.18.2.300/24 dev lan0\n}\n",
             "test.conf:2:3: invalid address",

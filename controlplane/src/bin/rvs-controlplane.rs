@@ -3,18 +3,26 @@
 //! Contract (this build):
 //! - `rvs-controlplane --check --config FILE` (options in either order,
 //!   `--config=FILE` too) loads and validates FILE
-//!   ([`rvs_controlplane::config::load`]), prints each warning to stderr,
-//!   prints the model as native TOML to stdout and exits 0; on an error it
-//!   prints `FILE:LINE:COL: message` to stderr and exits 1;
+//!   ([`rvs_controlplane::config::load_report`]) as keepalived's `-t`:
+//!   prints every warning and every error to stderr, each as
+//!   `FILE:LINE:COL: message` (errors as `FILE:LINE:COL: error: message`),
+//!   prints the model of what loads as native TOML to stdout, and exits 1
+//!   if there was any error (0 otherwise); a file that does not load at all
+//!   prints its error and exits 1;
+//! - `--config-id ID` (keepalived's `-i ID`) is the id keepalived.conf's
+//!   `@ID` conditional lines and `${_INSTANCE}` are read with; the default
+//!   is the host name up to its first dot, as keepalived's;
 //! - `rvs-controlplane genhash -s IP -p PORT -u PATH [-S] [-V HOST]
 //!   [-P 1.0|1.1] [-t SECONDS]` is keepalived's `genhash`: GET the page and
 //!   print `MD5SUM = <hex>`, the digest HTTP_GET's `digest` takes; exit 0,
 //!   or 1 when the page cannot be fetched;
 //! - `-h`/`--help` prints the usage to stdout and exits 0;
 //! - `rvs-controlplane --config FILE [--metrics ADDR] [--socket PATH]
-//!   [--log-format text|json]` runs the daemon ([`rvs_controlplane::daemon`]):
-//!   a FILE that does not load exits 1 at start, and on SIGHUP keeps the
-//!   running configuration; SIGTERM/SIGINT exit 0;
+//!   [--log-format text|json] [--config-id ID]` runs the daemon
+//!   ([`rvs_controlplane::daemon`]): a FILE that does not load at all exits
+//!   1 at start, and on SIGHUP keeps the running configuration; a FILE with
+//!   items in error loads the rest (keepalived.conf), each item left out
+//!   logged at error level; SIGTERM/SIGINT exit 0;
 //! - any other command line prints the problem and the usage to stderr and
 //!   exits 2.
 
@@ -32,9 +40,12 @@ const EXIT_USAGE: u8 = 2;
 
 const USAGE: &str = "\
 Usage:
-  rvs-controlplane --check --config FILE   validate FILE, print its model as TOML
+  rvs-controlplane --check --config FILE [--config-id ID]
+                                           validate FILE: print every error and
+                                           warning, the model as TOML; exit 1 on
+                                           any error
   rvs-controlplane --config FILE [--metrics ADDR:PORT] [--socket PATH]
-                   [--log-format text|json]
+                   [--log-format text|json] [--config-id ID]
                                            run the daemon: keep the dataplane as
                                            FILE says (SIGHUP re-reads it), serve
                                            /metrics on ADDR:PORT
@@ -44,11 +55,16 @@ Usage:
                                            or SSL_GET's digest
   rvs-controlplane -h | --help             this help
 
--t and -f are keepalived's spellings of --check and --config.
+-t, -f and -i are keepalived's spellings of --check, --config and --config-id.
 
 FILE is keepalived.conf (the default), ldirectord.cf (a .cf file, a name
 starting with ldirectord, or key=value lines) or rvs's TOML (a .toml file).
-Warnings go to stderr; an error prints FILE:LINE:COL: message and exits 1.
+--config-id ID is the id keepalived.conf's @ID lines and ${_INSTANCE} use
+(default: the host name up to its first dot).
+Warnings and errors go to stderr as FILE:LINE:COL: message. keepalived.conf
+loads as keepalived loads it: an item in error (a virtual_server, a
+real_server, a vrrp_instance, a route ...) is left out and the rest loads;
+ldirectord.cf and TOML load all or nothing.
 The admin socket is --socket, else $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock.
 ";
 
@@ -165,6 +181,7 @@ enum Mode {
     /// Load, validate, print the model.
     Check {
         config: PathBuf,
+        config_id: Option<String>,
     },
     /// The daemon: apply the configuration and keep it applied.
     Run {
@@ -172,6 +189,7 @@ enum Mode {
         metrics: Option<SocketAddr>,
         socket: Option<String>,
         json_logs: bool,
+        config_id: Option<String>,
     },
 }
 
@@ -184,6 +202,7 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
     let mut metrics: Option<SocketAddr> = None;
     let mut socket: Option<String> = None;
     let mut json_logs = false;
+    let mut config_id: Option<String> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -195,6 +214,12 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
                     v.parse()
                         .map_err(|_| format!("--metrics {v}: not an ADDR:PORT"))?,
                 );
+            }
+            "--config-id" | "-i" => {
+                let id = it
+                    .next()
+                    .ok_or_else(|| format!("option {arg} needs an id"))?;
+                config_id = Some(id.clone());
             }
             "--socket" => {
                 socket = Some(it.next().ok_or("option --socket needs a path")?.clone());
@@ -212,8 +237,12 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
                     return Err("--config given twice".to_string());
                 }
             }
-            _ => match arg.strip_prefix("--config=") {
-                Some(file) if !file.is_empty() => {
+            _ => match (
+                arg.strip_prefix("--config="),
+                arg.strip_prefix("--config-id="),
+            ) {
+                (_, Some(id)) => config_id = Some(id.to_string()),
+                (Some(file), _) if !file.is_empty() => {
                     if config.replace(PathBuf::from(file)).is_some() {
                         return Err("--config given twice".to_string());
                     }
@@ -224,39 +253,87 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
     }
     let config = config.ok_or_else(|| "--config FILE is required".to_string())?;
     Ok(if check {
-        Mode::Check { config }
+        Mode::Check { config, config_id }
     } else {
         Mode::Run {
             config,
             metrics,
             socket,
             json_logs,
+            config_id,
         }
     })
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+/// The preprocessor's options for `config_id` (the host's when `None`).
+fn options(config_id: Option<String>) -> config::Options {
+    match config_id {
+        Some(config_id) => config::Options { config_id },
+        None => config::Options::default(),
+    }
+}
+
+fn check(path: &std::path::Path, opts: &config::Options) -> ExitCode {
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    match config::load(path) {
-        Ok((model, warnings)) => {
-            for w in &warnings {
-                let _ = writeln!(err, "{w}");
-            }
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            match out
-                .write_all(model.to_toml().as_bytes())
-                .and_then(|()| out.flush())
-            {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(EXIT_CONFIG),
-            }
-        }
+    let report = match config::load_report(path, opts) {
+        Ok(r) => r,
         Err(e) => {
-            let _ = writeln!(err, "{e}");
-            ExitCode::from(EXIT_CONFIG)
+            let _ = writeln!(err, "{}: error: {}", e.pos, e.message);
+            return ExitCode::from(EXIT_CONFIG);
         }
+    };
+    // Warnings and errors in file order, errors marked.
+    let mut lines: Vec<(&config::Position, bool, &str)> = report
+        .warnings
+        .iter()
+        .map(|w| (&w.pos, false, w.message.as_str()))
+        .chain(
+            report
+                .errors
+                .iter()
+                .map(|e| (&e.pos, true, e.message.as_str())),
+        )
+        .collect();
+    lines.sort_by(|a, b| {
+        (a.0.file.as_ref(), a.0.line, a.0.col).cmp(&(b.0.file.as_ref(), b.0.line, b.0.col))
+    });
+    for (pos, error, message) in &lines {
+        if *error {
+            let _ = writeln!(err, "{pos}: error: {message}");
+        } else {
+            let _ = writeln!(err, "{pos}: {message}");
+        }
+    }
+    let n = report.errors.len();
+    if n > 0 {
+        let what = if report.usable() {
+            "left out, the rest loads"
+        } else {
+            "the file does not load"
+        };
+        let _ = writeln!(
+            err,
+            "{}: {n} error{} ({what})",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    if report.usable() {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        if out
+            .write_all(report.model.to_toml().as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    if n > 0 {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -270,13 +347,14 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Ok(Mode::Check { config }) => check(&config),
+        Ok(Mode::Check { config, config_id }) => check(&config, &options(config_id)),
         Ok(Mode::Genhash(g)) => genhash(&g),
         Ok(Mode::Run {
             config,
             metrics,
             socket,
             json_logs,
+            config_id,
         }) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -293,12 +371,23 @@ fn main() -> ExitCode {
                 socket: socket.unwrap_or_else(rvs_api::socket_path_from_env),
                 metrics,
             };
-            let load = |path: &std::path::Path| {
-                let (model, warnings) = config::load(path).map_err(|e| e.to_string())?;
-                for w in &warnings {
+            let opts_pre = options(config_id);
+            let load = move |path: &std::path::Path| {
+                let report = config::load_report(path, &opts_pre).map_err(|e| e.to_string())?;
+                for w in &report.warnings {
                     tracing::warn!("{w}");
                 }
-                Ok(model)
+                for e in &report.errors {
+                    tracing::error!("{e} - left out");
+                }
+                if !report.usable() {
+                    let first = report.errors.first().map(ToString::to_string);
+                    return Err(first.unwrap_or_default());
+                }
+                Ok(rvs_controlplane::daemon::Loaded {
+                    errors: report.errors.len() as u64,
+                    model: report.model,
+                })
             };
             ExitCode::from(rvs_controlplane::daemon::run(&opts, &load) as u8)
         }
@@ -322,12 +411,26 @@ mod tests {
         let f = PathBuf::from("k.conf");
         assert_eq!(
             parse_args(&args("--check --config k.conf")),
-            Ok(Mode::Check { config: f.clone() })
+            Ok(Mode::Check {
+                config: f.clone(),
+                config_id: None
+            })
         );
         assert_eq!(
-            parse_args(&args("--config=k.conf --check")),
-            Ok(Mode::Check { config: f.clone() })
+            parse_args(&args("--config=k.conf --check -i lb2")),
+            Ok(Mode::Check {
+                config: f.clone(),
+                config_id: Some("lb2".into())
+            })
         );
+        assert_eq!(
+            parse_args(&args("-t -f k.conf --config-id=lb1")),
+            Ok(Mode::Check {
+                config: f.clone(),
+                config_id: Some("lb1".into())
+            })
+        );
+        assert!(parse_args(&args("--check --config k.conf -i")).is_err());
         assert_eq!(
             parse_args(&args(
                 "--config k.conf --metrics 127.0.0.1:9099 --log-format json"
@@ -337,6 +440,7 @@ mod tests {
                 metrics: Some("127.0.0.1:9099".parse().unwrap()),
                 socket: None,
                 json_logs: true,
+                config_id: None,
             })
         );
         assert!(parse_args(&args("--config k.conf --metrics nowhere")).is_err());

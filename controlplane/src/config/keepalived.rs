@@ -14,17 +14,25 @@
 //!   enclosing block) silently changes what the rest of the file means; we
 //!   do not reproduce it;
 //! - `static_ipaddress` and `static_routes` become the network's addresses
-//!   and routes, `dev` naming a dataplane port;
+//!   and routes, `dev` naming a dataplane port (an address without `dev`:
+//!   `default_interface`, else `eth0`); routes follow keepalived's `ip
+//!   route` grammar ([`super::iproute`]);
 //! - known keepalived keywords rvs does not act on (SNMP, process tuning,
 //!   `static_rules`, `FILE_CHECK` ...) warn `Keyword 'X' is not supported
 //!   by rvs - ignoring` and are skipped;
 //! - a malformed value of an ordinary keyword is a warning and the keyword
-//!   is ignored (keepalived logs it and keeps the default); these are hard
-//!   errors: a bad brace, a bad address (virtual server, real server, sorry
-//!   server, group entry, local address), a weight outside 0..2147483647,
-//!   an unknown `lb_algo`/`lvs_sched` or `lb_kind`/`lvs_method`, a protocol
-//!   rvs cannot serve (SCTP, or an unknown name), an include loop, and what
-//!   [`super::resolve`] refuses (a duplicate real server ...).
+//!   is ignored (keepalived logs it and keeps the default); these are
+//!   errors, each losing its item only (keepalived's granularity: the
+//!   top-level block, or a `real_server`, a checker, a `sorry_server`, a
+//!   `global_defs` keyword, one line of `virtual_ipaddress`,
+//!   `unicast_peer`, `static_ipaddress`, `static_routes`, a group or a
+//!   pool): a bad address (virtual server, real server, sorry server, group
+//!   entry, local address, VIP, route), a weight outside 0..2147483647, an
+//!   unknown `lb_algo`/`lvs_sched` or `lb_kind`/`lvs_method`, a protocol rvs
+//!   cannot serve (SCTP, or an unknown name), a block where none belongs or
+//!   none where one must, an unexpanded `$NAME` (see `expanded`), and what
+//!   [`super::resolve`] refuses (a duplicate real server ...); a bad brace
+//!   or an include loop is the whole file's error ([`lexer`]);
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -45,41 +53,34 @@ use super::model::{
     StatusRange, SyncDaemon, SyncGroup, Track, UnicastPeer, Url, VirtualIp, VrrpState,
     PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S, SCHEDULERS, WEIGHT_MAX,
 };
+use super::preprocess;
 use super::resolve::{Locus, Positions};
 
-/// Read `path` (and its includes) into a draft and its positions.
-pub fn parse_file(
-    path: &Path,
-    warnings: &mut Vec<Warning>,
-) -> Result<(Draft, Positions), ConfigError> {
-    let tree = lexer::read_tree(path, warnings)?;
-    interpret(&tree, Arc::from(path), warnings)
-}
-
 /// Read `text`, the contents of `path`, into a draft and its positions.
+/// The `Err` is a file that cannot be read at all (a brace, an include);
+/// an item in error is left out of the draft and its error added to
+/// `errors`.
 pub fn parse_text(
     text: &str,
     path: &Path,
+    opts: &preprocess::Options,
     warnings: &mut Vec<Warning>,
+    errors: &mut Vec<ConfigError>,
 ) -> Result<(Draft, Positions), ConfigError> {
     let file: Arc<Path> = Arc::from(path);
-    let tree = lexer::parse_text(text, file.clone(), warnings)?;
-    interpret(&tree, file, warnings)
-}
-
-fn interpret(
-    tree: &[Node],
-    file: Arc<Path>,
-    warnings: &mut Vec<Warning>,
-) -> Result<(Draft, Positions), ConfigError> {
+    let tree = lexer::parse_text_with(text, file.clone(), opts, warnings, errors)?;
     let mut cx = Cx {
         draft: Draft::default(),
         pos: Positions::new(Position::whole(file)),
         warnings,
+        errors,
     };
-    cx.top(tree)?;
+    cx.top(&tree);
     Ok((cx.draft, cx.pos))
 }
+
+/// keepalived's interface when `default_interface` does not name one.
+const DEFAULT_INTERFACE: &str = "eth0";
 
 /// Keywords of `global_defs` keepalived knows that do nothing in rvs.
 const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -222,10 +223,66 @@ struct Cx<'w> {
     draft: Draft,
     pos: Positions,
     warnings: &'w mut Vec<Warning>,
+    /// The errors of the items left out.
+    errors: &'w mut Vec<ConfigError>,
 }
 
 fn err(w: &Word, message: impl Into<String>) -> ConfigError {
     ConfigError::new(w.pos.clone(), message)
+}
+
+/// Keywords whose words are a shell command (or a secret, a pattern):
+/// a `$NAME` there is the shell's (or plain text), as keepalived leaves
+/// an undefined parameter as written.
+const VERBATIM: &[&str] = &[
+    "script",
+    "misc_path",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "notify_up",
+    "notify_down",
+    "quorum_up",
+    "quorum_down",
+    "startup_script",
+    "shutdown_script",
+    "notify_fifo_script",
+    "vrrp_notify_fifo_script",
+    "lvs_notify_fifo_script",
+    "auth_pass",
+    "password",
+    "regex",
+    "path",
+];
+
+/// Items inside a block that are checked by their own handler, so that an
+/// error there loses only them.
+const SUB_ITEMS: &[&str] = &["real_server", "url"];
+
+/// An error if `n`'s keyword or arguments carry a `$NAME` the preprocessor
+/// left as written: an undefined parameter (or one not followed by a
+/// blank: `${NAME}` is needed then). keepalived would use the text as it
+/// is (an interface literally named `$IF`); rvs refuses it.
+fn expanded(n: &Node) -> Result<(), ConfigError> {
+    let verbatim = VERBATIM.contains(&n.key.text.as_str());
+    let words = std::iter::once(&n.key).chain(n.args.iter().filter(|_| !verbatim));
+    for w in words {
+        if let Some((_, name)) = preprocess::unexpanded(&w.text) {
+            return Err(ConfigError::new(
+                w.dollar.clone().unwrap_or_else(|| w.pos.clone()),
+                format!(
+                    "'{}': parameter ${name} is not defined (keepalived would use the text as written): \
+                     define it with ${name}=VALUE, or write ${{{name}}} when text follows it",
+                    w.text
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -263,8 +320,32 @@ impl Cx<'_> {
         self.warn(&n.key, m);
     }
 
-    /// `n`'s block, or an error if it has none.
+    /// `n`'s block, or an error if it has none or if one of its lines
+    /// carries an unexpanded `$NAME` (then the item that owns the block is
+    /// left out). Sub-items (`real_server`, checkers) are checked on their
+    /// own, by their handler.
     fn block<'n>(&self, n: &'n Node) -> Result<&'n [Node], ConfigError> {
+        match &n.block {
+            Some(b) => {
+                for line in &b.nodes {
+                    if !SUB_ITEMS.contains(&line.key.text.as_str())
+                        && CheckKindName::from_keyword(&line.key.text).is_none()
+                    {
+                        expanded(line)?;
+                    }
+                }
+                Ok(&b.nodes)
+            }
+            None => Err(err(
+                &n.key,
+                format!("'{}' needs a block: missing '{{'", n.key.text),
+            )),
+        }
+    }
+
+    /// `n`'s block, or an error if it has none; its lines are items of
+    /// their own, each checked for `$NAME` by the caller ([`expanded`]).
+    fn lines<'n>(&self, n: &'n Node) -> Result<&'n [Node], ConfigError> {
         match &n.block {
             Some(b) => Ok(&b.nodes),
             None => Err(err(
@@ -416,208 +497,231 @@ impl Cx<'_> {
         }
     }
 
-    fn top(&mut self, nodes: &[Node]) -> Result<(), ConfigError> {
-        for n in nodes {
-            let kw = n.key.text.as_str();
-            match kw {
-                "global_defs" => {
-                    self.pos.set(Locus::Global, n.key.pos.clone());
-                    let block = self.block(n)?;
-                    self.global(block)?;
-                }
-                "vrrp_script" => self.vrrp_script(n)?,
-                "vrrp_sync_group" => self.sync_group(n)?,
-                "vrrp_instance" => self.instance(n)?,
-                "virtual_server_group" => self.group(n)?,
-                "virtual_server" => self.service(n)?,
-                "local_address_group" => self.pool(n)?,
-                "static_ipaddress" => self.static_addresses(n)?,
-                "static_routes" => self.static_routes(n)?,
-                "SSL" => self.ssl(n)?,
-                _ if TOP_UNSUPPORTED.contains(&kw) => self.unsupported(n),
-                _ => self.unknown(n),
-            }
+    /// `r`'s error, if any, as the error of an item left out.
+    fn keep(&mut self, r: Result<(), ConfigError>) {
+        if let Err(e) = r {
+            self.errors.push(e);
         }
-        Ok(())
     }
 
-    fn global(&mut self, nodes: &[Node]) -> Result<(), ConfigError> {
+    /// The top-level items, each on its own: one in error is left out.
+    fn top(&mut self, nodes: &[Node]) {
         for n in nodes {
             let kw = n.key.text.as_str();
-            let known = 'kw: {
-                match kw {
-                    "router_id" => {
-                        if let Some(v) = self.value(n) {
-                            self.draft.global.router_id = Some(v.text.clone());
-                        }
-                    }
-                    "notification_email" => {
-                        let block = self.block(n)?;
-                        for line in block {
-                            self.draft
-                                .global
-                                .notification_email
-                                .extend(line.words().iter().map(|w| w.to_string()));
-                        }
-                    }
-                    "notification_email_from" => {
-                        if let Some(v) = self.text(n) {
-                            self.draft.global.notification_email_from = Some(v);
-                        }
-                    }
-                    "smtp_server" => match n.args.as_slice() {
-                        [] => {
-                            self.value(n);
-                        }
-                        [host, rest @ ..] => {
-                            let port = match rest.first() {
-                                None => 25,
-                                Some(p) => match p.text.parse::<u16>() {
-                                    Ok(p) => p,
-                                    Err(_) => {
-                                        let m = format!(
-                                            "smtp_server port '{}' is invalid - ignoring",
-                                            p.text
-                                        );
-                                        self.warn(p, m);
-                                        break 'kw true;
-                                    }
-                                },
-                            };
-                            self.draft.global.smtp_server = Some(SmtpServer {
-                                host: host.text.clone(),
-                                port,
-                            });
-                        }
-                    },
-                    "smtp_helo_name" => {
-                        if let Some(v) = self.value(n) {
-                            self.draft.global.smtp_helo_name = Some(v.text.clone());
-                        }
-                    }
-                    "smtp_connect_timeout" => {
-                        if let Some(v) = self.number(n, 1u32, 3600) {
-                            self.draft.global.smtp_connect_timeout_s = v;
-                        }
-                    }
-                    "smtp_alert" => self.draft.global.smtp_alert = self.boolean(n),
-                    "smtp_alert_vrrp" => self.draft.global.smtp_alert_vrrp = self.boolean(n),
-                    "smtp_alert_checker" => self.draft.global.smtp_alert_checker = self.boolean(n),
-                    "lvs_sync_daemon" => {
-                        self.pos.set(Locus::Global, n.key.pos.clone());
-                        self.sync_daemon(n);
-                    }
-                    "lvs_timeouts" => self.lvs_timeouts(n),
-                    "lvs_flush" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.lvs_flush = b;
-                        }
-                    }
-                    "lvs_flush_on_stop" | "lvs_flush_onstop" => {
-                        self.draft.global.lvs_flush_on_stop = match n.args.first() {
-                            None => FlushOnStop::All,
-                            Some(w) if w.text == "VS" => FlushOnStop::Vs,
-                            Some(w) => {
-                                let m =
-                                    format!("lvs_flush_on_stop '{}' is not VS - ignoring", w.text);
-                                self.warn(w, m);
-                                break 'kw true;
-                            }
-                        };
-                    }
-                    "vrrp_version" => {
-                        if let Some(v) = self.number(n, 2u8, 3) {
-                            self.draft.global.vrrp_version = v;
-                        }
-                    }
-                    "vrrp_mcast_group4" => {
-                        if let Some(IpAddr::V4(a)) = self.ip(n) {
-                            self.draft.global.vrrp_mcast_group4 = a;
-                        }
-                    }
-                    "vrrp_mcast_group6" => {
-                        if let Some(IpAddr::V6(a)) = self.ip(n) {
-                            self.draft.global.vrrp_mcast_group6 = a;
-                        }
-                    }
-                    "vrrp_garp_master_delay" => {
-                        if let Some(v) = self.number(n, 0u32, 86400) {
-                            self.draft.global.vrrp_garp_master_delay_s = v;
-                        }
-                    }
-                    "vrrp_garp_master_repeat" => {
-                        if let Some(v) = self.number(n, 0u32, 10000) {
-                            self.draft.global.vrrp_garp_master_repeat = v;
-                        }
-                    }
-                    "vrrp_garp_master_refresh" => {
-                        if let Some(v) = self.number(n, 0u32, 86400) {
-                            self.draft.global.vrrp_garp_master_refresh_s = v;
-                        }
-                    }
-                    "vrrp_garp_interval" => {
-                        if let Some(v) = self.timer(n) {
-                            self.draft.global.vrrp_garp_interval = v;
-                        }
-                    }
-                    "vrrp_gna_interval" => {
-                        if let Some(v) = self.timer(n) {
-                            self.draft.global.vrrp_gna_interval = v;
-                        }
-                    }
-                    "vrrp_min_garp" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.vrrp_min_garp = b;
-                        }
-                    }
-                    "vrrp_strict" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.vrrp_strict = b;
-                        }
-                    }
-                    "vrrp_skip_check_adv_addr" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.vrrp_skip_check_adv_addr = b;
-                        }
-                    }
-                    "vrrp_check_unicast_src" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.vrrp_check_unicast_src = b;
-                        }
-                    }
-                    "enable_script_security" => {
-                        if let Some(b) = self.boolean(n) {
-                            self.draft.global.enable_script_security = b;
-                        }
-                    }
-                    "script_user" => {
-                        if let Some(v) = self.text(n) {
-                            self.draft.global.script_user = Some(v);
-                        }
-                    }
-                    "default_interface" => {
-                        if let Some(v) = self.value(n) {
-                            self.draft.global.default_interface = Some(v.text.clone());
-                        }
-                    }
-                    "lvs_process_name" => self.deprecated(n, "checker_process_name"),
-                    "vrrp_rlimit_rtime" => self.deprecated(n, "vrrp_rlimit_rttime"),
-                    "checker_rlimit_rtime" => self.deprecated(n, "checker_rlimit_rttime"),
-                    "bfd_rlimit_rtime" => self.deprecated(n, "bfd_rlimit_rttime"),
-                    "vrrp_vmac_garp_intvl" => self.deprecated(n, "vrrp_garp_extra_if"),
-                    _ if GLOBAL_UNSUPPORTED.contains(&kw) => {
-                        self.unsupported(n);
-                        break 'kw false;
-                    }
-                    _ => {
-                        self.unknown(n);
-                        break 'kw false;
+            if let Err(e) = expanded(n) {
+                self.errors.push(e);
+                continue;
+            }
+            let r = match kw {
+                "global_defs" => {
+                    self.pos.set(Locus::Global, n.key.pos.clone());
+                    self.lines(n).map(|block| self.global(block))
+                }
+                "vrrp_script" => self.vrrp_script(n),
+                "vrrp_sync_group" => self.sync_group(n),
+                "vrrp_instance" => self.instance(n),
+                "virtual_server_group" => self.group(n),
+                "virtual_server" => self.service(n),
+                "local_address_group" => self.pool(n),
+                "static_ipaddress" => self.static_addresses(n),
+                "static_routes" => self.static_routes(n),
+                "SSL" => self.ssl(n),
+                _ if TOP_UNSUPPORTED.contains(&kw) => {
+                    self.unsupported(n);
+                    Ok(())
+                }
+                _ => {
+                    self.unknown(n);
+                    Ok(())
+                }
+            };
+            self.keep(r);
+        }
+    }
+
+    /// `global_defs`, keyword by keyword: one in error is ignored.
+    fn global(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            let r = self.global_keyword(n);
+            self.keep(r);
+        }
+    }
+
+    fn global_keyword(&mut self, n: &Node) -> Result<(), ConfigError> {
+        expanded(n)?;
+        let kw = n.key.text.as_str();
+        let known = 'kw: {
+            match kw {
+                "router_id" => {
+                    if let Some(v) = self.value(n) {
+                        self.draft.global.router_id = Some(v.text.clone());
                     }
                 }
-                true
-            };
-            self.after(n, known, &["notification_email"])?;
-        }
+                "notification_email" => {
+                    let block = self.block(n)?;
+                    for line in block {
+                        self.draft
+                            .global
+                            .notification_email
+                            .extend(line.words().iter().map(|w| w.to_string()));
+                    }
+                }
+                "notification_email_from" => {
+                    if let Some(v) = self.text(n) {
+                        self.draft.global.notification_email_from = Some(v);
+                    }
+                }
+                "smtp_server" => match n.args.as_slice() {
+                    [] => {
+                        self.value(n);
+                    }
+                    [host, rest @ ..] => {
+                        let port = match rest.first() {
+                            None => 25,
+                            Some(p) => match p.text.parse::<u16>() {
+                                Ok(p) => p,
+                                Err(_) => {
+                                    let m = format!(
+                                        "smtp_server port '{}' is invalid - ignoring",
+                                        p.text
+                                    );
+                                    self.warn(p, m);
+                                    break 'kw true;
+                                }
+                            },
+                        };
+                        self.draft.global.smtp_server = Some(SmtpServer {
+                            host: host.text.clone(),
+                            port,
+                        });
+                    }
+                },
+                "smtp_helo_name" => {
+                    if let Some(v) = self.value(n) {
+                        self.draft.global.smtp_helo_name = Some(v.text.clone());
+                    }
+                }
+                "smtp_connect_timeout" => {
+                    if let Some(v) = self.number(n, 1u32, 3600) {
+                        self.draft.global.smtp_connect_timeout_s = v;
+                    }
+                }
+                "smtp_alert" => self.draft.global.smtp_alert = self.boolean(n),
+                "smtp_alert_vrrp" => self.draft.global.smtp_alert_vrrp = self.boolean(n),
+                "smtp_alert_checker" => self.draft.global.smtp_alert_checker = self.boolean(n),
+                "lvs_sync_daemon" => {
+                    self.pos.set(Locus::Global, n.key.pos.clone());
+                    self.sync_daemon(n);
+                }
+                "lvs_timeouts" => self.lvs_timeouts(n),
+                "lvs_flush" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.lvs_flush = b;
+                    }
+                }
+                "lvs_flush_on_stop" | "lvs_flush_onstop" => {
+                    self.draft.global.lvs_flush_on_stop = match n.args.first() {
+                        None => FlushOnStop::All,
+                        Some(w) if w.text == "VS" => FlushOnStop::Vs,
+                        Some(w) => {
+                            let m = format!("lvs_flush_on_stop '{}' is not VS - ignoring", w.text);
+                            self.warn(w, m);
+                            break 'kw true;
+                        }
+                    };
+                }
+                "vrrp_version" => {
+                    if let Some(v) = self.number(n, 2u8, 3) {
+                        self.draft.global.vrrp_version = v;
+                    }
+                }
+                "vrrp_mcast_group4" => {
+                    if let Some(IpAddr::V4(a)) = self.ip(n) {
+                        self.draft.global.vrrp_mcast_group4 = a;
+                    }
+                }
+                "vrrp_mcast_group6" => {
+                    if let Some(IpAddr::V6(a)) = self.ip(n) {
+                        self.draft.global.vrrp_mcast_group6 = a;
+                    }
+                }
+                "vrrp_garp_master_delay" => {
+                    if let Some(v) = self.number(n, 0u32, 86400) {
+                        self.draft.global.vrrp_garp_master_delay_s = v;
+                    }
+                }
+                "vrrp_garp_master_repeat" => {
+                    if let Some(v) = self.number(n, 0u32, 10000) {
+                        self.draft.global.vrrp_garp_master_repeat = v;
+                    }
+                }
+                "vrrp_garp_master_refresh" => {
+                    if let Some(v) = self.number(n, 0u32, 86400) {
+                        self.draft.global.vrrp_garp_master_refresh_s = v;
+                    }
+                }
+                "vrrp_garp_interval" => {
+                    if let Some(v) = self.timer(n) {
+                        self.draft.global.vrrp_garp_interval = v;
+                    }
+                }
+                "vrrp_gna_interval" => {
+                    if let Some(v) = self.timer(n) {
+                        self.draft.global.vrrp_gna_interval = v;
+                    }
+                }
+                "vrrp_min_garp" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.vrrp_min_garp = b;
+                    }
+                }
+                "vrrp_strict" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.vrrp_strict = b;
+                    }
+                }
+                "vrrp_skip_check_adv_addr" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.vrrp_skip_check_adv_addr = b;
+                    }
+                }
+                "vrrp_check_unicast_src" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.vrrp_check_unicast_src = b;
+                    }
+                }
+                "enable_script_security" => {
+                    if let Some(b) = self.boolean(n) {
+                        self.draft.global.enable_script_security = b;
+                    }
+                }
+                "script_user" => {
+                    if let Some(v) = self.text(n) {
+                        self.draft.global.script_user = Some(v);
+                    }
+                }
+                "default_interface" => {
+                    if let Some(v) = self.value(n) {
+                        self.draft.global.default_interface = Some(v.text.clone());
+                    }
+                }
+                "lvs_process_name" => self.deprecated(n, "checker_process_name"),
+                "vrrp_rlimit_rtime" => self.deprecated(n, "vrrp_rlimit_rttime"),
+                "checker_rlimit_rtime" => self.deprecated(n, "checker_rlimit_rttime"),
+                "bfd_rlimit_rtime" => self.deprecated(n, "bfd_rlimit_rttime"),
+                "vrrp_vmac_garp_intvl" => self.deprecated(n, "vrrp_garp_extra_if"),
+                _ if GLOBAL_UNSUPPORTED.contains(&kw) => {
+                    self.unsupported(n);
+                    break 'kw false;
+                }
+                _ => {
+                    self.unknown(n);
+                    break 'kw false;
+                }
+            }
+            true
+        };
+        self.after(n, known, &["notification_email"])?;
         Ok(())
     }
 
@@ -917,14 +1021,23 @@ impl Cx<'_> {
         Ok(())
     }
 
+    /// A `virtual_ipaddress` block; a bad line is an error and only that
+    /// address is lost, as keepalived.
     fn vips(&mut self, n: &Node) -> Result<Vec<VirtualIp>, ConfigError> {
-        let block = self.block(n)?;
+        let block = self.lines(n)?;
         let mut out = Vec::new();
         for line in block {
-            self.no_block(line)?;
+            if let Err(e) = self.no_block(line).and_then(|()| expanded(line)) {
+                self.errors.push(e);
+                continue;
+            }
             let address: IfAddr = match line.key.text.parse() {
                 Ok(a) => a,
-                Err(e) => return Err(err(&line.key, format!("invalid virtual address: {e}"))),
+                Err(e) => {
+                    self.errors
+                        .push(err(&line.key, format!("invalid virtual address: {e}")));
+                    continue;
+                }
             };
             let mut vip = VirtualIp {
                 address,
@@ -1075,13 +1188,17 @@ impl Cx<'_> {
                     "unicast_src_ip" => d.unicast_src_ip = self.ip(n),
                     "mcast_src_ip" => d.mcast_src_ip = self.ip(n),
                     "unicast_peer" => {
-                        for line in self.block(n)? {
-                            self.no_block(line)?;
+                        for line in self.lines(n)? {
+                            if let Err(e) = self.no_block(line).and_then(|()| expanded(line)) {
+                                self.errors.push(e);
+                                continue;
+                            }
                             let Ok(address) = line.key.text.parse() else {
-                                return Err(err(
+                                self.errors.push(err(
                                     &line.key,
                                     format!("invalid unicast peer address '{}'", line.key.text),
                                 ));
+                                continue;
                             };
                             let mut peer = UnicastPeer {
                                 address,
@@ -1194,7 +1311,7 @@ impl Cx<'_> {
 
     fn group(&mut self, n: &Node) -> Result<(), ConfigError> {
         let name = self.name(n)?;
-        let block = self.block(n)?;
+        let block = self.lines(n)?;
         let i = self.draft.groups.len();
         self.pos.set(Locus::Group(i), n.key.pos.clone());
         let mut g = GroupDraft {
@@ -1202,10 +1319,16 @@ impl Cx<'_> {
             members: Vec::new(),
         };
         for line in block {
-            self.no_block(line)?;
-            let words = line.words();
-            let member = GroupMember::from_words(&words).map_err(|e| err(&line.key, e))?;
-            g.members.push(member);
+            let member = self
+                .no_block(line)
+                .and_then(|()| expanded(line))
+                .and_then(|()| {
+                    GroupMember::from_words(&line.words()).map_err(|e| err(&line.key, e))
+                });
+            match member {
+                Ok(m) => g.members.push(m),
+                Err(e) => self.errors.push(e),
+            }
         }
         self.draft.groups.push(g);
         Ok(())
@@ -1213,7 +1336,7 @@ impl Cx<'_> {
 
     fn pool(&mut self, n: &Node) -> Result<(), ConfigError> {
         let name = self.name(n)?;
-        let block = self.block(n)?;
+        let block = self.lines(n)?;
         let i = self.draft.network.local_address_pool.len();
         self.pos.set(Locus::Pool(i), n.key.pos.clone());
         let mut p = PoolDraft {
@@ -1221,112 +1344,131 @@ impl Cx<'_> {
             addresses: Vec::new(),
         };
         for line in block {
-            self.no_block(line)?;
-            let words = line.words();
-            let range = LaddrRange::from_words(&words)
-                .map_err(|e| err(&line.key, format!("invalid local address: {e}")))?;
-            p.addresses.push(range);
+            let range = self
+                .no_block(line)
+                .and_then(|()| expanded(line))
+                .and_then(|()| {
+                    LaddrRange::from_words(&line.words())
+                        .map_err(|e| err(&line.key, format!("invalid local address: {e}")))
+                });
+            match range {
+                Ok(r) => p.addresses.push(r),
+                Err(e) => self.errors.push(e),
+            }
         }
         self.draft.network.local_address_pool.push(p);
         Ok(())
     }
 
-    /// `static_ipaddress { ADDR[/LEN] dev PORT ... }`: the director's own
-    /// addresses, `dev` naming a dataplane port (keepalived's interface).
-    /// keepalived's other words (`brd`, `scope`, `label` ...) are warned
-    /// and ignored.
+    /// `static_ipaddress { ADDR[/LEN] [dev PORT] ... }`: the director's own
+    /// addresses, `dev` naming a dataplane port (keepalived's interface);
+    /// without `dev`, keepalived's default interface (`default_interface`,
+    /// else `eth0`). keepalived's other words (`brd`, `scope`, `label` ...)
+    /// are warned and ignored. A bad line is an error and only that address
+    /// is lost.
     fn static_addresses(&mut self, n: &Node) -> Result<(), ConfigError> {
-        let block = self.block(n)?;
+        let block = self.lines(n)?;
         for line in block {
-            self.no_block(line)?;
-            let address: super::model::IfAddr = line
-                .key
-                .text
-                .parse()
-                .map_err(|e| err(&line.key, format!("invalid address: {e}")))?;
-            let mut port = None;
-            let mut words = line.args.iter();
-            while let Some(w) = words.next() {
-                match w.text.as_str() {
-                    "dev" => match words.next() {
-                        Some(d) => port = Some(d.text.clone()),
-                        None => return Err(err(w, "'dev' needs an interface (a dataplane port)")),
-                    },
-                    other => {
-                        let m = format!(
-                            "static_ipaddress: '{other}' is not supported by rvs - ignoring"
-                        );
-                        self.warn(w, m);
-                        // Its value, when it takes one.
-                        if matches!(other, "brd" | "broadcast" | "scope" | "label" | "peer") {
-                            words.next();
-                        }
-                    }
-                }
+            if let Err(e) = self.static_address(line) {
+                self.errors.push(e);
             }
-            let Some(port) = port else {
-                return Err(err(&line.key, "a static address needs 'dev PORT'"));
-            };
-            self.draft
-                .network
-                .address
-                .push(super::model::PortAddress { port, address });
         }
         Ok(())
     }
 
-    /// `static_routes { DST[/LEN]|default via GW [dev PORT] ... }`.
-    fn static_routes(&mut self, n: &Node) -> Result<(), ConfigError> {
-        let block = self.block(n)?;
-        for line in block {
-            self.no_block(line)?;
-            let dst_text = match line.key.text.as_str() {
-                "default" => "0.0.0.0/0",
-                t => t,
-            };
-            let dst: rvs_api::Prefix = dst_text
-                .parse()
-                .map_err(|e| err(&line.key, format!("invalid route destination: {e}")))?;
-            let (mut via, mut port) = (None, None);
-            let mut words = line.args.iter();
-            while let Some(w) = words.next() {
-                match w.text.as_str() {
-                    "via" | "gw" => match words.next() {
-                        Some(g) => {
-                            via = Some(g.text.parse::<IpAddr>().map_err(|_| {
-                                err(g, format!("'{}' is not a gateway address", g.text))
-                            })?)
-                        }
-                        None => return Err(err(w, "'via' needs a gateway address")),
-                    },
-                    "dev" => match words.next() {
-                        Some(d) => port = Some(d.text.clone()),
-                        None => return Err(err(w, "'dev' needs an interface (a dataplane port)")),
-                    },
-                    other => {
-                        let m =
-                            format!("static_routes: '{other}' is not supported by rvs - ignoring");
-                        self.warn(w, m);
-                        if matches!(
-                            other,
-                            "src" | "metric" | "table" | "scope" | "proto" | "mtu"
-                        ) {
-                            words.next();
-                        }
+    fn static_address(&mut self, line: &Node) -> Result<(), ConfigError> {
+        self.no_block(line)?;
+        expanded(line)?;
+        let address: super::model::IfAddr = line
+            .key
+            .text
+            .parse()
+            .map_err(|e| err(&line.key, format!("invalid address: {e}")))?;
+        let mut port = None;
+        let mut words = line.args.iter();
+        while let Some(w) = words.next() {
+            match w.text.as_str() {
+                "dev" => match words.next() {
+                    Some(d) => port = Some(d.text.clone()),
+                    None => return Err(err(w, "'dev' needs an interface (a dataplane port)")),
+                },
+                other => {
+                    let m =
+                        format!("static_ipaddress: '{other}' is not supported by rvs - ignoring");
+                    self.warn(w, m);
+                    // Its value, when it takes one.
+                    if matches!(
+                        other,
+                        "brd" | "broadcast" | "scope" | "label" | "peer" | "track_group"
+                    ) {
+                        words.next();
                     }
                 }
             }
-            if via.is_none() && port.is_none() {
-                return Err(err(
-                    &line.key,
-                    "a static route needs 'via GW' or 'dev PORT'",
-                ));
-            }
-            self.draft
-                .network
-                .route
-                .push(super::model::Route { dst, via, port });
         }
+        let port = port.unwrap_or_else(|| {
+            self.draft
+                .global
+                .default_interface
+                .clone()
+                .unwrap_or_else(|| DEFAULT_INTERFACE.to_string())
+        });
+        self.draft
+            .network
+            .address
+            .push(super::model::PortAddress { port, address });
+        Ok(())
+    }
+
+    /// `static_routes { [OPTIONS] [to] [TYPE] DST[/LEN]|default [OPTIONS] }`
+    /// in keepalived's `ip route` grammar ([`super::iproute`]): rvs acts on
+    /// the destination, `via` and `dev` (a dataplane port); other options
+    /// are warned about and ignored, and a route of another type than
+    /// unicast (`blackhole`, `unreachable` ...) is warned about and skipped.
+    /// A line that does not parse is an error and only that route is lost.
+    fn static_routes(&mut self, n: &Node) -> Result<(), ConfigError> {
+        let block = self.lines(n)?;
+        for line in block {
+            if let Err(e) = self.static_route(line) {
+                self.errors.push(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn static_route(&mut self, line: &Node) -> Result<(), ConfigError> {
+        self.no_block(line)?;
+        expanded(line)?;
+        let words: Vec<Word> = std::iter::once(line.key.clone())
+            .chain(line.args.iter().cloned())
+            .collect();
+        let p = super::iproute::parse(&words).map_err(|e| {
+            let at = e.at.map_or(&line.key, |i| &words[i]);
+            err(at, e.message)
+        })?;
+        for w in &p.ignored {
+            let m = format!(
+                "static_routes: '{}' is not supported by rvs - ignoring",
+                w.text
+            );
+            self.warn(w, m);
+        }
+        if let Some(kind) = &p.kind {
+            let m = format!("static_routes: a {kind} is not supported by rvs - ignoring the route");
+            self.warn(&line.key, m);
+            return Ok(());
+        }
+        if p.via.is_none() && p.dev.is_none() {
+            return Err(err(
+                &line.key,
+                "a static route needs 'via GW' or 'dev PORT'",
+            ));
+        }
+        self.draft.network.route.push(super::model::Route {
+            dst: p.dst,
+            via: p.via,
+            port: p.dev,
+        });
         Ok(())
     }
 
@@ -1526,8 +1668,15 @@ impl Cx<'_> {
                     }
                     "warmup" => s.warmup = self.timer(n).or(s.warmup),
                     "sorry_server" => {
+                        // A bad sorry server is lost alone, as keepalived.
+                        let addr = match self.addr_port("sorry server", &n.args, &n.key) {
+                            Ok(a) => a,
+                            Err(e) => {
+                                self.errors.push(e);
+                                break 'kw true;
+                            }
+                        };
                         self.pos.set(Locus::Sorry(i), n.key.pos.clone());
-                        let addr = self.addr_port("sorry server", &n.args, &n.key)?;
                         let old = s.sorry_server.take();
                         s.sorry_server = Some(SorryDraft {
                             address: AddrPort(addr),
@@ -1589,10 +1738,15 @@ impl Cx<'_> {
                     "smtp_alert" => s.smtp_alert = self.boolean(n).or(s.smtp_alert),
                     "laddr_group_name" => s.laddr_pool = self.value(n).map(|v| v.text.clone()),
                     "real_server" => {
+                        // A real server in error is lost alone, as
+                        // keepalived skips its block.
                         let j = s.dest.len();
                         self.pos.set(Locus::Dest(i, j), n.key.pos.clone());
-                        let d = self.dest(i, j, n)?;
-                        s.dest.push(d);
+                        match self.dest(i, j, n) {
+                            Ok(d) => s.dest.push(d),
+                            Err(e) => self.errors.push(e),
+                        }
+                        break 'kw true;
                     }
                     _ => {
                         self.unknown(n);
@@ -1601,7 +1755,9 @@ impl Cx<'_> {
                 }
                 true
             };
-            self.after(n, known, &["real_server"])?;
+            if kw != "real_server" {
+                self.after(n, known, &[])?;
+            }
         }
         self.draft.services.push(s);
         Ok(())
@@ -1622,16 +1778,20 @@ impl Cx<'_> {
     }
 
     fn dest(&mut self, i: usize, j: usize, n: &Node) -> Result<DestDraft, ConfigError> {
+        expanded(n)?;
         let addr = self.addr_port("real server", &n.args, &n.key)?;
         let block = self.block(n)?;
         let mut d = DestDraft::new(addr);
         for n in block {
             let kw = n.key.text.as_str();
             if let Some(kind) = CheckKindName::from_keyword(kw) {
+                // A checker in error is lost alone.
                 let k = d.check.len();
                 self.pos.set(Locus::Check(i, j, k), n.key.pos.clone());
-                let checks = self.check(kind, n)?;
-                d.check.extend(checks);
+                match self.check(kind, n) {
+                    Ok(checks) => d.check.extend(checks),
+                    Err(e) => self.errors.push(e),
+                }
                 continue;
             }
             if matches!(kw, "FILE_CHECK" | "BFD_CHECK") {
@@ -1685,6 +1845,7 @@ impl Cx<'_> {
     #[allow(clippy::too_many_lines)]
     fn check(&mut self, kind: CheckKindName, n: &Node) -> Result<Vec<CheckDraft>, ConfigError> {
         use CheckKindName::*;
+        expanded(n)?;
         let block = self.block(n)?;
         let mut c = CheckDraft::new(kind);
         let mut hosts = Vec::new();
@@ -1849,6 +2010,7 @@ impl Cx<'_> {
 
     /// `url { path P  digest MD5  status_code 200 300-399  virtualhost H  regex R }`.
     fn url(&mut self, n: &Node) -> Result<Option<Url>, ConfigError> {
+        expanded(n)?;
         let block = self.block(n)?;
         let mut u = Url::default();
         for line in block {

@@ -2,6 +2,10 @@
 //! quotes, comments, braces and `include`, producing a tree of statements.
 //!
 //! Contract:
+//! - every line goes through keepalived's preprocessor first
+//!   ([`preprocess`]: `@ID`, `$NAME`, `~SEQ`, `\` continuation); a line it
+//!   refuses is an error of that line alone, and positions are those of
+//!   the characters as written (a substituted value: its `$`'s);
 //! - a statement is a keyword and its arguments on one line; `{` and `}`
 //!   are tokens of their own wherever they are (outside quotes), and a
 //!   statement ends at the end of its line or at a brace; a `{` right after
@@ -28,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::{ConfigError, Position, Warning};
+use super::preprocess::{self, Line, Pre};
 
 /// How many files one configuration may consist of.
 pub const FILES_MAX: usize = 4096;
@@ -47,6 +52,7 @@ struct Token {
     kind: Kind,
     text: String,
     pos: Position,
+    dollar: Option<Position>,
     /// Counts physical lines across all files: equal means same line.
     line_id: usize,
 }
@@ -56,6 +62,9 @@ struct Token {
 pub struct Word {
     pub text: String,
     pub pos: Position,
+    /// Where the word's first `$NAME` / `${NAME}` is, if it has one (a
+    /// parameter the preprocessor left as written).
+    pub dollar: Option<Position>,
 }
 
 /// A statement: keyword, arguments, and its block if it has one.
@@ -83,25 +92,42 @@ pub struct Block {
     pub nodes: Vec<Node>,
 }
 
-/// Read `path` and everything it includes into a statement tree.
-pub fn read_tree(path: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<Node>, ConfigError> {
-    let file: Arc<Path> = Arc::from(path);
-    let text = std::fs::read(path).map_err(|e| {
-        ConfigError::new(Position::whole(file.clone()), format!("cannot read: {e}"))
-    })?;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    parse_text(&text, file, warnings)
-}
-
 /// The statement tree of `text`, the contents of `file` (whose directory
-/// relative includes start from).
+/// relative includes start from), with the default preprocessor options;
+/// a line the preprocessor leaves out is an error.
 pub fn parse_text(
     text: &str,
     file: Arc<Path>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Node>, ConfigError> {
+    let mut errors = Vec::new();
+    let tree = parse_text_with(
+        text,
+        file,
+        &preprocess::Options::default(),
+        warnings,
+        &mut errors,
+    )?;
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(tree),
+    }
+}
+
+/// The statement tree of `text`, the contents of `file`, through
+/// keepalived's preprocessor ([`preprocess`]) with `opts`; the lines it
+/// leaves out (a bad `~SEQ` ...) go to `errors`.
+pub fn parse_text_with(
+    text: &str,
+    file: Arc<Path>,
+    opts: &preprocess::Options,
+    warnings: &mut Vec<Warning>,
+    errors: &mut Vec<ConfigError>,
+) -> Result<Vec<Node>, ConfigError> {
     let mut reader = Reader {
         warnings,
+        errors,
+        pre: Pre::new(opts),
         chain: Vec::new(),
         line_id: 0,
         files: 0,
@@ -118,6 +144,8 @@ pub fn parse_text(
 
 struct Reader<'w> {
     warnings: &'w mut Vec<Warning>,
+    errors: &'w mut Vec<ConfigError>,
+    pre: Pre,
     /// The files being read: canonical path (for loops) and display name.
     chain: Vec<(PathBuf, Arc<Path>)>,
     line_id: usize,
@@ -140,24 +168,35 @@ fn include_kind(word: &str) -> Option<(bool, bool, bool)> {
 
 impl Reader<'_> {
     fn text(&mut self, text: &str, file: &Arc<Path>) -> Result<(), ConfigError> {
-        for (n, line) in text.split('\n').enumerate() {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            self.line_id += 1;
+        let mut lines = Vec::new();
+        for (n, raw) in text.split('\n').enumerate() {
             let line_no = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            let trimmed = line.trim_start();
-            let first = trimmed.split_whitespace().next().unwrap_or("");
-            if let Some(checks) = include_kind(first) {
-                let col = line.chars().count() - trimmed.chars().count() + 1;
-                let pos = Position::new(file.clone(), line_no, saturate(col));
-                let rest = &trimmed[first.len()..];
-                let pattern = include_pattern(rest, &pos)?;
-                self.include(first, &pattern, checks, &pos, file)?;
-                continue;
+            self.pre
+                .physical(raw, file, line_no, &mut lines, self.errors);
+            for line in lines.drain(..) {
+                self.logical(&line)?;
             }
-            let line_id = self.line_id;
-            tokenize(line, file, line_no, line_id, &mut self.out)?;
+        }
+        self.pre.end_of_file(&mut lines, self.errors);
+        for line in lines.drain(..) {
+            self.logical(&line)?;
         }
         Ok(())
+    }
+
+    /// A line out of the preprocessor: an include, or words and braces.
+    fn logical(&mut self, line: &Line) -> Result<(), ConfigError> {
+        self.line_id += 1;
+        let text = line.text();
+        let first = text.split_whitespace().next().unwrap_or("");
+        if let Some(checks) = include_kind(first) {
+            let pos = line.pos(0);
+            let rest = &text[first.len()..];
+            let pattern = include_pattern(rest, &pos)?;
+            let keyword = first.to_string();
+            return self.include(&keyword, &pattern, checks, &pos, &line.file);
+        }
+        tokenize(line, self.line_id, &mut self.out)
     }
 
     fn include(
@@ -234,10 +273,6 @@ impl Reader<'_> {
         }
         Ok(())
     }
-}
-
-fn saturate(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The pattern of an include line: the rest of the line without its
@@ -380,16 +415,12 @@ fn quoted(
     }
 }
 
-/// Split one line into tokens.
-fn tokenize(
-    line: &str,
-    file: &Arc<Path>,
-    line_no: u32,
-    line_id: usize,
-    out: &mut Vec<Token>,
-) -> Result<(), ConfigError> {
-    let pos_at = |col: usize| Position::new(file.clone(), line_no, saturate(col + 1));
-    let chars: Vec<char> = line.chars().collect();
+/// Split one line into tokens (a `#` or `!` the preprocessor made
+/// literal is a character like any other).
+fn tokenize(line: &Line, line_id: usize, out: &mut Vec<Token>) -> Result<(), ConfigError> {
+    let pos_at = |i: usize| line.pos(i);
+    let chars: Vec<char> = line.chars.iter().map(|c| c.c).collect();
+    let comment = |i: usize| matches!(chars[i], '#' | '!') && !line.chars[i].lit;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -397,7 +428,7 @@ fn tokenize(
             i += 1;
             continue;
         }
-        if c == '#' || c == '!' {
+        if comment(i) {
             break;
         }
         if c == '{' || c == '}' {
@@ -405,6 +436,7 @@ fn tokenize(
                 kind: if c == '{' { Kind::Open } else { Kind::Close },
                 text: c.to_string(),
                 pos: pos_at(i),
+                dollar: None,
                 line_id,
             });
             i += 1;
@@ -414,8 +446,22 @@ fn tokenize(
         let mut text = String::new();
         while i < chars.len() {
             let c = chars[i];
-            if c.is_whitespace() || matches!(c, '{' | '}' | '#' | '!') {
+            if c.is_whitespace() || matches!(c, '{' | '}') || comment(i) {
                 break;
+            }
+            // `${NAME}` left as written (undefined) stays one word, for
+            // the interpreter to report it, rather than a block.
+            if c == '$' && chars.get(i + 1) == Some(&'{') {
+                let close = chars[i + 2..]
+                    .iter()
+                    .position(|&n| !(n == '_' || n == ' ' || n.is_ascii_alphanumeric()))
+                    .map(|p| p + i + 2)
+                    .filter(|&p| chars[p] == '}' && p > i + 2);
+                if let Some(close) = close {
+                    text.extend(&chars[i..=close]);
+                    i = close + 1;
+                    continue;
+                }
             }
             if c == '"' || c == '\'' {
                 let mut rest = chars[i + 1..].iter().copied().peekable();
@@ -430,10 +476,19 @@ fn tokenize(
             text.push(c);
             i += 1;
         }
+        let dollar = (start..i)
+            .find(|&k| {
+                chars[k] == '$'
+                    && chars
+                        .get(k + 1)
+                        .is_some_and(|&n| n == '{' || n == '_' || n.is_ascii_alphabetic())
+            })
+            .map(pos_at);
         out.push(Token {
             kind: Kind::Word,
             text,
             pos: pos_at(start),
+            dollar,
             line_id,
         });
     }
@@ -492,6 +547,7 @@ impl Parser {
                     let key = Word {
                         text: tok.text,
                         pos: tok.pos,
+                        dollar: tok.dollar,
                     };
                     let mut args = Vec::new();
                     while let Some(next) = self.tokens.get(self.at) {
@@ -501,6 +557,7 @@ impl Parser {
                         args.push(Word {
                             text: next.text.clone(),
                             pos: next.pos.clone(),
+                            dollar: next.dollar.clone(),
                         });
                         self.at += 1;
                     }

@@ -2,14 +2,29 @@
 //! validated [`Model`] (`design.md` decision 7).
 //!
 //! ```text
-//!  keepalived.conf ─ lexer (includes) ─ keepalived ─┐
-//!  ldirectord.cf ─────────────────────── ldirectord ─┼─ Draft ─ resolve ─ Model ─ requests()
-//!  rvs.toml ──────────────────────────────── toml ───┘    (as written)   (validated)
+//!  keepalived.conf ─ lexer (preprocess, includes) ─ keepalived ─┐
+//!  ldirectord.cf ─────────────────────────────────── ldirectord ─┼─ Draft ─ resolve ─ Model ─ requests()
+//!  rvs.toml ──────────────────────────────────────────── toml ───┘    (as written)   (validated)
 //! ```
 //!
 //! Contract:
-//! - [`load`] reads a file and returns the model and its warnings, or the
-//!   first error; it has no other effect, so a bad file changes nothing;
+//! - [`load_report`] reads a file and returns a [`Report`]: the model of
+//!   the items that load, the warnings, and the error of each item left
+//!   out. keepalived.conf loads as keepalived loads it: a bad item (a
+//!   virtual_server, a real_server, a checker, a sorry_server, a
+//!   vrrp_instance, a vrrp_script, a virtual address, a static address or
+//!   route, a group or pool entry, a global_defs keyword, a line the
+//!   preprocessor refuses) is left out with its error at FILE:LINE:COL and
+//!   the rest loads. A file that cannot be read or split into blocks at all
+//!   (unreadable, a missing or extra brace, an unterminated quote, an
+//!   include loop or a failed `includem`/`includer`...) is the `Err`: it
+//!   loads nothing. ldirectord.cf and TOML stay all or nothing:
+//!   [`Report::usable`] is false when they have any error;
+//! - nothing that loads carries an unexpanded `$NAME` (keepalived would
+//!   leave an undefined parameter as written): it is an error of its item,
+//!   except in shell commands, passwords and patterns ([`keepalived`]);
+//! - [`load`] / [`parse`] are the all-or-nothing forms: the model and its
+//!   warnings, or the first error; none has any other effect;
 //! - every error and warning prints as `FILE:LINE:COL: message` (see
 //!   [`error`]): files are named as given, included files as their path
 //!   joined to the including file's directory;
@@ -26,10 +41,12 @@
 pub mod draft;
 pub mod error;
 pub mod forms;
+pub mod iproute;
 pub mod keepalived;
 pub mod ldirectord;
 pub mod lexer;
 pub mod model;
+pub mod preprocess;
 pub mod resolve;
 pub mod toml;
 
@@ -73,35 +90,91 @@ impl Dialect {
     }
 }
 
+/// What loading a configuration gave.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub dialect: Dialect,
+    /// The items that load.
+    pub model: Model,
+    pub warnings: Vec<Warning>,
+    /// One per item left out, in file order (the reader's, then the
+    /// resolver's).
+    pub errors: Vec<ConfigError>,
+}
+
+impl Report {
+    /// Whether the model may be used: always for keepalived.conf (what is
+    /// left out is in `errors`), only without errors for the others.
+    pub fn usable(&self) -> bool {
+        self.dialect == Dialect::Keepalived || self.errors.is_empty()
+    }
+
+    /// The all-or-nothing view: the first error, or the model.
+    pub fn strict(self) -> Result<(Model, Vec<Warning>), ConfigError> {
+        match self.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok((self.model, self.warnings)),
+        }
+    }
+}
+
+/// How a configuration is read: keepalived's preprocessor's config id.
+pub use preprocess::Options;
+
 /// Read the configuration at `path` in the dialect its name and contents
-/// say, and validate it.
+/// say, and validate it, all or nothing.
 pub fn load(path: &Path) -> Result<(Model, Vec<Warning>), ConfigError> {
-    let text = read(path)?;
-    parse(&text, path, Dialect::detect(path, &text))
+    load_report(path, &Options::default())?.strict()
 }
 
 /// [`load`] in a given dialect.
 pub fn load_as(path: &Path, dialect: Dialect) -> Result<(Model, Vec<Warning>), ConfigError> {
     let text = read(path)?;
-    parse(&text, path, dialect)
+    parse_report(&text, path, dialect, &Options::default())?.strict()
+}
+
+/// Read the configuration at `path` item by item (see the module
+/// contract).
+pub fn load_report(path: &Path, opts: &Options) -> Result<Report, ConfigError> {
+    let text = read(path)?;
+    parse_report(&text, path, Dialect::detect(path, &text), opts)
 }
 
 /// Parse `text` as the contents of `path` (which names it in messages and
-/// is where keepalived's relative includes start from).
+/// is where keepalived's relative includes start from), all or nothing.
 pub fn parse(
     text: &str,
     path: &Path,
     dialect: Dialect,
 ) -> Result<(Model, Vec<Warning>), ConfigError> {
+    parse_report(text, path, dialect, &Options::default())?.strict()
+}
+
+/// [`parse`] item by item.
+pub fn parse_report(
+    text: &str,
+    path: &Path,
+    dialect: Dialect,
+    opts: &Options,
+) -> Result<Report, ConfigError> {
     let mut warnings = Vec::new();
+    let mut errors = Vec::new();
     let (draft, positions) = match dialect {
-        Dialect::Keepalived => keepalived::parse_text(text, path, &mut warnings)?,
+        Dialect::Keepalived => {
+            keepalived::parse_text(text, path, opts, &mut warnings, &mut errors)?
+        }
         Dialect::Ldirectord => ldirectord::parse_text(text, path, &mut warnings)?,
         Dialect::Toml => toml::parse(text, path)?,
     };
-    let (model, more) = resolve::resolve(&draft, &positions)?;
+    let (model, more, bad) = resolve::resolve_items(&draft, &positions);
     warnings.extend(more);
-    Ok((model, warnings))
+    errors.extend(bad);
+    Ok(Report {
+        dialect,
+        model,
+        warnings,
+        errors,
+    })
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {

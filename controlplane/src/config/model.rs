@@ -433,7 +433,7 @@ impl Service {
         quorum: bool,
     ) -> Vec<DestConfig> {
         let sorry = self.sorry_server.as_ref().filter(|_| !quorum);
-        let mut out: Vec<DestConfig> = self
+        let out: Vec<DestConfig> = self
             .dests
             .iter()
             .enumerate()
@@ -457,6 +457,17 @@ impl Service {
                 })
             })
             .collect();
+        // Real servers that are one dest for the dataplane (DR or TUN ones
+        // that differ in port only): one dest, their weights added up, as
+        // the kernel's two dests share the traffic.
+        let mut merged: Vec<DestConfig> = Vec::with_capacity(out.len());
+        for d in out {
+            match merged.iter_mut().find(|m| m.addr == d.addr) {
+                Some(m) => m.weight = m.weight.saturating_add(d.weight).min(WEIGHT_MAX),
+                None => merged.push(d),
+            }
+        }
+        let mut out = merged;
         let sorry_weight = match (&self.sorry_server, sorry) {
             (Some(_), Some(_)) => Some(1),
             (Some(s), None) if s.inhibit => Some(0),

@@ -3,10 +3,15 @@
 //! values, with keepalived's semantics (`check_data.c`'s
 //! `validate_check_config`, `vrrp_parser.c`'s derivations).
 //!
-//! Contract: [`resolve`] either returns the whole model and its warnings
-//! or the first error; it never returns half a model. Positions come from
-//! a [`Positions`] table the dialect filled in while reading (a service's
-//! `virtual_server` line, a dest's `real_server` line ...).
+//! Contract: [`resolve_items`] returns the model of the items that
+//! resolve, their warnings, and the error of each item left out, at
+//! keepalived's granularity: a service, a real server, a checker, a sorry
+//! server, a virtual_server_group, a local_address_group, a mark rule, a
+//! vrrp_script, a vrrp_instance; what refers to an item left out is then
+//! in error too (a service naming a missing group). [`resolve`] is the
+//! all-or-nothing form: the first error, or the whole model. Positions come
+//! from a [`Positions`] table the dialect filled in while reading (a
+//! service's `virtual_server` line, a dest's `real_server` line ...).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -83,45 +88,69 @@ impl Positions {
     }
 }
 
-/// Turn `draft` into the model.
+/// Turn `draft` into the model, all or nothing: the first error of
+/// [`resolve_items`], if any.
 pub fn resolve(draft: &Draft, pos: &Positions) -> Result<(Model, Vec<Warning>), ConfigError> {
+    let (model, warnings, errors) = resolve_items(draft, pos);
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok((model, warnings)),
+    }
+}
+
+/// Turn `draft` into the model of the items that resolve; the error of
+/// each item left out.
+pub fn resolve_items(draft: &Draft, pos: &Positions) -> (Model, Vec<Warning>, Vec<ConfigError>) {
     let mut r = Resolver {
         pos,
         warnings: Vec::new(),
+        errors: Vec::new(),
     };
-    let network = r.network(draft)?;
-    let vrrp = r.vrrp(draft)?;
+    let network = r.network(draft);
+    let vrrp = r.vrrp(draft);
     let global = r.global(&draft.global, &vrrp);
     let mut groups: HashMap<&str, (usize, &GroupDraft)> = HashMap::new();
     for (i, g) in draft.groups.iter().enumerate() {
-        if let Some((first, _)) = groups.insert(g.name.as_str(), (i, g)) {
-            return Err(r.error(
+        if let Some(&(first, _)) = groups.get(g.name.as_str()) {
+            let e = r.error(
                 Locus::Group(i),
                 format!(
                     "virtual_server_group '{}' is already defined at {}",
                     g.name,
                     pos.at(Locus::Group(first))
                 ),
-            ));
+            );
+            r.errors.push(e);
+            continue;
         }
+        groups.insert(g.name.as_str(), (i, g));
     }
     let mut services = Vec::new();
     let mut keys_seen: HashMap<ServiceKey, usize> = HashMap::new();
-    for (i, sd) in draft.services.iter().enumerate() {
-        let Some(service) = r.service(i, sd, &groups, &draft.global, &network)? else {
-            continue;
+    'service: for (i, sd) in draft.services.iter().enumerate() {
+        let service = match r.service(i, sd, &groups, &draft.global, &network) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                r.errors.push(e);
+                continue;
+            }
         };
         for key in &service.keys {
             if let Some(&first) = keys_seen.get(key) {
-                return Err(r.error(
+                let e = r.error(
                     Locus::Service(i),
                     format!(
                         "virtual server {} is already defined at {}",
                         model::key_text(key),
                         pos.at(Locus::Service(first))
                     ),
-                ));
+                );
+                r.errors.push(e);
+                continue 'service;
             }
+        }
+        for key in &service.keys {
             keys_seen.insert(*key, i);
         }
         services.push(service);
@@ -132,12 +161,14 @@ pub fn resolve(draft: &Draft, pos: &Positions) -> Result<(Model, Vec<Warning>), 
         network,
         vrrp,
     };
-    Ok((model, r.warnings))
+    (model, r.warnings, r.errors)
 }
 
 struct Resolver<'a> {
     pos: &'a Positions,
     warnings: Vec<Warning>,
+    /// The errors of the items left out.
+    errors: Vec<ConfigError>,
 }
 
 /// What a service's messages call it, as keepalived's `FMT_VS` does.
@@ -194,7 +225,7 @@ impl Resolver<'_> {
         g.clone()
     }
 
-    fn network(&mut self, draft: &Draft) -> Result<Network, ConfigError> {
+    fn network(&mut self, draft: &Draft) -> Network {
         let n = &draft.network;
         let mut pools: Vec<LaddrPool> = Vec::new();
         for (i, p) in n.local_address_pool.iter().enumerate() {
@@ -202,27 +233,38 @@ impl Resolver<'_> {
                 .iter()
                 .position(|q| q.name == p.name)
             {
-                return Err(self.error(
+                let e = self.error(
                     Locus::Pool(i),
                     format!(
                         "local_address_group '{}' is already defined at {}",
                         p.name,
                         self.pos.at(Locus::Pool(first))
                     ),
-                ));
+                );
+                self.errors.push(e);
+                continue;
             }
-            pools.push(self.pool(i, p)?);
+            match self.pool(i, p) {
+                Ok(pool) => pools.push(pool),
+                Err(e) => self.errors.push(e),
+            }
         }
         let mut mark_rules = Vec::new();
         for (i, m) in n.mark_rule.iter().enumerate() {
-            mark_rules.push(mark_rule(m).map_err(|e| self.error(Locus::MarkRule(i), e))?);
+            match mark_rule(m) {
+                Ok(rule) => mark_rules.push(rule),
+                Err(e) => {
+                    let e = self.error(Locus::MarkRule(i), e);
+                    self.errors.push(e);
+                }
+            }
         }
-        Ok(Network {
+        Network {
             addresses: n.address.clone(),
             routes: n.route.clone(),
             local_address_pools: pools,
             mark_rules,
-        })
+        }
     }
 
     fn pool(&mut self, i: usize, p: &PoolDraft) -> Result<LaddrPool, ConfigError> {
@@ -500,24 +542,42 @@ impl Resolver<'_> {
             ha_suspend = false;
         }
 
+        // A sorry server in error is left out alone.
         let sorry_server = match &sd.sorry_server {
             None => None,
             Some(s) => {
-                self.check_method(Locus::Sorry(i), s.forward, s.tunnel)?;
                 let (forward, tunnel) = method(s.forward, s.tunnel).unwrap_or((forward, tunnel));
-                self.check_family(Locus::Sorry(i), "sorry server", s.address.0, v6, forward)?;
-                Some(SorryServer {
-                    addr: s.address.0,
-                    forward,
-                    tunnel,
-                    inhibit: s.inhibit.unwrap_or(false),
-                })
+                let ok = self
+                    .check_method(Locus::Sorry(i), s.forward, s.tunnel)
+                    .and_then(|()| {
+                        self.check_family(Locus::Sorry(i), "sorry server", s.address.0, v6, forward)
+                    });
+                match ok {
+                    Ok(()) => Some(SorryServer {
+                        addr: s.address.0,
+                        forward,
+                        tunnel,
+                        inhibit: s.inhibit.unwrap_or(false),
+                    }),
+                    Err(e) => {
+                        self.errors.push(e);
+                        None
+                    }
+                }
             }
         };
 
+        // A real server in error is left out alone.
         let mut dests: Vec<Dest> = Vec::new();
-        for (j, dd) in sd.dest.iter().enumerate() {
-            let dest = self.dest(i, j, sd, dd, (forward, tunnel), v6, global)?;
+        let mut dest_locus: Vec<usize> = Vec::new();
+        'dest: for (j, dd) in sd.dest.iter().enumerate() {
+            let dest = match self.dest(i, j, sd, dd, (forward, tunnel), v6, global) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.errors.push(e);
+                    continue;
+                }
+            };
             let remapped = keys
                 .iter()
                 .map(|k| model::dest_addr(k, dest.addr, dest.forward))
@@ -533,22 +593,54 @@ impl Resolver<'_> {
                     ),
                 );
             }
+            // keepalived compares real servers by address and port as
+            // written: DR or TUN ones that differ in port only are two
+            // (the kernel keeps both); the dataplane gets them as one dest
+            // whose weight is theirs added up ([`Service::dests_with`]).
+            if let Some(k) = dests.iter().position(|d| d.addr == dest.addr) {
+                let e = self.error(
+                    Locus::Dest(i, j),
+                    format!(
+                        "real server {} is defined twice in virtual server {name} (first at {})",
+                        dest.addr,
+                        self.pos.at(Locus::Dest(i, dest_locus[k]))
+                    ),
+                );
+                self.errors.push(e);
+                continue;
+            }
             for key in &keys {
                 let addr = model::dest_addr(key, dest.addr, dest.forward);
+                if let Some(k) = dests.iter().position(|d| {
+                    model::dest_addr(key, d.addr, d.forward) == addr && d.forward != dest.forward
+                }) {
+                    let e = self.error(
+                        Locus::Dest(i, j),
+                        format!(
+                            "real server {} is {addr} in virtual server {name}, as the one at {} with another forwarding method",
+                            dest.addr,
+                            self.pos.at(Locus::Dest(i, dest_locus[k]))
+                        ),
+                    );
+                    self.errors.push(e);
+                    continue 'dest;
+                }
                 if let Some(k) = dests
                     .iter()
                     .position(|d| model::dest_addr(key, d.addr, d.forward) == addr)
                 {
-                    return Err(self.error(
-                        Locus::Dest(i, j),
-                        format!(
-                            "real server {addr} is defined twice in virtual server {name} (first at {})",
-                            self.pos.at(Locus::Dest(i, k))
-                        ),
-                    ));
+                    let m = format!(
+                        "Virtual server {name}: real servers {} and {} are both {addr} with {} - the dataplane has them as one dest, their weights added up",
+                        self.pos.at(Locus::Dest(i, dest_locus[k])),
+                        dest.addr,
+                        if dest.forward == Forward::Route { "DR" } else { "TUN" },
+                    );
+                    self.warn(Locus::Dest(i, j), m);
+                    break;
                 }
             }
             dests.push(dest);
+            dest_locus.push(j);
         }
 
         let weight_sum: u64 = dests.iter().map(|d| u64::from(d.weight)).sum();
@@ -682,9 +774,13 @@ impl Resolver<'_> {
             ));
         }
         let alpha = dd.alpha.or(sd.alpha).unwrap_or(false);
+        // A checker in error is left out alone.
         let mut checks = Vec::new();
         for (k, cd) in dd.check.iter().enumerate() {
-            checks.push(self.check(Locus::Check(i, j, k), cd, dd, sd)?);
+            match self.check(Locus::Check(i, j, k), cd, dd, sd) {
+                Ok(c) => checks.push(c),
+                Err(e) => self.errors.push(e),
+            }
         }
         Ok(Dest {
             addr: dd.address.0,
@@ -862,21 +958,29 @@ impl Resolver<'_> {
         })
     }
 
-    fn vrrp(&mut self, draft: &Draft) -> Result<Vrrp, ConfigError> {
+    fn vrrp(&mut self, draft: &Draft) -> Vrrp {
         let v = &draft.vrrp;
         let mut scripts = Vec::new();
         for (i, s) in v.script.iter().enumerate() {
-            scripts.push(self.script(i, s)?);
+            match self.script(i, s) {
+                Ok(s) => scripts.push(s),
+                Err(e) => self.errors.push(e),
+            }
         }
         let mut instances = Vec::new();
         for (i, inst) in v.instance.iter().enumerate() {
             if v.instance[..i].iter().any(|o| o.name == inst.name) {
-                return Err(self.error(
+                let e = self.error(
                     Locus::Instance(i),
                     format!("vrrp_instance '{}' is defined twice", inst.name),
-                ));
+                );
+                self.errors.push(e);
+                continue;
             }
-            instances.push(self.instance(i, inst, &draft.global)?);
+            match self.instance(i, inst, &draft.global) {
+                Ok(inst) => instances.push(inst),
+                Err(e) => self.errors.push(e),
+            }
         }
         for (i, g) in v.sync_group.iter().enumerate() {
             for member in &g.group {
@@ -894,11 +998,11 @@ impl Resolver<'_> {
                 }
             }
         }
-        Ok(Vrrp {
+        Vrrp {
             scripts,
             sync_groups: v.sync_group.clone(),
             instances,
-        })
+        }
     }
 
     fn script(&mut self, i: usize, s: &VrrpScriptDraft) -> Result<VrrpScript, ConfigError> {
@@ -973,15 +1077,15 @@ impl Resolver<'_> {
         } else {
             VrrpState::Backup
         });
-        let has_v6 = d
-            .virtual_ipaddress
-            .iter()
-            .chain(&d.virtual_ipaddress_excluded)
-            .any(|v| v.address.addr.is_ipv6());
+        // keepalived takes the instance's family from virtual_ipaddress
+        // alone: excluded addresses are not advertised, so IPv6 ones in an
+        // IPv4 instance leave it on VRRPv2 (with its authentication).
         let advertised_v6 = d.virtual_ipaddress.iter().any(|v| v.address.addr.is_ipv6());
-        let version = d
-            .version
-            .unwrap_or(if has_v6 { 3 } else { global.vrrp_version });
+        let version = d.version.unwrap_or(if advertised_v6 {
+            3
+        } else {
+            global.vrrp_version
+        });
         if version != 2 && version != 3 {
             return Err(self.error(
                 here,
