@@ -35,7 +35,9 @@ use std::net::IpAddr;
 
 use rvs_api::Forward;
 
-use super::{flow_owner, owner_of, sees_replies, target_port, Core, Tables, OWNER_SEEDS};
+use super::conn::{flow_owner, sees_replies, target_port};
+use super::family::Tables;
+use super::{owner_of, Core, OWNER_SEEDS};
 use crate::conn::state::State;
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family};
 use crate::service::{Dest, Service, Snapshot};
@@ -61,7 +63,7 @@ pub(super) fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, timeout_s: u32
         dport: c.dport,
         fwmark: c.fwmark,
         state: c.state(),
-        forward: super::forward_of(c.forward),
+        forward: super::conn::forward_of(c.forward),
         template: c.is_template(),
         timeout_s,
         extra: Extra {
@@ -267,7 +269,7 @@ impl Core {
     ) -> Result<(), Counter> {
         let expires_ms = expires_at(r, now_ms);
         if A::conns(self).len() >= A::conns(self).max() {
-            self.reclaim::<A>(snap, now_ms, super::RECLAIM_BUDGET);
+            self.reclaim::<A>(snap, now_ms, super::conn::RECLAIM_BUDGET);
             if A::conns(self).len() >= A::conns(self).max() {
                 return Err(Counter::SyncTableFull);
             }

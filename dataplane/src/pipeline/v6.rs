@@ -13,9 +13,9 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use rvs_api::TunnelKind;
 
-use super::{
-    flow_owner, write_gue, Core, Flow, Frame, Quoted, Verdict, WorkerEvent, GUE_HEADER_LEN,
-};
+use super::conn::flow_owner;
+use super::egress::{write_gue, GUE_HEADER_LEN};
+use super::{Core, Flow, Frame, Quoted, Verdict, WorkerEvent};
 use crate::conn::{ConnKey, ReplyKey};
 use crate::nat;
 use crate::service::{Dest, Snapshot};

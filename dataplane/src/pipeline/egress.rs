@@ -1,0 +1,295 @@
+//! Stage 4, egress: a client's packet rewritten by its connection's method
+//! (DR, NAT, TUN with IP-in-IP or GUE, FullNAT with TOA or PROXY v2) and
+//! addressed to the real server's MAC.
+//!
+//! Contract: a packet that cannot be sent as the method requires (no MAC
+//! for the next hop, too big for a tunnel) is a counted drop or an ICMP
+//! error back to the client, never sent half-rewritten.
+
+use std::net::Ipv4Addr;
+
+use rvs_api::{Forward, TunnelCsum, TunnelKind};
+
+use super::family::Wire;
+use super::{Core, Flow, Frame, Target, Verdict};
+use crate::conn::{ConnKey, Family};
+use crate::nat::{self, End};
+use crate::proxy;
+use crate::service::{Dest, Snapshot};
+use crate::stats::{bump, Counter};
+use crate::wire::checksum;
+use crate::wire::ethernet::EthernetFrame;
+use crate::wire::icmp;
+use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::tcp;
+use crate::wire::udp::{self, UdpPacket};
+
+/// GUE's base header (version 0, no options).
+pub(super) const GUE_HEADER_LEN: usize = 4;
+
+/// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
+/// for the client's packet cannot help it with "fragmentation needed".
+pub(super) const MTU_MIN: u16 = 68;
+
+/// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
+/// UDP datagram, the inner packet already in place after the 12 header
+/// bytes): GUE version 0, no options, carrying `inner` (IPIP for IPv4, 41
+/// for IPv6), IPVS's header. With the pseudo-header's sum, the UDP checksum
+/// is filled in; without, it is 0 ("none", IPv4 only).
+pub(super) fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseudo: Option<u16>) {
+    let len = udp.len();
+    let mut h = UdpPacket::new_unchecked(&mut *udp);
+    h.set_src_port(sport);
+    h.set_dst_port(dport);
+    h.set_len(len as u16);
+    h.set_checksum(0);
+    udp[udp::HEADER_LEN..udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[0, inner, 0, 0]);
+    if let Some(pseudo) = pseudo {
+        let sum = !checksum::combine(&[pseudo, checksum::sum(udp)]);
+        let sum = if sum == 0 { 0xffff } else { sum };
+        UdpPacket::new_unchecked(udp).set_checksum(sum);
+    }
+}
+
+impl Core {
+    /// Forward by the dest's method. DR: new MACs, nothing else changes;
+    /// NAT: the destination becomes the real server's address and port.
+    pub(super) fn forward<F: Frame, A: Wire>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        t: Target<A>,
+        service_slot: u32,
+        flow: &Flow<A>,
+    ) -> Verdict {
+        let dest = t.dest;
+        let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let daddr = A::from_ip(dest.addr).unwrap_or_default();
+        let counter = match t.forward {
+            Forward::Route => Counter::ForwardDr,
+            Forward::Masq => {
+                A::rewrite(&mut frame.bytes_mut()[l3..], End::Dst, daddr, t.dport);
+                Counter::ForwardNat
+            }
+            Forward::Tunnel => {
+                let reply_port = Some(flow.in_port);
+                if let Err(v) = A::encapsulate(self, snap, frame, l3, &dest, &flow.key, reply_port)
+                {
+                    return v;
+                }
+                Counter::ForwardTunnel
+            }
+            Forward::FullNat => {
+                if t.toa {
+                    A::insert_toa(self, frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                }
+                if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
+                    return Verdict::Drop(Counter::ProxyNoRoom);
+                }
+                let b = &mut frame.bytes_mut()[l3..];
+                A::rewrite(b, End::Src, t.laddr, t.lport);
+                A::rewrite(b, End::Dst, daddr, t.dport);
+                Counter::ForwardFullNat
+            }
+        };
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out.mac);
+        for slot in [service_slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.in_pkts, 1);
+                bump(&s.in_bytes, u64::from(flow.l3_len));
+            }
+        }
+        self.stats.count(counter);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// FullNAT: give the real server the client's address and port in a TOA
+    /// option, when the TCP header has room for it and the packet stays
+    /// within the MTU; on the SYN the MSS is lowered by the option's size
+    /// too. A packet without room goes on without it (counted).
+    pub(super) fn insert_toa<F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        let ip = &frame.bytes()[l3..];
+        let total = usize::from(Ipv4Packet::new_unchecked(ip).total_len());
+        if !nat::toa_fits(ip) || total + nat::TOA_LEN > usize::from(mtu) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        if !frame.set_len(l3 + total + nat::TOA_LEN) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        let syn = tcp_flags & tcp::flags::SYN != 0;
+        nat::insert_toa(
+            &mut frame.bytes_mut()[l3..],
+            Ipv4Addr::from(key.caddr),
+            key.cport,
+            syn,
+        );
+        self.stats.count(Counter::ToaInserted);
+    }
+
+    /// FullNAT with PROXY protocol v2, a client segment (`proxy.rs`): the
+    /// first data segment gets the header in front of its payload, later
+    /// ones are moved along the stream by its length. False (counted) when
+    /// the first one has no room for the header: it must not go without
+    /// (the later ones would leave a gap), so it is dropped and the client
+    /// sends it again.
+    pub(super) fn proxy_client_segment<F: Frame, A: Family>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<A>,
+        isn: u32,
+        mtu: u16,
+    ) -> bool {
+        let n = proxy::header_len(A::IPV6);
+        let ip = &frame.bytes()[l3..];
+        let l4 = if A::IPV6 {
+            40
+        } else {
+            usize::from(ip[0] & 0x0f) * 4
+        };
+        let seq = u32::from_be_bytes([ip[l4 + 4], ip[l4 + 5], ip[l4 + 6], ip[l4 + 7]]);
+        let first = isn.wrapping_add(1);
+        if seq == first && proxy::payload_len(ip) > 0 {
+            let total = if A::IPV6 {
+                40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]))
+            } else {
+                usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+            };
+            if total + n > usize::from(mtu) || !frame.set_len(l3 + total + n) {
+                self.stats.count(Counter::ProxyNoRoom);
+                return false;
+            }
+            let mut header = [0u8; proxy::HEADER_LEN_MAX];
+            let len = proxy::write_header(
+                &mut header,
+                (key.caddr.to_ip(), key.cport),
+                (key.vaddr.to_ip(), key.vport),
+            );
+            proxy::insert_header(&mut frame.bytes_mut()[l3..], &header[..len]);
+            self.stats.count(Counter::ProxyHeaderInserted);
+        } else if proxy::seq_after(seq, first) {
+            proxy::add_seq(&mut frame.bytes_mut()[l3..], n as u32);
+        }
+        true
+    }
+
+    /// FullNAT with PROXY protocol v2, a real server's segment: its
+    /// acknowledgements come back by the header's length, and its SYN-ACK's
+    /// MSS is lowered by it.
+    pub(super) fn proxy_server_segment<A: Family>(b: &mut [u8], tcp_flags: u8, isn: u32) {
+        let n = proxy::header_len(A::IPV6);
+        proxy::sub_ack(b, isn.wrapping_add(1), n as u32);
+        if tcp_flags & tcp::flags::SYN != 0 {
+            proxy::lower_mss(b, n as u16);
+        }
+    }
+
+    /// TUN: put an outer IPv4 header in front of the client's packet (which
+    /// stays as it is), from the director's address on the dest's segment to
+    /// the real server: IP-in-IP, or UDP to the dest's port plus a GUE
+    /// header. The outer header copies the inner TOS, TTL and DF. A packet
+    /// the encapsulation makes too big for the port's MTU is dropped; with
+    /// DF the client gets "fragmentation needed" with the MTU left for it
+    /// (`spec/conn.md` §11).
+    pub(super) fn encapsulate<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        let gue = dest.tunnel.kind == TunnelKind::Gue;
+        let overhead = ipv4::HEADER_LEN_MIN
+            + if gue {
+                udp::HEADER_LEN + GUE_HEADER_LEN
+            } else {
+                0
+            };
+        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
+        let inner_len = usize::from(ip.total_len());
+        let (tos, ttl, df) = (ip.tos(), ip.ttl(), ip.dont_frag());
+        let mtu = usize::from(out.mtu);
+        if inner_len + overhead > mtu {
+            let room = mtu.saturating_sub(overhead);
+            if let Some(p) = reply_port.filter(|_| df && room >= usize::from(MTU_MIN)) {
+                let mac = snap.ports[usize::from(p)].mac;
+                self.stats.count(Counter::DropTunnelTooBig);
+                self.stats.count(Counter::IcmpFragNeededSent);
+                let rest = [0, 0, (room >> 8) as u8, room as u8];
+                return Err(self.reply_icmp_error(
+                    frame,
+                    l3,
+                    mac,
+                    icmp::unreach::FRAG_NEEDED,
+                    rest,
+                ));
+            }
+            return Err(self.count(Counter::DropTunnelTooBig));
+        }
+        // Drop any Ethernet padding, then make room in front.
+        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
+            return Err(self.count(Counter::DropNoMbuf));
+        }
+        self.tunnel_ident = self.tunnel_ident.wrapping_add(1);
+        let b = frame.bytes_mut();
+        // The Ethernet header moves back to the front; the outer headers go
+        // between it and the client's packet.
+        b.copy_within(overhead..overhead + l3, 0);
+        Ipv4Repr {
+            src: out.addr,
+            dst: dest.addr4(),
+            protocol: if gue { protocol::UDP } else { protocol::IPIP },
+            payload_len: overhead - ipv4::HEADER_LEN_MIN + inner_len,
+            ttl,
+            tos,
+            ident: if df { 0 } else { self.tunnel_ident },
+            dont_frag: df,
+        }
+        .emit(&mut b[l3..]);
+        if gue {
+            let u = l3 + ipv4::HEADER_LEN_MIN;
+            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
+            // A source port from the flow, so ECMP and RSS at the real
+            // server spread flows as they would spread the clients.
+            let sport = 49152 | (self.owner_hasher.hash_one(key) as u16 & 0x3fff);
+            let pseudo = (dest.tunnel.csum == TunnelCsum::Csum).then(|| {
+                checksum::pseudo_v4(
+                    out.addr.octets(),
+                    dest.addr4().octets(),
+                    protocol::UDP,
+                    udp_len as u16,
+                )
+            });
+            write_gue(
+                &mut b[u..u + udp_len],
+                sport,
+                dest.tunnel.port,
+                protocol::IPIP,
+                pseudo,
+            );
+        }
+        Ok(())
+    }
+}

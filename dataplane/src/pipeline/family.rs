@@ -1,0 +1,149 @@
+//! What the pipeline does differently by address family (`u32` for IPv4,
+//! `u128` for IPv6): the connection tables it uses, the rewrite of an
+//! address and port, the tunnel's outer header, the TOA option.
+//!
+//! Contract: the generic stages call these and nothing family-specific;
+//! every method keeps the packet's checksums true.
+
+use std::net::Ipv4Addr;
+
+use super::{Core, Frame, Verdict};
+use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
+use crate::nat::{self, End};
+use crate::service::{Dest, Snapshot};
+
+/// The connection tables of an address family.
+pub(super) trait Tables: Family {
+    fn conns(core: &mut Core) -> &mut ConnTable<Self>;
+    fn replies(core: &mut Core) -> &mut ReplyTable<Self>;
+}
+
+impl Tables for u32 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u32> {
+        &mut core.conns
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u32> {
+        &mut core.replies
+    }
+}
+
+impl Tables for u128 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u128> {
+        &mut core.conns6
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u128> {
+        &mut core.replies6
+    }
+}
+
+/// What forwarding does differently by address family: the rewrite of an
+/// address and port, the tunnel's outer header, the TOA option.
+pub(super) trait Wire: Tables {
+    fn rewrite(ip: &mut [u8], end: End, addr: Self, port: u16);
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: Self);
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Self, port: u16);
+    #[allow(clippy::too_many_arguments)]
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<Self>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict>;
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<Self>,
+        tcp_flags: u8,
+        mtu: u16,
+    );
+}
+
+impl Wire for u32 {
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
+        nat::rewrite(ip, end, Ipv4Addr::from(addr), port);
+    }
+
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
+        nat::rewrite_addr(ip, end, Ipv4Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u32, port: u16) {
+        nat::rewrite_quoted(ip, quote_at, end, Ipv4Addr::from(addr), port);
+    }
+
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<u32>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        core.encapsulate(snap, frame, l3, dest, key, reply_port)
+    }
+
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<u32>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        core.insert_toa(frame, l3, key, tcp_flags, mtu);
+    }
+}
+
+impl Wire for u128 {
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u128, port: u16) {
+        nat::rewrite6(ip, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u128) {
+        nat::rewrite6_addr(ip, end, std::net::Ipv6Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u128, port: u16) {
+        nat::rewrite6_quoted(ip, quote_at, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
+    fn encapsulate<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<u128>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        core.encapsulate6(snap, frame, l3, dest, key, reply_port)
+    }
+
+    fn insert_toa<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<u128>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        core.insert_toa6(frame, l3, key, tcp_flags, mtu);
+    }
+}
