@@ -75,7 +75,7 @@ impl Core {
                 addr: IpAddr::V4(sender_ip),
                 mac: sender_mac,
             };
-            if self.events.push(ev).is_err() {
+            if !self.outbox.event(ev) {
                 self.stats.count(Counter::NeighEventLost);
             }
         }

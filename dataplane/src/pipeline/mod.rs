@@ -6,6 +6,10 @@
 //! (plus what the frame caused: a connection made, an ICMP reply sent). It may rewrite the frame (MACs for DR, an ARP or ICMP
 //! reply in place). What to do with the frame afterwards is the caller's job
 //! (send it, hand it to the exception port, to another core, or free it).
+//! Whatever else a frame asks to be sent (a neighbour event for the control
+//! thread, connection records for a sync backup) goes to the worker's
+//! fixed-size outbox (`outbox.rs`), never to a shared ring: the worker loop
+//! moves it to the rings after the burst ([`Worker::drain_outbox`]).
 //!
 //! A flow's owner core is a function of the client's address and port; a
 //! frame of a flow owned by another core gets [`Verdict::Handoff`] before it
@@ -61,10 +65,12 @@ mod egress;
 mod family;
 mod icmp;
 mod ingress;
+mod outbox;
 mod reply;
 mod synced;
 mod v6;
 
+use outbox::Outbox;
 pub use synced::sync_owner;
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
@@ -192,9 +198,9 @@ pub struct WorkerSetup {
     pub cores: Arc<[Arc<CoreStats>]>,
     pub overload: Arc<OverloadFlags>,
     pub neigh: Arc<NeighTable>,
-    pub events: Arc<ArrayQueue<WorkerEvent>>,
-    /// Worker → control: connections to send to a sync backup.
-    pub sync_out: Arc<ArrayQueue<SyncConn>>,
+    /// The most frames the worker handles between two
+    /// [`Worker::drain_outbox`] calls: the outbox is sized for them once.
+    pub outbox_frames: usize,
     pub policy: ConnPolicy,
     /// Locality caches (lblc, lblcr services) and the entries of each.
     pub locality_caches: u16,
@@ -277,8 +283,9 @@ struct Core {
     neigh: Arc<NeighTable>,
     sched: Box<[SchedState]>,
     caches: Box<[LocalityCache]>,
-    events: Arc<ArrayQueue<WorkerEvent>>,
-    sync_out: Arc<ArrayQueue<SyncConn>>,
+    /// What the frames asked to be sent besides themselves, until the
+    /// worker loop drains it.
+    outbox: Outbox,
     owner_hasher: ahash::RandomState,
     policy: ConnPolicy,
     /// The IPv4 identification of this core's non-DF tunnel packets.
@@ -367,8 +374,7 @@ impl Worker {
             caches: (0..setup.locality_caches)
                 .map(|_| LocalityCache::with_max(setup.locality_cache_entries))
                 .collect(),
-            events: setup.events,
-            sync_out: setup.sync_out,
+            outbox: Outbox::for_frames(setup.outbox_frames),
             owner_hasher: ahash::RandomState::with_seeds(
                 OWNER_SEEDS[0],
                 OWNER_SEEDS[1],
@@ -404,6 +410,19 @@ impl Worker {
 
     pub fn stats(&self) -> &CoreStats {
         &self.core.stats
+    }
+
+    /// Hand what the frames since the last call asked to be sent besides
+    /// themselves to the rings: neighbour events to `events`, connection
+    /// records for a sync backup to `sync_out` (what a ring refuses is
+    /// counted, as the outbox's contract says). The worker loop calls it
+    /// after each burst, before the outbox can fill.
+    pub fn drain_outbox(
+        &mut self,
+        events: &ArrayQueue<WorkerEvent>,
+        sync_out: &ArrayQueue<SyncConn>,
+    ) {
+        self.core.outbox.drain(events, sync_out, &self.core.stats);
     }
 
     /// List this core's live connection entries from `cursor` (the IPv4

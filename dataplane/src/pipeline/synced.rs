@@ -4,7 +4,8 @@
 //!
 //! Contract:
 //! - Reporting happens on the packet path: a [`SyncConn`] is a plain copy
-//!   pushed on the worker's sync ring; a full ring is counted
+//!   put in the worker's outbox, which the worker loop drains into its
+//!   sync ring after the burst; a full outbox or ring is counted
 //!   (`sync_ring_full`), never waited on. A controlled connection's
 //!   template goes first, so the backup has it when the connection comes;
 //!   a template is also sent each time it schedules a new connection (or
@@ -139,12 +140,11 @@ pub fn sync_owner(snap: &Snapshot, r: &SyncConn, workers: u16) -> u16 {
 
 impl Core {
     #[inline]
-    fn push_sync(&self, r: SyncConn) {
-        self.stats.count(if self.sync_out.push(r).is_ok() {
-            Counter::SyncQueued
-        } else {
-            Counter::SyncRingFull
-        });
+    fn push_sync(&mut self, r: SyncConn) {
+        // Counted `sync_queued` when the ring takes it (`outbox.rs`).
+        if !self.outbox.sync(r) {
+            self.stats.count(Counter::SyncRingFull);
+        }
     }
 
     /// A client packet of entry `idx` went by: when the kernel's rule says

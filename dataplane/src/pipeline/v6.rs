@@ -414,7 +414,7 @@ impl Core {
                             addr: IpAddr::V6(addr),
                             mac: m,
                         };
-                        if self.events.push(ev).is_err() {
+                        if !self.outbox.event(ev) {
                             self.stats.count(Counter::NeighEventLost);
                         }
                     }
