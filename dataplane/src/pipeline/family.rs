@@ -1,16 +1,22 @@
 //! What the pipeline does differently by address family (`u32` for IPv4,
 //! `u128` for IPv6): the connection tables it uses, the rewrite of an
-//! address and port, the tunnel's outer header, the TOA option.
+//! address and port, the tunnel's outer header, the TOA option; reading a
+//! packet's header, the checks it must pass, its ICMP.
 //!
 //! Contract: the generic stages call these and nothing family-specific;
 //! every method keeps the packet's checksums true.
 
 use std::net::Ipv4Addr;
 
-use super::{Core, Frame, Verdict};
+use super::icmp::quoted_tuple;
+use super::v6::quoted_tuple6;
+use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
 use crate::nat::{self, End};
 use crate::service::{Dest, Snapshot};
+use crate::stats::Counter;
+use crate::wire::icmpv6::Icmpv6Packet;
+use crate::wire::ipv4::{protocol, Ipv4Packet};
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
@@ -145,5 +151,74 @@ impl Wire for u128 {
         mtu: u16,
     ) {
         core.insert_toa6(frame, l3, key, tcp_flags, mtu);
+    }
+}
+
+/// An IP header's facts as the stages read them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Header<A> {
+    pub(super) src: A,
+    pub(super) dst: A,
+    /// The transport: IPv4's protocol, IPv6's next header.
+    pub(super) proto: u8,
+    /// Where the transport header starts, from the IP header's first byte.
+    pub(super) hl: usize,
+    /// The packet's length from its IP header on (the frame may be padded
+    /// beyond it).
+    pub(super) len: usize,
+}
+
+/// What reading a packet does differently by address family: its header,
+/// the checks it must pass, its ICMP.
+pub(super) trait Ip: Wire {
+    /// The family's ICMP (the transport number of ICMP, ICMPv6).
+    const ICMP: u8;
+    /// What a real server's reply must pass before its transport is read:
+    /// `Err(Some)` a counted drop (IPv4's bad header checksum), `Err(None)`
+    /// the kernel's (an IPv4 fragment).
+    fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>>;
+    /// The quoted tuple of the ICMP message `icmp` (from its header on), or
+    /// `None` when it is not an error message.
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<Self>>, Counter>;
+}
+
+impl Ip for u32 {
+    const ICMP: u8 = protocol::ICMP;
+
+    #[inline]
+    fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>> {
+        let p = Ipv4Packet::new_unchecked(ip);
+        if !p.verify_checksum() {
+            return Err(Some(Counter::DropIpv4BadChecksum));
+        }
+        if p.is_fragment() {
+            return Err(None);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<u32>>, Counter> {
+        quoted_tuple(icmp)
+    }
+}
+
+impl Ip for u128 {
+    const ICMP: u8 = protocol::ICMPV6;
+
+    #[inline]
+    fn check_reply(_: &[u8]) -> Result<(), Option<Counter>> {
+        Ok(())
+    }
+
+    #[inline]
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<u128>>, Counter> {
+        let is_error = Icmpv6Packet::new_checked(icmp)
+            .map_err(Counter::from)?
+            .is_error();
+        if !is_error {
+            return Ok(None);
+        }
+        quoted_tuple6(icmp).map(Some)
     }
 }

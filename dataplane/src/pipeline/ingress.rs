@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::conn::flow_owner;
+use super::family::Header;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
 use crate::service::Snapshot;
@@ -113,12 +114,19 @@ impl Core {
         let vaddr = ip.dst();
         // A real server's reply to a FullNAT connection (to a local
         // address) or to a NAT one (from a NAT dest), or the kernel's.
+        let h = Header {
+            src: u32::from(ip.src()),
+            dst: u32::from(vaddr),
+            proto: ip.protocol(),
+            hl: ip.header_len(),
+            len: usize::from(ip.total_len()),
+        };
         if snap.is_laddr(IpAddr::V4(vaddr)) {
-            return self.handle_reply(snap, frame, l3, now_ms, handed_off, true);
+            return self.handle_reply::<u32, F>(snap, frame, l3, h, now_ms, handed_off, true);
         }
         if !snap.is_vip(IpAddr::V4(vaddr)) {
             if snap.is_nat_dest(IpAddr::V4(ip.src())) {
-                return self.handle_reply(snap, frame, l3, now_ms, handed_off, false);
+                return self.handle_reply::<u32, F>(snap, frame, l3, h, now_ms, handed_off, false);
             }
             return self.exception();
         }

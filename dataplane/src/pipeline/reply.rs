@@ -7,8 +7,7 @@
 
 use rvs_api::Forward;
 
-use super::family::{Tables, Wire};
-use super::icmp::quoted_tuple;
+use super::family::{Header, Ip, Tables, Wire};
 use super::{owner_of, Core, Frame, Verdict};
 use crate::conn::state::Direction;
 use crate::conn::{Conn, ConnExt, Family, ReplyKey};
@@ -18,7 +17,7 @@ use crate::service::Snapshot;
 use crate::stats::{bump, Counter};
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
 use crate::wire::icmp;
-use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::ipv4::protocol;
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 
@@ -53,29 +52,29 @@ impl Core {
     /// reply of one of this director's NAT connections (or an ICMP error
     /// about one) is rewritten to come from the VIP and sent to the client
     /// the way its packets came; anything else is the kernel's (the real
-    /// server answering the director itself, e.g. a health check).
-    pub(super) fn handle_reply<F: Frame>(
+    /// server answering the director itself, e.g. a health check). Either
+    /// family: IPv4 checks the header's checksum first (`Ip::check_reply`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_reply<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
         l3: usize,
+        h: Header<A>,
         now_ms: u64,
         handed_off: bool,
         fullnat: bool,
     ) -> Verdict {
-        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
-        if !ip.verify_checksum() {
-            return self.count(Counter::DropIpv4BadChecksum);
+        if let Err(e) = A::check_reply(&frame.bytes()[l3..]) {
+            return match e {
+                Some(c) => self.count(c),
+                None => self.exception(),
+            };
         }
-        if ip.is_fragment() {
-            return self.exception();
-        }
-        let hl = ip.header_len();
-        let l3_len = ip.total_len();
-        let l4 = l3 + hl;
-        let l4_end = l3 + usize::from(l3_len);
-        let proto = ip.protocol();
-        let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));
+        let l4 = l3 + h.hl;
+        let l4_end = l3 + h.len;
+        let proto = h.proto;
+        let (src, dst) = (h.src, h.dst);
         // The reply's tuple and, for an ICMP error, where its quote starts.
         let (key, tcp_flags, quote_at) = match proto {
             protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
@@ -106,7 +105,7 @@ impl Core {
                 ),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::ICMP => match quoted_tuple(&frame.bytes()[l4..l4_end]) {
+            p if p == A::ICMP => match A::quoted(&frame.bytes()[l4..l4_end]) {
                 // The quote is of a packet toward the real server.
                 Ok(Some(q)) => (
                     ReplyKey {
@@ -117,7 +116,8 @@ impl Core {
                         protocol: q.protocol,
                     },
                     0,
-                    Some(hl + icmp::HEADER_LEN),
+                    // ICMP's and ICMPv6's headers are both 8 bytes.
+                    Some(h.hl + icmp::HEADER_LEN),
                 ),
                 Ok(None) => return self.exception(),
                 Err(c) => return self.count(c),
@@ -125,17 +125,17 @@ impl Core {
             _ => return self.exception(),
         };
         let (ci, c, ext, out_mac) =
-            match self.reply_conn::<u32>(snap, &key, fullnat, handed_off, now_ms) {
+            match self.reply_conn::<A>(snap, &key, fullnat, handed_off, now_ms) {
                 Ok(found) => found,
                 Err(v) => return v,
             };
-        self.finish_reply::<u32, F>(
+        self.finish_reply::<A, F>(
             snap,
             frame,
             l3,
             (ci, &c, &ext, out_mac),
             (proto, tcp_flags, quote_at),
-            u64::from(l3_len),
+            h.len as u64,
             now_ms,
         )
     }

@@ -15,8 +15,9 @@ use rvs_api::TunnelKind;
 
 use super::conn::flow_owner;
 use super::egress::{write_gue, GUE_HEADER_LEN};
+use super::family::Header;
 use super::{Core, Flow, Frame, Quoted, Verdict, WorkerEvent};
-use crate::conn::{ConnKey, ReplyKey};
+use crate::conn::ConnKey;
 use crate::nat;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
@@ -38,9 +39,22 @@ const MTU6_MIN: usize = 1280;
 /// a client needs).
 const QUOTE6_MAX: usize = 128;
 
+/// The header of an IPv6 packet (extension headers are not walked: the
+/// next header is the transport).
+#[inline]
+pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
+    Header {
+        src: u128::from(ip.src()),
+        dst: u128::from(ip.dst()),
+        proto: ip.next_header(),
+        hl: ipv6::HEADER_LEN,
+        len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+    }
+}
+
 /// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
 /// must hold the IPv6 header and the ports.
-fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
+pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
     let quoted = &icmp[icmpv6::HEADER_LEN..];
     if quoted.len() < ipv6::HEADER_LEN + 4 {
         return Err(Counter::DropIcmpTruncated);
@@ -81,12 +95,13 @@ impl Core {
             return self.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off);
         }
         let vaddr = IpAddr::V6(dst);
+        let h = header6(&ip);
         if snap.is_laddr(vaddr) {
-            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
+            return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, true);
         }
         if !snap.is_vip(vaddr) {
             if snap.is_nat_dest(IpAddr::V6(src)) {
-                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
+                return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, false);
             }
             return self.exception();
         }
@@ -270,94 +285,6 @@ impl Core {
         Ok(())
     }
 
-    /// A packet from a NAT real server to an address that is not a VIP, or
-    /// to a FullNAT local address: the reply of one of this director's
-    /// IPv6 connections, rewritten to come from the VIP, or the kernel's.
-    fn handle_reply6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        frame: &mut F,
-        l3: usize,
-        now_ms: u64,
-        handed_off: bool,
-        fullnat: bool,
-    ) -> Verdict {
-        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
-        let payload_len = usize::from(ip.payload_len());
-        let l4 = l3 + ipv6::HEADER_LEN;
-        let l4_end = l4 + payload_len;
-        let proto = ip.next_header();
-        let (src, dst) = (u128::from(ip.src()), u128::from(ip.dst()));
-        let (key, tcp_flags, quote_at) = match proto {
-            protocol::TCP | protocol::UDP => {
-                let b = &frame.bytes()[l4..l4_end];
-                let (sport, dport, flags) = if proto == protocol::TCP {
-                    match TcpPacket::new_checked(b) {
-                        Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
-                        Err(m) => return self.count(m.into()),
-                    }
-                } else {
-                    match UdpPacket::new_checked(b) {
-                        Ok(u) => (u.src_port(), u.dst_port(), 0),
-                        Err(m) => return self.count(m.into()),
-                    }
-                };
-                (
-                    ReplyKey {
-                        raddr: src,
-                        laddr: dst,
-                        rport: sport,
-                        lport: dport,
-                        protocol: proto,
-                    },
-                    flags,
-                    None,
-                )
-            }
-            protocol::ICMPV6 => {
-                let b = &frame.bytes()[l4..l4_end];
-                let is_error = match Icmpv6Packet::new_checked(b) {
-                    Ok(i) => i.is_error(),
-                    Err(m) => return self.count(m.into()),
-                };
-                if !is_error {
-                    return self.exception();
-                }
-                match quoted_tuple6(b) {
-                    // The quote is of a packet toward the real server.
-                    Ok(q) => (
-                        ReplyKey {
-                            raddr: q.dst,
-                            laddr: q.src,
-                            rport: q.dport,
-                            lport: q.sport,
-                            protocol: q.protocol,
-                        },
-                        0,
-                        Some(ipv6::HEADER_LEN + icmpv6::HEADER_LEN),
-                    ),
-                    Err(c) => return self.count(c),
-                }
-            }
-            _ => return self.exception(),
-        };
-        let (ci, c, ext, out_mac) =
-            match self.reply_conn::<u128>(snap, &key, fullnat, handed_off, now_ms) {
-                Ok(found) => found,
-                Err(v) => return v,
-            };
-        let l3_len = (ipv6::HEADER_LEN + payload_len) as u64;
-        self.finish_reply::<u128, F>(
-            snap,
-            frame,
-            l3,
-            (ci, &c, &ext, out_mac),
-            (proto, tcp_flags, quote_at),
-            l3_len,
-            now_ms,
-        )
-    }
-
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
     /// address are answered, Neighbour Advertisements of next hops learned,
     /// echo to a VIP answered, errors about a connection forwarded along it
@@ -493,12 +420,13 @@ impl Core {
         let (src, dst) = (IpAddr::V6(ip.src()), IpAddr::V6(ip.dst()));
         let l4 = l3 + ipv6::HEADER_LEN;
         let l4_end = l4 + usize::from(ip.payload_len());
+        let h = header6(&ip);
         if snap.is_laddr(dst) {
-            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
+            return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, true);
         }
         if !snap.is_vip(dst) {
             if snap.is_nat_dest(src) {
-                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
+                return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, false);
             }
             return self.exception();
         }
