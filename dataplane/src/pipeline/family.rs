@@ -9,14 +9,16 @@
 use std::net::Ipv4Addr;
 
 use super::icmp::quoted_tuple;
-use super::v6::quoted_tuple6;
+use super::v6::{header6, quoted_tuple6};
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
 use crate::nat::{self, End};
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
-use crate::wire::icmpv6::Icmpv6Packet;
+use crate::wire::ethernet::MacAddr;
+use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::ipv6::Ipv6Packet;
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
@@ -173,10 +175,40 @@ pub(super) struct Header<A> {
 pub(super) trait Ip: Wire {
     /// The family's ICMP (the transport number of ICMP, ICMPv6).
     const ICMP: u8;
+    /// Whether the family's ICMP is taken before the address checks:
+    /// IPv6's Neighbour Discovery comes to addresses that are no VIP
+    /// (solicited-node multicast ones); IPv4's ARP is not IP.
+    const ICMP_FIRST: bool;
+    /// The header of the packet `ip` (from its IP header on), checked
+    /// against the bytes there.
+    fn header(ip: &[u8]) -> Result<Header<Self>, Counter>;
     /// What a real server's reply must pass before its transport is read:
     /// `Err(Some)` a counted drop (IPv4's bad header checksum), `Err(None)`
     /// the kernel's (an IPv4 fragment).
     fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>>;
+    /// What a packet to a VIP must pass before its transport is read:
+    /// IPv4's header checksum, and no fragment.
+    fn check_to_vip(ip: &[u8]) -> Result<(), Counter>;
+    /// The family's ICMP to the dataplane (`icmp.rs`, `v6.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict;
+    /// No dest for a new connection: "port unreachable" back to the client,
+    /// from the VIP, sent from `mac` (`spec/schedulers.md` §0.6).
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict;
     /// The quoted tuple of the ICMP message `icmp` (from its header on), or
     /// `None` when it is not an error message.
     fn quoted(icmp: &[u8]) -> Result<Option<Quoted<Self>>, Counter>;
@@ -184,6 +216,19 @@ pub(super) trait Ip: Wire {
 
 impl Ip for u32 {
     const ICMP: u8 = protocol::ICMP;
+    const ICMP_FIRST: bool = false;
+
+    #[inline]
+    fn header(ip: &[u8]) -> Result<Header<u32>, Counter> {
+        let p = Ipv4Packet::new_checked(ip).map_err(Counter::from)?;
+        Ok(Header {
+            src: u32::from(p.src()),
+            dst: u32::from(p.dst()),
+            proto: p.protocol(),
+            hl: p.header_len(),
+            len: usize::from(p.total_len()),
+        })
+    }
 
     #[inline]
     fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>> {
@@ -198,17 +243,92 @@ impl Ip for u32 {
     }
 
     #[inline]
+    fn check_to_vip(ip: &[u8]) -> Result<(), Counter> {
+        let p = Ipv4Packet::new_unchecked(ip);
+        if !p.verify_checksum() {
+            return Err(Counter::DropIpv4BadChecksum);
+        }
+        if p.is_fragment() {
+            return Err(Counter::DropIpv4Fragment);
+        }
+        Ok(())
+    }
+
+    #[inline]
     fn quoted(icmp: &[u8]) -> Result<Option<Quoted<u32>>, Counter> {
         quoted_tuple(icmp)
+    }
+
+    #[inline]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        _: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let mac = snap.ports[usize::from(port)].mac;
+        core.handle_icmp(snap, mac, frame, l3, now_ms, handed_off)
+    }
+
+    #[inline]
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict {
+        core.reply_port_unreachable(frame, l3, mac)
     }
 }
 
 impl Ip for u128 {
     const ICMP: u8 = protocol::ICMPV6;
+    const ICMP_FIRST: bool = true;
+
+    #[inline]
+    fn header(ip: &[u8]) -> Result<Header<u128>, Counter> {
+        let p = Ipv6Packet::new_checked(ip).map_err(Counter::from)?;
+        Ok(header6(&p))
+    }
 
     #[inline]
     fn check_reply(_: &[u8]) -> Result<(), Option<Counter>> {
         Ok(())
+    }
+
+    #[inline]
+    fn check_to_vip(_: &[u8]) -> Result<(), Counter> {
+        Ok(())
+    }
+
+    #[inline]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        core.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off)
+    }
+
+    #[inline]
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict {
+        core.stats.count(Counter::IcmpUnreachableSent);
+        // Destination unreachable, port unreachable (code 4).
+        core.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
     }
 
     #[inline]

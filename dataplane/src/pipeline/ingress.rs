@@ -1,21 +1,21 @@
 //! Stage 1 and 2, ingress and classification: a frame's port and Ethernet
-//! header, ARP, and an IPv4 packet sorted into a reply, ICMP, the kernel's,
-//! or a flow to a service on its owner core.
+//! header, ARP, and an IP packet of either family (`handle_ip`) sorted into
+//! a reply, ICMP, the kernel's, or a flow to a service on its owner core.
 //!
 //! Contract: every frame ends in exactly one counted verdict; nothing is
 //! read past the bounds the typed views checked.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use super::conn::flow_owner;
-use super::family::Header;
+use super::family::Ip;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
 use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
-use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::ipv4::protocol;
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 
@@ -47,10 +47,12 @@ impl Core {
         match eth.inner_ethertype() {
             ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
             ethertype::IPV4 if dst == port_info.mac => {
-                self.handle_ipv4(snap, port, src, frame, l3, now_ms, handed_off)
+                self.handle_ip::<u32, F>(snap, port, src, frame, l3, now_ms, handed_off)
             }
             // Neighbour Solicitations come to multicast addresses.
-            ethertype::IPV6 => self.handle_ipv6(snap, port, src, frame, l3, now_ms, handed_off),
+            ethertype::IPV6 => {
+                self.handle_ip::<u128, F>(snap, port, src, frame, l3, now_ms, handed_off)
+            }
             _ => self.exception(),
         }
     }
@@ -95,8 +97,11 @@ impl Core {
         self.exception()
     }
 
+    /// Stage 2 for an IP packet of either family (the module doc of
+    /// `pipeline`): a reply, ICMP, the kernel's, or a flow to a service, on
+    /// to its connection and egress.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_ipv4<F: Frame>(
+    pub(super) fn handle_ip<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
         port: u16,
@@ -106,41 +111,31 @@ impl Core {
         now_ms: u64,
         handed_off: bool,
     ) -> Verdict {
-        let mac = snap.ports[usize::from(port)].mac;
-        let ip = match Ipv4Packet::new_checked(&frame.bytes()[l3..]) {
-            Ok(p) => p,
-            Err(m) => return self.count(m.into()),
+        let h = match A::header(&frame.bytes()[l3..]) {
+            Ok(h) => h,
+            Err(c) => return self.count(c),
         };
-        let vaddr = ip.dst();
+        if A::ICMP_FIRST && h.proto == A::ICMP {
+            return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off);
+        }
+        let vaddr = h.dst.to_ip();
         // A real server's reply to a FullNAT connection (to a local
         // address) or to a NAT one (from a NAT dest), or the kernel's.
-        let h = Header {
-            src: u32::from(ip.src()),
-            dst: u32::from(vaddr),
-            proto: ip.protocol(),
-            hl: ip.header_len(),
-            len: usize::from(ip.total_len()),
-        };
-        if snap.is_laddr(IpAddr::V4(vaddr)) {
-            return self.handle_reply::<u32, F>(snap, frame, l3, h, now_ms, handed_off, true);
+        if snap.is_laddr(vaddr) {
+            return self.handle_reply::<A, F>(snap, frame, l3, h, now_ms, handed_off, true);
         }
-        if !snap.is_vip(IpAddr::V4(vaddr)) {
-            if snap.is_nat_dest(IpAddr::V4(ip.src())) {
-                return self.handle_reply::<u32, F>(snap, frame, l3, h, now_ms, handed_off, false);
+        if !snap.is_vip(vaddr) {
+            if snap.is_nat_dest(h.src.to_ip()) {
+                return self.handle_reply::<A, F>(snap, frame, l3, h, now_ms, handed_off, false);
             }
             return self.exception();
         }
-        if !ip.verify_checksum() {
-            return self.count(Counter::DropIpv4BadChecksum);
+        if let Err(c) = A::check_to_vip(&frame.bytes()[l3..]) {
+            return self.count(c);
         }
-        let proto = ip.protocol();
-        if ip.is_fragment() {
-            return self.count(Counter::DropIpv4Fragment);
-        }
-        let l4 = l3 + ip.header_len();
-        let l3_len = ip.total_len();
-        let l4_end = l3 + usize::from(l3_len);
-        let caddr = u32::from(ip.src());
+        let proto = h.proto;
+        let l4 = l3 + h.hl;
+        let l4_end = l3 + h.len;
         let (cport, vport, tcp_flags, seq) = match proto {
             protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
                 Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
@@ -150,17 +145,19 @@ impl Core {
                 Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::ICMP => return self.handle_icmp(snap, mac, frame, l3, now_ms, handed_off),
+            p if p == A::ICMP => {
+                return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off)
+            }
             _ => return self.not_a_service(snap, vaddr),
         };
-        let Some(service) = snap.lookup(proto, IpAddr::V4(ip.src()), IpAddr::V4(vaddr), vport)
-        else {
+        let Some(service) = snap.lookup(proto, h.src.to_ip(), vaddr, vport) else {
             return self.not_a_service(snap, vaddr);
         };
+        let caddr = h.src;
         let flow = Flow {
             key: ConnKey {
                 caddr,
-                vaddr: u32::from(vaddr),
+                vaddr: h.dst,
                 cport,
                 vport,
                 protocol: proto,
@@ -168,7 +165,7 @@ impl Core {
             },
             tcp_flags,
             seq,
-            l3_len,
+            l3_len: h.len as u16,
             in_port: port,
             peer_mac,
         };
@@ -179,11 +176,12 @@ impl Core {
                 return Verdict::Handoff(owner);
             }
         }
-        match self.conn_for(snap, service, &flow, now_ms) {
+        match self.conn_for::<A>(snap, service, &flow, now_ms) {
             Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
-                self.reply_port_unreachable(frame, l3, mac)
+                let mac = snap.ports[usize::from(port)].mac;
+                A::reply_unreachable(self, frame, l3, mac)
             }
             Err(c) => self.count(c),
         }
@@ -192,8 +190,8 @@ impl Core {
     /// A packet to `vaddr` that no service takes: a counted drop for a VIP
     /// of ours; the kernel's for an address a classifier prefix merely
     /// covers (the director's own address may be one).
-    pub(super) fn not_a_service(&self, snap: &Snapshot, vaddr: Ipv4Addr) -> Verdict {
-        if snap.answers_arp_for(IpAddr::V4(vaddr)) {
+    pub(super) fn not_a_service(&self, snap: &Snapshot, vaddr: IpAddr) -> Verdict {
+        if snap.answers_arp_for(vaddr) {
             self.count(Counter::DropVipNoService)
         } else {
             self.exception()

@@ -19,29 +19,33 @@
 //! 1. Ingress (`ingress.rs`): [`Worker::handle_frame`] → `Core::handle_frame`
 //!    checks the port and the Ethernet header (a VLAN tag is stepped over)
 //!    and dispatches by ethertype: ARP to `handle_arp` (a next hop learned,
-//!    a VIP's request answered), IPv4 to `handle_ipv4`, IPv6 to
-//!    `handle_ipv6` (`v6.rs`), the rest to the kernel.
-//! 2. Classify (`handle_ipv4` / `handle_ipv6`): to a local address, or from
-//!    a NAT dest to a non-VIP, it is a reply (stage 5); to no VIP, the
-//!    kernel's; to a VIP, ICMP goes to stage 6 and TCP/UDP is looked up
-//!    (`Snapshot::lookup`; no service: `not_a_service`), then handed to its
-//!    owner core if that is another (`conn::flow_owner`).
+//!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
+//!    `handle_ip::<u128>`, the rest to the kernel.
+//! 2. Classify (`handle_ip`, one path for both families): the header
+//!    (`Ip::header`); IPv6's ICMP at once (Neighbour Discovery, `v6.rs`);
+//!    to a local address, or from a NAT dest to a non-VIP, it is a reply
+//!    (stage 5); to no VIP, the kernel's; to a VIP, after
+//!    `Ip::check_to_vip` (IPv4's checksum, fragments), ICMP goes to stage 6
+//!    and TCP/UDP is looked up (`Snapshot::lookup`; no service:
+//!    `not_a_service`), then handed to its owner core if that is another
+//!    (`conn::flow_owner`).
 //! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
 //!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
 //!    for FullNAT, `pick_stateless` when the table is full) and returns a
-//!    `Target`; no dest is ICMP port unreachable (`reply_port_unreachable`).
+//!    `Target`; no dest is ICMP port unreachable (`Ip::reply_unreachable`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
 //!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
 //!    [`Verdict::Forward`].
 //! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
 //!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
-//! 6. ICMP (`icmp.rs`): `handle_icmp` answers echo (`reply_echo`), forwards
+//! 6. ICMP (`icmp.rs`; ICMPv6 in `v6.rs`): `handle_icmp` answers echo (`reply_echo`), forwards
 //!    an error about a connection along it (`error_conn`, `forward_error`),
 //!    and builds the errors this director sends (`reply_icmp_error`).
 //!
-//! What differs by address family is behind `family.rs`'s `Tables` and
-//! `Wire`; connection sync is `synced.rs`.
+//! What differs by address family is behind `family.rs`'s `Tables`, `Wire`
+//! and `Ip` (IPv6's own messages are `v6.rs`); connection sync is
+//! `synced.rs`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

@@ -1,22 +1,22 @@
-//! The IPv6 half of the pipeline: Neighbour Discovery for VIPs and local
-//! addresses, echo, and TCP/UDP to IPv6 services by every forwarding method
-//! (DR, NAT, IPv6-in-IPv6 and GUE tunnels, FullNAT with the IPv6 TOA
-//! option), with ICMPv6 errors translated along their connections.
+//! What IPv6 does its own way: Neighbour Discovery for VIPs and local
+//! addresses, ICMPv6 (echo, errors about connections, the errors this
+//! director sends), and the outer header of IPv6-in-IPv6 and GUE tunnels.
+//! The rest is the one path of both families (`handle_ip::<u128>`,
+//! `conn_for`, `forward`, `handle_reply`) over the family traits
+//! (`family.rs`).
 //!
-//! The connection logic is the IPv4 one (`conn_for::<u128>` and friends on
-//! the worker's IPv6 table); what differs is parsing, rewriting and the
-//! messages of ICMPv6. Extension headers are not walked: a packet whose
-//! next header is not TCP, UDP or ICMPv6 is the kernel's (a VIP's is a
-//! counted drop).
+//! Extension headers are not walked: a packet whose next header is not
+//! TCP, UDP or ICMPv6 is the kernel's (a VIP's is a counted drop). ICMPv6
+//! is taken before the address checks (`Ip::ICMP_FIRST`): Neighbour
+//! Solicitations come to solicited-node multicast addresses.
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use rvs_api::TunnelKind;
 
-use super::conn::flow_owner;
 use super::egress::{write_gue, GUE_HEADER_LEN};
 use super::family::Header;
-use super::{Core, Flow, Frame, Quoted, Verdict, WorkerEvent};
+use super::{Core, Frame, Quoted, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
 use crate::nat;
 use crate::service::{Dest, Snapshot};
@@ -27,8 +27,8 @@ use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ndp::{self, NdpPacket};
-use crate::wire::tcp::{self, TcpPacket};
-use crate::wire::udp::{self, UdpPacket};
+use crate::wire::tcp::{self};
+use crate::wire::udp::{self};
 
 /// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
 /// cannot help a client with "packet too big".
@@ -71,99 +71,6 @@ pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
 }
 
 impl Core {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_ipv6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
-        frame: &mut F,
-        l3: usize,
-        now_ms: u64,
-        handed_off: bool,
-    ) -> Verdict {
-        let ip = match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
-            Ok(p) => p,
-            Err(m) => return self.count(m.into()),
-        };
-        let (src, dst) = (ip.src(), ip.dst());
-        let proto = ip.next_header();
-        let payload_len = usize::from(ip.payload_len());
-        let l4 = l3 + ipv6::HEADER_LEN;
-        let l4_end = l4 + payload_len;
-        if proto == protocol::ICMPV6 {
-            return self.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off);
-        }
-        let vaddr = IpAddr::V6(dst);
-        let h = header6(&ip);
-        if snap.is_laddr(vaddr) {
-            return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, true);
-        }
-        if !snap.is_vip(vaddr) {
-            if snap.is_nat_dest(IpAddr::V6(src)) {
-                return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, false);
-            }
-            return self.exception();
-        }
-        let (cport, vport, tcp_flags, seq) = match proto {
-            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
-                Err(m) => return self.count(m.into()),
-            },
-            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
-                Err(m) => return self.count(m.into()),
-            },
-            _ => return self.not_a_service6(snap, vaddr),
-        };
-        let Some(service) = snap.lookup(proto, IpAddr::V6(src), vaddr, vport) else {
-            return self.not_a_service6(snap, vaddr);
-        };
-        let caddr = u128::from(src);
-        let flow = Flow {
-            key: ConnKey {
-                caddr,
-                vaddr: u128::from(dst),
-                cport,
-                vport,
-                protocol: proto,
-                template: false,
-            },
-            tcp_flags,
-            seq,
-            l3_len: (ipv6::HEADER_LEN + payload_len) as u16,
-            in_port: port,
-            peer_mac,
-        };
-        if !handed_off {
-            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
-            if owner != self.id {
-                self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
-            }
-        }
-        match self.conn_for::<u128>(snap, service, &flow, now_ms) {
-            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
-            Err(Counter::DropNoDest) => {
-                self.stats.count(Counter::DropNoDest);
-                self.stats.count(Counter::IcmpUnreachableSent);
-                let mac = snap.ports[usize::from(port)].mac;
-                // Destination unreachable, port unreachable (code 4).
-                self.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
-            }
-            Err(c) => self.count(c),
-        }
-    }
-
-    /// An IPv6 packet to `vaddr` that no service takes.
-    fn not_a_service6(&self, snap: &Snapshot, vaddr: IpAddr) -> Verdict {
-        if snap.answers_arp_for(vaddr) {
-            self.count(Counter::DropVipNoService)
-        } else {
-            self.exception()
-        }
-    }
-
     /// FullNAT over IPv6: DPVS's IPv6 TOA option (the client's port and
     /// 16-byte address) when the header and the MTU have room for it.
     pub(super) fn insert_toa6<F: Frame>(
@@ -290,7 +197,7 @@ impl Core {
     /// echo to a VIP answered, errors about a connection forwarded along it
     /// (`spec/conn.md` §10); the rest is the kernel's.
     #[allow(clippy::too_many_arguments)]
-    fn handle_icmp6<F: Frame>(
+    pub(super) fn handle_icmp6<F: Frame>(
         &mut self,
         snap: &Snapshot,
         port: u16,
@@ -447,7 +354,7 @@ impl Core {
     /// back to it, from the address it was sent to, quoting its first bytes;
     /// `rest` is the header's last 4 bytes (the MTU of "packet too big").
     /// Built in place.
-    fn reply_icmp6_error<F: Frame>(
+    pub(super) fn reply_icmp6_error<F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
