@@ -6,14 +6,12 @@
 //! for the next hop, too big for a tunnel) is a counted drop or an ICMP
 //! error back to the client, never sent half-rewritten.
 
-use std::net::Ipv4Addr;
-
 use rvs_api::{Forward, TunnelCsum, TunnelKind};
 
 use super::family::Wire;
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
-use crate::nat::{self, End};
+use crate::nat::End;
 use crate::proxy;
 use crate::service::{Dest, Snapshot};
 use crate::stats::{bump, Counter};
@@ -87,7 +85,7 @@ impl Core {
             }
             Forward::FullNat => {
                 if t.toa {
-                    A::insert_toa(self, frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                    self.insert_toa::<F, A>(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
                 }
                 if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
                     return Verdict::Drop(Counter::ProxyNoRoom);
@@ -115,31 +113,28 @@ impl Core {
     /// option, when the TCP header has room for it and the packet stays
     /// within the MTU; on the SYN the MSS is lowered by the option's size
     /// too. A packet without room goes on without it (counted).
-    pub(super) fn insert_toa<F: Frame>(
+    /// Either family: IPv4's option or DPVS's IPv6 one (the client's port
+    /// and 16-byte address), `Wire::TOA_LEN` bytes.
+    pub(super) fn insert_toa<F: Frame, A: Wire>(
         &mut self,
         frame: &mut F,
         l3: usize,
-        key: &ConnKey,
+        key: &ConnKey<A>,
         tcp_flags: u8,
         mtu: u16,
     ) {
         let ip = &frame.bytes()[l3..];
-        let total = usize::from(Ipv4Packet::new_unchecked(ip).total_len());
-        if !nat::toa_fits(ip) || total + nat::TOA_LEN > usize::from(mtu) {
+        let total = A::ip_len(ip);
+        if !A::toa_fits(ip) || total + A::TOA_LEN > usize::from(mtu) {
             self.stats.count(Counter::ToaNoRoom);
             return;
         }
-        if !frame.set_len(l3 + total + nat::TOA_LEN) {
+        if !frame.set_len(l3 + total + A::TOA_LEN) {
             self.stats.count(Counter::ToaNoRoom);
             return;
         }
         let syn = tcp_flags & tcp::flags::SYN != 0;
-        nat::insert_toa(
-            &mut frame.bytes_mut()[l3..],
-            Ipv4Addr::from(key.caddr),
-            key.cport,
-            syn,
-        );
+        A::write_toa(&mut frame.bytes_mut()[l3..], key.caddr, key.cport, syn);
         self.stats.count(Counter::ToaInserted);
     }
 

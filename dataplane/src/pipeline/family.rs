@@ -18,7 +18,7 @@ use crate::stats::Counter;
 use crate::wire::ethernet::MacAddr;
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::{protocol, Ipv4Packet};
-use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::ipv6::{self, Ipv6Packet};
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
@@ -66,17 +66,20 @@ pub(super) trait Wire: Tables {
         key: &ConnKey<Self>,
         reply_port: Option<u16>,
     ) -> Result<(), Verdict>;
-    fn insert_toa<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        key: &ConnKey<Self>,
-        tcp_flags: u8,
-        mtu: u16,
-    );
+    /// The TOA option's length (IPv4's, DPVS's IPv6 one).
+    const TOA_LEN: usize;
+    /// The length of the packet `ip` from its (checked) IP header on.
+    fn ip_len(ip: &[u8]) -> usize;
+    /// Whether the TCP header of `ip` has room for the TOA option.
+    fn toa_fits(ip: &[u8]) -> bool;
+    /// Put the client's address and port in a TOA option (the frame has
+    /// grown by `TOA_LEN` already); on a SYN the MSS is lowered by as much.
+    fn write_toa(ip: &mut [u8], caddr: Self, cport: u16, clamp_mss: bool);
 }
 
 impl Wire for u32 {
+    const TOA_LEN: usize = nat::TOA_LEN;
+
     #[inline]
     fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
         nat::rewrite(ip, end, Ipv4Addr::from(addr), port);
@@ -104,19 +107,25 @@ impl Wire for u32 {
         core.encapsulate(snap, frame, l3, dest, key, reply_port)
     }
 
-    fn insert_toa<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        key: &ConnKey<u32>,
-        tcp_flags: u8,
-        mtu: u16,
-    ) {
-        core.insert_toa(frame, l3, key, tcp_flags, mtu);
+    #[inline]
+    fn ip_len(ip: &[u8]) -> usize {
+        usize::from(Ipv4Packet::new_unchecked(ip).total_len())
+    }
+
+    #[inline]
+    fn toa_fits(ip: &[u8]) -> bool {
+        nat::toa_fits(ip)
+    }
+
+    #[inline]
+    fn write_toa(ip: &mut [u8], caddr: u32, cport: u16, clamp_mss: bool) {
+        nat::insert_toa(ip, Ipv4Addr::from(caddr), cport, clamp_mss);
     }
 }
 
 impl Wire for u128 {
+    const TOA_LEN: usize = nat::TOA6_LEN;
+
     #[inline]
     fn rewrite(ip: &mut [u8], end: End, addr: u128, port: u16) {
         nat::rewrite6(ip, end, std::net::Ipv6Addr::from(addr), port);
@@ -144,15 +153,19 @@ impl Wire for u128 {
         core.encapsulate6(snap, frame, l3, dest, key, reply_port)
     }
 
-    fn insert_toa<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        key: &ConnKey<u128>,
-        tcp_flags: u8,
-        mtu: u16,
-    ) {
-        core.insert_toa6(frame, l3, key, tcp_flags, mtu);
+    #[inline]
+    fn ip_len(ip: &[u8]) -> usize {
+        ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(ip).payload_len())
+    }
+
+    #[inline]
+    fn toa_fits(ip: &[u8]) -> bool {
+        nat::toa6_fits(ip)
+    }
+
+    #[inline]
+    fn write_toa(ip: &mut [u8], caddr: u128, cport: u16, clamp_mss: bool) {
+        nat::insert_toa6(ip, std::net::Ipv6Addr::from(caddr), cport, clamp_mss);
     }
 }
 

@@ -10,7 +10,7 @@
 //! is taken before the address checks (`Ip::ICMP_FIRST`): Neighbour
 //! Solicitations come to solicited-node multicast addresses.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use rvs_api::TunnelKind;
 
@@ -18,7 +18,6 @@ use super::egress::{write_gue, GUE_HEADER_LEN};
 use super::family::Header;
 use super::{Core, Frame, Quoted, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
-use crate::nat;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
@@ -27,8 +26,7 @@ use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ndp::{self, NdpPacket};
-use crate::wire::tcp::{self};
-use crate::wire::udp::{self};
+use crate::wire::udp;
 
 /// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
 /// cannot help a client with "packet too big".
@@ -71,36 +69,6 @@ pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
 }
 
 impl Core {
-    /// FullNAT over IPv6: DPVS's IPv6 TOA option (the client's port and
-    /// 16-byte address) when the header and the MTU have room for it.
-    pub(super) fn insert_toa6<F: Frame>(
-        &mut self,
-        frame: &mut F,
-        l3: usize,
-        key: &ConnKey<u128>,
-        tcp_flags: u8,
-        mtu: u16,
-    ) {
-        let ip = &frame.bytes()[l3..];
-        let total = ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(ip).payload_len());
-        if !nat::toa6_fits(ip) || total + nat::TOA6_LEN > usize::from(mtu) {
-            self.stats.count(Counter::ToaNoRoom);
-            return;
-        }
-        if !frame.set_len(l3 + total + nat::TOA6_LEN) {
-            self.stats.count(Counter::ToaNoRoom);
-            return;
-        }
-        let syn = tcp_flags & tcp::flags::SYN != 0;
-        nat::insert_toa6(
-            &mut frame.bytes_mut()[l3..],
-            Ipv6Addr::from(key.caddr),
-            key.cport,
-            syn,
-        );
-        self.stats.count(Counter::ToaInserted);
-    }
-
     /// TUN over IPv6: an outer IPv6 header (next header 41, IPv6-in-IPv6;
     /// or UDP to the dest's port plus a GUE header) from the director's
     /// IPv6 address on the dest's segment, copying the inner traffic class
