@@ -13,6 +13,8 @@
 //!
 //! This crate has no DPDK in it, so clients never link DPDK.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::net::UnixStream;

@@ -9,6 +9,8 @@
 //! it, so re-adding the same dest gets it back with its connections, and the
 //! slot is reused only once its gauges read zero.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use std::sync::Arc;

@@ -47,6 +47,8 @@
 //! and `Ip` (IPv6's own messages are `v6.rs`); connection sync is
 //! `synced.rs`.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
