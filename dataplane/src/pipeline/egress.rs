@@ -6,7 +6,7 @@
 //! for the next hop, too big for a tunnel) is a counted drop or an ICMP
 //! error back to the client, never sent half-rewritten.
 
-use rvs_api::{Forward, TunnelCsum, TunnelKind};
+use rvs_api::{Forward, TunnelKind};
 
 use super::family::Wire;
 use super::{Core, Flow, Frame, Target, Verdict};
@@ -17,8 +17,6 @@ use crate::service::{Dest, Snapshot};
 use crate::stats::{bump, Counter};
 use crate::wire::checksum;
 use crate::wire::ethernet::EthernetFrame;
-use crate::wire::icmp;
-use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp;
 use crate::wire::udp::{self, UdpPacket};
 
@@ -77,7 +75,8 @@ impl Core {
             }
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
-                if let Err(v) = A::encapsulate(self, snap, frame, l3, &dest, &flow.key, reply_port)
+                if let Err(v) =
+                    self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port)
                 {
                     return v;
                 }
@@ -196,95 +195,59 @@ impl Core {
         }
     }
 
-    /// TUN: put an outer IPv4 header in front of the client's packet (which
-    /// stays as it is), from the director's address on the dest's segment to
-    /// the real server: IP-in-IP, or UDP to the dest's port plus a GUE
-    /// header. The outer header copies the inner TOS, TTL and DF. A packet
-    /// the encapsulation makes too big for the port's MTU is dropped; with
-    /// DF the client gets "fragmentation needed" with the MTU left for it
-    /// (`spec/conn.md` §11).
-    pub(super) fn encapsulate<F: Frame>(
+    /// TUN: put an outer header of the packet's family in front of the
+    /// client's packet (which stays as it is), from the director's address
+    /// on the dest's segment to the real server: IP-in-IP (IPv6-in-IPv6),
+    /// or UDP to the dest's port plus a GUE header (`Wire::emit_tunnel`).
+    /// The outer header copies the inner TOS and TTL (traffic class and hop
+    /// limit), and IPv4's DF. A packet the encapsulation makes too big for
+    /// the port's MTU is dropped; the client gets "fragmentation needed"
+    /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
+    /// (`spec/conn.md` §11, `Wire::tells_too_big`).
+    pub(super) fn encapsulate<F: Frame, A: Wire>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
         l3: usize,
         dest: &Dest,
-        key: &ConnKey,
+        key: &ConnKey<A>,
         reply_port: Option<u16>,
     ) -> Result<(), Verdict> {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
             return Err(self.count(Counter::DropNeighUnresolved));
         };
+        // No address of the family on the segment to send tunnels from.
+        let Some(src) = A::tunnel_src(&out) else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
         let gue = dest.tunnel.kind == TunnelKind::Gue;
-        let overhead = ipv4::HEADER_LEN_MIN
+        let overhead = A::TUNNEL_HEADER_LEN
             + if gue {
                 udp::HEADER_LEN + GUE_HEADER_LEN
             } else {
                 0
             };
-        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
-        let inner_len = usize::from(ip.total_len());
-        let (tos, ttl, df) = (ip.tos(), ip.ttl(), ip.dont_frag());
+        let inner = A::tunnel_inner(&frame.bytes()[l3..]);
         let mtu = usize::from(out.mtu);
-        if inner_len + overhead > mtu {
+        if inner.len + overhead > mtu {
             let room = mtu.saturating_sub(overhead);
-            if let Some(p) = reply_port.filter(|_| df && room >= usize::from(MTU_MIN)) {
-                let mac = snap.ports[usize::from(p)].mac;
-                self.stats.count(Counter::DropTunnelTooBig);
+            self.stats.count(Counter::DropTunnelTooBig);
+            if let Some(p) = reply_port.filter(|_| A::tells_too_big(&inner, room)) {
                 self.stats.count(Counter::IcmpFragNeededSent);
-                let rest = [0, 0, (room >> 8) as u8, room as u8];
-                return Err(self.reply_icmp_error(
-                    frame,
-                    l3,
-                    mac,
-                    icmp::unreach::FRAG_NEEDED,
-                    rest,
-                ));
+                let mac = snap.ports[usize::from(p)].mac;
+                return Err(A::reply_too_big(self, frame, l3, mac, room));
             }
-            return Err(self.count(Counter::DropTunnelTooBig));
+            return Err(Verdict::Drop(Counter::DropTunnelTooBig));
         }
         // Drop any Ethernet padding, then make room in front.
-        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
+        if !frame.set_len(l3 + inner.len) || !frame.prepend(overhead) {
             return Err(self.count(Counter::DropNoMbuf));
         }
-        self.tunnel_ident = self.tunnel_ident.wrapping_add(1);
         let b = frame.bytes_mut();
         // The Ethernet header moves back to the front; the outer headers go
         // between it and the client's packet.
         b.copy_within(overhead..overhead + l3, 0);
-        Ipv4Repr {
-            src: out.addr,
-            dst: dest.addr4(),
-            protocol: if gue { protocol::UDP } else { protocol::IPIP },
-            payload_len: overhead - ipv4::HEADER_LEN_MIN + inner_len,
-            ttl,
-            tos,
-            ident: if df { 0 } else { self.tunnel_ident },
-            dont_frag: df,
-        }
-        .emit(&mut b[l3..]);
-        if gue {
-            let u = l3 + ipv4::HEADER_LEN_MIN;
-            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
-            // A source port from the flow, so ECMP and RSS at the real
-            // server spread flows as they would spread the clients.
-            let sport = 49152 | (self.owner_hasher.hash_one(key) as u16 & 0x3fff);
-            let pseudo = (dest.tunnel.csum == TunnelCsum::Csum).then(|| {
-                checksum::pseudo_v4(
-                    out.addr.octets(),
-                    dest.addr4().octets(),
-                    protocol::UDP,
-                    udp_len as u16,
-                )
-            });
-            write_gue(
-                &mut b[u..u + udp_len],
-                sport,
-                dest.tunnel.port,
-                protocol::IPIP,
-                pseudo,
-            );
-        }
+        A::emit_tunnel(self, &mut b[l3..], src, dest, &inner, gue, key);
         Ok(())
     }
 }

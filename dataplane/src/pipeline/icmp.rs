@@ -134,7 +134,7 @@ impl Core {
             error_to_server_view(&mut frame.bytes_mut()[l3..], c, ext, raddr, quote_at);
         } else if c.forward == Forward::Tunnel as u8 {
             // No ICMP error is ever sent about an ICMP error.
-            if let Err(v) = A::encapsulate(self, snap, frame, l3, dest, key, None) {
+            if let Err(v) = self.encapsulate::<F, A>(snap, frame, l3, dest, key, None) {
                 return v;
             }
         }

@@ -1,9 +1,8 @@
 //! What IPv6 does its own way: Neighbour Discovery for VIPs and local
-//! addresses, ICMPv6 (echo, errors about connections, the errors this
-//! director sends), and the outer header of IPv6-in-IPv6 and GUE tunnels.
-//! The rest is the one path of both families (`handle_ip::<u128>`,
-//! `conn_for`, `forward`, `handle_reply`) over the family traits
-//! (`family.rs`).
+//! addresses, and ICMPv6 (echo, errors about connections, the errors this
+//! director sends). The rest is the one path of both families
+//! (`handle_ip::<u128>`, `conn_for`, `forward`, `encapsulate`,
+//! `handle_reply`) over the family traits (`family.rs`).
 //!
 //! Extension headers are not walked: a packet whose next header is not
 //! TCP, UDP or ICMPv6 is the kernel's (a VIP's is a counted drop). ICMPv6
@@ -12,13 +11,9 @@
 
 use std::net::IpAddr;
 
-use rvs_api::TunnelKind;
-
-use super::egress::{write_gue, GUE_HEADER_LEN};
 use super::family::Header;
 use super::{Core, Frame, Quoted, Verdict, WorkerEvent};
-use crate::conn::ConnKey;
-use crate::service::{Dest, Snapshot};
+use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::checksum;
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
@@ -26,11 +21,10 @@ use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ndp::{self, NdpPacket};
-use crate::wire::udp;
 
 /// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
 /// cannot help a client with "packet too big".
-const MTU6_MIN: usize = 1280;
+pub(super) const MTU6_MIN: usize = 1280;
 
 /// How much of an offending packet an ICMPv6 error this director sends
 /// quotes (the whole packet would do up to 1232 bytes; the headers are what
@@ -69,97 +63,6 @@ pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
 }
 
 impl Core {
-    /// TUN over IPv6: an outer IPv6 header (next header 41, IPv6-in-IPv6;
-    /// or UDP to the dest's port plus a GUE header) from the director's
-    /// IPv6 address on the dest's segment, copying the inner traffic class
-    /// and hop limit. Too big for the port's MTU: dropped, and the client
-    /// gets "packet too big" with the MTU left for it (`spec/conn.md` §11).
-    pub(super) fn encapsulate6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        frame: &mut F,
-        l3: usize,
-        dest: &Dest,
-        key: &ConnKey<u128>,
-        reply_port: Option<u16>,
-    ) -> Result<(), Verdict> {
-        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
-            return Err(self.count(Counter::DropNeighUnresolved));
-        };
-        let Some(src) = out.addr6 else {
-            // No IPv6 address on the segment to send tunnels from.
-            return Err(self.count(Counter::DropNeighUnresolved));
-        };
-        let gue = dest.tunnel.kind == TunnelKind::Gue;
-        let overhead = ipv6::HEADER_LEN
-            + if gue {
-                udp::HEADER_LEN + GUE_HEADER_LEN
-            } else {
-                0
-            };
-        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
-        let inner_len = ipv6::HEADER_LEN + usize::from(ip.payload_len());
-        let (class, hops) = (ip.traffic_class(), ip.hop_limit());
-        let mtu = usize::from(out.mtu);
-        if inner_len + overhead > mtu {
-            let room = mtu.saturating_sub(overhead);
-            self.stats.count(Counter::DropTunnelTooBig);
-            if let Some(p) = reply_port.filter(|_| room >= MTU6_MIN) {
-                self.stats.count(Counter::IcmpFragNeededSent);
-                let mac = snap.ports[usize::from(p)].mac;
-                let rest = (room as u32).to_be_bytes();
-                return Err(self.reply_icmp6_error(
-                    frame,
-                    l3,
-                    mac,
-                    icmpv6::kind::PACKET_TOO_BIG,
-                    0,
-                    rest,
-                ));
-            }
-            return Err(Verdict::Drop(Counter::DropTunnelTooBig));
-        }
-        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
-            return Err(self.count(Counter::DropNoMbuf));
-        }
-        let flow_hash = self.owner_hasher.hash_one(key);
-        let b = frame.bytes_mut();
-        b.copy_within(overhead..overhead + l3, 0);
-        let mut o = Ipv6Packet::new_unchecked(&mut b[l3..l3 + ipv6::HEADER_LEN]);
-        // The flow label spreads the tunnel's flows as the clients' would be.
-        o.set_version_class_flow(class, (flow_hash as u32) & 0x000f_ffff);
-        o.set_payload_len((overhead - ipv6::HEADER_LEN + inner_len) as u16);
-        o.set_next_header(if gue {
-            protocol::UDP
-        } else {
-            protocol::IPV6_IN_IP
-        });
-        o.set_hop_limit(hops);
-        o.set_src(src);
-        o.set_dst(dest.addr6());
-        if gue {
-            let u = l3 + ipv6::HEADER_LEN;
-            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
-            let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
-            // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
-            // --tun-nocsum says for IPv4.
-            let pseudo = checksum::pseudo_v6(
-                src.octets(),
-                dest.addr6().octets(),
-                protocol::UDP,
-                udp_len as u32,
-            );
-            write_gue(
-                &mut b[u..u + udp_len],
-                sport,
-                dest.tunnel.port,
-                protocol::IPV6_IN_IP,
-                Some(pseudo),
-            );
-        }
-        Ok(())
-    }
-
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
     /// address are answered, Neighbour Advertisements of next hops learned,
     /// echo to a VIP answered, errors about a connection forwarded along it
