@@ -1,8 +1,8 @@
 //! What the pipeline does differently by address family (`u32` for IPv4,
-//! `u128` for IPv6): the connection tables it uses, the rewrite of an
-//! address and port, the tunnel's outer header and the errors about it,
-//! the TOA option; reading a
-//! packet's header, the checks it must pass, its ICMP.
+//! `u128` for IPv6): the connection tables it uses (`Tables`); the rewrite
+//! of an address and port, the tunnel's outer header and the error about a
+//! packet too big for it, the TOA option (`Wire`); reading a packet's
+//! header, the checks it must pass, its ICMP (`Ip`).
 //!
 //! Contract: the generic stages call these and nothing family-specific;
 //! every method keeps the packet's checksums true.
