@@ -9,9 +9,10 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, Frame, Worker, WorkerSetup};
+use rvs_dataplane::pipeline::{ConnPolicy, Frame, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, OverloadFlags};
+use rvs_dataplane::sync::SyncConn;
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 pub mod pcap;
@@ -253,6 +254,9 @@ pub struct Setup {
 /// the first generation).
 pub struct Bench {
     pub worker: Worker,
+    /// Where the worker's outbox goes, as the dataplane's rings.
+    events: ArrayQueue<WorkerEvent>,
+    sync_out: ArrayQueue<SyncConn>,
 }
 
 impl Bench {
@@ -349,13 +353,23 @@ impl Bench {
             cores: cores.into(),
             overload,
             neigh: Arc::clone(&neigh),
-            events: Arc::new(ArrayQueue::new(1024)),
-            sync_out: Arc::new(ArrayQueue::new(1)),
+            outbox_frames: 64,
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,
         });
-        Bench { worker }
+        Bench {
+            worker,
+            events: ArrayQueue::new(1024),
+            sync_out: ArrayQueue::new(1),
+        }
+    }
+
+    /// Move what the worker's last frames asked to be sent onto the rings,
+    /// as the worker loop does after each burst.
+    #[inline]
+    pub fn drain(&mut self) {
+        self.worker.drain_outbox(&self.events, &self.sync_out);
     }
 }
 

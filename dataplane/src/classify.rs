@@ -11,6 +11,8 @@
 //! rules are rare and this is cheaper and easier to read). A lookup is one
 //! pass over at most [`RULES_MAX`] rules, without allocation.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use rvs_api::{ApiError, ErrorKind, MarkRule, PortRange, Prefix};

@@ -11,6 +11,8 @@
 //! slot whose address changed starts over with every port free (a slot only
 //! changes address after no connection holds one of its ports).
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 
 /// The lowest local port handed out (below are the well-known and

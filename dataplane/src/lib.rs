@@ -5,6 +5,9 @@
 //! Vocabulary (IPVS's): a *service* (keepalived's `virtual_server`) spreads
 //! *conns* over *dests* (`real_server`) with a *scheduler*, and *forwards*
 //! by a method fixed when the conn is made.
+//!
+//! Every module but `conn` (its tables' one raw allocation) forbids
+//! `unsafe`.
 
 pub mod admin;
 pub mod classify;

@@ -17,6 +17,8 @@
 //! is left 0 (its receiver drops it, as it would have), and an updated one
 //! that comes out 0 is written as 0xffff. Nothing here allocates.
 
+#![forbid(unsafe_code)]
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::wire::checksum::{self, update_addr6, update_u16, update_u32};

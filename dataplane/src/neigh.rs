@@ -9,6 +9,8 @@
 //!   [`REACHABLE_MS`], and expire it when [`PROBES_MAX`] refresh probes go
 //!   unanswered.
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

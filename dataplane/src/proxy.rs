@@ -22,6 +22,8 @@
 //! (IPv4 or IPv6 fixed header, a whole TCP header), and updates lengths and
 //! checksums incrementally; nothing allocates.
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 
 use crate::nat;

@@ -7,6 +7,8 @@
 //! and neighbour slots are stable across generations: a dest keeps its slot
 //! while it exists, so its counters and its connections outlive edits.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -6,6 +6,8 @@
 //! locks); the control thread reads every core's values and sums them. A
 //! reader may see a value one packet old, never a torn one.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 macro_rules! counters {

@@ -28,6 +28,8 @@
 //!   one for the same connection, 50 packets later; a connection that
 //!   sends fewer is not repaired (IPVS's behaviour too).
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rvs_api::Forward;

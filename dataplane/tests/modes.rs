@@ -87,7 +87,9 @@ fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> VecFrame {
 }
 
 fn run(d: &mut Director, f: &mut VecFrame, now_ms: u64) -> Verdict {
-    d.worker.handle_frame(0, f, now_ms, false)
+    let v = d.worker.handle_frame(0, f, now_ms, false);
+    d.drain();
+    v
 }
 
 #[test]

@@ -14,6 +14,7 @@ use rvs_dataplane::neigh::NeighTable;
 use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
+use rvs_dataplane::sync::SyncConn;
 use rvs_dataplane::wire::arp::{op, ArpPacket, ArpRepr};
 use rvs_dataplane::wire::checksum;
 use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
@@ -28,6 +29,7 @@ struct Lab {
     worker: Worker,
     cores: Vec<Arc<CoreStats>>,
     events: Arc<ArrayQueue<WorkerEvent>>,
+    sync_out: ArrayQueue<SyncConn>,
 }
 
 fn key(p: Protocol) -> ServiceKey {
@@ -125,8 +127,7 @@ impl Lab {
             cores: cores.clone().into(),
             overload,
             neigh,
-            events: Arc::clone(&events),
-            sync_out: Arc::new(ArrayQueue::new(64)),
+            outbox_frames: 64,
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,
@@ -136,11 +137,14 @@ impl Lab {
             worker,
             cores,
             events,
+            sync_out: ArrayQueue::new(64),
         }
     }
 
     fn run(&mut self, frame: &mut VecFrame, now_ms: u64) -> Verdict {
-        self.worker.handle_frame(0, frame, now_ms, false)
+        let v = self.worker.handle_frame(0, frame, now_ms, false);
+        self.worker.drain_outbox(&self.events, &self.sync_out);
+        v
     }
 
     fn counter(&self, c: Counter) -> u64 {

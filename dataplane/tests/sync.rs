@@ -76,6 +76,7 @@ fn client(sport: u16, fl: u8, payload: &[u8]) -> VecFrame {
 
 fn run(d: &mut Director, mut f: VecFrame, now_ms: u64) -> (Verdict, VecFrame) {
     let v = d.worker.handle_frame(0, &mut f, now_ms, false);
+    d.drain();
     (v, f)
 }
 

@@ -10,6 +10,8 @@
 //! The socket shell (raw protocol-112 sockets on the exception interface,
 //! keepalived.conf's `vrrp_instance`) is `rvs-controlplane`'s `ha` module.
 
+#![forbid(unsafe_code)]
+
 pub mod router;
 pub mod track;
 pub mod wire;

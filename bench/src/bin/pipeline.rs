@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use rvs_bench::{client, tcp_frame, Bench, BenchFrame, Mode, ACK, CLI_MAC, LB_MAC, SYN, VIP};
-use rvs_dataplane::pipeline::{Frame, Verdict, Worker};
+use rvs_dataplane::pipeline::{Frame, Verdict};
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
@@ -37,7 +37,7 @@ const NEW_FLOWS_MAX: usize = 2_000_000;
 /// Run `frames` round-robin for `packets` packets; (Mpps, ns/packet,
 /// histogram of per-burst ns, forwarded share).
 fn run(
-    worker: &mut Worker,
+    b: &mut Bench,
     frames: &[Vec<u8>],
     packets: usize,
     now_ms: u64,
@@ -61,17 +61,19 @@ fn run(
         }
         if prefetch {
             for f in &burst {
-                worker.prefetch(f);
+                b.worker.prefetch(f);
             }
         }
         for f in &mut burst {
             if matches!(
-                worker.handle_frame(0, f, now_ms, false),
+                b.worker.handle_frame(0, f, now_ms, false),
                 Verdict::Forward(_)
             ) {
                 forwarded += 1;
             }
         }
+        // As the worker loop does after its bursts.
+        b.drain();
         let _ = hist.record(t.elapsed().as_nanos() as u64);
     }
     let secs = start.elapsed().as_secs_f64();
@@ -208,7 +210,7 @@ fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Hist
         .map(|i| tcp_frame(CLI_MAC, LB_MAC, client(i), vip, SYN))
         .collect();
     if new_conns {
-        return run(&mut b.worker, &syns, new_flows, 2, prefetch);
+        return run(&mut b, &syns, new_flows, 2, prefetch);
     }
     // Establish every flow: its SYN, then (for NAT and FullNAT) what the
     // real server answered, to learn the reply tuple.
@@ -246,7 +248,7 @@ fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Hist
     } else {
         &acks
     };
-    run(&mut b.worker, frames, packets, 2, prefetch)
+    run(&mut b, frames, packets, 2, prefetch)
 }
 
 /// Resident memory of this process, bytes (`VmRSS`).

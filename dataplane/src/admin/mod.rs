@@ -16,6 +16,8 @@
 //! `network` the director's own network and the way to each next hop;
 //! `snapshot` builds the generation the workers get.
 
+#![forbid(unsafe_code)]
+
 mod changes;
 mod listing;
 mod network;

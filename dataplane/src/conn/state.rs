@@ -2,6 +2,8 @@
 //! transition tables (INPUT, OUTPUT, INPUT-ONLY) indexed by event and current
 //! state, and a timeout table. UDP has one state.
 
+#![forbid(unsafe_code)]
+
 /// Connection states, numbered as IPVS numbers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

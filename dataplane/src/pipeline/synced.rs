@@ -4,7 +4,8 @@
 //!
 //! Contract:
 //! - Reporting happens on the packet path: a [`SyncConn`] is a plain copy
-//!   pushed on the worker's sync ring; a full ring is counted
+//!   put in the worker's outbox, which the worker loop drains into its
+//!   sync ring after the burst; a full outbox or ring is counted
 //!   (`sync_ring_full`), never waited on. A controlled connection's
 //!   template goes first, so the backup has it when the connection comes;
 //!   a template is also sent each time it schedules a new connection (or
@@ -35,7 +36,9 @@ use std::net::IpAddr;
 
 use rvs_api::Forward;
 
-use super::{flow_owner, owner_of, sees_replies, target_port, Core, Tables, OWNER_SEEDS};
+use super::conn::{flow_owner, sees_replies, target_port};
+use super::family::Tables;
+use super::{owner_of, Core, OWNER_SEEDS};
 use crate::conn::state::State;
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family};
 use crate::service::{Dest, Service, Snapshot};
@@ -61,7 +64,7 @@ pub(super) fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, timeout_s: u32
         dport: c.dport,
         fwmark: c.fwmark,
         state: c.state(),
-        forward: super::forward_of(c.forward),
+        forward: super::conn::forward_of(c.forward),
         template: c.is_template(),
         timeout_s,
         extra: Extra {
@@ -137,12 +140,11 @@ pub fn sync_owner(snap: &Snapshot, r: &SyncConn, workers: u16) -> u16 {
 
 impl Core {
     #[inline]
-    fn push_sync(&self, r: SyncConn) {
-        self.stats.count(if self.sync_out.push(r).is_ok() {
-            Counter::SyncQueued
-        } else {
-            Counter::SyncRingFull
-        });
+    fn push_sync(&mut self, r: SyncConn) {
+        // Counted `sync_queued` when the ring takes it (`outbox.rs`).
+        if !self.outbox.sync(r) {
+            self.stats.count(Counter::SyncRingFull);
+        }
     }
 
     /// A client packet of entry `idx` went by: when the kernel's rule says
@@ -267,7 +269,7 @@ impl Core {
     ) -> Result<(), Counter> {
         let expires_ms = expires_at(r, now_ms);
         if A::conns(self).len() >= A::conns(self).max() {
-            self.reclaim::<A>(snap, now_ms, super::RECLAIM_BUDGET);
+            self.reclaim::<A>(snap, now_ms, super::conn::RECLAIM_BUDGET);
             if A::conns(self).len() >= A::conns(self).max() {
                 return Err(Counter::SyncTableFull);
             }

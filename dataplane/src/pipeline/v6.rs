@@ -1,24 +1,19 @@
-//! The IPv6 half of the pipeline: Neighbour Discovery for VIPs and local
-//! addresses, echo, and TCP/UDP to IPv6 services by every forwarding method
-//! (DR, NAT, IPv6-in-IPv6 and GUE tunnels, FullNAT with the IPv6 TOA
-//! option), with ICMPv6 errors translated along their connections.
+//! What IPv6 does its own way: Neighbour Discovery for VIPs and local
+//! addresses, and ICMPv6 (echo, errors about connections, the errors this
+//! director sends). The rest is the one path of both families
+//! (`handle_ip::<u128>`, `conn_for`, `forward`, `encapsulate`,
+//! `handle_reply`) over the family traits (`family.rs`).
 //!
-//! The connection logic is the IPv4 one (`conn_for::<u128>` and friends on
-//! the worker's IPv6 table); what differs is parsing, rewriting and the
-//! messages of ICMPv6. Extension headers are not walked: a packet whose
-//! next header is not TCP, UDP or ICMPv6 is the kernel's (a VIP's is a
-//! counted drop).
+//! Extension headers are not walked: a packet whose next header is not
+//! TCP, UDP or ICMPv6 is the kernel's (a VIP's is a counted drop). ICMPv6
+//! is taken before the address checks (`Ip::ICMP_FIRST`): Neighbour
+//! Solicitations come to solicited-node multicast addresses.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
-use rvs_api::TunnelKind;
-
-use super::{
-    flow_owner, write_gue, Core, Flow, Frame, Quoted, Verdict, WorkerEvent, GUE_HEADER_LEN,
-};
-use crate::conn::{ConnKey, ReplyKey};
-use crate::nat;
-use crate::service::{Dest, Snapshot};
+use super::family::Header;
+use super::{Core, Frame, Quoted, Verdict, WorkerEvent};
+use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::checksum;
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
@@ -26,21 +21,32 @@ use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ndp::{self, NdpPacket};
-use crate::wire::tcp::{self, TcpPacket};
-use crate::wire::udp::{self, UdpPacket};
 
 /// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
 /// cannot help a client with "packet too big".
-const MTU6_MIN: usize = 1280;
+pub(super) const MTU6_MIN: usize = 1280;
 
 /// How much of an offending packet an ICMPv6 error this director sends
 /// quotes (the whole packet would do up to 1232 bytes; the headers are what
 /// a client needs).
 const QUOTE6_MAX: usize = 128;
 
+/// The header of an IPv6 packet (extension headers are not walked: the
+/// next header is the transport).
+#[inline]
+pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
+    Header {
+        src: u128::from(ip.src()),
+        dst: u128::from(ip.dst()),
+        proto: ip.next_header(),
+        hl: ipv6::HEADER_LEN,
+        len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+    }
+}
+
 /// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
 /// must hold the IPv6 header and the ports.
-fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
+pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
     let quoted = &icmp[icmpv6::HEADER_LEN..];
     if quoted.len() < ipv6::HEADER_LEN + 4 {
         return Err(Counter::DropIcmpTruncated);
@@ -57,313 +63,12 @@ fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
 }
 
 impl Core {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_ipv6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
-        frame: &mut F,
-        l3: usize,
-        now_ms: u64,
-        handed_off: bool,
-    ) -> Verdict {
-        let ip = match Ipv6Packet::new_checked(&frame.bytes()[l3..]) {
-            Ok(p) => p,
-            Err(m) => return self.count(m.into()),
-        };
-        let (src, dst) = (ip.src(), ip.dst());
-        let proto = ip.next_header();
-        let payload_len = usize::from(ip.payload_len());
-        let l4 = l3 + ipv6::HEADER_LEN;
-        let l4_end = l4 + payload_len;
-        if proto == protocol::ICMPV6 {
-            return self.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off);
-        }
-        let vaddr = IpAddr::V6(dst);
-        if snap.is_laddr(vaddr) {
-            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
-        }
-        if !snap.is_vip(vaddr) {
-            if snap.is_nat_dest(IpAddr::V6(src)) {
-                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
-            }
-            return self.exception();
-        }
-        let (cport, vport, tcp_flags, seq) = match proto {
-            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
-                Err(m) => return self.count(m.into()),
-            },
-            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-                Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
-                Err(m) => return self.count(m.into()),
-            },
-            _ => return self.not_a_service6(snap, vaddr),
-        };
-        let Some(service) = snap.lookup(proto, IpAddr::V6(src), vaddr, vport) else {
-            return self.not_a_service6(snap, vaddr);
-        };
-        let caddr = u128::from(src);
-        let flow = Flow {
-            key: ConnKey {
-                caddr,
-                vaddr: u128::from(dst),
-                cport,
-                vport,
-                protocol: proto,
-                template: false,
-            },
-            tcp_flags,
-            seq,
-            l3_len: (ipv6::HEADER_LEN + payload_len) as u16,
-            in_port: port,
-            peer_mac,
-        };
-        if !handed_off {
-            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
-            if owner != self.id {
-                self.stats.count(Counter::HandedOff);
-                return Verdict::Handoff(owner);
-            }
-        }
-        match self.conn_for::<u128>(snap, service, &flow, now_ms) {
-            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
-            Err(Counter::DropNoDest) => {
-                self.stats.count(Counter::DropNoDest);
-                self.stats.count(Counter::IcmpUnreachableSent);
-                let mac = snap.ports[usize::from(port)].mac;
-                // Destination unreachable, port unreachable (code 4).
-                self.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
-            }
-            Err(c) => self.count(c),
-        }
-    }
-
-    /// An IPv6 packet to `vaddr` that no service takes.
-    fn not_a_service6(&self, snap: &Snapshot, vaddr: IpAddr) -> Verdict {
-        if snap.answers_arp_for(vaddr) {
-            self.count(Counter::DropVipNoService)
-        } else {
-            self.exception()
-        }
-    }
-
-    /// FullNAT over IPv6: DPVS's IPv6 TOA option (the client's port and
-    /// 16-byte address) when the header and the MTU have room for it.
-    pub(super) fn insert_toa6<F: Frame>(
-        &mut self,
-        frame: &mut F,
-        l3: usize,
-        key: &ConnKey<u128>,
-        tcp_flags: u8,
-        mtu: u16,
-    ) {
-        let ip = &frame.bytes()[l3..];
-        let total = ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(ip).payload_len());
-        if !nat::toa6_fits(ip) || total + nat::TOA6_LEN > usize::from(mtu) {
-            self.stats.count(Counter::ToaNoRoom);
-            return;
-        }
-        if !frame.set_len(l3 + total + nat::TOA6_LEN) {
-            self.stats.count(Counter::ToaNoRoom);
-            return;
-        }
-        let syn = tcp_flags & tcp::flags::SYN != 0;
-        nat::insert_toa6(
-            &mut frame.bytes_mut()[l3..],
-            Ipv6Addr::from(key.caddr),
-            key.cport,
-            syn,
-        );
-        self.stats.count(Counter::ToaInserted);
-    }
-
-    /// TUN over IPv6: an outer IPv6 header (next header 41, IPv6-in-IPv6;
-    /// or UDP to the dest's port plus a GUE header) from the director's
-    /// IPv6 address on the dest's segment, copying the inner traffic class
-    /// and hop limit. Too big for the port's MTU: dropped, and the client
-    /// gets "packet too big" with the MTU left for it (`spec/conn.md` §11).
-    pub(super) fn encapsulate6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        frame: &mut F,
-        l3: usize,
-        dest: &Dest,
-        key: &ConnKey<u128>,
-        reply_port: Option<u16>,
-    ) -> Result<(), Verdict> {
-        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
-            return Err(self.count(Counter::DropNeighUnresolved));
-        };
-        let Some(src) = out.addr6 else {
-            // No IPv6 address on the segment to send tunnels from.
-            return Err(self.count(Counter::DropNeighUnresolved));
-        };
-        let gue = dest.tunnel.kind == TunnelKind::Gue;
-        let overhead = ipv6::HEADER_LEN
-            + if gue {
-                udp::HEADER_LEN + GUE_HEADER_LEN
-            } else {
-                0
-            };
-        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
-        let inner_len = ipv6::HEADER_LEN + usize::from(ip.payload_len());
-        let (class, hops) = (ip.traffic_class(), ip.hop_limit());
-        let mtu = usize::from(out.mtu);
-        if inner_len + overhead > mtu {
-            let room = mtu.saturating_sub(overhead);
-            self.stats.count(Counter::DropTunnelTooBig);
-            if let Some(p) = reply_port.filter(|_| room >= MTU6_MIN) {
-                self.stats.count(Counter::IcmpFragNeededSent);
-                let mac = snap.ports[usize::from(p)].mac;
-                let rest = (room as u32).to_be_bytes();
-                return Err(self.reply_icmp6_error(
-                    frame,
-                    l3,
-                    mac,
-                    icmpv6::kind::PACKET_TOO_BIG,
-                    0,
-                    rest,
-                ));
-            }
-            return Err(Verdict::Drop(Counter::DropTunnelTooBig));
-        }
-        if !frame.set_len(l3 + inner_len) || !frame.prepend(overhead) {
-            return Err(self.count(Counter::DropNoMbuf));
-        }
-        let flow_hash = self.owner_hasher.hash_one(key);
-        let b = frame.bytes_mut();
-        b.copy_within(overhead..overhead + l3, 0);
-        let mut o = Ipv6Packet::new_unchecked(&mut b[l3..l3 + ipv6::HEADER_LEN]);
-        // The flow label spreads the tunnel's flows as the clients' would be.
-        o.set_version_class_flow(class, (flow_hash as u32) & 0x000f_ffff);
-        o.set_payload_len((overhead - ipv6::HEADER_LEN + inner_len) as u16);
-        o.set_next_header(if gue {
-            protocol::UDP
-        } else {
-            protocol::IPV6_IN_IP
-        });
-        o.set_hop_limit(hops);
-        o.set_src(src);
-        o.set_dst(dest.addr6());
-        if gue {
-            let u = l3 + ipv6::HEADER_LEN;
-            let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner_len;
-            let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
-            // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
-            // --tun-nocsum says for IPv4.
-            let pseudo = checksum::pseudo_v6(
-                src.octets(),
-                dest.addr6().octets(),
-                protocol::UDP,
-                udp_len as u32,
-            );
-            write_gue(
-                &mut b[u..u + udp_len],
-                sport,
-                dest.tunnel.port,
-                protocol::IPV6_IN_IP,
-                Some(pseudo),
-            );
-        }
-        Ok(())
-    }
-
-    /// A packet from a NAT real server to an address that is not a VIP, or
-    /// to a FullNAT local address: the reply of one of this director's
-    /// IPv6 connections, rewritten to come from the VIP, or the kernel's.
-    fn handle_reply6<F: Frame>(
-        &mut self,
-        snap: &Snapshot,
-        frame: &mut F,
-        l3: usize,
-        now_ms: u64,
-        handed_off: bool,
-        fullnat: bool,
-    ) -> Verdict {
-        let ip = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]);
-        let payload_len = usize::from(ip.payload_len());
-        let l4 = l3 + ipv6::HEADER_LEN;
-        let l4_end = l4 + payload_len;
-        let proto = ip.next_header();
-        let (src, dst) = (u128::from(ip.src()), u128::from(ip.dst()));
-        let (key, tcp_flags, quote_at) = match proto {
-            protocol::TCP | protocol::UDP => {
-                let b = &frame.bytes()[l4..l4_end];
-                let (sport, dport, flags) = if proto == protocol::TCP {
-                    match TcpPacket::new_checked(b) {
-                        Ok(t) => (t.src_port(), t.dst_port(), t.flags()),
-                        Err(m) => return self.count(m.into()),
-                    }
-                } else {
-                    match UdpPacket::new_checked(b) {
-                        Ok(u) => (u.src_port(), u.dst_port(), 0),
-                        Err(m) => return self.count(m.into()),
-                    }
-                };
-                (
-                    ReplyKey {
-                        raddr: src,
-                        laddr: dst,
-                        rport: sport,
-                        lport: dport,
-                        protocol: proto,
-                    },
-                    flags,
-                    None,
-                )
-            }
-            protocol::ICMPV6 => {
-                let b = &frame.bytes()[l4..l4_end];
-                let is_error = match Icmpv6Packet::new_checked(b) {
-                    Ok(i) => i.is_error(),
-                    Err(m) => return self.count(m.into()),
-                };
-                if !is_error {
-                    return self.exception();
-                }
-                match quoted_tuple6(b) {
-                    // The quote is of a packet toward the real server.
-                    Ok(q) => (
-                        ReplyKey {
-                            raddr: q.dst,
-                            laddr: q.src,
-                            rport: q.dport,
-                            lport: q.sport,
-                            protocol: q.protocol,
-                        },
-                        0,
-                        Some(ipv6::HEADER_LEN + icmpv6::HEADER_LEN),
-                    ),
-                    Err(c) => return self.count(c),
-                }
-            }
-            _ => return self.exception(),
-        };
-        let (ci, c, ext, out_mac) =
-            match self.reply_conn::<u128>(snap, &key, fullnat, handed_off, now_ms) {
-                Ok(found) => found,
-                Err(v) => return v,
-            };
-        let l3_len = (ipv6::HEADER_LEN + payload_len) as u64;
-        self.finish_reply::<u128, F>(
-            snap,
-            frame,
-            l3,
-            (ci, &c, &ext, out_mac),
-            (proto, tcp_flags, quote_at),
-            l3_len,
-            now_ms,
-        )
-    }
-
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
     /// address are answered, Neighbour Advertisements of next hops learned,
     /// echo to a VIP answered, errors about a connection forwarded along it
     /// (`spec/conn.md` §10); the rest is the kernel's.
     #[allow(clippy::too_many_arguments)]
-    fn handle_icmp6<F: Frame>(
+    pub(super) fn handle_icmp6<F: Frame>(
         &mut self,
         snap: &Snapshot,
         port: u16,
@@ -414,7 +119,7 @@ impl Core {
                             addr: IpAddr::V6(addr),
                             mac: m,
                         };
-                        if self.events.push(ev).is_err() {
+                        if !self.outbox.event(ev) {
                             self.stats.count(Counter::NeighEventLost);
                         }
                     }
@@ -493,12 +198,13 @@ impl Core {
         let (src, dst) = (IpAddr::V6(ip.src()), IpAddr::V6(ip.dst()));
         let l4 = l3 + ipv6::HEADER_LEN;
         let l4_end = l4 + usize::from(ip.payload_len());
+        let h = header6(&ip);
         if snap.is_laddr(dst) {
-            return self.handle_reply6(snap, frame, l3, now_ms, handed_off, true);
+            return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, true);
         }
         if !snap.is_vip(dst) {
             if snap.is_nat_dest(src) {
-                return self.handle_reply6(snap, frame, l3, now_ms, handed_off, false);
+                return self.handle_reply::<u128, F>(snap, frame, l3, h, now_ms, handed_off, false);
             }
             return self.exception();
         }
@@ -519,7 +225,7 @@ impl Core {
     /// back to it, from the address it was sent to, quoting its first bytes;
     /// `rest` is the header's last 4 bytes (the MTU of "packet too big").
     /// Built in place.
-    fn reply_icmp6_error<F: Frame>(
+    pub(super) fn reply_icmp6_error<F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,

@@ -19,6 +19,8 @@
 //! is the exception: thresholds are on the dest's total over all cores, as in
 //! IPVS (`spec/schedulers.md` §15), and the flag is shared.
 
+#![forbid(unsafe_code)]
+
 /// A scheduler with nothing to build (its state is per core, in
 /// [`SchedState`]): the struct holding its build id, and `build`.
 macro_rules! stateless_scheduler {

@@ -10,6 +10,8 @@
 //! A malformed packet is a [`Malformed`] value, which the pipeline counts as a
 //! drop with that reason. Nothing here allocates.
 
+#![forbid(unsafe_code)]
+
 pub mod arp;
 pub use rvs_checksum as checksum;
 pub mod ethernet;

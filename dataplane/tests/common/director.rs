@@ -78,8 +78,7 @@ impl Director {
             cores: cores.clone().into(),
             overload,
             neigh: Arc::clone(&neigh),
-            events: Arc::clone(&events),
-            sync_out: Arc::clone(&sync_out),
+            outbox_frames: 64,
             policy,
             locality_caches: 2,
             locality_cache_entries: 64,
@@ -92,6 +91,12 @@ impl Director {
             events,
             sync_out,
         }
+    }
+
+    /// Move what the worker's last frames asked to be sent onto the rings,
+    /// as the worker loop does after a burst.
+    pub fn drain(&mut self) {
+        self.worker.drain_outbox(&self.events, &self.sync_out);
     }
 
     /// What the worker told its control thread.
@@ -142,7 +147,9 @@ impl Director {
     }
 
     pub fn send(&mut self, mut frame: rvs_dataplane::pipeline::VecFrame, now_ms: u64) -> Sent {
-        match self.worker.handle_frame(0, &mut frame, now_ms, false) {
+        let v = self.worker.handle_frame(0, &mut frame, now_ms, false);
+        self.drain();
+        match v {
             Verdict::Forward(_) => {
                 let mac = MacAddr(frame.0[0..6].try_into().expect("6 bytes"));
                 let rs = REAL_SERVERS

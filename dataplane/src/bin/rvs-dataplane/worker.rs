@@ -23,6 +23,12 @@ const DUMP_BUDGET: usize = 1024;
 /// Synced entries a worker installs per poll round.
 const SYNC_BUDGET: usize = 256;
 
+/// The most frames a worker handles between two drains of its outbox:
+/// a burst from each port and one of hand-offs (`run`).
+pub fn outbox_frames(nports: usize) -> usize {
+    (nports + 1) * BURST
+}
+
 /// Frames waiting to be sent on one queue.
 struct Stage {
     bufs: [*mut rte_mbuf; STAGE],
@@ -136,6 +142,9 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             work += 1;
             handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
         }
+        // What those frames asked to be sent besides themselves: neighbour
+        // events and sync records, onto their rings.
+        worker.drain_outbox(&shared.events, &shared.sync_out[usize::from(id)]);
         // The kernel's frames from each exception TAP go out of its port.
         for p in 0..nports {
             let n = dpdk::rx_burst(shared.ports[p].tap, queue, &mut rx);

@@ -1,0 +1,795 @@
+//! Stage 3, the connection: find a flow's entry or make one, and say where
+//! its packets go (a `Target`). Scheduling, persistence templates, FullNAT
+//! local ports, the stateless pick of a full table, and the entries' life
+//! (state, timers, gauges, expiry) are here.
+//!
+//! Contract: touches only this core's tables (the caller made sure the
+//! flow is this core's); every entry made or removed moves its dest's
+//! gauges; a refusal is the drop reason (`Err(Counter)`), not yet counted.
+
+use rvs_api::Forward;
+
+use super::family::Tables;
+use super::{owner_of, Core, Flow, Target};
+use crate::conn::state::{tcp_transition, Direction, Event, State};
+use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry, ReplyKey};
+use crate::sched::{Loads, Packet, PickCtx, SchedState};
+use crate::service::{Dest, Persistence, Service, Snapshot};
+use crate::stats::{self, bump, lower, Counter, OverloadFlags, SlotStats};
+use crate::wire::ipv4::protocol;
+use crate::wire::tcp;
+
+/// Slots a full table examines for expired entries before a new flow goes
+/// stateless.
+pub(super) const RECLAIM_BUDGET: usize = 256;
+
+/// What a template that outlived its timeout while controlling connections
+/// is re-armed with (`spec/conn.md` §6.3).
+pub(super) const TEMPLATE_REARM_S: u32 = 60;
+
+/// Whether `service`'s templates have port 0: port-0 services (PCC), fwmark
+/// services and FTP (port 21) (`spec/conn.md` §6.1).
+#[inline]
+pub(super) fn template_is_portless(service: &Service) -> bool {
+    service.fwmark != 0 || service.key.2 == 0 || service.key.2 == 21
+}
+
+/// The key of the persistence template for a connection `key` of `service`.
+#[inline]
+pub(super) fn template_key<A: Family>(
+    service: &Service,
+    p: Persistence,
+    key: &ConnKey<A>,
+) -> ConnKey<A> {
+    ConnKey {
+        caddr: key.caddr.masked(p.netmask),
+        vaddr: if service.fwmark != 0 {
+            A::from_mark(service.fwmark)
+        } else {
+            key.vaddr
+        },
+        cport: 0,
+        vport: if template_is_portless(service) {
+            0
+        } else {
+            key.vport
+        },
+        protocol: if service.fwmark != 0 { 0 } else { key.protocol },
+        template: true,
+    }
+}
+
+/// The owner core of a client's flow to `service`: by (address, port), or
+/// for a persistent service by the client's network alone, so that its
+/// template and every connection it controls live on one core.
+#[inline]
+pub(super) fn flow_owner<A: Family>(
+    hasher: &ahash::RandomState,
+    service: &Service,
+    caddr: A,
+    cport: u16,
+    workers: u16,
+) -> u16 {
+    match service.persistence {
+        Some(p) => owner_of(hasher, caddr.masked(p.netmask), 0, workers),
+        None => owner_of(hasher, caddr, cport, workers),
+    }
+}
+
+/// What the schedulers see of this core's loads.
+pub(super) struct CoreLoads<'a> {
+    slots: &'a [SlotStats],
+    overload: &'a OverloadFlags,
+}
+
+impl Loads for CoreLoads<'_> {
+    #[inline]
+    fn active(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |s| s.active.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn inactive(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |s| s.inactive.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn overloaded(&self, slot: u32) -> bool {
+        self.overload.get(slot)
+    }
+}
+
+/// The method stored in a connection entry.
+#[inline]
+pub(super) fn forward_of(forward: u8) -> Forward {
+    match forward {
+        x if x == Forward::Masq as u8 => Forward::Masq,
+        x if x == Forward::Tunnel as u8 => Forward::Tunnel,
+        x if x == Forward::FullNat as u8 => Forward::FullNat,
+        _ => Forward::Route,
+    }
+}
+
+/// Whether a connection of method `forward` rewrites both ways (its replies
+/// come back through the director and need the reply index).
+#[inline]
+pub(super) fn sees_replies(forward: u8) -> bool {
+    forward == Forward::Masq as u8 || forward == Forward::FullNat as u8
+}
+
+/// The real server's port of a new connection to `dest`: port-0 and fwmark
+/// services keep the port the client asked for; others may map it (NAT).
+#[inline]
+pub(super) fn target_port(service: &Service, dest: &Dest, vport: u16) -> u16 {
+    if dest.port == 0 || vport != service.key.2 {
+        vport
+    } else {
+        dest.port
+    }
+}
+
+/// The TCP state table of a connection's client packets: NAT sees both
+/// directions, DR and TUN only the client's (`spec/conn.md` §2.2).
+#[inline]
+pub(super) fn input_direction(forward: u8) -> Direction {
+    if sees_replies(forward) {
+        Direction::Input
+    } else {
+        Direction::InputOnly
+    }
+}
+
+/// The reply of a NAT or FullNAT connection: from the real server to the
+/// client (NAT) or to the local address and port (FullNAT).
+#[inline]
+pub(super) fn reply_key<A: Family>(c: &Conn<A>, ext: &ConnExt<A>) -> ReplyKey<A> {
+    let (laddr, lport) = if c.forward == Forward::FullNat as u8 {
+        (ext.laddr, ext.lport)
+    } else {
+        (c.key.caddr, c.key.cport)
+    };
+    ReplyKey {
+        raddr: c.daddr,
+        laddr,
+        rport: c.dport,
+        lport,
+        protocol: c.key.protocol,
+    }
+}
+
+impl Core {
+    /// Expire up to `budget` slots' worth of old connections.
+    /// Both the slots examined and the entries removed are bounded by
+    /// `budget`, so one call's work is too.
+    pub(super) fn reclaim<A: Tables>(&mut self, snap: &Snapshot, now_ms: u64, budget: usize) {
+        let mut budget = budget.min(A::conns(self).slots_len());
+        let mut removals = budget;
+        while removals > 0 {
+            let Some(i) = A::conns(self).next_expired(now_ms, &mut budget) else {
+                break;
+            };
+            removals -= 1;
+            let c = A::conns(self).get_mut(i);
+            if c.is_template() && c.control > 0 {
+                // Still controls connections: kept, re-armed for 60 s, and
+                // 60 s from now on (`spec/conn.md` §6.3).
+                c.timeout_s = TEMPLATE_REARM_S;
+                c.expires_ms = now_ms + u64::from(TEMPLATE_REARM_S) * 1000;
+                continue;
+            }
+            let gone = self.drop_conn::<A>(snap, i);
+            self.stats.count(if gone.is_template() {
+                Counter::TemplateExpired
+            } else {
+                Counter::ConnExpired
+            });
+        }
+    }
+
+    /// Remove entry `idx`: its gauges go down, its dest's OVERLOAD flag is
+    /// re-evaluated, and the template controlling it (if any) counts one
+    /// connection less.
+    pub(super) fn drop_conn<A: Tables>(&mut self, snap: &Snapshot, idx: usize) -> Conn<A> {
+        let (c, ext) = A::conns(self).remove_with(idx);
+        if sees_replies(c.forward) && !c.is_template() {
+            if let Some(r) = A::replies(self).find(&reply_key(&c, &ext)) {
+                // A newer entry of the same reply tuple may have taken it.
+                if A::replies(self).get(r).conn == c.key {
+                    A::replies(self).remove(r);
+                }
+            }
+            if c.forward == Forward::FullNat as u8 {
+                self.give_lport(&ext);
+            }
+        }
+        if let Some(s) = self.stats.slots.get(c.dest_slot as usize) {
+            if c.is_template() {
+                lower(&s.persist, 1);
+            } else if c.state().is_active() {
+                lower(&s.active, 1);
+            } else {
+                lower(&s.inactive, 1);
+            }
+        }
+        if !c.is_template() {
+            self.unbind(snap, c.dest_slot);
+        }
+        if let Some(tk) = c.template_key() {
+            if let Some(t) = A::conns(self).find(&tk) {
+                let t = A::conns(self).get_mut(t);
+                t.control = t.control.saturating_sub(1);
+            }
+        }
+        c
+    }
+
+    /// The dest's connections (active and inactive) over all cores.
+    pub(super) fn dest_total(&self, slot: u32) -> u64 {
+        let t = stats::slot_total(&self.cores, slot);
+        t.active.wrapping_add(t.inactive)
+    }
+
+    /// A connection was bound to `dest`: set OVERLOAD when the upper
+    /// threshold is reached (`spec/schedulers.md` §15).
+    pub(super) fn bind(&self, dest: &Dest) {
+        if dest.u_threshold != 0 && self.dest_total(dest.slot) >= u64::from(dest.u_threshold) {
+            self.overload.set(dest.slot, true);
+        }
+    }
+
+    /// A connection of `slot` went away: clear OVERLOAD below the lower
+    /// threshold (or below 3/4 of the upper one when there is no lower).
+    pub(super) fn unbind(&self, snap: &Snapshot, slot: u32) {
+        if !self.overload.get(slot) {
+            return;
+        }
+        let (u, l) = snap.dest(slot).map_or((0, 0), |d| {
+            (u64::from(d.u_threshold), u64::from(d.l_threshold))
+        });
+        let total = self.dest_total(slot);
+        let clear = if l != 0 {
+            total < l
+        } else if u != 0 {
+            total * 4 < u * 3
+        } else {
+            true
+        };
+        if clear {
+            self.overload.set(slot, false);
+        }
+    }
+
+    /// Find or make the connection of `flow`; returns where to send it.
+    pub(super) fn conn_for<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        flow: &Flow<A>,
+        now_ms: u64,
+    ) -> Result<Target<A>, Counter> {
+        let is_tcp = flow.key.protocol == protocol::TCP;
+        let syn = is_tcp
+            && flow.tcp_flags & tcp::flags::SYN != 0
+            && flow.tcp_flags & tcp::flags::RST == 0;
+        if let Some(idx) = A::conns(self).find(&flow.key) {
+            let c = *A::conns(self).get(idx);
+            let controlled = c.flags & flags::CONTROLLED != 0;
+            // Port reuse (`spec/conn.md` §9); never for controlled entries.
+            let reuse = syn
+                && !controlled
+                && self.policy.conn_reuse_mode != 0
+                && (matches!(c.state(), State::TimeWait | State::Close)
+                    || (self.policy.conn_reuse_mode & 2 != 0
+                        && c.state() == State::FinWait
+                        && !sees_replies(c.forward)));
+            let dest = snap.dest(c.dest_slot).copied();
+            // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
+            // quiesced dest's entry, is expired and the packet rescheduled.
+            // (The quiesced case is part of IPVS's port-reuse check, so it
+            // needs conn_reuse_mode too.)
+            let nodest = self.policy.expire_nodest_conn
+                && match dest {
+                    None => true,
+                    Some(d) => syn && d.weight == 0 && self.policy.conn_reuse_mode != 0,
+                };
+            if c.expires_ms <= now_ms || reuse || nodest {
+                self.drop_conn::<A>(snap, idx);
+                self.stats.count(if reuse {
+                    Counter::ConnReused
+                } else if nodest {
+                    Counter::ConnNodestExpired
+                } else {
+                    Counter::ConnExpired
+                });
+            } else {
+                // expire_nodest_conn = 0: packets of a deleted dest's
+                // connections are dropped until they time out.
+                let Some(dest) = dest else {
+                    return Err(Counter::DropDestUnavailable);
+                };
+                let dir = input_direction(c.forward);
+                self.advance::<A>(snap, idx, dir, flow.tcp_flags, now_ms);
+                let e = A::conns(self).get_mut(idx);
+                e.in_pkts = e.in_pkts.wrapping_add(1);
+                if snap.sync_master {
+                    self.report_sync::<A>(snap, idx);
+                }
+                // Only FullNAT's client side needs the companion: DR, TUN
+                // and NAT never read its (second, out-of-cache) line.
+                let fullnat = c.forward == Forward::FullNat as u8;
+                let ext = if fullnat {
+                    *A::conns(self).ext(idx)
+                } else {
+                    ConnExt::default()
+                };
+                return Ok(Target {
+                    dest,
+                    dport: c.dport,
+                    forward: forward_of(c.forward),
+                    laddr: ext.laddr,
+                    lport: ext.lport,
+                    // The handshake's ACK (or a retransmitted SYN) carries
+                    // TOA as the SYN did.
+                    toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
+                    pp2: ext.pp2,
+                    isn: ext.isn,
+                });
+            }
+        }
+        let one_packet = service.one_packet && flow.key.protocol == protocol::UDP;
+        // Room for the entry (none for a one-packet datagram) and, for a
+        // persistent service, its template.
+        let room = usize::from(!one_packet) + usize::from(service.persistence.is_some());
+        if A::conns(self).len() + room > A::conns(self).max() {
+            // Reclaim what has expired before giving up on state.
+            self.reclaim::<A>(snap, now_ms, RECLAIM_BUDGET);
+            if A::conns(self).len() + room > A::conns(self).max() {
+                // No entry for this flow: all its packets, first and later,
+                // go by flow hash, so the whole flow reaches one dest (for as
+                // long as the set of dests stays the same).
+                self.stats.count(Counter::ConnTableFull);
+                // A client with a valid template still goes by it (using it
+                // takes no room; the connection it would count is not made).
+                let template = service.persistence.and_then(|p| {
+                    let found = A::conns(self).find(&template_key(service, p, &flow.key));
+                    self.template_dest::<A>(snap, service, found, false, now_ms)
+                });
+                let dest = match template {
+                    Some(d) => d,
+                    None => self.pick_stateless(service, flow)?,
+                };
+                if sees_replies(dest.forward as u8) {
+                    // A NAT flow's replies need its entry: no room, no flow.
+                    return Err(Counter::DropNatTableFull);
+                }
+                if syn || !is_tcp {
+                    for slot in [service.slot, dest.slot] {
+                        if let Some(s) = self.stats.slots.get(slot as usize) {
+                            bump(&s.conns, 1);
+                        }
+                    }
+                }
+                return Ok(Target::to(
+                    dest,
+                    target_port(service, &dest, flow.key.vport),
+                ));
+            }
+        }
+        if is_tcp && !syn {
+            return Err(Counter::DropTcpNoConn);
+        }
+        let dest = match service.persistence {
+            Some(p) => {
+                let d = self.persistent_dest(snap, service, p, flow, one_packet, now_ms)?;
+                if snap.sync_master {
+                    self.report_template::<A>(&template_key(service, p, &flow.key));
+                }
+                d
+            }
+            None => self.schedule(service, flow, now_ms)?,
+        };
+        let mut ext = ConnExt {
+            peer_mac: flow.peer_mac,
+            in_port: flow.in_port,
+            ..ConnExt::default()
+        };
+        if dest.forward == Forward::FullNat && !one_packet {
+            ext.pp2 = service.proxy_protocol && is_tcp;
+            ext.isn = flow.seq;
+            let Some((slot, laddr, lport)) = self.take_lport::<A>(snap, service) else {
+                // The template (if any) counted this connection already.
+                if let Some(p) = service.persistence {
+                    let tk = template_key(service, p, &flow.key);
+                    if let Some(t) = A::conns(self).find(&tk) {
+                        let t = A::conns(self).get_mut(t);
+                        t.control = t.control.saturating_sub(1);
+                    }
+                }
+                return Err(Counter::DropLaddrExhausted);
+            };
+            ext.laddr_slot = slot;
+            ext.laddr = laddr;
+            ext.lport = lport;
+        }
+        for slot in [service.slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.conns, 1);
+            }
+        }
+        let dport = target_port(service, &dest, flow.key.vport);
+        if one_packet {
+            // Scheduled, used for this datagram and gone (`spec/conn.md` §8).
+            self.stats.count(Counter::ConnOnePacket);
+            return Ok(Target::to(dest, dport));
+        }
+        let new_state = if is_tcp {
+            tcp_transition(
+                input_direction(dest.forward as u8),
+                State::None,
+                Event::classify(flow.tcp_flags),
+            )
+        } else {
+            State::Udp
+        };
+        let (conn_flags, control) = match service.persistence {
+            Some(p) => (
+                flags::CONTROLLED
+                    | if template_is_portless(service) {
+                        flags::TEMPLATE_PORTLESS
+                    } else {
+                        0
+                    },
+                p.netmask,
+            ),
+            None => (0, 0),
+        };
+        let conn = Conn {
+            key: flow.key,
+            daddr: A::from_ip(dest.addr).unwrap_or_default(),
+            dport,
+            forward: dest.forward as u8,
+            dest_slot: dest.slot,
+            service_slot: service.slot,
+            neigh_slot: dest.neigh_slot,
+            fwmark: service.fwmark,
+            control,
+            flags: conn_flags,
+            in_pkts: 1,
+            expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
+            ..Conn::new(new_state)
+        };
+        let nat = sees_replies(conn.forward);
+        let inserted = A::conns(self).insert_with(conn, ext);
+        debug_assert!(inserted.is_ok(), "the table had room a moment ago");
+        if inserted.is_err() {
+            if nat {
+                if dest.forward == Forward::FullNat {
+                    self.give_lport(&ext);
+                }
+                return Err(Counter::DropNatTableFull);
+            }
+            return Ok(Target::to(dest, dport));
+        }
+        if nat {
+            self.index_reply::<A>(&conn, &ext);
+        }
+        self.stats.count(Counter::ConnCreated);
+        if let Some(s) = self.stats.slots.get(dest.slot as usize) {
+            bump(
+                if new_state.is_active() {
+                    &s.active
+                } else {
+                    &s.inactive
+                },
+                1,
+            );
+        }
+        self.bind(&dest);
+        Ok(Target {
+            dest,
+            dport,
+            forward: dest.forward,
+            laddr: ext.laddr,
+            lport: ext.lport,
+            toa: dest.forward == Forward::FullNat && syn && !ext.pp2,
+            pp2: ext.pp2,
+            isn: ext.isn,
+        })
+    }
+
+    /// Give back the local port of a FullNAT entry that was not made.
+    pub(super) fn give_lport<A: Family>(&mut self, ext: &ConnExt<A>) {
+        self.laddrs
+            .give(ext.laddr_slot, ext.laddr.to_ip(), ext.lport);
+        if let Some(l) = self.stats.laddrs.get(usize::from(ext.laddr_slot)) {
+            lower(&l.used, 1);
+        }
+    }
+
+    /// Index the reply tuple of NAT/FullNAT entry `conn`. The reply index
+    /// is as large as the table; a reply key already there belongs to an
+    /// older entry of the same tuple (a client port reused toward another
+    /// VIP), which the new one replaces.
+    pub(super) fn index_reply<A: Tables>(&mut self, conn: &Conn<A>, ext: &ConnExt<A>) {
+        let reply = ReplyEntry {
+            key: reply_key(conn, ext),
+            conn: conn.key,
+        };
+        if let Some(r) = A::replies(self).find(&reply.key) {
+            A::replies(self).get_mut(r).conn = conn.key;
+        } else if A::replies(self).insert(reply).is_err() {
+            self.stats.count(Counter::DropNatTableFull);
+        }
+    }
+
+    /// A free local port for a new FullNAT connection of `service`: the
+    /// service's local addresses are tried in turn from where the last one
+    /// left off; each that has none of this core's ports free counts an
+    /// exhaustion (`rvsadm --get-laddr` shows them).
+    pub(super) fn take_lport<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+    ) -> Option<(u16, A, u16)> {
+        let n = service.laddrs.len();
+        for k in 0..n {
+            let slot = service.laddrs[(self.laddr_next + k) % n];
+            // A local address of the other family serves the service's
+            // connections of that family only.
+            let Some(addr) = snap
+                .laddr_slots
+                .get(usize::from(slot))
+                .copied()
+                .flatten()
+                .and_then(A::from_ip)
+            else {
+                continue;
+            };
+            if let Some(port) = self.laddrs.take(slot) {
+                self.laddr_next = self.laddr_next.wrapping_add(k + 1);
+                if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
+                    bump(&l.used, 1);
+                }
+                return Some((slot, addr, port));
+            }
+            if let Some(l) = self.stats.laddrs.get(usize::from(slot)) {
+                bump(&l.exhausted, 1);
+            }
+        }
+        None
+    }
+
+    /// A packet of entry `idx` went by in direction `dir`: its state moves
+    /// (TCP by the flags, UDP stays), its timer is re-armed from the state's
+    /// timeout, and its dest's gauges follow an active/inactive change.
+    pub(super) fn advance<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        idx: usize,
+        dir: Direction,
+        tcp_flags: u8,
+        now_ms: u64,
+    ) {
+        let conn = A::conns(self).get_mut(idx);
+        let old = conn.state();
+        let new = if conn.key.protocol == protocol::TCP {
+            tcp_transition(dir, old, Event::classify(tcp_flags))
+        } else {
+            State::Udp
+        };
+        conn.set_state(new);
+        conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new)) * 1000;
+        let slot = conn.dest_slot;
+        self.move_gauge(slot, old, new);
+    }
+
+    /// A connection of dest `slot` went from state `old` to `new`: one
+    /// unit moves between its ActiveConn and InActConn gauges if that
+    /// crossed the line.
+    #[inline]
+    pub(super) fn move_gauge(&self, slot: u32, old: State, new: State) {
+        if let Some(s) = self.stats.slots.get(slot as usize) {
+            match (old.is_active(), new.is_active()) {
+                (false, true) => {
+                    lower(&s.inactive, 1);
+                    bump(&s.active, 1);
+                }
+                (true, false) => {
+                    lower(&s.active, 1);
+                    bump(&s.inactive, 1);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Run the service's scheduler for a new connection.
+    pub(super) fn schedule<A: Family>(
+        &mut self,
+        service: &Service,
+        flow: &Flow<A>,
+        now_ms: u64,
+    ) -> Result<Dest, Counter> {
+        let state = &mut self.sched[service.slot as usize];
+        if state.service_id != service.id {
+            // The slot changed hands: the new service starts afresh (and
+            // its scheduler's rebuild hook sets the state up below).
+            *state = SchedState {
+                service_id: service.id,
+                rng: 0x9e37_79b9_7f4a_7c15 ^ (u64::from(self.id) + 1).wrapping_mul(service.id),
+                ..SchedState::default()
+            };
+        }
+        if state.build_id != service.scheduler.build_id() {
+            service.scheduler.on_rebuild(state, &service.views);
+            state.build_id = service.scheduler.build_id();
+        }
+        let loads = CoreLoads {
+            slots: &self.stats.slots,
+            overload: &self.overload,
+        };
+        let cache = match service.locality_cache {
+            Some(i) if service.scheduler.uses_locality_cache() => {
+                self.caches.get_mut(usize::from(i))
+            }
+            _ => None,
+        };
+        let mut ctx = PickCtx {
+            packet: Packet {
+                src: flow.key.caddr.to_ip(),
+                sport: flow.key.cport,
+                dst: flow.key.vaddr.to_ip(),
+                protocol: flow.key.protocol,
+            },
+            loads: &loads,
+            now_s: now_ms / 1000,
+            cache,
+        };
+        let i = service
+            .scheduler
+            .pick(state, &service.views, &mut ctx)
+            .ok_or(Counter::DropNoDest)?;
+        service.dests.get(i).copied().ok_or(Counter::DropNoDest)
+    }
+
+    /// The dest of a persistent service's new connection: the template's
+    /// while it is valid, else a scheduled one that the template then
+    /// remembers (`spec/conn.md` §6.2). The new connection is counted in
+    /// the template's `control` (not for one-packet datagrams, which leave
+    /// no entry).
+    pub(super) fn persistent_dest<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        p: Persistence,
+        flow: &Flow<A>,
+        one_packet: bool,
+        now_ms: u64,
+    ) -> Result<Dest, Counter> {
+        let tkey = template_key(service, p, &flow.key);
+        let found = A::conns(self).find(&tkey);
+        if let Some(dest) = self.template_dest::<A>(snap, service, found, !one_packet, now_ms) {
+            return Ok(dest);
+        }
+        let dest = self.schedule(service, flow, now_ms)?;
+        let template = Conn {
+            key: tkey,
+            daddr: A::from_ip(dest.addr).unwrap_or_default(),
+            dport: if template_is_portless(service) {
+                0
+            } else {
+                dest.port
+            },
+            forward: dest.forward as u8,
+            dest_slot: dest.slot,
+            service_slot: service.slot,
+            neigh_slot: dest.neigh_slot,
+            fwmark: service.fwmark,
+            control: u32::from(!one_packet),
+            timeout_s: p.timeout_s,
+            flags: 0,
+            expires_ms: now_ms + u64::from(p.timeout_s) * 1000,
+            ..Conn::new(State::None)
+        };
+        match found {
+            Some(ti) => {
+                // An invalid template is replaced in place: the connections
+                // it still controls keep counting in it, so it lives until
+                // the last of them and the new ones are gone.
+                let old = *A::conns(self).get(ti);
+                if let Some(s) = self.stats.slots.get(old.dest_slot as usize) {
+                    lower(&s.persist, 1);
+                }
+                let t = A::conns(self).get_mut(ti);
+                *t = Conn {
+                    control: old.control + template.control,
+                    ..template
+                };
+            }
+            None => {
+                if A::conns(self).insert(template).is_err() {
+                    // Checked for room before; stay correct regardless.
+                    self.stats.count(Counter::ConnTableFull);
+                    return Ok(dest);
+                }
+            }
+        }
+        self.stats.count(Counter::TemplateCreated);
+        if let Some(s) = self.stats.slots.get(dest.slot as usize) {
+            bump(&s.persist, 1);
+        }
+        Ok(dest)
+    }
+
+    /// The dest of the template at `found`, if it is valid (`spec/conn.md`
+    /// §6.2): alive, its dest still in the service and, with
+    /// `expire_quiescent_template`, not quiesced. Using it refreshes the
+    /// template and, with `controls`, counts one more connection in it.
+    pub(super) fn template_dest<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        found: Option<usize>,
+        controls: bool,
+        now_ms: u64,
+    ) -> Option<Dest> {
+        let ti = found?;
+        let t = *A::conns(self).get(ti);
+        // A template past its timeout that still controls connections was
+        // re-armed by the kernel's timer; ours re-arms lazily.
+        if t.expires_ms <= now_ms && t.control == 0 {
+            return None;
+        }
+        let dest = *snap.dest(t.dest_slot)?;
+        if !service.dests.iter().any(|sd| sd.slot == dest.slot)
+            || (self.policy.expire_quiescent_template && dest.weight == 0)
+        {
+            return None;
+        }
+        let t = A::conns(self).get_mut(ti);
+        if t.expires_ms <= now_ms {
+            // What the sweep would have done had it come by first.
+            t.timeout_s = TEMPLATE_REARM_S;
+        }
+        if controls {
+            t.control += 1;
+        }
+        // Templates bypass the scheduler, weights and OVERLOAD.
+        t.expires_ms = now_ms + u64::from(t.timeout_s) * 1000;
+        Some(dest)
+    }
+
+    /// A dest by flow hash among the eligible ones (no state kept). For a
+    /// persistent service the hash is of the template's key, so a client
+    /// stays on one dest while there is no room for its template either.
+    pub(super) fn pick_stateless<A: Family>(
+        &self,
+        service: &Service,
+        flow: &Flow<A>,
+    ) -> Result<Dest, Counter> {
+        let eligible = service.views.iter().filter(|v| v.weight > 0).count();
+        if eligible == 0 {
+            return Err(Counter::DropNoDest);
+        }
+        let key = match service.persistence {
+            Some(p) => template_key(service, p, &flow.key),
+            None => flow.key,
+        };
+        let h = self.owner_hasher.hash_one(key);
+        let n = (h % eligible as u64) as usize;
+        let i = service
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.weight > 0)
+            .nth(n)
+            .map(|(i, _)| i)
+            .ok_or(Counter::DropNoDest)?;
+        self.stats.count(Counter::ForwardStateless);
+        Ok(service.dests[i])
+    }
+}

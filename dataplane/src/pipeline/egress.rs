@@ -1,0 +1,253 @@
+//! Stage 4, egress: a client's packet rewritten by its connection's method
+//! (DR, NAT, TUN with IP-in-IP or GUE, FullNAT with TOA or PROXY v2) and
+//! addressed to the real server's MAC.
+//!
+//! Contract: a packet that cannot be sent as the method requires (no MAC
+//! for the next hop, too big for a tunnel) is a counted drop or an ICMP
+//! error back to the client, never sent half-rewritten.
+
+use rvs_api::{Forward, TunnelKind};
+
+use super::family::Wire;
+use super::{Core, Flow, Frame, Target, Verdict};
+use crate::conn::{ConnKey, Family};
+use crate::nat::End;
+use crate::proxy;
+use crate::service::{Dest, Snapshot};
+use crate::stats::{bump, Counter};
+use crate::wire::checksum;
+use crate::wire::ethernet::EthernetFrame;
+use crate::wire::tcp;
+use crate::wire::udp::{self, UdpPacket};
+
+/// GUE's base header (version 0, no options).
+pub(super) const GUE_HEADER_LEN: usize = 4;
+
+/// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
+/// for the client's packet cannot help it with "fragmentation needed".
+pub(super) const MTU_MIN: u16 = 68;
+
+/// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
+/// UDP datagram, the inner packet already in place after the 12 header
+/// bytes): GUE version 0, no options, carrying `inner` (IPIP for IPv4, 41
+/// for IPv6), IPVS's header. With the pseudo-header's sum, the UDP checksum
+/// is filled in; without, it is 0 ("none", IPv4 only).
+pub(super) fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseudo: Option<u16>) {
+    let len = udp.len();
+    let mut h = UdpPacket::new_unchecked(&mut *udp);
+    h.set_src_port(sport);
+    h.set_dst_port(dport);
+    h.set_len(len as u16);
+    h.set_checksum(0);
+    udp[udp::HEADER_LEN..udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[0, inner, 0, 0]);
+    if let Some(pseudo) = pseudo {
+        let sum = !checksum::combine(&[pseudo, checksum::sum(udp)]);
+        let sum = if sum == 0 { 0xffff } else { sum };
+        UdpPacket::new_unchecked(udp).set_checksum(sum);
+    }
+}
+
+impl Core {
+    /// Forward by the dest's method. DR: new MACs, nothing else changes;
+    /// NAT: the destination becomes the real server's address and port.
+    pub(super) fn forward<F: Frame, A: Wire>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        t: Target<A>,
+        service_slot: u32,
+        flow: &Flow<A>,
+    ) -> Verdict {
+        let dest = t.dest;
+        let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)) else {
+            return self.count(Counter::DropNeighUnresolved);
+        };
+        let daddr = A::from_ip(dest.addr).unwrap_or_default();
+        let counter = match t.forward {
+            Forward::Route => Counter::ForwardDr,
+            Forward::Masq => {
+                A::rewrite(&mut frame.bytes_mut()[l3..], End::Dst, daddr, t.dport);
+                Counter::ForwardNat
+            }
+            Forward::Tunnel => {
+                let reply_port = Some(flow.in_port);
+                if let Err(v) =
+                    self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port)
+                {
+                    return v;
+                }
+                Counter::ForwardTunnel
+            }
+            Forward::FullNat => {
+                if t.toa {
+                    self.insert_toa::<F, A>(frame, l3, &flow.key, flow.tcp_flags, out.mtu);
+                }
+                if t.pp2 && !self.proxy_client_segment(frame, l3, &flow.key, t.isn, out.mtu) {
+                    return Verdict::Drop(Counter::ProxyNoRoom);
+                }
+                let b = &mut frame.bytes_mut()[l3..];
+                A::rewrite(b, End::Src, t.laddr, t.lport);
+                A::rewrite(b, End::Dst, daddr, t.dport);
+                Counter::ForwardFullNat
+            }
+        };
+        let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
+        eth.set_dst(dest_mac);
+        eth.set_src(out.mac);
+        for slot in [service_slot, dest.slot] {
+            if let Some(s) = self.stats.slots.get(slot as usize) {
+                bump(&s.in_pkts, 1);
+                bump(&s.in_bytes, u64::from(flow.l3_len));
+            }
+        }
+        self.stats.count(counter);
+        Verdict::Forward(dest.port_id)
+    }
+
+    /// FullNAT: give the real server the client's address and port in a TOA
+    /// option, when the TCP header has room for it and the packet stays
+    /// within the MTU; on the SYN the MSS is lowered by the option's size
+    /// too. A packet without room goes on without it (counted).
+    /// Either family: IPv4's option or DPVS's IPv6 one (the client's port
+    /// and 16-byte address), `Wire::TOA_LEN` bytes.
+    pub(super) fn insert_toa<F: Frame, A: Wire>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<A>,
+        tcp_flags: u8,
+        mtu: u16,
+    ) {
+        let ip = &frame.bytes()[l3..];
+        let total = A::ip_len(ip);
+        if !A::toa_fits(ip) || total + A::TOA_LEN > usize::from(mtu) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        if !frame.set_len(l3 + total + A::TOA_LEN) {
+            self.stats.count(Counter::ToaNoRoom);
+            return;
+        }
+        let syn = tcp_flags & tcp::flags::SYN != 0;
+        A::write_toa(&mut frame.bytes_mut()[l3..], key.caddr, key.cport, syn);
+        self.stats.count(Counter::ToaInserted);
+    }
+
+    /// FullNAT with PROXY protocol v2, a client segment (`proxy.rs`): the
+    /// first data segment gets the header in front of its payload, later
+    /// ones are moved along the stream by its length. False (counted) when
+    /// the first one has no room for the header: it must not go without
+    /// (the later ones would leave a gap), so it is dropped and the client
+    /// sends it again.
+    pub(super) fn proxy_client_segment<F: Frame, A: Family>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        key: &ConnKey<A>,
+        isn: u32,
+        mtu: u16,
+    ) -> bool {
+        let n = proxy::header_len(A::IPV6);
+        let ip = &frame.bytes()[l3..];
+        let l4 = if A::IPV6 {
+            40
+        } else {
+            usize::from(ip[0] & 0x0f) * 4
+        };
+        let seq = u32::from_be_bytes([ip[l4 + 4], ip[l4 + 5], ip[l4 + 6], ip[l4 + 7]]);
+        let first = isn.wrapping_add(1);
+        if seq == first && proxy::payload_len(ip) > 0 {
+            let total = if A::IPV6 {
+                40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]))
+            } else {
+                usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+            };
+            if total + n > usize::from(mtu) || !frame.set_len(l3 + total + n) {
+                self.stats.count(Counter::ProxyNoRoom);
+                return false;
+            }
+            let mut header = [0u8; proxy::HEADER_LEN_MAX];
+            let len = proxy::write_header(
+                &mut header,
+                (key.caddr.to_ip(), key.cport),
+                (key.vaddr.to_ip(), key.vport),
+            );
+            proxy::insert_header(&mut frame.bytes_mut()[l3..], &header[..len]);
+            self.stats.count(Counter::ProxyHeaderInserted);
+        } else if proxy::seq_after(seq, first) {
+            proxy::add_seq(&mut frame.bytes_mut()[l3..], n as u32);
+        }
+        true
+    }
+
+    /// FullNAT with PROXY protocol v2, a real server's segment: its
+    /// acknowledgements come back by the header's length, and its SYN-ACK's
+    /// MSS is lowered by it.
+    pub(super) fn proxy_server_segment<A: Family>(b: &mut [u8], tcp_flags: u8, isn: u32) {
+        let n = proxy::header_len(A::IPV6);
+        proxy::sub_ack(b, isn.wrapping_add(1), n as u32);
+        if tcp_flags & tcp::flags::SYN != 0 {
+            proxy::lower_mss(b, n as u16);
+        }
+    }
+
+    /// TUN: put an outer header of the packet's family in front of the
+    /// client's packet (which stays as it is), from the director's address
+    /// on the dest's segment to the real server: IP-in-IP (IPv6-in-IPv6),
+    /// or UDP to the dest's port plus a GUE header (`Wire::emit_tunnel`).
+    /// The outer header copies the inner TOS and TTL (traffic class and hop
+    /// limit), and IPv4's DF. A packet the encapsulation makes too big for
+    /// the port's MTU is dropped; the client gets "fragmentation needed"
+    /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
+    /// (`spec/conn.md` §11, `Wire::tells_too_big`).
+    pub(super) fn encapsulate<F: Frame, A: Wire>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        dest: &Dest,
+        key: &ConnKey<A>,
+        reply_port: Option<u16>,
+    ) -> Result<(), Verdict> {
+        let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        // No address of the family on the segment to send tunnels from.
+        let Some(src) = A::tunnel_src(&out) else {
+            return Err(self.count(Counter::DropNeighUnresolved));
+        };
+        let gue = dest.tunnel.kind == TunnelKind::Gue;
+        let overhead = A::TUNNEL_HEADER_LEN
+            + if gue {
+                udp::HEADER_LEN + GUE_HEADER_LEN
+            } else {
+                0
+            };
+        let inner = A::tunnel_inner(&frame.bytes()[l3..]);
+        let mtu = usize::from(out.mtu);
+        if inner.len + overhead > mtu {
+            let room = mtu.saturating_sub(overhead);
+            self.stats.count(Counter::DropTunnelTooBig);
+            if let Some(p) = reply_port.filter(|_| A::tells_too_big(&inner, room)) {
+                self.stats.count(Counter::IcmpFragNeededSent);
+                let mac = snap.ports[usize::from(p)].mac;
+                return Err(A::reply_too_big(self, frame, l3, mac, room));
+            }
+            return Err(Verdict::Drop(Counter::DropTunnelTooBig));
+        }
+        // Drop any Ethernet padding, then make room in front.
+        if !frame.set_len(l3 + inner.len) || !frame.prepend(overhead) {
+            return Err(self.count(Counter::DropNoMbuf));
+        }
+        let b = frame.bytes_mut();
+        // The Ethernet header moves back to the front; the outer headers go
+        // between it and the client's packet.
+        b.copy_within(overhead..overhead + l3, 0);
+        A::emit_tunnel(self, &mut b[l3..], src, dest, &inner, gue, key);
+        Ok(())
+    }
+}

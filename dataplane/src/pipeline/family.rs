@@ -1,0 +1,536 @@
+//! What the pipeline does differently by address family (`u32` for IPv4,
+//! `u128` for IPv6): the connection tables it uses (`Tables`); the rewrite
+//! of an address and port, the tunnel's outer header and the error about a
+//! packet too big for it, the TOA option (`Wire`); reading a packet's
+//! header, the checks it must pass, its ICMP (`Ip`).
+//!
+//! Contract: the generic stages call these and nothing family-specific;
+//! every method keeps the packet's checksums true.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use rvs_api::TunnelCsum;
+
+use super::egress::{write_gue, GUE_HEADER_LEN, MTU_MIN};
+use super::icmp::quoted_tuple;
+use super::v6::{header6, quoted_tuple6, MTU6_MIN};
+use super::{Core, Frame, Quoted, Verdict};
+use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
+use crate::nat::{self, End};
+use crate::service::{Dest, PortInfo, Snapshot};
+use crate::stats::Counter;
+use crate::wire::checksum;
+use crate::wire::ethernet::MacAddr;
+use crate::wire::icmp;
+use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::udp;
+
+/// The connection tables of an address family.
+pub(super) trait Tables: Family {
+    fn conns(core: &mut Core) -> &mut ConnTable<Self>;
+    fn replies(core: &mut Core) -> &mut ReplyTable<Self>;
+}
+
+impl Tables for u32 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u32> {
+        &mut core.conns
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u32> {
+        &mut core.replies
+    }
+}
+
+impl Tables for u128 {
+    #[inline(always)]
+    fn conns(core: &mut Core) -> &mut ConnTable<u128> {
+        &mut core.conns6
+    }
+
+    #[inline(always)]
+    fn replies(core: &mut Core) -> &mut ReplyTable<u128> {
+        &mut core.replies6
+    }
+}
+
+/// What forwarding does differently by address family: the rewrite of an
+/// address and port, the tunnel's outer header, the TOA option.
+pub(super) trait Wire: Tables {
+    fn rewrite(ip: &mut [u8], end: End, addr: Self, port: u16);
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: Self);
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Self, port: u16);
+    /// A tunnel's outer IP header (IPv4's without options, IPv6's fixed
+    /// one).
+    const TUNNEL_HEADER_LEN: usize;
+    /// The director's address of the family on segment `out`: the source
+    /// of its tunnels.
+    fn tunnel_src(out: &PortInfo) -> Option<Self>;
+    /// The length of the client's packet `ip` and what the outer header
+    /// copies from it.
+    fn tunnel_inner(ip: &[u8]) -> Inner;
+    /// Whether a client whose packet leaves `room` bytes for it in the
+    /// tunnel is told so: IPv4 when it set DF and `room` is at least IPv4's
+    /// smallest MTU; IPv6 when `room` is at least IPv6's.
+    fn tells_too_big(inner: &Inner, room: usize) -> bool;
+    /// "Fragmentation needed" (IPv4) or "packet too big" (IPv6) with the
+    /// MTU `room`, built in place over the client's packet, from `mac`.
+    fn reply_too_big<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+        room: usize,
+    ) -> Verdict;
+    /// The outer headers at the front of `b` (the client's packet after
+    /// them): IP from `src` to the dest, and for GUE the UDP and GUE
+    /// headers, with a source port (IPv6: and a flow label) from the flow
+    /// `key`, so ECMP and RSS at the real server spread flows as they
+    /// would spread the clients.
+    fn emit_tunnel(
+        core: &mut Core,
+        b: &mut [u8],
+        src: Self,
+        dest: &Dest,
+        inner: &Inner,
+        gue: bool,
+        key: &ConnKey<Self>,
+    );
+    /// The TOA option's length (IPv4's, DPVS's IPv6 one).
+    const TOA_LEN: usize;
+    /// The length of the packet `ip` from its (checked) IP header on.
+    fn ip_len(ip: &[u8]) -> usize;
+    /// Whether the TCP header of `ip` has room for the TOA option.
+    fn toa_fits(ip: &[u8]) -> bool;
+    /// Put the client's address and port in a TOA option (the frame has
+    /// grown by `TOA_LEN` already); on a SYN the MSS is lowered by as much.
+    fn write_toa(ip: &mut [u8], caddr: Self, cport: u16, clamp_mss: bool);
+}
+
+impl Wire for u32 {
+    const TOA_LEN: usize = nat::TOA_LEN;
+
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
+        nat::rewrite(ip, end, Ipv4Addr::from(addr), port);
+    }
+
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
+        nat::rewrite_addr(ip, end, Ipv4Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u32, port: u16) {
+        nat::rewrite_quoted(ip, quote_at, end, Ipv4Addr::from(addr), port);
+    }
+
+    const TUNNEL_HEADER_LEN: usize = ipv4::HEADER_LEN_MIN;
+
+    #[inline]
+    fn tunnel_src(out: &PortInfo) -> Option<u32> {
+        Some(u32::from(out.addr))
+    }
+
+    #[inline]
+    fn tunnel_inner(ip: &[u8]) -> Inner {
+        let ip = Ipv4Packet::new_unchecked(ip);
+        Inner {
+            len: usize::from(ip.total_len()),
+            tos: ip.tos(),
+            ttl: ip.ttl(),
+            df: ip.dont_frag(),
+        }
+    }
+
+    #[inline]
+    fn tells_too_big(inner: &Inner, room: usize) -> bool {
+        inner.df && room >= usize::from(MTU_MIN)
+    }
+
+    fn reply_too_big<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+        room: usize,
+    ) -> Verdict {
+        let rest = [0, 0, (room >> 8) as u8, room as u8];
+        core.reply_icmp_error(frame, l3, mac, icmp::unreach::FRAG_NEEDED, rest)
+    }
+
+    fn emit_tunnel(
+        core: &mut Core,
+        b: &mut [u8],
+        src: u32,
+        dest: &Dest,
+        inner: &Inner,
+        gue: bool,
+        key: &ConnKey<u32>,
+    ) {
+        core.tunnel_ident = core.tunnel_ident.wrapping_add(1);
+        let src = Ipv4Addr::from(src);
+        let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner.len;
+        Ipv4Repr {
+            src,
+            dst: dest.addr4(),
+            protocol: if gue { protocol::UDP } else { protocol::IPIP },
+            payload_len: if gue { udp_len } else { inner.len },
+            ttl: inner.ttl,
+            tos: inner.tos,
+            ident: if inner.df { 0 } else { core.tunnel_ident },
+            dont_frag: inner.df,
+        }
+        .emit(b);
+        if gue {
+            let u = ipv4::HEADER_LEN_MIN;
+            let sport = 49152 | (core.owner_hasher.hash_one(key) as u16 & 0x3fff);
+            let pseudo = (dest.tunnel.csum == TunnelCsum::Csum).then(|| {
+                checksum::pseudo_v4(
+                    src.octets(),
+                    dest.addr4().octets(),
+                    protocol::UDP,
+                    udp_len as u16,
+                )
+            });
+            write_gue(
+                &mut b[u..u + udp_len],
+                sport,
+                dest.tunnel.port,
+                protocol::IPIP,
+                pseudo,
+            );
+        }
+    }
+
+    #[inline]
+    fn ip_len(ip: &[u8]) -> usize {
+        usize::from(Ipv4Packet::new_unchecked(ip).total_len())
+    }
+
+    #[inline]
+    fn toa_fits(ip: &[u8]) -> bool {
+        nat::toa_fits(ip)
+    }
+
+    #[inline]
+    fn write_toa(ip: &mut [u8], caddr: u32, cport: u16, clamp_mss: bool) {
+        nat::insert_toa(ip, Ipv4Addr::from(caddr), cport, clamp_mss);
+    }
+}
+
+impl Wire for u128 {
+    const TOA_LEN: usize = nat::TOA6_LEN;
+
+    #[inline]
+    fn rewrite(ip: &mut [u8], end: End, addr: u128, port: u16) {
+        nat::rewrite6(ip, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
+    #[inline]
+    fn rewrite_addr(ip: &mut [u8], end: End, addr: u128) {
+        nat::rewrite6_addr(ip, end, std::net::Ipv6Addr::from(addr));
+    }
+
+    #[inline]
+    fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: u128, port: u16) {
+        nat::rewrite6_quoted(ip, quote_at, end, std::net::Ipv6Addr::from(addr), port);
+    }
+
+    const TUNNEL_HEADER_LEN: usize = ipv6::HEADER_LEN;
+
+    #[inline]
+    fn tunnel_src(out: &PortInfo) -> Option<u128> {
+        out.addr6.map(u128::from)
+    }
+
+    #[inline]
+    fn tunnel_inner(ip: &[u8]) -> Inner {
+        let ip = Ipv6Packet::new_unchecked(ip);
+        Inner {
+            len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+            tos: ip.traffic_class(),
+            ttl: ip.hop_limit(),
+            df: false,
+        }
+    }
+
+    #[inline]
+    fn tells_too_big(_: &Inner, room: usize) -> bool {
+        room >= MTU6_MIN
+    }
+
+    fn reply_too_big<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+        room: usize,
+    ) -> Verdict {
+        let rest = (room as u32).to_be_bytes();
+        core.reply_icmp6_error(frame, l3, mac, icmpv6::kind::PACKET_TOO_BIG, 0, rest)
+    }
+
+    fn emit_tunnel(
+        core: &mut Core,
+        b: &mut [u8],
+        src: u128,
+        dest: &Dest,
+        inner: &Inner,
+        gue: bool,
+        key: &ConnKey<u128>,
+    ) {
+        let src = Ipv6Addr::from(src);
+        let flow_hash = core.owner_hasher.hash_one(key);
+        let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner.len;
+        let mut o = Ipv6Packet::new_unchecked(&mut b[..ipv6::HEADER_LEN]);
+        // The flow label spreads the tunnel's flows as the clients' would be.
+        o.set_version_class_flow(inner.tos, (flow_hash as u32) & 0x000f_ffff);
+        o.set_payload_len(if gue { udp_len } else { inner.len } as u16);
+        o.set_next_header(if gue {
+            protocol::UDP
+        } else {
+            protocol::IPV6_IN_IP
+        });
+        o.set_hop_limit(inner.ttl);
+        o.set_src(src);
+        o.set_dst(dest.addr6());
+        if gue {
+            let u = ipv6::HEADER_LEN;
+            let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
+            // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
+            // --tun-nocsum says for IPv4.
+            let pseudo = checksum::pseudo_v6(
+                src.octets(),
+                dest.addr6().octets(),
+                protocol::UDP,
+                udp_len as u32,
+            );
+            write_gue(
+                &mut b[u..u + udp_len],
+                sport,
+                dest.tunnel.port,
+                protocol::IPV6_IN_IP,
+                Some(pseudo),
+            );
+        }
+    }
+
+    #[inline]
+    fn ip_len(ip: &[u8]) -> usize {
+        ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(ip).payload_len())
+    }
+
+    #[inline]
+    fn toa_fits(ip: &[u8]) -> bool {
+        nat::toa6_fits(ip)
+    }
+
+    #[inline]
+    fn write_toa(ip: &mut [u8], caddr: u128, cport: u16, clamp_mss: bool) {
+        nat::insert_toa6(ip, std::net::Ipv6Addr::from(caddr), cport, clamp_mss);
+    }
+}
+
+/// What a tunnel's outer header copies from the client's packet, and its
+/// length.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Inner {
+    pub(super) len: usize,
+    /// IPv4's TOS, IPv6's traffic class.
+    pub(super) tos: u8,
+    /// IPv4's TTL, IPv6's hop limit.
+    pub(super) ttl: u8,
+    /// IPv4's "don't fragment" (false for IPv6).
+    pub(super) df: bool,
+}
+
+/// An IP header's facts as the stages read them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Header<A> {
+    pub(super) src: A,
+    pub(super) dst: A,
+    /// The transport: IPv4's protocol, IPv6's next header.
+    pub(super) proto: u8,
+    /// Where the transport header starts, from the IP header's first byte.
+    pub(super) hl: usize,
+    /// The packet's length from its IP header on (the frame may be padded
+    /// beyond it).
+    pub(super) len: usize,
+}
+
+/// What reading a packet does differently by address family: its header,
+/// the checks it must pass, its ICMP.
+pub(super) trait Ip: Wire {
+    /// The family's ICMP (the transport number of ICMP, ICMPv6).
+    const ICMP: u8;
+    /// Whether the family's ICMP is taken before the address checks:
+    /// IPv6's Neighbour Discovery comes to addresses that are no VIP
+    /// (solicited-node multicast ones); IPv4's ARP is not IP.
+    const ICMP_FIRST: bool;
+    /// The header of the packet `ip` (from its IP header on), checked
+    /// against the bytes there.
+    fn header(ip: &[u8]) -> Result<Header<Self>, Counter>;
+    /// What a real server's reply must pass before its transport is read:
+    /// `Err(Some)` a counted drop (IPv4's bad header checksum), `Err(None)`
+    /// the kernel's (an IPv4 fragment).
+    fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>>;
+    /// What a packet to a VIP must pass before its transport is read:
+    /// IPv4's header checksum, and no fragment.
+    fn check_to_vip(ip: &[u8]) -> Result<(), Counter>;
+    /// The family's ICMP to the dataplane (`icmp.rs`, `v6.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict;
+    /// No dest for a new connection: "port unreachable" back to the client,
+    /// from the VIP, sent from `mac` (`spec/schedulers.md` §0.6).
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict;
+    /// The quoted tuple of the ICMP message `icmp` (from its header on), or
+    /// `None` when it is not an error message.
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<Self>>, Counter>;
+}
+
+impl Ip for u32 {
+    const ICMP: u8 = protocol::ICMP;
+    const ICMP_FIRST: bool = false;
+
+    #[inline]
+    fn header(ip: &[u8]) -> Result<Header<u32>, Counter> {
+        let p = Ipv4Packet::new_checked(ip).map_err(Counter::from)?;
+        Ok(Header {
+            src: u32::from(p.src()),
+            dst: u32::from(p.dst()),
+            proto: p.protocol(),
+            hl: p.header_len(),
+            len: usize::from(p.total_len()),
+        })
+    }
+
+    #[inline]
+    fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>> {
+        let p = Ipv4Packet::new_unchecked(ip);
+        if !p.verify_checksum() {
+            return Err(Some(Counter::DropIpv4BadChecksum));
+        }
+        if p.is_fragment() {
+            return Err(None);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn check_to_vip(ip: &[u8]) -> Result<(), Counter> {
+        let p = Ipv4Packet::new_unchecked(ip);
+        if !p.verify_checksum() {
+            return Err(Counter::DropIpv4BadChecksum);
+        }
+        if p.is_fragment() {
+            return Err(Counter::DropIpv4Fragment);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<u32>>, Counter> {
+        quoted_tuple(icmp)
+    }
+
+    #[inline]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        _: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let mac = snap.ports[usize::from(port)].mac;
+        core.handle_icmp(snap, mac, frame, l3, now_ms, handed_off)
+    }
+
+    #[inline]
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict {
+        core.reply_port_unreachable(frame, l3, mac)
+    }
+}
+
+impl Ip for u128 {
+    const ICMP: u8 = protocol::ICMPV6;
+    const ICMP_FIRST: bool = true;
+
+    #[inline]
+    fn header(ip: &[u8]) -> Result<Header<u128>, Counter> {
+        let p = Ipv6Packet::new_checked(ip).map_err(Counter::from)?;
+        Ok(header6(&p))
+    }
+
+    #[inline]
+    fn check_reply(_: &[u8]) -> Result<(), Option<Counter>> {
+        Ok(())
+    }
+
+    #[inline]
+    fn check_to_vip(_: &[u8]) -> Result<(), Counter> {
+        Ok(())
+    }
+
+    #[inline]
+    fn handle_icmp<F: Frame>(
+        core: &mut Core,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        core.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off)
+    }
+
+    #[inline]
+    fn reply_unreachable<F: Frame>(
+        core: &mut Core,
+        frame: &mut F,
+        l3: usize,
+        mac: MacAddr,
+    ) -> Verdict {
+        core.stats.count(Counter::IcmpUnreachableSent);
+        // Destination unreachable, port unreachable (code 4).
+        core.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
+    }
+
+    #[inline]
+    fn quoted(icmp: &[u8]) -> Result<Option<Quoted<u128>>, Counter> {
+        let is_error = Icmpv6Packet::new_checked(icmp)
+            .map_err(Counter::from)?
+            .is_error();
+        if !is_error {
+            return Ok(None);
+        }
+        quoted_tuple6(icmp).map(Some)
+    }
+}

@@ -1,0 +1,200 @@
+//! Stage 1 and 2, ingress and classification: a frame's port and Ethernet
+//! header, ARP, and an IP packet of either family (`handle_ip`) sorted into
+//! a reply, ICMP, the kernel's, or a flow to a service on its owner core.
+//!
+//! Contract: every frame ends in exactly one counted verdict; nothing is
+//! read past the bounds the typed views checked.
+
+use std::net::IpAddr;
+
+use super::conn::flow_owner;
+use super::family::Ip;
+use super::{Core, Flow, Frame, Verdict, WorkerEvent};
+use crate::conn::ConnKey;
+use crate::service::Snapshot;
+use crate::stats::Counter;
+use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
+use crate::wire::ipv4::protocol;
+use crate::wire::tcp::TcpPacket;
+use crate::wire::udp::UdpPacket;
+
+impl Core {
+    pub(super) fn handle_frame<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        frame: &mut F,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let Some(port_info) = snap.ports.get(usize::from(port)).copied() else {
+            return self.count(Counter::DropNotForUs);
+        };
+        let eth = match EthernetFrame::new_checked(frame.bytes()) {
+            Ok(e) => e,
+            Err(m) => return self.count(m.into()),
+        };
+        let dst = eth.dst();
+        let src = eth.src();
+        if src == port_info.mac {
+            return self.count(Counter::DropLoopedBack);
+        }
+        if dst != port_info.mac && !dst.is_multicast() {
+            return self.count(Counter::DropNotForUs);
+        }
+        let l3 = eth.payload_offset();
+        match eth.inner_ethertype() {
+            ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
+            ethertype::IPV4 if dst == port_info.mac => {
+                self.handle_ip::<u32, F>(snap, port, src, frame, l3, now_ms, handed_off)
+            }
+            // Neighbour Solicitations come to multicast addresses.
+            ethertype::IPV6 => {
+                self.handle_ip::<u128, F>(snap, port, src, frame, l3, now_ms, handed_off)
+            }
+            _ => self.exception(),
+        }
+    }
+
+    pub(super) fn handle_arp<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+    ) -> Verdict {
+        let (op, sender_mac, sender_ip, target_ip) =
+            match ArpPacket::new_checked(&frame.bytes()[l3..]) {
+                Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
+                Err(m) => return self.count(m.into()),
+            };
+        // Only about our next hops: an ARP flood from elsewhere must not
+        // crowd the event ring.
+        if snap.is_neighbour(IpAddr::V4(sender_ip)) && !sender_mac.is_multicast() {
+            let ev = WorkerEvent::NeighLearned {
+                port,
+                addr: IpAddr::V4(sender_ip),
+                mac: sender_mac,
+            };
+            if !self.outbox.event(ev) {
+                self.stats.count(Counter::NeighEventLost);
+            }
+        }
+        if op == arp::op::REQUEST && snap.answers_arp_for(IpAddr::V4(target_ip)) {
+            let b = frame.bytes_mut();
+            let mut eth = EthernetFrame::new_unchecked(&mut *b);
+            eth.set_dst(sender_mac);
+            eth.set_src(mac);
+            let mut a = ArpPacket::new_unchecked(&mut b[l3..]);
+            a.set_operation(arp::op::REPLY);
+            a.set_target(sender_mac, sender_ip);
+            a.set_sender(mac, target_ip);
+            self.stats.count(Counter::ArpReplied);
+            return Verdict::Reply;
+        }
+        self.exception()
+    }
+
+    /// Stage 2 for an IP packet of either family (the module doc of
+    /// `pipeline`): a reply, ICMP, the kernel's, or a flow to a service, on
+    /// to its connection and egress.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_ip<A: Ip, F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        peer_mac: MacAddr,
+        frame: &mut F,
+        l3: usize,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        let h = match A::header(&frame.bytes()[l3..]) {
+            Ok(h) => h,
+            Err(c) => return self.count(c),
+        };
+        if A::ICMP_FIRST && h.proto == A::ICMP {
+            return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off);
+        }
+        let vaddr = h.dst.to_ip();
+        // A real server's reply to a FullNAT connection (to a local
+        // address) or to a NAT one (from a NAT dest), or the kernel's.
+        if snap.is_laddr(vaddr) {
+            return self.handle_reply::<A, F>(snap, frame, l3, h, now_ms, handed_off, true);
+        }
+        if !snap.is_vip(vaddr) {
+            if snap.is_nat_dest(h.src.to_ip()) {
+                return self.handle_reply::<A, F>(snap, frame, l3, h, now_ms, handed_off, false);
+            }
+            return self.exception();
+        }
+        if let Err(c) = A::check_to_vip(&frame.bytes()[l3..]) {
+            return self.count(c);
+        }
+        let proto = h.proto;
+        let l4 = l3 + h.hl;
+        let l4_end = l3 + h.len;
+        let (cport, vport, tcp_flags, seq) = match proto {
+            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
+                Err(m) => return self.count(m.into()),
+            },
+            p if p == A::ICMP => {
+                return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off)
+            }
+            _ => return self.not_a_service(snap, vaddr),
+        };
+        let Some(service) = snap.lookup(proto, h.src.to_ip(), vaddr, vport) else {
+            return self.not_a_service(snap, vaddr);
+        };
+        let caddr = h.src;
+        let flow = Flow {
+            key: ConnKey {
+                caddr,
+                vaddr: h.dst,
+                cport,
+                vport,
+                protocol: proto,
+                template: false,
+            },
+            tcp_flags,
+            seq,
+            l3_len: h.len as u16,
+            in_port: port,
+            peer_mac,
+        };
+        if !handed_off {
+            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
+            if owner != self.id {
+                self.stats.count(Counter::HandedOff);
+                return Verdict::Handoff(owner);
+            }
+        }
+        match self.conn_for::<A>(snap, service, &flow, now_ms) {
+            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
+            Err(Counter::DropNoDest) => {
+                self.stats.count(Counter::DropNoDest);
+                let mac = snap.ports[usize::from(port)].mac;
+                A::reply_unreachable(self, frame, l3, mac)
+            }
+            Err(c) => self.count(c),
+        }
+    }
+
+    /// A packet to `vaddr` that no service takes: a counted drop for a VIP
+    /// of ours; the kernel's for an address a classifier prefix merely
+    /// covers (the director's own address may be one).
+    pub(super) fn not_a_service(&self, snap: &Snapshot, vaddr: IpAddr) -> Verdict {
+        if snap.answers_arp_for(vaddr) {
+            self.count(Counter::DropVipNoService)
+        } else {
+            self.exception()
+        }
+    }
+}

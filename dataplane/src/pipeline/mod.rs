@@ -1,0 +1,569 @@
+//! The packet pipeline of one worker core: frame in, verdict out.
+//!
+//! Contract: [`Worker::handle_frame`] parses a frame in place through the
+//! typed views, never panics on any bytes, never allocates, locks or blocks,
+//! and counts one verdict or drop reason per frame in its [`CoreStats`]
+//! (plus what the frame caused: a connection made, an ICMP reply sent). It may rewrite the frame (MACs for DR, an ARP or ICMP
+//! reply in place). What to do with the frame afterwards is the caller's job
+//! (send it, hand it to the exception port, to another core, or free it).
+//! Whatever else a frame asks to be sent (a neighbour event for the control
+//! thread, connection records for a sync backup) goes to the worker's
+//! fixed-size outbox (`outbox.rs`), never to a shared ring: the worker loop
+//! moves it to the rings after the burst ([`Worker::drain_outbox`]).
+//!
+//! A flow's owner core is a function of the client's address and port; a
+//! frame of a flow owned by another core gets [`Verdict::Handoff`] before it
+//! touches any connection state, so each table has one writer.
+//!
+//! One frame's walk, a stage per file, in order:
+//! 1. Ingress (`ingress.rs`): [`Worker::handle_frame`] → `Core::handle_frame`
+//!    checks the port and the Ethernet header (a VLAN tag is stepped over)
+//!    and dispatches by ethertype: ARP to `handle_arp` (a next hop learned,
+//!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
+//!    `handle_ip::<u128>`, the rest to the kernel.
+//! 2. Classify (`handle_ip`, one path for both families): the header
+//!    (`Ip::header`); IPv6's ICMP at once (Neighbour Discovery, `v6.rs`);
+//!    to a local address, or from a NAT dest to a non-VIP, it is a reply
+//!    (stage 5); to no VIP, the kernel's; to a VIP, after
+//!    `Ip::check_to_vip` (IPv4's checksum, fragments), ICMP goes to stage 6
+//!    and TCP/UDP is looked up (`Snapshot::lookup`; no service:
+//!    `not_a_service`), then handed to its owner core if that is another
+//!    (`conn::flow_owner`).
+//! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
+//!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
+//!    for FullNAT, `pick_stateless` when the table is full) and returns a
+//!    `Target`; no dest is ICMP port unreachable (`Ip::reply_unreachable`).
+//! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
+//!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
+//!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
+//!    [`Verdict::Forward`].
+//! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
+//!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
+//! 6. ICMP (`icmp.rs`; ICMPv6 in `v6.rs`): `handle_icmp` answers echo (`reply_echo`), forwards
+//!    an error about a connection along it (`error_conn`, `forward_error`),
+//!    and builds the errors this director sends (`reply_icmp_error`).
+//!
+//! What differs by address family is behind `family.rs`'s `Tables`, `Wire`
+//! and `Ip` (IPv6's own messages are `v6.rs`); connection sync is
+//! `synced.rs`.
+
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use rvs_api::Forward;
+
+use crate::conn::state::State;
+use crate::conn::{Conn, ConnKey, ConnTable, Family, ReplyKey, ReplyTable};
+use crate::laddr::Laddrs;
+use crate::neigh::NeighTable;
+use crate::sched::{LocalityCache, SchedState};
+use crate::service::{Dest, Snapshot};
+use crate::stats::{CoreStats, Counter, OverloadFlags, LADDR_SLOTS_MAX};
+use crate::sync::SyncConn;
+use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::ipv4::protocol;
+
+mod conn;
+mod egress;
+mod family;
+mod icmp;
+mod ingress;
+mod outbox;
+mod reply;
+mod synced;
+mod v6;
+
+use outbox::Outbox;
+pub use synced::sync_owner;
+
+/// A packet buffer the pipeline can rewrite and resize (an mbuf in the
+/// dataplane, a `Vec` in tests).
+pub trait Frame {
+    fn bytes(&self) -> &[u8];
+    fn bytes_mut(&mut self) -> &mut [u8];
+    /// Make the frame `len` bytes long (growing into tailroom); false when
+    /// there is no room.
+    fn set_len(&mut self, len: usize) -> bool;
+    /// Grow the frame by `n` bytes at the front (into headroom); the new
+    /// bytes are unspecified. False when there is no room.
+    fn prepend(&mut self, n: usize) -> bool;
+}
+
+/// A frame in a `Vec`, for tests and tools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecFrame(pub Vec<u8>);
+
+impl Frame for VecFrame {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    fn set_len(&mut self, len: usize) -> bool {
+        self.0.resize(len, 0);
+        true
+    }
+
+    fn prepend(&mut self, n: usize) -> bool {
+        self.0.splice(0..0, std::iter::repeat_n(0, n));
+        true
+    }
+}
+
+/// What to do with a frame after the pipeline saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it on this dataplane port.
+    Forward(u16),
+    /// Send it back out of the port it came in on (an ARP or ICMP reply).
+    Reply,
+    /// Give it to the kernel through the port's exception interface.
+    Exception,
+    /// Another core owns this flow: pass it over.
+    Handoff(u16),
+    /// Free it; the reason is counted.
+    Drop(Counter),
+}
+
+/// What a worker tells its control thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerEvent {
+    /// An ARP packet said `addr` is at `mac` on `port`.
+    NeighLearned {
+        port: u16,
+        addr: IpAddr,
+        mac: MacAddr,
+    },
+}
+
+/// One connection entry as `-Lnc` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRecord {
+    /// TCP, UDP, or 0 for a fwmark persistence template.
+    pub protocol: u8,
+    pub caddr: IpAddr,
+    pub cport: u16,
+    /// The VIP (a fwmark template's mark as an IPv4 address, as IPVS shows
+    /// it).
+    pub vaddr: IpAddr,
+    pub vport: u16,
+    pub daddr: IpAddr,
+    pub dport: u16,
+    pub state: State,
+    /// Milliseconds left.
+    pub expires_in_ms: u64,
+    pub template: bool,
+}
+
+/// Where a connection dump goes on: a slot of the IPv4 table, then of the
+/// IPv6 one.
+pub type DumpCursor = usize;
+
+/// Tunables of the connection logic (IPVS sysctls with their defaults,
+/// `spec/conn.md` §12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnPolicy {
+    /// `conn_reuse_mode` (default 1).
+    pub conn_reuse_mode: u8,
+    /// `expire_nodest_conn` (default false): a packet of a deleted dest's
+    /// connection expires the entry and is scheduled afresh, and a SYN on an
+    /// entry whose dest has weight 0 is too; when false such packets are
+    /// dropped until the entry times out.
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template` (default false): a persistence template
+    /// whose dest has weight 0 is not honoured by the next connection.
+    pub expire_quiescent_template: bool,
+}
+
+impl Default for ConnPolicy {
+    fn default() -> Self {
+        ConnPolicy {
+            conn_reuse_mode: 1,
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+        }
+    }
+}
+
+/// Everything a worker is made from.
+pub struct WorkerSetup {
+    pub id: u16,
+    pub workers: u16,
+    pub snapshot: Arc<Snapshot>,
+    pub conns_max: usize,
+    /// The IPv6 connection table's size.
+    pub conns6_max: usize,
+    /// Every core's stats, this worker's at index `id` (thresholds are on
+    /// the totals over all cores).
+    pub cores: Arc<[Arc<CoreStats>]>,
+    pub overload: Arc<OverloadFlags>,
+    pub neigh: Arc<NeighTable>,
+    /// The most frames the worker handles between two
+    /// [`Worker::drain_outbox`] calls: the outbox is sized for them once.
+    pub outbox_frames: usize,
+    pub policy: ConnPolicy,
+    /// Locality caches (lblc, lblcr services) and the entries of each.
+    pub locality_caches: u16,
+    pub locality_cache_entries: usize,
+}
+
+/// Live IPv4 entries from which a burst's lookups are prefetched: 65 536
+/// entries are 4 MiB of slots at the table's load (and as much again of
+/// reply index), more than a core's L2 holds. Below it the second hash
+/// costs more than the misses it hides (`bench/RESULTS.md`).
+pub const PREFETCH_CONNS_MIN: usize = 1 << 16;
+
+/// The fixed seeds of the owner-core hash: every worker must agree.
+const OWNER_SEEDS: [u64; 4] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+];
+
+/// The owner core of a client (address, port) among `workers` cores.
+pub fn owner_of<A: std::hash::Hash>(
+    hasher: &ahash::RandomState,
+    caddr: A,
+    cport: u16,
+    workers: u16,
+) -> u16 {
+    if workers <= 1 {
+        return 0;
+    }
+    (hasher.hash_one((caddr, cport)) % u64::from(workers)) as u16
+}
+
+/// An entry as listed, if the slot holds a live one.
+fn record_of<A: Family>(c: &Conn<A>, now_ms: u64) -> Option<ConnRecord> {
+    use crate::conn::Slot;
+    if c.is_empty() || c.expires_ms <= now_ms {
+        return None;
+    }
+    let fwmark_template = c.is_template() && c.key.protocol == 0;
+    Some(ConnRecord {
+        protocol: c.key.protocol,
+        caddr: c.key.caddr.to_ip(),
+        cport: c.key.cport,
+        vaddr: if fwmark_template {
+            IpAddr::V4(Ipv4Addr::from(c.fwmark))
+        } else {
+            c.key.vaddr.to_ip()
+        },
+        vport: c.key.vport,
+        daddr: c.daddr.to_ip(),
+        dport: c.dport,
+        state: c.state(),
+        expires_in_ms: c.expires_ms - now_ms,
+        template: c.is_template(),
+    })
+}
+
+/// One worker core's pipeline: the generation it forwards with, and its own
+/// state.
+pub struct Worker {
+    snapshot: Arc<Snapshot>,
+    core: Core,
+}
+
+/// A worker's own state. Kept apart from the generation so the pipeline can
+/// borrow both at once without touching the `Arc`'s shared count per packet.
+struct Core {
+    id: u16,
+    workers: u16,
+    conns: ConnTable,
+    /// Replies of this core's NAT connections, to their entries.
+    replies: ReplyTable,
+    /// The same for IPv6.
+    conns6: ConnTable<u128>,
+    replies6: ReplyTable<u128>,
+    stats: Arc<CoreStats>,
+    cores: Arc<[Arc<CoreStats>]>,
+    overload: Arc<OverloadFlags>,
+    neigh: Arc<NeighTable>,
+    sched: Box<[SchedState]>,
+    caches: Box<[LocalityCache]>,
+    /// What the frames asked to be sent besides themselves, until the
+    /// worker loop drains it.
+    outbox: Outbox,
+    owner_hasher: ahash::RandomState,
+    policy: ConnPolicy,
+    /// The IPv4 identification of this core's non-DF tunnel packets.
+    tunnel_ident: u16,
+    /// FullNAT local ports this core owns, and where the next connection
+    /// starts looking among a service's local addresses.
+    laddrs: Laddrs,
+    laddr_next: usize,
+}
+
+/// The parsed facts of an IPv4 TCP/UDP packet to a service.
+#[derive(Clone, Copy)]
+struct Flow<A = u32> {
+    key: ConnKey<A>,
+    tcp_flags: u8,
+    /// TCP: the segment's sequence number.
+    seq: u32,
+    l3_len: u16,
+    /// Where it came from: the port and the previous hop's MAC.
+    in_port: u16,
+    peer_mac: MacAddr,
+}
+
+/// Where a connection's packets go: the dest, and the real server's port
+/// (the dest's, or the client's for port-0 and fwmark services).
+#[derive(Clone, Copy, Debug)]
+struct Target<A = u32> {
+    dest: Dest,
+    dport: u16,
+    /// The method, fixed when the connection was made (an edit of the dest
+    /// does not change its connections').
+    forward: Forward,
+    /// FullNAT: the local address and port the real server sees as the
+    /// client, and whether this packet carries the TOA option (the
+    /// handshake's SYN and ACK).
+    laddr: A,
+    lport: u16,
+    toa: bool,
+    /// FullNAT with PROXY protocol v2: the client's ISN (the header sits at
+    /// `isn + 1` of the real server's view of the stream).
+    pp2: bool,
+    isn: u32,
+}
+
+impl<A: Family> Target<A> {
+    fn to(dest: Dest, dport: u16) -> Self {
+        Target {
+            dest,
+            dport,
+            forward: dest.forward,
+            laddr: A::default(),
+            lport: 0,
+            toa: false,
+            pp2: false,
+            isn: 0,
+        }
+    }
+}
+
+/// The tuple of the packet an ICMP error quotes.
+#[derive(Clone, Copy, Debug)]
+struct Quoted<A = u32> {
+    src: A,
+    dst: A,
+    sport: u16,
+    dport: u16,
+    protocol: u8,
+}
+
+impl Worker {
+    pub fn new(setup: WorkerSetup) -> Self {
+        let stats = Arc::clone(&setup.cores[usize::from(setup.id)]);
+        let slots = stats.slots.len();
+        let mut core = Core {
+            id: setup.id,
+            workers: setup.workers,
+            conns: ConnTable::with_max(setup.conns_max),
+            replies: ReplyTable::with_max(setup.conns_max),
+            conns6: ConnTable::with_max(setup.conns6_max),
+            replies6: ReplyTable::with_max(setup.conns6_max),
+            stats,
+            cores: setup.cores,
+            overload: setup.overload,
+            neigh: setup.neigh,
+            sched: vec![SchedState::default(); slots].into_boxed_slice(),
+            caches: (0..setup.locality_caches)
+                .map(|_| LocalityCache::with_max(setup.locality_cache_entries))
+                .collect(),
+            outbox: Outbox::for_frames(setup.outbox_frames),
+            owner_hasher: ahash::RandomState::with_seeds(
+                OWNER_SEEDS[0],
+                OWNER_SEEDS[1],
+                OWNER_SEEDS[2],
+                OWNER_SEEDS[3],
+            ),
+            policy: setup.policy,
+            tunnel_ident: 0,
+            laddrs: Laddrs::new(LADDR_SLOTS_MAX, setup.id, setup.workers),
+            laddr_next: 0,
+        };
+        core.laddrs.sync(&setup.snapshot.laddr_slots);
+        Worker {
+            snapshot: setup.snapshot,
+            core,
+        }
+    }
+
+    pub fn id(&self) -> u16 {
+        self.core.id
+    }
+
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Switch to a new generation; returns the old one (the caller sends it
+    /// back to the control thread so it is not freed on the packet path).
+    pub fn set_snapshot(&mut self, s: Arc<Snapshot>) -> Arc<Snapshot> {
+        self.core.laddrs.sync(&s.laddr_slots);
+        std::mem::replace(&mut self.snapshot, s)
+    }
+
+    pub fn stats(&self) -> &CoreStats {
+        &self.core.stats
+    }
+
+    /// Hand what the frames since the last call asked to be sent besides
+    /// themselves to the rings: neighbour events to `events`, connection
+    /// records for a sync backup to `sync_out` (what a ring refuses is
+    /// counted, as the outbox's contract says). The worker loop calls it
+    /// after each burst, before the outbox can fill.
+    pub fn drain_outbox(
+        &mut self,
+        events: &ArrayQueue<WorkerEvent>,
+        sync_out: &ArrayQueue<SyncConn>,
+    ) {
+        self.core.outbox.drain(events, sync_out, &self.core.stats);
+    }
+
+    /// List this core's live connection entries from `cursor` (the IPv4
+    /// table's slots, then the IPv6 one's), examining at most `budget`
+    /// slots: each goes to `emit`, and when `emit` refuses one (its queue is
+    /// full) the walk stops there. Returns where to go on, or `None` when
+    /// the tables are done. Read-only and bounded: the worker calls it
+    /// between bursts.
+    pub fn dump(
+        &self,
+        cursor: DumpCursor,
+        budget: usize,
+        now_ms: u64,
+        emit: &mut dyn FnMut(ConnRecord) -> bool,
+    ) -> Option<DumpCursor> {
+        let n4 = self.core.conns.slots_len();
+        let n6 = self.core.conns6.slots_len();
+        let mut at = cursor;
+        let end = cursor.saturating_add(budget).min(n4 + n6);
+        while at < end {
+            let record = if at < n4 {
+                record_of(self.core.conns.get(at), now_ms)
+            } else {
+                record_of(self.core.conns6.get(at - n4), now_ms)
+            };
+            if let Some(r) = record {
+                if !emit(r) {
+                    return Some(at);
+                }
+            }
+            at += 1;
+        }
+        (at < n4 + n6).then_some(at)
+    }
+
+    /// Install or update the entry a sync master sent (this core owns
+    /// it: [`sync_owner`]); returns what was done or why not, counted.
+    pub fn install_synced(&mut self, r: &SyncConn, now_ms: u64) -> Counter {
+        let done = match r.caddr {
+            IpAddr::V4(_) => self.core.install::<u32>(&self.snapshot, r, now_ms),
+            IpAddr::V6(_) => self.core.install::<u128>(&self.snapshot, r, now_ms),
+        };
+        let c = done.unwrap_or_else(|e| e);
+        self.core.stats.count(c);
+        c
+    }
+
+    /// Expire up to `budget` slots' worth of old connections.
+    pub fn sweep(&mut self, now_ms: u64, budget: usize) {
+        self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
+        if !self.core.conns6.is_empty() {
+            self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);
+        }
+    }
+
+    /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP
+    /// packet, its connection entry's slot (as a client's packet) and its
+    /// reply-index slot (as a real server's reply). Reads the headers with
+    /// bounds checks only (a frame too short is left alone) and changes
+    /// nothing; the worker calls it for a whole burst before handling it.
+    /// A table small enough to stay in cache is not worth the extra hash:
+    /// below [`PREFETCH_CONNS_MIN`] live entries this does nothing.
+    #[inline]
+    pub fn prefetch<F: Frame>(&self, frame: &F) {
+        if self.core.conns.len() < PREFETCH_CONNS_MIN {
+            return;
+        }
+        let b = frame.bytes();
+        let mut l3 = 14;
+        if b.len() < 14 + 20 {
+            return;
+        }
+        let mut et = u16::from_be_bytes([b[12], b[13]]);
+        if et == ethertype::VLAN {
+            l3 = 18;
+            if b.len() < 18 + 20 {
+                return;
+            }
+            et = u16::from_be_bytes([b[16], b[17]]);
+        }
+        if et != ethertype::IPV4 {
+            return;
+        }
+        let ihl = usize::from(b[l3] & 0x0f) * 4;
+        let proto = b[l3 + 9];
+        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l3 + ihl + 4 {
+            return;
+        }
+        let ip = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let (src, dst) = (ip(l3 + 12), ip(l3 + 16));
+        let l4 = l3 + ihl;
+        let sport = u16::from_be_bytes([b[l4], b[l4 + 1]]);
+        let dport = u16::from_be_bytes([b[l4 + 2], b[l4 + 3]]);
+        self.core.conns.prefetch(&ConnKey {
+            caddr: src,
+            vaddr: dst,
+            cport: sport,
+            vport: dport,
+            protocol: proto,
+            template: false,
+        });
+        if !self.core.replies.is_empty() {
+            self.core.replies.prefetch(&ReplyKey {
+                raddr: src,
+                laddr: dst,
+                rport: sport,
+                lport: dport,
+                protocol: proto,
+            });
+        }
+    }
+
+    /// Run one frame that arrived on `port` through the pipeline.
+    /// `handed_off` is true when another core already passed it here.
+    #[inline]
+    pub fn handle_frame<F: Frame>(
+        &mut self,
+        port: u16,
+        frame: &mut F,
+        now_ms: u64,
+        handed_off: bool,
+    ) -> Verdict {
+        self.core
+            .handle_frame(&self.snapshot, port, frame, now_ms, handed_off)
+    }
+}
+
+impl Core {
+    fn count(&self, c: Counter) -> Verdict {
+        self.stats.count(c);
+        Verdict::Drop(c)
+    }
+
+    fn exception(&self) -> Verdict {
+        self.stats.count(Counter::ToException);
+        Verdict::Exception
+    }
+}
