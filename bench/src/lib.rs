@@ -13,7 +13,11 @@ use rvs_dataplane::pipeline::{ConnPolicy, Frame, Worker, WorkerEvent, WorkerSetu
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
-use rvs_dataplane::wire::ethernet::MacAddr;
+use rvs_dataplane::wire::arp::{op, ArpRepr};
+use rvs_dataplane::wire::build::{self, protocol};
+use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
+use rvs_dataplane::wire::tcp::TcpRepr;
+use rvs_dataplane::wire::udp::UdpRepr;
 
 pub mod pcap;
 
@@ -96,60 +100,25 @@ impl Frame for BenchFrame {
     }
 }
 
-pub fn csum(data: &[u8]) -> u16 {
-    let mut acc: u32 = 0;
-    for c in data.chunks(2) {
-        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+fn v4(a: SocketAddr) -> Ipv4Addr {
+    match a.ip() {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(_) => unreachable!("IPv4 only"),
     }
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
 }
 
-/// Ethernet and IPv4 headers for `l4_len` bytes of protocol `proto`.
+/// Ethernet + IPv4 (TTL 64, DF, identification 0) around `l4`, padded to
+/// the 60-byte minimum.
 fn ipv4_frame(
     src_mac: MacAddr,
     dst_mac: MacAddr,
     s: Ipv4Addr,
     d: Ipv4Addr,
     proto: u8,
-    l4_len: usize,
+    l4: &[u8],
 ) -> Vec<u8> {
-    let mut f = Vec::with_capacity(64);
-    f.extend_from_slice(&dst_mac.0);
-    f.extend_from_slice(&src_mac.0);
-    f.extend_from_slice(&[0x08, 0x00]);
-    let mut ip = [0u8; 20];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&(20 + l4_len as u16).to_be_bytes());
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = proto;
-    ip[12..16].copy_from_slice(&s.octets());
-    ip[16..20].copy_from_slice(&d.octets());
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f
-}
-
-/// The checksum of a TCP or UDP segment `l4` (its checksum field zero).
-fn l4_csum(s: Ipv4Addr, d: Ipv4Addr, proto: u8, l4: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(12 + l4.len());
-    pseudo.extend_from_slice(&s.octets());
-    pseudo.extend_from_slice(&d.octets());
-    pseudo.extend_from_slice(&[0, proto]);
-    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(l4);
-    csum(&pseudo)
-}
-
-fn v4(a: SocketAddr) -> Ipv4Addr {
-    match a.ip() {
-        IpAddr::V4(ip) => ip,
-        IpAddr::V6(_) => unreachable!("IPv4 only"),
-    }
+    let ip = build::ipv4(build::ipv4_header(s, d, proto), l4);
+    build::pad(build::ethernet(dst_mac, src_mac, ethertype::IPV4, &ip))
 }
 
 /// Ethernet + IPv4 + TCP (20 bytes, no options, no payload): 54 bytes,
@@ -162,54 +131,48 @@ pub fn tcp_frame(
     flags: u8,
 ) -> Vec<u8> {
     let (s, d) = (v4(src), v4(dst));
-    let mut f = ipv4_frame(src_mac, dst_mac, s, d, 6, 20);
-    let mut tcp = [0u8; 20];
-    tcp[0..2].copy_from_slice(&src.port().to_be_bytes());
-    tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
-    tcp[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    tcp[8..12].copy_from_slice(&2000u32.to_be_bytes());
-    tcp[12] = 5 << 4;
-    tcp[13] = flags;
-    tcp[14..16].copy_from_slice(&65535u16.to_be_bytes());
-    let c = l4_csum(s, d, 6, &tcp);
-    tcp[16..18].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&tcp);
-    f.resize(60, 0);
-    f
+    let tcp = build::tcp(
+        &TcpRepr {
+            seq: 1000,
+            ack: 2000,
+            flags,
+            ..build::tcp_header(src.port(), dst.port())
+        },
+        s.into(),
+        d.into(),
+    );
+    ipv4_frame(src_mac, dst_mac, s, d, protocol::TCP, &tcp)
 }
 
 /// Ethernet + IPv4 + UDP with 18 bytes of payload: the 60-byte minimum
 /// frame (64 on the wire with the FCS), checksums right.
 pub fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
-    const PAYLOAD: usize = 18;
     let (s, d) = (v4(src), v4(dst));
-    let mut f = ipv4_frame(src_mac, dst_mac, s, d, 17, 8 + PAYLOAD);
-    let mut udp = [0u8; 8 + PAYLOAD];
-    udp[0..2].copy_from_slice(&src.port().to_be_bytes());
-    udp[2..4].copy_from_slice(&dst.port().to_be_bytes());
-    udp[4..6].copy_from_slice(&((8 + PAYLOAD) as u16).to_be_bytes());
-    udp[8..].copy_from_slice(b"rvs bench payload!");
-    let c = match l4_csum(s, d, 17, &udp) {
-        0 => 0xffff,
-        c => c,
-    };
-    udp[6..8].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&udp);
-    f
+    let udp = build::udp(
+        &UdpRepr {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            payload: b"rvs bench payload!",
+        },
+        s.into(),
+        d.into(),
+    );
+    ipv4_frame(src_mac, dst_mac, s, d, protocol::UDP, &udp)
 }
 
-/// An ARP reply from `ip` at `mac` to `to` (who learns from it).
+/// An ARP reply from `ip` at `mac` to `to` (who learns from it), padded to
+/// the 60-byte minimum.
 pub fn arp_reply(mac: MacAddr, ip: Ipv4Addr, to_mac: MacAddr, to: Ipv4Addr) -> Vec<u8> {
-    let mut f = Vec::with_capacity(60);
-    f.extend_from_slice(&to_mac.0);
-    f.extend_from_slice(&mac.0);
-    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2]);
-    f.extend_from_slice(&mac.0);
-    f.extend_from_slice(&ip.octets());
-    f.extend_from_slice(&to_mac.0);
-    f.extend_from_slice(&to.octets());
-    f.resize(60, 0);
-    f
+    build::pad(build::arp(
+        to_mac,
+        &ArpRepr {
+            operation: op::REPLY,
+            sender_mac: mac,
+            sender_ip: ip,
+            target_mac: to_mac,
+            target_ip: to,
+        },
+    ))
 }
 
 pub const SYN: u8 = 0x02;
@@ -376,22 +339,10 @@ impl Bench {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etherparse::{Ipv4Header, TcpHeader, UdpHeader};
 
-    /// The ones'-complement sum of `data` with its checksum in place: all
-    /// ones when the checksum is right.
-    fn verifies(data: &[u8]) -> bool {
-        csum(data) == 0
-    }
-
-    fn pseudo_and(f: &[u8], proto: u8, l4: &[u8]) -> Vec<u8> {
-        let mut p = Vec::new();
-        p.extend_from_slice(&f[26..34]);
-        p.extend_from_slice(&[0, proto]);
-        p.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-        p.extend_from_slice(l4);
-        p
-    }
-
+    /// The frames' checksums, checked by etherparse (independent of the
+    /// checksum code the frames were built with).
     #[test]
     fn udp_and_tcp_frames_carry_right_checksums() {
         let src: SocketAddr = "10.0.0.1:1024".parse().unwrap();
@@ -399,13 +350,36 @@ mod tests {
         let u = udp_frame(CLI_MAC, LB_MAC, src, dst);
         assert_eq!(u.len(), 60);
         assert_eq!(&u[12..14], &[0x08, 0x00]);
-        assert!(verifies(&u[14..34]), "IPv4 header checksum");
-        assert_eq!(u16::from_be_bytes([u[16], u[17]]), 46);
-        assert_eq!(u16::from_be_bytes([u[38], u[39]]), 26);
-        assert!(verifies(&pseudo_and(&u, 17, &u[34..60])), "UDP checksum");
+        let (ip, rest) = Ipv4Header::from_slice(&u[14..]).unwrap();
+        assert_eq!(
+            ip.header_checksum,
+            ip.calc_header_checksum(),
+            "IPv4 header checksum"
+        );
+        assert_eq!(ip.total_len, 46);
+        let (h, payload) = UdpHeader::from_slice(rest).unwrap();
+        assert_eq!(h.length, 26);
+        assert_eq!(payload, b"rvs bench payload!");
+        assert_eq!(
+            h.checksum,
+            h.calc_checksum_ipv4(&ip, payload).unwrap(),
+            "UDP checksum"
+        );
         let t = tcp_frame(CLI_MAC, LB_MAC, src, dst, SYN);
-        assert!(verifies(&t[14..34]));
-        assert!(verifies(&pseudo_and(&t, 6, &t[34..54])), "TCP checksum");
+        assert_eq!(t.len(), 60);
+        let (ip, rest) = Ipv4Header::from_slice(&t[14..]).unwrap();
+        assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+        let (h, payload) = TcpHeader::from_slice(&rest[..usize::from(ip.total_len) - 20]).unwrap();
+        assert!(payload.is_empty());
+        assert_eq!(
+            h.checksum,
+            h.calc_checksum_ipv4(&ip, payload).unwrap(),
+            "TCP checksum"
+        );
+        assert_eq!(
+            (h.sequence_number, h.acknowledgment_number, h.window_size),
+            (1000, 2000, 65535)
+        );
         assert_eq!(t[47], SYN);
     }
 

@@ -16,16 +16,22 @@
 //! has. A UDP checksum of 0 is not allowed in IPv6 (RFC 8200 §8.1); one met
 //! is left 0 (its receiver drops it, as it would have), and an updated one
 //! that comes out 0 is written as 0xffff. Nothing here allocates.
+//!
+//! Every field is read and written through the `wire` views
+//! (`new_unchecked` over the bytes the pipeline validated), never by raw
+//! offsets.
 
 #![forbid(unsafe_code)]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::wire::checksum::{self, update_addr6, update_u16, update_u32};
-use crate::wire::icmpv6::checksum6;
-use crate::wire::ipv4::protocol;
-use crate::wire::ipv6;
-use crate::wire::{get_u16, get_u32, set_u16, set_u32};
+use crate::wire::checksum::{update_addr6, update_u16, update_u32};
+use crate::wire::icmp::IcmpPacket;
+use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::udp::{self, UdpPacket};
 
 /// Which end of a packet a rewrite changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,101 +40,123 @@ pub enum End {
     Dst,
 }
 
-impl End {
-    #[inline]
-    fn addr_at(self) -> usize {
-        match self {
-            End::Src => 12,
-            End::Dst => 16,
-        }
-    }
-
-    #[inline]
-    fn addr6_at(self) -> usize {
-        match self {
-            End::Src => 8,
-            End::Dst => 24,
-        }
-    }
-
-    #[inline]
-    fn port_at(self) -> usize {
-        match self {
-            End::Src => 0,
-            End::Dst => 2,
-        }
-    }
-}
-
-/// Where the transport checksum of `proto` lies in its header, if it has one
-/// that covers the pseudo-header.
+/// The bytes a TCP or UDP header needs to hold its checksum, if `proto` is
+/// one of those (a quote cut short may not hold it).
 #[inline]
-fn l4_checksum_at(proto: u8) -> Option<usize> {
+fn l4_checksum_end(proto: u8) -> Option<usize> {
     match proto {
-        protocol::TCP => Some(16),
-        protocol::UDP => Some(6),
+        protocol::TCP => Some(tcp::CHECKSUM_END),
+        protocol::UDP => Some(udp::CHECKSUM_END),
         _ => None,
     }
 }
 
-/// Update the transport checksum at `l4 + at` for a word change; UDP's
-/// "no checksum" stays so.
+/// `sum` updated for a word change from `old` to `new` (32 bits when
+/// `wide`); UDP's "no checksum" stays so, and an updated UDP one that comes
+/// out 0 is 0xffff.
 #[inline]
-fn fix_l4(b: &mut [u8], proto: u8, at: usize, old: u32, new: u32, wide: bool) {
-    let old_sum = get_u16(b, at);
-    if proto == protocol::UDP && old_sum == 0 {
-        return;
+fn updated(proto: u8, sum: u16, old: u32, new: u32, wide: bool) -> u16 {
+    if proto == protocol::UDP && sum == 0 {
+        return 0;
     }
-    let mut sum = if wide {
-        update_u32(old_sum, old, new)
+    let sum = if wide {
+        update_u32(sum, old, new)
     } else {
-        update_u16(old_sum, old as u16, new as u16)
+        update_u16(sum, old as u16, new as u16)
     };
     if proto == protocol::UDP && sum == 0 {
-        sum = 0xffff;
+        0xffff
+    } else {
+        sum
     }
-    set_u16(b, at, sum);
+}
+
+/// The checksum of the TCP or UDP header `l4` (`proto` one of those, `l4`
+/// holding the checksum).
+#[inline]
+fn l4_checksum(proto: u8, l4: &[u8]) -> u16 {
+    if proto == protocol::TCP {
+        TcpPacket::new_unchecked(l4).checksum()
+    } else {
+        UdpPacket::new_unchecked(l4).checksum()
+    }
+}
+
+#[inline]
+fn set_l4_checksum(proto: u8, l4: &mut [u8], v: u16) {
+    if proto == protocol::TCP {
+        TcpPacket::new_unchecked(l4).set_checksum(v);
+    } else {
+        UdpPacket::new_unchecked(l4).set_checksum(v);
+    }
+}
+
+/// Set the port of `end` of the TCP or UDP header `l4` (which holds the
+/// ports; TCP's and UDP's lie alike) to `port`, returning the old one.
+#[inline]
+fn swap_port(l4: &mut [u8], end: End, port: u16) -> u16 {
+    let mut u = UdpPacket::new_unchecked(l4);
+    match end {
+        End::Src => {
+            let old = u.src_port();
+            u.set_src_port(port);
+            old
+        }
+        End::Dst => {
+            let old = u.dst_port();
+            u.set_dst_port(port);
+            old
+        }
+    }
+}
+
+/// Set the address of `end` of the IPv4 header to `addr` and update the
+/// header checksum; returns the old address.
+#[inline]
+fn swap_addr(p: &mut Ipv4Packet<&mut [u8]>, end: End, addr: Ipv4Addr) -> u32 {
+    let old = u32::from_be_bytes(match end {
+        End::Src => p.src_raw(),
+        End::Dst => p.dst_raw(),
+    });
+    match end {
+        End::Src => p.set_src(addr),
+        End::Dst => p.set_dst(addr),
+    }
+    let sum = update_u32(p.checksum(), old, u32::from(addr));
+    p.set_checksum(sum);
+    old
 }
 
 /// Rewrite the address (and, for TCP/UDP, the port) of `end` of the IPv4
 /// packet `ip`, updating the header checksum and the transport checksum.
 /// The transport header must be whole (the pipeline checked it).
+#[inline]
 pub fn rewrite(ip: &mut [u8], end: End, addr: Ipv4Addr, port: u16) {
-    let hl = usize::from(ip[0] & 0x0f) * 4;
-    let proto = ip[9];
-    let at = end.addr_at();
-    let old_addr = get_u32(ip, at);
-    let new_addr = u32::from(addr);
-    set_u32(ip, at, new_addr);
-    let ip_sum = update_u32(get_u16(ip, 10), old_addr, new_addr);
-    set_u16(ip, 10, ip_sum);
-    let Some(sum_at) = l4_checksum_at(proto) else {
+    let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+    let hl = p.header_len();
+    let proto = p.protocol();
+    let old_addr = swap_addr(&mut p, end, addr);
+    if l4_checksum_end(proto).is_none() {
         return;
-    };
-    let sum_at = hl + sum_at;
-    fix_l4(ip, proto, sum_at, old_addr, new_addr, true);
-    let port_at = hl + end.port_at();
-    let old_port = get_u16(ip, port_at);
-    set_u16(ip, port_at, port);
-    fix_l4(
-        ip,
+    }
+    let l4 = &mut ip[hl..];
+    let sum = updated(
         proto,
-        sum_at,
-        u32::from(old_port),
-        u32::from(port),
-        false,
+        l4_checksum(proto, l4),
+        old_addr,
+        u32::from(addr),
+        true,
     );
+    let old_port = swap_port(l4, end, port);
+    let sum = updated(proto, sum, u32::from(old_port), u32::from(port), false);
+    set_l4_checksum(proto, l4, sum);
 }
 
 /// Rewrite only the address of `end` in the IPv4 header (ICMP's outer
 /// header), updating the header checksum.
+#[inline]
 pub fn rewrite_addr(ip: &mut [u8], end: End, addr: Ipv4Addr) {
-    let at = end.addr_at();
-    let old_addr = get_u32(ip, at);
-    let new_addr = u32::from(addr);
-    set_u32(ip, at, new_addr);
-    let ip_sum = update_u32(get_u16(ip, 10), old_addr, new_addr);
-    set_u16(ip, 10, ip_sum);
+    swap_addr(&mut Ipv4Packet::new_unchecked(ip), end, addr);
 }
 
 /// In an ICMP error (`ip` from its outer IPv4 header on, `quote_at` the
@@ -138,41 +166,28 @@ pub fn rewrite_addr(ip: &mut [u8], end: End, addr: Ipv4Addr) {
 /// ICMP checksum is then recomputed over the message (an error path, where
 /// the quote's length is bounded by the packet).
 pub fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv4Addr, port: u16) {
-    let total = usize::from(get_u16(ip, 2)).min(ip.len());
-    let icmp_at = usize::from(ip[0] & 0x0f) * 4;
+    let outer = Ipv4Packet::new_unchecked(&*ip);
+    let total = usize::from(outer.total_len()).min(ip.len());
+    let icmp_at = outer.header_len();
     {
         let q = &mut ip[quote_at..total];
-        let qhl = usize::from(q[0] & 0x0f) * 4;
-        let proto = q[9];
-        let at = end.addr_at();
-        let old_addr = get_u32(q, at);
-        let new_addr = u32::from(addr);
-        set_u32(q, at, new_addr);
-        let q_sum = update_u32(get_u16(q, 10), old_addr, new_addr);
-        set_u16(q, 10, q_sum);
+        let mut qp = Ipv4Packet::new_unchecked(&mut *q);
+        let qhl = qp.header_len();
+        let proto = qp.protocol();
+        let old_addr = swap_addr(&mut qp, end, addr);
         if matches!(proto, protocol::TCP | protocol::UDP) {
-            let port_at = qhl + end.port_at();
-            let old_port = get_u16(q, port_at);
-            set_u16(q, port_at, port);
+            let l4 = &mut q[qhl..];
+            let old_port = swap_port(l4, end, port);
             // The quoted transport checksum, when quoted, is kept true too.
-            if let Some(sum_at) = l4_checksum_at(proto).map(|s| qhl + s) {
-                if sum_at + 2 <= q.len() {
-                    fix_l4(q, proto, sum_at, old_addr, new_addr, true);
-                    fix_l4(
-                        q,
-                        proto,
-                        sum_at,
-                        u32::from(old_port),
-                        u32::from(port),
-                        false,
-                    );
-                }
+            if l4_checksum_end(proto).is_some_and(|e| e <= l4.len()) {
+                let sum = l4_checksum(proto, l4);
+                let sum = updated(proto, sum, old_addr, u32::from(addr), true);
+                let sum = updated(proto, sum, u32::from(old_port), u32::from(port), false);
+                set_l4_checksum(proto, l4, sum);
             }
         }
     }
-    set_u16(ip, icmp_at + 2, 0);
-    let sum = checksum::checksum(&ip[icmp_at..total]);
-    set_u16(ip, icmp_at + 2, sum);
+    IcmpPacket::new_unchecked(&mut ip[icmp_at..total]).fill_checksum();
 }
 
 /// The TCP option that carries the client's address to a FullNAT real
@@ -181,14 +196,11 @@ pub fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv4Addr, 
 pub const TOA_KIND: u8 = 254;
 pub const TOA_LEN: usize = 8;
 
-/// The largest TCP header (data offset 15).
-const TCP_HEADER_MAX: usize = 60;
-
 /// Whether a TOA option fits the TCP header of the IPv4 packet `ip`.
 pub fn toa_fits(ip: &[u8]) -> bool {
-    let hl = usize::from(ip[0] & 0x0f) * 4;
-    let thl = usize::from(ip[hl + 12] >> 4) * 4;
-    thl + TOA_LEN <= TCP_HEADER_MAX
+    let hl = Ipv4Packet::new_unchecked(ip).header_len();
+    let thl = TcpPacket::new_unchecked(&ip[hl..]).header_len();
+    thl + TOA_LEN <= tcp::HEADER_LEN_MAX
 }
 
 /// Insert a TOA option carrying (`caddr`, `cport`) into the TCP header of
@@ -200,14 +212,13 @@ pub fn toa_fits(ip: &[u8]) -> bool {
 /// IP total length, the data offset and both checksums are updated
 /// incrementally.
 pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
-    let hl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(get_u16(ip, 2));
-    let l4 = hl;
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
-    let sum_at = l4 + 16;
-    let mut sum = get_u16(ip, sum_at);
+    let p = Ipv4Packet::new_unchecked(&*ip);
+    let hl = p.header_len();
+    let total = usize::from(p.total_len());
+    let seg = &mut ip[hl..];
+    let mut sum = TcpPacket::new_unchecked(&*seg).checksum();
     if clamp_mss {
-        sum = lower_mss(ip, l4, thl, TOA_LEN as u16, sum);
+        sum = lower_mss(seg, TOA_LEN as u16, sum);
     }
     let port = cport.to_be_bytes();
     let a = caddr.octets();
@@ -221,106 +232,69 @@ pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
         a[2],
         a[3],
     ];
-    sum = append_option(ip, l4, thl, total, &option, sum);
-    set_u16(ip, sum_at, sum);
+    sum = append_option(seg, total - hl, &option, sum);
+    TcpPacket::new_unchecked(seg).set_checksum(sum);
+    let mut p = Ipv4Packet::new_unchecked(ip);
     let new_total = (total + TOA_LEN) as u16;
-    set_u16(ip, 2, new_total);
-    let ip_sum = update_u16(get_u16(ip, 10), total as u16, new_total);
-    set_u16(ip, 10, ip_sum);
+    p.set_total_len(new_total);
+    let ip_sum = update_u16(p.checksum(), total as u16, new_total);
+    p.set_checksum(ip_sum);
 }
 
-/// Lower an MSS option of the TCP header `ip[l4..l4 + thl]` by `by`,
+/// Lower an MSS option of the TCP header at the start of `seg` by `by`,
 /// returning the TCP checksum `sum` updated for it. The walk stops at the
 /// end-of-options, at a malformed option and at the header's end.
-pub(crate) fn lower_mss(ip: &mut [u8], l4: usize, thl: usize, by: u16, mut sum: u16) -> u16 {
-    let mut at = l4 + 20;
-    while at < l4 + thl {
-        match ip[at] {
-            0 => break,
-            1 => at += 1,
-            kind => {
-                let len = ip.get(at + 1).map_or(0, |&l| usize::from(l));
-                if len < 2 || at + len > l4 + thl {
-                    break;
-                }
-                if kind == 2 && len == 4 {
-                    let mss = get_u16(ip, at + 2);
-                    let lowered = mss.saturating_sub(by);
-                    set_u16(ip, at + 2, lowered);
-                    sum = update_u16(sum, mss, lowered);
-                }
-                at += len;
-            }
+pub(crate) fn lower_mss(seg: &mut [u8], by: u16, mut sum: u16) -> u16 {
+    let mut t = TcpPacket::new_unchecked(seg);
+    tcp::walk_options(t.options_mut(), |kind, data| {
+        if kind == tcp::option::MSS && data.len() == 2 {
+            let mss = u16::from_be_bytes([data[0], data[1]]);
+            let lowered = mss.saturating_sub(by);
+            data.copy_from_slice(&lowered.to_be_bytes());
+            sum = update_u16(sum, mss, lowered);
         }
-    }
+    });
     sum
 }
 
 /// Insert `option` (a whole number of 32-bit words) right after the
-/// 20-byte base of the TCP header at `ip[l4..l4 + thl]` of a packet ending
-/// at `end`, where Alibaba's LVS and DPVS put TOA (a real server's TOA
-/// module, like the kernel's option walk, stops at an end-of-options, so
-/// after the existing options it could go unseen), moving the other
-/// options and the payload back by its length (`ip` must have the room),
+/// 20-byte base of the TCP header at the start of `seg`, a segment of
+/// `seg_len` bytes, where Alibaba's LVS and DPVS put TOA (a real server's
+/// TOA module, like the kernel's option walk, stops at an end-of-options,
+/// so after the existing options it could go unseen), moving the other
+/// options and the payload back by its length (`seg` must have the room),
 /// and raise the data offset. Returns the TCP checksum `sum` updated for the option's
 /// words, the data offset and the pseudo-header's TCP length, which grows
 /// by the option's length; the IP header's length field is the caller's.
-fn append_option(
-    ip: &mut [u8],
-    l4: usize,
-    thl: usize,
-    end: usize,
-    option: &[u8],
-    mut sum: u16,
-) -> u16 {
+fn append_option(seg: &mut [u8], seg_len: usize, option: &[u8], mut sum: u16) -> u16 {
     debug_assert_eq!(option.len() % 4, 0);
-    let opt_at = l4 + 20;
-    ip.copy_within(opt_at..end, opt_at + option.len());
-    ip[opt_at..opt_at + option.len()].copy_from_slice(option);
+    let mut t = TcpPacket::new_unchecked(seg);
+    let thl = t.header_len();
+    let old_word = t.offset_flags_word();
+    let rest = t.after_fixed_header_mut();
+    rest.copy_within(..seg_len - tcp::HEADER_LEN_MIN, option.len());
+    rest[..option.len()].copy_from_slice(option);
     for w in option.chunks_exact(2) {
         sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
     }
-    let old_word = get_u16(ip, l4 + 12);
-    ip[l4 + 12] = (((thl + option.len()) / 4) as u8) << 4 | (ip[l4 + 12] & 0x0f);
-    sum = update_u16(sum, old_word, get_u16(ip, l4 + 12));
-    let tcp_len = (end - l4) as u16;
+    t.set_header_len(thl + option.len());
+    sum = update_u16(sum, old_word, t.offset_flags_word());
+    let tcp_len = seg_len as u16;
     update_u16(sum, tcp_len, tcp_len + option.len() as u16)
 }
 
 // IPv6.
 
-/// Where the checksum of the transport `next_header` lies in its header, if
-/// it has one that covers the IPv6 pseudo-header.
+/// The bytes the header of the transport `next_header` needs to hold its
+/// checksum, if it has one that covers the IPv6 pseudo-header.
 #[inline]
-fn l4_checksum6_at(next_header: u8) -> Option<usize> {
+fn l4_checksum6_end(next_header: u8) -> Option<usize> {
     match next_header {
-        protocol::TCP => Some(16),
-        protocol::UDP => Some(6),
-        protocol::ICMPV6 => Some(2),
+        protocol::TCP => Some(tcp::CHECKSUM_END),
+        protocol::UDP => Some(udp::CHECKSUM_END),
+        protocol::ICMPV6 => Some(icmpv6::CHECKSUM_END),
         _ => None,
     }
-}
-
-#[inline]
-fn get_addr6(b: &[u8], at: usize) -> [u8; 16] {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[at..at + 16]);
-    a
-}
-
-/// Update the transport checksum at `at` for an IPv6 address change from
-/// `old` to `new`; a UDP checksum of 0 stays so.
-#[inline]
-fn fix_l4_addr6(b: &mut [u8], proto: u8, at: usize, old: [u8; 16], new: [u8; 16]) {
-    let old_sum = get_u16(b, at);
-    if proto == protocol::UDP && old_sum == 0 {
-        return;
-    }
-    let mut sum = update_addr6(old_sum, old, new);
-    if proto == protocol::UDP && sum == 0 {
-        sum = 0xffff;
-    }
-    set_u16(b, at, sum);
 }
 
 /// Set the address of `end` of the IPv6 header at the start of `b` to
@@ -328,14 +302,36 @@ fn fix_l4_addr6(b: &mut [u8], proto: u8, at: usize, old: [u8; 16], new: [u8; 16]
 /// after the 40 bytes) for it, when `b` holds that checksum.
 #[inline]
 fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
-    let nh = b[6];
-    let at = end.addr6_at();
-    let old = get_addr6(b, at);
-    let new = addr.octets();
-    b[at..at + 16].copy_from_slice(&new);
-    let sum_at = l4_checksum6_at(nh).map(|s| ipv6::HEADER_LEN + s);
-    if let Some(sum_at) = sum_at.filter(|&s| s + 2 <= b.len()) {
-        fix_l4_addr6(b, nh, sum_at, old, new);
+    let mut p = Ipv6Packet::new_unchecked(&mut *b);
+    let nh = p.next_header();
+    let old = match end {
+        End::Src => p.src_raw(),
+        End::Dst => p.dst_raw(),
+    };
+    match end {
+        End::Src => p.set_src(addr),
+        End::Dst => p.set_dst(addr),
+    }
+    let l4 = &mut b[ipv6::HEADER_LEN..];
+    if l4_checksum6_end(nh).is_none_or(|e| e > l4.len()) {
+        return;
+    }
+    let old_sum = if nh == protocol::ICMPV6 {
+        Icmpv6Packet::new_unchecked(&*l4).checksum()
+    } else {
+        l4_checksum(nh, l4)
+    };
+    if nh == protocol::UDP && old_sum == 0 {
+        return;
+    }
+    let mut sum = update_addr6(old_sum, old, addr.octets());
+    if nh == protocol::UDP && sum == 0 {
+        sum = 0xffff;
+    }
+    if nh == protocol::ICMPV6 {
+        Icmpv6Packet::new_unchecked(l4).set_checksum(sum);
+    } else {
+        set_l4_checksum(nh, l4, sum);
     }
 }
 
@@ -345,16 +341,21 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
 /// ports and are left alone.
 #[inline]
 fn set_port6(b: &mut [u8], end: End, port: u16) {
-    let nh = b[6];
+    let nh = Ipv6Packet::new_unchecked(&*b).next_header();
     if !matches!(nh, protocol::TCP | protocol::UDP) {
         return;
     }
-    let port_at = ipv6::HEADER_LEN + end.port_at();
-    let old = get_u16(b, port_at);
-    set_u16(b, port_at, port);
-    let sum_at = l4_checksum_at(nh).map(|s| ipv6::HEADER_LEN + s);
-    if let Some(sum_at) = sum_at.filter(|&s| s + 2 <= b.len()) {
-        fix_l4(b, nh, sum_at, u32::from(old), u32::from(port), false);
+    let l4 = &mut b[ipv6::HEADER_LEN..];
+    let old = swap_port(l4, end, port);
+    if l4_checksum_end(nh).is_some_and(|e| e <= l4.len()) {
+        let sum = updated(
+            nh,
+            l4_checksum(nh, l4),
+            u32::from(old),
+            u32::from(port),
+            false,
+        );
+        set_l4_checksum(nh, l4, sum);
     }
 }
 
@@ -362,6 +363,7 @@ fn set_port6(b: &mut [u8], end: End, port: u16) {
 /// packet `ip`, updating the transport checksum: TCP's, UDP's, or for
 /// ICMPv6 (no port) its checksum, which covers the addresses too. IPv6 has
 /// no header checksum. The transport header must be whole.
+#[inline]
 pub fn rewrite6(ip: &mut [u8], end: End, addr: Ipv6Addr, port: u16) {
     set_addr6(ip, end, addr);
     set_port6(ip, end, port);
@@ -372,6 +374,7 @@ pub fn rewrite6(ip: &mut [u8], end: End, addr: Ipv6Addr, port: u16) {
 /// true: ICMPv6's, and TCP's or UDP's if the packet is one of those (unlike
 /// IPv4's [`rewrite_addr`], which only has its header checksum to mind).
 /// The transport header must be whole.
+#[inline]
 pub fn rewrite6_addr(ip: &mut [u8], end: End, addr: Ipv6Addr) {
     set_addr6(ip, end, addr);
 }
@@ -387,18 +390,15 @@ pub fn rewrite6_addr(ip: &mut [u8], end: End, addr: Ipv6Addr) {
 /// packet). Rewrite the outer addresses before or after: both orders leave
 /// the ICMPv6 checksum true.
 pub fn rewrite6_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv6Addr, port: u16) {
-    let total = (ipv6::HEADER_LEN + usize::from(get_u16(ip, 4))).min(ip.len());
-    let icmp_at = ipv6::HEADER_LEN;
+    let outer = Ipv6Packet::new_unchecked(&*ip);
+    let total = (ipv6::HEADER_LEN + usize::from(outer.payload_len())).min(ip.len());
+    let (src, dst) = (outer.src(), outer.dst());
     {
         let q = &mut ip[quote_at..total];
         set_addr6(q, end, addr);
         set_port6(q, end, port);
     }
-    set_u16(ip, icmp_at + 2, 0);
-    let src = Ipv6Addr::from(get_addr6(ip, End::Src.addr6_at()));
-    let dst = Ipv6Addr::from(get_addr6(ip, End::Dst.addr6_at()));
-    let sum = checksum6(src, dst, &ip[icmp_at..total]);
-    set_u16(ip, icmp_at + 2, sum);
+    Icmpv6Packet::new_unchecked(&mut ip[ipv6::HEADER_LEN..total]).fill_checksum(src, dst);
 }
 
 /// The IPv6 TOA option, as DPVS defines it: kind [`TOA_KIND`], length 20,
@@ -408,9 +408,9 @@ pub const TOA6_LEN: usize = 20;
 /// Whether an IPv6 TOA option fits the TCP header of the IPv6 packet `ip`
 /// (and its payload length stays below 64 KiB).
 pub fn toa6_fits(ip: &[u8]) -> bool {
-    let thl = usize::from(ip[ipv6::HEADER_LEN + 12] >> 4) * 4;
-    let payload = usize::from(get_u16(ip, 4));
-    thl + TOA6_LEN <= TCP_HEADER_MAX && payload + TOA6_LEN <= usize::from(u16::MAX)
+    let thl = TcpPacket::new_unchecked(&ip[ipv6::HEADER_LEN..]).header_len();
+    let payload = usize::from(Ipv6Packet::new_unchecked(ip).payload_len());
+    thl + TOA6_LEN <= tcp::HEADER_LEN_MAX && payload + TOA6_LEN <= usize::from(u16::MAX)
 }
 
 /// Insert an IPv6 TOA option carrying (`caddr`, `cport`) into the TCP header
@@ -421,13 +421,11 @@ pub fn toa6_fits(ip: &[u8]) -> bool {
 /// same 20 bytes. The payload length, the data offset and the TCP checksum
 /// (with the pseudo-header's length) are updated incrementally.
 pub fn insert_toa6(ip: &mut [u8], caddr: Ipv6Addr, cport: u16, clamp_mss: bool) {
-    let l4 = ipv6::HEADER_LEN;
-    let payload = usize::from(get_u16(ip, 4));
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
-    let sum_at = l4 + 16;
-    let mut sum = get_u16(ip, sum_at);
+    let payload = usize::from(Ipv6Packet::new_unchecked(&*ip).payload_len());
+    let seg = &mut ip[ipv6::HEADER_LEN..];
+    let mut sum = TcpPacket::new_unchecked(&*seg).checksum();
     if clamp_mss {
-        sum = lower_mss(ip, l4, thl, TOA6_LEN as u16, sum);
+        sum = lower_mss(seg, TOA6_LEN as u16, sum);
     }
     let mut option = [0u8; TOA6_LEN];
     option[0] = TOA_KIND;
@@ -435,16 +433,27 @@ pub fn insert_toa6(ip: &mut [u8], caddr: Ipv6Addr, cport: u16, clamp_mss: bool) 
     option[2..4].copy_from_slice(&cport.to_be_bytes());
     option[4..].copy_from_slice(&caddr.octets());
     // Below 64 KiB (toa6_fits), the pseudo-header length's high word stays 0.
-    sum = append_option(ip, l4, thl, l4 + payload, &option, sum);
-    set_u16(ip, sum_at, sum);
-    set_u16(ip, 4, (payload + TOA6_LEN) as u16);
+    sum = append_option(seg, payload, &option, sum);
+    TcpPacket::new_unchecked(seg).set_checksum(sum);
+    Ipv6Packet::new_unchecked(ip).set_payload_len((payload + TOA6_LEN) as u16);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::checksum::{combine, pseudo_v4, sum};
+    use crate::wire::checksum::{self, combine, pseudo_v4, sum};
+    use crate::wire::{get_u16, get_u32, set_u16};
     use proptest::prelude::*;
+
+    /// Where the transport checksum of `proto` lies in its header (the
+    /// tests' own table, not the code's).
+    fn l4_checksum_at(proto: u8) -> Option<usize> {
+        match proto {
+            protocol::TCP => Some(16),
+            protocol::UDP => Some(6),
+            _ => None,
+        }
+    }
 
     /// An IPv4 packet with a TCP or UDP header and `payload`, checksums
     /// computed from scratch.

@@ -20,7 +20,7 @@
 //!
 //! Every function takes the packet from its IP header on, already validated
 //! (IPv4 or IPv6 fixed header, a whole TCP header), and updates lengths and
-//! checksums incrementally; nothing allocates.
+//! checksums incrementally, through the `wire` views; nothing allocates.
 
 #![forbid(unsafe_code)]
 
@@ -28,15 +28,23 @@ use std::net::IpAddr;
 
 use crate::nat;
 use crate::wire::checksum::{update_u16, update_u32};
-use crate::wire::{get_u16, get_u32, set_u16, set_u32};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::proxy_v2;
+use crate::wire::tcp::{self, TcpPacket};
 
 /// The v2 signature.
-pub const SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+pub const SIGNATURE: [u8; 12] = proxy_v2::SIGNATURE;
 
 /// The header's length: 16 bytes plus the addresses and ports of TCP over
 /// IPv4 (12) or IPv6 (36).
 pub const fn header_len(ipv6: bool) -> usize {
-    16 + if ipv6 { 36 } else { 12 }
+    proxy_v2::HEADER_LEN
+        + if ipv6 {
+            proxy_v2::ADDRS_V6_LEN
+        } else {
+            proxy_v2::ADDRS_V4_LEN
+        }
 }
 
 /// The longest header.
@@ -46,49 +54,24 @@ pub const HEADER_LEN_MAX: usize = header_len(true);
 /// addresses the client used) into `buf`; returns its length. Both
 /// addresses are of one family.
 pub fn write_header(buf: &mut [u8], client: (IpAddr, u16), vip: (IpAddr, u16)) -> usize {
-    buf[..12].copy_from_slice(&SIGNATURE);
-    // Version 2, command PROXY.
-    buf[12] = 0x21;
-    let len = match (client.0, vip.0) {
-        (IpAddr::V4(c), IpAddr::V4(v)) => {
-            // TCP over IPv4.
-            buf[13] = 0x11;
-            buf[16..20].copy_from_slice(&c.octets());
-            buf[20..24].copy_from_slice(&v.octets());
-            set_u16(buf, 24, client.1);
-            set_u16(buf, 26, vip.1);
-            12
-        }
-        (IpAddr::V6(c), IpAddr::V6(v)) => {
-            // TCP over IPv6.
-            buf[13] = 0x21;
-            buf[16..32].copy_from_slice(&c.octets());
-            buf[32..48].copy_from_slice(&v.octets());
-            set_u16(buf, 48, client.1);
-            set_u16(buf, 50, vip.1);
-            36
-        }
-        _ => {
-            // Mixed families: UNSPEC with no addresses (never made: a
-            // FullNAT service's local addresses are of its own family).
-            buf[13] = 0x00;
-            0
-        }
-    };
-    set_u16(buf, 14, len as u16);
-    16 + len
+    // Mixed families make UNSPEC with no addresses (never made: a FullNAT
+    // service's local addresses are of its own family).
+    proxy_v2::emit(buf, client, vip)
 }
 
 /// Where the TCP header starts, the packet's end, and whether it is IPv6.
+#[inline]
 fn layout(ip: &[u8]) -> (usize, usize, bool) {
-    if ip[0] >> 4 == 6 {
-        (40, 40 + usize::from(get_u16(ip, 4)), true)
-    } else {
+    let p6 = Ipv6Packet::new_unchecked(ip);
+    if p6.version() == 6 {
         (
-            usize::from(ip[0] & 0x0f) * 4,
-            usize::from(get_u16(ip, 2)),
-            false,
+            ipv6::HEADER_LEN,
+            ipv6::HEADER_LEN + usize::from(p6.payload_len()),
+            true,
         )
+    } else {
+        let p = Ipv4Packet::new_unchecked(ip);
+        (p.header_len(), usize::from(p.total_len()), false)
     }
 }
 
@@ -101,7 +84,7 @@ pub fn seq_after(a: u32, b: u32) -> bool {
 /// The TCP payload's length.
 pub fn payload_len(ip: &[u8]) -> usize {
     let (l4, end, _) = layout(ip);
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let thl = TcpPacket::new_unchecked(&ip[l4..]).header_len();
     end.saturating_sub(l4 + thl)
 }
 
@@ -110,38 +93,44 @@ pub fn payload_len(ip: &[u8]) -> usize {
 /// the IPv4 header checksum and the TCP checksum are updated.
 pub fn insert_header(ip: &mut [u8], header: &[u8]) {
     debug_assert_eq!(header.len() % 2, 0, "keeps the payload's words aligned");
-    let (l4, end, ipv6) = layout(ip);
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
-    let at = l4 + thl;
+    let (l4, end, is_v6) = layout(ip);
     let n = header.len();
-    ip.copy_within(at..end, at + n);
-    ip[at..at + n].copy_from_slice(header);
-    let mut sum = get_u16(ip, l4 + 16);
-    for w in header.chunks(2) {
-        sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
+    {
+        let mut t = TcpPacket::new_unchecked(&mut ip[l4..]);
+        let payload = end - l4 - t.header_len();
+        let tail = t.payload_mut();
+        tail.copy_within(..payload, n);
+        tail[..n].copy_from_slice(header);
+        let mut sum = t.checksum();
+        for w in header.chunks(2) {
+            sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
+        }
+        let tcp_len = (end - l4) as u16;
+        sum = update_u16(sum, tcp_len, tcp_len + n as u16);
+        t.set_checksum(sum);
     }
-    let tcp_len = (end - l4) as u16;
-    sum = update_u16(sum, tcp_len, tcp_len + n as u16);
-    set_u16(ip, l4 + 16, sum);
-    if ipv6 {
-        let old = get_u16(ip, 4);
-        set_u16(ip, 4, old + n as u16);
+    if is_v6 {
+        let mut p = Ipv6Packet::new_unchecked(ip);
+        let old = p.payload_len();
+        p.set_payload_len(old + n as u16);
     } else {
-        let old = get_u16(ip, 2);
-        set_u16(ip, 2, old + n as u16);
-        let ip_sum = update_u16(get_u16(ip, 10), old, old + n as u16);
-        set_u16(ip, 10, ip_sum);
+        let mut p = Ipv4Packet::new_unchecked(ip);
+        let old = p.total_len();
+        p.set_total_len(old + n as u16);
+        let ip_sum = update_u16(p.checksum(), old, old + n as u16);
+        p.set_checksum(ip_sum);
     }
 }
 
 /// Add `delta` to the TCP sequence number.
 pub fn add_seq(ip: &mut [u8], delta: u32) {
     let (l4, _, _) = layout(ip);
-    let old = get_u32(ip, l4 + 4);
+    let mut t = TcpPacket::new_unchecked(&mut ip[l4..]);
+    let old = t.seq();
     let new = old.wrapping_add(delta);
-    set_u32(ip, l4 + 4, new);
-    let sum = update_u32(get_u16(ip, l4 + 16), old, new);
-    set_u16(ip, l4 + 16, sum);
+    t.set_seq(new);
+    let sum = update_u32(t.checksum(), old, new);
+    t.set_checksum(sum);
 }
 
 /// A sequence number of the real server's view mapped to the client's:
@@ -163,55 +152,41 @@ fn unshift(v: u32, from: u32, delta: u32) -> u32 {
 /// `delta`. Only with ACK set.
 pub fn sub_ack(ip: &mut [u8], from: u32, delta: u32) {
     let (l4, _, _) = layout(ip);
-    let mut sum = get_u16(ip, l4 + 16);
-    const ACK: u8 = 0x10;
-    if ip[l4 + 13] & ACK != 0 {
-        let old = get_u32(ip, l4 + 8);
+    let mut t = TcpPacket::new_unchecked(&mut ip[l4..]);
+    let mut sum = t.checksum();
+    if t.flags() & tcp::flags::ACK != 0 {
+        let old = t.ack_number();
         let new = unshift(old, from, delta);
-        set_u32(ip, l4 + 8, new);
+        t.set_ack_number(new);
         sum = update_u32(sum, old, new);
     }
-    // SACK (kind 5): pairs of edges.
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
-    let mut at = l4 + 20;
-    while at < l4 + thl {
-        match ip[at] {
-            0 => break,
-            1 => at += 1,
-            kind => {
-                let len = ip.get(at + 1).map_or(0, |&l| usize::from(l));
-                if len < 2 || at + len > l4 + thl {
-                    break;
-                }
-                if kind == 5 {
-                    let mut e = at + 2;
-                    while e + 4 <= at + len {
-                        let old = get_u32(ip, e);
-                        let new = unshift(old, from, delta);
-                        set_u32(ip, e, new);
-                        sum = update_u32(sum, old, new);
-                        e += 4;
-                    }
-                }
-                at += len;
+    // SACK: pairs of 32-bit edges.
+    tcp::walk_options(t.options_mut(), |kind, data| {
+        if kind == tcp::option::SACK {
+            for e in data.chunks_exact_mut(4) {
+                let old = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+                let new = unshift(old, from, delta);
+                e.copy_from_slice(&new.to_be_bytes());
+                sum = update_u32(sum, old, new);
             }
         }
-    }
-    set_u16(ip, l4 + 16, sum);
+    });
+    t.set_checksum(sum);
 }
 
 /// Lower the MSS option of a SYN or SYN-ACK by `by`.
 pub fn lower_mss(ip: &mut [u8], by: u16) {
     let (l4, _, _) = layout(ip);
-    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
-    let sum = nat::lower_mss(ip, l4, thl, by, get_u16(ip, l4 + 16));
-    set_u16(ip, l4 + 16, sum);
+    let seg = &mut ip[l4..];
+    let sum = nat::lower_mss(seg, by, TcpPacket::new_unchecked(&*seg).checksum());
+    TcpPacket::new_unchecked(seg).set_checksum(sum);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::checksum::{checksum, combine, pseudo_v4, sum};
+    use crate::wire::{get_u16, get_u32, set_u16, set_u32};
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
 

@@ -16,9 +16,9 @@ use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
 use rvs_dataplane::wire::arp::{op, ArpPacket, ArpRepr};
-use rvs_dataplane::wire::checksum;
+use rvs_dataplane::wire::build;
 use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
-use rvs_dataplane::wire::icmp::IcmpPacket;
+use rvs_dataplane::wire::icmp::{IcmpPacket, IcmpRepr};
 use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet};
 use rvs_dataplane::wire::tcp::flags;
 
@@ -436,10 +436,12 @@ fn a_reused_service_slot_starts_its_scheduler_afresh() {
 fn icmp_to_a_vip_that_is_not_ours_goes_to_the_kernel() {
     let mut lab = Lab::new(true);
     // A timestamp request, and a port unreachable quoting no connection.
-    let mut ts = vec![13u8, 0, 0, 0, 0, 1, 0, 1];
-    ts.extend_from_slice(&[0u8; 12]);
-    let c = checksum::checksum(&ts);
-    ts[2..4].copy_from_slice(&c.to_be_bytes());
+    let ts = build::icmp(&IcmpRepr {
+        kind: 13,
+        code: 0,
+        rest: [0, 1, 0, 1],
+        payload: &[0u8; 12],
+    });
     let mut f = VecFrame(eth(
         LB_MAC,
         CLI_MAC,
@@ -448,10 +450,12 @@ fn icmp_to_a_vip_that_is_not_ours_goes_to_the_kernel() {
     ));
     assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
     let quoted = udp(VIP, CLI, 80, 9999, b"");
-    let mut unreach = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
-    unreach.extend_from_slice(&quoted[..28]);
-    let c = checksum::checksum(&unreach);
-    unreach[2..4].copy_from_slice(&c.to_be_bytes());
+    let unreach = build::icmp(&IcmpRepr {
+        kind: 3,
+        code: 3,
+        rest: [0; 4],
+        payload: &quoted[..28],
+    });
     let mut f = VecFrame(eth(
         LB_MAC,
         CLI_MAC,
@@ -467,10 +471,12 @@ fn an_icmp_error_about_a_connection_follows_it() {
     lab.run(&mut client_tcp(40000, flags::SYN), 1); // rs2
                                                     // The client's router says the real server's reply (VIP:80 -> CLI:40000) was too big.
     let quoted = tcp(VIP, CLI, 80, 40000, flags::ACK, b"");
-    let mut err = vec![3u8, 4, 0, 0, 0, 0, 0x05, 0xdc];
-    err.extend_from_slice(&quoted[..28]);
-    let c = checksum::checksum(&err);
-    err[2..4].copy_from_slice(&c.to_be_bytes());
+    let err = build::icmp(&IcmpRepr {
+        kind: 3,
+        code: 4,
+        rest: [0, 0, 0x05, 0xdc],
+        payload: &quoted[..28],
+    });
     let mut f = VecFrame(eth(
         LB_MAC,
         CLI_MAC,
@@ -539,9 +545,9 @@ fn no_dest_answers_icmp_port_unreachable_from_the_vip() {
     let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
     assert_eq!((icmp.kind(), icmp.code()), (3, 3));
     assert_eq!(
-        checksum::sum(ip.payload()),
-        0xffff,
-        "ICMP checksum verifies"
+        independent_checksums(&f.0),
+        2,
+        "the IP and ICMP checksums verify"
     );
     assert_eq!(
         icmp.payload(),
@@ -555,9 +561,12 @@ fn no_dest_answers_icmp_port_unreachable_from_the_vip() {
 #[test]
 fn ping_to_a_vip_is_answered() {
     let mut lab = Lab::new(true);
-    let mut icmp = vec![8u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
-    let c = checksum::checksum(&icmp);
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let icmp = build::icmp(&IcmpRepr {
+        kind: 8,
+        code: 0,
+        rest: [0x12, 0x34, 0, 1],
+        payload: b"ping",
+    });
     let mut f = VecFrame(eth(
         LB_MAC,
         CLI_MAC,
@@ -569,7 +578,11 @@ fn ping_to_a_vip_is_answered() {
     assert_eq!((ip.src(), ip.dst()), (VIP, CLI));
     assert!(ip.verify_checksum());
     assert_eq!(ip.payload()[0], 0, "echo reply");
-    assert_eq!(checksum::sum(ip.payload()), 0xffff);
+    assert_eq!(
+        independent_checksums(&f.0),
+        2,
+        "the IP and ICMP checksums verify"
+    );
     assert_eq!(&ip.payload()[4..], &icmp[4..]);
 }
 

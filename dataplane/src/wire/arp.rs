@@ -12,6 +12,25 @@ pub mod op {
     pub const REPLY: u16 = 2;
 }
 
+mod field {
+    use core::ops::Range;
+    pub(super) const HTYPE: Range<usize> = 0..2;
+    pub(super) const PTYPE: Range<usize> = 2..4;
+    pub(super) const HLEN: usize = 4;
+    pub(super) const PLEN: usize = 5;
+    pub(super) const OPER: Range<usize> = 6..8;
+    pub(super) const SHA: Range<usize> = 8..14;
+    pub(super) const SPA: Range<usize> = 14..18;
+    pub(super) const THA: Range<usize> = 18..24;
+    pub(super) const TPA: Range<usize> = 24..28;
+}
+
+/// Hardware type Ethernet, protocol type IPv4, and their address lengths.
+const HTYPE_ETHERNET: u16 = 1;
+const PTYPE_IPV4: u16 = 0x0800;
+const HLEN_ETHERNET: u8 = 6;
+const PLEN_IPV4: u8 = 4;
+
 /// An Ethernet/IPv4 ARP packet. `new_checked` rejects other hardware or
 /// protocol types.
 #[derive(Debug)]
@@ -29,67 +48,71 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         if b.len() < PACKET_LEN {
             return Err(Malformed::ArpTruncated);
         }
-        if get_u16(b, 0) != 1 || get_u16(b, 2) != 0x0800 || b[4] != 6 || b[5] != 4 {
+        if get_u16(b, field::HTYPE.start) != HTYPE_ETHERNET
+            || get_u16(b, field::PTYPE.start) != PTYPE_IPV4
+            || b[field::HLEN] != HLEN_ETHERNET
+            || b[field::PLEN] != PLEN_IPV4
+        {
             return Err(Malformed::ArpUnsupported);
         }
         Ok(ArpPacket { buffer })
     }
 
     pub fn operation(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 6)
+        get_u16(self.buffer.as_ref(), field::OPER.start)
     }
 
-    fn mac_at(&self, at: usize) -> MacAddr {
+    fn mac_at(&self, at: core::ops::Range<usize>) -> MacAddr {
         let mut m = [0u8; 6];
-        m.copy_from_slice(&self.buffer.as_ref()[at..at + 6]);
+        m.copy_from_slice(&self.buffer.as_ref()[at]);
         MacAddr(m)
     }
 
-    fn ip_at(&self, at: usize) -> Ipv4Addr {
-        let b = self.buffer.as_ref();
-        Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+    fn ip_at(&self, at: core::ops::Range<usize>) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[at];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
     pub fn sender_mac(&self) -> MacAddr {
-        self.mac_at(8)
+        self.mac_at(field::SHA)
     }
 
     pub fn sender_ip(&self) -> Ipv4Addr {
-        self.ip_at(14)
+        self.ip_at(field::SPA)
     }
 
     pub fn target_mac(&self) -> MacAddr {
-        self.mac_at(18)
+        self.mac_at(field::THA)
     }
 
     pub fn target_ip(&self) -> Ipv4Addr {
-        self.ip_at(24)
+        self.ip_at(field::TPA)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
     fn set_fixed(&mut self) {
         let b = self.buffer.as_mut();
-        set_u16(b, 0, 1);
-        set_u16(b, 2, 0x0800);
-        b[4] = 6;
-        b[5] = 4;
+        set_u16(b, field::HTYPE.start, HTYPE_ETHERNET);
+        set_u16(b, field::PTYPE.start, PTYPE_IPV4);
+        b[field::HLEN] = HLEN_ETHERNET;
+        b[field::PLEN] = PLEN_IPV4;
     }
 
     pub fn set_operation(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 6, v);
+        set_u16(self.buffer.as_mut(), field::OPER.start, v);
     }
 
     pub fn set_sender(&mut self, mac: MacAddr, ip: Ipv4Addr) {
         let b = self.buffer.as_mut();
-        b[8..14].copy_from_slice(&mac.0);
-        b[14..18].copy_from_slice(&ip.octets());
+        b[field::SHA].copy_from_slice(&mac.0);
+        b[field::SPA].copy_from_slice(&ip.octets());
     }
 
     pub fn set_target(&mut self, mac: MacAddr, ip: Ipv4Addr) {
         let b = self.buffer.as_mut();
-        b[18..24].copy_from_slice(&mac.0);
-        b[24..28].copy_from_slice(&ip.octets());
+        b[field::THA].copy_from_slice(&mac.0);
+        b[field::TPA].copy_from_slice(&ip.octets());
     }
 }
 

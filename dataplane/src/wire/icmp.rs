@@ -11,6 +11,14 @@ pub mod kind {
     pub const TIME_EXCEEDED: u8 = 11;
 }
 
+mod field {
+    use core::ops::Range;
+    pub(super) const KIND: usize = 0;
+    pub(super) const CODE: usize = 1;
+    pub(super) const CHECKSUM: Range<usize> = 2..4;
+    pub(super) const REST: Range<usize> = 4..8;
+}
+
 pub mod unreach {
     pub const PORT: u8 = 3;
     pub const FRAG_NEEDED: u8 = 4;
@@ -33,22 +41,31 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
         Ok(IcmpPacket { buffer })
     }
 
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
     pub fn kind(&self) -> u8 {
-        self.buffer.as_ref()[0]
+        self.buffer.as_ref()[field::KIND]
     }
 
     pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[1]
+        self.buffer.as_ref()[field::CODE]
     }
 
     pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 2)
+        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Bytes 4..8 (identifier/sequence, next-hop MTU, unused).
     pub fn rest(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        [b[4], b[5], b[6], b[7]]
+        let b = &self.buffer.as_ref()[field::REST];
+        [b[0], b[1], b[2], b[3]]
+    }
+
+    /// Whether the checksum over the whole message is true.
+    pub fn verify_checksum(&self) -> bool {
+        super::checksum::checksum(self.buffer.as_ref()) == 0
     }
 
     /// ICMP error messages (the ones that quote a packet).
@@ -66,19 +83,23 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
     pub fn set_kind(&mut self, v: u8) {
-        self.buffer.as_mut()[0] = v;
+        self.buffer.as_mut()[field::KIND] = v;
     }
 
     pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[1] = v;
+        self.buffer.as_mut()[field::CODE] = v;
     }
 
     pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 2, v);
+        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
     }
 
     pub fn set_rest(&mut self, v: [u8; 4]) {
-        self.buffer.as_mut()[4..8].copy_from_slice(&v);
+        self.buffer.as_mut()[field::REST].copy_from_slice(&v);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[HEADER_LEN..]
     }
 
     /// Checksum over the whole message (header and payload).
@@ -86,5 +107,46 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
         self.set_checksum(0);
         let c = super::checksum::checksum(self.buffer.as_ref());
         self.set_checksum(c);
+    }
+}
+
+/// An ICMPv4 message, owned but for its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpRepr<'a> {
+    pub kind: u8,
+    pub code: u8,
+    /// Bytes 4..8 (identifier/sequence, next-hop MTU, unused).
+    pub rest: [u8; 4],
+    /// The body (for an error, the quoted packet).
+    pub payload: &'a [u8],
+}
+
+impl<'a> IcmpRepr<'a> {
+    pub fn parse<T: AsRef<[u8]>>(p: &'a IcmpPacket<T>) -> Self {
+        IcmpRepr {
+            kind: p.kind(),
+            code: p.code(),
+            rest: p.rest(),
+            payload: p.payload(),
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+
+    /// Write the message into `buf` (exactly [`IcmpRepr::buffer_len`]
+    /// bytes) with its checksum.
+    ///
+    /// # Panics
+    /// When `buf` has another length (a programmer's error).
+    pub fn emit(&self, buf: &mut [u8]) {
+        assert_eq!(buf.len(), self.buffer_len(), "the message's buffer");
+        let mut p = IcmpPacket::new_unchecked(buf);
+        p.set_kind(self.kind);
+        p.set_code(self.code);
+        p.set_rest(self.rest);
+        p.payload_mut().copy_from_slice(self.payload);
+        p.fill_checksum();
     }
 }

@@ -34,9 +34,13 @@ pub mod kind {
 mod field {
     pub(super) const KIND: usize = 0;
     pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: usize = 2;
+    pub(super) const CHECKSUM: core::ops::Range<usize> = 2..4;
     pub(super) const REST: core::ops::Range<usize> = 4..8;
 }
+
+/// How many bytes of the header hold its checksum field: a quoted header
+/// (in an ICMP error) cut shorter lacks it.
+pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 
 /// The ICMPv6 checksum field value of the message `icmp` sent from `src` to
 /// `dst`: the inverted sum of the pseudo-header (RFC 8200 §8.1) and the
@@ -76,13 +80,13 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM)
+        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Bytes 4..8 (identifier/sequence, MTU, pointer, unused, NA flags).
     pub fn rest(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        [b[4], b[5], b[6], b[7]]
+        let b = &self.buffer.as_ref()[field::REST];
+        [b[0], b[1], b[2], b[3]]
     }
 
     /// ICMPv6 error messages (types 0..=127, RFC 4443 §2.1), the ones that
@@ -116,7 +120,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     }
 
     pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, v);
+        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
     }
 
     pub fn set_rest(&mut self, v: [u8; 4]) {
@@ -133,6 +137,47 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
         self.set_checksum(0);
         let c = checksum6(src, dst, self.buffer.as_ref());
         self.set_checksum(c);
+    }
+}
+
+/// An ICMPv6 message, owned but for its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Icmpv6Repr<'a> {
+    pub kind: u8,
+    pub code: u8,
+    /// Bytes 4..8 (identifier/sequence, MTU, pointer, unused, NA flags).
+    pub rest: [u8; 4],
+    /// The body (for an error, the quoted packet).
+    pub payload: &'a [u8],
+}
+
+impl<'a> Icmpv6Repr<'a> {
+    pub fn parse<T: AsRef<[u8]>>(p: &'a Icmpv6Packet<T>) -> Self {
+        Icmpv6Repr {
+            kind: p.kind(),
+            code: p.code(),
+            rest: p.rest(),
+            payload: p.payload(),
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+
+    /// Write the message into `buf` (exactly [`Icmpv6Repr::buffer_len`]
+    /// bytes) with its checksum over the pseudo-header of `src` → `dst`.
+    ///
+    /// # Panics
+    /// When `buf` has another length (a programmer's error).
+    pub fn emit(&self, buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr) {
+        assert_eq!(buf.len(), self.buffer_len(), "the message's buffer");
+        let mut p = Icmpv6Packet::new_unchecked(buf);
+        p.set_kind(self.kind);
+        p.set_code(self.code);
+        p.set_rest(self.rest);
+        p.payload_mut().copy_from_slice(self.payload);
+        p.fill_checksum(src, dst);
     }
 }
 

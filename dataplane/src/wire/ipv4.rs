@@ -17,16 +17,17 @@ pub mod protocol {
 }
 
 mod field {
+    use core::ops::Range;
     pub(super) const VER_IHL: usize = 0;
     pub(super) const TOS: usize = 1;
-    pub(super) const TOTAL_LEN: usize = 2;
-    pub(super) const IDENT: usize = 4;
-    pub(super) const FLAGS_FRAG: usize = 6;
+    pub(super) const TOTAL_LEN: Range<usize> = 2..4;
+    pub(super) const IDENT: Range<usize> = 4..6;
+    pub(super) const FLAGS_FRAG: Range<usize> = 6..8;
     pub(super) const TTL: usize = 8;
     pub(super) const PROTOCOL: usize = 9;
-    pub(super) const CHECKSUM: usize = 10;
-    pub(super) const SRC: usize = 12;
-    pub(super) const DST: usize = 16;
+    pub(super) const CHECKSUM: Range<usize> = 10..12;
+    pub(super) const SRC: Range<usize> = 12..16;
+    pub(super) const DST: Range<usize> = 16..20;
 }
 
 /// An IPv4 packet. `new_checked` validates version, IHL and total length
@@ -38,6 +39,7 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    #[inline]
     pub fn new_unchecked(buffer: T) -> Self {
         Ipv4Packet { buffer }
     }
@@ -57,82 +59,92 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         if hl > b.len() {
             return Err(Malformed::Ipv4Truncated);
         }
-        let total = usize::from(get_u16(b, field::TOTAL_LEN));
+        let total = usize::from(get_u16(b, field::TOTAL_LEN.start));
         if total < hl || total > b.len() {
             return Err(Malformed::Ipv4BadTotalLength);
         }
         Ok(Ipv4Packet { buffer })
     }
 
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
     }
 
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.buffer.as_ref()[field::TOS]
     }
 
+    #[inline]
     pub fn total_len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::TOTAL_LEN)
+        get_u16(self.buffer.as_ref(), field::TOTAL_LEN.start)
     }
 
+    #[inline]
     pub fn ident(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::IDENT)
+        get_u16(self.buffer.as_ref(), field::IDENT.start)
     }
 
+    #[inline]
     pub fn dont_frag(&self) -> bool {
-        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x4000 != 0
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x4000 != 0
     }
 
+    #[inline]
     pub fn more_frags(&self) -> bool {
-        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x2000 != 0
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x2000 != 0
     }
 
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x1fff
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x1fff
     }
 
     /// A fragment, first or later.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.more_frags() || self.frag_offset() != 0
     }
 
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
 
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[field::PROTOCOL]
     }
 
+    #[inline]
     pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM)
+        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
+    #[inline]
     pub fn src_raw(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        [
-            b[field::SRC],
-            b[field::SRC + 1],
-            b[field::SRC + 2],
-            b[field::SRC + 3],
-        ]
+        let b = &self.buffer.as_ref()[field::SRC];
+        [b[0], b[1], b[2], b[3]]
     }
 
+    #[inline]
     pub fn dst_raw(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        [
-            b[field::DST],
-            b[field::DST + 1],
-            b[field::DST + 2],
-            b[field::DST + 3],
-        ]
+        let b = &self.buffer.as_ref()[field::DST];
+        [b[0], b[1], b[2], b[3]]
     }
 
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.src_raw())
     }
 
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.dst_raw())
     }
@@ -143,55 +155,66 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// The bytes after the header, up to the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    #[inline]
     pub fn set_ver_ihl(&mut self, header_len: usize) {
         self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
     }
 
+    #[inline]
     pub fn set_tos(&mut self, v: u8) {
         self.buffer.as_mut()[field::TOS] = v;
     }
 
+    #[inline]
     pub fn set_total_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::TOTAL_LEN, v);
+        set_u16(self.buffer.as_mut(), field::TOTAL_LEN.start, v);
     }
 
+    #[inline]
     pub fn set_ident(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::IDENT, v);
+        set_u16(self.buffer.as_mut(), field::IDENT.start, v);
     }
 
     /// Set the DF flag and clear MF and the offset.
+    #[inline]
     pub fn set_flags_df(&mut self, df: bool) {
         set_u16(
             self.buffer.as_mut(),
-            field::FLAGS_FRAG,
+            field::FLAGS_FRAG.start,
             if df { 0x4000 } else { 0 },
         );
     }
 
+    #[inline]
     pub fn set_ttl(&mut self, v: u8) {
         self.buffer.as_mut()[field::TTL] = v;
     }
 
+    #[inline]
     pub fn set_protocol(&mut self, v: u8) {
         self.buffer.as_mut()[field::PROTOCOL] = v;
     }
 
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, v);
+        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
     }
 
+    #[inline]
     pub fn set_src(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::SRC..field::SRC + 4].copy_from_slice(&a.octets());
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
     }
 
+    #[inline]
     pub fn set_dst(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::DST..field::DST + 4].copy_from_slice(&a.octets());
+        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
     }
 
     /// Recompute the header checksum from scratch (for headers we build).
@@ -202,10 +225,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.set_checksum(c);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let hl = self.header_len();
         let total = usize::from(self.total_len());
         &mut self.buffer.as_mut()[hl..total]
+    }
+
+    /// The whole buffer, for edits that span the header and what follows
+    /// (the views of the next header over `[header_len..]`).
+    #[inline]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
     }
 }
 
@@ -223,6 +254,7 @@ pub struct Ipv4Repr {
 }
 
 impl Ipv4Repr {
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> Self {
         Ipv4Repr {
             src: p.src(),
@@ -237,6 +269,7 @@ impl Ipv4Repr {
     }
 
     /// Write a 20-byte header with a correct checksum into `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         let mut p = Ipv4Packet::new_unchecked(buf);
         p.set_ver_ihl(HEADER_LEN_MIN);

@@ -6,12 +6,24 @@ use super::{get_u16, set_u16, Malformed};
 
 pub const HEADER_LEN: usize = 40;
 
+mod field {
+    use core::ops::Range;
+    /// Version (4 bits), traffic class (8) and flow label (20).
+    pub(super) const VER_TC_FLOW: Range<usize> = 0..4;
+    pub(super) const PAYLOAD_LEN: Range<usize> = 4..6;
+    pub(super) const NEXT_HEADER: usize = 6;
+    pub(super) const HOP_LIMIT: usize = 7;
+    pub(super) const SRC: Range<usize> = 8..24;
+    pub(super) const DST: Range<usize> = 24..40;
+}
+
 #[derive(Debug)]
 pub struct Ipv6Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
+    #[inline]
     pub fn new_unchecked(buffer: T) -> Self {
         Ipv6Packet { buffer }
     }
@@ -22,47 +34,72 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         if b.len() < HEADER_LEN {
             return Err(Malformed::Ipv6Truncated);
         }
-        if b[0] >> 4 != 6 {
+        if b[field::VER_TC_FLOW.start] >> 4 != 6 {
             return Err(Malformed::Ipv6BadVersion);
         }
-        if HEADER_LEN + usize::from(get_u16(b, 4)) > b.len() {
+        if HEADER_LEN + usize::from(get_u16(b, field::PAYLOAD_LEN.start)) > b.len() {
             return Err(Malformed::Ipv6BadPayloadLength);
         }
         Ok(Ipv6Packet { buffer })
     }
 
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    #[inline]
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_TC_FLOW.start] >> 4
+    }
+
     pub fn traffic_class(&self) -> u8 {
-        let b = self.buffer.as_ref();
+        let b = &self.buffer.as_ref()[field::VER_TC_FLOW];
         (b[0] << 4) | (b[1] >> 4)
     }
 
     pub fn flow_label(&self) -> u32 {
-        let b = self.buffer.as_ref();
+        let b = &self.buffer.as_ref()[field::VER_TC_FLOW];
         (u32::from(b[1] & 0x0f) << 16) | (u32::from(b[2]) << 8) | u32::from(b[3])
     }
 
+    #[inline]
     pub fn payload_len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 4)
+        get_u16(self.buffer.as_ref(), field::PAYLOAD_LEN.start)
     }
 
+    #[inline]
     pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[6]
+        self.buffer.as_ref()[field::NEXT_HEADER]
     }
 
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[7]
+        self.buffer.as_ref()[field::HOP_LIMIT]
     }
 
+    #[inline]
+    pub fn src_raw(&self) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
+        a
+    }
+
+    #[inline]
+    pub fn dst_raw(&self) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer.as_ref()[field::DST]);
+        a
+    }
+
+    #[inline]
     pub fn src(&self) -> Ipv6Addr {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer.as_ref()[8..24]);
-        Ipv6Addr::from(a)
+        Ipv6Addr::from(self.src_raw())
     }
 
+    #[inline]
     pub fn dst(&self) -> Ipv6Addr {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer.as_ref()[24..40]);
-        Ipv6Addr::from(a)
+        Ipv6Addr::from(self.dst_raw())
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -72,30 +109,85 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     pub fn set_version_class_flow(&mut self, traffic_class: u8, flow_label: u32) {
-        let b = self.buffer.as_mut();
+        let b = &mut self.buffer.as_mut()[field::VER_TC_FLOW];
         b[0] = 0x60 | (traffic_class >> 4);
         b[1] = (traffic_class << 4) | ((flow_label >> 16) as u8 & 0x0f);
         b[2] = (flow_label >> 8) as u8;
         b[3] = flow_label as u8;
     }
 
+    #[inline]
     pub fn set_payload_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 4, v);
+        set_u16(self.buffer.as_mut(), field::PAYLOAD_LEN.start, v);
     }
 
+    #[inline]
     pub fn set_next_header(&mut self, v: u8) {
-        self.buffer.as_mut()[6] = v;
+        self.buffer.as_mut()[field::NEXT_HEADER] = v;
     }
 
+    #[inline]
     pub fn set_hop_limit(&mut self, v: u8) {
-        self.buffer.as_mut()[7] = v;
+        self.buffer.as_mut()[field::HOP_LIMIT] = v;
     }
 
+    #[inline]
     pub fn set_src(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[8..24].copy_from_slice(&a.octets());
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
     }
 
+    #[inline]
     pub fn set_dst(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[24..40].copy_from_slice(&a.octets());
+        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
+    }
+
+    /// The bytes after the fixed header, up to the payload length.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let len = usize::from(self.payload_len());
+        &mut self.buffer.as_mut()[HEADER_LEN..HEADER_LEN + len]
+    }
+
+    /// The whole buffer, for edits that span the header and what follows
+    /// (the views of the next header over `[HEADER_LEN..]`).
+    #[inline]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
+    }
+}
+
+/// An IPv6 fixed header, owned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Repr {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub next_header: u8,
+    pub payload_len: usize,
+    pub hop_limit: u8,
+    pub traffic_class: u8,
+    pub flow_label: u32,
+}
+
+impl Ipv6Repr {
+    pub fn parse<T: AsRef<[u8]>>(p: &Ipv6Packet<T>) -> Self {
+        Ipv6Repr {
+            src: p.src(),
+            dst: p.dst(),
+            next_header: p.next_header(),
+            payload_len: usize::from(p.payload_len()),
+            hop_limit: p.hop_limit(),
+            traffic_class: p.traffic_class(),
+            flow_label: p.flow_label(),
+        }
+    }
+
+    /// Write the 40-byte header into `buf`.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut p = Ipv6Packet::new_unchecked(buf);
+        p.set_version_class_flow(self.traffic_class, self.flow_label);
+        p.set_payload_len(self.payload_len as u16);
+        p.set_next_header(self.next_header);
+        p.set_hop_limit(self.hop_limit);
+        p.set_src(self.src);
+        p.set_dst(self.dst);
     }
 }

@@ -7,12 +7,21 @@
 //! where the buffer is `AsMut<[u8]>`. `*Repr` types are owned summaries with
 //! `parse`/`emit`, used by tests and by control traffic (ARP requests).
 //!
+//! Each view names its fields' byte ranges in a private `mod field`; code
+//! outside `wire` reads and writes headers through the views, never by raw
+//! offsets (`nat` and `proxy` rewrite through `new_unchecked` views over bytes
+//! the pipeline validated).
+//!
 //! A malformed packet is a [`Malformed`] value, which the pipeline counts as a
-//! drop with that reason. Nothing here allocates.
+//! drop with that reason. Nothing here allocates, except [`build`], the frame
+//! builder that tests, benchmarks and tools share (never on the packet path).
 
 #![forbid(unsafe_code)]
 
+use std::net::IpAddr;
+
 pub mod arp;
+pub mod build;
 pub use rvs_checksum as checksum;
 pub mod ethernet;
 pub mod icmp;
@@ -20,6 +29,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ndp;
+pub mod proxy_v2;
 pub mod tcp;
 pub mod udp;
 
@@ -65,4 +75,31 @@ pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
 #[inline(always)]
 pub(crate) fn set_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// The ones'-complement sum of the pseudo-header (RFC 793 / RFC 8200 §8.1)
+/// of a transport message of `len` bytes and `protocol` from `src` to `dst`.
+///
+/// # Panics
+/// When `src` and `dst` are of different families (a programmer's error:
+/// only the Reprs' `emit`, for frames we build, call it).
+pub(crate) fn pseudo_sum(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> u16 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            checksum::pseudo_v4(s.octets(), d.octets(), protocol, len as u16)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            checksum::pseudo_v6(s.octets(), d.octets(), protocol, len as u32)
+        }
+        _ => panic!("a pseudo-header of mixed address families ({src} -> {dst})"),
+    }
+}
+
+/// The transport checksum field value of `message` (its checksum field
+/// zero) sent from `src` to `dst` as `protocol`.
+pub(crate) fn transport_checksum(src: IpAddr, dst: IpAddr, protocol: u8, message: &[u8]) -> u16 {
+    !checksum::combine(&[
+        pseudo_sum(src, dst, protocol, message.len()),
+        checksum::sum(message),
+    ])
 }

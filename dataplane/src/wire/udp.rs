@@ -1,8 +1,24 @@
 //! UDP headers.
 
-use super::{get_u16, set_u16, Malformed};
+use std::net::IpAddr;
+
+use super::{get_u16, set_u16, transport_checksum, Malformed};
 
 pub const HEADER_LEN: usize = 8;
+/// The IP protocol number of UDP.
+pub const PROTOCOL: u8 = 17;
+
+mod field {
+    use core::ops::Range;
+    pub(super) const SRC_PORT: Range<usize> = 0..2;
+    pub(super) const DST_PORT: Range<usize> = 2..4;
+    pub(super) const LENGTH: Range<usize> = 4..6;
+    pub(super) const CHECKSUM: Range<usize> = 6..8;
+}
+
+/// How many bytes of the header hold its checksum field: a quoted header
+/// (in an ICMP error) cut shorter lacks it.
+pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 
 /// A UDP datagram. `new_checked` validates the length field against the buffer.
 #[derive(Debug)]
@@ -11,6 +27,7 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    #[inline]
     pub fn new_unchecked(buffer: T) -> Self {
         UdpPacket { buffer }
     }
@@ -20,52 +37,134 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if b.len() < HEADER_LEN {
             return Err(Malformed::UdpTruncated);
         }
-        let len = usize::from(get_u16(b, 4));
+        let len = usize::from(get_u16(b, field::LENGTH.start));
         if len < HEADER_LEN || len > b.len() {
             return Err(Malformed::UdpBadLength);
         }
         Ok(UdpPacket { buffer })
     }
 
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    #[inline]
     pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 0)
+        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
     }
 
+    #[inline]
     pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 2)
+        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
+    #[inline]
     pub fn len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 4)
+        get_u16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         usize::from(self.len()) == HEADER_LEN
     }
 
+    #[inline]
     pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), 6)
+        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..usize::from(self.len())]
     }
+
+    /// Whether the checksum is true (or absent, 0, which IPv4 allows) for a
+    /// datagram from `src` to `dst`, over its length field's bytes.
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.checksum() == 0
+            || transport_checksum(
+                src,
+                dst,
+                PROTOCOL,
+                &self.buffer.as_ref()[..usize::from(self.len())],
+            ) == 0
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    #[inline]
     pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 0, v);
+        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
     }
 
+    #[inline]
     pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 2, v);
+        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
     }
 
+    #[inline]
     pub fn set_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 4, v);
+        set_u16(self.buffer.as_mut(), field::LENGTH.start, v);
     }
 
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), 6, v);
+        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let len = usize::from(self.len());
+        &mut self.buffer.as_mut()[HEADER_LEN..len]
+    }
+
+    /// Compute the checksum over the datagram (its length field's bytes)
+    /// with the pseudo-header of `src` → `dst`, and write it; one that
+    /// comes out 0 is written 0xffff (0 means "none", RFC 768).
+    pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
+        self.set_checksum(0);
+        let len = usize::from(self.len());
+        let c = match transport_checksum(src, dst, PROTOCOL, &self.buffer.as_ref()[..len]) {
+            0 => 0xffff,
+            c => c,
+        };
+        self.set_checksum(c);
+    }
+}
+
+/// A UDP datagram, owned but for its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpRepr<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: &'a [u8],
+}
+
+impl<'a> UdpRepr<'a> {
+    pub fn parse<T: AsRef<[u8]>>(p: &'a UdpPacket<T>) -> Self {
+        UdpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            payload: p.payload(),
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+
+    /// Write the datagram into `buf` (exactly [`UdpRepr::buffer_len`]
+    /// bytes) with its checksum over the pseudo-header of `src` → `dst`.
+    ///
+    /// # Panics
+    /// When `buf` has another length or the addresses are of different
+    /// families (a programmer's error).
+    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dst: IpAddr) {
+        assert_eq!(buf.len(), self.buffer_len(), "the datagram's buffer");
+        let mut p = UdpPacket::new_unchecked(buf);
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        p.set_len(self.buffer_len() as u16);
+        p.payload_mut().copy_from_slice(self.payload);
+        p.fill_checksum(src, dst);
     }
 }

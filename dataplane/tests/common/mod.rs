@@ -1,13 +1,16 @@
 //! What the integration tests share: the lab's addresses and frame builders.
 #![allow(dead_code)] // each test binary uses a part
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rvs_dataplane::pipeline::VecFrame;
 use rvs_dataplane::wire::arp::{op, ArpRepr};
-use rvs_dataplane::wire::checksum;
-use rvs_dataplane::wire::ethernet::{ethertype, EthernetRepr, MacAddr};
+use rvs_dataplane::wire::build;
+use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
 use rvs_dataplane::wire::ipv4::{protocol, Ipv4Repr};
+use rvs_dataplane::wire::ipv6::Ipv6Repr;
+use rvs_dataplane::wire::tcp::TcpRepr;
+use rvs_dataplane::wire::udp::{UdpPacket, UdpRepr};
 
 pub mod director;
 
@@ -21,33 +24,42 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 pub const RS1: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
 pub const RS2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 12);
 
+/// An Ethernet frame; when it carries IPv4 or IPv6, its checksums are
+/// checked by an independent implementation ([`independent_checksums`]), so
+/// expected frames do not rest on the checksum code under test.
 pub fn eth(dst: MacAddr, src: MacAddr, et: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14];
-    EthernetRepr {
-        dst,
-        src,
-        ethertype: et,
-    }
-    .emit(&mut f);
-    f.extend_from_slice(payload);
+    let f = build::ethernet(dst, src, et, payload);
+    independent_checksums(&f);
     f
 }
 
+/// An IPv4 packet of the lab's: TTL 64, DF, identification 0x1234.
 pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut ip = vec![0u8; 20];
-    Ipv4Repr {
-        src,
-        dst,
-        protocol: proto,
-        payload_len: l4.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 0x1234,
-        dont_frag: true,
+    build::ipv4(
+        Ipv4Repr {
+            ident: 0x1234,
+            ..build::ipv4_header(src, dst, proto)
+        },
+        l4,
+    )
+}
+
+/// The lab's TCP header: sequence number 1000, window 64240.
+pub fn tcp_repr<'a>(
+    sport: u16,
+    dport: u16,
+    fl: u8,
+    options: &'a [u8],
+    payload: &'a [u8],
+) -> TcpRepr<'a> {
+    TcpRepr {
+        seq: 1000,
+        flags: fl,
+        window: 64240,
+        options,
+        payload,
+        ..build::tcp_header(sport, dport)
     }
-    .emit(&mut ip);
-    ip.extend_from_slice(l4);
-    ip
 }
 
 pub fn tcp(
@@ -58,29 +70,26 @@ pub fn tcp(
     fl: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = fl;
-    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    t.extend_from_slice(payload);
-    let len = t.len() as u16;
-    let c = !checksum::combine(&[
-        checksum::pseudo_v4(src.octets(), dst.octets(), protocol::TCP, len),
-        checksum::sum(&t),
-    ]);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let t = build::tcp(
+        &tcp_repr(sport, dport, fl, &[], payload),
+        src.into(),
+        dst.into(),
+    );
     ipv4(src, dst, protocol::TCP, &t)
 }
 
+/// A UDP datagram over IPv4 without a checksum (0, RFC 768's "none").
 pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = vec![0u8; 8];
-    u[0..2].copy_from_slice(&sport.to_be_bytes());
-    u[2..4].copy_from_slice(&dport.to_be_bytes());
-    u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(payload);
+    let mut u = build::udp(
+        &UdpRepr {
+            src_port: sport,
+            dst_port: dport,
+            payload,
+        },
+        src.into(),
+        dst.into(),
+    );
+    UdpPacket::new_unchecked(&mut u[..]).set_checksum(0);
     ipv4(src, dst, protocol::UDP, &u)
 }
 
@@ -94,16 +103,16 @@ pub fn client_tcp(sport: u16, fl: u8) -> VecFrame {
 }
 
 pub fn arp_request(target: Ipv4Addr) -> VecFrame {
-    let mut a = vec![0u8; 28];
-    ArpRepr {
-        operation: op::REQUEST,
-        sender_mac: CLI_MAC,
-        sender_ip: CLI,
-        target_mac: MacAddr::ZERO,
-        target_ip: target,
-    }
-    .emit(&mut a);
-    VecFrame(eth(MacAddr::BROADCAST, CLI_MAC, ethertype::ARP, &a))
+    VecFrame(build::arp(
+        MacAddr::BROADCAST,
+        &ArpRepr {
+            operation: op::REQUEST,
+            sender_mac: CLI_MAC,
+            sender_ip: CLI,
+            target_mac: MacAddr::ZERO,
+            target_ip: target,
+        },
+    ))
 }
 
 /// The DR rewrite: the same frame with new MACs, nothing else.
@@ -149,22 +158,13 @@ pub fn udp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> VecFra
 
 /// An IPv6 packet of `next` with `payload`.
 pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    p.push(next);
-    p.push(hops);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(payload);
-    p
-}
-
-/// A transport segment's checksum over the IPv6 pseudo-header.
-pub fn l4_sum(src: Ipv6Addr, dst: Ipv6Addr, next: u8, l4: &[u8]) -> u16 {
-    !checksum::combine(&[
-        checksum::pseudo_v6(src.octets(), dst.octets(), next, l4.len() as u32),
-        checksum::sum(l4),
-    ])
+    build::ipv6(
+        Ipv6Repr {
+            hop_limit: hops,
+            ..build::ipv6_header(src, dst, next)
+        },
+        payload,
+    )
 }
 
 /// A TCP segment over IPv6 with `options`, checksum computed.
@@ -177,16 +177,133 @@ pub fn tcp6(
     options: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    t[12] = (((20 + options.len()) / 4) as u8) << 4;
-    t[13] = fl;
-    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    t.extend_from_slice(options);
-    t.extend_from_slice(payload);
-    let c = l4_sum(src, dst, protocol::TCP, &t);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let t = build::tcp(
+        &tcp_repr(sport, dport, fl, options, payload),
+        src.into(),
+        dst.into(),
+    );
     ipv6(src, dst, protocol::TCP, 64, &t)
+}
+
+/// Check every checksum of the Ethernet `frame` with etherparse, an
+/// implementation independent of `rvs_checksum` (the code under test): the
+/// IPv4 header's, and the TCP, UDP (unless 0, "none", over IPv4), ICMP or
+/// ICMPv6 one of an IPv4 or IPv6 packet (no extension headers). Returns how
+/// many it checked; panics on a wrong one. Frames it cannot parse (ARP,
+/// truncated, tunnelled) are left to the test.
+pub fn independent_checksums(frame: &[u8]) -> usize {
+    use etherparse::{
+        Ethernet2Header, Icmpv4Header, Icmpv6Slice, IpNumber, Ipv4Header, Ipv6Header, TcpHeader,
+        UdpHeader,
+    };
+    let Ok((eth, rest)) = Ethernet2Header::from_slice(frame) else {
+        return 0;
+    };
+    let mut checked = 0;
+    let (proto, l4, src, dst): (IpNumber, &[u8], IpAddr, IpAddr) = match eth.ether_type.0 {
+        ethertype::IPV4 => {
+            let Ok((ip, after)) = Ipv4Header::from_slice(rest) else {
+                return 0;
+            };
+            assert_eq!(
+                ip.header_checksum,
+                ip.calc_header_checksum(),
+                "IPv4 header checksum of {frame:02x?}"
+            );
+            checked += 1;
+            let len = usize::from(ip.total_len).saturating_sub(ip.header_len());
+            let Some(l4) = after.get(..len) else {
+                return checked;
+            };
+            if ip.is_fragmenting_payload() {
+                return checked;
+            }
+            let (src, dst) = (ip.source.into(), ip.destination.into());
+            match ip.protocol {
+                IpNumber::TCP => {
+                    let Ok((t, data)) = TcpHeader::from_slice(l4) else {
+                        return checked;
+                    };
+                    assert_eq!(
+                        t.checksum,
+                        t.calc_checksum_ipv4(&ip, data).unwrap(),
+                        "TCP checksum of {frame:02x?}"
+                    );
+                    return checked + 1;
+                }
+                IpNumber::UDP => {
+                    let Ok((u, data)) = UdpHeader::from_slice(l4) else {
+                        return checked;
+                    };
+                    if u.checksum != 0 {
+                        let data = &data[..usize::from(u.length).saturating_sub(8).min(data.len())];
+                        assert_eq!(
+                            u.checksum,
+                            u.calc_checksum_ipv4(&ip, data).unwrap(),
+                            "UDP checksum of {frame:02x?}"
+                        );
+                        checked += 1;
+                    }
+                    return checked;
+                }
+                IpNumber::ICMP => {
+                    let Ok((h, data)) = Icmpv4Header::from_slice(l4) else {
+                        return checked;
+                    };
+                    assert_eq!(
+                        h.checksum,
+                        h.icmp_type.calc_checksum(data),
+                        "ICMP checksum of {frame:02x?}"
+                    );
+                    return checked + 1;
+                }
+                p => (p, l4, src, dst),
+            }
+        }
+        ethertype::IPV6 => {
+            let Ok((ip, after)) = Ipv6Header::from_slice(rest) else {
+                return 0;
+            };
+            let Some(l4) = after.get(..usize::from(ip.payload_length)) else {
+                return 0;
+            };
+            (ip.next_header, l4, ip.source.into(), ip.destination.into())
+        }
+        _ => return 0,
+    };
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+        return checked;
+    };
+    let (s, d) = (s.octets(), d.octets());
+    match proto {
+        IpNumber::TCP => {
+            if let Ok((t, data)) = TcpHeader::from_slice(l4) {
+                assert_eq!(
+                    t.checksum,
+                    t.calc_checksum_ipv6_raw(s, d, data).unwrap(),
+                    "TCP checksum of {frame:02x?}"
+                );
+                checked += 1;
+            }
+        }
+        IpNumber::UDP => {
+            if let Ok((u, data)) = UdpHeader::from_slice(l4) {
+                let data = &data[..usize::from(u.length).saturating_sub(8).min(data.len())];
+                assert_eq!(
+                    u.checksum,
+                    u.calc_checksum_ipv6_raw(s, d, data).unwrap(),
+                    "UDP checksum of {frame:02x?}"
+                );
+                checked += 1;
+            }
+        }
+        IpNumber::IPV6_ICMP => {
+            if let Ok(m) = Icmpv6Slice::from_slice(l4) {
+                assert!(m.is_checksum_valid(s, d), "ICMPv6 checksum of {frame:02x?}");
+                checked += 1;
+            }
+        }
+        _ => {}
+    }
+    checked
 }
