@@ -6,7 +6,8 @@
 //! socket helpers every checker shares (source address, device and mark
 //! set before connecting); each checker has a file of its own: `tcp`,
 //! `http` (HTTP_GET/SSL_GET: request, response parser, digest) with
-//! `tls` (SSL_GET's client), `misc`, `smtp`, `dns`, `udp`, `ping`.
+//! `tls` (SSL_GET's client), `misc`, `smtp`, `dns`, `udp`, `ping`; and
+//! [`negotiate`], ldirectord's negotiate checks.
 //!
 //! Contract:
 //! - [`probe`] runs one probe and returns a [`Verdict`]; it never panics,
@@ -43,6 +44,7 @@ use super::machine::Verdict;
 mod dns;
 mod http;
 mod misc;
+pub mod negotiate;
 mod ping;
 mod smtp;
 mod tcp;
@@ -94,7 +96,7 @@ pub async fn probe(kind: &CheckKind, target: &Target, ssl: Option<&Ssl>) -> Verd
         CheckKind::Smtp(c) => bounded(target, smtp::smtp(c, target)).await,
         CheckKind::Dns(d) => bounded(target, dns::dns(d, target)).await,
         CheckKind::Ping => bounded(target, ping::ping(target)).await,
-        CheckKind::Negotiate(n) => super::negotiate::probe(n, target, ssl).await,
+        CheckKind::Negotiate(n) => negotiate::probe(n, target, ssl).await,
     }
 }
 
