@@ -6,11 +6,12 @@
 //! - [`probe`]: the I/O of one probe (TCP connect, HTTP/HTTPS GET, a
 //!   script, ICMP echo, UDP, DNS) with kernel sockets, which on a director
 //!   travel the exception interface, the same wire as forwarded traffic;
-//! - [`negotiate`]: ldirectord's negotiate checks keepalived has no checker
-//!   for (ftp, pop, pops, imap, imaps, nntp, sip, DNS with `receive`, HTTP
-//!   HEAD).
+//! - [`negotiate`] (in `probe/negotiate/`, with the other probes):
+//!   ldirectord's negotiate checks keepalived has no checker for (ftp, pop,
+//!   pops, imap, imaps, nntp, sip, DNS with `receive`, HTTP HEAD).
 
 pub mod machine;
-pub mod negotiate;
 pub mod probe;
 pub mod runner;
+
+pub use probe::negotiate;

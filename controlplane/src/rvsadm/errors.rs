@@ -11,7 +11,7 @@
 
 use rvs_api::{ApiError, ErrorKind, Request};
 
-use super::parse::Command;
+use super::command::Command;
 
 /// What ipvsadm would print for `err` answering `command`.
 pub fn error_text(command: &Command, err: &ApiError) -> String {

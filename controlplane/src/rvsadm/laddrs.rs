@@ -15,8 +15,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use rvs_api::{LaddrStatus, Protocol, Request, ServiceKey};
 
+use super::command::{syntax, Command, Invocation, ParseError};
 use super::options::PoptError;
-use super::parse::{Command, Invocation, ParseError};
 
 /// The command words (long, then DPVS's short form).
 const COMMANDS: [(&str, &str); 3] = [
@@ -30,10 +30,6 @@ pub fn is_laddr_command(args: &[String]) -> bool {
     args.iter()
         .take_while(|w| w.as_str() != "--")
         .any(|w| COMMANDS.iter().any(|(l, s)| w == l || w == s))
-}
-
-fn syntax<T>(message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError::Syntax(message.into()))
 }
 
 /// Parse a local-address command line (argv without the program name).

@@ -21,8 +21,8 @@
 
 use rvs_api::{MarkRule, PortRange, Prefix, Protocol, Request};
 
+use super::command::{syntax, Command, Invocation, ParseError};
 use super::options::PoptError;
-use super::parse::{Command, Invocation, ParseError};
 
 /// The command names, as `--NAME`.
 const COMMANDS: [&str; 3] = ["add-mark", "del-mark", "list-marks"];
@@ -44,10 +44,6 @@ pub fn is_mark_command(args: &[String]) -> bool {
         .take_while(|w| w.as_str() != "--")
         .filter_map(|w| long(w))
         .any(|(name, _)| COMMANDS.contains(&name))
-}
-
-fn syntax<T>(message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError::Syntax(message.into()))
 }
 
 #[derive(Default)]

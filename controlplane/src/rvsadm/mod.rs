@@ -31,6 +31,7 @@
 //! - options of the grammar not implemented yet (`--sctp-service`) are
 //!   refused with "rvsadm: OPTION is not supported yet", exit 2.
 
+pub mod command;
 pub mod errors;
 pub mod laddrs;
 pub mod list;
@@ -44,10 +45,11 @@ use std::io::Write;
 
 use rvs_api::{FrameError, Request, Response, ServiceStatus};
 
+pub use command::{Command, Invocation, ParseError};
 pub use errors::error_text;
 pub use list::{format_all, format_service, largenum, ListFormat, ListView};
 pub use names::{Resolver, ServicesDb, SystemResolver};
-pub use parse::{parse_args, Command, Invocation, ParseError};
+pub use parse::parse_args;
 
 /// Exit status of a refused change or an unreachable dataplane (ipvsadm's -1).
 pub const EXIT_FAILURE_API: i32 = 255;

@@ -36,10 +36,10 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::machine::Verdict;
-use super::probe::{bounded, describe, tcp_connect, tls_config, truncate, Target};
+use super::{bounded, describe, tcp_connect, tls_config, truncate, Target};
 use crate::config::model::{NegotiateCheck, NegotiateService};
 use crate::config::Ssl;
+use crate::health::machine::Verdict;
 
 /// The longest line a negotiate probe reads.
 const MAX_LINE: u64 = 8192;
