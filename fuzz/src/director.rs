@@ -209,7 +209,7 @@ fn with_worker(f: impl FnOnce(&mut Worker, u64) -> u64) {
             let events = Arc::new(ArrayQueue::new(64));
             let sync_out = Arc::new(ArrayQueue::new(64));
             Kept {
-                worker: worker_reporting(Arc::clone(&events), Arc::clone(&sync_out)),
+                worker: populated_worker(),
                 events,
                 sync_out,
                 now_ms: DAY_MS,
@@ -221,17 +221,16 @@ fn with_worker(f: impl FnOnce(&mut Worker, u64) -> u64) {
         k.worker.sweep(end + DAY_MS, usize::MAX);
         k.worker.sweep(end + 2 * DAY_MS, usize::MAX);
         k.now_ms = end + 3 * DAY_MS;
+        k.worker.drain_outbox(&k.events, &k.sync_out);
         while k.events.pop().is_some() {}
         while k.sync_out.pop().is_some() {}
     });
 }
 
-/// A worker on the populated snapshot, reporting to `events` and (the
-/// connections for a sync backup) to `sync_out`.
-pub fn worker_reporting(
-    events: Arc<ArrayQueue<WorkerEvent>>,
-    sync_out: Arc<ArrayQueue<SyncConn>>,
-) -> Worker {
+/// A worker on the populated snapshot. What it reports (neighbour events,
+/// the connections for a sync backup) waits in its outbox for
+/// [`Worker::drain_outbox`], sized for one input's frames and more.
+pub fn populated_worker() -> Worker {
     let (snap, macs) = snapshot();
     let neigh = Arc::new(NeighTable::new(SLOTS as usize));
     for &(slot, mac) in macs {
@@ -246,8 +245,7 @@ pub fn worker_reporting(
         cores: vec![Arc::new(CoreStats::new(SLOTS as usize))].into(),
         overload: Arc::new(OverloadFlags::new(SLOTS as usize)),
         neigh,
-        events,
-        sync_out,
+        outbox_frames: 4 * FRAMES_MAX,
         policy: ConnPolicy::default(),
         locality_caches: 2,
         locality_cache_entries: 16,

@@ -15,7 +15,7 @@ use rvs_dataplane::wire::checksum;
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 use crate::director::{
-    join_frames, worker_reporting, CLI, CLI6, CLI_MAC, LB, LB6, LB_MAC, RS, SERVICES, VIP, VIP6,
+    join_frames, populated_worker, CLI, CLI6, CLI_MAC, LB, LB6, LB_MAC, RS, SERVICES, VIP, VIP6,
 };
 
 const TCP: u8 = 6;
@@ -192,8 +192,7 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
             // server answers (through the director for NAT and FullNAT),
             // the client's data, its FIN and a late RST after expiry.
             seeds.push((format!("{name}-first"), join_frames(&[(0, first.clone())])));
-            let mut w =
-                worker_reporting(Arc::new(ArrayQueue::new(64)), Arc::new(ArrayQueue::new(64)));
+            let mut w = populated_worker();
             let mut out = VecFrame(first.clone());
             let verdict = w.handle_frame(0, &mut out, 1_001, false);
             let mut seq = vec![(0u8, first)];
@@ -279,12 +278,13 @@ pub fn sync() -> Vec<(String, Vec<u8>)> {
             continue;
         }
         let sync_out = Arc::new(ArrayQueue::new(64));
-        let mut w = worker_reporting(Arc::new(ArrayQueue::new(64)), Arc::clone(&sync_out));
+        let mut w = populated_worker();
         let mut now_ms = 1_000;
         for (ctl, f) in crate::director::split_frames(&data) {
             now_ms += u64::from(ctl & 0x1f) * 1000 + 1;
             w.handle_frame(0, &mut VecFrame(f.to_vec()), now_ms, false);
         }
+        w.drain_outbox(&ArrayQueue::new(64), &sync_out);
         let mut b = rvs_dataplane::sync::MessageBuilder::new(9, 1472);
         while let Some(c) = sync_out.pop() {
             if !b.push(&c) {
