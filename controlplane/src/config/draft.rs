@@ -8,6 +8,7 @@
 //! address, a weight is in range); relations between values (inheritance,
 //! defaults, duplicates, references by name) are [`super::resolve`]'s.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use rvs_api::{Forward, Prefix, Protocol, Tunnel, TunnelCsum, TunnelKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::error::Position;
 use super::forms;
 use super::model::{
     Auth, DnsType, Global, HttpProtocol, NegotiateCheck, PortAddress, Route, SyncGroup, Track,
@@ -1161,5 +1163,60 @@ mod tests {
         assert_eq!("[2001:db8::1]:80".parse::<AddrPort>().unwrap().0.port(), 80);
         assert_eq!("2001:db8::1".parse::<AddrPort>().unwrap().0.port(), 0);
         assert!("10.0.0.300".parse::<AddrPort>().is_err());
+    }
+}
+
+/// A thing of a draft that has a position: indexes into the draft's lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Locus {
+    Service(usize),
+    /// Service, dest.
+    Dest(usize, usize),
+    /// Service, dest, check.
+    Check(usize, usize, usize),
+    Sorry(usize),
+    Group(usize),
+    Pool(usize),
+    MarkRule(usize),
+    Script(usize),
+    SyncGroup(usize),
+    Instance(usize),
+    Global,
+}
+
+/// Where each [`Locus`] of a draft was written.
+#[derive(Clone, Debug)]
+pub struct Positions {
+    whole: Position,
+    map: HashMap<Locus, Position>,
+}
+
+impl Positions {
+    /// A table for a configuration whose main file is `whole`.
+    pub fn new(whole: Position) -> Self {
+        Positions {
+            whole,
+            map: HashMap::new(),
+        }
+    }
+
+    pub fn set(&mut self, locus: Locus, pos: Position) {
+        self.map.insert(locus, pos);
+    }
+
+    /// The position of `locus`, else of what contains it, else the file.
+    pub fn at(&self, locus: Locus) -> Position {
+        if let Some(p) = self.map.get(&locus) {
+            return p.clone();
+        }
+        let parent = match locus {
+            Locus::Check(s, d, _) => Some(Locus::Dest(s, d)),
+            Locus::Dest(s, _) | Locus::Sorry(s) => Some(Locus::Service(s)),
+            _ => None,
+        };
+        match parent {
+            Some(p) => self.at(p),
+            None => self.whole.clone(),
+        }
     }
 }

@@ -45,6 +45,7 @@ use super::draft::{
     Granularity, GroupDraft, GroupMember, LaddrRange, PoolDraft, ProtocolName, ServiceDraft,
     SorryDraft, TunnelDraft, TunnelKindName, VrrpInstanceDraft, VrrpScriptDraft,
 };
+use super::draft::{Locus, Positions};
 use super::error::{ConfigError, Position, Warning};
 use super::forms::parse_timer;
 use super::lexer::{self, Node, Word};
@@ -54,7 +55,6 @@ use super::model::{
     PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S, SCHEDULERS, WEIGHT_MAX,
 };
 use super::preprocess;
-use super::resolve::{Locus, Positions};
 
 /// Read `text`, the contents of `path`, into a draft and its positions.
 /// The `Err` is a file that cannot be read at all (a brace, an include);

@@ -55,10 +55,10 @@ use super::draft::{
     AddrPort, CheckDraft, CheckKindName, DestDraft, Draft, ForwardName, Granularity, GroupMember,
     ProtocolName, ServiceDraft, SorryDraft,
 };
+use super::draft::{Locus, Positions};
 use super::error::{ConfigError, Position, Warning};
 use super::forms::parse_timer;
 use super::model::{NegotiateCheck, NegotiateService, StatusRange, Url};
-use super::resolve::{Locus, Positions};
 use crate::rvsadm::names::ServicesDb;
 
 /// Read `path` into a draft and its positions.

@@ -141,12 +141,6 @@ impl Model {
         }
         out
     }
-
-    /// The model as native TOML text (see [`super::toml`]); reading it back
-    /// gives this model.
-    pub fn to_toml(&self) -> String {
-        super::toml::to_string(self)
-    }
 }
 
 /// The health of a model's dests and services, as the requests see it.

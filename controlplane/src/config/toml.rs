@@ -24,9 +24,9 @@ use super::draft::{
     GroupMember, LaddrRange, MarkRuleDraft, NetworkDraft, PoolDraft, ProtocolName, ServiceDraft,
     SorryDraft, TunnelDraft, VrrpDraft, VrrpInstanceDraft, VrrpScriptDraft,
 };
+use super::draft::{Locus, Positions};
 use super::error::{ConfigError, Position};
 use super::model::{Check, CheckKind, Model, Service};
-use super::resolve::{Locus, Positions};
 
 /// Read `text`, the contents of `path`, into a draft and its positions.
 pub fn parse(text: &str, path: &Path) -> Result<(Draft, Positions), ConfigError> {
@@ -412,5 +412,12 @@ fn vrrp_draft(model: &Model) -> VrrpDraft {
                 smtp_alert: i.smtp_alert,
             })
             .collect(),
+    }
+}
+
+impl Model {
+    /// The model as native TOML text; reading it back gives this model.
+    pub fn to_toml(&self) -> String {
+        to_string(self)
     }
 }

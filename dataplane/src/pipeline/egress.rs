@@ -8,44 +8,16 @@
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::family::Wire;
+use super::family::{Wire, GUE_HEADER_LEN};
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::nat::End;
 use crate::proxy;
 use crate::service::{Dest, Snapshot};
 use crate::stats::{bump, Counter};
-use crate::wire::checksum;
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::tcp;
-use crate::wire::udp::{self, UdpPacket};
-
-/// GUE's base header (version 0, no options).
-pub(super) const GUE_HEADER_LEN: usize = 4;
-
-/// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
-/// for the client's packet cannot help it with "fragmentation needed".
-pub(super) const MTU_MIN: u16 = 68;
-
-/// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
-/// UDP datagram, the inner packet already in place after the 12 header
-/// bytes): GUE version 0, no options, carrying `inner` (IPIP for IPv4, 41
-/// for IPv6), IPVS's header. With the pseudo-header's sum, the UDP checksum
-/// is filled in; without, it is 0 ("none", IPv4 only).
-pub(super) fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseudo: Option<u16>) {
-    let len = udp.len();
-    let mut h = UdpPacket::new_unchecked(&mut *udp);
-    h.set_src_port(sport);
-    h.set_dst_port(dport);
-    h.set_len(len as u16);
-    h.set_checksum(0);
-    udp[udp::HEADER_LEN..udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[0, inner, 0, 0]);
-    if let Some(pseudo) = pseudo {
-        let sum = !checksum::combine(&[pseudo, checksum::sum(udp)]);
-        let sum = if sum == 0 { 0xffff } else { sum };
-        UdpPacket::new_unchecked(udp).set_checksum(sum);
-    }
-}
+use crate::wire::udp;
 
 impl Core {
     /// Forward by the dest's method. DR: new MACs, nothing else changes;

@@ -11,9 +11,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_api::TunnelCsum;
 
-use super::egress::{write_gue, GUE_HEADER_LEN, MTU_MIN};
-use super::icmp::quoted_tuple;
-use super::v6::{header6, quoted_tuple6, MTU6_MIN};
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
 use crate::nat::{self, End};
@@ -21,11 +18,11 @@ use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
 use crate::wire::ethernet::MacAddr;
-use crate::wire::icmp;
+use crate::wire::icmp::{self, IcmpPacket};
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet};
-use crate::wire::udp;
+use crate::wire::udp::{self, UdpPacket};
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
@@ -533,4 +530,94 @@ impl Ip for u128 {
         }
         quoted_tuple6(icmp).map(Some)
     }
+}
+
+/// GUE's base header (version 0, no options).
+pub(super) const GUE_HEADER_LEN: usize = 4;
+
+/// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
+/// for the client's packet cannot help it with "fragmentation needed".
+pub(super) const MTU_MIN: u16 = 68;
+
+/// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
+/// UDP datagram, the inner packet already in place after the 12 header
+/// bytes): GUE version 0, no options, carrying `inner` (IPIP for IPv4, 41
+/// for IPv6), IPVS's header. With the pseudo-header's sum, the UDP checksum
+/// is filled in; without, it is 0 ("none", IPv4 only).
+pub(super) fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseudo: Option<u16>) {
+    let len = udp.len();
+    let mut h = UdpPacket::new_unchecked(&mut *udp);
+    h.set_src_port(sport);
+    h.set_dst_port(dport);
+    h.set_len(len as u16);
+    h.set_checksum(0);
+    udp[udp::HEADER_LEN..udp::HEADER_LEN + GUE_HEADER_LEN].copy_from_slice(&[0, inner, 0, 0]);
+    if let Some(pseudo) = pseudo {
+        let sum = !checksum::combine(&[pseudo, checksum::sum(udp)]);
+        let sum = if sum == 0 { 0xffff } else { sum };
+        UdpPacket::new_unchecked(udp).set_checksum(sum);
+    }
+}
+
+/// The quoted tuple of the ICMP message `icmp` (from its header on), or
+/// `None` when it is not an error message. The quote must hold the IPv4
+/// header and the ports (`spec/conn.md` §10).
+pub(super) fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
+    let is_error = IcmpPacket::new_checked(icmp)
+        .map_err(Counter::from)?
+        .is_error();
+    if !is_error {
+        return Ok(None);
+    }
+    let quoted = &icmp[icmp::HEADER_LEN..];
+    if quoted.len() < ipv4::HEADER_LEN_MIN {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    let q = Ipv4Packet::new_unchecked(quoted);
+    let qhl = q.header_len();
+    if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    Ok(Some(Quoted {
+        src: u32::from(q.src()),
+        dst: u32::from(q.dst()),
+        sport: u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]),
+        dport: u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]),
+        protocol: q.protocol(),
+    }))
+}
+
+/// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
+/// cannot help a client with "packet too big".
+pub(super) const MTU6_MIN: usize = 1280;
+
+/// The header of an IPv6 packet (extension headers are not walked: the
+/// next header is the transport).
+#[inline]
+pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
+    Header {
+        src: u128::from(ip.src()),
+        dst: u128::from(ip.dst()),
+        proto: ip.next_header(),
+        hl: ipv6::HEADER_LEN,
+        len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+    }
+}
+
+/// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
+/// must hold the IPv6 header and the ports.
+pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
+    let quoted = &icmp[icmpv6::HEADER_LEN..];
+    if quoted.len() < ipv6::HEADER_LEN + 4 {
+        return Err(Counter::DropIcmpTruncated);
+    }
+    let q = Ipv6Packet::new_unchecked(quoted);
+    let l4 = ipv6::HEADER_LEN;
+    Ok(Quoted {
+        src: u128::from(q.src()),
+        dst: u128::from(q.dst()),
+        sport: u16::from_be_bytes([quoted[l4], quoted[l4 + 1]]),
+        dport: u16::from_be_bytes([quoted[l4 + 2], quoted[l4 + 3]]),
+        protocol: q.next_header(),
+    })
 }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use rvs_api::Forward;
 
 use super::conn::{flow_owner, sees_replies};
-use super::family::{Tables, Wire};
+use super::family::{quoted_tuple, Tables, Wire};
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{Conn, ConnExt, ConnKey};
 use crate::nat::End;
@@ -37,34 +37,6 @@ pub(super) fn error_to_server_view<A: Wire>(
     }
     A::rewrite_addr(b, End::Dst, raddr);
     A::rewrite_quoted(b, quote_at, End::Src, raddr, c.dport);
-}
-
-/// The quoted tuple of the ICMP message `icmp` (from its header on), or
-/// `None` when it is not an error message. The quote must hold the IPv4
-/// header and the ports (`spec/conn.md` §10).
-pub(super) fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
-    let is_error = IcmpPacket::new_checked(icmp)
-        .map_err(Counter::from)?
-        .is_error();
-    if !is_error {
-        return Ok(None);
-    }
-    let quoted = &icmp[icmp::HEADER_LEN..];
-    if quoted.len() < ipv4::HEADER_LEN_MIN {
-        return Err(Counter::DropIcmpTruncated);
-    }
-    let q = Ipv4Packet::new_unchecked(quoted);
-    let qhl = q.header_len();
-    if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
-        return Err(Counter::DropIcmpTruncated);
-    }
-    Ok(Some(Quoted {
-        src: u32::from(q.src()),
-        dst: u32::from(q.dst()),
-        sport: u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]),
-        dport: u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]),
-        protocol: q.protocol(),
-    }))
 }
 
 impl Core {

@@ -11,8 +11,8 @@
 
 use std::net::IpAddr;
 
-use super::family::Header;
-use super::{Core, Frame, Quoted, Verdict, WorkerEvent};
+use super::family::{header6, quoted_tuple6};
+use super::{Core, Frame, Verdict, WorkerEvent};
 use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::checksum;
@@ -22,45 +22,10 @@ use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ndp::{self, NdpPacket};
 
-/// The smallest MTU IPv6 allows (RFC 8200): a tunnel leaving less than this
-/// cannot help a client with "packet too big".
-pub(super) const MTU6_MIN: usize = 1280;
-
 /// How much of an offending packet an ICMPv6 error this director sends
 /// quotes (the whole packet would do up to 1232 bytes; the headers are what
 /// a client needs).
 const QUOTE6_MAX: usize = 128;
-
-/// The header of an IPv6 packet (extension headers are not walked: the
-/// next header is the transport).
-#[inline]
-pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
-    Header {
-        src: u128::from(ip.src()),
-        dst: u128::from(ip.dst()),
-        proto: ip.next_header(),
-        hl: ipv6::HEADER_LEN,
-        len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
-    }
-}
-
-/// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
-/// must hold the IPv6 header and the ports.
-pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
-    let quoted = &icmp[icmpv6::HEADER_LEN..];
-    if quoted.len() < ipv6::HEADER_LEN + 4 {
-        return Err(Counter::DropIcmpTruncated);
-    }
-    let q = Ipv6Packet::new_unchecked(quoted);
-    let l4 = ipv6::HEADER_LEN;
-    Ok(Quoted {
-        src: u128::from(q.src()),
-        dst: u128::from(q.dst()),
-        sport: u16::from_be_bytes([quoted[l4], quoted[l4 + 1]]),
-        dport: u16::from_be_bytes([quoted[l4 + 2], quoted[l4 + 3]]),
-        protocol: q.next_header(),
-    })
-}
 
 impl Core {
     /// ICMPv6 to the dataplane: Neighbour Solicitations for a VIP or a local
