@@ -3,6 +3,8 @@
 //! the spec and the design name (each error at its exact FILE:LINE:COL),
 //! includes, the TOML round trip, and the `rvs-controlplane --check` binary.
 
+mod common;
+use common::{messages, sa, tcp, udp};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,28 +46,6 @@ fn parse(text: &str, dialect: Dialect) -> Result<(Model, Vec<Warning>), ConfigEr
 
 fn parse_ok(text: &str, dialect: Dialect) -> (Model, Vec<Warning>) {
     parse(text, dialect).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn messages(w: &[Warning]) -> Vec<String> {
-    w.iter().map(ToString::to_string).collect()
-}
-
-fn sa(text: &str) -> SocketAddr {
-    text.parse().expect("test address")
-}
-
-fn tcp(addr: &str) -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Tcp,
-        addr: sa(addr),
-    }
-}
-
-fn udp(addr: &str) -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Udp,
-        addr: sa(addr),
-    }
 }
 
 /// The table `requests` build, as `rvsadm -S -n` prints it.

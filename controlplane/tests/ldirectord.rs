@@ -6,11 +6,11 @@
 //! Names need no network: `localhost` (from /etc/hosts) and service names
 //! of /etc/services (netbase).
 
-use std::net::SocketAddr;
+mod common;
+use common::{messages, sa, tcp, udp};
 use std::path::Path;
 use std::time::Duration;
 
-use rvs_api::{Protocol, ServiceKey};
 use rvs_controlplane::config::model::{NegotiateCheck, NegotiateService};
 use rvs_controlplane::config::{self, Check, CheckKind, Dialect, Model, Service, Warning};
 
@@ -28,28 +28,6 @@ fn error(text: &str) -> String {
     match parse(text) {
         Err(e) => e,
         Ok((m, _)) => panic!("loaded: {m:?}"),
-    }
-}
-
-fn messages(w: &[Warning]) -> Vec<String> {
-    w.iter().map(ToString::to_string).collect()
-}
-
-fn sa(text: &str) -> SocketAddr {
-    text.parse().expect("test address")
-}
-
-fn tcp(addr: &str) -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Tcp,
-        addr: sa(addr),
-    }
-}
-
-fn udp(addr: &str) -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Udp,
-        addr: sa(addr),
     }
 }
 
