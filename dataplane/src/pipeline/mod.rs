@@ -77,7 +77,7 @@ mod synced;
 mod v6;
 
 use outbox::Outbox;
-pub use synced::sync_owner;
+pub use synced::{screen, sync_owner, Screened};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).

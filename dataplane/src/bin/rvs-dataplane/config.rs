@@ -83,6 +83,28 @@ impl Default for ConnConfig {
     }
 }
 
+/// The sync backup's bounds (`[sync]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Entries a sync backup installs per second, over all workers; more
+    /// are counted (`sync_rx_rate_limited`) and dropped. 0: no cap.
+    #[serde(default = "default_install_rate")]
+    pub install_rate: u32,
+}
+
+fn default_install_rate() -> u32 {
+    rvs_dataplane::sync::INSTALL_RATE_DEFAULT
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            install_rate: default_install_rate(),
+        }
+    }
+}
+
 /// Scheduler settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +206,8 @@ pub struct DataplaneConfig {
     pub conn: ConnConfig,
     #[serde(default)]
     pub sched: SchedConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// Firewall-mark classifier rules, applied at start in this order.
     #[serde(default)]
     pub mark_rules: Vec<MarkRuleConfig>,

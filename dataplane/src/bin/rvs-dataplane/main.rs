@@ -235,7 +235,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             .collect(),
         loads: vec![],
         current: first,
-        syncd: syncd::Daemons::default(),
+        syncd: syncd::Daemons::new(cfg.sync.install_rate),
     };
     // The signal flag and the shared stop flag meet here.
     let watcher_shared = Arc::clone(&shared);
