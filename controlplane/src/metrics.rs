@@ -4,7 +4,8 @@
 //! its busy ratio and loop cycles and the depth of its hand-off ring; the
 //! generation; the health checks' view: each dest's health, each checker's
 //! state and last probe's duration, each service's quorum; the
-//! configuration's loads: items left out in error, refused reloads.
+//! configuration's loads: items left out in error, refused reloads; VRRP
+//! adverts received and dropped per instance, by reason.
 //!
 //! Contract: [`render`] is pure (the state in, the text out), in the text
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
@@ -22,6 +23,8 @@ pub struct Scrape {
     pub cores: Vec<CoreStatus>,
     pub health: HealthMetrics,
     pub config: ConfigMetrics,
+    /// (instance, its advert counts).
+    pub vrrp: Vec<(String, crate::ha::InstanceCounts)>,
 }
 
 /// What the configuration's loads gave (start and every reload).
@@ -406,6 +409,32 @@ pub fn render(scrape: &Scrape) -> String {
     for (svc, up) in &h.quorum {
         f.sample("rvs_service_quorum", &[("service", svc)], u64::from(*up));
     }
+    f.head(
+        "rvs_vrrp_adverts_received_total",
+        "counter",
+        "VRRP adverts that reached an instance's socket, before any check.",
+    );
+    for (inst, c) in &scrape.vrrp {
+        f.sample(
+            "rvs_vrrp_adverts_received_total",
+            &[("instance", inst)],
+            c.received,
+        );
+    }
+    f.head(
+        "rvs_vrrp_adverts_dropped_total",
+        "counter",
+        "VRRP adverts an instance dropped, by reason (keepalived's statistics names).",
+    );
+    for (inst, c) in &scrape.vrrp {
+        for (why, n) in &c.dropped {
+            f.sample(
+                "rvs_vrrp_adverts_dropped_total",
+                &[("instance", inst), ("reason", why.label())],
+                *n,
+            );
+        }
+    }
     out
 }
 
@@ -494,6 +523,13 @@ mod tests {
             cores,
             health,
             config: counters_cfg.get(),
+            vrrp: vec![("VI_1".into(), {
+                let c = crate::ha::VrrpCounters::default();
+                c.received("VI_1");
+                c.received("VI_1");
+                c.dropped("VI_1", rvs_vrrp::router::DropReason::AuthFailure);
+                c.get().remove(0).1
+            })],
         });
         for line in [
             "# TYPE rvs_connections_total counter",
@@ -513,6 +549,8 @@ mod tests {
             "rvs_config_errors_total 4",
             "rvs_config_last_load_errors 1",
             "rvs_config_failed_reloads_total 1",
+            "rvs_vrrp_adverts_received_total{instance=\"VI_1\"} 2",
+            "rvs_vrrp_adverts_dropped_total{instance=\"VI_1\",reason=\"auth_failure\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
