@@ -471,6 +471,7 @@ address = "198.18.0.2/24"
         let text = std::fs::read_to_string(path).unwrap();
         let c = load(path).unwrap();
         assert_eq!((c.conn.reuse_mode, c.sched.mh_table_size), (1, 65537));
+        assert_eq!(c.sync.install_rate, 100_000);
         assert!(c.mark_rules.is_empty());
         // The commented [[mark_rules]] example is a valid rule.
         let example: String = text
