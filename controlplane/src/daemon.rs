@@ -368,6 +368,9 @@ fn scrape(
     let Response::Cores(cores) = ask(Request::Cores)? else {
         return Err("unexpected answer to Cores".into());
     };
+    let Response::Defense(defense) = ask(Request::GetDefense)? else {
+        return Err("unexpected answer to GetDefense".into());
+    };
     let health = metrics::health_of(&board.lock());
     Ok(metrics::render(&metrics::Scrape {
         info,
@@ -377,6 +380,7 @@ fn scrape(
         health,
         config: loads.get(),
         vrrp: vrrp.get(),
+        defense,
     }))
 }
 
