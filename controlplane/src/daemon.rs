@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use rvs_api::{Request, Response};
 
 use crate::config::Model;
-use crate::ha::Ha;
+use crate::ha::{Ha, VrrpCounters};
 use crate::health::runner::{Board, Checks};
 use crate::metrics;
 use crate::reconcile::{self, Desired};
@@ -169,7 +169,8 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
     let services = model.services.len();
     let mut running = model.clone();
     let model = Arc::new(model);
-    let mut ha = Ha::start(&model, &opts.socket);
+    let vrrp_counters = Arc::new(VrrpCounters::default());
+    let mut ha = Ha::start(&model, &opts.socket, &vrrp_counters);
     let mut checks = match Checks::start(model) {
         Ok(c) => c,
         Err(e) => {
@@ -184,9 +185,10 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 let socket = opts.socket.clone();
                 let board = Arc::clone(&checks.board);
                 let counters = Arc::clone(&counters);
+                let vrrp = Arc::clone(&vrrp_counters);
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board, &counters));
+                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &vrrp));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -223,7 +225,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                     tracing::info!(services = m.services.len(), "configuration reloaded");
                     if m.vrrp.instances != ha.instances {
                         ha.stop();
-                        ha = Ha::start(&m, &opts.socket);
+                        ha = Ha::start(&m, &opts.socket, &vrrp_counters);
                     }
                     checks.reload(Arc::new(m));
                     now_due = true;
@@ -303,9 +305,10 @@ fn serve_metrics(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
 ) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket, board, counters) {
+        if let Err(e) = answer(stream, socket, board, counters, vrrp) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
@@ -316,6 +319,7 @@ fn answer(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -334,7 +338,7 @@ fn answer(
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, body) = match scrape(socket, board, counters) {
+    let (status, body) = match scrape(socket, board, counters, vrrp) {
         Ok(text) => ("200 OK", text),
         Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
     };
@@ -345,7 +349,12 @@ fn answer(
     )
 }
 
-fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Result<String, String> {
+fn scrape(
+    socket: &str,
+    board: &Board,
+    loads: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
+) -> Result<String, String> {
     let ask = |r: Request| rvs_api::call(socket, r).map_err(|e| format!("{e:?}"));
     let Response::Info(info) = ask(Request::Info)? else {
         return Err("unexpected answer to Info".into());
@@ -359,6 +368,9 @@ fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Resul
     let Response::Cores(cores) = ask(Request::Cores)? else {
         return Err("unexpected answer to Cores".into());
     };
+    let Response::Defense(defense) = ask(Request::GetDefense)? else {
+        return Err("unexpected answer to GetDefense".into());
+    };
     let health = metrics::health_of(&board.lock());
     Ok(metrics::render(&metrics::Scrape {
         info,
@@ -367,6 +379,8 @@ fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Resul
         cores,
         health,
         config: loads.get(),
+        vrrp: vrrp.get(),
+        defense,
     }))
 }
 

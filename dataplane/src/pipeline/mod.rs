@@ -67,6 +67,7 @@ use crate::wire::ethernet::{ethertype, MacAddr};
 use crate::wire::ipv4::protocol;
 
 mod conn;
+mod defense;
 mod egress;
 mod family;
 mod icmp;
@@ -77,7 +78,7 @@ mod synced;
 mod v6;
 
 use outbox::Outbox;
-pub use synced::sync_owner;
+pub use synced::{screen, sync_owner, Screened};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
@@ -300,6 +301,12 @@ struct Core {
     /// starts looking among a service's local addresses.
     laddrs: Laddrs,
     laddr_next: usize,
+    /// The defence level in force (`defense.rs`), when it is judged next,
+    /// drop_packet's countdown and where drop_entry's next slice starts.
+    defense: crate::conn::defense::Level,
+    defense_due_ms: u64,
+    drop_counter: crate::conn::defense::DropCounter,
+    defense_walk: crate::conn::defense::DropEntryWalk,
 }
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
@@ -391,6 +398,12 @@ impl Worker {
             tunnel_ident: 0,
             laddrs: Laddrs::new(LADDR_SLOTS_MAX, setup.id, setup.workers),
             laddr_next: 0,
+            defense: Default::default(),
+            defense_due_ms: 0,
+            drop_counter: Default::default(),
+            defense_walk: crate::conn::defense::DropEntryWalk::new(
+                0x9e37_79b9_7f4a_7c15 ^ u64::from(setup.id),
+            ),
         };
         core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {
@@ -411,6 +424,7 @@ impl Worker {
     /// back to the control thread so it is not freed on the packet path).
     pub fn set_snapshot(&mut self, s: Arc<Snapshot>) -> Arc<Snapshot> {
         self.core.laddrs.sync(&s.laddr_slots);
+        self.core.defense_now();
         std::mem::replace(&mut self.snapshot, s)
     }
 
@@ -477,11 +491,14 @@ impl Worker {
     }
 
     /// Expire up to `budget` slots' worth of old connections.
+    /// Then, once a second, judge the defence level and run drop_entry's
+    /// slice (`defense.rs`).
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
         self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
         if !self.core.conns6.is_empty() {
             self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);
         }
+        self.core.defend(&self.snapshot, now_ms);
     }
 
     /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP

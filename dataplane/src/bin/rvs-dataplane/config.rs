@@ -71,6 +71,40 @@ pub struct ConnConfig {
     pub expire_nodest_conn: bool,
     #[serde(default)]
     pub expire_quiescent_template: bool,
+    /// IPVS's defence strategies (`rvs_api::Defense`): modes 0..3, the
+    /// threshold as the percentage of a core's table kept free, mode 3's
+    /// drop rate. `rvsadm --set-defense` changes them at run time.
+    #[serde(default)]
+    pub drop_entry: u8,
+    #[serde(default)]
+    pub drop_packet: u8,
+    #[serde(default)]
+    pub secure_tcp: u8,
+    #[serde(default = "default_amemthresh")]
+    pub amemthresh: u8,
+    #[serde(default = "default_am_droprate")]
+    pub am_droprate: u32,
+}
+
+fn default_amemthresh() -> u8 {
+    rvs_api::Defense::default().amemthresh
+}
+
+fn default_am_droprate() -> u32 {
+    rvs_api::Defense::default().am_droprate
+}
+
+impl ConnConfig {
+    /// The defence settings (checked when the dataplane applies them).
+    pub fn defense(&self) -> rvs_api::Defense {
+        rvs_api::Defense {
+            drop_entry: self.drop_entry,
+            drop_packet: self.drop_packet,
+            secure_tcp: self.secure_tcp,
+            amemthresh: self.amemthresh,
+            am_droprate: self.am_droprate,
+        }
+    }
 }
 
 impl Default for ConnConfig {
@@ -79,6 +113,33 @@ impl Default for ConnConfig {
             reuse_mode: default_reuse_mode(),
             expire_nodest_conn: false,
             expire_quiescent_template: false,
+            drop_entry: 0,
+            drop_packet: 0,
+            secure_tcp: 0,
+            amemthresh: default_amemthresh(),
+            am_droprate: default_am_droprate(),
+        }
+    }
+}
+
+/// The sync backup's bounds (`[sync]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Entries a sync backup installs per second, over all workers; more
+    /// are counted (`sync_rx_rate_limited`) and dropped. 0: no cap.
+    #[serde(default = "default_install_rate")]
+    pub install_rate: u32,
+}
+
+fn default_install_rate() -> u32 {
+    rvs_dataplane::sync::INSTALL_RATE_DEFAULT
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            install_rate: default_install_rate(),
         }
     }
 }
@@ -184,6 +245,8 @@ pub struct DataplaneConfig {
     pub conn: ConnConfig,
     #[serde(default)]
     pub sched: SchedConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// Firewall-mark classifier rules, applied at start in this order.
     #[serde(default)]
     pub mark_rules: Vec<MarkRuleConfig>,
@@ -447,6 +510,8 @@ address = "198.18.0.2/24"
         let text = std::fs::read_to_string(path).unwrap();
         let c = load(path).unwrap();
         assert_eq!((c.conn.reuse_mode, c.sched.mh_table_size), (1, 65537));
+        assert_eq!(c.sync.install_rate, 100_000);
+        assert_eq!(c.conn.defense(), rvs_api::Defense::default());
         assert!(c.mark_rules.is_empty());
         // The commented [[mark_rules]] example is a valid rule.
         let example: String = text
