@@ -131,6 +131,7 @@ impl Lab {
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,
+            icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
         });
         Lab {
             admin,

@@ -22,7 +22,8 @@
 //!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
 //!    `handle_ip::<u128>`, the rest to the kernel.
 //! 2. Classify (`handle_ip`, one path for both families): the header
-//!    (`Ip::header`); IPv6's ICMP at once (Neighbour Discovery, `v6.rs`);
+//!    (`Ip::header`); IPv6's Neighbour Discovery and echo at once
+//!    (`Ip::ICMP_FIRST`, `handle_icmp` before routing; NDP in `v6.rs`);
 //!    to a local address, or from a NAT dest to a non-VIP, it is a reply
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
 //!    `Ip::check_to_vip` (IPv4's checksum, fragments), ICMP goes to stage 6
@@ -32,19 +33,21 @@
 //! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
 //!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
 //!    for FullNAT, `pick_stateless` when the table is full) and returns a
-//!    `Target`; no dest is ICMP port unreachable (`Ip::reply_unreachable`).
+//!    `Target`; no dest is ICMP port unreachable (`reply_icmp_error`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
 //!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
 //!    [`Verdict::Forward`].
 //! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
 //!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
-//! 6. ICMP (`icmp.rs`; ICMPv6 in `v6.rs`): `handle_icmp` answers echo (`reply_echo`), forwards
-//!    an error about a connection along it (`error_conn`, `forward_error`),
-//!    and builds the errors this director sends (`reply_icmp_error`).
+//! 6. ICMP (`icmp.rs`, both families): `handle_icmp` answers echo
+//!    (`reply_echo`), forwards an error about a connection along it
+//!    (`error_from_client`, `error_conn`, `forward_error`), and builds the
+//!    errors this director sends (`reply_icmp_error`), within the kernel's
+//!    rate limits (`ratelimit.rs`).
 //!
 //! What differs by address family is behind `family.rs`'s `Tables`, `Wire`
-//! and `Ip` (IPv6's own messages are `v6.rs`); connection sync is
+//! and `Ip` (IPv6's Neighbour Discovery is `v6.rs`); connection sync is
 //! `synced.rs`.
 
 #![forbid(unsafe_code)]
@@ -72,11 +75,14 @@ mod family;
 mod icmp;
 mod ingress;
 mod outbox;
+mod ratelimit;
 mod reply;
 mod synced;
 mod v6;
 
 use outbox::Outbox;
+use ratelimit::IcmpLimiter;
+pub use ratelimit::{parse_ratemask6, IcmpLimits};
 pub use synced::sync_owner;
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
@@ -211,6 +217,9 @@ pub struct WorkerSetup {
     /// Locality caches (lblc, lblcr services) and the entries of each.
     pub locality_caches: u16,
     pub locality_cache_entries: usize,
+    /// The rate limits on the ICMP errors the worker sends (the kernel's
+    /// `icmp_ratelimit` and kin; `ratelimit.rs`).
+    pub icmp: IcmpLimits,
 }
 
 /// Live IPv4 entries from which a burst's lookups are prefetched: 65 536
@@ -300,6 +309,10 @@ struct Core {
     /// starts looking among a service's local addresses.
     laddrs: Laddrs,
     laddr_next: usize,
+    /// The ICMP errors' rate limits, and the time of the frame at hand
+    /// (their clock, set as each frame comes in).
+    icmp_limiter: IcmpLimiter,
+    now_ms: u64,
 }
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
@@ -391,6 +404,8 @@ impl Worker {
             tunnel_ident: 0,
             laddrs: Laddrs::new(LADDR_SLOTS_MAX, setup.id, setup.workers),
             laddr_next: 0,
+            icmp_limiter: IcmpLimiter::new(setup.icmp, setup.workers),
+            now_ms: 0,
         };
         core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {
