@@ -66,8 +66,9 @@ use crate::sched::{LocalityCache, SchedState};
 use crate::service::{Dest, Snapshot};
 use crate::stats::{CoreStats, Counter, OverloadFlags, LADDR_SLOTS_MAX};
 use crate::sync::SyncConn;
-use crate::wire::ethernet::{ethertype, MacAddr};
-use crate::wire::ipv4::protocol;
+use crate::wire::ethernet::{self, ethertype, EthernetFrame, MacAddr};
+use crate::wire::ipv4::{self, protocol, Ipv4Packet};
+use crate::wire::ports::{self, PortsPacket};
 
 mod conn;
 mod egress;
@@ -501,9 +502,10 @@ impl Worker {
 
     /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP
     /// packet, its connection entry's slot (as a client's packet) and its
-    /// reply-index slot (as a real server's reply). Reads the headers with
-    /// bounds checks only (a frame too short is left alone) and changes
-    /// nothing; the worker calls it for a whole burst before handling it.
+    /// reply-index slot (as a real server's reply). Reads the headers
+    /// through unchecked views after checking only the lengths they read (a
+    /// frame too short is left alone; nothing else is validated, the
+    /// pipeline does that) and changes nothing; the worker calls it for a whole burst before handling it.
     /// A table small enough to stay in cache is not worth the extra hash:
     /// below [`PREFETCH_CONNS_MIN`] live entries this does nothing.
     #[inline]
@@ -512,31 +514,27 @@ impl Worker {
             return;
         }
         let b = frame.bytes();
-        let mut l3 = 14;
-        if b.len() < 14 + 20 {
+        // The views are unchecked: these lengths are what they read.
+        if b.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN_MIN {
             return;
         }
-        let mut et = u16::from_be_bytes([b[12], b[13]]);
-        if et == ethertype::VLAN {
-            l3 = 18;
-            if b.len() < 18 + 20 {
-                return;
-            }
-            et = u16::from_be_bytes([b[16], b[17]]);
-        }
-        if et != ethertype::IPV4 {
+        let eth = EthernetFrame::new_unchecked(b);
+        if eth.inner_ethertype() != ethertype::IPV4 {
             return;
         }
-        let ihl = usize::from(b[l3] & 0x0f) * 4;
-        let proto = b[l3 + 9];
-        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l3 + ihl + 4 {
+        let l3 = eth.payload_offset();
+        if b.len() < l3 + ipv4::HEADER_LEN_MIN {
             return;
         }
-        let ip = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let (src, dst) = (ip(l3 + 12), ip(l3 + 16));
-        let l4 = l3 + ihl;
-        let sport = u16::from_be_bytes([b[l4], b[l4 + 1]]);
-        let dport = u16::from_be_bytes([b[l4 + 2], b[l4 + 3]]);
+        let ip = Ipv4Packet::new_unchecked(&b[l3..]);
+        let proto = ip.protocol();
+        let l4 = l3 + ip.header_len();
+        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l4 + ports::LEN {
+            return;
+        }
+        let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));
+        let l4 = PortsPacket::new_unchecked(&b[l4..]);
+        let (sport, dport) = (l4.src_port(), l4.dst_port());
         self.core.conns.prefetch(&ConnKey {
             caddr: src,
             vaddr: dst,
