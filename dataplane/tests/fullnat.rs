@@ -604,3 +604,32 @@ fn a_connection_dump_resumes_where_its_queue_was_full() {
     });
     assert_eq!(n, 0);
 }
+
+/// The one difference the families keep in ICMP (`pipeline/icmp.rs`):
+/// IPv4's echo to a local address is the kernel's (the dataplane answers
+/// only ARP for it), while IPv6 answers echo for every address Neighbour
+/// Discovery answers for (`modes6.rs`).
+#[test]
+fn a_ping_to_a_local_address_is_the_kernels() {
+    let echo = build::icmp(&rvs_dataplane::wire::icmp::IcmpRepr {
+        kind: 8,
+        code: 0,
+        rest: [0, 7, 0, 1],
+        payload: b"ping",
+    });
+    run_table(
+        &mut fullnat_director(64, &[LADDR]),
+        vec![Step::verdict(
+            "echo to a local address",
+            1,
+            eth(
+                LB_MAC,
+                RS1_MAC,
+                ethertype::IPV4,
+                &ipv4(RS1, LADDR, protocol::ICMP, &echo),
+            ),
+            Verdict::Exception,
+        )],
+        &[(Counter::IcmpEchoReplied, 0), (Counter::ToException, 1)],
+    );
+}

@@ -457,3 +457,37 @@ fn a_neighbour_advert_of_a_real_server_is_learned() {
     let rvs_dataplane::pipeline::WorkerEvent::NeighLearned { addr, mac, .. } = ev;
     assert_eq!((addr, mac), (std::net::IpAddr::V6(RS1_6), RS2_MAC));
 }
+
+/// IPv6 takes its ICMP before the address checks (`Ip::ICMP_FIRST`): echo is
+/// answered for a FullNAT local address too, as its Neighbour Solicitations
+/// are (IPv4's is the kernel's: `fullnat.rs`).
+#[test]
+fn a_ping6_to_a_local_address_is_answered() {
+    let mut d = director(Forward::FullNat, 8080);
+    d.ok(Request::AddLaddr {
+        service: svc6(Protocol::Tcp, 80),
+        addr: LADDR6.into(),
+    });
+    let echo = |src, dst, kind| icmp6(src, dst, kind, 0, [0, 7, 0, 1], b"hello");
+    run_table(
+        &mut d,
+        vec![Step::new(
+            "the echo reply, from the local address",
+            1,
+            eth(
+                LB_MAC,
+                RS1_MAC,
+                ethertype::IPV6,
+                &echo(RS1_6, LADDR6, icmpv6::kind::ECHO_REQUEST),
+            ),
+            Verdict::Reply,
+            eth(
+                RS1_MAC,
+                LB_MAC,
+                ethertype::IPV6,
+                &echo(LADDR6, RS1_6, icmpv6::kind::ECHO_REPLY),
+            ),
+        )],
+        &[(Counter::IcmpEchoReplied, 1)],
+    );
+}
