@@ -1,7 +1,8 @@
 //! Golden packet tests of FullNAT: both ends rewritten, the client carried
 //! in TOA or a PROXY protocol v2 header, local addresses and their ports on
-//! several cores, ICMP errors both ways. Every expected frame is built from
-//! scratch (`common::golden`), its checksums checked independently.
+//! several cores, ICMP errors both ways; those that are frames in and out
+//! as fixture tables. Every expected frame is built from scratch
+//! (`common::golden`), its checksums checked independently.
 
 mod common;
 
@@ -86,8 +87,6 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
     let mut d = fullnat_director(64, &[LADDR, LADDR2]);
     let mss = [2, 4, 0x05, 0xb4]; // 1460
     let syn = tcp_opts(CLI, VIP, CPORT, 80, flags::SYN, &mss, b"");
-    let mut f = frame(LB_MAC, CLI_MAC, &syn);
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
     // The first local address, its first port; the MSS lowered by 8 and the
     // TOA option after it.
     let lport = 1024;
@@ -95,57 +94,81 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
     let mut opts = toa(CPORT, CLI);
     opts.extend([2, 4, 0x05, 0xac]); // 1452
     let want = tcp_opts(LADDR, RS1, lport, 8080, flags::SYN, &opts, b"");
-    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV4, &want));
-    assert_eq!(d.counter(Counter::ToaInserted), 1);
-
-    // The real server answers the local address: the client gets it from
-    // the VIP.
-    let mut r = frame(
-        LB_MAC,
-        RS1_MAC,
-        &tcp(RS1, LADDR, 8080, lport, flags::SYN | flags::ACK, b""),
-    );
-    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
-    assert_eq!(
-        r.0,
-        eth(
-            CLI_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &tcp(VIP, CLI, 80, CPORT, flags::SYN | flags::ACK, b"")
-        )
+    run_table(
+        &mut d,
+        vec![Step::new(
+            "the SYN from the local address, with TOA",
+            1,
+            eth(LB_MAC, CLI_MAC, ethertype::IPV4, &syn),
+            Verdict::Forward(0),
+            eth(RS1_MAC, LB_MAC, ethertype::IPV4, &want),
+        )],
+        &[(Counter::ToaInserted, 1)],
     );
 
-    // The handshake's ACK carries TOA too (what a real server's TOA module
-    // reads); later segments do not.
-    let mut ack = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::ACK, b""));
-    assert_eq!(run(&mut d, &mut ack, 3), Verdict::Forward(0));
-    assert_eq!(
-        ack.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &tcp_opts(LADDR, RS1, lport, 8080, flags::ACK, &toa(CPORT, CLI), b"")
-        )
+    let syn_ack = flags::SYN | flags::ACK;
+    let push = flags::ACK | flags::PSH;
+    run_table(
+        &mut d,
+        vec![
+            // The real server answers the local address: the client gets it
+            // from the VIP.
+            Step::new(
+                "the reply, from the VIP",
+                2,
+                eth(
+                    LB_MAC,
+                    RS1_MAC,
+                    ethertype::IPV4,
+                    &tcp(RS1, LADDR, 8080, lport, syn_ack, b""),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    CLI_MAC,
+                    LB_MAC,
+                    ethertype::IPV4,
+                    &tcp(VIP, CLI, 80, CPORT, syn_ack, b""),
+                ),
+            ),
+            // The handshake's ACK carries TOA too (what a real server's TOA
+            // module reads); later segments do not.
+            Step::new(
+                "the handshake's ACK, with TOA",
+                3,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV4,
+                    &tcp(CLI, VIP, CPORT, 80, flags::ACK, b""),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV4,
+                    &tcp_opts(LADDR, RS1, lport, 8080, flags::ACK, &toa(CPORT, CLI), b""),
+                ),
+            ),
+            Step::new(
+                "data, without",
+                4,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV4,
+                    &tcp(CLI, VIP, CPORT, 80, push, b"GET /"),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV4,
+                    &tcp(LADDR, RS1, lport, 8080, push, b"GET /"),
+                ),
+            ),
+        ],
+        &[(Counter::ToaInserted, 2), (Counter::ForwardFullNatReply, 1)],
     );
-    let mut data = frame(
-        LB_MAC,
-        CLI_MAC,
-        &tcp(CLI, VIP, CPORT, 80, flags::ACK | flags::PSH, b"GET /"),
-    );
-    assert_eq!(run(&mut d, &mut data, 4), Verdict::Forward(0));
-    assert_eq!(
-        data.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &tcp(LADDR, RS1, lport, 8080, flags::ACK | flags::PSH, b"GET /")
-        )
-    );
-    assert_eq!(d.counter(Counter::ToaInserted), 2);
-    assert_eq!(d.counter(Counter::ForwardFullNatReply), 1);
     assert_eq!(d.conns_of(svc(Protocol::Tcp, 80), RS1), (1, 0, 0));
     assert_eq!(laddrs(&mut d), vec![(LADDR, 1, 0), (LADDR2, 0, 0)]);
 
@@ -167,48 +190,60 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
 
 #[test]
 fn fullnat_icmp_errors_are_translated_both_ways() {
-    let mut d = fullnat_director(64, &[LADDR]);
     let syn = tcp(CLI, VIP, CPORT, 80, flags::SYN, b"");
-    assert_eq!(
-        run(&mut d, &mut frame(LB_MAC, CLI_MAC, &syn), 1),
-        Verdict::Forward(0)
-    );
-    // rs1 cannot take the packet from the local address: the client hears
-    // about its own packet to the VIP.
     let at_rs = tcp(LADDR, RS1, 1024, 8080, flags::SYN, b"");
-    let mut f = frame(
-        LB_MAC,
-        RS1_MAC,
-        &icmp_error(RS1, LADDR, 3, 3, [0; 4], &at_rs),
-    );
-    assert_eq!(run(&mut d, &mut f, 2), Verdict::Forward(0));
-    assert_eq!(
-        f.0,
-        eth(
-            CLI_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn)
-        )
-    );
-    // The client cannot take our reply: rs1 hears about its packet to the
-    // local address.
     let reply = tcp(VIP, CLI, 80, CPORT, flags::ACK, b"");
-    let mut f = frame(
-        LB_MAC,
-        CLI_MAC,
-        &icmp_error(CLI, VIP, 3, 4, [0, 0, 5, 0], &reply),
-    );
-    assert_eq!(run(&mut d, &mut f, 3), Verdict::Forward(0));
     let reply_at_rs = tcp(RS1, LADDR, 8080, 1024, flags::ACK, b"");
-    assert_eq!(
-        f.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &icmp_error(LADDR, RS1, 3, 4, [0, 0, 5, 0], &reply_at_rs)
-        )
+    let mtu = [0, 0, 5, 0];
+    run_table(
+        &mut fullnat_director(64, &[LADDR]),
+        vec![
+            Step::verdict(
+                "the connection",
+                1,
+                eth(LB_MAC, CLI_MAC, ethertype::IPV4, &syn),
+                Verdict::Forward(0),
+            ),
+            // rs1 cannot take the packet from the local address: the client
+            // hears about its own packet to the VIP.
+            Step::new(
+                "rs1's error to the client",
+                2,
+                eth(
+                    LB_MAC,
+                    RS1_MAC,
+                    ethertype::IPV4,
+                    &icmp_error(RS1, LADDR, 3, 3, [0; 4], &at_rs),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    CLI_MAC,
+                    LB_MAC,
+                    ethertype::IPV4,
+                    &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn),
+                ),
+            ),
+            // The client cannot take our reply: rs1 hears about its packet
+            // to the local address.
+            Step::new(
+                "the client's error to rs1",
+                3,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV4,
+                    &icmp_error(CLI, VIP, 3, 4, mtu, &reply),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV4,
+                    &icmp_error(LADDR, RS1, 3, 4, mtu, &reply_at_rs),
+                ),
+            ),
+        ],
+        &[(Counter::IcmpErrorForwarded, 2)],
     );
 }
 
