@@ -48,6 +48,8 @@ counters! {
     IcmpUnreachableSent => "icmp_unreachable_sent",
     IcmpFragNeededSent => "icmp_frag_needed_sent",
     IcmpErrorForwarded => "icmp_error_forwarded",
+    IcmpRateLimitedGlobal => "icmp_ratelimit_global",
+    IcmpRateLimitedHost => "icmp_ratelimit_host",
     ToException => "to_exception",
     FromException => "from_exception",
     HandedOff => "handed_off",

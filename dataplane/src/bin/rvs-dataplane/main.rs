@@ -205,6 +205,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             policy,
             locality_caches: cfg.sched.locality_caches,
             locality_cache_entries: cfg.sched.locality_cache_entries,
+            icmp: cfg.icmp.limits()?,
         });
         let shared = Arc::clone(&shared);
         let idle = Duration::from_micros(u64::from(cfg.idle_sleep_us));
