@@ -435,3 +435,19 @@ fn the_include_is_replaced_whole() {
     assert!(include::write(&dir.join("missing/rvs.conf"), "x").is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_sample_loads_and_reads_back() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/bgp-director.conf");
+    let (m, w) = rvs_controlplane::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.is_empty(), "{w:?}");
+    let b = m.bgp.as_ref().expect("the bgp block");
+    assert_eq!((b.local_as, b.hold_time, b.neighbors.len()), (65001, 3, 1));
+    assert_eq!(
+        m.services[0].bgp_communities,
+        vec![Community::Standard(65000, 200)]
+    );
+    let back = toml(&m.to_toml());
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
+    assert_eq!(back.model, m);
+}
