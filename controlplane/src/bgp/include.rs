@@ -14,7 +14,7 @@
 //!   neighbor carries the IPv4 VIPs, an IPv6 neighbor the IPv6 VIPs;
 //! - [`EMPTY`] is the include that announces nothing and has no session
 //!   (a graceful stop, or a reload that removed the block);
-//! - [`write`] replaces the file atomically (a temporary file in the same
+//! - [`write`](fn@write) replaces the file atomically (a temporary file in the same
 //!   directory, then a rename), so BIRD never reads half a file.
 
 use std::fmt::Write as _;
