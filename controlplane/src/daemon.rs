@@ -24,7 +24,13 @@
 //!   dataplane is left alone;
 //! - the daemon holds no state the dataplane needs: stopping or restarting
 //!   it never touches forwarding;
-//! - SIGTERM and SIGINT stop it.
+//! - with a `bgp` block, every reconcile also brings the BIRD beside it
+//!   up to date ([`crate::bgp`]): the VIPs announced, or withdrawn when
+//!   their services lose quorum, the dataplane does not answer, or the
+//!   director is drained (a change of the drain reconciles at once); a
+//!   reload whose `bgp` block is in error keeps the running block (a typo
+//!   does not withdraw every VIP), one without a block withdraws them all;
+//! - SIGTERM and SIGINT stop it, withdrawing the BGP routes first.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -150,6 +156,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
         }
     }
     let counters = Arc::new(metrics::ConfigCounters::default());
+    let mut bgp = crate::bgp::Driver::new();
     let model = match load(&opts.config) {
         Ok(l) => {
             counters.loaded(l.errors);
@@ -186,9 +193,10 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 let board = Arc::clone(&checks.board);
                 let counters = Arc::clone(&counters);
                 let vrrp = Arc::clone(&vrrp_counters);
+                let bgp = bgp.status();
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &vrrp));
+                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &vrrp, &bgp));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -203,6 +211,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
     }
     let mut call = |r: Request| rvs_api::call(&opts.socket, r);
     let mut last: Option<Instant> = None;
+    let mut drain = None;
     while !stop.load(Ordering::Relaxed) {
         let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
         if reload.swap(false, Ordering::Relaxed) {
@@ -220,6 +229,11 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                                 "virtual server removed by the reload: the new configuration has errors, check whether it lost it to one"
                             );
                         }
+                    }
+                    let mut m = m;
+                    if m.bgp_in_error && running.bgp.is_some() {
+                        tracing::error!("the new bgp block has errors: keeping the running one");
+                        m.bgp = running.bgp.clone();
                     }
                     running = m.clone();
                     tracing::info!(services = m.services.len(), "configuration reloaded");
@@ -239,33 +253,38 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 }
             }
         }
+        let drain_now = crate::bgp::drain_now(&checks.board);
         if checks.board.changed.swap(false, Ordering::Relaxed)
             | ha.board.changed.swap(false, Ordering::Relaxed)
+            | (std::mem::replace(&mut drain, drain_now) != drain_now)
         {
             now_due = true;
         }
         if now_due {
             last = Some(Instant::now());
-            reconcile_once(&desired(&checks.board, &ha), &mut call);
+            let up = reconcile_once(&desired(&checks.board, &ha), &mut call);
+            crate::bgp::step_board(&mut bgp, &checks.board, up);
         }
         std::thread::sleep(TICK);
     }
+    bgp.withdraw_all();
     ha.stop();
     checks.omega();
     tracing::info!("stopping (the dataplane keeps forwarding)");
     0
 }
 
-/// Compare and, when they differ, send the plan as one batch.
+/// Compare and, when they differ, send the plan as one batch; false when
+/// the dataplane does not answer.
 fn reconcile_once(
     desired: &Desired,
     call: &mut dyn FnMut(Request) -> Result<Response, rvs_api::FrameError>,
-) {
+) -> bool {
     let current = match reconcile::fetch(call) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the dataplane's state (is rvs-dataplane running?)");
-            return;
+            return false;
         }
     };
     // The sync daemons are the dataplane's sockets, not part of its state:
@@ -295,6 +314,7 @@ fn reconcile_once(
             Err(e) => tracing::warn!(error = ?e, "cannot send the change"),
         }
     }
+    true
 }
 
 /// A minimal HTTP/1.1 server for `GET /metrics`: one request per
@@ -306,9 +326,10 @@ fn serve_metrics(
     board: &Board,
     counters: &metrics::ConfigCounters,
     vrrp: &VrrpCounters,
+    bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket, board, counters, vrrp) {
+        if let Err(e) = answer(stream, socket, board, counters, vrrp, bgp) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
@@ -320,6 +341,7 @@ fn answer(
     board: &Board,
     counters: &metrics::ConfigCounters,
     vrrp: &VrrpCounters,
+    bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -338,10 +360,14 @@ fn answer(
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, body) = match scrape(socket, board, counters, vrrp) {
+    let (status, mut body) = match scrape(socket, board, counters, vrrp) {
         Ok(text) => ("200 OK", text),
-        Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
+        Err(e) => ("503 Service Unavailable", format!("# rvs-dataplane: {e}\n")),
     };
+    // The control plane's own BGP state, even when the dataplane is down.
+    body.push_str(&crate::bgp::metrics(
+        &bgp.lock().unwrap_or_else(|p| p.into_inner()),
+    ));
     write!(
         out,
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -58,6 +58,11 @@ pub struct Model {
     pub network: Network,
     /// VRRP instances, sync groups and scripts, for the VRRP engine.
     pub vrrp: Vrrp,
+    /// Routes announced through BIRD ([`crate::bgp`]).
+    pub bgp: Option<super::bgp::Bgp>,
+    /// A `bgp` block was left out in error: a reload keeps the running
+    /// one rather than withdraw every VIP over a typo.
+    pub bgp_in_error: bool,
 }
 
 impl Model {
@@ -387,6 +392,8 @@ pub struct Service {
     pub smtp_alert: bool,
     pub sorry_server: Option<SorryServer>,
     pub dests: Vec<Dest>,
+    /// `bgp_community`: added to the communities of this service's VIPs.
+    pub bgp_communities: Vec<super::bgp::Community>,
 }
 
 impl Service {
