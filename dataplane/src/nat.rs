@@ -9,8 +9,11 @@
 //! cover the IP addresses.
 //!
 //! The `*6` functions take the bytes from the IPv6 fixed header on
-//! (`Ipv6Packet::new_checked`), with the transport header right after its
-//! 40 bytes (extension headers are not walked) and whole. IPv6 has no header
+//! (`Ipv6Packet::new_checked`); the address and port rewrites find the
+//! transport header past any extension headers (`wire::ipv6ext`), and leave
+//! a later fragment's payload alone (only its addresses change: the
+//! checksum that covers them is in the first fragment). TOA insertion
+//! takes packets without extension headers only. IPv6 has no header
 //! checksum, but TCP's, UDP's and ICMPv6's all cover the addresses through
 //! the pseudo-header, so every address rewrite updates the one the packet
 //! has. A UDP checksum of 0 is not allowed in IPv6 (RFC 8200 §8.1); one met
@@ -30,6 +33,7 @@ use crate::wire::icmp::IcmpPacket;
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::{protocol, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::ipv6ext;
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{self, UdpPacket};
 
@@ -129,14 +133,18 @@ fn swap_addr(p: &mut Ipv4Packet<&mut [u8]>, end: End, addr: Ipv4Addr) -> u32 {
 
 /// Rewrite the address (and, for TCP/UDP, the port) of `end` of the IPv4
 /// packet `ip`, updating the header checksum and the transport checksum.
-/// The transport header must be whole (the pipeline checked it).
+/// The transport header must be whole (the pipeline checked it); of a
+/// later fragment only the address changes.
 #[inline]
 pub fn rewrite(ip: &mut [u8], end: End, addr: Ipv4Addr, port: u16) {
     let mut p = Ipv4Packet::new_unchecked(&mut *ip);
     let hl = p.header_len();
     let proto = p.protocol();
+    let later_fragment = p.frag_offset() != 0;
     let old_addr = swap_addr(&mut p, end, addr);
-    if l4_checksum_end(proto).is_none() {
+    // A later fragment carries no transport header: the first one has the
+    // ports and the checksum over the whole datagram.
+    if l4_checksum_end(proto).is_none() || later_fragment {
         return;
     }
     let l4 = &mut ip[hl..];
@@ -297,13 +305,28 @@ fn l4_checksum6_end(next_header: u8) -> Option<usize> {
     }
 }
 
+/// The upper layer of the IPv6 packet at the start of `b`: its protocol
+/// and where its header starts, past any extension headers; `None` for a
+/// later fragment (its upper-layer header, and the checksum that covers
+/// the addresses, are in the first fragment) or a chain that cannot be
+/// walked within `b` (a quote cut short).
+#[inline]
+fn upper6(b: &[u8]) -> Option<(u8, usize)> {
+    let c = ipv6ext::walk(b).ok()?;
+    if c.frag.is_some_and(|f| f.offset != 0) {
+        return None;
+    }
+    Some((c.proto, c.offset))
+}
+
 /// Set the address of `end` of the IPv6 header at the start of `b` to
-/// `addr`, and update the checksum of its TCP, UDP or ICMPv6 header (right
-/// after the 40 bytes) for it, when `b` holds that checksum.
+/// `addr`, and update the checksum of its TCP, UDP or ICMPv6 header (after
+/// the 40 bytes and any extension headers) for it, when `b` holds that
+/// checksum.
 #[inline]
 fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
+    let upper = upper6(b);
     let mut p = Ipv6Packet::new_unchecked(&mut *b);
-    let nh = p.next_header();
     let old = match end {
         End::Src => p.src_raw(),
         End::Dst => p.dst_raw(),
@@ -312,7 +335,10 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
         End::Src => p.set_src(addr),
         End::Dst => p.set_dst(addr),
     }
-    let l4 = &mut b[ipv6::HEADER_LEN..];
+    let Some((nh, at)) = upper else {
+        return;
+    };
+    let l4 = &mut b[at..];
     if l4_checksum6_end(nh).is_none_or(|e| e > l4.len()) {
         return;
     }
@@ -341,11 +367,13 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
 /// ports and are left alone.
 #[inline]
 fn set_port6(b: &mut [u8], end: End, port: u16) {
-    let nh = Ipv6Packet::new_unchecked(&*b).next_header();
-    if !matches!(nh, protocol::TCP | protocol::UDP) {
+    let Some((nh, at)) = upper6(b) else {
+        return;
+    };
+    if !matches!(nh, protocol::TCP | protocol::UDP) || b.len() < at + 4 {
         return;
     }
-    let l4 = &mut b[ipv6::HEADER_LEN..];
+    let l4 = &mut b[at..];
     let old = swap_port(l4, end, port);
     if l4_checksum_end(nh).is_some_and(|e| e <= l4.len()) {
         let sum = updated(
