@@ -11,7 +11,7 @@ use rvs_api::{
     DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey, Tunnel,
     TunnelCsum, TunnelKind,
 };
-use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict};
+use rvs_dataplane::pipeline::{ConnPolicy, Release, VecFrame, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::build;
 use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
@@ -390,16 +390,20 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed() {
     );
     assert_eq!(d.counter(Counter::DropTunnelTooBig), 1);
 
-    // Without DF there is no such help: a counted drop.
+    // Without DF the outer packet is fragmented, as the kernel does for
+    // IPVS (`tests/frag.rs` checks the fragments): 1 500 bytes here, the
+    // rest queued to be sent after the burst.
     let mut no_df = big.clone();
     let mut p = Ipv4Packet::new_unchecked(&mut no_df[..]);
     p.set_flags_df(false);
     p.fill_checksum();
     let mut f = frame(LB_MAC, CLI_MAC, &no_df);
-    assert_eq!(
-        run(&mut d, &mut f, 3),
-        Verdict::Drop(Counter::DropTunnelTooBig)
-    );
+    assert_eq!(run(&mut d, &mut f, 3), Verdict::Forward(0));
+    assert_eq!(f.0.len(), 14 + 1500);
+    assert_eq!(d.counter(Counter::TunnelFragmented), 1);
+    assert_eq!(d.counter(Counter::DropTunnelTooBig), 1);
+    let (r, rest) = d.worker.next_released().expect("the outer packet's rest");
+    assert_eq!((r, rest.len()), (Release::Send(0), 14 + 20 + 20));
 }
 
 /// The "fragmentation needed" the director builds: from the VIP, TTL 64,

@@ -8,7 +8,7 @@
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::family::{Wire, GUE_HEADER_LEN};
+use super::family::{Wire, GUE_HEADER_LEN, MTU_MIN};
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::nat::End;
@@ -39,6 +39,7 @@ impl Core {
             return self.count(Counter::DropNeighUnresolved);
         };
         let daddr = A::from_ip(dest.addr).unwrap_or_default();
+        let mut split_outer = false;
         let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
@@ -47,10 +48,9 @@ impl Core {
             }
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
-                if let Err(v) =
-                    self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port)
-                {
-                    return v;
+                match self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port) {
+                    Ok(split) => split_outer = split,
+                    Err(v) => return v,
                 }
                 Counter::ForwardTunnel
             }
@@ -70,6 +70,11 @@ impl Core {
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out.mac);
+        if split_outer {
+            if let Err(v) = self.split_outer4(frame, l3, usize::from(out.mtu), dest.port_id) {
+                return v;
+            }
+        }
         for slot in [service_slot, dest.slot] {
             if let Some(s) = self.stats.slots.get(slot as usize) {
                 bump(&s.in_pkts, 1);
@@ -175,7 +180,10 @@ impl Core {
     /// limit), and IPv4's DF. A packet the encapsulation makes too big for
     /// the port's MTU is dropped; the client gets "fragmentation needed"
     /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
-    /// (`spec/conn.md` §11, `Wire::tells_too_big`).
+    /// (`spec/conn.md` §11, `Wire::tells_too_big`). A client's IPv4 packet
+    /// without DF (a fragment, typically) is encapsulated all the same and
+    /// `Ok(true)` says its outer packet must be fragmented
+    /// (`Core::split_outer4`), as IPVS's tunnel lets the kernel do.
     pub(super) fn encapsulate<F: Frame, A: Wire>(
         &mut self,
         snap: &Snapshot,
@@ -184,7 +192,7 @@ impl Core {
         dest: &Dest,
         key: &ConnKey<A>,
         reply_port: Option<u16>,
-    ) -> Result<(), Verdict> {
+    ) -> Result<bool, Verdict> {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
             return Err(self.count(Counter::DropNeighUnresolved));
         };
@@ -201,7 +209,12 @@ impl Core {
             };
         let inner = A::tunnel_inner(&frame.bytes()[l3..]);
         let mtu = usize::from(out.mtu);
-        if inner.len + overhead > mtu {
+        let split = inner.len + overhead > mtu
+            && !A::IPV6
+            && !inner.df
+            && reply_port.is_some()
+            && mtu >= usize::from(MTU_MIN);
+        if inner.len + overhead > mtu && !split {
             let room = mtu.saturating_sub(overhead);
             self.stats.count(Counter::DropTunnelTooBig);
             if let Some(p) = reply_port.filter(|_| A::tells_too_big(&inner, room)) {
@@ -220,6 +233,6 @@ impl Core {
         // between it and the client's packet.
         b.copy_within(overhead..overhead + l3, 0);
         A::emit_tunnel(self, &mut b[l3..], src, dest, &inner, gue, key);
-        Ok(())
+        Ok(split)
     }
 }
