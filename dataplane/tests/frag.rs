@@ -599,34 +599,65 @@ fn an_entry_lives_until_every_byte_went_by() {
 }
 
 #[test]
-fn a_tunnel_packet_too_big_without_df_is_fragmented_outside() {
-    let mut ds = cores(Forward::Tunnel, 1);
-    // A 1 500-byte fragment of the client's: 1 520 with the outer header.
-    let whole = datagram4(CLI, VIP, CPORT, 53, 3000, 77);
-    let frags = fragment4(&whole, 1480);
-    let mut out = Out::default();
-    deliver(&mut ds, 0, eth4(&frags[0]), 1, &mut out);
-    assert_eq!(out.sent.len(), 2, "{:?}", out.other);
-    assert_eq!(counter(&ds, Counter::TunnelFragmented), 1);
-    let outer: Vec<Vec<u8>> = out
-        .sent
-        .iter()
-        .map(|(_, f)| {
-            assert!(f.len() - 14 <= 1500);
-            assert_eq!(MacAddr(f[0..6].try_into().unwrap()), RS1_MAC);
-            f[14..].to_vec()
-        })
-        .collect();
-    let o = reassemble4(&outer);
-    let p = Ipv4Packet::new_unchecked(&o[..]);
-    assert_eq!((p.src(), p.dst(), p.protocol()), (LB, RS1, protocol::IPIP));
-    assert_eq!(
-        &o[20..],
-        &frags[0][..],
-        "the client's fragment, whole, inside"
-    );
+fn a_tunnel_packet_too_big_without_df_is_fragmented_before_encapsulation() {
+    for gue in [false, true] {
+        let mut ds = cores(Forward::Tunnel, 1);
+        if gue {
+            ds[0].ok(Request::EditDest {
+                service: svc(53),
+                dest: DestConfig {
+                    forward: Forward::Tunnel,
+                    tunnel: Tunnel {
+                        kind: rvs_api::TunnelKind::Gue,
+                        port: 6080,
+                        ..Tunnel::default()
+                    },
+                    ..dest(RS1, 53, 1)
+                },
+            });
+        }
+        let overhead = if gue { 32 } else { 20 };
+        // A whole 1 500-byte datagram without DF, and a 1 500-byte first
+        // fragment of a bigger one: neither fits with the outer headers.
+        let whole = datagram4(CLI, VIP, CPORT, 53, 1472, 77);
+        let bigger = datagram4(CLI, VIP, CPORT, 53, 3000, 78);
+        let first = fragment4(&bigger, 1480).remove(0);
+        for (k, client) in [whole.clone(), first.clone()].into_iter().enumerate() {
+            let mut out = Out::default();
+            deliver(&mut ds, 0, eth4(&client), 1 + k as u64, &mut out);
+            assert_eq!(out.sent.len(), 2, "gue {gue}: {:?}", out.other);
+            let mut pieces = Vec::new();
+            for (_, f) in &out.sent {
+                assert!(f.len() - 14 <= 1500, "gue {gue}: {} bytes", f.len() - 14);
+                assert_eq!(MacAddr(f[0..6].try_into().unwrap()), RS1_MAC);
+                // Each a whole tunnel packet, its checksums true (GUE's UDP
+                // one included).
+                let o = Ipv4Packet::new_unchecked(&f[14..]);
+                assert_eq!(
+                    (o.src(), o.dst(), o.more_frags(), o.frag_offset()),
+                    (LB, RS1, false, 0)
+                );
+                assert!(independent_checksums(f) >= 1);
+                pieces.push(f[14 + overhead..].to_vec());
+            }
+            if k == 0 {
+                assert_eq!(
+                    reassemble4(&pieces),
+                    whole,
+                    "gue {gue}: the client's datagram"
+                );
+            } else {
+                // The pieces of a first fragment: one more fragment each.
+                let mut all = pieces.clone();
+                all.extend(fragment4(&bigger, 1480).into_iter().skip(1));
+                assert_eq!(reassemble4(&all), reassemble4(&fragment4(&bigger, 1480)));
+            }
+        }
+        assert_eq!(counter(&ds, Counter::TunnelFragmented), 2);
+    }
     // With DF, the client is told instead (as before).
-    let mut df = datagram4(CLI, VIP, CPORT + 1, 53, 1472, 78);
+    let mut ds = cores(Forward::Tunnel, 1);
+    let mut df = datagram4(CLI, VIP, CPORT + 1, 53, 1472, 79);
     Ipv4Packet::new_unchecked(&mut df[..]).set_flags_df(true);
     Ipv4Packet::new_unchecked(&mut df[..]).fill_checksum();
     let mut out = Out::default();

@@ -390,20 +390,21 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed() {
     );
     assert_eq!(d.counter(Counter::DropTunnelTooBig), 1);
 
-    // Without DF the outer packet is fragmented, as the kernel does for
-    // IPVS (`tests/frag.rs` checks the fragments): 1 500 bytes here, the
-    // rest queued to be sent after the burst.
+    // Without DF the client's packet is fragmented to fit, each piece
+    // tunnelled whole (`tests/frag.rs` checks the pieces): 1 456 bytes of
+    // its 1 480 here (a multiple of 8), the rest queued to be sent after
+    // the burst.
     let mut no_df = big.clone();
     let mut p = Ipv4Packet::new_unchecked(&mut no_df[..]);
     p.set_flags_df(false);
     p.fill_checksum();
     let mut f = frame(LB_MAC, CLI_MAC, &no_df);
     assert_eq!(run(&mut d, &mut f, 3), Verdict::Forward(0));
-    assert_eq!(f.0.len(), 14 + 1500);
+    assert_eq!(f.0.len(), 14 + 20 + 20 + 1456);
     assert_eq!(d.counter(Counter::TunnelFragmented), 1);
     assert_eq!(d.counter(Counter::DropTunnelTooBig), 1);
     let (r, rest) = d.worker.next_released().expect("the outer packet's rest");
-    assert_eq!((r, rest.len()), (Release::Send(0), 14 + 20 + 20));
+    assert_eq!((r, rest.len()), (Release::Send(0), 14 + 20 + 20 + 24));
 }
 
 /// The "fragmentation needed" the director builds: from the VIP, TTL 64,

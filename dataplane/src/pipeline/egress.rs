@@ -39,7 +39,7 @@ impl Core {
             return self.count(Counter::DropNeighUnresolved);
         };
         let daddr = A::from_ip(dest.addr).unwrap_or_default();
-        let mut split_outer = false;
+        let mut split_inner = false;
         let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
@@ -49,7 +49,7 @@ impl Core {
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
                 match self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port) {
-                    Ok(split) => split_outer = split,
+                    Ok(split) => split_inner = split,
                     Err(v) => return v,
                 }
                 Counter::ForwardTunnel
@@ -70,8 +70,16 @@ impl Core {
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out.mac);
-        if split_outer {
-            if let Err(v) = self.split_outer4(frame, l3, usize::from(out.mtu), dest.port_id) {
+        if split_inner {
+            let overhead = A::TUNNEL_HEADER_LEN
+                + if dest.tunnel.kind == TunnelKind::Gue {
+                    udp::HEADER_LEN + GUE_HEADER_LEN
+                } else {
+                    0
+                };
+            if let Err(v) =
+                self.split_inner4(frame, l3, overhead, usize::from(out.mtu), dest.port_id)
+            {
                 return v;
             }
         }
@@ -182,8 +190,8 @@ impl Core {
     /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
     /// (`spec/conn.md` §11, `Wire::tells_too_big`). A client's IPv4 packet
     /// without DF (a fragment, typically) is encapsulated all the same and
-    /// `Ok(true)` says its outer packet must be fragmented
-    /// (`Core::split_outer4`), as IPVS's tunnel lets the kernel do.
+    /// `Ok(true)` says it must be fragmented further to fit
+    /// (`Core::split_inner4`), as a router on the path would.
     pub(super) fn encapsulate<F: Frame, A: Wire>(
         &mut self,
         snap: &Snapshot,

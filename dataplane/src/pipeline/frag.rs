@@ -23,7 +23,9 @@
 //!   runs it through the pipeline again), or [`HOLD_MS`] pass (dropped).
 //!
 //! Rewrites need no reassembly: DR changes MACs; TUN encapsulates each
-//! fragment whole; NAT and FullNAT change the addresses of every fragment
+//! fragment whole (an IPv4 packet without DF too big for the tunnel is
+//! fragmented further before it is encapsulated: `split_inner4`; IPv6's
+//! and DF ones get "packet too big" / "fragmentation needed"); NAT and FullNAT change the addresses of every fragment
 //! and the ports of the first, whose transport checksum (over the whole
 //! datagram) is updated incrementally for both, exactly as for an
 //! unfragmented packet (`nat.rs`). TOA and PROXY v2 insertion need a whole
@@ -43,7 +45,7 @@
 use std::hash::Hash;
 
 use super::conn::flow_owner;
-use super::family::{Header, Ip};
+use super::family::{write_gue, Header, Ip};
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::service::Snapshot;
@@ -52,7 +54,7 @@ use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::{self, protocol, Ipv4Packet};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{self, UdpPacket};
-use crate::wire::Fragment;
+use crate::wire::{checksum, Fragment};
 
 /// Fragment-table entries per family per worker.
 pub const FRAG_ENTRIES: usize = 1024;
@@ -376,6 +378,33 @@ pub fn frag_owner<A: Hash>(
     (hasher.hash_one((src, dst, ident)) % u64::from(workers)) as u16
 }
 
+/// Make `b` (an Ethernet header of `l3` bytes, IPv4 tunnel headers of
+/// `overhead` bytes, a piece of the client's packet) a true tunnel packet:
+/// the client's piece a fragment at `offset` (more or not), the outer
+/// lengths and checksums, GUE's UDP checksum when it has one.
+fn tunnel_piece(b: &mut [u8], l3: usize, overhead: usize, offset: u16, more: bool) {
+    let inner_len = b.len() - l3 - overhead;
+    let mut p = Ipv4Packet::new_unchecked(&mut b[l3 + overhead..]);
+    p.set_total_len(inner_len as u16);
+    p.set_fragment(offset, more);
+    p.fill_checksum();
+    let outer_len = b.len() - l3;
+    let mut o = Ipv4Packet::new_unchecked(&mut b[l3..]);
+    o.set_total_len(outer_len as u16);
+    o.fill_checksum();
+    let (proto, src, dst) = (o.protocol(), o.src(), o.dst());
+    if proto == protocol::UDP {
+        let u = &mut b[l3 + ipv4::HEADER_LEN_MIN..];
+        let h = UdpPacket::new_unchecked(&*u);
+        let (sport, dport, sum) = (h.src_port(), h.dst_port(), h.checksum());
+        let udp_len = u.len();
+        let pseudo = (sum != 0).then(|| {
+            checksum::pseudo_v4(src.octets(), dst.octets(), protocol::UDP, udp_len as u16)
+        });
+        write_gue(u, sport, dport, protocol::IPIP, pseudo);
+    }
+}
+
 /// The transport header bytes a first fragment must hold whole: TCP's
 /// header with its options, UDP's 8 bytes.
 fn transport_min(proto: u8) -> usize {
@@ -591,48 +620,62 @@ impl Core {
         self.count(Counter::FragHeld)
     }
 
-    /// Fragment the IPv4 tunnel packet in `frame` (an Ethernet header of
-    /// `l3` bytes, then an outer IPv4 header without options, not DF) to
-    /// `mtu`, as the kernel fragments IPVS's tunnel packets: the frame
-    /// keeps the first fragment, the others are queued to be sent on `out`
-    /// (from the hold pool: [`super::Worker::next_released`]). Without room
-    /// for them all, the packet is dropped (counted).
-    pub(super) fn split_outer4<F: Frame>(
+    /// Fragment the client's IPv4 packet inside the tunnel packet in
+    /// `frame` (an Ethernet header of `l3` bytes, the outer headers of
+    /// `overhead` bytes, then the client's packet, not DF) so that each
+    /// piece fits `mtu` with its own outer headers, as a router on a
+    /// smaller link would (RFC 791): the frame keeps the first piece, the
+    /// others are queued to be sent on `out` (from the hold pool:
+    /// [`super::Worker::next_released`]). Each reaches the real server as
+    /// a whole tunnel packet, so its decapsulator needs no reassembly of
+    /// outer fragments (a tc or XDP one cannot do that); the real server
+    /// reassembles the client's datagram as it would any. Without room for
+    /// every piece the packet is dropped (counted).
+    pub(super) fn split_inner4<F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
+        overhead: usize,
         mtu: usize,
         out: u16,
     ) -> Result<(), Verdict> {
-        let hl = ipv4::HEADER_LEN_MIN;
-        let total = usize::from(Ipv4Packet::new_unchecked(&frame.bytes()[l3..]).total_len());
-        let chunk = (mtu - hl) & !7;
-        let payload = total - hl;
+        let at = l3 + overhead;
+        let (ihl, ilen, ioff, imore) = {
+            let p = Ipv4Packet::new_unchecked(&frame.bytes()[at..]);
+            (
+                p.header_len(),
+                usize::from(p.total_len()),
+                p.frag_offset() * 8,
+                p.more_frags(),
+            )
+        };
+        let payload = ilen - ihl;
+        if mtu < overhead + ihl + 8 {
+            return Err(self.count(Counter::DropTunnelTooBig));
+        }
+        let chunk = (mtu - overhead - ihl) & !7;
         let tails = payload.div_ceil(chunk) - 1;
-        if self.held.free() < tails || l3 + hl + chunk > HOLD_BYTES {
+        if self.held.free() < tails || at + ihl + chunk > HOLD_BYTES {
             return Err(self.count(Counter::DropFragHoldFull));
         }
+        let mut buf = [0u8; HOLD_BYTES];
         let mut off = chunk;
         while off < payload {
             let len = chunk.min(payload - off);
+            let n = at + ihl + len;
             let src = frame.bytes();
-            self.held.queue_send(out, l3 + hl + len, |b| {
-                b[..l3 + hl].copy_from_slice(&src[..l3 + hl]);
-                b[l3 + hl..].copy_from_slice(&src[l3 + hl + off..l3 + hl + off + len]);
-                let mut p = Ipv4Packet::new_unchecked(&mut b[l3..]);
-                p.set_total_len((hl + len) as u16);
-                p.set_fragment(off as u16, off + len < payload);
-                p.fill_checksum();
-            });
+            buf[..at + ihl].copy_from_slice(&src[..at + ihl]);
+            buf[at + ihl..n].copy_from_slice(&src[at + ihl + off..at + ihl + off + len]);
+            let more = off + len < payload || imore;
+            tunnel_piece(&mut buf[..n], l3, overhead, ioff + off as u16, more);
+            self.held
+                .queue_send(out, n, |b| b.copy_from_slice(&buf[..n]));
             off += len;
         }
-        if !frame.set_len(l3 + hl + chunk) {
+        if !frame.set_len(at + ihl + chunk) {
             return Err(self.count(Counter::DropNoMbuf));
         }
-        let mut p = Ipv4Packet::new_unchecked(&mut frame.bytes_mut()[l3..]);
-        p.set_total_len((hl + chunk) as u16);
-        p.set_fragment(0, true);
-        p.fill_checksum();
+        tunnel_piece(frame.bytes_mut(), l3, overhead, ioff, true);
         self.stats.count(Counter::TunnelFragmented);
         Ok(())
     }
