@@ -118,6 +118,7 @@ counters! {
     DropFragTiny => "drop_frag_tiny",
     DropFragUnsupported => "drop_frag_unsupported",
     TunnelFragmented => "tunnel_fragmented",
+    DropFragTooLong => "drop_frag_too_long",
 }
 
 impl From<crate::wire::Malformed> for Counter {

@@ -563,6 +563,14 @@ fn tiny_and_overlapping_fragments_are_dropped() {
     deliver(&mut ds, 0, eth4(&t), 1, &mut out);
     assert_eq!(out.other, vec![Verdict::Drop(Counter::DropFragTiny)]);
     assert_eq!(counter(&ds, Counter::DropFragTiny), 2);
+    // A fragment ending past 65 535 bytes (the "ping of death").
+    let mut late = fragment4(&datagram4(CLI, VIP, CPORT, 53, 3000, 6), 1480).remove(1);
+    let mut ip = Ipv4Packet::new_unchecked(&mut late[..]);
+    ip.set_fragment(65528, false);
+    ip.fill_checksum();
+    let mut out = Out::default();
+    deliver(&mut ds, 0, eth4(&late), 1, &mut out);
+    assert_eq!(out.other, vec![Verdict::Drop(Counter::DropFragTooLong)]);
 }
 
 #[test]

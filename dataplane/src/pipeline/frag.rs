@@ -40,7 +40,7 @@
 //! entry in the probe is evicted; pool full; frame too big to hold; hold
 //! timeout; a later fragment at a flow owner without its entry; a first
 //! fragment without its whole transport header, or a later one overlapping
-//! it, RFC 1858) is a counter.
+//! it, RFC 1858; a fragment ending past 65 535 bytes) is a counter.
 
 use std::hash::Hash;
 
@@ -123,6 +123,7 @@ impl<A: Family> FragTable<A> {
 
     fn find(&self, at: usize, key: &FragKey<A>, now_ms: u64) -> Option<usize> {
         let n = self.slots.len();
+        let at = at % n;
         (0..PROBE)
             .map(|k| (at + k) % n)
             .find(|&i| matches!(&self.slots[i], Some(e) if e.key == *key && e.expires_ms > now_ms))
@@ -138,7 +139,8 @@ impl<A: Family> FragTable<A> {
         now_ms: u64,
     ) -> (usize, bool) {
         let n = self.slots.len();
-        let mut victim = at % n;
+        let at = at % n;
+        let mut victim = at;
         let mut oldest = u64::MAX;
         for k in 0..PROBE {
             let i = (at + k) % n;
@@ -449,6 +451,11 @@ impl Core {
         let at_flow_owner = fowner != self.id;
         let at = self.owner_hasher.hash_one(key) as usize;
         let payload = h.len - h.hl;
+        // A fragment that would end past the largest datagram (the "ping
+        // of death"): no real sender makes one.
+        if usize::from(fr.offset) + payload > usize::from(u16::MAX) {
+            return self.count(Counter::DropFragTooLong);
+        }
         if fr.offset != 0 {
             // RFC 1858: a later fragment must not overlap the transport
             // header the first one carried.
@@ -650,7 +657,7 @@ impl Core {
             )
         };
         let payload = ilen - ihl;
-        if mtu < overhead + ihl + 8 {
+        if mtu < overhead + ihl + 8 || usize::from(ioff) + payload > usize::from(u16::MAX) {
             return Err(self.count(Counter::DropTunnelTooBig));
         }
         let chunk = (mtu - overhead - ihl) & !7;
