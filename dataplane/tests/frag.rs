@@ -861,3 +861,64 @@ fn fragmented_icmp_and_fragmented_replies_are_the_kernels() {
     }
     assert_eq!(out.other, vec![Verdict::Exception; 3]);
 }
+
+#[test]
+fn fullnat_behind_extension_headers_goes_without_toa_and_refuses_proxy_v2() {
+    let tcp_svc = |port: u16| ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: (VIP6, port).into(),
+    };
+    let mut ds = cores(Forward::FullNat, 1);
+    ds[0].add_service(tcp_svc(80), ServiceConfig::new("rr"));
+    ds[0].add_service(
+        tcp_svc(81),
+        ServiceConfig {
+            proxy_protocol: true,
+            ..ServiceConfig::new("rr")
+        },
+    );
+    for port in [80, 81] {
+        ds[0].add_dest_with(
+            tcp_svc(port),
+            DestConfig {
+                addr: (RS1_6, 8080).into(),
+                forward: Forward::FullNat,
+                ..dest(RS1, 8080, 1)
+            },
+        );
+        ds[0].ok(Request::AddLaddr {
+            service: tcp_svc(port),
+            addr: LADDR6.into(),
+        });
+    }
+    let dst_opts = [6, 0, 1, 4, 0, 0, 0, 0];
+    let mss = [2, 4, 0x05, 0xa0];
+    let syn = &tcp6(CLI6, VIP6, CPORT, 80, 0x02, &mss, b"")[40..];
+    let mut out = Out::default();
+    deliver(
+        &mut ds,
+        0,
+        eth6(&with_ext(CLI6, VIP6, 60, &dst_opts, syn)),
+        1,
+        &mut out,
+    );
+    assert_eq!(out.sent.len(), 1, "{:?}", out.other);
+    let got = &out.sent[0].1[14..];
+    let lport = u16::from_be_bytes([got[48], got[49]]);
+    // Both ends rewritten past the header, the MSS as it was, no TOA.
+    let want = &tcp6(LADDR6, RS1_6, lport, 8080, 0x02, &mss, b"")[40..];
+    assert_eq!(got, &with_ext(LADDR6, RS1_6, 60, &dst_opts, want)[..]);
+    assert_eq!(counter(&ds, Counter::ToaNoRoom), 1);
+    assert_eq!(counter(&ds, Counter::ToaInserted), 0);
+    // PROXY v2 edits the stream, which needs the segment at its place.
+    let syn = &tcp6(CLI6, VIP6, CPORT + 1, 81, 0x02, &mss, b"")[40..];
+    let mut out = Out::default();
+    deliver(
+        &mut ds,
+        0,
+        eth6(&with_ext(CLI6, VIP6, 60, &dst_opts, syn)),
+        1,
+        &mut out,
+    );
+    assert_eq!(out.other, vec![Verdict::Drop(Counter::DropFragUnsupported)]);
+}
