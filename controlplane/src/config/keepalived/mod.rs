@@ -16,7 +16,7 @@
 //! - `static_ipaddress` and `static_routes` become the network's addresses
 //!   and routes, `dev` naming a dataplane port (an address without `dev`:
 //!   `default_interface`, else `eth0`); routes follow keepalived's `ip
-//!   route` grammar ([`crate::config::iproute`]);
+//!   route` grammar ([`super::iproute`]);
 //! - known keepalived keywords rvs does not act on (SNMP, process tuning,
 //!   `static_rules`, `FILE_CHECK` ...) warn `Keyword 'X' is not supported
 //!   by rvs - ignoring` and are skipped;
@@ -31,14 +31,14 @@
 //!   unknown `lb_algo`/`lvs_sched` or `lb_kind`/`lvs_method`, a protocol rvs
 //!   cannot serve (SCTP, or an unknown name), a block where none belongs or
 //!   none where one must, an unexpanded `$NAME` (see `expanded`), and what
-//!   [`crate::config::resolve`] refuses (a duplicate real server ...); a bad brace
+//!   [`super::resolve`] refuses (a duplicate real server ...); a bad brace
 //!   or an include loop is the whole file's error ([`lexer`]);
 //!
-//! One file a section of keepalived.conf: [`global_defs`], [`vrrp`]
-//! (scripts, sync groups, instances), [`virtual_server`] (groups, pools,
-//! virtual servers), [`real_server`], [`checkers`] (and `SSL`),
-//! [`network`] (`static_ipaddress`, `static_routes`); [`words`] holds the
-//! readers they share. The top-level dispatch is [`Cx::top`] below.
+//! One file a section of keepalived.conf: `global_defs`, `vrrp` (scripts,
+//! sync groups, instances), `virtual_server` (groups, pools, virtual
+//! servers), `real_server`, `checkers` (and `SSL`), `network`
+//! (`static_ipaddress`, `static_routes`); `words` holds the readers they
+//! share. The top-level dispatch is `Cx::top` below.
 
 mod checkers;
 mod global_defs;

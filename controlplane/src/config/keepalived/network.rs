@@ -71,8 +71,8 @@ impl Cx<'_> {
     }
 
     /// `static_routes { [OPTIONS] [to] [TYPE] DST[/LEN]|default [OPTIONS] }`
-    /// in keepalived's `ip route` grammar ([`crate::config::iproute`]): rvs acts on
-    /// the destination, `via` and `dev` (a dataplane port); other options
+    /// in keepalived's `ip route` grammar ([`crate::config::iproute`]):
+    /// rvs acts on the destination, `via` and `dev` (a dataplane port); other options
     /// are warned about and ignored, and a route of another type than
     /// unicast (`blackhole`, `unreachable` ...) is warned about and skipped.
     /// A line that does not parse is an error and only that route is lost.

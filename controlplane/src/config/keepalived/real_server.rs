@@ -1,5 +1,5 @@
 //! `real_server` (§A.9): weight, method, and its checkers
-//! ([`super::checkers`]).
+//! (`checkers`).
 
 use super::words::expanded;
 use super::{err, Cx};

@@ -1,6 +1,6 @@
 //! `virtual_server_group`, `local_address_group` and `virtual_server`
 //! (§A.7–A.8): addresses, scheduler, forwarding method, persistence,
-//! sorry server; its `real_server`s are read by [`super::real_server`].
+//! sorry server; its `real_server`s are read by `real_server`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
