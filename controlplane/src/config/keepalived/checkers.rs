@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use super::words::expanded;
-use super::Cx;
+use super::words::Cx;
 use crate::config::draft::{CheckDraft, CheckKindName};
 use crate::config::error::ConfigError;
 use crate::config::lexer::Node;
@@ -300,7 +300,7 @@ mod tests {
     }
 }
 ";
-        let (m, w) = parse_ok(text, Dialect::Keepalived);
+        let (m, w) = parse_ok(text);
         let s = &m.services[0];
         assert_eq!(s.sched_flags, ["sh-port"]);
         let d = &s.dests[0];

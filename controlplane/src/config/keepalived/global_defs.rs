@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::words::expanded;
-use super::Cx;
+use super::words::Cx;
 use crate::config::draft::Locus;
 use crate::config::error::ConfigError;
 use crate::config::lexer::Node;
@@ -415,7 +415,7 @@ mod tests {
     #[test]
     fn lvs_globals() {
         let text = "global_defs {\n lvs_timeouts tcp 900 udp 60\n lvs_sync_daemon eth1 VI_9 12\n lvs_flush_onstop VS\n}\n";
-        let (m, w) = parse_ok(text, Dialect::Keepalived);
+        let (m, w) = parse_ok(text);
         let t = m.global.lvs_timeouts.unwrap();
         assert_eq!((t.tcp_s, t.tcpfin_s, t.udp_s), (900, 0, 60));
         let s = m.global.lvs_sync_daemon.as_ref().unwrap();

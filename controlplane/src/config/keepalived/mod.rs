@@ -56,9 +56,9 @@ use std::sync::Arc;
 
 use super::draft::{Draft, Locus, Positions};
 use super::error::{ConfigError, Position, Warning};
-use super::lexer::{self, Node, Word};
+use super::lexer::{self, Node};
 use super::preprocess;
-use words::expanded;
+use words::{expanded, Cx};
 
 /// Read `text`, the contents of `path`, into a draft and its positions.
 /// The `Err` is a file that cannot be read at all (a brace, an include);
@@ -95,18 +95,6 @@ const TOP_UNSUPPORTED: &[&str] = &[
     "bfd_instance",
     "static_track_group",
 ];
-
-struct Cx<'w> {
-    draft: Draft,
-    pos: Positions,
-    warnings: &'w mut Vec<Warning>,
-    /// The errors of the items left out.
-    errors: &'w mut Vec<ConfigError>,
-}
-
-fn err(w: &Word, message: impl Into<String>) -> ConfigError {
-    ConfigError::new(w.pos.clone(), message)
-}
 
 impl Cx<'_> {
     /// `r`'s error, if any, as the error of an item left out.
@@ -160,7 +148,7 @@ mod tests {
     fn unknown_keywords_warn_with_their_position_and_parsing_goes_on() {
         let text =
             "vrrp_instance VI_1 {\n    state MASTER\n    foo_bar 1\n    virtual_router_id 9\n}\n";
-        let (m, w) = parse_ok(text, Dialect::Keepalived);
+        let (m, w) = parse_ok(text);
         assert_eq!(
             messages(&w),
             ["/nonexistent/test.conf:3:5: Unknown keyword 'foo_bar'"]
@@ -175,15 +163,13 @@ mod tests {
     #[test]
     fn blocks_where_none_belong_and_unknown_nested_blocks() {
         let e = parse(
-        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n  weight 1 {\n  }\n }\n}\n",
-        Dialect::Keepalived,
-    )
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n  weight 1 {\n  }\n }\n}\n")
     .unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:4:12: unexpected '{': 'weight' takes no block"
         );
-        let e = parse("virtual_server 10.0.0.1 80\n", Dialect::Keepalived).unwrap_err();
+        let e = parse("virtual_server 10.0.0.1 80\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:1:1: 'virtual_server' needs a block: missing '{'"
@@ -191,9 +177,7 @@ mod tests {
         // `{` on the next line opens the block; an unknown block inside a real
         // server is skipped whole.
         let (m, w) = parse_ok(
-        "virtual_server 10.0.0.1 80\n{\n protocol TCP\n real_server 10.0.0.2 80 {\n  FOO_CHECK {\n   weight 9\n  }\n }\n}\n",
-        Dialect::Keepalived,
-    );
+        "virtual_server 10.0.0.1 80\n{\n protocol TCP\n real_server 10.0.0.2 80 {\n  FOO_CHECK {\n   weight 9\n  }\n }\n}\n");
         assert_eq!(m.services[0].dests[0].weight, 1);
         assert!(messages(&w).contains(
             &"/nonexistent/test.conf:5:3: Unknown keyword 'FOO_CHECK' - skipping its block"

@@ -2,7 +2,7 @@
 //! and routes, `dev` naming a dataplane port.
 
 use super::words::expanded;
-use super::{err, Cx};
+use super::words::{err, Cx};
 use crate::config::error::ConfigError;
 use crate::config::lexer::{Node, Word};
 
@@ -134,7 +134,7 @@ mod tests {
     fn static_addresses_and_routes_from_keepalived() {
         let text = "static_ipaddress {\n  198.18.2.2/24 dev lan0 scope global\n}\n\
                 static_routes {\n  198.19.0.0/16 via 198.18.0.1 dev lan0\n  default via 198.18.0.1\n}\n";
-        let (m, warnings) = parse_ok(text, Dialect::Keepalived);
+        let (m, warnings) = parse_ok(text);
         assert_eq!(
         messages(&warnings),
         ["/nonexistent/test.conf:2:26: static_ipaddress: 'scope' is not supported by rvs - ignoring"]
@@ -167,7 +167,7 @@ mod tests {
                 "0.0.0.0/0 Some(198.18.0.1) None"
             ]
         );
-        assert_eq!(parse_ok(&m.to_toml(), Dialect::Toml).0, m);
+        assert_eq!(from_toml(&m.to_toml()).0, m);
         for (bad, why) in [
             (
                 "static_ipaddress {\n  198.18.2.300/24 dev lan0\n}\n",
@@ -182,7 +182,7 @@ mod tests {
                 "test.conf:2:3: a static route needs 'via GW' or 'dev PORT'",
             ),
         ] {
-            let e = parse(bad, Dialect::Keepalived).expect_err(bad).to_string();
+            let e = parse(bad).expect_err(bad).to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }

@@ -2,7 +2,7 @@
 //! (`checkers`).
 
 use super::words::expanded;
-use super::{err, Cx};
+use super::words::{err, Cx};
 use crate::config::draft::Locus;
 use crate::config::draft::{CheckKindName, DestDraft};
 use crate::config::error::ConfigError;
@@ -100,10 +100,9 @@ mod tests {
 
     #[test]
     fn weight_method_and_thresholds_of_a_real_server() {
-        let (m, w) = parse_ok(
-            &real_server("  weight 0\n  lvs_method TUN\n  uthreshold 100\n  lthreshold 10"),
-            Dialect::Keepalived,
-        );
+        let (m, w) = parse_ok(&real_server(
+            "  weight 0\n  lvs_method TUN\n  uthreshold 100\n  lthreshold 10",
+        ));
         assert!(messages(&w).is_empty(), "{:?}", messages(&w));
         let d = &m.services[0].dests[0];
         assert_eq!((d.addr, d.weight), (sa("10.0.0.2:80"), 0));
@@ -113,19 +112,19 @@ mod tests {
 
     #[test]
     fn a_bad_weight_or_address_is_an_error_at_its_word() {
-        let e = parse(&real_server("  weight 2147483648"), Dialect::Keepalived).unwrap_err();
+        let e = parse(&real_server("  weight 2147483648")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:6:10: weight '2147483648' is outside range 0..2147483647"
         );
-        let e = parse(&real_server("  weight"), Dialect::Keepalived).unwrap_err();
+        let e = parse(&real_server("  weight")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:6:3: weight needs a value"
         );
         let text =
             "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.300 80 {\n }\n}\n";
-        let e = parse(text, Dialect::Keepalived).unwrap_err();
+        let e = parse(text).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:3:14: invalid real server address '10.0.0.300'"

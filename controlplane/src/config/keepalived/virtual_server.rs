@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use super::words::expanded;
-use super::{err, Cx};
+use super::words::{err, Cx};
 use crate::config::draft::Locus;
 use crate::config::draft::{
     AddrPort, CsumName, Family, ForwardName, Granularity, GroupDraft, GroupMember, LaddrRange,
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn keepalived_defaults_and_their_warnings() {
-        let (m, w) = parse_ok(&one_service("    persistence_timeout"), Dialect::Keepalived);
+        let (m, w) = parse_ok(&one_service("    persistence_timeout"));
         let s = &m.services[0];
         assert_eq!(
             s.persistence_timeout_s,
@@ -398,7 +398,7 @@ mod tests {
 
         // Zero port on a non-persistent service: made persistent 360.
         let text = "virtual_server 10.0.0.1 0 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 10.0.0.2 {\n }\n}\n";
-        let (m, w) = parse_ok(text, Dialect::Keepalived);
+        let (m, w) = parse_ok(text);
         assert_eq!(m.services[0].persistence_timeout_s, Some(360));
         assert_eq!(
         messages(&w),
@@ -407,9 +407,7 @@ mod tests {
 
         // persistence_granularity implies persistence; ops is UDP only.
         let (m, w) = parse_ok(
-        &one_service("    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    persistence_granularity 255.255.0.0\n    ops"),
-        Dialect::Keepalived,
-    );
+        &one_service("    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    persistence_granularity 255.255.0.0\n    ops"));
         let s = &m.services[0];
         assert_eq!(
             (s.persistence_timeout_s, s.persistence_netmask),
@@ -422,10 +420,7 @@ mod tests {
     );
 
         // A virtual server with no real servers is dropped.
-        let (m, w) = parse_ok(
-            "virtual_server 10.0.0.1 80 {\n protocol TCP\n}\n",
-            Dialect::Keepalived,
-        );
+        let (m, w) = parse_ok("virtual_server 10.0.0.1 80 {\n protocol TCP\n}\n");
         assert!(m.services.is_empty());
         assert_eq!(
         messages(&w),
@@ -435,57 +430,44 @@ mod tests {
 
     #[test]
     fn hard_errors_of_values() {
-        let e = parse(&one_service("    lb_algo fastest"), Dialect::Keepalived).unwrap_err();
+        let e = parse(&one_service("    lb_algo fastest")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:2:13: unknown lb_algo 'fastest'"
         );
-        let e = parse(&one_service("    lvs_method MAGIC"), Dialect::Keepalived).unwrap_err();
+        let e = parse(&one_service("    lvs_method MAGIC")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:2:16: unknown lvs_method 'MAGIC'"
         );
-        let e = parse(&one_service("    protocol SCTP"), Dialect::Keepalived).unwrap_err();
+        let e = parse(&one_service("    protocol SCTP")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:2:14: protocol SCTP is not supported by rvs"
         );
-        let e = parse("virtual_server 10.0.0.x 80 {\n}\n", Dialect::Keepalived).unwrap_err();
+        let e = parse("virtual_server 10.0.0.x 80 {\n}\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:1:16: invalid virtual server address '10.0.0.x'"
         );
-        let e = parse(
-            &one_service("    sorry_server 10.0.0.999 80"),
-            Dialect::Keepalived,
-        )
-        .unwrap_err();
+        let e = parse(&one_service("    sorry_server 10.0.0.999 80")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:2:18: invalid sorry server address '10.0.0.999'"
         );
-        let e = parse(
-            &one_service("    lb_kind TUN type gue"),
-            Dialect::Keepalived,
-        )
-        .unwrap_err();
+        let e = parse(&one_service("    lb_kind TUN type gue")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:2:13: a GUE tunnel needs a port"
         );
-        let e = parse(
-            "virtual_server group nope {\n real_server 10.0.0.2 80 {\n }\n}\n",
-            Dialect::Keepalived,
-        )
-        .unwrap_err();
+        let e =
+            parse("virtual_server group nope {\n real_server 10.0.0.2 80 {\n }\n}\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:1:1: virtual_server_group 'nope' is not defined"
         );
         let e = parse(
-        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n MISC_CHECK {\n misc_timeout 3\n }\n }\n}\n",
-        Dialect::Keepalived,
-    )
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n MISC_CHECK {\n misc_timeout 3\n }\n }\n}\n")
     .unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -498,7 +480,7 @@ mod tests {
         let text = "virtual_server_group empty {\n}\n\
 virtual_server group empty {\n real_server 10.0.0.2 80 {\n }\n}\n\
 virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n quorum_down \"/bin/alert down\" nobody\n real_server 10.0.0.2 8080 {\n }\n}\n";
-        let (m, w) = parse_ok(text, Dialect::Keepalived);
+        let (m, w) = parse_ok(text);
         assert_eq!(
             m.services.len(),
             1,

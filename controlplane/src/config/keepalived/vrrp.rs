@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::words::expanded;
-use super::{err, Cx};
+use super::words::{err, Cx};
 use crate::config::draft::Locus;
 use crate::config::draft::{VrrpInstanceDraft, VrrpScriptDraft};
 use crate::config::error::ConfigError;
@@ -499,7 +499,7 @@ mod tests {
     fn vrrp_derivations() {
         let inst = |body: &str| {
             let text = format!("vrrp_instance V {{\n virtual_router_id 1\n{body}\n}}\n");
-            parse_ok(&text, Dialect::Keepalived)
+            parse_ok(&text)
         };
         // Part C 4: priority from state.
         assert_eq!(inst(" state MASTER").0.vrrp.instances[0].priority, 255);
@@ -532,7 +532,7 @@ mod tests {
         // IPv6 addresses make an instance VRRPv3.
         let (m, _) = inst(" virtual_ipaddress {\n  2001:db8::1/64\n }");
         assert_eq!(m.vrrp.instances[0].version, 3);
-        let e = parse("vrrp_instance V {\n state MASTER\n}\n", Dialect::Keepalived).unwrap_err();
+        let e = parse("vrrp_instance V {\n state MASTER\n}\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent/test.conf:1:1: vrrp_instance V has no virtual_router_id"

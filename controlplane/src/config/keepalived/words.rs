@@ -1,17 +1,29 @@
-//! The readers every section shares: a keyword's block, value, number,
+//! The reading context ([`Cx`]) and the readers every section shares: a keyword's block, value, number,
 //! timer, boolean, address, and the `$NAME` check.
 
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::draft::CheckKindName;
+use crate::config::draft::{CheckKindName, Draft, Positions};
 use crate::config::error::{ConfigError, Warning};
 use crate::config::forms::parse_timer;
 use crate::config::lexer::{Node, Word};
 use crate::config::preprocess;
 
-use super::{err, Cx};
+/// The reading of one file: the draft so far, its positions, and where
+/// warnings and the errors of the items left out go.
+pub(super) struct Cx<'w> {
+    pub(super) draft: Draft,
+    pub(super) pos: Positions,
+    pub(super) warnings: &'w mut Vec<Warning>,
+    /// The errors of the items left out.
+    pub(super) errors: &'w mut Vec<ConfigError>,
+}
+
+pub(super) fn err(w: &Word, message: impl Into<String>) -> ConfigError {
+    ConfigError::new(w.pos.clone(), message)
+}
 
 /// Keywords whose words are a shell command (or a secret, a pattern):
 /// a `$NAME` there is the shell's (or plain text), as keepalived leaves
@@ -310,16 +322,13 @@ mod tests {
 
     #[test]
     fn a_missing_or_extra_value_warns_and_the_keyword_is_ignored() {
-        let (m, w) = parse_ok("global_defs {\n router_id\n}\n", Dialect::Keepalived);
+        let (m, w) = parse_ok("global_defs {\n router_id\n}\n");
         assert_eq!(m.global.router_id, None);
         assert_eq!(
             messages(&w),
             ["/nonexistent/test.conf:2:2: 'router_id' needs a value - ignoring"]
         );
-        let (m, w) = parse_ok(
-            "global_defs {\n router_id LB1 LB2\n}\n",
-            Dialect::Keepalived,
-        );
+        let (m, w) = parse_ok("global_defs {\n router_id LB1 LB2\n}\n");
         assert_eq!(m.global.router_id.as_deref(), Some("LB1"));
         assert_eq!(
             messages(&w),
@@ -329,16 +338,13 @@ mod tests {
 
     #[test]
     fn an_undefined_parameter_is_an_error_except_in_a_command() {
-        let e = parse("global_defs {\n router_id $RID\n}\n", Dialect::Keepalived).unwrap_err();
+        let e = parse("global_defs {\n router_id $RID\n}\n").unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("/nonexistent/test.conf:2:12: '$RID': parameter $RID is not defined"),
             "{e}"
         );
-        let (m, _) = parse_ok(
-            "vrrp_script chk {\n script \"/bin/check $HOME\"\n}\n",
-            Dialect::Keepalived,
-        );
+        let (m, _) = parse_ok("vrrp_script chk {\n script \"/bin/check $HOME\"\n}\n");
         assert_eq!(m.vrrp.scripts[0].script, "/bin/check $HOME");
     }
 }
