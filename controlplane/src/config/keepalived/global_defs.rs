@@ -273,14 +273,7 @@ impl Cx<'_> {
                 "checker_rlimit_rtime" => self.deprecated(n, "checker_rlimit_rttime"),
                 "bfd_rlimit_rtime" => self.deprecated(n, "bfd_rlimit_rttime"),
                 "vrrp_vmac_garp_intvl" => self.deprecated(n, "vrrp_garp_extra_if"),
-                _ if GLOBAL_UNSUPPORTED.contains(&kw) => {
-                    self.unsupported(n);
-                    break 'kw false;
-                }
-                _ => {
-                    self.unknown(n);
-                    break 'kw false;
-                }
+                _ => break 'kw self.not_ours(n, GLOBAL_UNSUPPORTED),
             }
             true
         };

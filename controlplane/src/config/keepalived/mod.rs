@@ -126,12 +126,8 @@ impl Cx<'_> {
                 "static_ipaddress" => self.static_addresses(n),
                 "static_routes" => self.static_routes(n),
                 "SSL" => self.ssl(n),
-                _ if TOP_UNSUPPORTED.contains(&kw) => {
-                    self.unsupported(n);
-                    Ok(())
-                }
                 _ => {
-                    self.unknown(n);
+                    self.not_ours(n, TOP_UNSUPPORTED);
                     Ok(())
                 }
             };

@@ -435,14 +435,7 @@ impl Cx<'_> {
                         }
                     }
                     "vmac_garp_intvl" => self.deprecated(n, "garp_extra_if"),
-                    _ if INSTANCE_UNSUPPORTED.contains(&kw) => {
-                        self.unsupported(n);
-                        break 'kw false;
-                    }
-                    _ => {
-                        self.unknown(n);
-                        break 'kw false;
-                    }
+                    _ => break 'kw self.not_ours(n, INSTANCE_UNSUPPORTED),
                 }
                 true
             };

@@ -109,6 +109,18 @@ impl Cx<'_> {
         self.warn(&n.key, m);
     }
 
+    /// A keyword its block does not act on: "not supported" when it is one
+    /// of `keepalived_knows`, else "unknown". Returns false (not a keyword
+    /// of the block: [`Cx::after`]'s `known`).
+    pub(super) fn not_ours(&mut self, n: &Node, keepalived_knows: &[&str]) -> bool {
+        if keepalived_knows.contains(&n.key.text.as_str()) {
+            self.unsupported(n);
+        } else {
+            self.unknown(n);
+        }
+        false
+    }
+
     pub(super) fn deprecated(&mut self, n: &Node, instead: &str) {
         let m = format!("{} is deprecated - please use '{instead}'", n.key.text);
         self.warn(&n.key, m);
