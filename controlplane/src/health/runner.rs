@@ -4,9 +4,11 @@
 //! no other check).
 //!
 //! Contract:
-//! - [`Checks::start`] runs the checkers of a model; [`Checks::reload`]
-//!   replaces the model, keeping the state of the checkers it still has
-//!   ([`Health::carry_over`]), and stops the old tasks;
+//! - [`Checks::start`] runs the checkers of a model on a runtime of its
+//!   own, [`Checks::start_on`] on the caller's (the tests' paused clock);
+//!   [`Checks::reload`] replaces the model, keeping the state of the
+//!   checkers it still has ([`Health::carry_over`]), and stops the old
+//!   tasks;
 //! - each task sleeps until its checker is due, probes with its timeout,
 //!   and hands the verdict to the shared [`Health`]; a change of a dest or
 //!   a quorum is logged once, with its reason, runs the configured
@@ -21,7 +23,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::runtime::{Handle, Runtime};
+use tokio::time::Instant;
 
 use crate::config::{model::dest_addr, Check, CheckKind, Model};
 
@@ -75,7 +80,11 @@ impl Board {
 
 /// The runtime and the board.
 pub struct Checks {
-    runtime: tokio::runtime::Runtime,
+    /// The runtime [`Checks::start`] made; `None` when started on the
+    /// caller's ([`Checks::start_on`]).
+    runtime: Option<Runtime>,
+    /// Where the tasks run.
+    handle: Handle,
     pub board: Arc<Board>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -84,17 +93,27 @@ pub struct Checks {
 const THREADS: usize = 2;
 
 impl Checks {
-    /// Start checking `model`'s real servers.
+    /// Start checking `model`'s real servers on a runtime of their own.
     pub fn start(model: Arc<Model>) -> std::io::Result<Checks> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(THREADS)
             .thread_name("rvs-checks")
             .enable_all()
             .build()?;
+        let mut c = Checks::start_on(runtime.handle().clone(), model);
+        c.runtime = Some(runtime);
+        Ok(c)
+    }
+
+    /// Start checking `model`'s real servers on the runtime of `handle`
+    /// (its clock is the checks' clock: a test's paused one, say). Call
+    /// [`Checks::omega`] from outside that runtime.
+    pub fn start_on(handle: Handle, model: Arc<Model>) -> Checks {
+        let _in_runtime = handle.enter();
         let start = Instant::now();
         let health = Health::new(&model, 0, &mut |w| fastrand::u64(0..=w));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Arc<Model>, Event)>();
-        runtime.spawn(async move {
+        handle.spawn(async move {
             while let Some((model, e)) = rx.recv().await {
                 announce(&model, &e);
             }
@@ -117,12 +136,13 @@ impl Checks {
             start,
         });
         let mut c = Checks {
-            runtime,
+            runtime: None,
+            handle,
             board,
             tasks: vec![],
         };
         c.spawn_all();
-        Ok(c)
+        c
     }
 
     /// Check `model` from now on, keeping what the old model's checkers
@@ -167,7 +187,7 @@ impl Checks {
             let target = target_of(&check, dest.addr.ip(), port);
             let board = Arc::clone(&self.board);
             let ssl = ssl.clone();
-            self.tasks.push(self.runtime.spawn(async move {
+            self.tasks.push(self.handle.spawn(async move {
                 check_loop(board, generation, id, check.kind, target, ssl).await;
             }));
         }
@@ -199,7 +219,7 @@ impl Checks {
             }
         }
         // Each gets a second, as keepalived gives its shutdown scripts.
-        self.runtime.block_on(async {
+        let scripts = async {
             for (service, cmd) in commands {
                 let child = tokio::process::Command::new("/bin/sh")
                     .arg("-c")
@@ -218,7 +238,11 @@ impl Checks {
                 };
                 tracing::info!(%service, command = %cmd, %status, "omega script");
             }
-        });
+        };
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(scripts),
+            None => self.handle.block_on(scripts),
+        }
     }
 }
 
@@ -281,7 +305,7 @@ async fn check_loop(
             }
             st.health.checker(id).due_ms()
         };
-        tokio::time::sleep_until((board.start + Duration::from_millis(due)).into()).await;
+        tokio::time::sleep_until(board.start + Duration::from_millis(due)).await;
         let began = Instant::now();
         let verdict = probe::probe(&kind, &target, ssl.as_deref()).await;
         let took = began.elapsed();
@@ -417,28 +441,46 @@ mod tests {
         Arc::new(m)
     }
 
-    /// Poll `f` every 20 ms for up to 10 s (an event awaited, not a time
-    /// asserted).
-    fn eventually(mut f: impl FnMut() -> bool) -> bool {
-        for _ in 0..500 {
+    /// Poll `f` every 20 ms of the checks' clock (paused: it jumps to the
+    /// next timer whenever the runtime is idle) until it holds, giving up
+    /// after 10 s of real time (an event awaited, not a time asserted: the
+    /// kernel and the notify scripts run in real time).
+    async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < give_up {
             if f() {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        false
+        f()
     }
 
     /// The whole loop on real sockets: a TCP_CHECK'd real server whose
     /// listener goes away is found down, the board says so, the requests
-    /// leave it out, and its notify_down runs; back, it returns.
-    #[test]
-    fn a_real_server_that_goes_away_is_taken_out_and_notified() {
+    /// leave it out, and its notify_down runs; back, it returns. The
+    /// checks' clock is paused: `delay_loop` and the timeouts cost no real
+    /// time.
+    #[tokio::test(start_paused = true)]
+    async fn a_real_server_that_goes_away_is_taken_out_and_notified() {
         let dir = std::env::temp_dir().join(format!("rvs-runner-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("notify.log");
+        // The real server accepts (and drops) each check's connection, so
+        // its backlog never fills however many checks the paused clock
+        // runs.
+        let serve = |l: std::net::TcpListener| {
+            l.set_nonblocking(true).unwrap();
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            tokio::spawn(async move {
+                loop {
+                    let _ = l.accept().await;
+                }
+            })
+        };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let server = serve(listener);
         let text = format!(
             "virtual_server 10.0.0.1 80 {{\n protocol TCP\n lb_kind NAT\n delay_loop 0.1\n \
              real_server 127.0.0.1 {port} {{\n  notify_down \"/bin/sh -c 'echo down >> {log}'\"\n  \
@@ -447,7 +489,7 @@ mod tests {
              real_server 127.0.0.2 {port} {{\n }}\n}}\n",
             log = log.display()
         );
-        let checks = Checks::start(model(&text)).unwrap();
+        let checks = Checks::start_on(Handle::current(), model(&text));
         let dests = |c: &Checks| -> Vec<String> {
             let st = c.board.lock();
             st.model
@@ -460,24 +502,25 @@ mod tests {
                 .collect()
         };
         assert_eq!(dests(&checks), ["127.0.0.1", "127.0.0.2"]);
-        drop(listener);
+        server.abort();
         assert!(
-            eventually(|| dests(&checks) == ["127.0.0.2"]),
+            eventually(|| dests(&checks) == ["127.0.0.2"]).await,
             "{:?}",
             dests(&checks)
         );
         assert!(checks.board.changed.swap(false, Ordering::Relaxed));
         let read = || std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(eventually(|| read() == "down\n"), "{:?}", read());
-        let _back = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert!(eventually(|| read() == "down\n").await, "{:?}", read());
+        let back = serve(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
         assert!(
-            eventually(|| dests(&checks).len() == 2),
+            eventually(|| dests(&checks).len() == 2).await,
             "{:?}",
             dests(&checks)
         );
-        assert!(eventually(|| read() == "down\nup\n"), "{:?}", read());
+        assert!(eventually(|| read() == "down\nup\n").await, "{:?}", read());
         assert!(checks.board.without_quorum().is_empty());
         drop(checks);
+        back.abort();
         let _ = std::fs::remove_dir_all(&dir);
     }
 
