@@ -8,11 +8,11 @@
 # demo's DR service (rr over both real servers).
 #
 # flood_run DIR DEFENSE SECONDS: with the lab up, sets the defence
-# (`rvsadm --set-defense DEFENSE`, e.g. drop_entry=1), fills the table with
-# a warm-up flood (FLOOD_WARMUP seconds, so the table's pages are touched
-# before resident memory is first read), then for SECONDS runs at once:
-#   - 10 long downloads of the real servers' 32 MiB big.bin (curl, rate
-#     limited so each lasts the whole flood), started before the flood;
+# (`rvsadm --set-defense DEFENSE`, e.g. drop_entry=1), starts 10 long
+# downloads of the real servers' 32 MiB big.bin (curl, rate limited so each
+# lasts until after the flood), fills the table with a warm-up flood
+# (FLOOD_WARMUP seconds, so the table's pages are touched before resident
+# memory is first read), then for SECONDS runs at once:
 #   - a spoofed random-source SYN flood from rvs-gen (--syn-only
 #     --random-src: 65 536 source addresses, random ports) to VIP:80,
 #     unpaced (FLOOD_RATE, if set, paces it);
@@ -20,9 +20,11 @@
 #     (Connection: close), 5 s timeout;
 #   - once a second, the defence's state (--list-defense: occupancy, drops)
 #     into DIR/occupancy.txt.
-# Then prints `key=value` lines (flood_sent, flood_mpps, req_ok, req_failed,
-# downloads_whole, downloads, occ_max (per cent), occ_samples, rss_before,
-# rss_after (KiB), entries_dropped, packets_dropped, conns_max) to stdout.
+# Then prints `key=value` lines to stdout: flood_sent, flood_mpps,
+# dp_rx_mpps (what the dataplane received while the flood ran: every frame,
+# the flood's and the clients'), req_ok, req_failed, downloads,
+# downloads_whole, occ_max (per cent), occ_samples, rss_before, rss_after
+# (KiB), entries_dropped, packets_dropped, conns_max.
 
 FLOOD_TABLE=${FLOOD_TABLE:-16384}
 FLOOD_WARMUP=${FLOOD_WARMUP:-3}
@@ -45,6 +47,9 @@ flood_lab_up() {
 # flood_defense_field NAME: a line of --list-defense.
 flood_defense_field() { rvsadm --list-defense | awk -v n="$1" '$1 == n { print $2 }'; }
 
+# flood_counter NAME: one of the dataplane's counters.
+flood_counter() { rvsadm --counters | awk -v n="$1" '$1 == n { print $2 }'; }
+
 flood_run() {
     local dir=$1 defense=$2 secs=$3 dp_pid lb_mac gen_pid wrk_pid sampler_pid i
     local rate=() dl_pids=()
@@ -57,19 +62,20 @@ flood_run() {
             --src "$FLOOD_SRC" --dst "$VIP:80" --proto tcp --flows 200000 --syn-only --random-src \
             --quiet "$@"
     }
+    # The downloads: each lasts about the warm-up and SECONDS + 5 s at its rate.
+    local limit=$((BIG_SIZE / (FLOOD_WARMUP + secs + 7)))
+    for ((i = 0; i < 10; i++)); do
+        ip netns exec "$NS_CLI" curl -s -o /dev/null --limit-rate "$limit" \
+            --max-time $((FLOOD_WARMUP + secs + 120)) -w '%{http_code} %{size_download}\n' \
+            "http://$VIP/big.bin" >"$dir/download-$i.txt" 2>&1 &
+        dl_pids+=($!)
+    done
+    sleep 1
     gen --seconds "$FLOOD_WARMUP" "${rate[@]}" >"$dir/warmup.txt" 2>&1 || return 1
     sleep 1.2 # the sweep judges the table once a second
     local rss_before
     rss_before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$dp_pid/status") || return 1
 
-    # The downloads: each lasts about SECONDS + 5 s at its rate.
-    local limit=$((BIG_SIZE / (secs + 5)))
-    for ((i = 0; i < 10; i++)); do
-        ip netns exec "$NS_CLI" curl -s -o /dev/null --limit-rate "$limit" \
-            --max-time $((secs + 120)) -w '%{http_code} %{size_download}\n' \
-            "http://$VIP/big.bin" >"$dir/download-$i.txt" 2>&1 &
-        dl_pids+=($!)
-    done
     (
         end=$((SECONDS + secs + 2))
         while ((SECONDS < end)); do
@@ -80,6 +86,8 @@ flood_run() {
     ) >"$dir/occupancy.txt" 2>&1 &
     sampler_pid=$!
     sleep 1
+    local rx0 t0
+    rx0=$(flood_counter rx_packets) t0=$(date +%s.%N)
     gen --seconds "$secs" "${rate[@]}" >"$dir/flood.txt" 2>&1 &
     gen_pid=$!
     ip netns exec "$NS_CLI" wrk -t1 -c4 -d"${secs}s" --timeout 5s -H 'Connection: close' \
@@ -87,7 +95,11 @@ flood_run() {
     wrk_pid=$!
     local rc=0
     wait "$gen_pid" || rc=1
-    wait "$wrk_pid" || rc=1
+    local rx1 t1
+    rx1=$(flood_counter rx_packets) t1=$(date +%s.%N)
+    # wrk fails when it cannot connect at all (a defence dropping every new
+    # connection): a figure, counted as a failed request, not a failed run.
+    wait "$wrk_pid" || grep -q 'unable to connect' "$dir/wrk.txt" || rc=1
     wait "$sampler_pid" || true
     for i in "${dl_pids[@]}"; do wait "$i" || true; done
     local rss_after whole=0 f
@@ -101,7 +113,9 @@ flood_run() {
     non2xx=$(awk '/Non-2xx/ { print $NF }' "$dir/wrk.txt")
     echo "flood_sent=$(grep -o 'sent=[0-9]*' "$dir/flood.txt" | cut -d= -f2)"
     echo "flood_mpps=$(grep -o 'mpps=[0-9.]*' "$dir/flood.txt" | cut -d= -f2)"
+    awk -v a="$rx0" -v b="$rx1" -v s="$t0" -v e="$t1" 'BEGIN { printf "dp_rx_mpps=%.4f\n", (b - a) / (e - s) / 1e6 }'
     echo "req_ok=$((${requests:-0} - ${non2xx:-0}))"
+    ((${requests:-0} > 0)) || errors=$((errors + 1))
     echo "req_failed=$((errors + ${non2xx:-0}))"
     echo "downloads=${#dl_pids[@]}"
     echo "downloads_whole=$whole"
