@@ -24,7 +24,8 @@
 # dp_rx_mpps (what the dataplane received while the flood ran: every frame,
 # the flood's and the clients'), req_ok, req_failed, downloads,
 # downloads_whole, occ_max (per cent), occ_samples, rss_before, rss_after
-# (KiB), entries_dropped, packets_dropped, conns_max.
+# (KiB), entries_dropped, packets_dropped, entries (rvsadm -Ln's active and
+# inactive connections at the flood's end), conns_max.
 
 FLOOD_TABLE=${FLOOD_TABLE:-16384}
 FLOOD_WARMUP=${FLOOD_WARMUP:-3}
@@ -95,8 +96,10 @@ flood_run() {
     wrk_pid=$!
     local rc=0
     wait "$gen_pid" || rc=1
-    local rx1 t1
+    local rx1 t1 entries
     rx1=$(flood_counter rx_packets) t1=$(date +%s.%N)
+    # The table's entries as the listing counts them (active + inactive).
+    entries=$(rvsadm -Ln | awk '$1 == "->" && $2 ~ /^[0-9]/ { s += $5 + $6 } END { print s + 0 }')
     # wrk fails when it cannot connect at all (a defence dropping every new
     # connection): a figure, counted as a failed request, not a failed run.
     wait "$wrk_pid" || grep -q 'unable to connect' "$dir/wrk.txt" || rc=1
@@ -125,6 +128,7 @@ flood_run() {
     echo "rss_after=$rss_after"
     echo "entries_dropped=$(flood_defense_field entries_dropped)"
     echo "packets_dropped=$(flood_defense_field packets_dropped)"
+    echo "entries=$entries"
     echo "conns_max=$FLOOD_TABLE"
     return "$rc"
 }
