@@ -5,16 +5,22 @@
 //!
 //!   rvs-gen --iface IF --dst-mac MAC --src IP --dst IP:PORT
 //!           [--flows N] [--proto udp|tcp] [--count N] [--seconds S]
-//!           [--rate PPS] [--batch B] [--ack-only] [--quiet]
+//!           [--rate PPS] [--batch B] [--ack-only] [--syn-only]
+//!           [--random-src] [--quiet]
 //!
 //! Flows differ by source port (from 1024 on; past 60 000 flows, by source
-//! address too: `--src` is the first of consecutive addresses). UDP frames
+//! address too: `--src` is the first of consecutive addresses).
+//! `--random-src`: each flow's source is drawn pseudo-randomly (a fixed
+//! seed, so runs repeat) from the 65 536 addresses from `--src` on, its port
+//! from 1024..65535: a spoofed-source flood's spread. UDP frames
 //! are 60 bytes (64 on the wire), 18 bytes of payload. TCP: the first pass
 //! sends each flow's SYN, every later packet is an ACK, so a load balancer
 //! that schedules on SYNs makes its entries first. `--ack-only`: ACKs from
 //! the start, which conntrack (`nf_conntrack_tcp_loose`) takes as
 //! connections already established; after a SYN that nobody answered it
-//! would call the ACKs invalid, and NAT would skip them.
+//! would call the ACKs invalid, and NAT would skip them. `--syn-only`:
+//! every pass sends SYNs again (a SYN flood that cycles through `--flows`
+//! sources).
 //! Ends with one line: `sent=N seconds=S mpps=R retries=E`.
 
 use std::io::IsTerminal;
@@ -39,6 +45,8 @@ struct Args {
     rate: Option<f64>,
     batch: usize,
     ack_only: bool,
+    syn_only: bool,
+    random_src: bool,
     quiet: bool,
 }
 
@@ -46,7 +54,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: rvs-gen --iface IF --dst-mac MAC --src IP --dst IP:PORT [--flows N] \
          [--proto udp|tcp] [--count N] [--seconds S] [--rate PPS] [--batch B] [--ack-only] \
-         [--quiet]"
+         [--syn-only] [--random-src] [--quiet]"
     );
     std::process::exit(2)
 }
@@ -66,6 +74,8 @@ fn parse_args() -> Args {
         rate: None,
         batch: 64,
         ack_only: false,
+        syn_only: false,
+        random_src: false,
         quiet: false,
     };
     while let Some(k) = it.next() {
@@ -76,6 +86,14 @@ fn parse_args() -> Args {
             }
             "--ack-only" => {
                 a.ack_only = true;
+                continue;
+            }
+            "--syn-only" => {
+                a.syn_only = true;
+                continue;
+            }
+            "--random-src" => {
+                a.random_src = true;
                 continue;
             }
             _ => {}
@@ -121,7 +139,7 @@ fn parse_args() -> Args {
         }
     }
     match (iface, dst_mac, src, dst) {
-        (Some(i), Some(m), Some(s), Some(d)) if d.is_ipv4() => {
+        (Some(i), Some(m), Some(s), Some(d)) if d.is_ipv4() && !(a.ack_only && a.syn_only) => {
             a.iface = i;
             a.dst_mac = m;
             a.src = s;
@@ -130,6 +148,17 @@ fn parse_args() -> Args {
         }
         _ => usage(),
     }
+}
+
+/// SplitMix64 of `i`: a well-spread pseudo-random value per flow, the same
+/// on every run.
+fn splitmix64(i: u64) -> u64 {
+    let mut z = i
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn fail(what: &str) -> ! {
@@ -200,6 +229,11 @@ fn main() {
         .ok()
         .unwrap_or_else(|| usage());
     let flow = |i: usize| {
+        if a.random_src {
+            let r = splitmix64(i as u64);
+            let addr = Ipv4Addr::from(u32::from(a.src).wrapping_add((r >> 48) as u32));
+            return SocketAddr::new(IpAddr::V4(addr), 1024 + (r % 64_512) as u16);
+        }
         let addr = Ipv4Addr::from(u32::from(a.src) + (i / FLOWS_PER_ADDR) as u32);
         SocketAddr::new(IpAddr::V4(addr), 1024 + (i % FLOWS_PER_ADDR) as u16)
     };
@@ -213,7 +247,7 @@ fn main() {
     let first: Vec<Vec<u8>> = (0..a.flows)
         .map(|i| build(i, if a.ack_only { ACK } else { SYN }))
         .collect();
-    let later: Vec<Vec<u8>> = if a.tcp {
+    let later: Vec<Vec<u8>> = if a.tcp && !a.syn_only {
         (0..a.flows).map(|i| build(i, ACK)).collect()
     } else {
         Vec::new()
@@ -252,7 +286,7 @@ fn main() {
         iov.clear();
         msgs.clear();
         for _ in 0..n {
-            let f = if pass == 0 || !a.tcp {
+            let f = if pass == 0 || later.is_empty() {
                 &first[k]
             } else {
                 &later[k]

@@ -87,9 +87,9 @@ mod v6;
 
 pub use frag::{frag_owner, Release, FRAG_ENTRIES, FRAG_ENTRY_MS, HOLD_BYTES, HOLD_MS, HOLD_SLOTS};
 use outbox::Outbox;
-pub use synced::{screen, sync_owner, Screened};
 use ratelimit::IcmpLimiter;
 pub use ratelimit::{parse_ratemask6, IcmpLimits};
+pub use synced::{screen, sync_owner, Screened};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
