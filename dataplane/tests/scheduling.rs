@@ -972,3 +972,34 @@ fn only_mh_dr_and_tun_services_without_persistence_adopt() {
         assert!(matches!(d.syn(c, 1001, V80, 1), Sent::To(_)), "{what}");
     }
 }
+
+#[test]
+fn a_full_table_sends_mh_flows_where_the_maglev_table_says() {
+    // One director's table is full, the other's is not: a new flow still
+    // reaches the same dest on both (the stateless pick is mh's own).
+    let policy = ConnPolicy::default();
+    let mut full = Director::sized(policy, 64);
+    full.add_service(tcp_svc(80), sched("mh"));
+    for rs in [RS1, RS2, RS3] {
+        full.add_dest(tcp_svc(80), rs, 80, 1);
+    }
+    let mut roomy = with_service(policy, sched("mh"), &[(RS3, 1), (RS2, 1), (RS1, 1)]);
+    let mut n = 0u16;
+    while full.counter(Counter::ConnTableFull) == 0 {
+        full.syn(
+            Ipv4Addr::new(203, 0, 113, (n % 200) as u8),
+            1000 + n,
+            V80,
+            1,
+        );
+        n += 1;
+        assert!(n < 1000, "the table fills");
+    }
+    for k in 0..100u8 {
+        let c = Ipv4Addr::new(198, 51, 100, k + 1);
+        let got = full.tcp(c, 5000, V80, flags::ACK, 1);
+        assert!(matches!(got, Sent::To(_)), "{got:?}");
+        assert_eq!(got, roomy.syn(c, 5000, V80, 1), "client {c}");
+    }
+    assert!(full.counter(Counter::ForwardStateless) >= 100);
+}

@@ -374,6 +374,13 @@ impl Core {
                 });
                 let dest = match template {
                     Some(d) => d,
+                    // mh picks from the packet alone: the same dest as
+                    // with an entry, and as every other director's.
+                    None if service.scheduler.same_pick_everywhere() => {
+                        let d = self.schedule(service, flow, now_ms)?;
+                        self.stats.count(Counter::ForwardStateless);
+                        d
+                    }
                     None => self.pick_stateless(service, flow)?,
                 };
                 if sees_replies(dest.forward as u8) {
