@@ -24,7 +24,11 @@
 //!   dataplane is left alone;
 //! - the daemon holds no state the dataplane needs: stopping or restarting
 //!   it never touches forwarding;
-//! - SIGTERM and SIGINT stop it.
+//! - with a `bgp` block, every reconcile also brings the BIRD beside it
+//!   up to date ([`crate::bgp`]): the VIPs announced, or withdrawn when
+//!   their services lose quorum, the dataplane does not answer, or the
+//!   director is drained (a change of the drain reconciles at once);
+//! - SIGTERM and SIGINT stop it, withdrawing the BGP routes first.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -150,6 +154,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
         }
     }
     let counters = Arc::new(metrics::ConfigCounters::default());
+    let mut bgp = crate::bgp::Driver::new();
     let model = match load(&opts.config) {
         Ok(l) => {
             counters.loaded(l.errors);
@@ -184,9 +189,10 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 let socket = opts.socket.clone();
                 let board = Arc::clone(&checks.board);
                 let counters = Arc::clone(&counters);
+                let bgp = bgp.status();
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board, &counters));
+                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &bgp));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -201,6 +207,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
     }
     let mut call = |r: Request| rvs_api::call(&opts.socket, r);
     let mut last: Option<Instant> = None;
+    let mut drain = None;
     while !stop.load(Ordering::Relaxed) {
         let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
         if reload.swap(false, Ordering::Relaxed) {
@@ -237,33 +244,38 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 }
             }
         }
+        let drain_now = crate::bgp::drain_now(&checks.board);
         if checks.board.changed.swap(false, Ordering::Relaxed)
             | ha.board.changed.swap(false, Ordering::Relaxed)
+            | (std::mem::replace(&mut drain, drain_now) != drain_now)
         {
             now_due = true;
         }
         if now_due {
             last = Some(Instant::now());
-            reconcile_once(&desired(&checks.board, &ha), &mut call);
+            let up = reconcile_once(&desired(&checks.board, &ha), &mut call);
+            crate::bgp::step_board(&mut bgp, &checks.board, up);
         }
         std::thread::sleep(TICK);
     }
+    bgp.withdraw_all();
     ha.stop();
     checks.omega();
     tracing::info!("stopping (the dataplane keeps forwarding)");
     0
 }
 
-/// Compare and, when they differ, send the plan as one batch.
+/// Compare and, when they differ, send the plan as one batch; false when
+/// the dataplane does not answer.
 fn reconcile_once(
     desired: &Desired,
     call: &mut dyn FnMut(Request) -> Result<Response, rvs_api::FrameError>,
-) {
+) -> bool {
     let current = match reconcile::fetch(call) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the dataplane's state (is rvs-dataplane running?)");
-            return;
+            return false;
         }
     };
     // The sync daemons are the dataplane's sockets, not part of its state:
@@ -293,6 +305,7 @@ fn reconcile_once(
             Err(e) => tracing::warn!(error = ?e, "cannot send the change"),
         }
     }
+    true
 }
 
 /// A minimal HTTP/1.1 server for `GET /metrics`: one request per
@@ -303,9 +316,10 @@ fn serve_metrics(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket, board, counters) {
+        if let Err(e) = answer(stream, socket, board, counters, bgp) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
@@ -316,6 +330,7 @@ fn answer(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -334,10 +349,14 @@ fn answer(
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, body) = match scrape(socket, board, counters) {
+    let (status, mut body) = match scrape(socket, board, counters) {
         Ok(text) => ("200 OK", text),
-        Err(e) => ("503 Service Unavailable", format!("rvs-dataplane: {e}\n")),
+        Err(e) => ("503 Service Unavailable", format!("# rvs-dataplane: {e}\n")),
     };
+    // The control plane's own BGP state, even when the dataplane is down.
+    body.push_str(&crate::bgp::metrics(
+        &bgp.lock().unwrap_or_else(|p| p.into_inner()),
+    ));
     write!(
         out,
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

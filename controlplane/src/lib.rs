@@ -10,6 +10,8 @@
 //!   and serves `/metrics`;
 //! - [`health`]: keepalived's and ldirectord's health checks, whose
 //!   verdicts shape what the daemon applies;
+//! - [`bgp`]: the VIPs' routes, announced through the BIRD beside the
+//!   daemon;
 //! - [`ha`], [`tracking`]: VRRP instances (the sans-IO routers of
 //!   `rvs-vrrp` on raw sockets) and their trackers.
 //!
@@ -17,6 +19,7 @@
 //! DPDK: it talks to `rvs-dataplane` only through the admin API of
 //! `rvs-api`.
 
+pub mod bgp;
 pub mod config;
 pub mod daemon;
 pub mod ha;

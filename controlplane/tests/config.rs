@@ -1207,6 +1207,43 @@ fn gen_service(r: &mut Rng, i: u64, pools: &[String]) -> model::Service {
         smtp_alert: r.coin(),
         sorry_server,
         dests,
+        bgp_communities: gen_communities(r),
+    }
+}
+
+fn gen_communities(r: &mut Rng) -> Vec<rvs_controlplane::config::bgp::Community> {
+    use rvs_controlplane::config::bgp::Community;
+    (0..r.below(3))
+        .map(|_| {
+            if r.coin() {
+                Community::Standard(r.below(65536) as u16, r.below(65536) as u16)
+            } else {
+                Community::Large(r.below(1 << 32) as u32, r.below(9) as u32, u32::MAX)
+            }
+        })
+        .collect()
+}
+
+fn gen_bgp(r: &mut Rng) -> rvs_controlplane::config::bgp::Bgp {
+    use rvs_controlplane::config::bgp::{Bgp, Neighbor};
+    Bgp {
+        bird_socket: "/run/bird/bird.ctl".into(),
+        bird_include: format!("/etc/bird/{}.conf", r.word()).into(),
+        local_as: 1 + r.below(u64::from(u32::MAX) - 1) as u32,
+        router_id: r.maybe(|r| std::net::Ipv4Addr::from(r.below(1 << 32) as u32)),
+        local_address: r.maybe(|r| gen_ip(r.coin(), 7, 1)),
+        local_port: r.maybe(|r| 1 + r.below(65535) as u16),
+        neighbors: (0..1 + r.below(3))
+            .map(|i| Neighbor {
+                address: gen_ip(r.coin(), 8, i),
+                asn: 1 + r.below(70000) as u32,
+                port: r.maybe(|r| 1 + r.below(65535) as u16),
+            })
+            .collect(),
+        hold_time: 3 + r.below(1000) as u16,
+        bfd: r.coin(),
+        communities: gen_communities(r),
+        drain: r.coin(),
     }
 }
 
@@ -1392,6 +1429,7 @@ fn gen_model(seed: u64) -> Model {
             sync_groups,
             instances,
         },
+        bgp: r.maybe(gen_bgp),
     }
 }
 

@@ -16,6 +16,13 @@
 //!   [-P 1.0|1.1] [-t SECONDS]` is keepalived's `genhash`: GET the page and
 //!   print `MD5SUM = <hex>`, the digest HTTP_GET's `digest` takes; exit 0,
 //!   or 1 when the page cannot be fetched;
+//! - `rvs-controlplane --drain on|off|config --config FILE` sets the
+//!   drain of the director whose daemon runs FILE (its `bgp` block): `on`
+//!   withdraws every VIP, `off` announces them again whatever the block's
+//!   `drain` says, `config` goes back to the block's `drain`. It writes the
+//!   state file [`rvs_controlplane::bgp::drain_file`], which the running
+//!   daemon reads every 100 ms; exit 0, or 1 when FILE has no usable `bgp`
+//!   block or the file cannot be written;
 //! - `-h`/`--help` prints the usage to stdout and exits 0;
 //! - `rvs-controlplane --config FILE [--metrics ADDR] [--socket PATH]
 //!   [--log-format text|json] [--config-id ID]` runs the daemon
@@ -49,6 +56,12 @@ Usage:
                                            run the daemon: keep the dataplane as
                                            FILE says (SIGHUP re-reads it), serve
                                            /metrics on ADDR:PORT
+  rvs-controlplane --drain on|off|config --config FILE [--config-id ID]
+                                           drain the director running FILE:
+                                           withdraw (on) or announce (off) its
+                                           VIPs' BGP routes; config: as FILE's
+                                           bgp block says (existing connections
+                                           keep being served either way)
   rvs-controlplane genhash -s IP -p PORT -u PATH [-S] [-V HOST] [-P 1.0|1.1]
                    [-t SECONDS]            keepalived's genhash: print the MD5 of
                                            the page (-S: over TLS) for HTTP_GET's
@@ -65,6 +78,8 @@ Warnings and errors go to stderr as FILE:LINE:COL: message. keepalived.conf
 loads as keepalived loads it: an item in error (a virtual_server, a
 real_server, a vrrp_instance, a route ...) is left out and the rest loads;
 ldirectord.cf and TOML load all or nothing.
+--drain writes <bird_include>.drain, read by the running daemon at once; it
+holds across reloads and restarts until --drain config.
 The admin socket is --socket, else $RVS_ADMIN_SOCKET, else /run/rvs/admin.sock.
 ";
 
@@ -183,6 +198,12 @@ enum Mode {
         config: PathBuf,
         config_id: Option<String>,
     },
+    /// Set the drain of the daemon running `config`.
+    Drain {
+        config: PathBuf,
+        config_id: Option<String>,
+        drain: Option<bool>,
+    },
     /// The daemon: apply the configuration and keep it applied.
     Run {
         config: PathBuf,
@@ -203,11 +224,20 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
     let mut socket: Option<String> = None;
     let mut json_logs = false;
     let mut config_id: Option<String> = None;
+    let mut drain: Option<Option<bool>> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Mode::Help),
             "--check" | "-t" => check = true,
+            "--drain" => {
+                drain = Some(match it.next().map(String::as_str) {
+                    Some("on") => Some(true),
+                    Some("off") => Some(false),
+                    Some("config") => None,
+                    _ => return Err("--drain is on, off or config".to_string()),
+                })
+            }
             "--metrics" => {
                 let v = it.next().ok_or("option --metrics needs ADDR:PORT")?;
                 metrics = Some(
@@ -252,7 +282,16 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
         }
     }
     let config = config.ok_or_else(|| "--config FILE is required".to_string())?;
-    Ok(if check {
+    Ok(if let Some(drain) = drain {
+        if check {
+            return Err("--drain and --check do not go together".to_string());
+        }
+        Mode::Drain {
+            config,
+            config_id,
+            drain,
+        }
+    } else if check {
         Mode::Check { config, config_id }
     } else {
         Mode::Run {
@@ -337,6 +376,49 @@ fn check(path: &std::path::Path, opts: &config::Options) -> ExitCode {
     }
 }
 
+/// `--drain`: write the state file of the `bgp` block of `path`.
+fn drain(path: &std::path::Path, opts: &config::Options, drain: Option<bool>) -> ExitCode {
+    let bgp = match config::load_report(path, opts) {
+        Ok(r) if r.usable() => r.model.bgp,
+        Ok(r) => {
+            for e in &r.errors {
+                eprintln!("{}: error: {}", e.pos, e.message);
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("{}: error: {}", e.pos, e.message);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let Some(bgp) = bgp else {
+        eprintln!(
+            "rvs-controlplane: {}: no usable bgp block: nothing to drain",
+            path.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let file = rvs_controlplane::bgp::drain_file(&bgp);
+    match rvs_controlplane::bgp::set_drain(&file, drain) {
+        Ok(()) => {
+            let what = match drain {
+                Some(true) => "on: every VIP withdrawn".to_string(),
+                Some(false) => "off: the VIPs with quorum announced".to_string(),
+                None => format!(
+                    "as the configuration says ({})",
+                    if bgp.drain { "on" } else { "off" }
+                ),
+            };
+            println!("drain {what} ({})", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rvs-controlplane: {}: {e}", file.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .skip(1)
@@ -349,6 +431,11 @@ fn main() -> ExitCode {
         }
         Ok(Mode::Check { config, config_id }) => check(&config, &options(config_id)),
         Ok(Mode::Genhash(g)) => genhash(&g),
+        Ok(Mode::Drain {
+            config,
+            config_id,
+            drain: d,
+        }) => drain(&config, &options(config_id), d),
         Ok(Mode::Run {
             config,
             metrics,
@@ -449,6 +536,25 @@ mod tests {
         assert!(parse_args(&args("--check --config")).is_err());
         assert!(parse_args(&args("--check --config a --config b")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());
+        assert_eq!(
+            parse_args(&args("--drain on --config k.conf")),
+            Ok(Mode::Drain {
+                config: PathBuf::from("k.conf"),
+                config_id: None,
+                drain: Some(true)
+            })
+        );
+        assert_eq!(
+            parse_args(&args("--config k.conf --drain config")),
+            Ok(Mode::Drain {
+                config: PathBuf::from("k.conf"),
+                config_id: None,
+                drain: None
+            })
+        );
+        assert!(parse_args(&args("--drain maybe --config k.conf")).is_err());
+        assert!(parse_args(&args("--drain on --check --config k.conf")).is_err());
+        assert!(parse_args(&args("--drain off")).is_err(), "needs --config");
         let Ok(Mode::Genhash(g)) = parse_args(&args("genhash -S -s 10.0.0.1 -u /x -V www -P 1.1"))
         else {
             panic!("genhash")

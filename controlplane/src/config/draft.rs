@@ -44,6 +44,9 @@ pub struct Draft {
     pub services: Vec<ServiceDraft>,
     #[serde(default, skip_serializing_if = "VrrpDraft::is_empty")]
     pub vrrp: VrrpDraft,
+    /// `bgp { ... }` / `[bgp]`: routes announced through BIRD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<super::bgp::Bgp>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -544,6 +547,9 @@ pub struct ServiceDraft {
     pub sorry_server: Option<SorryDraft>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dest: Vec<DestDraft>,
+    /// `bgp_community`: added to the communities of this service's VIPs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bgp_communities: Vec<super::bgp::Community>,
 }
 
 /// `sorry_server IP [PORT]` + `sorry_server_inhibit` + `sorry_server_lvs_method`.

@@ -526,6 +526,7 @@ impl Cx<'_> {
                 "static_ipaddress" => self.static_addresses(n),
                 "static_routes" => self.static_routes(n),
                 "SSL" => self.ssl(n),
+                "bgp" => self.bgp(n),
                 _ if TOP_UNSUPPORTED.contains(&kw) => {
                     self.unsupported(n);
                     Ok(())
@@ -537,6 +538,18 @@ impl Cx<'_> {
             };
             self.keep(r);
         }
+    }
+
+    /// `bgp { ... }` ([`super::bgp`]): all or nothing, once.
+    fn bgp(&mut self, n: &Node) -> Result<(), ConfigError> {
+        if self.draft.bgp.is_some() {
+            return Err(err(
+                &n.key,
+                "bgp: the block is given twice (the first one applies)",
+            ));
+        }
+        self.draft.bgp = Some(super::bgp::from_keepalived(n, self.warnings)?);
+        Ok(())
     }
 
     /// `global_defs`, keyword by keyword: one in error is ignored.
@@ -1737,6 +1750,9 @@ impl Cx<'_> {
                     "weight" => s.weight = Some(self.weight(n)?),
                     "smtp_alert" => s.smtp_alert = self.boolean(n).or(s.smtp_alert),
                     "laddr_group_name" => s.laddr_pool = self.value(n).map(|v| v.text.clone()),
+                    "bgp_community" => s
+                        .bgp_communities
+                        .extend(super::bgp::service_communities(n)?),
                     "real_server" => {
                         // A real server in error is lost alone, as
                         // keepalived skips its block.

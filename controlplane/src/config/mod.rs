@@ -38,6 +38,7 @@
 //!   an empty dataplane; [`Model::to_toml`] the native text that reads back
 //!   to the same model.
 
+pub mod bgp;
 pub mod draft;
 pub mod error;
 pub mod forms;

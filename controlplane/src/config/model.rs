@@ -58,6 +58,8 @@ pub struct Model {
     pub network: Network,
     /// VRRP instances, sync groups and scripts, for the VRRP engine.
     pub vrrp: Vrrp,
+    /// Routes announced through BIRD ([`crate::bgp`]).
+    pub bgp: Option<super::bgp::Bgp>,
 }
 
 impl Model {
@@ -387,6 +389,8 @@ pub struct Service {
     pub smtp_alert: bool,
     pub sorry_server: Option<SorryServer>,
     pub dests: Vec<Dest>,
+    /// `bgp_community`: added to the communities of this service's VIPs.
+    pub bgp_communities: Vec<super::bgp::Community>,
 }
 
 impl Service {

@@ -106,6 +106,7 @@ pub fn resolve_items(draft: &Draft, pos: &Positions) -> (Model, Vec<Warning>, Ve
         services,
         network,
         vrrp,
+        bgp: draft.bgp.clone(),
     };
     (model, r.warnings, r.errors)
 }
@@ -658,6 +659,7 @@ impl Resolver<'_> {
             smtp_alert,
             sorry_server,
             dests,
+            bgp_communities: sd.bgp_communities.clone(),
         }))
     }
 

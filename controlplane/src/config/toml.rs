@@ -140,6 +140,7 @@ pub fn to_draft(model: &Model) -> Draft {
         groups: Vec::new(),
         services: Vec::new(),
         vrrp: vrrp_draft(model),
+        bgp: model.bgp.clone(),
     };
     for s in &model.services {
         if let Some(name) = &s.group {
@@ -214,6 +215,7 @@ fn service_draft(s: &Service) -> ServiceDraft {
     d.hysteresis = Some(s.hysteresis);
     d.quorum_up = s.quorum_up.clone();
     d.quorum_down = s.quorum_down.clone();
+    d.bgp_communities = s.bgp_communities.clone();
     d.smtp_alert = Some(s.smtp_alert);
     d.sorry_server = s.sorry_server.as_ref().map(|x| SorryDraft {
         address: AddrPort(x.addr),

@@ -1,0 +1,372 @@
+//! The BGP driver against real BIRDs (Debian's bird2): a "router" BIRD and
+//! the director's BIRD, driven by [`rvs_controlplane::bgp::Driver`], in
+//! network namespaces of their own: the test runs itself again under
+//! `unshare --net` (the director's namespace, 10.99.0.2 port 1790) and
+//! starts the router in a namespace inside that one (`unshare --net`
+//! again, 10.99.0.1 port 1791), the two joined by a veth pair (BIRD
+//! refuses a next hop on the loopback). Nothing touches the host's
+//! network namespace.
+//!
+//! Under CI=true the test runs or fails (bird, birdc and unshare are
+//! needed: `scripts/setup` installs bird2); outside CI it is skipped, with
+//! the reason, when they are missing.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rvs_controlplane::bgp::{self, Driver, Status};
+use rvs_controlplane::config::{parse, Dialect, Model};
+
+const INSIDE: &str = "RVS_BIRD_TEST_NETNS";
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Re-run this test in a new network namespace, or say why not.
+#[test]
+fn real_bird() {
+    if std::env::var_os(INSIDE).is_some() {
+        inside();
+        return;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing: Vec<&str> = ["bird", "birdc", "unshare", "ip"]
+        .into_iter()
+        .filter(|c| !have(c))
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            !ci,
+            "CI=true: {missing:?} missing (scripts/setup installs bird2)"
+        );
+        eprintln!("skipped: {missing:?} not installed (scripts/setup installs bird2)");
+        return;
+    }
+    let me = std::env::current_exe().expect("the test binary");
+    let out = Command::new("unshare")
+        .arg("--net")
+        .arg(&me)
+        .args(["real_bird", "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .output()
+        .expect("unshare runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() && !ci && text.contains("unshare failed") {
+        eprintln!("skipped: cannot make a network namespace here:\n{text}");
+        return;
+    }
+    assert!(out.status.success(), "inside the namespace:\n{text}");
+    assert!(text.contains("1 passed"), "the test ran inside:\n{text}");
+}
+
+/// A BIRD started by the test in the foreground, killed (its pid) when
+/// dropped.
+struct Bird {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl Bird {
+    /// Start BIRD with `conf`, in the network namespace of process
+    /// `netns` if given (else this one).
+    fn start(dir: &Path, name: &str, conf: &str, netns: Option<u32>) -> Bird {
+        let conf_path = dir.join(format!("{name}.conf"));
+        std::fs::write(&conf_path, conf).expect("writes bird.conf");
+        let socket = dir.join(format!("{name}.ctl"));
+        let mut cmd = match netns {
+            Some(pid) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/proc/{pid}/ns/net")).arg("bird");
+                c
+            }
+            None => Command::new("bird"),
+        };
+        let child = cmd
+            .arg("-f")
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-s")
+            .arg(&socket)
+            .arg("-P")
+            .arg(dir.join(format!("{name}.pid")))
+            .spawn()
+            .expect("bird runs");
+        let mut bird = Bird { child, socket };
+        eventually(&format!("bird {name} answers"), || {
+            if let Ok(Some(st)) = bird.child.try_wait() {
+                panic!("bird {name} exited: {st}");
+            }
+            bird.birdc("show status").contains("Daemon is up")
+        });
+        bird
+    }
+
+    fn birdc(&self, cmd: &str) -> String {
+        let out = Command::new("birdc")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(cmd.split_whitespace())
+            .output()
+            .expect("birdc runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Bird {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait (up to a minute: BGP's timers) for `what` to hold.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn model(dir: &Path, socket: &Path, extra: &str) -> Model {
+    let text = format!(
+        "bgp {{\n  bird_socket {}\n  bird_include {}\n  local_as 65001\n  local_address 10.99.0.2\n  \
+         local_port 1790\n  neighbor 10.99.0.1 65000 port 1791\n  hold_time 3\n  \
+         community 65000:100\n  community 65000:1:2\n{extra}}}\n\
+         virtual_server 198.18.5.100 80 {{\n  lb_algo mh\n  lb_kind DR\n  protocol TCP\n  \
+         bgp_community 65000:200\n  real_server 10.0.0.1 80 {{\n  }}\n}}\n\
+         virtual_server 198.18.5.101 80 {{\n  lb_algo rr\n  protocol TCP\n  real_server 10.0.0.2 80 {{\n  }}\n}}\n\
+         virtual_server 2001:db8::100 80 {{\n  protocol TCP\n  real_server 2001:db8::1 80 {{\n  }}\n}}\n",
+        socket.display(),
+        dir.join("rvs.conf").display()
+    );
+    parse(&text, Path::new("k.conf"), Dialect::Keepalived)
+        .expect("the test's configuration")
+        .0
+}
+
+fn step(d: &mut Driver, m: &Model, quorum: &[bool], up: bool, drained: bool) -> Status {
+    let vips = bgp::decide(m, &|i| quorum[i], up, drained);
+    d.step(m.bgp.as_ref(), &vips, drained);
+    let st = d.status();
+    let st = st.lock().expect("status").clone();
+    st
+}
+
+fn announced(st: &Status, vip: &str) -> bool {
+    let vip: IpAddr = vip.parse().expect("an address");
+    st.announced
+        .iter()
+        .find(|(a, _)| *a == vip)
+        .map(|(_, b)| *b)
+        .expect("a configured VIP")
+}
+
+fn inside() {
+    // The router's namespace: a process that sleeps in it (killed at the
+    // end), joined to this one by a veth pair.
+    let mut holder = Command::new("unshare")
+        .args(["--net", "sleep", "600"])
+        .spawn()
+        .expect("unshare runs");
+    let pid = holder.id();
+    let ip = |args: &str| {
+        let ok = Command::new("ip")
+            .args(args.split_whitespace())
+            .status()
+            .expect("ip runs")
+            .success();
+        assert!(ok, "ip {args}");
+    };
+    let ip_router = |args: &str| {
+        let ok = Command::new("nsenter")
+            .arg(format!("--net=/proc/{pid}/ns/net"))
+            .arg("ip")
+            .args(args.split_whitespace())
+            .status()
+            .expect("nsenter runs")
+            .success();
+        assert!(ok, "ip {args} in the router's namespace");
+    };
+    // The holder must have its namespace before the veth goes there.
+    eventually("the router's namespace exists", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+            != std::fs::read_link("/proc/self/ns/net").ok()
+    });
+    ip("link set lo up");
+    ip(&format!("link add v0 type veth peer name v1 netns {pid}"));
+    ip("link set v0 up");
+    ip("addr add 10.99.0.2/24 dev v0");
+    ip_router("link set lo up");
+    ip_router("link set v1 up");
+    ip_router("addr add 10.99.0.1/24 dev v1");
+    let dir = tempdir();
+    let router = Bird::start(
+        &dir,
+        "router",
+        "router id 10.255.0.1;\nprotocol device {}\n\
+         protocol bgp director {\n  local 10.99.0.1 port 1791 as 65000;\n  \
+         neighbor 10.99.0.2 port 1790 as 65001;\n  hold time 3;\n  connect retry time 1;\n  \
+         ipv4 { import all; export none; };\n}\n",
+        Some(pid),
+    );
+    // The operator's bird.conf: router id, device, the include (empty
+    // until rvs writes it: BIRD needs it to exist to start).
+    std::fs::write(dir.join("rvs.conf"), "").expect("the empty include");
+    let director = Bird::start(
+        &dir,
+        "director",
+        &format!(
+            "router id 10.255.0.2;\nprotocol device {{}}\ninclude \"{}\";\n",
+            dir.join("rvs.conf").display()
+        ),
+        None,
+    );
+    let m = model(&dir, &director.socket, "");
+    let mut d = Driver::new();
+    let routes = || router.birdc("show route all");
+
+    // Announced: both IPv4 VIPs, with the block's and the service's
+    // communities; the IPv6 VIP has no IPv6 neighbor to go to.
+    let st = step(&mut d, &m, &[true, true, true], true, false);
+    assert!(st.bird_up, "{st:?}");
+    assert!(announced(&st, "198.18.5.100") && announced(&st, "198.18.5.101"));
+    eventually("the router learns 198.18.5.100/32 and .101/32", || {
+        let r = routes();
+        r.contains("198.18.5.100/32") && r.contains("198.18.5.101/32")
+    });
+    let r = routes();
+    let block = r
+        .split("198.18.5.100/32")
+        .nth(1)
+        .and_then(|s| s.split("198.18.5.101/32").next())
+        .unwrap_or(&r)
+        .to_string();
+    assert!(
+        block.contains("(65000,100)") && block.contains("(65000,200)"),
+        "standard communities: {r}"
+    );
+    assert!(block.contains("(65000, 1, 2)"), "the large community: {r}");
+    eventually("the session is up in the metrics", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        st.sessions == vec![("10.99.0.1".parse().unwrap(), true)]
+    });
+    let text = bgp::metrics(&step(&mut d, &m, &[true, true, true], true, false));
+    for line in [
+        "rvs_bgp_bird_up 1",
+        "rvs_bgp_drained 0",
+        "rvs_bgp_announced{vip=\"198.18.5.100\"} 1",
+        "rvs_bgp_announced{vip=\"2001:db8::100\"} 0",
+        "rvs_bgp_session_up{neighbor=\"10.99.0.1\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+
+    // Quorum lost by .101's service: .101 withdrawn, .100 stays.
+    let st = step(&mut d, &m, &[true, false, true], true, false);
+    assert!(announced(&st, "198.18.5.100") && !announced(&st, "198.18.5.101"));
+    eventually("the router drops 198.18.5.101/32 only", || {
+        let r = routes();
+        r.contains("198.18.5.100/32") && !r.contains("198.18.5.101/32")
+    });
+
+    // Drained: every route withdrawn, the session stays up.
+    let st = step(&mut d, &m, &[true, true, true], true, true);
+    assert!(st.drained && !announced(&st, "198.18.5.100"));
+    eventually("the router drops every VIP", || {
+        !routes().contains("198.18.5.10")
+    });
+    assert!(router
+        .birdc("show protocols director")
+        .contains("Established"));
+
+    // Undrained, then the dataplane stops answering.
+    step(&mut d, &m, &[true, true, true], true, false);
+    eventually("announced again", || routes().contains("198.18.5.100/32"));
+    let st = step(&mut d, &m, &[true, true, true], false, false);
+    assert!(!announced(&st, "198.18.5.100"));
+    eventually("withdrawn when the dataplane is down", || {
+        !routes().contains("198.18.5.10")
+    });
+
+    // The drain command's state file overrides the block.
+    let bgp_block = m.bgp.as_ref().expect("the block");
+    let file = bgp::drain_file(bgp_block);
+    assert!(!bgp::drained(bgp_block));
+    bgp::set_drain(&file, Some(true)).expect("writes the state");
+    assert!(bgp::drained(bgp_block));
+    bgp::set_drain(&file, None).expect("removes the state");
+    assert!(!bgp::drained(bgp_block));
+
+    // Graceful stop: the include emptied, the routes and the session gone.
+    step(&mut d, &m, &[true, true, true], true, false);
+    eventually("announced again", || routes().contains("198.18.5.100/32"));
+    d.withdraw_all();
+    assert!(!director.birdc("show protocols").contains("rvs_bgp1"));
+    eventually("the router drops every VIP at the stop", || {
+        !routes().contains("198.18.5.10")
+    });
+    let st = d.status().lock().expect("status").clone();
+    assert!(!st.bird_up && st.announced.iter().all(|(_, a)| !a));
+
+    // A BIRD that is not running: the error state, counted, retried.
+    drop(director);
+    let before = step(&mut d, &m, &[true, true, true], true, false).errors_total;
+    eventually("the dead BIRD is an error", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        !st.bird_up && st.errors_total > before && st.announced.iter().all(|(_, a)| !a)
+    });
+    let text = bgp::metrics(&step(&mut d, &m, &[true, true, true], true, false));
+    assert!(text.lines().any(|l| l == "rvs_bgp_bird_up 0"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "rvs_bgp_announced{vip=\"198.18.5.100\"} 0"),
+        "{text}"
+    );
+
+    // A BIRD that refuses the include (its bird.conf already has a
+    // protocol named as one of rvs's): the error state, nothing announced.
+    std::fs::write(dir.join("rvs.conf"), "").expect("the empty include");
+    let refusing = Bird::start(
+        &dir,
+        "refusing",
+        &format!(
+            "router id 10.255.0.3;\nprotocol device {{}}\nprotocol static rvs_vips4 {{ ipv4; }}\n\
+             include \"{}\";\n",
+            dir.join("rvs.conf").display()
+        ),
+        None,
+    );
+    let m = model(&dir, &refusing.socket, "");
+    let mut d = Driver::new();
+    let st = step(&mut d, &m, &[true, true, true], true, false);
+    assert!(!st.bird_up && st.errors_total == 1, "{st:?}");
+    assert!(
+        st.last_error.as_deref().unwrap_or("").contains("rvs_vips4"),
+        "BIRD's own message: {st:?}"
+    );
+    assert!(st.announced.iter().all(|(_, a)| !a));
+    let st = step(&mut d, &m, &[true, true, true], true, false);
+    assert_eq!(st.errors_total, 2, "retried at the next step");
+    drop(refusing);
+    drop(router);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rvs-bird-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
