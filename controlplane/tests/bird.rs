@@ -129,6 +129,17 @@ impl Drop for Bird {
     }
 }
 
+/// A process the test started, killed (by its pid) when dropped, so a
+/// failing assertion leaves nothing running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Wait (up to a minute: BGP's timers) for `what` to hold.
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -175,11 +186,13 @@ fn announced(st: &Status, vip: &str) -> bool {
 fn inside() {
     // The router's namespace: a process that sleeps in it (killed at the
     // end), joined to this one by a veth pair.
-    let mut holder = Command::new("unshare")
-        .args(["--net", "sleep", "600"])
-        .spawn()
-        .expect("unshare runs");
-    let pid = holder.id();
+    let holder = Reaped(
+        Command::new("unshare")
+            .args(["--net", "sleep", "600"])
+            .spawn()
+            .expect("unshare runs"),
+    );
+    let pid = holder.0.id();
     let ip = |args: &str| {
         let ok = Command::new("ip")
             .args(args.split_whitespace())
@@ -359,9 +372,9 @@ fn inside() {
     let st = step(&mut d, &m, &[true, true, true], true, false);
     assert_eq!(st.errors_total, 2, "retried at the next step");
     drop(refusing);
+    daemon(&dir, &router);
     drop(router);
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -369,4 +382,163 @@ fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rvs-bird-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir
+}
+
+/// A dataplane's admin socket that answers the reconcile's reads with an
+/// empty state and accepts every change; while `up` is false it hangs up
+/// without answering (a dataplane that stopped).
+fn fake_dataplane(path: &Path, up: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use rvs_api::{Envelope, Request, Response};
+    let listener = std::os::unix::net::UnixListener::bind(path).expect("binds the admin socket");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            if !up.load(std::sync::atomic::Ordering::Relaxed) {
+                continue;
+            }
+            let Ok(env) = rvs_api::read_frame::<_, Envelope>(&mut stream, 1 << 24) else {
+                continue;
+            };
+            let answer = match env.request {
+                Request::List { .. } => Response::Services(vec![]),
+                Request::ListLaddrs { .. } => Response::Laddrs(vec![]),
+                Request::ListMarkRules => Response::MarkRules(vec![]),
+                Request::GetTimeouts => Response::Timeouts(rvs_api::Timeouts {
+                    tcp_s: 900,
+                    tcpfin_s: 120,
+                    udp_s: 300,
+                }),
+                Request::GetNetwork => Response::Network(rvs_api::Network::default()),
+                Request::ReleasedVips => Response::Released(vec![]),
+                Request::Daemons => Response::Daemons(vec![]),
+                _ => Response::Ok,
+            };
+            let _ = rvs_api::write_frame(&mut stream, &answer);
+        }
+    });
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The daemon itself: rvs-controlplane with a bgp block, a fake dataplane,
+/// the director's BIRD and the router.
+fn daemon(dir: &Path, router: &Bird) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let include = dir.join("rvs2.conf");
+    std::fs::write(&include, "").expect("the empty include");
+    let director = Bird::start(
+        dir,
+        "director2",
+        &format!(
+            "router id 10.255.0.2;\nprotocol device {{}}\ninclude \"{}\";\n",
+            include.display()
+        ),
+        None,
+    );
+    let up = Arc::new(AtomicBool::new(true));
+    let admin = dir.join("admin.sock");
+    fake_dataplane(&admin, Arc::clone(&up));
+    let conf = dir.join("k2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "bgp {{\n  bird_socket {}\n  bird_include {}\n  local_as 65001\n  local_address 10.99.0.2\n  \
+             local_port 1790\n  neighbor 10.99.0.1 65000 port 1791\n  hold_time 3\n}}\n\
+             virtual_server 198.18.5.100 80 {{\n  lb_algo mh\n  lb_kind DR\n  protocol TCP\n  \
+             real_server 10.0.0.1 80 {{\n  }}\n}}\n",
+            director.socket.display(),
+            include.display()
+        ),
+    )
+    .expect("writes the configuration");
+    let bin = env!("CARGO_BIN_EXE_rvs-controlplane");
+    let metrics = "127.0.0.1:9477";
+    let mut cp = Reaped(
+        Command::new(bin)
+            .arg("--config")
+            .arg(&conf)
+            .arg("--socket")
+            .arg(&admin)
+            .args(["--metrics", metrics])
+            .stderr(std::fs::File::create(dir.join("cp.log")).expect("the log"))
+            .spawn()
+            .expect("rvs-controlplane runs"),
+    );
+    let routes = || router.birdc("show route");
+    let has = |m: &str, line: &str| m.lines().any(|l| l == line);
+
+    eventually("the daemon announces the VIP", || {
+        routes().contains("198.18.5.100/32")
+    });
+    eventually("/metrics says so", || {
+        has(
+            &scrape(metrics),
+            "rvs_bgp_announced{vip=\"198.18.5.100\"} 1",
+        )
+    });
+
+    // The dataplane stops answering: withdrawn; back: announced.
+    up.store(false, Ordering::Relaxed);
+    eventually("withdrawn while the dataplane does not answer", || {
+        !routes().contains("198.18.5.100/32")
+    });
+    let m = scrape(metrics);
+    assert!(m.starts_with("HTTP/1.1 503"), "{m}");
+    assert!(
+        has(&m, "rvs_bgp_announced{vip=\"198.18.5.100\"} 0") && has(&m, "rvs_bgp_bird_up 1"),
+        "the BGP metrics without a dataplane: {m}"
+    );
+    up.store(true, Ordering::Relaxed);
+    eventually("announced again", || routes().contains("198.18.5.100/32"));
+
+    // The drain command, and its undoing.
+    let drain = |how: &str| {
+        let out = Command::new(bin)
+            .args(["--drain", how, "--config"])
+            .arg(&conf)
+            .output()
+            .expect("rvs-controlplane --drain runs");
+        assert!(out.status.success(), "{out:?}");
+    };
+    drain("on");
+    eventually("withdrawn by --drain on", || {
+        !routes().contains("198.18.5.100/32")
+    });
+    eventually("drained in /metrics", || {
+        has(&scrape(metrics), "rvs_bgp_drained 1")
+    });
+    assert!(router
+        .birdc("show protocols director")
+        .contains("Established"));
+    drain("config");
+    eventually("announced after --drain config", || {
+        routes().contains("198.18.5.100/32")
+    });
+
+    // Graceful stop: everything withdrawn before the exit.
+    let ok = Command::new("kill")
+        .args(["-TERM", &cp.0.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok);
+    let st = cp.0.wait().expect("the daemon exits");
+    assert!(st.success(), "{st}");
+    assert_eq!(
+        std::fs::read_to_string(&include).expect("the include"),
+        rvs_controlplane::bgp::include::EMPTY
+    );
+    assert!(!director.birdc("show protocols").contains("rvs_bgp1"));
+    eventually("the router drops the VIP at the stop", || {
+        !routes().contains("198.18.5.100/32")
+    });
 }

@@ -248,7 +248,7 @@ fn err(w: &Word, message: impl Into<String>) -> ConfigError {
 }
 
 /// The one value of `n`, an error when it has none or more.
-fn one<'n>(n: &'n Node) -> Result<&'n Word, ConfigError> {
+fn one(n: &Node) -> Result<&Word, ConfigError> {
     match n.args.as_slice() {
         [v] => Ok(v),
         [] => Err(err(&n.key, format!("bgp: '{}' needs a value", n.key.text))),
@@ -380,13 +380,15 @@ pub fn from_keepalived(n: &Node, warnings: &mut Vec<Warning>) -> Result<Bgp, Con
                 let port = match &line.args[2..] {
                     [] => None,
                     [k, p] if k.text == "port" => Some(port(p)?),
-                    [w, ..] => return Err(err(
-                        w,
-                        format!(
+                    [w, ..] => {
+                        return Err(err(
+                            w,
+                            format!(
                             "bgp: neighbor: unexpected '{}' (only 'port PORT' may follow the ASN)",
                             w.text
                         ),
-                    )),
+                        ))
+                    }
                 };
                 if b.neighbors.iter().any(|x: &Neighbor| x.address == address) {
                     return Err(err(addr, format!("bgp: neighbor {address} is given twice")));
