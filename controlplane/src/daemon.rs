@@ -27,7 +27,9 @@
 //! - with a `bgp` block, every reconcile also brings the BIRD beside it
 //!   up to date ([`crate::bgp`]): the VIPs announced, or withdrawn when
 //!   their services lose quorum, the dataplane does not answer, or the
-//!   director is drained (a change of the drain reconciles at once);
+//!   director is drained (a change of the drain reconciles at once); a
+//!   reload whose `bgp` block is in error keeps the running block (a typo
+//!   does not withdraw every VIP), one without a block withdraws them all;
 //! - SIGTERM and SIGINT stop it, withdrawing the BGP routes first.
 
 use std::io::{BufRead, BufReader, Write};
@@ -225,6 +227,11 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                                 "virtual server removed by the reload: the new configuration has errors, check whether it lost it to one"
                             );
                         }
+                    }
+                    let mut m = m;
+                    if m.bgp_in_error && running.bgp.is_some() {
+                        tracing::error!("the new bgp block has errors: keeping the running one");
+                        m.bgp = running.bgp.clone();
                     }
                     running = m.clone();
                     tracing::info!(services = m.services.len(), "configuration reloaded");

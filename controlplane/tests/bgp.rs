@@ -70,6 +70,7 @@ fn the_block_in_keepalived_conf() {
     ));
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.model.bgp, Some(full()));
+    assert!(!r.model.bgp_in_error);
     // Defaults.
     let r = keepalived("bgp {\n local_as 1\n neighbor 10.0.0.1 2\n}\n");
     let b = r.model.bgp.expect("loads");
@@ -160,6 +161,7 @@ fn bad_lines_leave_the_block_out() {
         );
         let r = keepalived(&text);
         assert_eq!(r.model.bgp, None, "{line}: the block is left out");
+        assert!(r.model.bgp_in_error, "{line}: and said so, for a reload");
         assert_eq!(r.model.services.len(), 1, "{line}: the rest loads");
         assert_eq!(r.errors.len(), 1, "{line}: {:?}", r.errors);
         let e = &r.errors[0];

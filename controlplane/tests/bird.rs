@@ -524,6 +524,33 @@ fn daemon(dir: &Path, router: &Bird) {
         routes().contains("198.18.5.100/32")
     });
 
+    // A reload whose bgp block has an error keeps the running block: the
+    // VIP stays announced.
+    let text = std::fs::read_to_string(&conf).expect("the configuration");
+    std::fs::write(
+        &conf,
+        text.replace("65000 port 1791", "650000000000 port 1791"),
+    )
+    .expect("a bad neighbor");
+    let ok = Command::new("kill")
+        .args(["-HUP", &cp.0.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok);
+    let log = dir.join("cp.log");
+    eventually("the reload keeps the running bgp block", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("keeping the running one")
+    });
+    step_wait();
+    assert!(routes().contains("198.18.5.100/32"), "still announced");
+    assert!(has(
+        &scrape(metrics),
+        "rvs_bgp_announced{vip=\"198.18.5.100\"} 1"
+    ));
+
     // Graceful stop: everything withdrawn before the exit.
     let ok = Command::new("kill")
         .args(["-TERM", &cp.0.id().to_string()])
@@ -541,4 +568,11 @@ fn daemon(dir: &Path, router: &Bird) {
     eventually("the router drops the VIP at the stop", || {
         !routes().contains("198.18.5.100/32")
     });
+}
+
+/// Long enough for the daemon's reconcile after a reload (it runs at once)
+/// to have reached BIRD and the router: the assertions after it are on a
+/// state that must not change, so there is nothing to wait for.
+fn step_wait() {
+    std::thread::sleep(Duration::from_secs(2));
 }

@@ -1430,6 +1430,7 @@ fn gen_model(seed: u64) -> Model {
             instances,
         },
         bgp: r.maybe(gen_bgp),
+        bgp_in_error: false,
     }
 }
 

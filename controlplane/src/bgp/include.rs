@@ -14,7 +14,7 @@
 //!   neighbor carries the IPv4 VIPs, an IPv6 neighbor the IPv6 VIPs;
 //! - [`EMPTY`] is the include that announces nothing and has no session
 //!   (a graceful stop, or a reload that removed the block);
-//! - [`write`] replaces the file atomically (a temporary file in the same
+//! - [`write`](fn@write) replaces the file atomically (a temporary file in the same
 //!   directory, then a rename), so BIRD never reads half a file.
 
 use std::fmt::Write as _;
@@ -120,11 +120,13 @@ pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
     tmp_name.push(name);
     tmp_name.push(".rvs-tmp");
     let tmp = path.with_file_name(tmp_name);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }

@@ -8,10 +8,10 @@
 //!
 //! Contract:
 //! - the operator's bird.conf holds `router id`, `protocol device {}` and
-//!   `include "<bird_include>";`; rvs owns the included file ([`include`]);
+//!   `include "<bird_include>";`; rvs owns the included file ([`include`](mod@include));
 //! - at every reconcile (and at once after a reload, a change of health or
 //!   of the drain) [`Driver::step`] computes the include
-//!   ([`decide`]): when its text differs from the last one BIRD accepted
+//!   ([`decide`](fn@decide)): when its text differs from the last one BIRD accepted
 //!   (or the last attempt failed) it is written and `configure` sent through
 //!   the control socket ([`bird`]); then `show protocols` reads the
 //!   sessions. A BIRD that is missing, not running or refuses the include

@@ -24,8 +24,9 @@
 //!   hold time outside 3..65535, a community that is neither `A:B` with
 //!   16-bit halves nor `A:B:C` with 32-bit parts, a boolean that is not
 //!   on/off) is an error at its FILE:LINE:COL and the whole block is left
-//!   out (no BGP at all: nothing is announced) while the rest of the file
-//!   loads; a block without `local_as` or without a `neighbor` is an error
+//!   out while the rest of the file loads ([`Model::bgp_in_error`] says
+//!   so: at start nothing is announced, a reload keeps the running block,
+//!   so a typo changes nothing); a block without `local_as` or without a `neighbor` is an error
 //!   at the block's keyword; a second block is an error; an unknown
 //!   keyword is a warning;
 //! - a bad `bgp_community` leaves its virtual_server out, as any bad value
@@ -44,6 +45,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, Warning};
 use super::lexer::{Node, Word};
+#[cfg(doc)]
+use super::Model;
 
 /// BIRD's control socket when none is given.
 pub const BIRD_SOCKET_DEFAULT: &str = "/run/bird/bird.ctl";

@@ -47,6 +47,9 @@ pub struct Draft {
     /// `bgp { ... }` / `[bgp]`: routes announced through BIRD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<super::bgp::Bgp>,
+    /// A `bgp` block was left out in error (keepalived.conf).
+    #[serde(skip)]
+    pub bgp_in_error: bool,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

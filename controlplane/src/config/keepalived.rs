@@ -548,7 +548,9 @@ impl Cx<'_> {
                 "bgp: the block is given twice (the first one applies)",
             ));
         }
-        self.draft.bgp = Some(super::bgp::from_keepalived(n, self.warnings)?);
+        let b = super::bgp::from_keepalived(n, self.warnings);
+        self.draft.bgp_in_error = b.is_err();
+        self.draft.bgp = Some(b?);
         Ok(())
     }
 

@@ -60,6 +60,9 @@ pub struct Model {
     pub vrrp: Vrrp,
     /// Routes announced through BIRD ([`crate::bgp`]).
     pub bgp: Option<super::bgp::Bgp>,
+    /// A `bgp` block was left out in error: a reload keeps the running
+    /// one rather than withdraw every VIP over a typo.
+    pub bgp_in_error: bool,
 }
 
 impl Model {

@@ -107,6 +107,7 @@ pub fn resolve_items(draft: &Draft, pos: &Positions) -> (Model, Vec<Warning>, Ve
         network,
         vrrp,
         bgp: draft.bgp.clone(),
+        bgp_in_error: draft.bgp_in_error,
     };
     (model, r.warnings, r.errors)
 }

@@ -141,6 +141,7 @@ pub fn to_draft(model: &Model) -> Draft {
         services: Vec::new(),
         vrrp: vrrp_draft(model),
         bgp: model.bgp.clone(),
+        bgp_in_error: false,
     };
     for s in &model.services {
         if let Some(name) = &s.group {
