@@ -13,13 +13,15 @@
 //!
 //! This crate has no DPDK in it, so clients never link DPDK. Its modules:
 //! `service` (keys, settings and the shared vocabulary of services and
-//! dests), `marks` (classifier rules), `network`, `sync` (daemons),
+//! dests), `marks` (classifier rules), `defense` (IPVS's defence
+//! strategies), `network`, `sync` (daemons),
 //! `status` (what listings report), `message` (requests and responses) and
 //! `frame` (the socket's framing and a client call); everything is
 //! re-exported here.
 
 #![forbid(unsafe_code)]
 
+mod defense;
 mod frame;
 mod marks;
 mod message;
@@ -28,6 +30,7 @@ mod service;
 mod status;
 mod sync;
 
+pub use defense::*;
 pub use frame::*;
 pub use marks::*;
 pub use message::*;

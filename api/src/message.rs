@@ -77,6 +77,10 @@ pub enum Request {
     GetTimeouts,
     /// `--set tcp tcpfin udp`: seconds; 0 leaves that one as it is.
     SetTimeouts(Timeouts),
+    /// IPVS's defence strategies (`rvsadm --set-defense`), whole.
+    SetDefense(Defense),
+    /// Their settings, state and counters (`rvsadm -L --defense`).
+    GetDefense,
     /// The director's extra addresses and its static routes.
     GetNetwork,
     /// Replace them: refused, changing nothing, when a port is unknown, a
@@ -167,6 +171,7 @@ pub enum Response {
     MarkRules(Vec<MarkRule>),
     Laddrs(Vec<LaddrStatus>),
     Timeouts(Timeouts),
+    Defense(DefenseStatus),
     Conns(Vec<ConnStatus>),
     Network(Network),
     Cores(Vec<CoreStatus>),

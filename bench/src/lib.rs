@@ -320,6 +320,7 @@ impl Bench {
             policy: ConnPolicy::default(),
             locality_caches: 2,
             locality_cache_entries: 64,
+            icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
         });
         Bench {
             worker,

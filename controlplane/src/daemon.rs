@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use rvs_api::{Request, Response};
 
 use crate::config::Model;
-use crate::ha::Ha;
+use crate::ha::{Ha, VrrpCounters};
 use crate::health::runner::{Board, Checks};
 use crate::metrics;
 use crate::reconcile::{self, Desired};
@@ -176,7 +176,8 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
     let services = model.services.len();
     let mut running = model.clone();
     let model = Arc::new(model);
-    let mut ha = Ha::start(&model, &opts.socket);
+    let vrrp_counters = Arc::new(VrrpCounters::default());
+    let mut ha = Ha::start(&model, &opts.socket, &vrrp_counters);
     let mut checks = match Checks::start(model) {
         Ok(c) => c,
         Err(e) => {
@@ -191,10 +192,11 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 let socket = opts.socket.clone();
                 let board = Arc::clone(&checks.board);
                 let counters = Arc::clone(&counters);
+                let vrrp = Arc::clone(&vrrp_counters);
                 let bgp = bgp.status();
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &bgp));
+                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &vrrp, &bgp));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;
@@ -237,7 +239,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                     tracing::info!(services = m.services.len(), "configuration reloaded");
                     if m.vrrp.instances != ha.instances {
                         ha.stop();
-                        ha = Ha::start(&m, &opts.socket);
+                        ha = Ha::start(&m, &opts.socket, &vrrp_counters);
                     }
                     checks.reload(Arc::new(m));
                     now_due = true;
@@ -323,10 +325,11 @@ fn serve_metrics(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
     bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, socket, board, counters, bgp) {
+        if let Err(e) = answer(stream, socket, board, counters, vrrp, bgp) {
             tracing::debug!(error = %e, "a /metrics request failed");
         }
     }
@@ -337,6 +340,7 @@ fn answer(
     socket: &str,
     board: &Board,
     counters: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
     bgp: &std::sync::Mutex<crate::bgp::Status>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -356,7 +360,7 @@ fn answer(
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
         );
     }
-    let (status, mut body) = match scrape(socket, board, counters) {
+    let (status, mut body) = match scrape(socket, board, counters, vrrp) {
         Ok(text) => ("200 OK", text),
         Err(e) => ("503 Service Unavailable", format!("# rvs-dataplane: {e}\n")),
     };
@@ -371,7 +375,12 @@ fn answer(
     )
 }
 
-fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Result<String, String> {
+fn scrape(
+    socket: &str,
+    board: &Board,
+    loads: &metrics::ConfigCounters,
+    vrrp: &VrrpCounters,
+) -> Result<String, String> {
     let ask = |r: Request| rvs_api::call(socket, r).map_err(|e| format!("{e:?}"));
     let Response::Info(info) = ask(Request::Info)? else {
         return Err("unexpected answer to Info".into());
@@ -385,6 +394,9 @@ fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Resul
     let Response::Cores(cores) = ask(Request::Cores)? else {
         return Err("unexpected answer to Cores".into());
     };
+    let Response::Defense(defense) = ask(Request::GetDefense)? else {
+        return Err("unexpected answer to GetDefense".into());
+    };
     let health = metrics::health_of(&board.lock());
     Ok(metrics::render(&metrics::Scrape {
         info,
@@ -393,6 +405,8 @@ fn scrape(socket: &str, board: &Board, loads: &metrics::ConfigCounters) -> Resul
         cores,
         health,
         config: loads.get(),
+        vrrp: vrrp.get(),
+        defense,
     }))
 }
 

@@ -8,8 +8,10 @@
 //! - IPv4 adverts go to 224.0.0.18 (or each `unicast_peer`) from the
 //!   interface's primary address (or `unicast_src_ip`/`mcast_src_ip`),
 //!   TTL 255, TOS 0xC0; received ones are checked by the router (TTL,
-//!   version, VRID, authentication, interval) with either IPv4 checksum
-//!   convention accepted;
+//!   version, VRID, authentication, interval, address list) with either
+//!   IPv4 checksum convention accepted; each advert received and each
+//!   dropped, by keepalived's reason, is counted per instance
+//!   ([`VrrpCounters`], kept across reloads, shown in `/metrics`);
 //! - every instance starts as backup, its VIPs released: the dataplane
 //!   does not answer ARP for them ([`rvs_api::Request::ReleaseVips`]). On
 //!   MASTER the VIPs are taken (answered for), `garp_master_repeat`
@@ -44,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rvs_vrrp::router::{Action, Config, Input, Router, State};
+use rvs_vrrp::router::{Action, Config, DropReason, Input, Router, State};
 use rvs_vrrp::wire::{self, Auth, Checksum, Path, Version};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -117,6 +119,43 @@ impl HaBoard {
     }
 }
 
+/// Adverts each instance received and dropped (by reason), since the
+/// daemon started: the metrics thread reads it, reloads keep it.
+#[derive(Debug, Default)]
+pub struct VrrpCounters {
+    inner: Mutex<std::collections::BTreeMap<String, InstanceCounts>>,
+}
+
+/// One instance's count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceCounts {
+    /// Adverts that reached the instance's socket (before any check).
+    pub received: u64,
+    /// Adverts dropped, by reason.
+    pub dropped: std::collections::BTreeMap<DropReason, u64>,
+}
+
+impl VrrpCounters {
+    fn with(&self, instance: &str, f: impl FnOnce(&mut InstanceCounts)) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(m.entry(instance.to_string()).or_default());
+    }
+
+    pub fn received(&self, instance: &str) {
+        self.with(instance, |c| c.received += 1);
+    }
+
+    pub fn dropped(&self, instance: &str, why: DropReason) {
+        self.with(instance, |c| *c.dropped.entry(why).or_default() += 1);
+    }
+
+    /// (instance, counts) of each instance that received anything.
+    pub fn get(&self) -> Vec<(String, InstanceCounts)> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
 /// The running instances.
 pub struct Ha {
     pub board: Arc<HaBoard>,
@@ -130,7 +169,7 @@ pub struct Ha {
 impl Ha {
     /// Start the IPv4 instances of `model`; `socket` is the dataplane's
     /// admin socket (for the VIP lists and the announcements).
-    pub fn start(model: &Model, socket: &str) -> Ha {
+    pub fn start(model: &Model, socket: &str, counters: &Arc<VrrpCounters>) -> Ha {
         let board = Arc::new(HaBoard {
             states: Mutex::new(vec![]),
             changed: AtomicBool::new(false),
@@ -190,6 +229,7 @@ impl Ha {
                 socket: socket.to_string(),
                 scripts: Arc::clone(&scripts),
                 group,
+                counters: Arc::clone(counters),
             };
             match std::thread::Builder::new()
                 .name(format!("vrrp-{}", inst.virtual_router_id))
@@ -291,6 +331,7 @@ struct Run {
     scripts: Arc<Scripts>,
     /// The sync group this instance belongs to.
     group: Option<SyncGroup>,
+    counters: Arc<VrrpCounters>,
 }
 
 /// What the trackers and the sync group last told the router.
@@ -477,12 +518,15 @@ impl Run {
             if let Some((src, dst, ttl, msg)) = self.receive(&sock, &mut buf) {
                 {
                     let path = Path { src, dst };
+                    self.counters.received(&self.inst.name);
                     match wire::decode(msg, src.is_ipv6(), Some(&path), Checksum::Either) {
                         Ok(advert) => {
                             let acts = router.handle(now(), Input::Advert { src, ttl, advert });
                             self.act(&sock, &router, acts, now(), &mut second_garp);
                         }
                         Err(e) => {
+                            self.counters
+                                .dropped(&self.inst.name, DropReason::of_wire(&e));
                             drops += 1;
                             if drops.is_power_of_two() {
                                 tracing::warn!(instance = %self.inst.name, %src, error = %e, drops, "advert dropped");
@@ -577,7 +621,8 @@ impl Run {
                     self.group_notify(State::Fault);
                 }
                 Action::Dropped(why) => {
-                    tracing::warn!(instance = %self.inst.name, "advert dropped: {why}");
+                    self.counters.dropped(&self.inst.name, why);
+                    tracing::warn!(instance = %self.inst.name, reason = why.label(), "advert dropped: {}", why.message());
                 }
             }
         }
@@ -840,6 +885,7 @@ mod tests {
             stop: Arc::new(AtomicBool::new(false)),
             socket: String::new(),
             scripts: Arc::clone(scripts),
+            counters: Arc::default(),
         };
         let seen = Tracked {
             priority: 100,

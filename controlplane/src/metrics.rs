@@ -4,7 +4,9 @@
 //! its busy ratio and loop cycles and the depth of its hand-off ring; the
 //! generation; the health checks' view: each dest's health, each checker's
 //! state and last probe's duration, each service's quorum; the
-//! configuration's loads: items left out in error, refused reloads.
+//! configuration's loads: items left out in error, refused reloads; VRRP
+//! adverts received and dropped per instance, by reason; IPVS's defence
+//! strategies: their modes, whether each is on, the tables' pressure.
 //!
 //! Contract: [`render`] is pure (the state in, the text out), in the text
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
@@ -22,6 +24,9 @@ pub struct Scrape {
     pub cores: Vec<CoreStatus>,
     pub health: HealthMetrics,
     pub config: ConfigMetrics,
+    /// (instance, its advert counts).
+    pub vrrp: Vec<(String, crate::ha::InstanceCounts)>,
+    pub defense: rvs_api::DefenseStatus,
 }
 
 /// What the configuration's loads gave (start and every reload).
@@ -406,6 +411,83 @@ pub fn render(scrape: &Scrape) -> String {
     for (svc, up) in &h.quorum {
         f.sample("rvs_service_quorum", &[("service", svc)], u64::from(*up));
     }
+    let d = &scrape.defense;
+    f.head(
+        "rvs_defense_mode",
+        "gauge",
+        "A defence strategy's mode as IPVS shows it (0 off, 1 automatic, 2 automatic and on, 3 always).",
+    );
+    for (name, mode) in [
+        ("drop_entry", d.shown.drop_entry),
+        ("drop_packet", d.shown.drop_packet),
+        ("secure_tcp", d.shown.secure_tcp),
+    ] {
+        f.sample("rvs_defense_mode", &[("strategy", name)], u64::from(mode));
+    }
+    f.head(
+        "rvs_defense_active",
+        "gauge",
+        "Whether a defence strategy is in force on some worker core now.",
+    );
+    for (name, on) in [
+        ("drop_entry", matches!(d.shown.drop_entry, 2 | 3)),
+        ("drop_packet", d.drop_rate != 0),
+        ("secure_tcp", d.secure_tcp_on),
+    ] {
+        f.sample("rvs_defense_active", &[("strategy", name)], u64::from(on));
+    }
+    f.head(
+        "rvs_defense_cores_under_pressure",
+        "gauge",
+        "Worker cores whose connection table has fewer free entries than amemthresh.",
+    );
+    f.sample(
+        "rvs_defense_cores_under_pressure",
+        &[],
+        u64::from(d.cores_under_pressure),
+    );
+    f.head(
+        "rvs_conn_table_occupancy_ratio",
+        "gauge",
+        "The fullest worker core's connection table occupancy.",
+    );
+    f.sample_text(
+        "rvs_conn_table_occupancy_ratio",
+        &[],
+        &format!("{:.6}", f64::from(d.occupancy_ppm) / 1e6),
+    );
+    f.head(
+        "rvs_defense_drop_rate",
+        "gauge",
+        "drop_packet's rate in force: one new connection in this many is dropped (0: none).",
+    );
+    f.sample("rvs_defense_drop_rate", &[], u64::from(d.drop_rate));
+    f.head(
+        "rvs_vrrp_adverts_received_total",
+        "counter",
+        "VRRP adverts that reached an instance's socket, before any check.",
+    );
+    for (inst, c) in &scrape.vrrp {
+        f.sample(
+            "rvs_vrrp_adverts_received_total",
+            &[("instance", inst)],
+            c.received,
+        );
+    }
+    f.head(
+        "rvs_vrrp_adverts_dropped_total",
+        "counter",
+        "VRRP adverts an instance dropped, by reason (keepalived's statistics names).",
+    );
+    for (inst, c) in &scrape.vrrp {
+        for (why, n) in &c.dropped {
+            f.sample(
+                "rvs_vrrp_adverts_dropped_total",
+                &[("instance", inst), ("reason", why.label())],
+                *n,
+            );
+        }
+    }
     out
 }
 
@@ -494,6 +576,23 @@ mod tests {
             cores,
             health,
             config: counters_cfg.get(),
+            vrrp: vec![("VI_1".into(), {
+                let c = crate::ha::VrrpCounters::default();
+                c.received("VI_1");
+                c.received("VI_1");
+                c.dropped("VI_1", rvs_vrrp::router::DropReason::AuthFailure);
+                c.get().remove(0).1
+            })],
+            defense: rvs_api::DefenseStatus {
+                shown: rvs_api::Defense {
+                    drop_packet: 2,
+                    ..Default::default()
+                },
+                cores_under_pressure: 1,
+                occupancy_ppm: 950_000,
+                drop_rate: 2,
+                ..Default::default()
+            },
         });
         for line in [
             "# TYPE rvs_connections_total counter",
@@ -513,6 +612,14 @@ mod tests {
             "rvs_config_errors_total 4",
             "rvs_config_last_load_errors 1",
             "rvs_config_failed_reloads_total 1",
+            "rvs_vrrp_adverts_received_total{instance=\"VI_1\"} 2",
+            "rvs_defense_mode{strategy=\"drop_packet\"} 2",
+            "rvs_defense_active{strategy=\"drop_packet\"} 1",
+            "rvs_defense_active{strategy=\"secure_tcp\"} 0",
+            "rvs_defense_cores_under_pressure 1",
+            "rvs_conn_table_occupancy_ratio 0.950000",
+            "rvs_defense_drop_rate 2",
+            "rvs_vrrp_adverts_dropped_total{instance=\"VI_1\",reason=\"auth_failure\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -191,6 +191,8 @@ pub struct Snapshot {
     laddrs: IpSet,
     /// A sync master daemon runs: connections are reported.
     pub sync_master: bool,
+    /// IPVS's defence strategies (`conn::defense`).
+    pub defense: rvs_api::Defense,
 }
 
 impl Snapshot {
@@ -260,6 +262,7 @@ impl Snapshot {
             laddrs: laddr_slots.iter().flatten().map(|&a| Ip(a)).collect(),
             laddr_slots,
             sync_master: false,
+            defense: rvs_api::Defense::default(),
         }
     }
 
@@ -273,6 +276,11 @@ impl Snapshot {
     /// their connections to the control thread ([`crate::sync`]).
     pub fn with_sync_master(mut self, on: bool) -> Self {
         self.sync_master = on;
+        self
+    }
+
+    pub fn with_defense(mut self, d: rvs_api::Defense) -> Self {
+        self.defense = d;
         self
     }
 

@@ -48,6 +48,8 @@ counters! {
     IcmpUnreachableSent => "icmp_unreachable_sent",
     IcmpFragNeededSent => "icmp_frag_needed_sent",
     IcmpErrorForwarded => "icmp_error_forwarded",
+    IcmpRateLimitedGlobal => "icmp_ratelimit_global",
+    IcmpRateLimitedHost => "icmp_ratelimit_host",
     ToException => "to_exception",
     FromException => "from_exception",
     HandedOff => "handed_off",
@@ -104,6 +106,8 @@ counters! {
     DropTunnelTooBig => "drop_tunnel_too_big",
     DropLaddrExhausted => "drop_laddr_exhausted",
     DropMultiSegment => "drop_multi_segment",
+    DefenseDropPacket => "defense_drop_packet",
+    DefenseDropEntry => "defense_drop_entry",
 }
 
 impl From<crate::wire::Malformed> for Counter {
@@ -223,6 +227,30 @@ pub struct CoreStats {
     pub slots: Box<[SlotStats]>,
     /// By local-address slot.
     pub laddrs: [LaddrStats; LADDR_SLOTS_MAX],
+    /// The defence level in force on this core
+    /// ([`crate::conn::defense::Level`], packed by [`pack_level`]) and its
+    /// table occupancy in millionths, as the worker last judged them.
+    pub defense_level: AtomicU64,
+    pub occupancy_ppm: AtomicU64,
+}
+
+/// A [`crate::conn::defense::Level`] as one word: bit 0 pressure, bit 1
+/// drop_entry, bit 2 secure_tcp, bits 32.. the drop rate.
+pub fn pack_level(l: &crate::conn::defense::Level) -> u64 {
+    u64::from(l.pressure)
+        | u64::from(l.drop_entry) << 1
+        | u64::from(l.secure_tcp) << 2
+        | u64::from(l.drop_rate) << 32
+}
+
+/// The inverse of [`pack_level`].
+pub fn unpack_level(v: u64) -> crate::conn::defense::Level {
+    crate::conn::defense::Level {
+        pressure: v & 1 != 0,
+        drop_entry: v & 2 != 0,
+        secure_tcp: v & 4 != 0,
+        drop_rate: (v >> 32) as u32,
+    }
 }
 
 impl CoreStats {
@@ -234,6 +262,8 @@ impl CoreStats {
             busy_cycles: AtomicU64::new(0),
             slots: (0..slots_max).map(|_| SlotStats::default()).collect(),
             laddrs: std::array::from_fn(|_| LaddrStats::default()),
+            defense_level: AtomicU64::new(0),
+            occupancy_ppm: AtomicU64::new(0),
         }
     }
 

@@ -431,6 +431,125 @@ fn decode_extra(d: &[u8], v6: bool) -> Option<Extra> {
     })
 }
 
+/// The entries a backup installs per second unless told otherwise
+/// (`[sync] install_rate` in the dataplane's file): above a busy master's
+/// steady rate (a connection is sent about twice, plus every 50th packet),
+/// below what one control thread reads (64 datagrams a 5 ms tick).
+pub const INSTALL_RATE_DEFAULT: u32 = 100_000;
+
+/// What a backup's control thread refused of what arrived, by reason
+/// (the workers count their own install verdicts, `sync_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackupCounts {
+    /// Datagrams: a bad header (short, reserved bits, not version 1).
+    pub bad_header: u64,
+    /// Datagrams whose size field is not their length.
+    pub bad_size: u64,
+    /// Datagrams of another syncid.
+    pub other_syncid: u64,
+    /// Datagrams cut short by a malformed entry (the entries before it
+    /// stand).
+    pub bad_entry: u64,
+    /// Entries skipped alone (a protocol, method or state rvs does not
+    /// take, a mandatory parameter it does not know).
+    pub skipped: u64,
+    /// Entries for a service this director does not have.
+    pub no_service: u64,
+    /// Entries over the per-second cap.
+    pub rate_limited: u64,
+    /// Entries whose timeout was longer than this director's for their
+    /// state (a template's: its service's persistence timeout): installed
+    /// with this director's.
+    pub timeout_clamped: u64,
+}
+
+impl BackupCounts {
+    /// Count what [`decode`] said of a datagram.
+    pub fn count_decode(&mut self, e: SyncError) {
+        match e {
+            SyncError::BadHeader => self.bad_header += 1,
+            SyncError::BadSize => self.bad_size += 1,
+            SyncError::OtherSyncid(_) => self.other_syncid += 1,
+            SyncError::BadEntry => self.bad_entry += 1,
+            SyncError::Skipped(n) => self.skipped += n as u64,
+        }
+    }
+
+    /// Add `other` (a stopped daemon's counts are kept).
+    pub fn add(&mut self, o: &BackupCounts) {
+        for (a, b) in self.fields_mut().into_iter().zip(o.named()) {
+            *a += b.1;
+        }
+    }
+
+    fn fields_mut(&mut self) -> [&mut u64; 8] {
+        [
+            &mut self.bad_header,
+            &mut self.bad_size,
+            &mut self.other_syncid,
+            &mut self.bad_entry,
+            &mut self.skipped,
+            &mut self.no_service,
+            &mut self.rate_limited,
+            &mut self.timeout_clamped,
+        ]
+    }
+
+    /// The counters as the admin API names them (`sync_rx_*`).
+    pub fn named(&self) -> [(&'static str, u64); 8] {
+        [
+            ("sync_rx_bad_header", self.bad_header),
+            ("sync_rx_bad_size", self.bad_size),
+            ("sync_rx_other_syncid", self.other_syncid),
+            ("sync_rx_bad_entry", self.bad_entry),
+            ("sync_rx_skipped", self.skipped),
+            ("sync_rx_no_service", self.no_service),
+            ("sync_rx_rate_limited", self.rate_limited),
+            ("sync_rx_timeout_clamped", self.timeout_clamped),
+        ]
+    }
+}
+
+/// A per-second cap on the entries a backup hands to its workers: at most
+/// `rate` in each second of the caller's clock (0: no cap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstallCap {
+    rate: u32,
+    second: u64,
+    taken: u32,
+}
+
+impl InstallCap {
+    pub fn new(rate: u32) -> Self {
+        InstallCap {
+            rate,
+            second: 0,
+            taken: 0,
+        }
+    }
+
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Whether one more entry may go at `now_ms`.
+    pub fn admit(&mut self, now_ms: u64) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let second = now_ms / 1000;
+        if second != self.second {
+            self.second = second;
+            self.taken = 0;
+        }
+        if self.taken >= self.rate {
+            return false;
+        }
+        self.taken += 1;
+        true
+    }
+}
+
 /// Whether a connection is sent now (the module contract's rule):
 /// `pkts` is its input packet count including this one, `old` the state
 /// it was last sent in (the kernel's `old_state`: `None` if never). The
@@ -619,6 +738,41 @@ mod tests {
             m.truncate((x as usize >> 8) % (m.len() + 1));
             let _ = decode(&m, 0);
         }
+    }
+
+    #[test]
+    fn the_install_cap_admits_rate_per_second_then_refuses() {
+        let mut cap = InstallCap::new(3);
+        let got: Vec<bool> = (0..5).map(|i| cap.admit(1_000 + i * 100)).collect();
+        assert_eq!(got, [true, true, true, false, false]);
+        // The next second starts afresh.
+        assert!(cap.admit(2_000));
+        assert!(cap.admit(2_999));
+        assert!(cap.admit(2_999));
+        assert!(!cap.admit(2_999));
+        let mut none = InstallCap::new(0);
+        assert!((0..100_000).all(|_| none.admit(5)), "0: no cap");
+    }
+
+    #[test]
+    fn backup_counts_name_each_refusal() {
+        let mut c = BackupCounts::default();
+        c.count_decode(SyncError::BadHeader);
+        c.count_decode(SyncError::BadSize);
+        c.count_decode(SyncError::OtherSyncid(9));
+        c.count_decode(SyncError::OtherSyncid(9));
+        c.count_decode(SyncError::BadEntry);
+        c.count_decode(SyncError::Skipped(5));
+        let n = c.named();
+        assert_eq!(n[0], ("sync_rx_bad_header", 1));
+        assert_eq!(n[1], ("sync_rx_bad_size", 1));
+        assert_eq!(n[2], ("sync_rx_other_syncid", 2));
+        assert_eq!(n[3], ("sync_rx_bad_entry", 1));
+        assert_eq!(n[4], ("sync_rx_skipped", 5));
+        let mut sum = BackupCounts::default();
+        sum.add(&c);
+        sum.add(&c);
+        assert_eq!(sum.named()[4], ("sync_rx_skipped", 10));
     }
 
     #[test]

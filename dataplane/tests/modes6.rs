@@ -1,7 +1,8 @@
 //! Golden packet tests over IPv6: Neighbour Discovery for VIPs, echo, and
 //! DR, NAT, IPv6-in-IPv6 / GUE tunnels and FullNAT (with the IPv6 TOA
-//! option), ICMPv6 errors included. Every expected frame is built from
-//! scratch, checksums included.
+//! option), ICMPv6 errors included, as fixture tables where a test is
+//! frames in and out (`common::golden`). Every expected frame is built from
+//! scratch, its checksums checked independently.
 
 mod common;
 
@@ -21,6 +22,7 @@ use rvs_dataplane::wire::tcp::flags;
 use rvs_dataplane::wire::udp::UdpRepr;
 
 use common::director::Director;
+use common::golden::{run_table, Step};
 use common::*;
 
 const CPORT: u16 = 40000;
@@ -91,145 +93,181 @@ fn director(forward: Forward, port: u16) -> Director {
 
 #[test]
 fn neighbour_solicitations_for_a_vip_are_answered() {
-    let mut d = director(Forward::Route, 80);
     let mut buf = [0u8; ndp::FRAME_LEN];
     let len = ndp::emit_neighbor_solicit(&mut buf, CLI_MAC, CLI6, VIP6);
-    let mut f = VecFrame(buf[..len].to_vec());
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Reply);
+    let for_vip = buf[..len].to_vec();
     let mut want = [0u8; ndp::FRAME_LEN];
     let n = ndp::emit_neighbor_advert(&mut want, LB_MAC, CLI_MAC, VIP6, CLI6, VIP6, true);
-    assert_eq!(f.0, want[..n]);
-    // An NS for another address (the director's own, the kernel's) goes to
-    // the kernel.
     let len = ndp::emit_neighbor_solicit(&mut buf, CLI_MAC, CLI6, LB6);
-    let mut f = VecFrame(buf[..len].to_vec());
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Exception);
+    let for_lb = buf[..len].to_vec();
+    run_table(
+        &mut director(Forward::Route, 80),
+        vec![
+            Step::new(
+                "an NS for the VIP: the NA built over it",
+                1,
+                for_vip,
+                Verdict::Reply,
+                want[..n].to_vec(),
+            ),
+            // An NS for another address (the director's own, the kernel's)
+            // goes to the kernel.
+            Step::verdict(
+                "an NS for the director's own address",
+                1,
+                for_lb,
+                Verdict::Exception,
+            ),
+        ],
+        &[(Counter::ArpReplied, 1)],
+    );
 }
 
 #[test]
 fn a_vip_answers_ping6() {
-    let mut d = director(Forward::Route, 80);
-    let req = icmp6(
-        CLI6,
-        VIP6,
-        icmpv6::kind::ECHO_REQUEST,
-        0,
-        [0, 7, 0, 1],
-        b"hello",
+    let echo = |src, dst, kind| icmp6(src, dst, kind, 0, [0, 7, 0, 1], b"hello");
+    run_table(
+        &mut director(Forward::Route, 80),
+        vec![Step::new(
+            "the echo reply, from the VIP",
+            1,
+            eth(
+                LB_MAC,
+                CLI_MAC,
+                ethertype::IPV6,
+                &echo(CLI6, VIP6, icmpv6::kind::ECHO_REQUEST),
+            ),
+            Verdict::Reply,
+            eth(
+                CLI_MAC,
+                LB_MAC,
+                ethertype::IPV6,
+                &echo(VIP6, CLI6, icmpv6::kind::ECHO_REPLY),
+            ),
+        )],
+        &[(Counter::IcmpEchoReplied, 1)],
     );
-    let mut f = frame(LB_MAC, CLI_MAC, &req);
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Reply);
-    let want = icmp6(
-        VIP6,
-        CLI6,
-        icmpv6::kind::ECHO_REPLY,
-        0,
-        [0, 7, 0, 1],
-        b"hello",
-    );
-    assert_eq!(f.0, eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want));
 }
 
 #[test]
 fn dr6_changes_the_macs_only() {
     let mut d = director(Forward::Route, 80);
     let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"");
-    let mut f = frame(LB_MAC, CLI_MAC, &syn);
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
-    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &syn));
-    assert_eq!(d.counter(Counter::ForwardDr), 1);
+    run_table(
+        &mut d,
+        vec![Step::new(
+            "new MACs, nothing else",
+            1,
+            eth(LB_MAC, CLI_MAC, ethertype::IPV6, &syn),
+            Verdict::Forward(0),
+            eth(RS1_MAC, LB_MAC, ethertype::IPV6, &syn),
+        )],
+        &[(Counter::ForwardDr, 1)],
+    );
     let list = d.list();
     assert_eq!(list[0].dests[0].active_conns, 1);
 }
 
 #[test]
 fn nat6_maps_the_port_and_translates_replies_and_errors() {
-    let mut d = director(Forward::Masq, 8080);
-    let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"x");
-    let mut f = frame(LB_MAC, CLI_MAC, &syn);
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
-    assert_eq!(
-        f.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &tcp6(CLI6, RS1_6, CPORT, 8080, flags::SYN, &[], b"x")
+    let syn_ack = flags::SYN | flags::ACK;
+    let unreach =
+        |src, dst, about: &[u8]| icmp6(src, dst, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4], about);
+    let too_big = |src, dst, about: &[u8]| {
+        icmp6(
+            src,
+            dst,
+            icmpv6::kind::PACKET_TOO_BIG,
+            0,
+            [0, 0, 5, 0],
+            about,
         )
-    );
-    let synack = tcp6(RS1_6, CLI6, 8080, CPORT, flags::SYN | flags::ACK, &[], b"");
-    let mut r = frame(LB_MAC, RS1_MAC, &synack);
-    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
-    assert_eq!(
-        r.0,
-        eth(
-            CLI_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &tcp6(VIP6, CLI6, 80, CPORT, flags::SYN | flags::ACK, &[], b"")
-        )
-    );
-    // rs1 reports the client's packet unreachable: the client hears it
-    // from the VIP about its packet to VIP:80.
+    };
     let at_rs = tcp6(CLI6, RS1_6, CPORT, 8080, flags::ACK, &[], b"");
-    let err = icmp6(
-        RS1_6,
-        CLI6,
-        icmpv6::kind::DEST_UNREACHABLE,
-        4,
-        [0; 4],
-        &at_rs,
-    );
-    let mut e = frame(LB_MAC, RS1_MAC, &err);
-    assert_eq!(run(&mut d, &mut e, 3), Verdict::Forward(0));
     let as_sent = tcp6(CLI6, VIP6, CPORT, 80, flags::ACK, &[], b"");
-    assert_eq!(
-        e.0,
-        eth(
-            CLI_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &icmp6(
-                VIP6,
-                CLI6,
-                icmpv6::kind::DEST_UNREACHABLE,
-                4,
-                [0; 4],
-                &as_sent
-            )
-        )
-    );
-    // The client says our reply was too big: rs1 hears it about its own.
     let reply = tcp6(VIP6, CLI6, 80, CPORT, flags::ACK, &[], b"");
-    let ptb = icmp6(
-        CLI6,
-        VIP6,
-        icmpv6::kind::PACKET_TOO_BIG,
-        0,
-        [0, 0, 5, 0],
-        &reply,
-    );
-    let mut e = frame(LB_MAC, CLI_MAC, &ptb);
-    assert_eq!(run(&mut d, &mut e, 4), Verdict::Forward(0));
     let reply_at_rs = tcp6(RS1_6, CLI6, 8080, CPORT, flags::ACK, &[], b"");
-    assert_eq!(
-        e.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &icmp6(
-                CLI6,
-                RS1_6,
-                icmpv6::kind::PACKET_TOO_BIG,
-                0,
-                [0, 0, 5, 0],
-                &reply_at_rs
-            )
-        )
+    run_table(
+        &mut director(Forward::Masq, 8080),
+        vec![
+            Step::new(
+                "VIP:80 -> rs1:8080",
+                1,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV6,
+                    &tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"x"),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &tcp6(CLI6, RS1_6, CPORT, 8080, flags::SYN, &[], b"x"),
+                ),
+            ),
+            Step::new(
+                "the reply from VIP:80",
+                2,
+                eth(
+                    LB_MAC,
+                    RS1_MAC,
+                    ethertype::IPV6,
+                    &tcp6(RS1_6, CLI6, 8080, CPORT, syn_ack, &[], b""),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    CLI_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &tcp6(VIP6, CLI6, 80, CPORT, syn_ack, &[], b""),
+                ),
+            ),
+            // rs1 reports the client's packet unreachable: the client hears
+            // it from the VIP about its packet to VIP:80.
+            Step::new(
+                "rs1's error to the client",
+                3,
+                eth(
+                    LB_MAC,
+                    RS1_MAC,
+                    ethertype::IPV6,
+                    &unreach(RS1_6, CLI6, &at_rs),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    CLI_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &unreach(VIP6, CLI6, &as_sent),
+                ),
+            ),
+            // The client says our reply was too big: rs1 hears it about its
+            // own.
+            Step::new(
+                "the client's error to rs1",
+                4,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV6,
+                    &too_big(CLI6, VIP6, &reply),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &too_big(CLI6, RS1_6, &reply_at_rs),
+                ),
+            ),
+        ],
+        &[
+            (Counter::ForwardNatReply, 1),
+            (Counter::IcmpErrorForwarded, 2),
+        ],
     );
-    assert_eq!(d.counter(Counter::ForwardNatReply), 1);
-    assert_eq!(d.counter(Counter::IcmpErrorForwarded), 2);
 }
 
 #[test]
@@ -237,27 +275,45 @@ fn nat6_udp() {
     let mut d = Director::new(ConnPolicy::default());
     d.add_service(svc6(Protocol::Udp, 53), ServiceConfig::new("rr"));
     d.add_dest_with(svc6(Protocol::Udp, 53), dest6(RS1_6, 5353, Forward::Masq));
-    let mut f = frame(LB_MAC, CLI_MAC, &udp6(CLI6, VIP6, CPORT, 53, b"q"));
-    assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
-    assert_eq!(
-        f.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &udp6(CLI6, RS1_6, CPORT, 5353, b"q")
-        )
-    );
-    let mut r = frame(LB_MAC, RS1_MAC, &udp6(RS1_6, CLI6, 5353, CPORT, b"a"));
-    assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
-    assert_eq!(
-        r.0,
-        eth(
-            CLI_MAC,
-            LB_MAC,
-            ethertype::IPV6,
-            &udp6(VIP6, CLI6, 53, CPORT, b"a")
-        )
+    run_table(
+        &mut d,
+        vec![
+            Step::new(
+                "the query to rs1:5353",
+                1,
+                eth(
+                    LB_MAC,
+                    CLI_MAC,
+                    ethertype::IPV6,
+                    &udp6(CLI6, VIP6, CPORT, 53, b"q"),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    RS1_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &udp6(CLI6, RS1_6, CPORT, 5353, b"q"),
+                ),
+            ),
+            Step::new(
+                "the answer from VIP:53",
+                2,
+                eth(
+                    LB_MAC,
+                    RS1_MAC,
+                    ethertype::IPV6,
+                    &udp6(RS1_6, CLI6, 5353, CPORT, b"a"),
+                ),
+                Verdict::Forward(0),
+                eth(
+                    CLI_MAC,
+                    LB_MAC,
+                    ethertype::IPV6,
+                    &udp6(VIP6, CLI6, 53, CPORT, b"a"),
+                ),
+            ),
+        ],
+        &[],
     );
 }
 
@@ -313,18 +369,10 @@ fn ipv6_in_ipv6_and_gue6_tunnels() {
 
 #[test]
 fn a_packet_too_big_for_the_ipv6_tunnel_gets_packet_too_big() {
-    let mut d = director(Forward::Tunnel, 80);
     // 1460 + 40 = 1500 bytes: with the 40-byte outer header, 1540.
     let big = tcp6(CLI6, VIP6, CPORT, 80, flags::ACK, &[], &[1; 1440]);
     assert_eq!(big.len(), 1500);
-    let mut f = frame(LB_MAC, CLI_MAC, &big);
-    assert_eq!(
-        run(&mut d, &mut f, 1),
-        Verdict::Drop(Counter::DropTcpNoConn)
-    );
     let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], &[1; 1440]);
-    let mut f = frame(LB_MAC, CLI_MAC, &syn);
-    assert_eq!(run(&mut d, &mut f, 2), Verdict::Reply);
     let want = icmp6(
         VIP6,
         CLI6,
@@ -333,12 +381,25 @@ fn a_packet_too_big_for_the_ipv6_tunnel_gets_packet_too_big() {
         [0, 0, 0x05, 0xb4],
         &syn[..128],
     );
-    assert_eq!(
-        f.0,
-        eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want),
-        "MTU 1460"
+    run_table(
+        &mut director(Forward::Tunnel, 80),
+        vec![
+            Step::verdict(
+                "no connection for an ACK",
+                1,
+                eth(LB_MAC, CLI_MAC, ethertype::IPV6, &big),
+                Verdict::Drop(Counter::DropTcpNoConn),
+            ),
+            Step::new(
+                "MTU 1460",
+                2,
+                eth(LB_MAC, CLI_MAC, ethertype::IPV6, &syn),
+                Verdict::Reply,
+                eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want),
+            ),
+        ],
+        &[(Counter::IcmpFragNeededSent, 1)],
     );
-    assert_eq!(d.counter(Counter::IcmpFragNeededSent), 1);
 }
 
 #[test]
@@ -395,4 +456,38 @@ fn a_neighbour_advert_of_a_real_server_is_learned() {
     let ev = d.events().pop().expect("an event for the control thread");
     let rvs_dataplane::pipeline::WorkerEvent::NeighLearned { addr, mac, .. } = ev;
     assert_eq!((addr, mac), (std::net::IpAddr::V6(RS1_6), RS2_MAC));
+}
+
+/// IPv6 takes its ICMP before the address checks (`Ip::ICMP_FIRST`): echo is
+/// answered for a FullNAT local address too, as its Neighbour Solicitations
+/// are (IPv4's is the kernel's: `fullnat.rs`).
+#[test]
+fn a_ping6_to_a_local_address_is_answered() {
+    let mut d = director(Forward::FullNat, 8080);
+    d.ok(Request::AddLaddr {
+        service: svc6(Protocol::Tcp, 80),
+        addr: LADDR6.into(),
+    });
+    let echo = |src, dst, kind| icmp6(src, dst, kind, 0, [0, 7, 0, 1], b"hello");
+    run_table(
+        &mut d,
+        vec![Step::new(
+            "the echo reply, from the local address",
+            1,
+            eth(
+                LB_MAC,
+                RS1_MAC,
+                ethertype::IPV6,
+                &echo(RS1_6, LADDR6, icmpv6::kind::ECHO_REQUEST),
+            ),
+            Verdict::Reply,
+            eth(
+                RS1_MAC,
+                LB_MAC,
+                ethertype::IPV6,
+                &echo(LADDR6, RS1_6, icmpv6::kind::ECHO_REPLY),
+            ),
+        )],
+        &[(Counter::IcmpEchoReplied, 1)],
+    );
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use rvs_api::{DestConfig, Forward, Protocol, Request, ServiceConfig, ServiceKey};
 use rvs_dataplane::conn::state::State;
-use rvs_dataplane::pipeline::{sync_owner, ConnPolicy, ConnRecord, VecFrame, Verdict};
+use rvs_dataplane::pipeline::{
+    screen, sync_owner, ConnPolicy, ConnRecord, Screened, VecFrame, Verdict,
+};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::sync::{self, MessageBuilder, SyncConn};
 use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
@@ -322,6 +324,61 @@ fn entries_this_director_cannot_place_are_counted_not_installed() {
     let mut nat = director(Forward::Masq, false);
     assert_eq!(install(&mut nat, &sent, 10), vec![Counter::SyncNoDest]);
     assert!(conns(&b, 10).is_empty() && conns(&nat, 10).is_empty());
+}
+
+/// Item 5 of issue 20: a forged entry for a VIP or port this backup has
+/// no service for is skipped before any worker sees it, and a forged
+/// timeout is lowered to this director's for the state.
+#[test]
+fn a_backup_screens_forged_entries_by_service_and_timeout() {
+    let mut m = master(Forward::Route, true);
+    run(&mut m, client(CPORT, flags::SYN, b""), 1);
+    run(&mut m, client(CPORT, flags::ACK, b""), 2);
+    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    let mut sent = over_the_wire(&m);
+    // The template (when it scheduled, and again before its connection),
+    // then the connection.
+    sent.dedup();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].template && !sent[1].template);
+    let b = director(Forward::Route, true);
+    let snap = b.worker.snapshot();
+    // The master's own entries pass unchanged.
+    for r in &sent {
+        let mut c = *r;
+        assert_eq!(screen(snap, &mut c), Screened::Pass);
+        assert_eq!(c, *r);
+    }
+    // Another VIP, another port: no service here.
+    let mut other_vip = sent[1];
+    other_vip.vaddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 250));
+    assert_eq!(screen(snap, &mut other_vip), Screened::NoService);
+    let mut other_port = sent[1];
+    other_port.vport = 443;
+    assert_eq!(screen(snap, &mut other_port), Screened::NoService);
+    let mut udp = sent[1];
+    udp.protocol = 17;
+    udp.state = State::Udp;
+    assert_eq!(screen(snap, &mut udp), Screened::NoService);
+    // A connection asking for a day in ESTABLISHED gets 900 s; a template
+    // asking for a year gets its service's 300 s.
+    let mut long = sent[1];
+    long.timeout_s = 86_400;
+    assert_eq!(screen(snap, &mut long), Screened::Clamped);
+    assert_eq!(long.timeout_s, 900);
+    let mut sticky = sent[0];
+    assert!(sticky.template);
+    sticky.timeout_s = 365 * 86_400;
+    assert_eq!(screen(snap, &mut sticky), Screened::Clamped);
+    assert_eq!(sticky.timeout_s, 300);
+    // What was lowered installs and expires on this director's clock.
+    let mut b = b;
+    assert_eq!(
+        install(&mut b, &[sticky, long], 10),
+        vec![Counter::SyncInstalled, Counter::SyncInstalled]
+    );
+    let c = conns(&b, 10);
+    assert!(c.iter().all(|r| r.expires_in_ms <= 900_000), "{c:?}");
 }
 
 #[test]

@@ -249,6 +249,7 @@ pub fn populated_worker() -> Worker {
         policy: ConnPolicy::default(),
         locality_caches: 2,
         locality_cache_entries: 16,
+        icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
     })
 }
 

@@ -19,18 +19,125 @@
 //!   release the VIPs); a lower one is answered by an advert at once
 //!   (keepalived's default, "forcing new election") unless
 //!   `lower_prio_no_advert`;
-//! - receive checks: version, VRID (another VRID's adverts are not ours:
-//!   silently ignored), TTL 255 unless unicast, and for v2 the
-//!   authentication and the advert interval; a failed check is
-//!   [`Action::Dropped`] with keepalived's reason and changes nothing (so a
-//!   password mismatch makes both sides Master, as with keepalived);
+//! - receive checks, keepalived's (`vrrp_in_chk`): version, VRID (another
+//!   VRID's adverts are not ours: silently ignored), TTL 255 unless
+//!   unicast, for v2 the authentication type and password and the advert
+//!   interval, and the address list: as many addresses as ours, each of
+//!   ours in it. A failed check is [`Action::Dropped`] with its
+//!   [`DropReason`] (keepalived's log line and statistics counter) and
+//!   changes nothing (so a password mismatch makes both sides Master, as
+//!   with keepalived). The wire's own checks (length, type, checksum, VRID
+//!   0, interval 0) are [`crate::wire::WireError`]s, which
+//!   [`DropReason::of_wire`] names the same way;
 //! - [`Input::Shutdown`] from Master sends a priority-0 advert; any state
 //!   goes to Initialize. [`Input::Fault`] enters and leaves Fault the same
 //!   way (tracked interfaces, scripts), back to Backup when it clears.
 
 use std::net::IpAddr;
 
-use crate::wire::{Advert, Auth, Version, PRIORITY_OWNER, PRIORITY_RESIGN, TTL};
+use crate::wire::{Advert, Auth, Version, WireError, PRIORITY_OWNER, PRIORITY_RESIGN, TTL};
+
+/// Why an advert was not taken, named after keepalived's per-instance
+/// statistics (`vrrp_t.stats`, its `--signum=STATS` dump and SNMP
+/// `vrrpStatistics`) where it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Shorter than its header or than its address list says.
+    PacketLen,
+    /// Not version 2 or 3, or not the instance's version.
+    Version,
+    /// Not an advertisement (type 1).
+    InvalidType,
+    /// The checksum does not match.
+    Checksum,
+    /// VRID 0.
+    Vrid,
+    /// Interval 0, or (v2) not the instance's `advert_int`.
+    AdvertInterval,
+    /// TTL or hop limit not 255 (multicast).
+    IpTtl,
+    /// An authentication type rvs does not know (AH).
+    InvalidAuthType,
+    /// Another authentication type than the instance's.
+    AuthTypeMismatch,
+    /// The password differs.
+    AuthFailure,
+    /// Not as many addresses as the instance's, or one of its missing.
+    AddrList,
+    /// Addresses of the other family.
+    Family,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 12] = [
+        DropReason::PacketLen,
+        DropReason::Version,
+        DropReason::InvalidType,
+        DropReason::Checksum,
+        DropReason::Vrid,
+        DropReason::AdvertInterval,
+        DropReason::IpTtl,
+        DropReason::InvalidAuthType,
+        DropReason::AuthTypeMismatch,
+        DropReason::AuthFailure,
+        DropReason::AddrList,
+        DropReason::Family,
+    ];
+
+    /// The metric label: keepalived's statistics field where it has one.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::PacketLen => "packet_len_err",
+            DropReason::Version => "version_err",
+            DropReason::InvalidType => "invalid_type_rcvd",
+            DropReason::Checksum => "checksum_err",
+            DropReason::Vrid => "vrid_err",
+            DropReason::AdvertInterval => "advert_interval_err",
+            DropReason::IpTtl => "ip_ttl_err",
+            DropReason::InvalidAuthType => "invalid_authtype",
+            DropReason::AuthTypeMismatch => "authtype_mismatch",
+            DropReason::AuthFailure => "auth_failure",
+            DropReason::AddrList => "addr_list_err",
+            DropReason::Family => "family_err",
+        }
+    }
+
+    /// The log line (keepalived's words where it logs one).
+    pub fn message(self) -> &'static str {
+        match self {
+            DropReason::PacketLen => "invalid packet length",
+            DropReason::Version => "wrong VRRP version",
+            DropReason::InvalidType => "invalid packet type",
+            DropReason::Checksum => "invalid VRRP checksum",
+            DropReason::Vrid => "invalid VRID",
+            DropReason::AdvertInterval => "advertisement interval mismatch",
+            DropReason::IpTtl => "invalid TTL/HL",
+            DropReason::InvalidAuthType => "invalid authentication type",
+            DropReason::AuthTypeMismatch => {
+                "received a packet with a different authentication type"
+            }
+            DropReason::AuthFailure => "received an invalid passwd",
+            DropReason::AddrList => {
+                "one or more VIP associated with VRID mismatch actual MASTER advert"
+            }
+            DropReason::Family => "addresses of the wrong family",
+        }
+    }
+
+    /// The reason a decoding error counts as.
+    pub fn of_wire(e: &WireError) -> DropReason {
+        match e {
+            WireError::Truncated | WireError::BadLength => DropReason::PacketLen,
+            WireError::BadVersion(_) => DropReason::Version,
+            WireError::BadType(_) => DropReason::InvalidType,
+            WireError::BadChecksum => DropReason::Checksum,
+            WireError::UnsupportedAuth(_) => DropReason::InvalidAuthType,
+            WireError::BadField(w) if w.contains("router id") => DropReason::Vrid,
+            WireError::BadField(_) => DropReason::AdvertInterval,
+            WireError::BadFamily => DropReason::Family,
+        }
+    }
+}
 
 /// A router's settings (a `vrrp_instance`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +250,7 @@ pub enum Action {
     /// Release the VIPs, run `notify_fault`.
     BecomeFault,
     /// An advert failed a check: keepalived's log line and counter.
-    Dropped(&'static str),
+    Dropped(DropReason),
 }
 
 /// One router.
@@ -333,22 +440,33 @@ impl Router {
             return;
         }
         if a.version != self.cfg.version {
-            out.push(Action::Dropped("wrong VRRP version"));
+            out.push(Action::Dropped(DropReason::Version));
             return;
         }
         if !self.cfg.unicast && ttl != TTL {
-            out.push(Action::Dropped("invalid TTL/HL"));
+            out.push(Action::Dropped(DropReason::IpTtl));
             return;
         }
         if a.version == Version::V2 {
+            let type_of = |x: &Auth| matches!(x, Auth::Pass(_));
+            if type_of(&a.auth) != type_of(&self.cfg.auth) {
+                out.push(Action::Dropped(DropReason::AuthTypeMismatch));
+                return;
+            }
             if a.auth != self.cfg.auth {
-                out.push(Action::Dropped("received an invalid passwd"));
+                out.push(Action::Dropped(DropReason::AuthFailure));
                 return;
             }
             if a.interval != self.cfg.interval {
-                out.push(Action::Dropped("advertisement interval mismatch"));
+                out.push(Action::Dropped(DropReason::AdvertInterval));
                 return;
             }
+        }
+        if a.addrs.len() != self.cfg.vips.len()
+            || self.cfg.vips.iter().any(|v| !a.addrs.contains(v))
+        {
+            out.push(Action::Dropped(DropReason::AddrList));
+            return;
         }
         if src == self.cfg.addr {
             // Our own advert, looped back.
@@ -527,6 +645,51 @@ mod tests {
         }
     }
 
+    /// Every wire error is named, and every label is distinct (they are
+    /// `/metrics` label values).
+    #[test]
+    fn drop_reasons_name_wire_errors_and_are_distinct() {
+        use crate::wire::{decode, encode, Checksum};
+        let good = advert_from(&router(Version::V2, 200, "10.0.0.2"), 200);
+        let bytes = encode(&good, None, Checksum::AsV2);
+        let cases: [(Vec<u8>, DropReason); 5] = [
+            (bytes[..6].to_vec(), DropReason::PacketLen),
+            (bytes[..bytes.len() - 1].to_vec(), DropReason::PacketLen),
+            (
+                {
+                    let mut b = bytes.clone();
+                    b[0] = 0x22;
+                    b
+                },
+                DropReason::InvalidType,
+            ),
+            (
+                {
+                    let mut b = bytes.clone();
+                    b[0] = 0x71;
+                    b
+                },
+                DropReason::Version,
+            ),
+            (
+                {
+                    let mut b = bytes.clone();
+                    b[2] ^= 1;
+                    b
+                },
+                DropReason::Checksum,
+            ),
+        ];
+        for (b, want) in cases {
+            let e = decode(&b, false, None, Checksum::AsV2).unwrap_err();
+            assert_eq!(DropReason::of_wire(&e), want, "{e:?}");
+        }
+        let mut labels: Vec<&str> = DropReason::ALL.iter().map(|r| r.label()).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), DropReason::ALL.len());
+    }
+
     /// §8.6 and §6.8: mismatched passwords, TTL, interval: dropped with
     /// keepalived's reason, and the backup's timer is left to run out.
     #[test]
@@ -546,7 +709,7 @@ mod tests {
                 advert: a.clone(),
             },
         );
-        assert_eq!(acts, [Action::Dropped("received an invalid passwd")]);
+        assert_eq!(acts, [Action::Dropped(DropReason::AuthFailure)]);
         let mut good = a.clone();
         good.auth = Auth::pass("secret");
         let acts = b.handle(
@@ -557,7 +720,7 @@ mod tests {
                 advert: good.clone(),
             },
         );
-        assert_eq!(acts, [Action::Dropped("invalid TTL/HL")]);
+        assert_eq!(acts, [Action::Dropped(DropReason::IpTtl)]);
         let mut slow = good.clone();
         slow.interval = 2;
         let acts = b.handle(
@@ -568,7 +731,7 @@ mod tests {
                 advert: slow,
             },
         );
-        assert_eq!(acts, [Action::Dropped("advertisement interval mismatch")]);
+        assert_eq!(acts, [Action::Dropped(DropReason::AdvertInterval)]);
         let mut v3 = good.clone();
         v3.version = Version::V3;
         let acts = b.handle(
@@ -579,7 +742,37 @@ mod tests {
                 advert: v3,
             },
         );
-        assert_eq!(acts, [Action::Dropped("wrong VRRP version")]);
+        assert_eq!(acts, [Action::Dropped(DropReason::Version)]);
+        // No password where one is configured: the type differs.
+        let mut open = good.clone();
+        open.auth = Auth::None;
+        let acts = b.handle(
+            1_000,
+            Input::Advert {
+                src: ip("10.0.0.2"),
+                ttl: 255,
+                advert: open,
+            },
+        );
+        assert_eq!(acts, [Action::Dropped(DropReason::AuthTypeMismatch)]);
+        // The address list: one more, one other, one fewer.
+        for addrs in [
+            vec![ip("192.168.200.16"), ip("192.168.200.17")],
+            vec![ip("192.168.200.99")],
+            vec![],
+        ] {
+            let mut list = good.clone();
+            list.addrs = addrs;
+            let acts = b.handle(
+                1_000,
+                Input::Advert {
+                    src: ip("10.0.0.2"),
+                    ttl: 255,
+                    advert: list.clone(),
+                },
+            );
+            assert_eq!(acts, [Action::Dropped(DropReason::AddrList)], "{list:?}");
+        }
         let mut vrid = good;
         vrid.vrid = 52;
         assert!(b

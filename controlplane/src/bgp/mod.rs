@@ -20,7 +20,8 @@
 //!   VIP `rvs_bgp_announced 0`, and retried at the next reconcile;
 //!   forwarding is never touched;
 //! - `rvs_bgp_announced{vip}` is 1 only for a VIP in the include BIRD
-//!   last accepted while BIRD answers;
+//!   last accepted while BIRD answers, and with a neighbor of its family
+//!   (an IPv6 VIP needs an IPv6 neighbor);
 //! - drain: the block's `drain`, overridden by the state file
 //!   [`drain_file`] that `rvs-controlplane --drain on|off|config` writes
 //!   (`config` removes it): a command's state holds across reloads and

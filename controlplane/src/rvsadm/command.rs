@@ -35,6 +35,11 @@ pub enum Command {
     Counters,
     /// `--list-marks` (rvs's): the classifier rules.
     ListMarks,
+    /// `--set-defense NAME=VALUE,...` (rvs's): IPVS's defence settings
+    /// named, the others kept.
+    SetDefense(Vec<(String, u32)>),
+    /// `--list-defense` (rvs's): their settings, state and counters.
+    ListDefense,
     /// `--get-laddr` (DPVS's): FullNAT local addresses of all services or one.
     ListLaddrs { service: Option<ServiceKey> },
     /// `-S [-n]`: the table as the command lines that make it.

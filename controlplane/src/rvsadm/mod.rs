@@ -14,6 +14,8 @@
 //!   `$RVS_ADMIN_SOCKET`, else `/run/rvs/admin.sock`;
 //! - `--add-mark`, `--del-mark` and `--list-marks` (rvs extensions, see
 //!   [`marks`]) manage the dataplane's firewall-mark classifier;
+//! - `--set-defense` and `--list-defense` (rvs extensions, see [`defense`])
+//!   set and show IPVS's defence strategies (the kernel's sysctls);
 //! - `--fullnat` (a dest's method) and `--add-laddr`, `--del-laddr`,
 //!   `--get-laddr` (DPVS's FullNAT extensions, see [`laddrs`]);
 //! - `--counters` (an rvs extension) prints the dataplane's packet counters,
@@ -32,6 +34,7 @@
 //!   refused with "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod command;
+pub mod defense;
 pub mod errors;
 pub mod laddrs;
 pub mod list;
@@ -115,6 +118,8 @@ pub fn execute(
         Command::Change(request) => send(request.clone()),
         Command::Counters => counters(command, socket, call),
         Command::ListMarks => list_marks(command, socket, call),
+        Command::SetDefense(changes) => defense::set(command, changes, socket, call),
+        Command::ListDefense => defense::list(command, socket, call),
         Command::ListLaddrs { service } => list_laddrs(command, *service, socket, call),
         Command::Save { numeric } => save_table(command, *numeric, socket, call, ports),
         Command::ListTimeouts => match call(Request::GetTimeouts) {
@@ -392,6 +397,8 @@ Usage:
   rvsadm --add-mark mark --dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]
   rvsadm --del-mark mark [--dst prefix [--proto tcp|udp] [--dport ports] [--src prefix]]
   rvsadm --list-marks
+  rvsadm --set-defense name=value[,name=value...]
+  rvsadm --list-defense
   rvsadm --add-laddr|-P|--del-laddr|-Q -t|-u service-address -z local-address
   rvsadm --get-laddr|-G [-t|-u service-address]
 
@@ -498,6 +505,18 @@ rvs extensions:
   --del-mark     mark                 delete the rules setting mark, or with
                                       --dst ... exactly that rule
   --list-marks                        print the rules as --add-mark lines
+  IPVS's defence strategies (the kernel's /proc/sys/net/ipv4/vs/ sysctls,
+  which ipvsadm has no option for), against a connection table filling up:
+  --set-defense  name=value,...       set some of: drop_entry, drop_packet,
+                                      secure_tcp (0 off, 1 automatic: on while
+                                      a core's table is under pressure, 3
+                                      always), amemthresh (under pressure:
+                                      fewer than this % of a core's table
+                                      free, 1..99, default 10), am_droprate
+                                      (drop_packet 3 drops 1 in N, default 10)
+  --list-defense                      print them (an automatic mode reads 2
+                                      while on), the tables' pressure and
+                                      the entries and packets dropped
   FullNAT local addresses (DPVS's ipvsadm): the real servers of a --fullnat
   service see one of its local addresses as the client; the client's address
   and port reach them in the TCP option TOA (kind 254) of the handshake.

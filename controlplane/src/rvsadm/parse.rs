@@ -391,6 +391,9 @@ pub fn parse_args(args: &[String], resolver: &dyn Resolver) -> Result<Invocation
     if super::laddrs::is_laddr_command(args) {
         return super::laddrs::parse(args);
     }
+    if super::defense::is_defense_command(args) {
+        return super::defense::parse(args);
+    }
     let mut socket: Option<String> = None;
     let mut draft: Option<Draft> = None;
     let mut positionals: Vec<String> = vec![];

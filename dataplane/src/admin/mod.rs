@@ -160,6 +160,8 @@ pub struct AdminState {
     released: Vec<IpAddr>,
     /// A sync master daemon runs (the control thread's sockets say so).
     sync_master: bool,
+    /// IPVS's defence strategies.
+    defense: rvs_api::Defense,
     /// Neighbour slots a re-routed dest left: (slot, first generation
     /// without it); released once no worker forwards with an older one.
     retiring_neigh: Vec<(u32, u64)>,
@@ -195,6 +197,7 @@ impl AdminState {
             network: rvs_api::Network::default(),
             released: vec![],
             sync_master: false,
+            defense: rvs_api::Defense::default(),
             retiring_neigh: vec![],
             timeouts: Timeouts::default(),
             generation: 0,
@@ -308,6 +311,8 @@ impl AdminState {
                 "core loads are reported by the dataplane's control thread, not the admin state",
             )),
             Request::SetTimeouts(t) => self.set_timeouts(t),
+            Request::SetDefense(d) => self.set_defense(d),
+            Request::GetDefense => Ok((Response::Defense(self.defense_status(cores)), false)),
             Request::DelService { key } => {
                 let i = self
                     .find_service(&key)

@@ -99,6 +99,61 @@ impl AdminState {
         )
         .with_released(&self.released)
         .with_sync_master(self.sync_master)
+        .with_defense(self.defense)
+    }
+
+    /// `SetDefense`: the settings whole, checked; a new generation when
+    /// they change.
+    pub(super) fn set_defense(
+        &mut self,
+        d: rvs_api::Defense,
+    ) -> Result<(Response, bool), ApiError> {
+        d.validate()
+            .map_err(|m| ApiError::new(ErrorKind::Invalid, m))?;
+        if d == self.defense {
+            return Ok((Response::Ok, false));
+        }
+        self.defense = d;
+        Ok((Response::Ok, true))
+    }
+
+    /// `GetDefense`: the settings as IPVS shows them (an automatic mode
+    /// reads 2 while its strategy is on somewhere), the cores' levels and
+    /// the counters, summed over `cores`.
+    pub(super) fn defense_status(&self, cores: &[Arc<CoreStats>]) -> rvs_api::DefenseStatus {
+        use std::sync::atomic::Ordering::Relaxed;
+        let levels: Vec<_> = cores
+            .iter()
+            .map(|c| stats::unpack_level(c.defense_level.load(Relaxed)))
+            .collect();
+        let shown = |mode: u8, on: bool| match mode {
+            1 | 2 => 1 + u8::from(on),
+            m => m,
+        };
+        let d = self.defense;
+        rvs_api::DefenseStatus {
+            shown: rvs_api::Defense {
+                drop_entry: shown(d.drop_entry, levels.iter().any(|l| l.drop_entry)),
+                drop_packet: shown(d.drop_packet, levels.iter().any(|l| l.drop_rate != 0)),
+                secure_tcp: shown(d.secure_tcp, levels.iter().any(|l| l.secure_tcp)),
+                ..d
+            },
+            cores_under_pressure: levels.iter().filter(|l| l.pressure).count() as u32,
+            occupancy_ppm: cores
+                .iter()
+                .map(|c| c.occupancy_ppm.load(Relaxed))
+                .max()
+                .unwrap_or(0) as u32,
+            drop_rate: levels
+                .iter()
+                .map(|l| l.drop_rate)
+                .filter(|&r| r != 0)
+                .min()
+                .unwrap_or(0),
+            secure_tcp_on: levels.iter().any(|l| l.secure_tcp),
+            entries_dropped: stats::total(cores, Counter::DefenseDropEntry),
+            packets_dropped: stats::total(cores, Counter::DefenseDropPacket),
+        }
     }
 
     /// Workers report their connections (a sync master runs) or not;

@@ -12,6 +12,7 @@
 //! and backward-shift deletion (no tombstones), so a lookup probes a short,
 //! cache-friendly run.
 
+pub mod defense;
 pub mod state;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

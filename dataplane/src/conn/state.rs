@@ -123,7 +123,7 @@ impl Event {
 
 use State::{
     Close as CL, CloseWait as CW, Established as ES, FinWait as FW, LastAck as LA, Listen as LI,
-    SynRecv as SR, SynSent as SS, TimeWait as TW,
+    SynAck as SA, SynRecv as SR, SynSent as SS, TimeWait as TW,
 };
 
 /// Rows: syn, fin, ack, rst. Columns: NO ES SS SR FW TW CL CW LA LI SA.
@@ -150,16 +150,53 @@ const INPUT_ONLY: Table = [
     [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
 ];
 
+// `secure_tcp`'s table (the kernel's `tcp_states_dos`): NAT's ESTABLISHED
+// waits for the whole handshake (an INPUT ack in SR stays SR, the real
+// server's SYN+ACK in SR makes SA), DR/TUN's first SYN makes SA.
+const INPUT_DOS: Table = [
+    [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA],
+    [CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA],
+    [ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA],
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+];
+
+const OUTPUT_DOS: Table = [
+    [SS, ES, SS, SA, SS, SS, SS, SS, SS, LI, SA],
+    [TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW],
+    [ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES],
+    [CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL],
+];
+
+const INPUT_ONLY_DOS: Table = [
+    [SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA],
+    [CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW],
+    [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+];
+
 /// The state after `event` in `direction` from TCP state `current`.
 pub fn tcp_transition(direction: Direction, current: State, event: Event) -> State {
+    tcp_transition_in(false, direction, current, event)
+}
+
+/// The same, by the secure table when `secure` (`secure_tcp` in force).
+pub fn tcp_transition_in(
+    secure: bool,
+    direction: Direction,
+    current: State,
+    event: Event,
+) -> State {
     debug_assert!(current != State::Udp, "UDP entries have no TCP transitions");
     if event == Event::Null {
         return State::Close;
     }
-    let table = match direction {
-        Direction::Input => &INPUT,
-        Direction::Output => &OUTPUT,
-        Direction::InputOnly => &INPUT_ONLY,
+    let table = match (secure, direction) {
+        (false, Direction::Input) => &INPUT,
+        (false, Direction::Output) => &OUTPUT,
+        (false, Direction::InputOnly) => &INPUT_ONLY,
+        (true, Direction::Input) => &INPUT_DOS,
+        (true, Direction::Output) => &OUTPUT_DOS,
+        (true, Direction::InputOnly) => &INPUT_ONLY_DOS,
     };
     let col = (current as usize).min(10);
     table[event as usize][col]
@@ -195,6 +232,37 @@ impl Timeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `secure_tcp`'s table: the cells `spec/conn.md` §2.3 names, and the
+    /// rest as the normal table where the kernel's two agree.
+    #[test]
+    fn the_secure_table_delays_established() {
+        use Direction::*;
+        use Event::*;
+        // NAT: the client's ACK in SYN_RECV stays there until the real
+        // server's SYN+ACK is seen (SYNACK), then ESTABLISHED.
+        assert_eq!(tcp_transition_in(true, Input, SR, Ack), SR);
+        assert_eq!(tcp_transition(Input, SR, Ack), ES);
+        assert_eq!(tcp_transition_in(true, Output, SR, Syn), SA);
+        assert_eq!(tcp_transition_in(true, Input, SA, Ack), SA);
+        assert_eq!(tcp_transition_in(true, Output, SA, Ack), ES);
+        // DR/TUN: the first SYN makes SYNACK, the handshake's ACK ES.
+        assert_eq!(tcp_transition_in(true, InputOnly, State::None, Syn), SA);
+        assert_eq!(tcp_transition_in(true, InputOnly, SA, Ack), ES);
+        // Both tables agree on the established and closing rows.
+        for dir in [Input, Output, InputOnly] {
+            for ev in [Fin, Ack, Rst] {
+                for cur in [ES, FW, TW, CL, CW, LA] {
+                    assert_eq!(
+                        tcp_transition_in(true, dir, cur, ev),
+                        tcp_transition(dir, cur, ev),
+                        "{dir:?} {ev:?} {cur:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(tcp_transition_in(true, Input, ES, Null), State::Close);
+    }
 
     /// Every cell of the three tables, written out again from the spec's
     /// tables (`spec/conn.md` §2.3) as strings, walked one by one.

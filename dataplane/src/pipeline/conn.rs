@@ -11,7 +11,7 @@ use rvs_api::Forward;
 
 use super::family::Tables;
 use super::{owner_of, Core, Flow, Target};
-use crate::conn::state::{tcp_transition, Direction, Event, State};
+use crate::conn::state::{tcp_transition_in, Direction, Event, State};
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry, ReplyKey};
 use crate::sched::{Loads, Packet, PickCtx, SchedState};
 use crate::service::{Dest, Persistence, Service, Snapshot};
@@ -354,6 +354,10 @@ impl Core {
                 });
             }
         }
+        if (syn || !is_tcp) && self.todrop() {
+            // drop_packet (`defense.rs`): IPVS drops it before scheduling.
+            return Err(Counter::DefenseDropPacket);
+        }
         let one_packet = service.one_packet && flow.key.protocol == protocol::UDP;
         // Room for the entry (none for a one-packet datagram) and, for a
         // persistent service, its template.
@@ -458,7 +462,8 @@ impl Core {
             return Ok(Target::to(dest, dport));
         }
         let new_state = if is_tcp {
-            tcp_transition(
+            tcp_transition_in(
+                self.defense.secure_tcp,
                 input_direction(dest.forward as u8),
                 // An adopted flow was established elsewhere: its ACK keeps
                 // it ESTABLISHED, a FIN moves it on as it would have there.
@@ -614,10 +619,11 @@ impl Core {
         tcp_flags: u8,
         now_ms: u64,
     ) {
+        let secure = self.defense.secure_tcp;
         let conn = A::conns(self).get_mut(idx);
         let old = conn.state();
         let new = if conn.key.protocol == protocol::TCP {
-            tcp_transition(dir, old, Event::classify(tcp_flags))
+            tcp_transition_in(secure, dir, old, Event::classify(tcp_flags))
         } else {
             State::Udp
         };

@@ -8,7 +8,8 @@
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::family::{Wire, GUE_HEADER_LEN};
+use super::family::{Ip, Wire, GUE_HEADER_LEN};
+use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::nat::End;
@@ -22,7 +23,7 @@ use crate::wire::udp;
 impl Core {
     /// Forward by the dest's method. DR: new MACs, nothing else changes;
     /// NAT: the destination becomes the real server's address and port.
-    pub(super) fn forward<F: Frame, A: Wire>(
+    pub(super) fn forward<F: Frame, A: Ip>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
@@ -176,7 +177,7 @@ impl Core {
     /// the port's MTU is dropped; the client gets "fragmentation needed"
     /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
     /// (`spec/conn.md` §11, `Wire::tells_too_big`).
-    pub(super) fn encapsulate<F: Frame, A: Wire>(
+    pub(super) fn encapsulate<F: Frame, A: Ip>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
@@ -193,7 +194,7 @@ impl Core {
             return Err(self.count(Counter::DropNeighUnresolved));
         };
         let gue = dest.tunnel.kind == TunnelKind::Gue;
-        let overhead = A::TUNNEL_HEADER_LEN
+        let overhead = A::IP_HEADER_LEN
             + if gue {
                 udp::HEADER_LEN + GUE_HEADER_LEN
             } else {
@@ -205,9 +206,10 @@ impl Core {
             let room = mtu.saturating_sub(overhead);
             self.stats.count(Counter::DropTunnelTooBig);
             if let Some(p) = reply_port.filter(|_| A::tells_too_big(&inner, room)) {
-                self.stats.count(Counter::IcmpFragNeededSent);
                 let mac = snap.ports[usize::from(p)].mac;
-                return Err(A::reply_too_big(self, frame, l3, mac, room));
+                let err = IcmpError::TooBig(room);
+                let otherwise = Counter::DropTunnelTooBig;
+                return Err(self.reply_icmp_error::<A, F>(frame, l3, mac, err, otherwise));
             }
             return Err(Verdict::Drop(Counter::DropTunnelTooBig));
         }

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_api::TunnelCsum;
 
+use super::icmp::{IcmpError, QUOTE_MAX};
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
 use crate::nat::{self, End};
@@ -18,10 +19,11 @@ use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
 use crate::wire::ethernet::MacAddr;
-use crate::wire::icmp::{self, IcmpPacket};
-use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::icmp::{self, IcmpPacket, IcmpRepr};
+use crate::wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
-use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::ports::PortsPacket;
 use crate::wire::udp::{self, UdpPacket};
 
 /// The connection tables of an address family.
@@ -60,9 +62,9 @@ pub(super) trait Wire: Tables {
     fn rewrite(ip: &mut [u8], end: End, addr: Self, port: u16);
     fn rewrite_addr(ip: &mut [u8], end: End, addr: Self);
     fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Self, port: u16);
-    /// A tunnel's outer IP header (IPv4's without options, IPv6's fixed
-    /// one).
-    const TUNNEL_HEADER_LEN: usize;
+    /// The IP header this director writes (IPv4's without options, IPv6's
+    /// fixed one): a tunnel's outer header, an ICMP error's.
+    const IP_HEADER_LEN: usize;
     /// The director's address of the family on segment `out`: the source
     /// of its tunnels.
     fn tunnel_src(out: &PortInfo) -> Option<Self>;
@@ -73,15 +75,6 @@ pub(super) trait Wire: Tables {
     /// tunnel is told so: IPv4 when it set DF and `room` is at least IPv4's
     /// smallest MTU; IPv6 when `room` is at least IPv6's.
     fn tells_too_big(inner: &Inner, room: usize) -> bool;
-    /// "Fragmentation needed" (IPv4) or "packet too big" (IPv6) with the
-    /// MTU `room`, built in place over the client's packet, from `mac`.
-    fn reply_too_big<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-        room: usize,
-    ) -> Verdict;
     /// The outer headers at the front of `b` (the client's packet after
     /// them): IP from `src` to the dest, and for GUE the UDP and GUE
     /// headers, with a source port (IPv6: and a flow label) from the flow
@@ -125,7 +118,7 @@ impl Wire for u32 {
         nat::rewrite_quoted(ip, quote_at, end, Ipv4Addr::from(addr), port);
     }
 
-    const TUNNEL_HEADER_LEN: usize = ipv4::HEADER_LEN_MIN;
+    const IP_HEADER_LEN: usize = ipv4::HEADER_LEN_MIN;
 
     #[inline]
     fn tunnel_src(out: &PortInfo) -> Option<u32> {
@@ -146,17 +139,6 @@ impl Wire for u32 {
     #[inline]
     fn tells_too_big(inner: &Inner, room: usize) -> bool {
         inner.df && room >= usize::from(MTU_MIN)
-    }
-
-    fn reply_too_big<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-        room: usize,
-    ) -> Verdict {
-        let rest = [0, 0, (room >> 8) as u8, room as u8];
-        core.reply_icmp_error(frame, l3, mac, icmp::unreach::FRAG_NEEDED, rest)
     }
 
     fn emit_tunnel(
@@ -237,7 +219,7 @@ impl Wire for u128 {
         nat::rewrite6_quoted(ip, quote_at, end, std::net::Ipv6Addr::from(addr), port);
     }
 
-    const TUNNEL_HEADER_LEN: usize = ipv6::HEADER_LEN;
+    const IP_HEADER_LEN: usize = ipv6::HEADER_LEN;
 
     #[inline]
     fn tunnel_src(out: &PortInfo) -> Option<u128> {
@@ -258,17 +240,6 @@ impl Wire for u128 {
     #[inline]
     fn tells_too_big(_: &Inner, room: usize) -> bool {
         room >= MTU6_MIN
-    }
-
-    fn reply_too_big<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-        room: usize,
-    ) -> Verdict {
-        let rest = (room as u32).to_be_bytes();
-        core.reply_icmp6_error(frame, l3, mac, icmpv6::kind::PACKET_TOO_BIG, 0, rest)
     }
 
     fn emit_tunnel(
@@ -359,13 +330,27 @@ pub(super) struct Header<A> {
     pub(super) len: usize,
 }
 
+/// How stage 6 sorts a message of the family's ICMP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum IcmpClass {
+    EchoRequest,
+    /// An error message (it quotes the packet that caused it).
+    Error,
+    /// IPv6's Neighbour Solicitation or Advertisement.
+    Neighbour,
+    Other,
+}
+
 /// What reading a packet does differently by address family: its header,
 /// the checks it must pass, its ICMP.
 pub(super) trait Ip: Wire {
     /// The family's ICMP (the transport number of ICMP, ICMPv6).
     const ICMP: u8;
-    /// Whether the family's ICMP is taken before the address checks:
-    /// IPv6's Neighbour Discovery comes to addresses that are no VIP
+    /// The ICMP header (both families': type, code, checksum, 4 more).
+    const ICMP_HEADER_LEN: usize;
+    /// Whether the family's ICMP is looked at before the address checks
+    /// (for Neighbour Discovery and echo; `icmp.rs` says why): IPv6's
+    /// Neighbour Discovery comes to addresses that are no VIP
     /// (solicited-node multicast ones); IPv4's ARP is not IP.
     const ICMP_FIRST: bool;
     /// The header of the packet `ip` (from its IP header on), checked
@@ -378,26 +363,36 @@ pub(super) trait Ip: Wire {
     /// What a packet to a VIP must pass before its transport is read:
     /// IPv4's header checksum, and no fragment.
     fn check_to_vip(ip: &[u8]) -> Result<(), Counter>;
-    /// The family's ICMP to the dataplane (`icmp.rs`, `v6.rs`).
+    /// What the ICMP message `icmp` (from its header on) is, once its
+    /// header is there.
+    fn icmp_class(icmp: &[u8]) -> Result<IcmpClass, Counter>;
+    /// The family's Neighbour Discovery (IPv6's, `v6.rs`; IPv4 has none:
+    /// its ARP is not IP).
     #[allow(clippy::too_many_arguments)]
-    fn handle_icmp<F: Frame>(
+    fn handle_neighbour<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
         port: u16,
         peer_mac: MacAddr,
         frame: &mut F,
         l3: usize,
-        now_ms: u64,
-        handed_off: bool,
+        h: Header<Self>,
     ) -> Verdict;
-    /// No dest for a new connection: "port unreachable" back to the client,
-    /// from the VIP, sent from `mac` (`spec/schedulers.md` §0.6).
-    fn reply_unreachable<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-    ) -> Verdict;
+    /// Turn the echo request `ip` (from its IP header on; the ICMP header
+    /// at `hl`, checked) into its reply in place: the addresses swapped,
+    /// TTL (hop limit) 64, the type echo reply, every checksum true.
+    fn echo_to_reply(ip: &mut [u8], hl: usize);
+    /// The type, code and last 4 header bytes of the family's `err`.
+    fn error_message(err: IcmpError) -> (u8, u8, [u8; 4]);
+    /// Of the client's packet `ip` (checked): its source, its destination,
+    /// and how much of it an error about it quotes (IPv4: the IP header and
+    /// 8 bytes, RFC 792; IPv6: as much as `QUOTE_MAX` holds).
+    fn error_parts(ip: &[u8]) -> (Self, Self, usize);
+    /// Write an ICMP error over `b` (exactly `IP_HEADER_LEN +
+    /// ICMP_HEADER_LEN + quote.len()` bytes): the IP header from `src` to
+    /// `dst`, the message (type, code, rest) quoting `quote`, checksums
+    /// true.
+    fn emit_error(b: &mut [u8], src: Self, dst: Self, msg: (u8, u8, [u8; 4]), quote: &[u8]);
     /// The quoted tuple of the ICMP message `icmp` (from its header on), or
     /// `None` when it is not an error message.
     fn quoted(icmp: &[u8]) -> Result<Option<Quoted<Self>>, Counter>;
@@ -405,6 +400,7 @@ pub(super) trait Ip: Wire {
 
 impl Ip for u32 {
     const ICMP: u8 = protocol::ICMP;
+    const ICMP_HEADER_LEN: usize = icmp::HEADER_LEN;
     const ICMP_FIRST: bool = false;
 
     #[inline]
@@ -448,34 +444,90 @@ impl Ip for u32 {
         quoted_tuple(icmp)
     }
 
-    #[inline]
-    fn handle_icmp<F: Frame>(
-        core: &mut Core,
-        snap: &Snapshot,
-        port: u16,
-        _: MacAddr,
-        frame: &mut F,
-        l3: usize,
-        now_ms: u64,
-        handed_off: bool,
-    ) -> Verdict {
-        let mac = snap.ports[usize::from(port)].mac;
-        core.handle_icmp(snap, mac, frame, l3, now_ms, handed_off)
+    fn icmp_class(icmp: &[u8]) -> Result<IcmpClass, Counter> {
+        let i = IcmpPacket::new_checked(icmp).map_err(Counter::from)?;
+        Ok(if i.kind() == icmp::kind::ECHO_REQUEST {
+            IcmpClass::EchoRequest
+        } else if i.is_error() {
+            IcmpClass::Error
+        } else {
+            IcmpClass::Other
+        })
     }
 
-    #[inline]
-    fn reply_unreachable<F: Frame>(
+    fn handle_neighbour<F: Frame>(
         core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
+        _: &Snapshot,
+        _: u16,
+        _: MacAddr,
+        _: &mut F,
+        _: usize,
+        _: Header<u32>,
     ) -> Verdict {
-        core.reply_port_unreachable(frame, l3, mac)
+        core.exception()
+    }
+
+    fn echo_to_reply(b: &mut [u8], hl: usize) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut *b);
+        let (src, dst) = (ip.src(), ip.dst());
+        ip.set_src(dst);
+        ip.set_dst(src);
+        ip.set_ttl(64);
+        ip.fill_checksum();
+        let mut icmp = IcmpPacket::new_unchecked(&mut b[hl..]);
+        let old = u16::from_be_bytes([icmp::kind::ECHO_REQUEST, icmp.code()]);
+        icmp.set_kind(icmp::kind::ECHO_REPLY);
+        let new = u16::from_be_bytes([icmp::kind::ECHO_REPLY, icmp.code()]);
+        let c = checksum::update_u16(icmp.checksum(), old, new);
+        icmp.set_checksum(c);
+    }
+
+    fn error_message(err: IcmpError) -> (u8, u8, [u8; 4]) {
+        match err {
+            IcmpError::PortUnreachable => {
+                (icmp::kind::DEST_UNREACHABLE, icmp::unreach::PORT, [0; 4])
+            }
+            // The next-hop MTU in the last 2 bytes (RFC 1191).
+            IcmpError::TooBig(mtu) => (
+                icmp::kind::DEST_UNREACHABLE,
+                icmp::unreach::FRAG_NEEDED,
+                [0, 0, (mtu >> 8) as u8, mtu as u8],
+            ),
+        }
+    }
+
+    fn error_parts(b: &[u8]) -> (u32, u32, usize) {
+        let ip = Ipv4Packet::new_unchecked(b);
+        let quote = (ip.header_len() + 8).min(usize::from(ip.total_len()));
+        (u32::from(ip.src()), u32::from(ip.dst()), quote)
+    }
+
+    fn emit_error(b: &mut [u8], src: u32, dst: u32, msg: (u8, u8, [u8; 4]), quote: &[u8]) {
+        let (ip, message) = b.split_at_mut(ipv4::HEADER_LEN_MIN);
+        Ipv4Repr {
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            protocol: protocol::ICMP,
+            payload_len: message.len(),
+            ttl: 64,
+            tos: 0,
+            ident: 0,
+            dont_frag: false,
+        }
+        .emit(ip);
+        IcmpRepr {
+            kind: msg.0,
+            code: msg.1,
+            rest: msg.2,
+            payload: quote,
+        }
+        .emit(message);
     }
 }
 
 impl Ip for u128 {
     const ICMP: u8 = protocol::ICMPV6;
+    const ICMP_HEADER_LEN: usize = icmpv6::HEADER_LEN;
     const ICMP_FIRST: bool = true;
 
     #[inline]
@@ -494,30 +546,84 @@ impl Ip for u128 {
         Ok(())
     }
 
+    fn icmp_class(icmp: &[u8]) -> Result<IcmpClass, Counter> {
+        let i = Icmpv6Packet::new_checked(icmp).map_err(Counter::from)?;
+        Ok(match i.kind() {
+            icmpv6::kind::NEIGHBOR_SOLICIT | icmpv6::kind::NEIGHBOR_ADVERT => IcmpClass::Neighbour,
+            icmpv6::kind::ECHO_REQUEST => IcmpClass::EchoRequest,
+            _ if i.is_error() => IcmpClass::Error,
+            _ => IcmpClass::Other,
+        })
+    }
+
     #[inline]
-    fn handle_icmp<F: Frame>(
+    fn handle_neighbour<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
         port: u16,
         peer_mac: MacAddr,
         frame: &mut F,
         l3: usize,
-        now_ms: u64,
-        handed_off: bool,
+        h: Header<u128>,
     ) -> Verdict {
-        core.handle_icmp6(snap, port, peer_mac, frame, l3, now_ms, handed_off)
+        core.handle_ndp(snap, port, peer_mac, frame, l3, h)
     }
 
-    #[inline]
-    fn reply_unreachable<F: Frame>(
-        core: &mut Core,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-    ) -> Verdict {
-        core.stats.count(Counter::IcmpUnreachableSent);
-        // Destination unreachable, port unreachable (code 4).
-        core.reply_icmp6_error(frame, l3, mac, icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4])
+    fn echo_to_reply(b: &mut [u8], hl: usize) {
+        let mut ip = Ipv6Packet::new_unchecked(&mut *b);
+        let (src, dst) = (ip.src(), ip.dst());
+        ip.set_src(dst);
+        ip.set_dst(src);
+        ip.set_hop_limit(64);
+        // Swapped addresses leave the pseudo-header's sum as it was: only
+        // the type changes.
+        let mut icmp = Icmpv6Packet::new_unchecked(&mut b[hl..]);
+        let code = icmp.code();
+        let old = u16::from_be_bytes([icmpv6::kind::ECHO_REQUEST, code]);
+        let new = u16::from_be_bytes([icmpv6::kind::ECHO_REPLY, code]);
+        icmp.set_kind(icmpv6::kind::ECHO_REPLY);
+        let c = checksum::update_u16(icmp.checksum(), old, new);
+        icmp.set_checksum(c);
+    }
+
+    fn error_message(err: IcmpError) -> (u8, u8, [u8; 4]) {
+        match err {
+            // Destination unreachable, port unreachable (code 4).
+            IcmpError::PortUnreachable => (icmpv6::kind::DEST_UNREACHABLE, 4, [0; 4]),
+            IcmpError::TooBig(mtu) => (icmpv6::kind::PACKET_TOO_BIG, 0, (mtu as u32).to_be_bytes()),
+        }
+    }
+
+    fn error_parts(b: &[u8]) -> (u128, u128, usize) {
+        let ip = Ipv6Packet::new_unchecked(b);
+        let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+        (
+            u128::from(ip.src()),
+            u128::from(ip.dst()),
+            total.min(QUOTE_MAX),
+        )
+    }
+
+    fn emit_error(b: &mut [u8], src: u128, dst: u128, msg: (u8, u8, [u8; 4]), quote: &[u8]) {
+        let (ip, message) = b.split_at_mut(ipv6::HEADER_LEN);
+        let (src, dst) = (Ipv6Addr::from(src), Ipv6Addr::from(dst));
+        Ipv6Repr {
+            src,
+            dst,
+            next_header: protocol::ICMPV6,
+            payload_len: message.len(),
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(ip);
+        Icmpv6Repr {
+            kind: msg.0,
+            code: msg.1,
+            rest: msg.2,
+            payload: quote,
+        }
+        .emit(message, src, dst);
     }
 
     #[inline]
@@ -563,26 +669,26 @@ pub(super) fn write_gue(udp: &mut [u8], sport: u16, dport: u16, inner: u8, pseud
 /// `None` when it is not an error message. The quote must hold the IPv4
 /// header and the ports (`spec/conn.md` §10).
 pub(super) fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
-    let is_error = IcmpPacket::new_checked(icmp)
-        .map_err(Counter::from)?
-        .is_error();
-    if !is_error {
+    let i = IcmpPacket::new_checked(icmp).map_err(Counter::from)?;
+    if !i.is_error() {
         return Ok(None);
     }
-    let quoted = &icmp[icmp::HEADER_LEN..];
+    let quoted = i.payload();
     if quoted.len() < ipv4::HEADER_LEN_MIN {
         return Err(Counter::DropIcmpTruncated);
     }
+    // Not `new_checked`: the quote is cut short of the total length.
     let q = Ipv4Packet::new_unchecked(quoted);
     let qhl = q.header_len();
-    if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl + 4 {
+    if qhl < ipv4::HEADER_LEN_MIN || quoted.len() < qhl {
         return Err(Counter::DropIcmpTruncated);
     }
+    let ports = PortsPacket::new_checked(&quoted[qhl..]).map_err(Counter::from)?;
     Ok(Some(Quoted {
         src: u32::from(q.src()),
         dst: u32::from(q.dst()),
-        sport: u16::from_be_bytes([quoted[qhl], quoted[qhl + 1]]),
-        dport: u16::from_be_bytes([quoted[qhl + 2], quoted[qhl + 3]]),
+        sport: ports.src_port(),
+        dport: ports.dst_port(),
         protocol: q.protocol(),
     }))
 }
@@ -604,20 +710,21 @@ pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
     }
 }
 
-/// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote
-/// must hold the IPv6 header and the ports.
+/// The quoted tuple of an ICMPv6 error message `icmp` (header on); the quote must hold the IPv6 header and the ports.
 pub(super) fn quoted_tuple6(icmp: &[u8]) -> Result<Quoted<u128>, Counter> {
-    let quoted = &icmp[icmpv6::HEADER_LEN..];
-    if quoted.len() < ipv6::HEADER_LEN + 4 {
+    let i = Icmpv6Packet::new_checked(icmp).map_err(Counter::from)?;
+    let quoted = i.payload();
+    if quoted.len() < ipv6::HEADER_LEN {
         return Err(Counter::DropIcmpTruncated);
     }
+    // Not `new_checked`: the quote is cut short of the payload length.
     let q = Ipv6Packet::new_unchecked(quoted);
-    let l4 = ipv6::HEADER_LEN;
+    let ports = PortsPacket::new_checked(&quoted[ipv6::HEADER_LEN..]).map_err(Counter::from)?;
     Ok(Quoted {
         src: u128::from(q.src()),
         dst: u128::from(q.dst()),
-        sport: u16::from_be_bytes([quoted[l4], quoted[l4 + 1]]),
-        dport: u16::from_be_bytes([quoted[l4 + 2], quoted[l4 + 3]]),
+        sport: ports.src_port(),
+        dport: ports.dst_port(),
         protocol: q.next_header(),
     })
 }

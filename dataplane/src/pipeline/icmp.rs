@@ -1,25 +1,49 @@
-//! Stage 6, ICMP: echo to a VIP answered, a client's error about a
-//! connection forwarded to its real server, and the errors this director
-//! sends itself (port unreachable, fragmentation needed), built in place.
+//! Stage 6, ICMP, one path for both families: echo to a VIP answered, a
+//! client's error about a connection forwarded to its real server, and the
+//! errors this director sends itself (port unreachable, fragmentation
+//! needed, packet too big), built in place and rate limited as the kernel
+//! limits its own (`ratelimit.rs`). What differs by family (the message
+//! types, the headers written, IPv6's Neighbour Discovery) is behind
+//! `family.rs`'s `Ip`.
 //!
 //! Contract: no ICMP error is ever sent about an ICMP error; an error about
 //! no connection of ours is the kernel's, as in IPVS.
+//!
+//! One difference between the families remains, on purpose: IPv6's ICMP is
+//! looked at before the address checks (`Ip::ICMP_FIRST`), so Neighbour
+//! Solicitations to solicited-node multicast addresses (no VIP) are seen,
+//! and its echo is answered for every address Neighbour Discovery answers
+//! for (a VIP or a FullNAT local address); IPv4's echo to a local address
+//! is the kernel's, as its ARP is answered apart. IPv6's errors and other
+//! messages then go through the address checks as IPv4's do.
 
 use std::net::IpAddr;
 
 use rvs_api::Forward;
 
 use super::conn::{flow_owner, sees_replies};
-use super::family::{quoted_tuple, Tables, Wire};
+use super::family::{Header, IcmpClass, Ip, Tables, Wire};
+use super::ratelimit::Limited;
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{Conn, ConnExt, ConnKey};
 use crate::nat::End;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
-use crate::wire::checksum;
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
-use crate::wire::icmp::{self, IcmpPacket};
-use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
+
+/// The most of an offending packet an error this director sends quotes
+/// (IPv4: its header and 8 bytes, at most 68; IPv6: up to 128 bytes).
+pub(super) const QUOTE_MAX: usize = 128;
+
+/// An ICMP error this director sends about a client's packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum IcmpError {
+    /// No dest for a new connection (`spec/schedulers.md` §0.6).
+    PortUnreachable,
+    /// The packet does not fit the tunnel: IPv4's "fragmentation needed",
+    /// IPv6's "packet too big", with this MTU.
+    TooBig(usize),
+}
 
 /// A client's ICMP error about a packet of NAT or FullNAT connection `c`
 /// put in the real server's view: to the real server (`raddr`), about its
@@ -40,58 +64,83 @@ pub(super) fn error_to_server_view<A: Wire>(
 }
 
 impl Core {
-    /// ICMP to a VIP: echo is answered here (the VIP is ours); an error
-    /// quoting a connection's packet is forwarded along that connection
-    /// (`spec/conn.md` §10); anything else goes to the local stack.
-    pub(super) fn handle_icmp<F: Frame>(
+    /// The family's ICMP to the dataplane (header `h`): Neighbour Discovery
+    /// (IPv6), echo to an address of ours answered, an error quoting a
+    /// connection's packet forwarded along that connection (`spec/conn.md`
+    /// §10), anything else the local stack's. `before_routing` (IPv6,
+    /// `Ip::ICMP_FIRST`): only Neighbour Discovery and echo are taken, and
+    /// `None` sends the rest on through the address checks; after them the
+    /// answer is always `Some`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_icmp<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
-        mac: MacAddr,
+        port: u16,
+        peer_mac: MacAddr,
         frame: &mut F,
         l3: usize,
+        h: Header<A>,
+        now_ms: u64,
+        handed_off: bool,
+        before_routing: bool,
+    ) -> Option<Verdict> {
+        let (l4, l4_end) = (l3 + h.hl, l3 + h.len);
+        let class = match A::icmp_class(&frame.bytes()[l4..l4_end]) {
+            Ok(c) => c,
+            Err(c) => return Some(self.count(c)),
+        };
+        match class {
+            IcmpClass::Neighbour => Some(A::handle_neighbour(
+                self, snap, port, peer_mac, frame, l3, h,
+            )),
+            IcmpClass::EchoRequest => {
+                // A VIP answers pings; an address a classifier prefix covers
+                // is not ours to answer for.
+                if !snap.answers_arp_for(h.dst.to_ip()) {
+                    return Some(self.exception());
+                }
+                let mac = snap.ports[usize::from(port)].mac;
+                Some(self.reply_echo::<A, F>(frame, l3, h.hl, mac))
+            }
+            _ if before_routing => None,
+            IcmpClass::Error => {
+                Some(self.error_from_client::<A, F>(snap, frame, l3, h, now_ms, handed_off))
+            }
+            // Not ours to handle: the local stack's, as in IPVS.
+            IcmpClass::Other => Some(self.exception()),
+        }
+    }
+
+    /// An ICMP error from a client to a VIP: the packet it quotes went from
+    /// the VIP to the client; about a connection of ours it goes on to the
+    /// connection's real server.
+    fn error_from_client<A: Ip, F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        h: Header<A>,
         now_ms: u64,
         handed_off: bool,
     ) -> Verdict {
-        let ip = Ipv4Packet::new_unchecked(&frame.bytes()[l3..]);
-        let hl = ip.header_len();
-        let l3_len = ip.total_len();
-        let l4 = l3 + hl;
-        let l4_end = l3 + usize::from(l3_len);
-        let (kind, is_error) = match IcmpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
-            Ok(i) => (i.kind(), i.is_error()),
-            Err(m) => return self.count(m.into()),
-        };
-        if kind == icmp::kind::ECHO_REQUEST {
-            // A VIP answers pings; an address a classifier prefix covers is
-            // not ours to answer for.
-            if !snap.answers_arp_for(IpAddr::V4(ip.dst())) {
-                return self.exception();
-            }
-            return self.reply_echo(frame, l3, mac);
-        }
-        if !is_error {
-            // Not ours to handle: the local stack's, as in IPVS.
-            return self.exception();
-        }
-        // The quoted packet went from the VIP to the client.
-        let q = match quoted_tuple(&frame.bytes()[l4..l4_end]) {
+        let q = match A::quoted(&frame.bytes()[l3 + h.hl..l3 + h.len]) {
             Ok(Some(q)) => q,
             Ok(None) => return self.exception(),
             Err(c) => return self.count(c),
         };
-        let (key, c, ext, dest, macs) = match self.error_conn::<u32>(snap, &q, handed_off, now_ms) {
+        let (key, c, ext, dest, macs) = match self.error_conn::<A>(snap, &q, handed_off, now_ms) {
             Ok(found) => found,
             Err(v) => return v,
         };
-        let quote_at = hl + icmp::HEADER_LEN;
-        self.forward_error::<u32, F>(snap, frame, l3, quote_at, (&key, &c, &ext), &dest, macs)
+        let quote_at = h.hl + A::ICMP_HEADER_LEN;
+        self.forward_error::<A, F>(snap, frame, l3, quote_at, (&key, &c, &ext), &dest, macs)
     }
 
     /// A client's ICMP error about connection `c` (key `key`), on to its
     /// real server: translated for NAT and FullNAT, encapsulated for TUN,
     /// with new MACs for DR.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn forward_error<A: Wire, F: Frame>(
+    pub(super) fn forward_error<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
@@ -182,10 +231,11 @@ impl Core {
     }
 
     /// Turn an echo request into its reply, in place.
-    pub(super) fn reply_echo<F: Frame>(
+    fn reply_echo<A: Ip, F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
+        hl: usize,
         mac: MacAddr,
     ) -> Verdict {
         let b = frame.bytes_mut();
@@ -193,54 +243,54 @@ impl Core {
         let peer = eth.src();
         eth.set_dst(peer);
         eth.set_src(mac);
-        let mut ip = Ipv4Packet::new_unchecked(&mut b[l3..]);
-        let (src, dst) = (ip.src(), ip.dst());
-        ip.set_src(dst);
-        ip.set_dst(src);
-        ip.set_ttl(64);
-        ip.fill_checksum();
-        let mut icmp = IcmpPacket::new_unchecked(ip.payload_mut());
-        let old = u16::from_be_bytes([icmp::kind::ECHO_REQUEST, icmp.code()]);
-        icmp.set_kind(icmp::kind::ECHO_REPLY);
-        let new = u16::from_be_bytes([icmp::kind::ECHO_REPLY, icmp.code()]);
-        let c = checksum::update_u16(icmp.checksum(), old, new);
-        icmp.set_checksum(c);
+        A::echo_to_reply(&mut b[l3..], hl);
         self.stats.count(Counter::IcmpEchoReplied);
         Verdict::Reply
     }
 
-    /// No dest for a new connection: ICMP port unreachable to the client,
-    /// from the VIP (`spec/schedulers.md` §0.6).
-    pub(super) fn reply_port_unreachable<F: Frame>(
+    /// Turn the client's packet (its IP header at `l3`) into the ICMP error
+    /// `err` back to it, from the address it was sent to, quoting its first
+    /// bytes, sent from `mac`; built in place. Counted as sent
+    /// (`icmp_unreachable_sent`, `icmp_frag_needed_sent`), or, over the rate
+    /// limits, as limited (`icmp_ratelimit_global`, `icmp_ratelimit_host`)
+    /// and dropped with `otherwise` (which the caller counted).
+    pub(super) fn reply_icmp_error<A: Ip, F: Frame>(
         &mut self,
         frame: &mut F,
         l3: usize,
         mac: MacAddr,
+        err: IcmpError,
+        otherwise: Counter,
     ) -> Verdict {
-        self.stats.count(Counter::IcmpUnreachableSent);
-        self.reply_icmp_error(frame, l3, mac, icmp::unreach::PORT, [0; 4])
-    }
-
-    /// Turn the client's packet into an ICMP "destination unreachable" of
-    /// `code` back to it, from the address it was sent to, quoting its IP
-    /// header and 8 bytes; `rest` is the header's last 4 bytes (the next-hop
-    /// MTU of "fragmentation needed"). Built in place.
-    pub(super) fn reply_icmp_error<F: Frame>(
-        &mut self,
-        frame: &mut F,
-        l3: usize,
-        mac: MacAddr,
-        code: u8,
-        rest: [u8; 4],
-    ) -> Verdict {
-        const QUOTE_MAX: usize = 60 + 8;
         let b = frame.bytes();
-        let ip = Ipv4Packet::new_unchecked(&b[l3..]);
-        let quote_len = (ip.header_len() + 8).min(usize::from(ip.total_len()));
-        let (client, vip) = (ip.src(), ip.dst());
+        let (client, vip, quote_len) = A::error_parts(&b[l3..]);
+        let (kind, code, rest) = A::error_message(err);
+        let peer = match client.to_ip() {
+            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        match self
+            .icmp_limiter
+            .allow(A::IPV6, kind, code, peer, self.now_ms)
+        {
+            Ok(()) => {}
+            Err(Limited::Global) => {
+                self.stats.count(Counter::IcmpRateLimitedGlobal);
+                return Verdict::Drop(otherwise);
+            }
+            Err(Limited::Host) => {
+                self.stats.count(Counter::IcmpRateLimitedHost);
+                return Verdict::Drop(otherwise);
+            }
+        }
+        self.stats.count(match err {
+            IcmpError::PortUnreachable => Counter::IcmpUnreachableSent,
+            IcmpError::TooBig(_) => Counter::IcmpFragNeededSent,
+        });
+        let quote_len = quote_len.min(QUOTE_MAX);
         let mut quote = [0u8; QUOTE_MAX];
         quote[..quote_len].copy_from_slice(&b[l3..l3 + quote_len]);
-        let new_len = l3 + ipv4::HEADER_LEN_MIN + icmp::HEADER_LEN + quote_len;
+        let new_len = l3 + A::IP_HEADER_LEN + A::ICMP_HEADER_LEN + quote_len;
         if !frame.set_len(new_len) {
             return self.count(Counter::DropNoMbuf);
         }
@@ -249,24 +299,13 @@ impl Core {
         let peer = eth.src();
         eth.set_dst(peer);
         eth.set_src(mac);
-        Ipv4Repr {
-            src: vip,
-            dst: client,
-            protocol: protocol::ICMP,
-            payload_len: icmp::HEADER_LEN + quote_len,
-            ttl: 64,
-            tos: 0,
-            ident: 0,
-            dont_frag: false,
-        }
-        .emit(&mut b[l3..]);
-        let at = l3 + ipv4::HEADER_LEN_MIN;
-        let mut icmp = IcmpPacket::new_unchecked(&mut b[at..new_len]);
-        icmp.set_kind(icmp::kind::DEST_UNREACHABLE);
-        icmp.set_code(code);
-        icmp.set_rest(rest);
-        b[at + icmp::HEADER_LEN..new_len].copy_from_slice(&quote[..quote_len]);
-        IcmpPacket::new_unchecked(&mut b[at..new_len]).fill_checksum();
+        A::emit_error(
+            &mut b[l3..new_len],
+            vip,
+            client,
+            (kind, code, rest),
+            &quote[..quote_len],
+        );
         Verdict::Reply
     }
 }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::conn::flow_owner;
 use super::family::Ip;
+use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
 use crate::service::Snapshot;
@@ -28,6 +29,8 @@ impl Core {
         now_ms: u64,
         handed_off: bool,
     ) -> Verdict {
+        // The ICMP rate limits' clock (`ratelimit.rs`).
+        self.now_ms = now_ms;
         let Some(port_info) = snap.ports.get(usize::from(port)).copied() else {
             return self.count(Counter::DropNotForUs);
         };
@@ -116,7 +119,20 @@ impl Core {
             Err(c) => return self.count(c),
         };
         if A::ICMP_FIRST && h.proto == A::ICMP {
-            return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off);
+            let before_routing = true;
+            if let Some(v) = self.handle_icmp::<A, F>(
+                snap,
+                port,
+                peer_mac,
+                frame,
+                l3,
+                h,
+                now_ms,
+                handed_off,
+                before_routing,
+            ) {
+                return v;
+            }
         }
         let vaddr = h.dst.to_ip();
         // A real server's reply to a FullNAT connection (to a local
@@ -146,7 +162,20 @@ impl Core {
                 Err(m) => return self.count(m.into()),
             },
             p if p == A::ICMP => {
-                return A::handle_icmp(self, snap, port, peer_mac, frame, l3, now_ms, handed_off)
+                let before_routing = false;
+                return self
+                    .handle_icmp::<A, F>(
+                        snap,
+                        port,
+                        peer_mac,
+                        frame,
+                        l3,
+                        h,
+                        now_ms,
+                        handed_off,
+                        before_routing,
+                    )
+                    .unwrap_or_else(|| self.exception());
             }
             _ => return self.not_a_service(snap, vaddr),
         };
@@ -181,7 +210,8 @@ impl Core {
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
                 let mac = snap.ports[usize::from(port)].mac;
-                A::reply_unreachable(self, frame, l3, mac)
+                let err = IcmpError::PortUnreachable;
+                self.reply_icmp_error::<A, F>(frame, l3, mac, err, Counter::DropNoDest)
             }
             Err(c) => self.count(c),
         }

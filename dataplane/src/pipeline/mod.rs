@@ -22,7 +22,8 @@
 //!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
 //!    `handle_ip::<u128>`, the rest to the kernel.
 //! 2. Classify (`handle_ip`, one path for both families): the header
-//!    (`Ip::header`); IPv6's ICMP at once (Neighbour Discovery, `v6.rs`);
+//!    (`Ip::header`); IPv6's Neighbour Discovery and echo at once
+//!    (`Ip::ICMP_FIRST`, `handle_icmp` before routing; NDP in `v6.rs`);
 //!    to a local address, or from a NAT dest to a non-VIP, it is a reply
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
 //!    `Ip::check_to_vip` (IPv4's checksum, fragments), ICMP goes to stage 6
@@ -32,19 +33,21 @@
 //! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
 //!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
 //!    for FullNAT, `pick_stateless` when the table is full) and returns a
-//!    `Target`; no dest is ICMP port unreachable (`Ip::reply_unreachable`).
+//!    `Target`; no dest is ICMP port unreachable (`reply_icmp_error`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
 //!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
 //!    [`Verdict::Forward`].
 //! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
 //!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
-//! 6. ICMP (`icmp.rs`; ICMPv6 in `v6.rs`): `handle_icmp` answers echo (`reply_echo`), forwards
-//!    an error about a connection along it (`error_conn`, `forward_error`),
-//!    and builds the errors this director sends (`reply_icmp_error`).
+//! 6. ICMP (`icmp.rs`, both families): `handle_icmp` answers echo
+//!    (`reply_echo`), forwards an error about a connection along it
+//!    (`error_from_client`, `error_conn`, `forward_error`), and builds the
+//!    errors this director sends (`reply_icmp_error`), within the kernel's
+//!    rate limits (`ratelimit.rs`).
 //!
 //! What differs by address family is behind `family.rs`'s `Tables`, `Wire`
-//! and `Ip` (IPv6's own messages are `v6.rs`); connection sync is
+//! and `Ip` (IPv6's Neighbour Discovery is `v6.rs`); connection sync is
 //! `synced.rs`.
 
 #![forbid(unsafe_code)]
@@ -63,21 +66,26 @@ use crate::sched::{LocalityCache, SchedState};
 use crate::service::{Dest, Snapshot};
 use crate::stats::{CoreStats, Counter, OverloadFlags, LADDR_SLOTS_MAX};
 use crate::sync::SyncConn;
-use crate::wire::ethernet::{ethertype, MacAddr};
-use crate::wire::ipv4::protocol;
+use crate::wire::ethernet::{self, ethertype, EthernetFrame, MacAddr};
+use crate::wire::ipv4::{self, protocol, Ipv4Packet};
+use crate::wire::ports::{self, PortsPacket};
 
 mod conn;
+mod defense;
 mod egress;
 mod family;
 mod icmp;
 mod ingress;
 mod outbox;
+mod ratelimit;
 mod reply;
 mod synced;
 mod v6;
 
 use outbox::Outbox;
-pub use synced::sync_owner;
+pub use synced::{screen, sync_owner, Screened};
+use ratelimit::IcmpLimiter;
+pub use ratelimit::{parse_ratemask6, IcmpLimits};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
@@ -211,6 +219,9 @@ pub struct WorkerSetup {
     /// Locality caches (lblc, lblcr services) and the entries of each.
     pub locality_caches: u16,
     pub locality_cache_entries: usize,
+    /// The rate limits on the ICMP errors the worker sends (the kernel's
+    /// `icmp_ratelimit` and kin; `ratelimit.rs`).
+    pub icmp: IcmpLimits,
 }
 
 /// Live IPv4 entries from which a burst's lookups are prefetched: 65 536
@@ -300,6 +311,16 @@ struct Core {
     /// starts looking among a service's local addresses.
     laddrs: Laddrs,
     laddr_next: usize,
+    /// The defence level in force (`defense.rs`), when it is judged next,
+    /// drop_packet's countdown and where drop_entry's next slice starts.
+    defense: crate::conn::defense::Level,
+    defense_due_ms: u64,
+    drop_counter: crate::conn::defense::DropCounter,
+    defense_walk: crate::conn::defense::DropEntryWalk,
+    /// The ICMP errors' rate limits, and the time of the frame at hand
+    /// (their clock, set as each frame comes in).
+    icmp_limiter: IcmpLimiter,
+    now_ms: u64,
 }
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
@@ -391,6 +412,14 @@ impl Worker {
             tunnel_ident: 0,
             laddrs: Laddrs::new(LADDR_SLOTS_MAX, setup.id, setup.workers),
             laddr_next: 0,
+            defense: Default::default(),
+            defense_due_ms: 0,
+            drop_counter: Default::default(),
+            defense_walk: crate::conn::defense::DropEntryWalk::new(
+                0x9e37_79b9_7f4a_7c15 ^ u64::from(setup.id),
+            ),
+            icmp_limiter: IcmpLimiter::new(setup.icmp, setup.workers),
+            now_ms: 0,
         };
         core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {
@@ -411,6 +440,7 @@ impl Worker {
     /// back to the control thread so it is not freed on the packet path).
     pub fn set_snapshot(&mut self, s: Arc<Snapshot>) -> Arc<Snapshot> {
         self.core.laddrs.sync(&s.laddr_slots);
+        self.core.defense_now();
         std::mem::replace(&mut self.snapshot, s)
     }
 
@@ -477,18 +507,22 @@ impl Worker {
     }
 
     /// Expire up to `budget` slots' worth of old connections.
+    /// Then, once a second, judge the defence level and run drop_entry's
+    /// slice (`defense.rs`).
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
         self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
         if !self.core.conns6.is_empty() {
             self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);
         }
+        self.core.defend(&self.snapshot, now_ms);
     }
 
     /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP
     /// packet, its connection entry's slot (as a client's packet) and its
-    /// reply-index slot (as a real server's reply). Reads the headers with
-    /// bounds checks only (a frame too short is left alone) and changes
-    /// nothing; the worker calls it for a whole burst before handling it.
+    /// reply-index slot (as a real server's reply). Reads the headers
+    /// through unchecked views after checking only the lengths they read (a
+    /// frame too short is left alone; nothing else is validated, the
+    /// pipeline does that) and changes nothing; the worker calls it for a whole burst before handling it.
     /// A table small enough to stay in cache is not worth the extra hash:
     /// below [`PREFETCH_CONNS_MIN`] live entries this does nothing.
     #[inline]
@@ -497,31 +531,27 @@ impl Worker {
             return;
         }
         let b = frame.bytes();
-        let mut l3 = 14;
-        if b.len() < 14 + 20 {
+        // The views are unchecked: these lengths are what they read.
+        if b.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN_MIN {
             return;
         }
-        let mut et = u16::from_be_bytes([b[12], b[13]]);
-        if et == ethertype::VLAN {
-            l3 = 18;
-            if b.len() < 18 + 20 {
-                return;
-            }
-            et = u16::from_be_bytes([b[16], b[17]]);
-        }
-        if et != ethertype::IPV4 {
+        let eth = EthernetFrame::new_unchecked(b);
+        if eth.inner_ethertype() != ethertype::IPV4 {
             return;
         }
-        let ihl = usize::from(b[l3] & 0x0f) * 4;
-        let proto = b[l3 + 9];
-        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l3 + ihl + 4 {
+        let l3 = eth.payload_offset();
+        if b.len() < l3 + ipv4::HEADER_LEN_MIN {
             return;
         }
-        let ip = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let (src, dst) = (ip(l3 + 12), ip(l3 + 16));
-        let l4 = l3 + ihl;
-        let sport = u16::from_be_bytes([b[l4], b[l4 + 1]]);
-        let dport = u16::from_be_bytes([b[l4 + 2], b[l4 + 3]]);
+        let ip = Ipv4Packet::new_unchecked(&b[l3..]);
+        let proto = ip.protocol();
+        let l4 = l3 + ip.header_len();
+        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l4 + ports::LEN {
+            return;
+        }
+        let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));
+        let l4 = PortsPacket::new_unchecked(&b[l4..]);
+        let (sport, dport) = (l4.src_port(), l4.dst_port());
         self.core.conns.prefetch(&ConnKey {
             caddr: src,
             vaddr: dst,

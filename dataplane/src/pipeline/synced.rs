@@ -112,6 +112,46 @@ fn dest_of(service: &Service, r: &SyncConn) -> Option<Dest> {
         .copied()
 }
 
+/// What a backup's control thread makes of record `r` before any worker
+/// sees it ([`screen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screened {
+    /// For one of this director's services: goes to its owner core.
+    Pass,
+    /// Goes, its timeout lowered to this director's for its state (a
+    /// template's: its service's persistence timeout).
+    Clamped,
+    /// No service of this director has it: skipped.
+    NoService,
+}
+
+/// The backup's bounds on a record from the wire: it must name one of
+/// this director's services (a forged entry for any other VIP is not
+/// installed), and it lives no longer than this director would keep the
+/// entry itself (a forged timeout cannot pin a slot for days).
+pub fn screen(snap: &Snapshot, r: &mut SyncConn) -> Screened {
+    let Some(service) = service_of(snap, r) else {
+        return Screened::NoService;
+    };
+    let most = if r.template {
+        match service.persistence {
+            Some(p) => p.timeout_s,
+            // A template for a service that keeps none: the master's
+            // service is persistent, this one's is not; the worker refuses
+            // or keeps it as the kernel would, for no longer than a
+            // connection.
+            None => snap.timeouts.of(State::Established),
+        }
+    } else {
+        snap.timeouts.of(r.state)
+    };
+    if r.timeout_s > most {
+        r.timeout_s = most;
+        return Screened::Clamped;
+    }
+    Screened::Pass
+}
+
 /// The core of `workers` that owns the entry of record `r` on this
 /// director (by its own services' persistence, as its pipeline decides).
 pub fn sync_owner(snap: &Snapshot, r: &SyncConn, workers: u16) -> u16 {

@@ -88,6 +88,7 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    #[inline]
     pub fn new_unchecked(buffer: T) -> Self {
         EthernetFrame { buffer }
     }
@@ -117,6 +118,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// The outer ethertype (0x8100 when tagged).
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         get_u16(self.buffer.as_ref(), field::ETHERTYPE)
     }
@@ -130,12 +132,14 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    #[inline]
     fn is_tagged(&self) -> bool {
         let et = self.ethertype();
         et == ethertype::VLAN || et == ethertype::QINQ
     }
 
     /// The ethertype of the payload, after a VLAN tag if there is one.
+    #[inline]
     pub fn inner_ethertype(&self) -> u16 {
         if self.is_tagged() {
             get_u16(self.buffer.as_ref(), HEADER_LEN + 2)
@@ -145,6 +149,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// Where the L3 header starts.
+    #[inline]
     pub fn payload_offset(&self) -> usize {
         if self.is_tagged() {
             HEADER_LEN + VLAN_TAG_LEN

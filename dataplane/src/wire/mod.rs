@@ -29,6 +29,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ndp;
+pub mod ports;
 pub mod proxy_v2;
 pub mod tcp;
 pub mod udp;

@@ -9,7 +9,7 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Request, Response, ServiceConfig, ServiceKey, ServiceStatus};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, Verdict, Worker, WorkerEvent, WorkerSetup};
+use rvs_dataplane::pipeline::{ConnPolicy, IcmpLimits, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
@@ -50,6 +50,21 @@ impl Director {
     /// Worker `id` of `workers` (the others' frames come back as
     /// hand-offs).
     pub fn core_of(policy: ConnPolicy, conns_max: usize, id: u16, workers: u16) -> Self {
+        Director::build(policy, conns_max, id, workers, IcmpLimits::default())
+    }
+
+    /// One worker whose ICMP errors have the rate limits `icmp`.
+    pub fn with_icmp_limits(icmp: IcmpLimits) -> Self {
+        Director::build(ConnPolicy::default(), 4096, 0, 1, icmp)
+    }
+
+    fn build(
+        policy: ConnPolicy,
+        conns_max: usize,
+        id: u16,
+        workers: u16,
+        icmp: IcmpLimits,
+    ) -> Self {
         let ports = vec![PortInfo {
             mac: LB_MAC,
             addr: LB,
@@ -82,6 +97,7 @@ impl Director {
             policy,
             locality_caches: 2,
             locality_cache_entries: 64,
+            icmp,
         });
         Director {
             admin,

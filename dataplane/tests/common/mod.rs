@@ -13,6 +13,8 @@ use rvs_dataplane::wire::tcp::TcpRepr;
 use rvs_dataplane::wire::udp::{UdpPacket, UdpRepr};
 
 pub mod director;
+pub mod golden;
+pub mod lab;
 
 pub const LB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 pub const CLI_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);

@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use rvs_dataplane::pipeline::{parse_ratemask6, IcmpLimits};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -71,6 +72,40 @@ pub struct ConnConfig {
     pub expire_nodest_conn: bool,
     #[serde(default)]
     pub expire_quiescent_template: bool,
+    /// IPVS's defence strategies (`rvs_api::Defense`): modes 0..3, the
+    /// threshold as the percentage of a core's table kept free, mode 3's
+    /// drop rate. `rvsadm --set-defense` changes them at run time.
+    #[serde(default)]
+    pub drop_entry: u8,
+    #[serde(default)]
+    pub drop_packet: u8,
+    #[serde(default)]
+    pub secure_tcp: u8,
+    #[serde(default = "default_amemthresh")]
+    pub amemthresh: u8,
+    #[serde(default = "default_am_droprate")]
+    pub am_droprate: u32,
+}
+
+fn default_amemthresh() -> u8 {
+    rvs_api::Defense::default().amemthresh
+}
+
+fn default_am_droprate() -> u32 {
+    rvs_api::Defense::default().am_droprate
+}
+
+impl ConnConfig {
+    /// The defence settings (checked when the dataplane applies them).
+    pub fn defense(&self) -> rvs_api::Defense {
+        rvs_api::Defense {
+            drop_entry: self.drop_entry,
+            drop_packet: self.drop_packet,
+            secure_tcp: self.secure_tcp,
+            amemthresh: self.amemthresh,
+            am_droprate: self.am_droprate,
+        }
+    }
 }
 
 impl Default for ConnConfig {
@@ -79,8 +114,113 @@ impl Default for ConnConfig {
             reuse_mode: default_reuse_mode(),
             expire_nodest_conn: false,
             expire_quiescent_template: false,
+            drop_entry: 0,
+            drop_packet: 0,
+            secure_tcp: 0,
+            amemthresh: default_amemthresh(),
+            am_droprate: default_am_droprate(),
         }
     }
+}
+
+/// The sync backup's bounds (`[sync]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Entries a sync backup installs per second, over all workers; more
+    /// are counted (`sync_rx_rate_limited`) and dropped. 0: no cap.
+    #[serde(default = "default_install_rate")]
+    pub install_rate: u32,
+}
+
+fn default_install_rate() -> u32 {
+    rvs_dataplane::sync::INSTALL_RATE_DEFAULT
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            install_rate: default_install_rate(),
+        }
+    }
+}
+
+/// The rate limits on the ICMP errors the dataplane sends (port
+/// unreachable, fragmentation needed, packet too big), as the kernel's
+/// sysctls of the same names, with their defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcmpConfig {
+    /// `net.ipv4.icmp_ratelimit`: milliseconds per limited message to one
+    /// destination (0: no per-destination limit).
+    #[serde(default = "default_icmp_ratelimit")]
+    pub ratelimit_ms: u32,
+    /// `net.ipv4.icmp_ratemask`: bit n limits ICMP type n.
+    #[serde(default = "default_icmp_ratemask")]
+    pub ratemask: u32,
+    /// `net.ipv6.icmp.ratelimit`, in milliseconds.
+    #[serde(default = "default_icmp6_ratelimit")]
+    pub ratelimit6_ms: u32,
+    /// `net.ipv6.icmp.ratemask`: the ICMPv6 types limited, as the kernel
+    /// lists them ("0-1,3-127").
+    #[serde(default = "default_icmp6_ratemask")]
+    pub ratemask6: String,
+    /// `net.ipv4.icmp_msgs_per_sec` (both families'): the global bucket's
+    /// refill, split among the workers.
+    #[serde(default = "default_icmp_msgs_per_sec")]
+    pub msgs_per_sec: u32,
+    /// `net.ipv4.icmp_msgs_burst`: the global bucket's size, split among
+    /// the workers.
+    #[serde(default = "default_icmp_msgs_burst")]
+    pub msgs_burst: u32,
+}
+
+impl Default for IcmpConfig {
+    fn default() -> Self {
+        IcmpConfig {
+            ratelimit_ms: default_icmp_ratelimit(),
+            ratemask: default_icmp_ratemask(),
+            ratelimit6_ms: default_icmp6_ratelimit(),
+            ratemask6: default_icmp6_ratemask(),
+            msgs_per_sec: default_icmp_msgs_per_sec(),
+            msgs_burst: default_icmp_msgs_burst(),
+        }
+    }
+}
+
+impl IcmpConfig {
+    /// The pipeline's limits; an error names the key.
+    pub fn limits(&self) -> Result<IcmpLimits, String> {
+        let ratemask6 =
+            parse_ratemask6(&self.ratemask6).map_err(|e| format!("key `icmp.ratemask6`: {e}"))?;
+        Ok(IcmpLimits {
+            ratelimit_ms: self.ratelimit_ms,
+            ratemask: self.ratemask,
+            ratelimit6_ms: self.ratelimit6_ms,
+            ratemask6,
+            msgs_per_sec: self.msgs_per_sec,
+            msgs_burst: self.msgs_burst,
+        })
+    }
+}
+
+fn default_icmp_ratelimit() -> u32 {
+    IcmpLimits::default().ratelimit_ms
+}
+fn default_icmp_ratemask() -> u32 {
+    IcmpLimits::default().ratemask
+}
+fn default_icmp6_ratelimit() -> u32 {
+    IcmpLimits::default().ratelimit6_ms
+}
+fn default_icmp6_ratemask() -> String {
+    "0-1,3-127".into()
+}
+fn default_icmp_msgs_per_sec() -> u32 {
+    IcmpLimits::default().msgs_per_sec
+}
+fn default_icmp_msgs_burst() -> u32 {
+    IcmpLimits::default().msgs_burst
 }
 
 /// Scheduler settings.
@@ -184,6 +324,9 @@ pub struct DataplaneConfig {
     pub conn: ConnConfig,
     #[serde(default)]
     pub sched: SchedConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    pub icmp: IcmpConfig,
     /// Firewall-mark classifier rules, applied at start in this order.
     #[serde(default)]
     pub mark_rules: Vec<MarkRuleConfig>,
@@ -375,6 +518,10 @@ fn validate(cfg: &DataplaneConfig) -> Result<(), String> {
         rvs_dataplane::classify::check_rule(&rule)
             .map_err(|e| format!("key `mark_rules[{i}]`: {}", e.message))?;
     }
+    cfg.icmp.limits()?;
+    if cfg.icmp.msgs_burst == 0 && cfg.icmp.msgs_per_sec != 0 {
+        return Err("key `icmp.msgs_burst`: 0 would send no limited message at all".into());
+    }
     if cfg.admin_socket.is_empty() {
         return Err("key `admin_socket`: empty path".into());
     }
@@ -447,6 +594,8 @@ address = "198.18.0.2/24"
         let text = std::fs::read_to_string(path).unwrap();
         let c = load(path).unwrap();
         assert_eq!((c.conn.reuse_mode, c.sched.mh_table_size), (1, 65537));
+        assert_eq!(c.sync.install_rate, 100_000);
+        assert_eq!(c.conn.defense(), rvs_api::Defense::default());
         assert!(c.mark_rules.is_empty());
         // The commented [[mark_rules]] example is a valid rule.
         let example: String = text
@@ -473,6 +622,26 @@ address = "198.18.0.2/24"
         assert_eq!(c.eal.hugepages, Hugepages::Auto);
         assert_eq!(c.admin_socket, rvs_api::DEFAULT_SOCKET_PATH);
         assert_eq!(c.ports[0].parsed_address().unwrap().prefix_len, 24);
+        assert_eq!(c.icmp.limits().unwrap(), IcmpLimits::default());
+    }
+
+    #[test]
+    fn icmp_limits_are_read() {
+        let f = write(&format!(
+            "{GOOD}\n[icmp]\nratelimit_ms = 250\nratemask = 8\nratelimit6_ms = 0\nratemask6 = \"1\"\nmsgs_per_sec = 10\nmsgs_burst = 5\n"
+        ));
+        let l = load(f.as_str()).unwrap().icmp.limits().unwrap();
+        assert_eq!(
+            l,
+            IcmpLimits {
+                ratelimit_ms: 250,
+                ratemask: 8,
+                ratelimit6_ms: 0,
+                ratemask6: [2, 0, 0, 0],
+                msgs_per_sec: 10,
+                msgs_burst: 5,
+            }
+        );
     }
 
     #[test]
@@ -509,6 +678,14 @@ address = "198.18.0.2/24"
             (
                 format!("{GOOD}\n[conn]\nreuse_mode = 7\n"),
                 "`conn.reuse_mode`",
+            ),
+            (
+                format!("{GOOD}\n[icmp]\nratemask6 = \"3-1\"\n"),
+                "`icmp.ratemask6`",
+            ),
+            (
+                format!("{GOOD}\n[icmp]\nmsgs_burst = 0\n"),
+                "`icmp.msgs_burst`",
             ),
         ];
         for (text, want) in cases {

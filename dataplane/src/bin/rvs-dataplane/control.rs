@@ -275,6 +275,7 @@ impl Control {
                 let response = match call.request {
                     Request::ListConns => self.list_conns(),
                     Request::Cores => self.cores(),
+                    Request::Counters => self.counters(),
                     Request::Announce(addrs) => self.announce(&addrs),
                     r @ (Request::StartDaemon(_) | Request::StopDaemon(_) | Request::Daemons) => {
                         self.daemon(r)
@@ -305,7 +306,7 @@ impl Control {
                     IpAddr::V6(a) => self.send_neighbor_solicit(r.port, a),
                 }
             }
-            self.syncd.poll(&self.shared, &self.current);
+            self.syncd.poll(&self.shared, &self.current, now);
             while let Some(old) = self.shared.retired.pop() {
                 drop(old);
             }
@@ -372,6 +373,21 @@ impl Control {
             }
         }
         Response::Conns(conns)
+    }
+
+    /// The workers' counters and the control thread's own (the sync
+    /// backup's refusals).
+    fn counters(&mut self) -> Response {
+        let mut response = self.apply(Request::Counters);
+        if let Response::Counters(c) = &mut response {
+            for (name, value) in self.syncd.counters() {
+                c.counters.push(rvs_api::Counter {
+                    name: name.to_string(),
+                    value,
+                });
+            }
+        }
+        response
     }
 
     fn apply(&mut self, request: Request) -> Response {

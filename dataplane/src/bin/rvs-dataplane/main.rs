@@ -169,6 +169,11 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             return Err(format!("mark_rules[{i}]: {}", e.message));
         }
     }
+    if let (rvs_api::Response::Error(e), _) =
+        admin.handle(rvs_api::Request::SetDefense(cfg.conn.defense()), &cores, 0)
+    {
+        return Err(format!("[conn] defence settings: {}", e.message));
+    }
     let first = Arc::new(admin.snapshot());
 
     let start = Instant::now();
@@ -200,6 +205,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             policy,
             locality_caches: cfg.sched.locality_caches,
             locality_cache_entries: cfg.sched.locality_cache_entries,
+            icmp: cfg.icmp.limits()?,
         });
         let shared = Arc::clone(&shared);
         let idle = Duration::from_micros(u64::from(cfg.idle_sleep_us));
@@ -235,7 +241,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             .collect(),
         loads: vec![],
         current: first,
-        syncd: syncd::Daemons::default(),
+        syncd: syncd::Daemons::new(cfg.sync.install_rate),
     };
     // The signal flag and the shared stop flag meet here.
     let watcher_shared = Arc::clone(&shared);

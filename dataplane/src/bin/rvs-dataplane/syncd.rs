@@ -13,6 +13,14 @@
 //!   ([`rvs_dataplane::pipeline::sync_owner`]) over that worker's ring; a
 //!   full ring loses the entry (counted as an error: the master sends a
 //!   long-lived connection again 50 packets later).
+//! - What a backup takes is bounded (anyone on the sync segment can send
+//!   to its group): an entry for a service this director does not have is
+//!   skipped, a timeout longer than this director's for the state is
+//!   lowered to it ([`rvs_dataplane::pipeline::screen`]), and at most
+//!   `install_rate` entries a second go to the workers (`[sync]` in the
+//!   file); each refusal is counted by reason
+//!   ([`rvs_dataplane::sync::BackupCounts`], the `sync_rx_*` counters),
+//!   kept across a daemon's stop and start.
 //! - Both may run at once (keepalived runs both without an instance).
 //!   Starting a running role is refused ("Daemon has already run"),
 //!   stopping one that is not running too ("No daemon is running").
@@ -23,9 +31,9 @@ use std::io::ErrorKind as IoErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 
 use rvs_api::{ApiError, ErrorKind, SyncDaemon, SyncDaemonStatus, SyncRole};
-use rvs_dataplane::pipeline::sync_owner;
+use rvs_dataplane::pipeline::{screen, sync_owner, Screened};
 use rvs_dataplane::service::Snapshot;
-use rvs_dataplane::sync::{self, MessageBuilder};
+use rvs_dataplane::sync::{self, BackupCounts, InstallCap, MessageBuilder};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::shared::Shared;
@@ -46,12 +54,16 @@ struct Backup {
     status: SyncDaemonStatus,
     socket: UdpSocket,
     buf: Vec<u8>,
+    cap: InstallCap,
 }
 
-#[derive(Default)]
 pub struct Daemons {
     master: Option<Master>,
     backup: Option<Backup>,
+    /// Entries a backup installs per second (0: no cap).
+    install_rate: u32,
+    /// What backups refused, by reason, since start.
+    counts: BackupCounts,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -112,6 +124,20 @@ fn socket_on(iface: &str) -> Result<Socket, ApiError> {
 }
 
 impl Daemons {
+    pub fn new(install_rate: u32) -> Self {
+        Daemons {
+            master: None,
+            backup: None,
+            install_rate,
+            counts: BackupCounts::default(),
+        }
+    }
+
+    /// The backup's refusals by reason (`sync_rx_*`), since start.
+    pub fn counters(&self) -> [(&'static str, u64); 8] {
+        self.counts.named()
+    }
+
     pub fn is_master(&self) -> bool {
         self.master.is_some()
     }
@@ -181,6 +207,7 @@ impl Daemons {
                 self.backup = Some(Backup {
                     socket: s.into(),
                     buf: vec![0; 65536],
+                    cap: InstallCap::new(self.install_rate),
                     status,
                 });
             }
@@ -218,7 +245,7 @@ impl Daemons {
 
     /// One control tick: the master sends what the workers reported, the
     /// backup installs what arrived (via the owners' rings).
-    pub fn poll(&mut self, shared: &Shared, snap: &Snapshot) {
+    pub fn poll(&mut self, shared: &Shared, snap: &Snapshot, now_ms: u64) {
         if let Some(m) = &mut self.master {
             for ring in &shared.sync_out {
                 for _ in 0..ENTRIES_PER_TICK {
@@ -256,11 +283,24 @@ impl Daemons {
                     Ok(v) => v,
                     Err((v, why)) => {
                         b.status.errors += 1;
+                        self.counts.count_decode(why);
                         tracing::debug!(?why, kept = v.len(), "sync backup: entries refused");
                         v
                     }
                 };
-                for c in entries {
+                for mut c in entries {
+                    match screen(snap, &mut c) {
+                        Screened::Pass => {}
+                        Screened::Clamped => self.counts.timeout_clamped += 1,
+                        Screened::NoService => {
+                            self.counts.no_service += 1;
+                            continue;
+                        }
+                    }
+                    if !b.cap.admit(now_ms) {
+                        self.counts.rate_limited += 1;
+                        continue;
+                    }
                     let owner = sync_owner(snap, &c, workers);
                     match shared.sync_in[usize::from(owner)].push(c) {
                         Ok(()) => b.status.entries += 1,

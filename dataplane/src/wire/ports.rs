@@ -1,0 +1,80 @@
+//! The ports at the front of a TCP or UDP header: both put the source port
+//! in bytes 0..2 and the destination port in 2..4. An ICMP error's quote
+//! may cut the transport header right after them (RFC 792 quotes 8 bytes),
+//! so this view needs only those 4 bytes.
+//!
+//! Contract: after `new_checked` (4 bytes at least) no method panics.
+
+use super::{get_u16, set_u16, Malformed};
+
+/// The bytes the view needs.
+pub const LEN: usize = 4;
+
+mod field {
+    use core::ops::Range;
+    pub(super) const SRC_PORT: Range<usize> = 0..2;
+    pub(super) const DST_PORT: Range<usize> = 2..4;
+}
+
+/// The ports of a (possibly cut) TCP or UDP header.
+#[derive(Debug)]
+pub struct PortsPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> PortsPacket<T> {
+    #[inline]
+    pub fn new_unchecked(buffer: T) -> Self {
+        PortsPacket { buffer }
+    }
+
+    /// `Malformed::IcmpTruncated`: the quote that should hold them is short.
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
+        if buffer.as_ref().len() < LEN {
+            return Err(Malformed::IcmpTruncated);
+        }
+        Ok(PortsPacket { buffer })
+    }
+
+    #[inline]
+    pub fn src_port(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
+    }
+
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> PortsPacket<T> {
+    #[inline]
+    pub fn set_src_port(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
+    }
+
+    #[inline]
+    pub fn set_dst_port(&mut self, v: u16) {
+        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_the_first_four_bytes() {
+        let mut b = [0x12, 0x34, 0x00, 0x50, 0xff];
+        let mut p = PortsPacket::new_checked(&mut b[..]).unwrap();
+        assert_eq!((p.src_port(), p.dst_port()), (0x1234, 80));
+        p.set_dst_port(8080);
+        p.set_src_port(1);
+        assert_eq!(b, [0, 1, 0x1f, 0x90, 0xff]);
+        assert_eq!(
+            PortsPacket::new_checked(&[0u8; 3][..]).unwrap_err(),
+            Malformed::IcmpTruncated
+        );
+    }
+}
