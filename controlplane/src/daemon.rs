@@ -196,7 +196,9 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                 let bgp = bgp.status();
                 let spawned = std::thread::Builder::new()
                     .name("rvs-metrics".into())
-                    .spawn(move || serve_metrics(listener, &socket, &board, &counters, &vrrp, &bgp));
+                    .spawn(move || {
+                        serve_metrics(listener, &socket, &board, &counters, &vrrp, &bgp)
+                    });
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the metrics thread");
                     return 1;

@@ -83,9 +83,9 @@ mod synced;
 mod v6;
 
 use outbox::Outbox;
-pub use synced::{screen, sync_owner, Screened};
 use ratelimit::IcmpLimiter;
 pub use ratelimit::{parse_ratemask6, IcmpLimits};
+pub use synced::{screen, sync_owner, Screened};
 
 /// A packet buffer the pipeline can rewrite and resize (an mbuf in the
 /// dataplane, a `Vec` in tests).
