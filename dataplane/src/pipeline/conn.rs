@@ -407,7 +407,7 @@ impl Core {
         // A mid-connection TCP packet without an entry: ECMP moved its flow
         // here from another director (or this one restarted). A service
         // whose scheduler picks the same dest on every director adopts it
-        // (decision 38); others drop it.
+        // (decision 39); others drop it.
         let adopt = is_tcp && !syn;
         if adopt && !adopts_mid_flow(service, flow.tcp_flags) {
             return Err(Counter::DropTcpNoConn);

@@ -9,7 +9,7 @@
 //! kernel directors that added the same dests in different orders build
 //! different tables; ours go in one canonical order, by (address, port)
 //! from the highest, whatever order the dests were added in: directors
-//! with the same dests agree (ECMP, decision 38), and with a kernel
+//! with the same dests agree (ECMP, decision 39), and with a kernel
 //! director that added them from the lowest address up. `turns` is the
 //! dest's last non-zero weight divided by the weights' gcd and shifted
 //! right so the largest fits `bits(M) / 2` bits (6 for the kernel's 4093):
