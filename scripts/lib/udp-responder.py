@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The lab's UDP service on a real server: answers every datagram with
-"served by NAME <the datagram>", from the address it was sent to.
+"served by NAME <the datagram>", from the address it was sent to; a
+datagram over 1 024 bytes (the fragment tests) with "served by NAME len=N
+sha=H" instead, N its length and H the first 16 hex digits of its SHA-256,
+so the client can tell it arrived whole and the answer needs no fragments.
 
 Usage: udp-responder.py NAME PORT ADDR [ADDR...]
 
@@ -9,6 +12,7 @@ leaves from the address the client (DR, TUN) or the director (NAT) sent to.
 A lab tool: it runs until it is sent SIGTERM (scripts/lab down does that).
 """
 
+import hashlib
 import selectors
 import signal
 import socket
@@ -32,7 +36,10 @@ def main() -> int:
     while True:
         for key, _ in sel.select():
             try:
-                data, peer = key.fileobj.recvfrom(2048)
+                data, peer = key.fileobj.recvfrom(65535)
+                if len(data) > 1024:
+                    digest = hashlib.sha256(data).hexdigest()[:16]
+                    data = f"len={len(data)} sha={digest}".encode()
                 key.fileobj.sendto(prefix + data, peer)
             except (BlockingIOError, ConnectionRefusedError):
                 pass

@@ -9,8 +9,11 @@
 //! cover the IP addresses.
 //!
 //! The `*6` functions (`v6.rs`) take the bytes from the IPv6 fixed header on
-//! (`Ipv6Packet::new_checked`), with the transport header right after its
-//! 40 bytes (extension headers are not walked) and whole. IPv6 has no header
+//! (`Ipv6Packet::new_checked`); the address and port rewrites find the
+//! transport header past any extension headers (`wire::ipv6ext`), and leave
+//! a later fragment's payload alone (only its addresses change: the
+//! checksum that covers them is in the first fragment). TOA insertion
+//! takes packets without extension headers only. IPv6 has no header
 //! checksum, but TCP's, UDP's and ICMPv6's all cover the addresses through
 //! the pseudo-header, so every address rewrite updates the one the packet
 //! has. A UDP checksum of 0 is not allowed in IPv6 (RFC 8200 §8.1); one met
@@ -131,14 +134,18 @@ fn swap_addr(p: &mut Ipv4Packet<&mut [u8]>, end: End, addr: Ipv4Addr) -> u32 {
 
 /// Rewrite the address (and, for TCP/UDP, the port) of `end` of the IPv4
 /// packet `ip`, updating the header checksum and the transport checksum.
-/// The transport header must be whole (the pipeline checked it).
+/// The transport header must be whole (the pipeline checked it); of a
+/// later fragment only the address changes.
 #[inline]
 pub fn rewrite(ip: &mut [u8], end: End, addr: Ipv4Addr, port: u16) {
     let mut p = Ipv4Packet::new_unchecked(&mut *ip);
     let hl = p.header_len();
     let proto = p.protocol();
+    let later_fragment = p.frag_offset() != 0;
     let old_addr = swap_addr(&mut p, end, addr);
-    if l4_checksum_end(proto).is_none() {
+    // A later fragment carries no transport header: the first one has the
+    // ports and the checksum over the whole datagram.
+    if l4_checksum_end(proto).is_none() || later_fragment {
         return;
     }
     let l4 = &mut ip[hl..];

@@ -8,6 +8,7 @@ use crate::wire::checksum::update_addr6;
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::ipv6ext;
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp;
 
@@ -28,13 +29,28 @@ fn l4_checksum6_end(next_header: u8) -> Option<usize> {
     }
 }
 
+/// The upper layer of the IPv6 packet at the start of `b`: its protocol
+/// and where its header starts, past any extension headers; `None` for a
+/// later fragment (its upper-layer header, and the checksum that covers
+/// the addresses, are in the first fragment) or a chain that cannot be
+/// walked within `b` (a quote cut short).
+#[inline]
+fn upper6(b: &[u8]) -> Option<(u8, usize)> {
+    let c = ipv6ext::walk(b).ok()?;
+    if c.frag.is_some_and(|f| f.offset != 0) {
+        return None;
+    }
+    Some((c.proto, c.offset))
+}
+
 /// Set the address of `end` of the IPv6 header at the start of `b` to
-/// `addr`, and update the checksum of its TCP, UDP or ICMPv6 header (right
-/// after the 40 bytes) for it, when `b` holds that checksum.
+/// `addr`, and update the checksum of its TCP, UDP or ICMPv6 header (after
+/// the 40 bytes and any extension headers) for it, when `b` holds that
+/// checksum.
 #[inline]
 fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
+    let upper = upper6(b);
     let mut p = Ipv6Packet::new_unchecked(&mut *b);
-    let nh = p.next_header();
     let old = match end {
         End::Src => p.src_raw(),
         End::Dst => p.dst_raw(),
@@ -43,7 +59,10 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
         End::Src => p.set_src(addr),
         End::Dst => p.set_dst(addr),
     }
-    let l4 = &mut b[ipv6::HEADER_LEN..];
+    let Some((nh, at)) = upper else {
+        return;
+    };
+    let l4 = &mut b[at..];
     if l4_checksum6_end(nh).is_none_or(|e| e > l4.len()) {
         return;
     }
@@ -72,11 +91,13 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
 /// ports and are left alone.
 #[inline]
 fn set_port6(b: &mut [u8], end: End, port: u16) {
-    let nh = Ipv6Packet::new_unchecked(&*b).next_header();
-    if !matches!(nh, protocol::TCP | protocol::UDP) {
+    let Some((nh, at)) = upper6(b) else {
+        return;
+    };
+    if !matches!(nh, protocol::TCP | protocol::UDP) || b.len() < at + 4 {
         return;
     }
-    let l4 = &mut b[ipv6::HEADER_LEN..];
+    let l4 = &mut b[at..];
     let old = swap_port(l4, end, port);
     if l4_checksum_end(nh).is_some_and(|e| e <= l4.len()) {
         let sum = updated(

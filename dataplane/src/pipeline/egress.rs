@@ -8,7 +8,7 @@
 
 use rvs_api::{Forward, TunnelKind};
 
-use super::family::{Ip, Wire, GUE_HEADER_LEN};
+use super::family::{Ip, Wire, GUE_HEADER_LEN, MTU_MIN};
 use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
@@ -40,6 +40,7 @@ impl Core {
             return self.count(Counter::DropNeighUnresolved);
         };
         let daddr = A::from_ip(dest.addr).unwrap_or_default();
+        let mut split_inner = false;
         let counter = match t.forward {
             Forward::Route => Counter::ForwardDr,
             Forward::Masq => {
@@ -48,10 +49,9 @@ impl Core {
             }
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
-                if let Err(v) =
-                    self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port)
-                {
-                    return v;
+                match self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port) {
+                    Ok(split) => split_inner = split,
+                    Err(v) => return v,
                 }
                 Counter::ForwardTunnel
             }
@@ -71,6 +71,19 @@ impl Core {
         let mut eth = EthernetFrame::new_unchecked(frame.bytes_mut());
         eth.set_dst(dest_mac);
         eth.set_src(out.mac);
+        if split_inner {
+            let overhead = A::IP_HEADER_LEN
+                + if dest.tunnel.kind == TunnelKind::Gue {
+                    udp::HEADER_LEN + GUE_HEADER_LEN
+                } else {
+                    0
+                };
+            if let Err(v) =
+                self.split_inner4(frame, l3, overhead, usize::from(out.mtu), dest.port_id)
+            {
+                return v;
+            }
+        }
         for slot in [service_slot, dest.slot] {
             if let Some(s) = self.stats.slots.get(slot as usize) {
                 bump(&s.in_pkts, 1);
@@ -176,7 +189,10 @@ impl Core {
     /// limit), and IPv4's DF. A packet the encapsulation makes too big for
     /// the port's MTU is dropped; the client gets "fragmentation needed"
     /// (IPv4, with DF) or "packet too big" (IPv6) with the MTU left for it
-    /// (`spec/conn.md` §11, `Wire::tells_too_big`).
+    /// (`spec/conn.md` §11, `Wire::tells_too_big`). A client's IPv4 packet
+    /// without DF (a fragment, typically) is encapsulated all the same and
+    /// `Ok(true)` says it must be fragmented further to fit
+    /// (`Core::split_inner4`), as a router on the path would.
     pub(super) fn encapsulate<F: Frame, A: Ip>(
         &mut self,
         snap: &Snapshot,
@@ -185,7 +201,7 @@ impl Core {
         dest: &Dest,
         key: &ConnKey<A>,
         reply_port: Option<u16>,
-    ) -> Result<(), Verdict> {
+    ) -> Result<bool, Verdict> {
         let Some(out) = snap.ports.get(usize::from(dest.port_id)).copied() else {
             return Err(self.count(Counter::DropNeighUnresolved));
         };
@@ -202,7 +218,12 @@ impl Core {
             };
         let inner = A::tunnel_inner(&frame.bytes()[l3..]);
         let mtu = usize::from(out.mtu);
-        if inner.len + overhead > mtu {
+        let split = inner.len + overhead > mtu
+            && !A::IPV6
+            && !inner.df
+            && reply_port.is_some()
+            && mtu >= usize::from(MTU_MIN);
+        if inner.len + overhead > mtu && !split {
             let room = mtu.saturating_sub(overhead);
             self.stats.count(Counter::DropTunnelTooBig);
             if let Some(p) = reply_port.filter(|_| A::tells_too_big(&inner, room)) {
@@ -222,6 +243,6 @@ impl Core {
         // between it and the client's packet.
         b.copy_within(overhead..overhead + l3, 0);
         A::emit_tunnel(self, &mut b[l3..], src, dest, &inner, gue, key);
-        Ok(())
+        Ok(split)
     }
 }

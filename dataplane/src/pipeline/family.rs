@@ -23,8 +23,10 @@ use crate::wire::icmp::{self, IcmpPacket, IcmpRepr};
 use crate::wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::ipv6ext;
 use crate::wire::ports::PortsPacket;
 use crate::wire::udp::{self, UdpPacket};
+use crate::wire::Fragment;
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
@@ -328,6 +330,15 @@ pub(super) struct Header<A> {
     /// The packet's length from its IP header on (the frame may be padded
     /// beyond it).
     pub(super) len: usize,
+    /// A fragment's facts (IPv4's header, IPv6's fragment header): for a
+    /// later fragment `proto` is the datagram's and `hl` where its payload
+    /// starts (`frag.rs`).
+    pub(super) frag: Option<Fragment>,
+    /// IPv6 extension headers before the upper layer (`hl` past them).
+    pub(super) ext: bool,
+    /// An IPv6 routing header with segments left: the VIP is not the
+    /// packet's final destination.
+    pub(super) routed: bool,
 }
 
 /// How stage 6 sorts a message of the family's ICMP.
@@ -361,7 +372,7 @@ pub(super) trait Ip: Wire {
     /// the kernel's (an IPv4 fragment).
     fn check_reply(ip: &[u8]) -> Result<(), Option<Counter>>;
     /// What a packet to a VIP must pass before its transport is read:
-    /// IPv4's header checksum, and no fragment.
+    /// IPv4's header checksum (fragments go on to `frag.rs`).
     fn check_to_vip(ip: &[u8]) -> Result<(), Counter>;
     /// What the ICMP message `icmp` (from its header on) is, once its
     /// header is there.
@@ -412,6 +423,13 @@ impl Ip for u32 {
             proto: p.protocol(),
             hl: p.header_len(),
             len: usize::from(p.total_len()),
+            frag: p.is_fragment().then(|| Fragment {
+                ident: u32::from(p.ident()),
+                offset: p.frag_offset() * 8,
+                more: p.more_frags(),
+            }),
+            ext: false,
+            routed: false,
         })
     }
 
@@ -432,9 +450,6 @@ impl Ip for u32 {
         let p = Ipv4Packet::new_unchecked(ip);
         if !p.verify_checksum() {
             return Err(Counter::DropIpv4BadChecksum);
-        }
-        if p.is_fragment() {
-            return Err(Counter::DropIpv4Fragment);
         }
         Ok(())
     }
@@ -533,7 +548,16 @@ impl Ip for u128 {
     #[inline]
     fn header(ip: &[u8]) -> Result<Header<u128>, Counter> {
         let p = Ipv6Packet::new_checked(ip).map_err(Counter::from)?;
-        Ok(header6(&p))
+        let len = ipv6::HEADER_LEN + usize::from(p.payload_len());
+        let chain = ipv6ext::walk(&ip[..len]).map_err(Counter::from)?;
+        Ok(Header {
+            proto: chain.proto,
+            hl: chain.offset,
+            frag: chain.frag,
+            ext: chain.has_ext(),
+            routed: chain.segments_left != 0,
+            ..header6(&p)
+        })
     }
 
     #[inline]
@@ -697,8 +721,9 @@ pub(super) fn quoted_tuple(icmp: &[u8]) -> Result<Option<Quoted>, Counter> {
 /// cannot help a client with "packet too big".
 pub(super) const MTU6_MIN: usize = 1280;
 
-/// The header of an IPv6 packet (extension headers are not walked: the
-/// next header is the transport).
+/// The fixed header of an IPv6 packet, its next header taken as the
+/// transport (`Ip::header` walks the extension headers; ICMPv6's own paths
+/// take only packets without).
 #[inline]
 pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
     Header {
@@ -707,6 +732,9 @@ pub(super) fn header6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> Header<u128> {
         proto: ip.next_header(),
         hl: ipv6::HEADER_LEN,
         len: ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+        frag: None,
+        ext: false,
+        routed: false,
     }
 }
 

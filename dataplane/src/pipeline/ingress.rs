@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use super::conn::flow_owner;
-use super::family::Ip;
+use super::frag::FragFamily;
 use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
@@ -104,7 +104,7 @@ impl Core {
     /// `pipeline`): a reply, ICMP, the kernel's, or a flow to a service, on
     /// to its connection and egress.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_ip<A: Ip, F: Frame>(
+    pub(super) fn handle_ip<A: FragFamily, F: Frame>(
         &mut self,
         snap: &Snapshot,
         port: u16,
@@ -119,6 +119,11 @@ impl Core {
             Err(c) => return self.count(c),
         };
         if A::ICMP_FIRST && h.proto == A::ICMP {
+            // ICMPv6 behind extension headers (MLD's hop-by-hop) or
+            // fragmented is the kernel's.
+            if h.ext || h.frag.is_some() {
+                return self.exception();
+            }
             let before_routing = true;
             if let Some(v) = self.handle_icmp::<A, F>(
                 snap,
@@ -135,6 +140,11 @@ impl Core {
             }
         }
         let vaddr = h.dst.to_ip();
+        // A fragmented reply, or an IPv6 one with extension headers, is the
+        // kernel's (as an IPv4 fragment was before: `frag.rs`).
+        if (h.frag.is_some() || h.ext) && (snap.is_laddr(vaddr) || !snap.is_vip(vaddr)) {
+            return self.exception();
+        }
         // A real server's reply to a FullNAT connection (to a local
         // address) or to a NAT one (from a NAT dest), or the kernel's.
         if snap.is_laddr(vaddr) {
@@ -148,6 +158,14 @@ impl Core {
         }
         if let Err(c) = A::check_to_vip(&frame.bytes()[l3..]) {
             return self.count(c);
+        }
+        if h.routed {
+            return self.count(Counter::DropIpv6RoutingHeader);
+        }
+        if let Some(fr) = h.frag {
+            return self.handle_fragment::<A, F>(
+                snap, port, peer_mac, frame, l3, h, fr, now_ms, handed_off,
+            );
         }
         let proto = h.proto;
         let l4 = l3 + h.hl;
@@ -206,7 +224,14 @@ impl Core {
             }
         }
         match self.conn_for::<A>(snap, service, &flow, now_ms) {
-            Ok(t) => self.forward(snap, frame, l3, t, service.slot, &flow),
+            Ok(mut t) => {
+                if h.ext {
+                    if let Err(v) = self.whole_segment_only(&mut t) {
+                        return v;
+                    }
+                }
+                self.forward(snap, frame, l3, t, service.slot, &flow)
+            }
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
                 let mac = snap.ports[usize::from(port)].mac;

@@ -26,10 +26,12 @@
 //!    (`Ip::ICMP_FIRST`, `handle_icmp` before routing; NDP in `v6.rs`);
 //!    to a local address, or from a NAT dest to a non-VIP, it is a reply
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
-//!    `Ip::check_to_vip` (IPv4's checksum, fragments), ICMP goes to stage 6
-//!    and TCP/UDP is looked up (`Snapshot::lookup`; no service:
-//!    `not_a_service`), then handed to its owner core if that is another
-//!    (`conn::flow_owner`).
+//!    `Ip::check_to_vip` (IPv4's checksum), a fragment goes to `frag.rs`
+//!    (the first decides, later ones follow it, on their fragment owner
+//!    core), ICMP goes to stage 6 and TCP/UDP is looked up
+//!    (`Snapshot::lookup`; no service: `not_a_service`), then handed to its
+//!    owner core if that is another (`conn::flow_owner`). IPv6's extension
+//!    headers are walked to the transport (`Ip::header`, `wire::ipv6ext`).
 //! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
 //!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
 //!    for FullNAT, `pick_stateless` when the table is full) and returns a
@@ -74,6 +76,7 @@ mod conn;
 mod defense;
 mod egress;
 mod family;
+mod frag;
 mod icmp;
 mod ingress;
 mod outbox;
@@ -82,6 +85,7 @@ mod reply;
 mod synced;
 mod v6;
 
+pub use frag::{frag_owner, Release, FRAG_ENTRIES, FRAG_ENTRY_MS, HOLD_BYTES, HOLD_MS, HOLD_SLOTS};
 use outbox::Outbox;
 use ratelimit::IcmpLimiter;
 pub use ratelimit::{parse_ratemask6, IcmpLimits};
@@ -321,6 +325,11 @@ struct Core {
     /// (their clock, set as each frame comes in).
     icmp_limiter: IcmpLimiter,
     now_ms: u64,
+    /// Fragments to VIPs: what each datagram's first fragment decided, and
+    /// later fragments held for their first (`frag.rs`).
+    frags: frag::FragTable<u32>,
+    frags6: frag::FragTable<u128>,
+    held: frag::HoldPool,
 }
 
 /// The parsed facts of an IPv4 TCP/UDP packet to a service.
@@ -420,6 +429,9 @@ impl Worker {
             ),
             icmp_limiter: IcmpLimiter::new(setup.icmp, setup.workers),
             now_ms: 0,
+            frags: frag::FragTable::with_entries(FRAG_ENTRIES),
+            frags6: frag::FragTable::with_entries(FRAG_ENTRIES),
+            held: frag::HoldPool::new(),
         };
         core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {
@@ -506,10 +518,27 @@ impl Worker {
         c
     }
 
-    /// Expire up to `budget` slots' worth of old connections.
-    /// Then, once a second, judge the defence level and run drop_entry's
-    /// slice (`defense.rs`).
+    /// A frame the pipeline kept to be sent later (`frag.rs`), and its
+    /// bytes: a later fragment held for its first, which has come since
+    /// ([`Release::Rerun`]: the worker loop puts it in a frame and runs it
+    /// through [`Worker::handle_frame`] again with `handed_off` true, this
+    /// core being the fragment's owner), or the rest of an IPv4 tunnel
+    /// packet fragmented to the MTU ([`Release::Send`]: sent as it is).
+    /// Called after the burst that released them; the slot is free from
+    /// this call on.
+    pub fn next_released(&mut self) -> Option<(Release, &[u8])> {
+        let r = self.core.held.next_ready();
+        if let Some((Release::Rerun(_), _)) = r {
+            self.core.stats.count(Counter::FragReleased);
+        }
+        r
+    }
+
+    /// Expire up to `budget` slots' worth of old connections, and the
+    /// fragments held past their time. Then, once a second, judge the
+    /// defence level and run drop_entry's slice (`defense.rs`).
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
+        self.core.expire_held(now_ms);
         self.core.reclaim::<u32>(&self.snapshot, now_ms, budget);
         if !self.core.conns6.is_empty() {
             self.core.reclaim::<u128>(&self.snapshot, now_ms, budget);

@@ -4,9 +4,10 @@
 //! `forward`, `encapsulate`, `handle_reply`) over the family traits
 //! (`family.rs`).
 //!
-//! Extension headers are not walked: a packet whose next header is not
-//! TCP, UDP or ICMPv6 is the kernel's (a VIP's is a counted drop). ICMPv6
-//! is looked at before the address checks (`Ip::ICMP_FIRST`): Neighbour
+//! Extension headers are walked to the transport by `Ip::header`
+//! (`wire::ipv6ext`); ICMPv6 behind them, or fragmented, is the kernel's,
+//! so the messages here start right after the fixed header. ICMPv6 is
+//! taken before the address checks (`Ip::ICMP_FIRST`): Neighbour
 //! Solicitations come to solicited-node multicast addresses.
 
 use std::net::IpAddr;

@@ -192,6 +192,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         );
     }
 
+    /// Make this a fragment at `offset` bytes (a multiple of 8) of its
+    /// datagram, with more to follow or not; DF is cleared.
+    #[inline]
+    pub fn set_fragment(&mut self, offset: u16, more: bool) {
+        set_u16(
+            self.buffer.as_mut(),
+            field::FLAGS_FRAG.start,
+            ((offset / 8) & 0x1fff) | if more { 0x2000 } else { 0 },
+        );
+    }
+
     #[inline]
     pub fn set_ttl(&mut self, v: u8) {
         self.buffer.as_mut()[field::TTL] = v;

@@ -1,4 +1,4 @@
-//! IPv6 fixed headers (extension headers are not walked).
+//! IPv6 fixed headers (the extension headers after them: `ipv6ext`).
 
 use std::net::Ipv6Addr;
 

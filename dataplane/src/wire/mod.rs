@@ -28,6 +28,7 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6ext;
 pub mod ndp;
 pub mod ports;
 pub mod proxy_v2;
@@ -48,6 +49,9 @@ pub enum Malformed {
     Ipv6Truncated,
     Ipv6BadVersion,
     Ipv6BadPayloadLength,
+    Ipv6ExtTruncated,
+    Ipv6ExtMalformed,
+    Ipv6ExtTooMany,
     TcpTruncated,
     TcpBadDataOffset,
     UdpTruncated,
@@ -55,6 +59,17 @@ pub enum Malformed {
     IcmpTruncated,
     Icmpv6Truncated,
     NdpTruncated,
+}
+
+/// The fragment facts of an IPv4 header or an IPv6 fragment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    /// IPv4's 16-bit identification, IPv6's 32-bit one.
+    pub ident: u32,
+    /// The fragment's offset in the datagram, in bytes.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
 }
 
 /// Read a big-endian u16 at `at`. Callers guarantee the bounds.

@@ -148,6 +148,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             .map(|_| Arc::new(ArrayQueue::new(SYNC_RING)))
             .collect(),
         sync_in: (0..workers).map(|_| ArrayQueue::new(SYNC_RING)).collect(),
+        pool: dpdk::Pool(pool.0),
     });
     let conn_table_size = (cfg.conns_per_core_max * 2).next_power_of_two() as u32;
     let mut admin = AdminState::new(AdminSetup {

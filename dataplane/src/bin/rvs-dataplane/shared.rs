@@ -11,7 +11,7 @@ use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::CoreStats;
 use rvs_dataplane::sync::SyncConn;
 
-use crate::dpdk::Mbuf;
+use crate::dpdk::{Mbuf, Pool};
 
 /// DPDK port ids of one configured port and its exception TAP.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,8 @@ pub struct Shared {
     pub sync_out: Vec<Arc<ArrayQueue<SyncConn>>>,
     /// Control → worker w: connections a sync master sent, to install.
     pub sync_in: Vec<ArrayQueue<SyncConn>>,
+    /// The mbuf pool, for the workers' copies of released fragments.
+    pub pool: Pool,
 }
 
 /// A connection listing between the control thread and one worker: the

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
-use rvs_dataplane::pipeline::{DumpCursor, Verdict, Worker};
+use rvs_dataplane::pipeline::{DumpCursor, Release, Verdict, Worker};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::Counter;
 
@@ -141,6 +141,24 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             };
             work += 1;
             handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
+        }
+        // Later fragments held for a first fragment that came since run
+        // again, in a fresh mbuf (after the first, which is already on its
+        // way or handed to its flow's owner).
+        // The rest of a tunnel packet fragmented to the MTU goes out as is.
+        while let Some((r, bytes)) = worker.next_released() {
+            let Some(Mbuf(m)) = dpdk::alloc_frame(&shared.pool, bytes) else {
+                worker.stats().count(Counter::DropNoMbuf);
+                continue;
+            };
+            work += 1;
+            match r {
+                Release::Rerun(p) => handle(&mut worker, &shared, &mut q, p, m, now_ms, true),
+                Release::Send(p) => {
+                    let p = usize::from(p);
+                    stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
+                }
+            }
         }
         // What those frames asked to be sent besides themselves: neighbour
         // events and sync records, onto their rings.
