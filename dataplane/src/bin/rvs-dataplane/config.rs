@@ -326,6 +326,7 @@ pub struct DataplaneConfig {
     pub sched: SchedConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
     pub icmp: IcmpConfig,
     /// Firewall-mark classifier rules, applied at start in this order.
     #[serde(default)]
