@@ -58,6 +58,7 @@ counters! {
     ConnReused => "conn_reused",
     ConnOnePacket => "conn_one_packet",
     ConnNodestExpired => "conn_nodest_expired",
+    ConnAdopted => "conn_adopted",
     TemplateCreated => "template_created",
     TemplateExpired => "template_expired",
     ConnTableFull => "conn_table_full",

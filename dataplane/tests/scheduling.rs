@@ -881,3 +881,125 @@ fn set_timeouts_as_ipvsadm_does() {
     d.sweep(3700);
     assert_eq!(d.conns_of(tcp_svc(80), RS1), (0, 0, 0));
 }
+
+/// The (active, inactive) entries of a director over RS1..RS3.
+fn entries(d: &mut Director) -> (u64, u64) {
+    [RS1, RS2, RS3].iter().fold((0, 0), |(a, i), &rs| {
+        let (da, di, _) = d.conns_of(tcp_svc(80), rs);
+        (a + da, i + di)
+    })
+}
+
+#[test]
+fn mh_adopts_a_mid_connection_packet_where_every_director_sends_it() {
+    // Two directors of an ECMP group: the same dests, added in other orders.
+    let policy = ConnPolicy::default();
+    let mut a = with_service(policy, sched("mh"), &[(RS1, 1), (RS2, 1), (RS3, 1)]);
+    let mut b = with_service(policy, sched("mh"), &[(RS3, 1), (RS1, 1), (RS2, 1)]);
+    let mut seen = std::collections::HashSet::new();
+    for n in 0..200u16 {
+        let client = Ipv4Addr::new(198, 51, (100 + n / 250) as u8, (n % 250) as u8 + 1);
+        let sport = 2000 + n;
+        let Sent::To(rs) = a.syn(client, sport, V80, 1) else {
+            panic!("the SYN is forwarded");
+        };
+        seen.insert(rs);
+        // ECMP moves the flow to b mid-connection: b sends it where a did,
+        // and from then on by its own entry.
+        assert_eq!(b.tcp(client, sport, V80, flags::ACK, 2), Sent::To(rs));
+        assert_eq!(b.tcp(client, sport, V80, flags::ACK, 3), Sent::To(rs));
+    }
+    assert_eq!(seen.len(), 3, "the flows spread over the dests");
+    assert_eq!(b.counter(Counter::ConnAdopted), 200);
+    assert_eq!(b.counter(Counter::ConnCreated), 200);
+    assert_eq!(b.counter(Counter::DropTcpNoConn), 0);
+    assert_eq!(entries(&mut b), (200, 0), "adopted as ESTABLISHED");
+    assert_eq!(a.counter(Counter::ConnAdopted), 0);
+
+    // A FIN is adopted too (FIN_WAIT, inactive); a RST makes no entry.
+    let c = ip("203.0.113.5");
+    assert!(matches!(
+        b.tcp(c, 7000, V80, flags::FIN | flags::ACK, 4),
+        Sent::To(_)
+    ));
+    assert_eq!(entries(&mut b), (200, 1));
+    assert_eq!(
+        b.tcp(c, 7001, V80, flags::RST | flags::ACK, 4),
+        Sent::Not(Verdict::Drop(Counter::DropTcpNoConn))
+    );
+    assert_eq!(
+        b.tcp(c, 7002, V80, flags::PSH, 4),
+        Sent::Not(Verdict::Drop(Counter::DropTcpNoConn)),
+        "no ACK: not a segment of an established connection"
+    );
+    assert_eq!(b.counter(Counter::ConnAdopted), 201);
+}
+
+#[test]
+fn only_mh_dr_and_tun_services_without_persistence_adopt() {
+    let c = ip("198.51.100.9");
+    let drop = Sent::Not(Verdict::Drop(Counter::DropTcpNoConn));
+    let with = |config: ServiceConfig, forward: rvs_api::Forward| {
+        let mut d = Director::new(ConnPolicy::default());
+        d.add_service(tcp_svc(80), config);
+        for rs in [RS1, RS2] {
+            d.add_dest_with(
+                tcp_svc(80),
+                DestConfig {
+                    forward,
+                    ..dest(rs, 80, 1)
+                },
+            );
+        }
+        d
+    };
+    use rvs_api::Forward::{Masq, Route, Tunnel};
+    let mut tun = with(sched("mh"), Tunnel);
+    assert!(matches!(tun.tcp(c, 1000, V80, flags::ACK, 1), Sent::To(_)));
+    assert_eq!(tun.counter(Counter::ConnAdopted), 1);
+    for (config, forward) in [
+        (sched("mh"), Masq),
+        (sched("wlc"), Route),
+        (sched("sh"), Route),
+        (persistent("mh", 300), Route),
+    ] {
+        let what = format!("{} {forward:?}", config.scheduler);
+        let mut d = with(config, forward);
+        assert_eq!(d.tcp(c, 1000, V80, flags::ACK, 1), drop, "{what}");
+        assert_eq!(d.counter(Counter::ConnAdopted), 0, "{what}");
+        assert_eq!(d.counter(Counter::ConnCreated), 0, "{what}");
+        // A SYN still makes its connection.
+        assert!(matches!(d.syn(c, 1001, V80, 1), Sent::To(_)), "{what}");
+    }
+}
+
+#[test]
+fn a_full_table_sends_mh_flows_where_the_maglev_table_says() {
+    // One director's table is full, the other's is not: a new flow still
+    // reaches the same dest on both (the stateless pick is mh's own).
+    let policy = ConnPolicy::default();
+    let mut full = Director::sized(policy, 64);
+    full.add_service(tcp_svc(80), sched("mh"));
+    for rs in [RS1, RS2, RS3] {
+        full.add_dest(tcp_svc(80), rs, 80, 1);
+    }
+    let mut roomy = with_service(policy, sched("mh"), &[(RS3, 1), (RS2, 1), (RS1, 1)]);
+    let mut n = 0u16;
+    while full.counter(Counter::ConnTableFull) == 0 {
+        full.syn(
+            Ipv4Addr::new(203, 0, 113, (n % 200) as u8),
+            1000 + n,
+            V80,
+            1,
+        );
+        n += 1;
+        assert!(n < 1000, "the table fills");
+    }
+    for k in 0..100u8 {
+        let c = Ipv4Addr::new(198, 51, 100, k + 1);
+        let got = full.tcp(c, 5000, V80, flags::ACK, 1);
+        assert!(matches!(got, Sent::To(_)), "{got:?}");
+        assert_eq!(got, roomy.syn(c, 5000, V80, 1), "client {c}");
+    }
+    assert!(full.counter(Counter::ForwardStateless) >= 100);
+}

@@ -121,6 +121,20 @@ pub(super) fn sees_replies(forward: u8) -> bool {
     forward == Forward::Masq as u8 || forward == Forward::FullNat as u8
 }
 
+/// Whether `service` adopts a TCP packet with `tcp_flags` (not a SYN) that
+/// has no entry: its scheduler picks the same dest on every director with
+/// the same dests (`mh`), it has no persistence (templates are not shared
+/// between directors), and the packet is an ACK without RST (a RST or a
+/// flagless segment makes no entry). Whether the picked dest is DR or TUN
+/// is checked after the pick.
+#[inline]
+pub(super) fn adopts_mid_flow(service: &Service, tcp_flags: u8) -> bool {
+    service.persistence.is_none()
+        && tcp_flags & tcp::flags::ACK != 0
+        && tcp_flags & tcp::flags::RST == 0
+        && service.scheduler.same_pick_everywhere()
+}
+
 /// The real server's port of a new connection to `dest`: port-0 and fwmark
 /// services keep the port the client asked for; others may map it (NAT).
 #[inline]
@@ -364,6 +378,13 @@ impl Core {
                 });
                 let dest = match template {
                     Some(d) => d,
+                    // mh picks from the packet alone: the same dest as
+                    // with an entry, and as every other director's.
+                    None if service.scheduler.same_pick_everywhere() => {
+                        let d = self.schedule(service, flow, now_ms)?;
+                        self.stats.count(Counter::ForwardStateless);
+                        d
+                    }
                     None => self.pick_stateless(service, flow)?,
                 };
                 if sees_replies(dest.forward as u8) {
@@ -383,7 +404,12 @@ impl Core {
                 ));
             }
         }
-        if is_tcp && !syn {
+        // A mid-connection TCP packet without an entry: ECMP moved its flow
+        // here from another director (or this one restarted). A service
+        // whose scheduler picks the same dest on every director adopts it
+        // (decision 39); others drop it.
+        let adopt = is_tcp && !syn;
+        if adopt && !adopts_mid_flow(service, flow.tcp_flags) {
             return Err(Counter::DropTcpNoConn);
         }
         let dest = match service.persistence {
@@ -396,6 +422,11 @@ impl Core {
             }
             None => self.schedule(service, flow, now_ms)?,
         };
+        // Only DR and TUN: a NAT or FullNAT connection's replies go back
+        // through the director that rewrote them, which is not this one.
+        if adopt && !matches!(dest.forward, Forward::Route | Forward::Tunnel) {
+            return Err(Counter::DropTcpNoConn);
+        }
         let mut ext = ConnExt {
             peer_mac: flow.peer_mac,
             in_port: flow.in_port,
@@ -434,7 +465,13 @@ impl Core {
             tcp_transition_in(
                 self.defense.secure_tcp,
                 input_direction(dest.forward as u8),
-                State::None,
+                // An adopted flow was established elsewhere: its ACK keeps
+                // it ESTABLISHED, a FIN moves it on as it would have there.
+                if adopt {
+                    State::Established
+                } else {
+                    State::None
+                },
                 Event::classify(flow.tcp_flags),
             )
         } else {
@@ -483,6 +520,9 @@ impl Core {
             self.index_reply::<A>(&conn, &ext);
         }
         self.stats.count(Counter::ConnCreated);
+        if adopt {
+            self.stats.count(Counter::ConnAdopted);
+        }
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
             bump(
                 if new_state.is_active() {

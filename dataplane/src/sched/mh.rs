@@ -3,12 +3,18 @@
 //!
 //! Rule: a lookup table of M slots (M prime). Every dest gets a permutation
 //! of the slots from two hashes of its address and port (`offset`, `skip`);
-//! rounds over the list (newest first) let each dest claim `turns` slots, one
-//! at a time, each the next unclaimed position of its permutation, until
-//! every slot is owned. `turns` is the dest's last non-zero weight divided by
-//! the weights' gcd and shifted right so the largest fits `bits(M) / 2` bits
-//! (6 for the kernel's 4093): a weight set to 0 keeps its slots, so its
-//! lookups fail (or fall back), and a dest added with weight 0 gets none.
+//! rounds over the dests let each dest claim `turns` slots, one at a time,
+//! each the next unclaimed position of its permutation, until every slot is
+//! owned. The kernel's rounds go over its list (newest first), so two
+//! kernel directors that added the same dests in different orders build
+//! different tables; ours go in one canonical order, by (address, port)
+//! from the highest, whatever order the dests were added in: directors
+//! with the same dests agree (ECMP, decision 39), and with a kernel
+//! director that added them from the lowest address up. `turns` is the
+//! dest's last non-zero weight divided by the weights' gcd and shifted
+//! right so the largest fits `bits(M) / 2` bits (6 for the kernel's 4093):
+//! a weight set to 0 keeps its slots, so its lookups fail (or fall back),
+//! and a dest added with weight 0 gets none.
 //! A client goes to `slot[h mod M]`, `h = hsiphash(port + fold(src))`
 //! (`port` with `mh-port` only). With `mh-fallback` an unavailable dest
 //! (weight 0, OVERLOAD) makes the lookup probe `hsiphash(r + port +
@@ -20,8 +26,9 @@
 //! too, when M is its 4093).
 //!
 //! Example (M = 4093): RS1 10.0.0.1:80, RS2 10.0.0.2:80, RS3 10.0.0.3:80
-//! added in that order, weights 1 → offsets/skips RS3 1631/3453, RS2
-//! 1231/3544, RS1 3167/700; slots RS3 1365, RS2 1364, RS1 1364;
+//! added in any order (the kernel's table when added in that order),
+//! weights 1 → offsets/skips RS3 1631/3453, RS2 1231/3544, RS1 3167/700;
+//! slots RS3 1365, RS2 1364, RS1 1364;
 //! 192.168.1.10 → slot 3323 → RS1; 203.0.113.77 → slot 2731 → RS2.
 //!
 //! The build is O(M) time and memory (2 bytes a slot). The kernel's default
@@ -152,7 +159,19 @@ fn permutations(dests: &[DestView], m: u32) -> Vec<(u32, u32, u32)> {
         .collect()
 }
 
-/// `ip_vs_mh_populate`.
+/// The order the rounds visit `dests` in: by (address, port), highest
+/// first, whatever the order of the list (a service has each (address,
+/// port) once, so the order is total).
+fn canonical_order(dests: &[DestView]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dests.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        (dests[b].addr, dests[b].port).cmp(&(dests[a].addr, dests[a].port))
+    });
+    order
+}
+
+/// `ip_vs_mh_populate`, over the dests in [`canonical_order`]; a slot holds
+/// the dest's index in `dests`.
 fn populate(dests: &[DestView], m: u32) -> Box<[u16]> {
     let size = m as usize;
     let mut table = vec![EMPTY; size].into_boxed_slice();
@@ -160,9 +179,11 @@ fn populate(dests: &[DestView], m: u32) -> Box<[u16]> {
     if perms.iter().all(|p| p.2 == 0) {
         return table;
     }
+    let order = canonical_order(dests);
     let mut filled = 0;
     'rounds: loop {
-        for (i, (pos, skip, turns)) in perms.iter_mut().enumerate() {
+        for &i in &order {
+            let (pos, skip, turns) = &mut perms[i];
             for _ in 0..*turns {
                 while table[*pos as usize] != EMPTY {
                     *pos += *skip;
@@ -183,6 +204,10 @@ fn populate(dests: &[DestView], m: u32) -> Box<[u16]> {
 
 impl Scheduler for Maglev {
     scheduler_identity!("mh");
+
+    fn same_pick_everywhere(&self) -> bool {
+        true
+    }
 
     fn pick(
         &self,
@@ -412,7 +437,69 @@ mod tests {
         assert!((0.01..0.012).contains(&moved), "moved {moved}");
     }
 
+    #[test]
+    fn the_table_does_not_depend_on_the_order_dests_were_added() {
+        // Two directors: the same dests (equal and unequal weights, one of
+        // them quiesced), added in opposite orders.
+        let mut q = rs(4, 0);
+        q.last_weight = 3;
+        let a = [rs(1, 1), rs(2, 2), rs(3, 1), q, rs(5, 1)];
+        let mut b = a;
+        b.reverse();
+        b.swap(0, 2);
+        for m in [251, 4093, 65537] {
+            let ta = Maglev::build(&a, &params(m, true, false)).unwrap();
+            let tb = Maglev::build(&b, &params(m, true, false)).unwrap();
+            // The same owner (by dest, not by list index) in every slot.
+            let owners = |t: &Maglev, d: &[DestView]| -> Vec<u32> {
+                t.table().iter().map(|&i| d[usize::from(i)].slot).collect()
+            };
+            assert_eq!(owners(&ta, &a), owners(&tb, &b), "M = {m}");
+            // And so the same pick, fallback included, for any client.
+            for n in 0..2000u32 {
+                let ip = std::net::Ipv4Addr::from(0xc612_0000 + n * 7919).to_string();
+                let pa = lookup(&ta, &a, &ip);
+                assert!(pa.is_some());
+                assert_eq!(pa, lookup(&tb, &b, &ip), "M = {m}, client {ip}");
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_order_is_highest_address_first() {
+        let d = [rs(2, 1), rs(9, 1), rs(1, 1), rs(5, 1)];
+        assert_eq!(canonical_order(&d), [1, 3, 0, 2]);
+        // The same address on two ports: the higher port first.
+        let d = [
+            DestView::new(0, IpAddr::from([10, 0, 0, 1]), 80, 1),
+            DestView::new(1, IpAddr::from([10, 0, 0, 1]), 8080, 1),
+        ];
+        assert_eq!(canonical_order(&d), [1, 0]);
+        assert!(Maglev::build(&d, &params(251, false, false))
+            .unwrap()
+            .same_pick_everywhere());
+    }
+
     proptest! {
+        /// Any order of the same dests builds the same table.
+        #[test]
+        fn any_order_same_table(n in 1u8..12, seed in any::<u64>()) {
+            let dests: Vec<DestView> = (1..=n).map(|i| rs(i, u32::from(i % 3) + 1)).collect();
+            let mut shuffled = dests.clone();
+            let mut x = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let owners = |d: &[DestView]| -> Vec<u32> {
+                let t = Maglev::build(d, &params(251, false, false)).unwrap();
+                t.table().iter().map(|&i| d[usize::from(i)].slot).collect()
+            };
+            prop_assert_eq!(owners(&dests), owners(&shuffled));
+        }
+
         /// Same client, same dest, for as long as the dest set is the same.
         #[test]
         fn stable_for_a_key(n in 1u8..20, src in any::<u32>()) {

@@ -217,6 +217,15 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
     fn uses_locality_cache(&self) -> bool {
         false
     }
+
+    /// Whether every director built from the same dests (in any order)
+    /// picks the same dest for a packet, from the packet alone (no loads,
+    /// no per-core state): `mh`. A DR or TUN service of such a scheduler
+    /// adopts mid-connection TCP packets it has no entry for (ECMP moved
+    /// the flow here from another director).
+    fn same_pick_everywhere(&self) -> bool {
+        false
+    }
 }
 
 /// A fresh id for a built scheduler.
