@@ -187,6 +187,11 @@ pub struct SchedFlag {
     pub scheduler: Option<&'static str>,
 }
 
+/// The scheduler a virtual service gets when none is given: IPVS's
+/// `IPVS_DEF_SCHED`, which ipvsadm (`-A` without `-s`) and keepalived
+/// (`lb_algo` unset) both use.
+pub const SCHEDULER_DEFAULT: &str = "wlc";
+
 /// Every scheduler flag name ipvsadm knows.
 pub const SCHED_FLAGS: [SchedFlag; 7] = [
     SchedFlag {

@@ -27,4 +27,5 @@ pub mod health;
 pub mod metrics;
 pub mod reconcile;
 pub mod rvsadm;
+pub mod services;
 pub mod tracking;

@@ -1,6 +1,6 @@
 //! ldirectord's service names and ports (`service = http` ↔ 80).
 
-use crate::rvsadm::names::ServicesDb;
+use crate::services::ServicesDb;
 use rvs_api::Protocol;
 use std::net::{IpAddr, ToSocketAddrs};
 

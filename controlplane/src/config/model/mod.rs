@@ -53,7 +53,7 @@ pub use vrrp::{
 /// The largest real server weight keepalived takes.
 pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 /// keepalived's scheduler when none is given (`IPVS_DEF_SCHED`).
-pub const SCHEDULER_DEFAULT: &str = "wlc";
+pub use rvs_api::SCHEDULER_DEFAULT;
 /// The schedulers keepalived's `lb_algo` accepts.
 pub const SCHEDULERS: [&str; 14] = [
     "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos",

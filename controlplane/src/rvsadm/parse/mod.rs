@@ -37,11 +37,11 @@ use super::list::ListFormat;
 use super::names::Resolver;
 use super::options::{Cmd, Kind, Token, Tokens};
 
+/// The scheduler of `-A`/`-E` when `-s` is not given.
+pub use rvs_api::SCHEDULER_DEFAULT;
 /// A bare `-p` is ipvsadm's `IPVS_SVC_PERSISTENT_TIMEOUT` (its man page
 /// wrongly says 300).
 pub use rvs_api::{PERSISTENT_TIMEOUT_DEFAULT_S, PERSISTENT_TIMEOUT_MAX_S};
-/// The scheduler of `-A`/`-E` when `-s` is not given.
-pub const SCHEDULER_DEFAULT: &str = "wlc";
 /// Longest scheduler or persistence engine name; longer ones are cut, as
 /// ipvsadm's `strncpy` into a 16-byte field does.
 pub const NAME_LEN_MAX: usize = 15;
