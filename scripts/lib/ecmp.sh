@@ -258,13 +258,15 @@ ecmp_requests() {
     local answers
     answers=$(ip netns exec "$NS_CLI" bash -c '
         for ((i = 0; i < $1; i++)); do
-            body=$(curl -s --max-time 5 --interface "$3" --local-port $(($2 + i)) "http://$4/") ||
-                body=FAIL
+            body=$(curl -s --max-time 10 --interface "$3" --local-port $(($2 + i)) "http://$4/") ||
+                body="FAIL port $(($2 + i)) curl exit $?"
             printf "%s\n" "${body:-EMPTY}" | head -n 1
         done' bash "$1" "$2" "$CLI_ECMP_IP" "$VIP_ECMP")
     ECMP_RS1=$(grep -c 'served by rs1' <<<"$answers" || true)
     ECMP_RS2=$(grep -c 'served by rs2' <<<"$answers" || true)
     ECMP_FAILED=$(($1 - ECMP_RS1 - ECMP_RS2))
+    # What the failures were (curl's exit: 28 a timeout, 7 refused, 56 reset).
+    ECMP_FAILS=$(grep -v 'served by rs[12]' <<<"$answers" | tr '\n' ';' || true)
 }
 
 # ecmp_downloads N RATE TAG: N downloads of big.bin through VIP_ECMP from
