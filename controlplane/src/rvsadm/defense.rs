@@ -182,7 +182,7 @@ pub(super) fn set(
     call: &mut Call,
 ) -> Result<String, Failure> {
     let now = get(command, socket, call)?;
-    let want = apply(now.shown, changes).map_err(|m| (super::parse::EXIT_SYNTAX, m))?;
+    let want = apply(now.shown, changes).map_err(|m| (super::command::EXIT_SYNTAX, m))?;
     match call(Request::SetDefense(want)) {
         Ok(Response::Ok) => Ok(String::new()),
         Ok(Response::Error(e)) => Err((EXIT_FAILURE_API, error_text(command, &e))),
@@ -310,7 +310,7 @@ mod tests {
             answers.next().unwrap()
         };
         let r = set(&cmd, &[("drop_entry".into(), 7)], "/s", &mut call);
-        assert_eq!(r.unwrap_err().0, super::super::parse::EXIT_SYNTAX);
+        assert_eq!(r.unwrap_err().0, super::super::command::EXIT_SYNTAX);
         assert_eq!(sent, [Request::GetDefense]);
     }
 

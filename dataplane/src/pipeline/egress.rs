@@ -8,8 +8,8 @@
 
 use rvs_api::{Forward, TunnelKind};
 
+use super::family::IcmpError;
 use super::family::{Ip, Wire, GUE_HEADER_LEN, MTU_MIN};
-use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::nat::End;

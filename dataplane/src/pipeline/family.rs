@@ -11,7 +11,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_api::TunnelCsum;
 
-use super::icmp::{IcmpError, QUOTE_MAX};
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
 use crate::nat::{self, End};
@@ -27,6 +26,20 @@ use crate::wire::ipv6ext;
 use crate::wire::ports::PortsPacket;
 use crate::wire::udp::{self, UdpPacket};
 use crate::wire::Fragment;
+
+/// The most of an offending packet an error this director sends quotes
+/// (IPv4: its header and 8 bytes, at most 68; IPv6: up to 128 bytes).
+pub(super) const QUOTE_MAX: usize = 128;
+
+/// An ICMP error this director sends about a client's packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum IcmpError {
+    /// No dest for a new connection (`spec/schedulers.md` §0.6).
+    PortUnreachable,
+    /// The packet does not fit the tunnel: IPv4's "fragmentation needed",
+    /// IPv6's "packet too big", with this MTU.
+    TooBig(usize),
+}
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {

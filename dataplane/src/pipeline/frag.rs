@@ -45,8 +45,8 @@
 use std::hash::Hash;
 
 use super::conn::flow_owner;
+use super::family::IcmpError;
 use super::family::{write_gue, Header, Ip};
-use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::service::Snapshot;

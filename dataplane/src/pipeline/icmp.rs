@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use rvs_api::Forward;
 
 use super::conn::{flow_owner, sees_replies};
-use super::family::{Header, IcmpClass, Ip, Tables, Wire};
+use super::family::{Header, IcmpClass, IcmpError, Ip, Tables, Wire, QUOTE_MAX};
 use super::ratelimit::Limited;
 use super::{Core, Frame, Quoted, Verdict};
 use crate::conn::{Conn, ConnExt, ConnKey};
@@ -30,20 +30,6 @@ use crate::nat::End;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
-
-/// The most of an offending packet an error this director sends quotes
-/// (IPv4: its header and 8 bytes, at most 68; IPv6: up to 128 bytes).
-pub(super) const QUOTE_MAX: usize = 128;
-
-/// An ICMP error this director sends about a client's packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum IcmpError {
-    /// No dest for a new connection (`spec/schedulers.md` §0.6).
-    PortUnreachable,
-    /// The packet does not fit the tunnel: IPv4's "fragmentation needed",
-    /// IPv6's "packet too big", with this MTU.
-    TooBig(usize),
-}
 
 /// A client's ICMP error about a packet of NAT or FullNAT connection `c`
 /// put in the real server's view: to the real server (`raddr`), about its

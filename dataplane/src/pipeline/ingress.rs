@@ -8,8 +8,8 @@
 use std::net::IpAddr;
 
 use super::conn::flow_owner;
+use super::family::IcmpError;
 use super::frag::FragFamily;
-use super::icmp::IcmpError;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::ConnKey;
 use crate::service::Snapshot;
