@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rvs_vrrp::router::{Action, Config, DropReason, Input, Router, State};
-use rvs_vrrp::wire::{self, Checksum, Path};
+use rvs_vrrp::wire::{self, Auth, Checksum, Path, Version};
 use socket2::{SockAddr, Socket};
 
-use super::{socket, HaBoard, VrrpCounters};
-use crate::config::model::{SyncGroup, VrrpInstance};
+use super::board::{HaBoard, VrrpCounters};
+use super::socket;
+use crate::config::model::{AuthType, SyncGroup, VrrpInstance};
 use crate::tracking::Scripts;
 
 /// One instance's thread.
@@ -337,12 +338,61 @@ fn script(cmd: Option<&str>) {
         });
 }
 
+/// The router settings of a `vrrp_instance`.
+pub fn router_config(inst: &VrrpInstance, addr: IpAddr, vips: Vec<IpAddr>) -> Config {
+    let version = if inst.version == 3 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let mut c = Config::new(version, inst.virtual_router_id, inst.priority, addr, vips);
+    c.interval = match version {
+        Version::V2 => (inst.advert_int_cs / 100).clamp(1, 255) as u16,
+        Version::V3 => inst.advert_int_cs.clamp(1, 4095) as u16,
+    };
+    c.preempt = !inst.nopreempt;
+    c.preempt_delay_us = inst.preempt_delay.as_micros() as u64;
+    c.unicast = !inst.unicast_peer.is_empty();
+    c.auth = match &inst.authentication {
+        Some(a) if version == Version::V2 && a.kind == AuthType::Pass => Auth::pass(&a.pass),
+        Some(_) if version == Version::V2 => {
+            tracing::warn!(instance = %inst.name, "auth_type AH is not supported by rvs - no authentication");
+            Auth::None
+        }
+        _ => Auth::None,
+    };
+    c
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{router_config, Entry};
     use super::*;
     use crate::config::Model;
-    use std::sync::Mutex;
+
+    #[test]
+    fn instances_become_router_settings() {
+        let text = "vrrp_instance VI_1 {\n state BACKUP\n interface rvs0\n virtual_router_id 51\n priority 150\n \
+                    advert_int 2\n nopreempt\n authentication {\n  auth_type PASS\n  auth_pass secret99\n }\n \
+                    virtual_ipaddress {\n  198.18.0.120/24\n }\n}\n";
+        let (m, _) = crate::config::parse(
+            text,
+            std::path::Path::new("/test/keepalived.conf"),
+            crate::config::Dialect::Keepalived,
+        )
+        .unwrap();
+        let inst = &m.vrrp.instances[0];
+        let c = router_config(
+            inst,
+            "198.18.0.2".parse().unwrap(),
+            vec!["198.18.0.120".parse().unwrap()],
+        );
+        assert_eq!(
+            (c.version, c.vrid, c.priority, c.interval),
+            (Version::V2, 51, 150, 2)
+        );
+        assert!(!c.preempt);
+        assert_eq!(c.auth, Auth::pass("secret99"));
+    }
 
     /// The model of `text`, an empty board and its scripts.
     fn setup(text: &str) -> (Model, Arc<HaBoard>, Arc<Scripts>) {
@@ -352,10 +402,7 @@ mod tests {
             crate::config::Dialect::Keepalived,
         )
         .unwrap();
-        let board = Arc::new(HaBoard {
-            states: Mutex::new(vec![]),
-            changed: AtomicBool::new(false),
-        });
+        let board = Arc::new(HaBoard::new());
         let scripts = Arc::new(Scripts::start(&m));
         (m, board, scripts)
     }
@@ -364,12 +411,7 @@ mod tests {
     /// socket), and the trackers' memory it starts with.
     fn run_of(m: &Model, i: usize, board: &Arc<HaBoard>, scripts: &Arc<Scripts>) -> (Run, Tracked) {
         let inst = m.vrrp.instances[i].clone();
-        board.lock().push(Entry {
-            name: inst.name.clone(),
-            state: State::Backup,
-            vips: vec![],
-            own_fault: false,
-        });
+        assert_eq!(board.add(&inst.name, vec![]), i);
         let run = Run {
             cfg: router_config(&inst, "10.0.0.1".parse().unwrap(), vec![]),
             group: m
