@@ -52,7 +52,7 @@ pub(super) fn open(src: IpAddr, iface: &str, unicast: bool) -> std::io::Result<S
         IpAddr::V6(src) => {
             let s = Socket::new(Domain::IPV6, Type::RAW, proto)?;
             s.bind_device(Some(iface.as_bytes()))?;
-            let idx = ifindex(&iface);
+            let idx = ifindex(iface);
             s.bind(&SockAddr::from(SocketAddr::V6(SocketAddrV6::new(
                 src, 0, 0, idx,
             ))))?;
