@@ -80,6 +80,21 @@ pub struct PortRange {
 }
 
 impl PortRange {
+    /// `ports` as [`PortRange::parse_list`] reads them: `80,443,8000:8080`.
+    pub fn list_text(ports: &[PortRange]) -> String {
+        ports
+            .iter()
+            .map(|r| {
+                if r.first == r.last {
+                    r.first.to_string()
+                } else {
+                    format!("{}:{}", r.first, r.last)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// A comma-separated list of ports and `FIRST:LAST` ranges, as
     /// iptables' `--dports` takes it: `80,443,8000:8080`.
     pub fn parse_list(s: &str) -> Result<Vec<PortRange>, String> {
@@ -137,18 +152,7 @@ impl std::fmt::Display for MarkRule {
         }
         write!(f, " --dst {}", self.dst)?;
         if !self.dst_ports.is_empty() {
-            let ports: Vec<String> = self
-                .dst_ports
-                .iter()
-                .map(|r| {
-                    if r.first == r.last {
-                        r.first.to_string()
-                    } else {
-                        format!("{}:{}", r.first, r.last)
-                    }
-                })
-                .collect();
-            write!(f, " --dport {}", ports.join(","))?;
+            write!(f, " --dport {}", PortRange::list_text(&self.dst_ports))?;
         }
         if let Some(s) = self.src {
             write!(f, " --src {s}")?;

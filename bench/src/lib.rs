@@ -2,6 +2,8 @@
 //! their checksums, and a [`Worker`] set up with one service, as the
 //! dataplane's control thread would make it.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 

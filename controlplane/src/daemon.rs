@@ -32,6 +32,8 @@
 //!   does not withdraw every VIP), one without a block withdraws them all;
 //! - SIGTERM and SIGINT stop it, withdrawing the BGP routes first.
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

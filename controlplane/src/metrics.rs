@@ -12,6 +12,8 @@
 //! format version 0.0.4: a `# HELP` and a `# TYPE` line per family, then
 //! its samples, label values escaped.
 
+#![forbid(unsafe_code)]
+
 use std::fmt::Write as _;
 
 use rvs_api::{CoreStatus, Counters, Info, ServiceStatus};

@@ -16,6 +16,8 @@
 //! An empty plan means the dataplane already is as configured; running the
 //! plan and planning again gives an empty plan.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 

@@ -3,6 +3,8 @@
 //! VIP:http`, non-numeric listings) and the config readers (ldirectord's
 //! `real=host:http`), so neither depends on the other.
 
+#![forbid(unsafe_code)]
+
 use rvs_api::Protocol;
 
 /// Where the services database lives.

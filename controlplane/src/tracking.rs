@@ -13,6 +13,8 @@
 //! - a track entry's weight is its own, else its script's; its `reverse`
 //!   is its own or its script's.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

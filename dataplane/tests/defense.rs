@@ -10,11 +10,11 @@ use std::net::Ipv4Addr;
 
 use rvs_api::{Defense, DefenseStatus, Protocol, Request, Response, ServiceConfig, ServiceKey};
 use rvs_dataplane::conn::state::State;
-use rvs_dataplane::pipeline::{ConnPolicy, ConnRecord, Verdict};
+use rvs_dataplane::pipeline::{ConnPolicy, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::tcp::flags;
 
-use common::director::{Director, Sent};
+use common::director::{conns, Director, Sent};
 use common::*;
 
 const PORT: u16 = 80;
@@ -63,15 +63,6 @@ fn syns(d: &mut Director, from: u32, n: u32, now_ms: u64) -> Vec<Sent> {
     (from..from + n)
         .map(|i| d.send(tcp_frame(client(i), 1000, VIP, PORT, flags::SYN), now_ms))
         .collect()
-}
-
-fn conns(d: &Director, now_ms: u64) -> Vec<ConnRecord> {
-    let mut out = vec![];
-    d.worker.dump(0, usize::MAX, now_ms, &mut |r| {
-        out.push(r);
-        true
-    });
-    out
 }
 
 fn defense(drop_entry: u8, drop_packet: u8, secure_tcp: u8) -> Defense {

@@ -12,7 +12,6 @@ use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig};
 use rvs_dataplane::pipeline::{ConnPolicy, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::build;
-use rvs_dataplane::wire::ethernet::ethertype;
 use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet};
 use rvs_dataplane::wire::tcp::{flags, TcpRepr};
 
@@ -35,11 +34,7 @@ fn tcp_opts(
     payload: &[u8],
 ) -> Vec<u8> {
     assert_eq!(options.len() % 4, 0);
-    let t = build::tcp(
-        &tcp_repr(sport, dport, fl, options, payload),
-        src.into(),
-        dst.into(),
-    );
+    let t = tcp_msg(src, dst, &tcp_repr(sport, dport, fl, options, payload));
     ipv4(src, dst, protocol::TCP, &t)
 }
 
@@ -52,21 +47,33 @@ fn toa(port: u16, addr: Ipv4Addr) -> Vec<u8> {
 
 fn fullnat_director(conns_max: usize, laddrs: &[Ipv4Addr]) -> Director {
     let mut d = Director::sized(ConnPolicy::default(), conns_max);
-    d.add_service(svc(Protocol::Tcp, 80), ServiceConfig::new("rr"));
+    fullnat_service(&mut d, 80, ServiceConfig::new("rr"), 8080, laddrs);
+    d
+}
+
+/// TCP VIP:`port` by FullNAT to rs1:`rs_port`, with the local addresses
+/// `laddrs`.
+fn fullnat_service(
+    d: &mut Director,
+    port: u16,
+    config: ServiceConfig,
+    rs_port: u16,
+    laddrs: &[Ipv4Addr],
+) {
+    d.add_service(svc(Protocol::Tcp, port), config);
     d.add_dest_with(
-        svc(Protocol::Tcp, 80),
+        svc(Protocol::Tcp, port),
         DestConfig {
             forward: Forward::FullNat,
-            ..dest(RS1, 8080, 1)
+            ..dest(RS1, rs_port, 1)
         },
     );
     for &a in laddrs {
         d.ok(Request::AddLaddr {
-            service: svc(Protocol::Tcp, 80),
+            service: svc(Protocol::Tcp, port),
             addr: a.into(),
         });
     }
-    d
 }
 
 fn laddrs(d: &mut Director) -> Vec<(Ipv4Addr, u64, u64)> {
@@ -99,9 +106,9 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
         vec![Step::new(
             "the SYN from the local address, with TOA",
             1,
-            eth(LB_MAC, CLI_MAC, ethertype::IPV4, &syn),
+            in4(CLI_MAC, &syn),
             Verdict::Forward(0),
-            eth(RS1_MAC, LB_MAC, ethertype::IPV4, &want),
+            out4(RS1_MAC, &want),
         )],
         &[(Counter::ToaInserted, 1)],
     );
@@ -116,55 +123,28 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
             Step::new(
                 "the reply, from the VIP",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &tcp(RS1, LADDR, 8080, lport, syn_ack, b""),
-                ),
+                in4(RS1_MAC, &tcp(RS1, LADDR, 8080, lport, syn_ack, b"")),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &tcp(VIP, CLI, 80, CPORT, syn_ack, b""),
-                ),
+                out4(CLI_MAC, &tcp(VIP, CLI, 80, CPORT, syn_ack, b"")),
             ),
             // The handshake's ACK carries TOA too (what a real server's TOA
             // module reads); later segments do not.
             Step::new(
                 "the handshake's ACK, with TOA",
                 3,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &tcp(CLI, VIP, CPORT, 80, flags::ACK, b""),
-                ),
+                in4(CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::ACK, b"")),
                 Verdict::Forward(0),
-                eth(
+                out4(
                     RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
                     &tcp_opts(LADDR, RS1, lport, 8080, flags::ACK, &toa(CPORT, CLI), b""),
                 ),
             ),
             Step::new(
                 "data, without",
                 4,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &tcp(CLI, VIP, CPORT, 80, push, b"GET /"),
-                ),
+                in4(CLI_MAC, &tcp(CLI, VIP, CPORT, 80, push, b"GET /")),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &tcp(LADDR, RS1, lport, 8080, push, b"GET /"),
-                ),
+                out4(RS1_MAC, &tcp(LADDR, RS1, lport, 8080, push, b"GET /")),
             ),
         ],
         &[(Counter::ToaInserted, 2), (Counter::ForwardFullNatReply, 1)],
@@ -198,49 +178,24 @@ fn fullnat_icmp_errors_are_translated_both_ways() {
     run_table(
         &mut fullnat_director(64, &[LADDR]),
         vec![
-            Step::verdict(
-                "the connection",
-                1,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV4, &syn),
-                Verdict::Forward(0),
-            ),
+            Step::verdict("the connection", 1, in4(CLI_MAC, &syn), Verdict::Forward(0)),
             // rs1 cannot take the packet from the local address: the client
             // hears about its own packet to the VIP.
             Step::new(
                 "rs1's error to the client",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(RS1, LADDR, 3, 3, [0; 4], &at_rs),
-                ),
+                in4(RS1_MAC, &icmp_error(RS1, LADDR, 3, 3, [0; 4], &at_rs)),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn),
-                ),
+                out4(CLI_MAC, &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn)),
             ),
             // The client cannot take our reply: rs1 hears about its packet
             // to the local address.
             Step::new(
                 "the client's error to rs1",
                 3,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(CLI, VIP, 3, 4, mtu, &reply),
-                ),
+                in4(CLI_MAC, &icmp_error(CLI, VIP, 3, 4, mtu, &reply)),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(LADDR, RS1, 3, 4, mtu, &reply_at_rs),
-                ),
+                out4(RS1_MAC, &icmp_error(LADDR, RS1, 3, 4, mtu, &reply_at_rs)),
             ),
         ],
         &[(Counter::IcmpErrorForwarded, 2)],
@@ -313,18 +268,7 @@ fn local_addresses_are_checked() {
 fn on_two_cores_each_hands_out_its_own_local_ports_and_replies_find_their_owner() {
     for id in 0..2u16 {
         let mut d = Director::core_of(ConnPolicy::default(), 64, id, 2);
-        d.add_service(svc(Protocol::Tcp, 80), ServiceConfig::new("rr"));
-        d.add_dest_with(
-            svc(Protocol::Tcp, 80),
-            DestConfig {
-                forward: Forward::FullNat,
-                ..dest(RS1, 8080, 1)
-            },
-        );
-        d.ok(Request::AddLaddr {
-            service: svc(Protocol::Tcp, 80),
-            addr: LADDR.into(),
-        });
+        fullnat_service(&mut d, 80, ServiceConfig::new("rr"), 8080, &[LADDR]);
         let (mut mine, mut theirs) = (0, 0);
         for cport in 1000..1040 {
             let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
@@ -375,14 +319,14 @@ fn tcp_seq(
     options: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let t = build::tcp(
+    let t = tcp_msg(
+        src,
+        dst,
         &TcpRepr {
             seq,
             ack,
             ..tcp_repr(ports.0, ports.1, fl, options, payload)
         },
-        src.into(),
-        dst.into(),
     );
     ipv4(src, dst, protocol::TCP, &t)
 }
@@ -390,24 +334,16 @@ fn tcp_seq(
 #[test]
 fn fullnat_with_proxy_protocol_v2_puts_the_header_in_the_stream() {
     let mut d = Director::new(ConnPolicy::default());
-    d.add_service(
-        svc(Protocol::Tcp, 80),
+    fullnat_service(
+        &mut d,
+        80,
         ServiceConfig {
             proxy_protocol: true,
             ..ServiceConfig::new("rr")
         },
+        8080,
+        &[LADDR],
     );
-    d.add_dest_with(
-        svc(Protocol::Tcp, 80),
-        DestConfig {
-            forward: Forward::FullNat,
-            ..dest(RS1, 8080, 1)
-        },
-    );
-    d.ok(Request::AddLaddr {
-        service: svc(Protocol::Tcp, 80),
-        addr: LADDR.into(),
-    });
     let (c2r, r2c) = ((CPORT, 80), (8080, 1024));
     let to_rs = (1024, 8080);
     let to_cli = (80, CPORT);
@@ -527,12 +463,7 @@ fn an_edited_method_leaves_existing_connections_as_they_were() {
     assert_eq!(run(&mut d, &mut ack, 2), Verdict::Forward(0));
     assert_eq!(
         ack.0,
-        eth(
-            RS1_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &tcp(CLI, RS1, CPORT, 8080, flags::ACK, b"")
-        )
+        out4(RS1_MAC, &tcp(CLI, RS1, CPORT, 8080, flags::ACK, b""))
     );
     assert_eq!(d.counter(Counter::ForwardFullNat), 0);
 }
@@ -559,24 +490,16 @@ fn a_persistent_fullnat_client_refused_for_want_of_ports_leaves_no_immortal_temp
     let ports = usize::from(u16::MAX - 1024) + 1;
     let mut d = fullnat_director(ports + 64, &[LADDR]);
     // A persistent service on the same local address.
-    d.add_service(
-        svc(Protocol::Tcp, 81),
+    fullnat_service(
+        &mut d,
+        81,
         ServiceConfig {
             persistent_timeout_s: Some(10),
             ..ServiceConfig::new("rr")
         },
+        81,
+        &[LADDR],
     );
-    d.add_dest_with(
-        svc(Protocol::Tcp, 81),
-        DestConfig {
-            forward: Forward::FullNat,
-            ..dest(RS1, 81, 1)
-        },
-    );
-    d.ok(Request::AddLaddr {
-        service: svc(Protocol::Tcp, 81),
-        addr: LADDR.into(),
-    });
     for cport in 1..=ports as u16 {
         let mut f = frame(LB_MAC, CLI_MAC, &tcp(CLI, VIP, cport, 80, flags::SYN, b""));
         assert_eq!(run(&mut d, &mut f, 1), Verdict::Forward(0));
@@ -657,12 +580,7 @@ fn a_ping_to_a_local_address_is_the_kernels() {
         vec![Step::verdict(
             "echo to a local address",
             1,
-            eth(
-                LB_MAC,
-                RS1_MAC,
-                ethertype::IPV4,
-                &ipv4(RS1, LADDR, protocol::ICMP, &echo),
-            ),
+            in4(RS1_MAC, &ipv4(RS1, LADDR, protocol::ICMP, &echo)),
             Verdict::Exception,
         )],
         &[(Counter::IcmpEchoReplied, 0), (Counter::ToException, 1)],

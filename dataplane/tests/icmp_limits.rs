@@ -8,7 +8,6 @@ mod common;
 use rvs_api::{Protocol, ServiceConfig, ServiceKey};
 use rvs_dataplane::pipeline::{IcmpLimits, VecFrame, Verdict};
 use rvs_dataplane::stats::Counter;
-use rvs_dataplane::wire::ethernet::ethertype;
 use rvs_dataplane::wire::ipv4::protocol;
 use rvs_dataplane::wire::ipv6::Ipv6Packet;
 use rvs_dataplane::wire::tcp::flags;
@@ -37,10 +36,8 @@ fn syn_at(d: &mut Director, client: std::net::Ipv4Addr, sport: u16, now_ms: u64)
 }
 
 fn syn6_at(d: &mut Director, sport: u16, now_ms: u64) -> (Sent, VecFrame) {
-    let mut f = VecFrame(eth(
-        LB_MAC,
+    let mut f = VecFrame(in6(
         CLI_MAC,
-        ethertype::IPV6,
         &tcp6(CLI6, VIP6, sport, 80, flags::SYN, &[], b""),
     ));
     let v = d.worker.handle_frame(0, &mut f, now_ms, false);

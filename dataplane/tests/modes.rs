@@ -13,7 +13,6 @@ use rvs_api::{
 use rvs_dataplane::pipeline::{ConnPolicy, Release, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::build;
-use rvs_dataplane::wire::ethernet::ethertype;
 use rvs_dataplane::wire::icmp::IcmpRepr;
 use rvs_dataplane::wire::ipv4::{protocol, Ipv4Packet, Ipv4Repr};
 use rvs_dataplane::wire::tcp::flags;
@@ -33,36 +32,16 @@ fn nat_maps_the_port_and_translates_the_reply_back() {
             Step::new(
                 "VIP:80 -> rs1:8080, checksums as recomputed",
                 1,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &tcp(CLI, VIP, CPORT, 80, flags::SYN, payload),
-                ),
+                in4(CLI_MAC, &tcp(CLI, VIP, CPORT, 80, flags::SYN, payload)),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &tcp(CLI, RS1, CPORT, 8080, flags::SYN, payload),
-                ),
+                out4(RS1_MAC, &tcp(CLI, RS1, CPORT, 8080, flags::SYN, payload)),
             ),
             Step::new(
                 "the reply comes from VIP:80, to the client's MAC",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &tcp(RS1, CLI, 8080, CPORT, syn_ack, b""),
-                ),
+                in4(RS1_MAC, &tcp(RS1, CLI, 8080, CPORT, syn_ack, b"")),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &tcp(VIP, CLI, 80, CPORT, syn_ack, b""),
-                ),
+                out4(CLI_MAC, &tcp(VIP, CLI, 80, CPORT, syn_ack, b"")),
             ),
         ],
         &[(Counter::ForwardNat, 1), (Counter::ForwardNatReply, 1)],
@@ -100,36 +79,16 @@ fn nat_udp_keeps_its_checksum_true() {
             Step::new(
                 "the query to rs1:5353",
                 1,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &udp_cs(CLI, VIP, CPORT, 53, b"query"),
-                ),
+                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT, 53, b"query")),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &udp_cs(CLI, RS1, CPORT, 5353, b"query"),
-                ),
+                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT, 5353, b"query")),
             ),
             Step::new(
                 "the answer from VIP:53",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &udp_cs(RS1, CLI, 5353, CPORT, b"answer"),
-                ),
+                in4(RS1_MAC, &udp_cs(RS1, CLI, 5353, CPORT, b"answer")),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &udp_cs(VIP, CLI, 53, CPORT, b"answer"),
-                ),
+                out4(CLI_MAC, &udp_cs(VIP, CLI, 53, CPORT, b"answer")),
             ),
         ],
         &[],
@@ -147,23 +106,13 @@ fn packets_from_a_nat_server_that_are_no_reply_go_to_the_kernel() {
             Step::verdict(
                 "a health-check answer to the director's own address",
                 1,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &tcp(RS1, LB, 8080, 50000, syn_ack, b""),
-                ),
+                in4(RS1_MAC, &tcp(RS1, LB, 8080, 50000, syn_ack, b"")),
                 Verdict::Exception,
             ),
             Step::verdict(
                 "a reply to a client port no connection has",
                 1,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &tcp(RS1, CLI, 8080, 1, flags::ACK, b""),
-                ),
+                in4(RS1_MAC, &tcp(RS1, CLI, 8080, 1, flags::ACK, b"")),
                 Verdict::Exception,
             ),
         ],
@@ -181,30 +130,15 @@ fn nat_translates_icmp_errors_both_ways() {
     run_table(
         &mut nat_director(),
         vec![
-            Step::verdict(
-                "the connection",
-                1,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV4, &syn),
-                Verdict::Forward(0),
-            ),
+            Step::verdict("the connection", 1, in4(CLI_MAC, &syn), Verdict::Forward(0)),
             // The client says our reply (VIP:80 -> client) was too big: the
             // error goes to rs1, about rs1:8080's packet.
             Step::new(
                 "the client's error to rs1",
                 2,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(CLI, VIP, 3, 4, mtu, &reply_as_sent),
-                ),
+                in4(CLI_MAC, &icmp_error(CLI, VIP, 3, 4, mtu, &reply_as_sent)),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(CLI, RS1, 3, 4, mtu, &reply_at_rs),
-                ),
+                out4(RS1_MAC, &icmp_error(CLI, RS1, 3, 4, mtu, &reply_at_rs)),
             ),
             // rs1 says the client's packet (client -> rs1:8080) was
             // unreachable: the client hears it from the VIP, about its
@@ -212,19 +146,9 @@ fn nat_translates_icmp_errors_both_ways() {
             Step::new(
                 "rs1's error to the client",
                 3,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(RS1, CLI, 3, 3, [0; 4], &syn_at_rs),
-                ),
+                in4(RS1_MAC, &icmp_error(RS1, CLI, 3, 3, [0; 4], &syn_at_rs)),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn),
-                ),
+                out4(CLI_MAC, &icmp_error(VIP, CLI, 3, 3, [0; 4], &syn)),
             ),
         ],
         &[(Counter::IcmpErrorForwarded, 2)],
@@ -276,9 +200,9 @@ fn ipip_puts_an_outer_header_in_front() {
         vec![Step::new(
             "IP-in-IP from the director's address to rs1",
             1,
-            eth(LB_MAC, CLI_MAC, ethertype::IPV4, &inner),
+            in4(CLI_MAC, &inner),
             Verdict::Forward(0),
-            eth(RS1_MAC, LB_MAC, ethertype::IPV4, &outer),
+            out4(RS1_MAC, &outer),
         )],
         &[(Counter::ForwardTunnel, 1)],
     );
@@ -366,7 +290,7 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed() {
             Step::verdict(
                 "1480 bytes fit",
                 1,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV4, &fits),
+                in4(CLI_MAC, &fits),
                 Verdict::Forward(0),
             ),
             // 1500 do not (`spec/conn.md` §13 scenario 10): ICMP 3/4 with
@@ -374,14 +298,9 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed() {
             Step::new(
                 "1500 bytes with DF: fragmentation needed",
                 2,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV4, &big),
+                in4(CLI_MAC, &big),
                 Verdict::Reply,
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV4,
-                    &icmp_error_from_director(&big, [0, 0, 0x05, 0xc8]),
-                ),
+                out4(CLI_MAC, &icmp_error_from_director(&big, [0, 0, 0x05, 0xc8])),
             ),
         ],
         &[

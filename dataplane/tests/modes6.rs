@@ -19,7 +19,6 @@ use rvs_dataplane::wire::icmpv6::{self, Icmpv6Repr};
 use rvs_dataplane::wire::ipv4::protocol;
 use rvs_dataplane::wire::ndp;
 use rvs_dataplane::wire::tcp::flags;
-use rvs_dataplane::wire::udp::UdpRepr;
 
 use common::director::Director;
 use common::golden::{run_table, Step};
@@ -44,19 +43,6 @@ fn dest6(addr: Ipv6Addr, port: u16, forward: Forward) -> DestConfig {
         l_threshold: 0,
         tunnel: Tunnel::default(),
     }
-}
-
-fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let u = build::udp(
-        &UdpRepr {
-            src_port: sport,
-            dst_port: dport,
-            payload,
-        },
-        src.into(),
-        dst.into(),
-    );
-    ipv6(src, dst, protocol::UDP, 64, &u)
 }
 
 /// An ICMPv6 message of `kind`/`code` with `rest` and `body`.
@@ -131,19 +117,9 @@ fn a_vip_answers_ping6() {
         vec![Step::new(
             "the echo reply, from the VIP",
             1,
-            eth(
-                LB_MAC,
-                CLI_MAC,
-                ethertype::IPV6,
-                &echo(CLI6, VIP6, icmpv6::kind::ECHO_REQUEST),
-            ),
+            in6(CLI_MAC, &echo(CLI6, VIP6, icmpv6::kind::ECHO_REQUEST)),
             Verdict::Reply,
-            eth(
-                CLI_MAC,
-                LB_MAC,
-                ethertype::IPV6,
-                &echo(VIP6, CLI6, icmpv6::kind::ECHO_REPLY),
-            ),
+            out6(CLI_MAC, &echo(VIP6, CLI6, icmpv6::kind::ECHO_REPLY)),
         )],
         &[(Counter::IcmpEchoReplied, 1)],
     );
@@ -158,9 +134,9 @@ fn dr6_changes_the_macs_only() {
         vec![Step::new(
             "new MACs, nothing else",
             1,
-            eth(LB_MAC, CLI_MAC, ethertype::IPV6, &syn),
+            in6(CLI_MAC, &syn),
             Verdict::Forward(0),
-            eth(RS1_MAC, LB_MAC, ethertype::IPV6, &syn),
+            out6(RS1_MAC, &syn),
         )],
         &[(Counter::ForwardDr, 1)],
     );
@@ -193,74 +169,37 @@ fn nat6_maps_the_port_and_translates_replies_and_errors() {
             Step::new(
                 "VIP:80 -> rs1:8080",
                 1,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV6,
-                    &tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"x"),
-                ),
+                in6(CLI_MAC, &tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"x")),
                 Verdict::Forward(0),
-                eth(
+                out6(
                     RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
                     &tcp6(CLI6, RS1_6, CPORT, 8080, flags::SYN, &[], b"x"),
                 ),
             ),
             Step::new(
                 "the reply from VIP:80",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV6,
-                    &tcp6(RS1_6, CLI6, 8080, CPORT, syn_ack, &[], b""),
-                ),
+                in6(RS1_MAC, &tcp6(RS1_6, CLI6, 8080, CPORT, syn_ack, &[], b"")),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
-                    &tcp6(VIP6, CLI6, 80, CPORT, syn_ack, &[], b""),
-                ),
+                out6(CLI_MAC, &tcp6(VIP6, CLI6, 80, CPORT, syn_ack, &[], b"")),
             ),
             // rs1 reports the client's packet unreachable: the client hears
             // it from the VIP about its packet to VIP:80.
             Step::new(
                 "rs1's error to the client",
                 3,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV6,
-                    &unreach(RS1_6, CLI6, &at_rs),
-                ),
+                in6(RS1_MAC, &unreach(RS1_6, CLI6, &at_rs)),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
-                    &unreach(VIP6, CLI6, &as_sent),
-                ),
+                out6(CLI_MAC, &unreach(VIP6, CLI6, &as_sent)),
             ),
             // The client says our reply was too big: rs1 hears it about its
             // own.
             Step::new(
                 "the client's error to rs1",
                 4,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV6,
-                    &too_big(CLI6, VIP6, &reply),
-                ),
+                in6(CLI_MAC, &too_big(CLI6, VIP6, &reply)),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
-                    &too_big(CLI6, RS1_6, &reply_at_rs),
-                ),
+                out6(RS1_MAC, &too_big(CLI6, RS1_6, &reply_at_rs)),
             ),
         ],
         &[
@@ -281,36 +220,16 @@ fn nat6_udp() {
             Step::new(
                 "the query to rs1:5353",
                 1,
-                eth(
-                    LB_MAC,
-                    CLI_MAC,
-                    ethertype::IPV6,
-                    &udp6(CLI6, VIP6, CPORT, 53, b"q"),
-                ),
+                in6(CLI_MAC, &udp6(CLI6, VIP6, CPORT, 53, b"q")),
                 Verdict::Forward(0),
-                eth(
-                    RS1_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
-                    &udp6(CLI6, RS1_6, CPORT, 5353, b"q"),
-                ),
+                out6(RS1_MAC, &udp6(CLI6, RS1_6, CPORT, 5353, b"q")),
             ),
             Step::new(
                 "the answer from VIP:53",
                 2,
-                eth(
-                    LB_MAC,
-                    RS1_MAC,
-                    ethertype::IPV6,
-                    &udp6(RS1_6, CLI6, 5353, CPORT, b"a"),
-                ),
+                in6(RS1_MAC, &udp6(RS1_6, CLI6, 5353, CPORT, b"a")),
                 Verdict::Forward(0),
-                eth(
-                    CLI_MAC,
-                    LB_MAC,
-                    ethertype::IPV6,
-                    &udp6(VIP6, CLI6, 53, CPORT, b"a"),
-                ),
+                out6(CLI_MAC, &udp6(VIP6, CLI6, 53, CPORT, b"a")),
             ),
         ],
         &[],
@@ -387,15 +306,15 @@ fn a_packet_too_big_for_the_ipv6_tunnel_gets_packet_too_big() {
             Step::verdict(
                 "no connection for an ACK",
                 1,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV6, &big),
+                in6(CLI_MAC, &big),
                 Verdict::Drop(Counter::DropTcpNoConn),
             ),
             Step::new(
                 "MTU 1460",
                 2,
-                eth(LB_MAC, CLI_MAC, ethertype::IPV6, &syn),
+                in6(CLI_MAC, &syn),
                 Verdict::Reply,
-                eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want),
+                out6(CLI_MAC, &want),
             ),
         ],
         &[(Counter::IcmpFragNeededSent, 1)],
@@ -418,7 +337,7 @@ fn fullnat6_with_the_ipv6_toa_option() {
     opts.extend_from_slice(&CLI6.octets());
     opts.extend_from_slice(&[2, 4, 0x05, 0x8c]); // 1420: lowered by the option's 20
     let want = tcp6(LADDR6, RS1_6, 1024, 8080, flags::SYN, &opts, b"");
-    assert_eq!(f.0, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &want));
+    assert_eq!(f.0, out6(RS1_MAC, &want));
     let mut r = frame(
         LB_MAC,
         RS1_MAC,
@@ -427,10 +346,8 @@ fn fullnat6_with_the_ipv6_toa_option() {
     assert_eq!(run(&mut d, &mut r, 2), Verdict::Forward(0));
     assert_eq!(
         r.0,
-        eth(
+        out6(
             CLI_MAC,
-            LB_MAC,
-            ethertype::IPV6,
             &tcp6(VIP6, CLI6, 80, CPORT, flags::SYN | flags::ACK, &[], b"")
         )
     );
@@ -474,19 +391,9 @@ fn a_ping6_to_a_local_address_is_answered() {
         vec![Step::new(
             "the echo reply, from the local address",
             1,
-            eth(
-                LB_MAC,
-                RS1_MAC,
-                ethertype::IPV6,
-                &echo(RS1_6, LADDR6, icmpv6::kind::ECHO_REQUEST),
-            ),
+            in6(RS1_MAC, &echo(RS1_6, LADDR6, icmpv6::kind::ECHO_REQUEST)),
             Verdict::Reply,
-            eth(
-                RS1_MAC,
-                LB_MAC,
-                ethertype::IPV6,
-                &echo(LADDR6, RS1_6, icmpv6::kind::ECHO_REPLY),
-            ),
+            out6(RS1_MAC, &echo(LADDR6, RS1_6, icmpv6::kind::ECHO_REPLY)),
         )],
         &[(Counter::IcmpEchoReplied, 1)],
     );

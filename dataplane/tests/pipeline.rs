@@ -29,12 +29,7 @@ fn dr_rewrites_only_the_macs_for_tcp_and_udp_in_rr_order() {
         let want = dr_rewrite(&f, rs_mac);
         Step::new("a SYN to its real server", 1, f, Verdict::Forward(0), want)
     };
-    let u = eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &udp(CLI, VIP, 5353, 80, b"hello"),
-    );
+    let u = in4(CLI_MAC, &udp(CLI, VIP, 5353, 80, b"hello"));
     let want_u = dr_rewrite(&u, RS2_MAC);
     run_table(
         &mut Lab::new(true),
@@ -96,12 +91,7 @@ fn connection_counts_follow_the_tcp_states() {
 fn udp_is_inactive_and_one_entry_per_socket() {
     let mut lab = Lab::new(true);
     for _ in 0..3 {
-        let mut u = VecFrame(eth(
-            LB_MAC,
-            CLI_MAC,
-            ethertype::IPV4,
-            &udp(CLI, VIP, 5353, 80, b"q"),
-        ));
+        let mut u = VecFrame(in4(CLI_MAC, &udp(CLI, VIP, 5353, 80, b"q")));
         assert_eq!(lab.run(&mut u, 1), Verdict::Forward(0));
     }
     let l = lab.list();
@@ -229,14 +219,7 @@ fn icmp_to_a_vip_that_is_not_ours_goes_to_the_kernel() {
         rest: [0; 4],
         payload: &quoted[..28],
     });
-    let to_vip = |m: &[u8]| {
-        eth(
-            LB_MAC,
-            CLI_MAC,
-            ethertype::IPV4,
-            &ipv4(CLI, VIP, protocol::ICMP, m),
-        )
-    };
+    let to_vip = |m: &[u8]| in4(CLI_MAC, &ipv4(CLI, VIP, protocol::ICMP, m));
     run_table(
         &mut Lab::new(true),
         vec![
@@ -263,12 +246,7 @@ fn an_icmp_error_about_a_connection_follows_it() {
         rest: [0, 0, 0x05, 0xdc],
         payload: &quoted[..28],
     });
-    let f = eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &ipv4(CLI, VIP, protocol::ICMP, &err),
-    );
+    let f = in4(CLI_MAC, &ipv4(CLI, VIP, protocol::ICMP, &err));
     let want = dr_rewrite(&f, RS2_MAC);
     run_table(
         &mut Lab::new(true),
@@ -349,7 +327,7 @@ fn no_dest_answers_icmp_port_unreachable_from_the_vip() {
         },
         &m,
     );
-    let want = eth(CLI_MAC, LB_MAC, ethertype::IPV4, &ip);
+    let want = out4(CLI_MAC, &ip);
     assert_eq!(independent_checksums(&want), 2, "the IP and ICMP checksums");
     run_table(
         &mut Lab::new(false),
@@ -375,19 +353,9 @@ fn ping_to_a_vip_is_answered() {
         vec![Step::new(
             "the echo reply, from the VIP",
             1,
-            eth(
-                LB_MAC,
-                CLI_MAC,
-                ethertype::IPV4,
-                &ipv4(CLI, VIP, protocol::ICMP, &echo(8)),
-            ),
+            in4(CLI_MAC, &ipv4(CLI, VIP, protocol::ICMP, &echo(8))),
             Verdict::Reply,
-            eth(
-                CLI_MAC,
-                LB_MAC,
-                ethertype::IPV4,
-                &ipv4(VIP, CLI, protocol::ICMP, &echo(0)),
-            ),
+            out4(CLI_MAC, &ipv4(VIP, CLI, protocol::ICMP, &echo(0))),
         )],
         &[(Counter::IcmpEchoReplied, 1)],
     );
@@ -398,19 +366,14 @@ fn exception_verdicts() {
     let mut lab = Lab::new(true);
     // To the director's own address.
     let mut own = client_tcp(40000, flags::SYN);
-    own.0 = eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &tcp(CLI, LB, 40000, 22, flags::SYN, b""),
-    );
+    own.0 = in4(CLI_MAC, &tcp(CLI, LB, 40000, 22, flags::SYN, b""));
     assert_eq!(lab.run(&mut own, 1), Verdict::Exception);
     // IPv6 (until IPv6 services exist).
     let mut v6 = vec![0u8; 40];
     v6[0] = 0x60;
     v6[6] = 59;
     v6[7] = 64;
-    let mut f = VecFrame(eth(LB_MAC, CLI_MAC, ethertype::IPV6, &v6));
+    let mut f = VecFrame(in6(CLI_MAC, &v6));
     assert_eq!(lab.run(&mut f, 1), Verdict::Exception);
     // Another ethertype.
     let mut f = VecFrame(eth(LB_MAC, CLI_MAC, 0x88cc, &[0u8; 46]));
@@ -538,7 +501,7 @@ fn malformed_frames_are_counted_drops_by_reason() {
         ),
         (
             "truncated IPv6",
-            VecFrame(eth(LB_MAC, CLI_MAC, ethertype::IPV6, &[0x60; 20])),
+            VecFrame(in6(CLI_MAC, &[0x60; 20])),
             Counter::DropIpv6Truncated,
         ),
     ];

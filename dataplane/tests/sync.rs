@@ -11,15 +11,13 @@ use std::sync::Arc;
 
 use rvs_api::{DestConfig, Forward, Protocol, Request, ServiceConfig, ServiceKey};
 use rvs_dataplane::conn::state::State;
-use rvs_dataplane::pipeline::{
-    screen, sync_owner, ConnPolicy, ConnRecord, Screened, VecFrame, Verdict,
-};
+use rvs_dataplane::pipeline::{screen, sync_owner, ConnPolicy, Screened, VecFrame, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::sync::{self, MessageBuilder, SyncConn};
-use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
+use rvs_dataplane::wire::ethernet::MacAddr;
 use rvs_dataplane::wire::tcp::flags;
 
-use common::director::{dest, Director};
+use common::director::{conns, dest, Director};
 use common::*;
 
 const CPORT: u16 = 40000;
@@ -69,7 +67,7 @@ fn master(forward: Forward, persistent: bool) -> Director {
 }
 
 fn segment(src: MacAddr, ip: Vec<u8>) -> VecFrame {
-    VecFrame(eth(LB_MAC, src, ethertype::IPV4, &ip))
+    VecFrame(in4(src, &ip))
 }
 
 fn client(sport: u16, fl: u8, payload: &[u8]) -> VecFrame {
@@ -112,18 +110,26 @@ fn install(b: &mut Director, entries: &[SyncConn], now_ms: u64) -> Vec<Counter> 
         .collect()
 }
 
-fn conns(d: &Director, now_ms: u64) -> Vec<ConnRecord> {
-    let mut out = vec![];
-    d.worker.dump(0, usize::MAX, now_ms, &mut |r| {
-        out.push(r);
-        true
-    });
-    out
-}
-
 fn rs_of(f: &VecFrame) -> Ipv4Addr {
     let mac = MacAddr(f.0[0..6].try_into().unwrap());
     REAL_SERVERS.iter().find(|(_, m)| *m == mac).unwrap().0
+}
+
+/// A NAT master, and the real server it chose for the client's connection
+/// from CPORT (SYN at 1 ms), which answered (SYN+ACK at 2) and the client
+/// acknowledged (at 3).
+fn nat_master_established() -> (Director, Ipv4Addr) {
+    let mut m = master(Forward::Masq, false);
+    let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 1);
+    let rs = rs_of(&f);
+    run(&mut m, nat_reply(rs, flags::SYN | flags::ACK), 2);
+    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    (m, rs)
+}
+
+/// The NAT real server `rs`'s segment of `fl` to the client.
+fn nat_reply(rs: Ipv4Addr, fl: u8) -> VecFrame {
+    segment(RS1_MAC, tcp(rs, CLI, 8080, CPORT, fl, b""))
 }
 
 #[test]
@@ -197,12 +203,8 @@ fn dr_connection_is_sent_at_its_third_packet_and_the_backup_carries_it_on() {
 
 #[test]
 fn nat_replies_are_translated_by_the_backup_to_the_clients_router() {
-    let mut m = master(Forward::Masq, false);
-    let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 1);
-    let rs = rs_of(&f);
-    let reply = |fl| segment(RS1_MAC, tcp(rs, CLI, 8080, CPORT, fl, b""));
-    run(&mut m, reply(flags::SYN | flags::ACK), 2);
-    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    let (mut m, rs) = nat_master_established();
+    let reply = |fl| nat_reply(rs, fl);
     run(&mut m, client(CPORT, flags::ACK | flags::PSH, b"GET /"), 4);
     let sent = over_the_wire(&m);
     assert_eq!(sent.len(), 1);
@@ -214,10 +216,8 @@ fn nat_replies_are_translated_by_the_backup_to_the_clients_router() {
     assert_eq!(v, Verdict::Forward(0));
     assert_eq!(
         f.0,
-        eth(
+        out4(
             ROUTER_MAC,
-            LB_MAC,
-            ethertype::IPV4,
             &tcp(VIP, CLI, 80, CPORT, flags::ACK | flags::PSH, b"")
         ),
         "from VIP:80, to the MAC the client's frames came from"
@@ -245,12 +245,7 @@ fn fullnat_keeps_the_masters_local_port_and_the_backup_never_hands_it_out() {
     assert_eq!(v, Verdict::Forward(0));
     assert_eq!(
         f.0,
-        eth(
-            ROUTER_MAC,
-            LB_MAC,
-            ethertype::IPV4,
-            &tcp(VIP, CLI, 80, CPORT, flags::ACK, b"")
-        )
+        out4(ROUTER_MAC, &tcp(VIP, CLI, 80, CPORT, flags::ACK, b""))
     );
     // The backup's own new connections take other ports.
     for sport in 1..200 {
@@ -420,7 +415,7 @@ fn ipv6_nat_connections_sync_too() {
         }
         d
     };
-    let six = |src: MacAddr, ip: Vec<u8>| VecFrame(eth(LB_MAC, src, ethertype::IPV6, &ip));
+    let six = |src: MacAddr, ip: Vec<u8>| VecFrame(in6(src, &ip));
     let client6 = |fl| six(ROUTER_MAC, tcp6(CLI6, VIP6, CPORT, 80, fl, &[], b""));
     let mut m = director6(true);
     for (i, fl) in [flags::SYN, flags::ACK, flags::ACK].into_iter().enumerate() {
@@ -440,10 +435,8 @@ fn ipv6_nat_connections_sync_too() {
     assert_eq!(v, Verdict::Forward(0));
     assert_eq!(
         f.0,
-        eth(
+        out6(
             ROUTER_MAC,
-            LB_MAC,
-            ethertype::IPV6,
             &tcp6(VIP6, CLI6, 80, CPORT, flags::ACK, &[], b"")
         ),
         "the backup translates the reply from [VIP6]:80"
@@ -452,12 +445,8 @@ fn ipv6_nat_connections_sync_too() {
 
 #[test]
 fn a_state_a_nat_reply_set_is_sent_with_the_clients_next_packet() {
-    let mut m = master(Forward::Masq, false);
-    let (_, f) = run(&mut m, client(CPORT, flags::SYN, b""), 1);
-    let rs = rs_of(&f);
-    let reply = |fl| segment(RS1_MAC, tcp(rs, CLI, 8080, CPORT, fl, b""));
-    run(&mut m, reply(flags::SYN | flags::ACK), 2);
-    run(&mut m, client(CPORT, flags::ACK, b""), 3);
+    let (mut m, rs) = nat_master_established();
+    let reply = |fl| nat_reply(rs, fl);
     run(&mut m, client(CPORT, flags::ACK, b""), 4);
     assert_eq!(over_the_wire(&m)[0].state, State::Established);
     // The real server closes: the reply moves the entry on; the client's

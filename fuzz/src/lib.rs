@@ -8,6 +8,8 @@
 //! `scripts/fuzz TARGET SECONDS` runs one; the seed corpora are in
 //! `fuzz/corpus/TARGET/` (`rvs-fuzz seeds DIR` writes the generated ones).
 
+#![forbid(unsafe_code)]
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -30,6 +30,8 @@
 //!   block) writes [`include::EMPTY`] and configures: the sessions close,
 //!   the routers withdraw the routes at once.
 
+#![forbid(unsafe_code)]
+
 pub mod bird;
 pub mod decide;
 pub mod include;

@@ -38,6 +38,8 @@
 //!   an empty dataplane; [`Model::to_toml`] the native text that reads back
 //!   to the same model.
 
+#![forbid(unsafe_code)]
+
 pub mod bgp;
 pub mod draft;
 pub mod error;

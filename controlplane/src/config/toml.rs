@@ -337,26 +337,11 @@ fn network_draft(model: &Model) -> NetworkDraft {
                 mark: r.mark,
                 protocol: r.protocol.map(ProtocolName::from),
                 dst: r.dst,
-                dst_ports: (!r.dst_ports.is_empty()).then(|| port_list(&r.dst_ports)),
+                dst_ports: (!r.dst_ports.is_empty()).then(|| PortRange::list_text(&r.dst_ports)),
                 src: r.src,
             })
             .collect(),
     }
-}
-
-/// `80,443:444`, as [`PortRange::parse_list`] reads it.
-fn port_list(ports: &[PortRange]) -> String {
-    ports
-        .iter()
-        .map(|r| {
-            if r.first == r.last {
-                r.first.to_string()
-            } else {
-                format!("{}:{}", r.first, r.last)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn vrrp_draft(model: &Model) -> VrrpDraft {

@@ -20,6 +20,8 @@
 //!   the sum is 0 or below `quorum - hysteresis`; down, it is regained at
 //!   `quorum + hysteresis` again.
 
+#![forbid(unsafe_code)]
+
 use rvs_api::ServiceKey;
 
 use crate::config::{Model, Service};

@@ -20,6 +20,8 @@
 //! - probes use kernel sockets: on a director their packets leave by the
 //!   exception interface and travel the dataplane's wire.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

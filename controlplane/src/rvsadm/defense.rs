@@ -17,7 +17,7 @@ use rvs_api::{Defense, DefenseStatus, FrameError, Request, Response};
 
 use super::command::{syntax, Command, Invocation, ParseError};
 use super::errors::error_text;
-use super::options::PoptError;
+use super::longopts::{holds_command, Words};
 use super::{transport_failure, unexpected, Failure, EXIT_FAILURE_API};
 
 const COMMANDS: [&str; 2] = ["set-defense", "list-defense"];
@@ -31,58 +31,30 @@ pub const NAMES: [&str; 5] = [
     "am_droprate",
 ];
 
-fn long(word: &str) -> Option<(&str, Option<&str>)> {
-    let rest = word.strip_prefix("--")?;
-    Some(match rest.split_once('=') {
-        Some((name, value)) => (name, Some(value)),
-        None => (rest, None),
-    })
-}
-
 /// Whether argv holds one of these commands (before any `--`).
 pub fn is_defense_command(args: &[String]) -> bool {
-    args.iter()
-        .take_while(|w| w.as_str() != "--")
-        .filter_map(|w| long(w))
-        .any(|(name, _)| COMMANDS.contains(&name))
+    holds_command(args, &COMMANDS)
 }
 
 /// Parse a defence command line (argv without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, ParseError> {
     let mut command: Option<Command> = None;
     let mut socket: Option<String> = None;
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        let popt = |problem| {
-            ParseError::Popt(PoptError {
-                word: word.clone(),
-                problem,
-            })
-        };
-        let Some((name, glued)) = long(word) else {
-            return syntax(format!("unexpected argument {word}"));
-        };
-        let mut value = || -> Result<String, ParseError> {
-            match glued {
-                Some(v) => Ok(v.to_string()),
-                None => words
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| popt("missing argument")),
-            }
-        };
+    let mut words = Words::new(args);
+    while let Some(opt) = words.next_opt()? {
+        let (name, glued) = (opt.name, opt.glued);
         match name {
             "set-defense" | "list-defense" if command.is_some() => {
                 return syntax("multiple commands specified")
             }
-            "set-defense" => command = Some(Command::SetDefense(settings(&value()?)?)),
+            "set-defense" => command = Some(Command::SetDefense(settings(&words.value(&opt)?)?)),
             "list-defense" if glued.is_some() => {
-                return Err(popt("option does not take an argument"))
+                return Err(opt.popt("option does not take an argument"))
             }
             "list-defense" => command = Some(Command::ListDefense),
             "socket" if socket.is_some() => return syntax("multiple 'socket' options specified"),
-            "socket" => socket = Some(value()?),
-            _ => return Err(popt("unknown option")),
+            "socket" => socket = Some(words.value(&opt)?),
+            _ => return Err(opt.popt("unknown option")),
         }
     }
     match command {

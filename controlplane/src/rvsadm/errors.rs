@@ -133,43 +133,31 @@ mod tests {
             addr: dest().addr,
         });
         // The dataplane's message does not replace these texts.
-        let m = "detail";
-        assert_eq!(text(&add, ErrorKind::Exists, m), "Service already exists");
-        assert_eq!(
-            text(&add, ErrorKind::NotFound, m),
-            "Scheduler or persistence engine not found"
-        );
-        assert_eq!(
-            text(&edit, ErrorKind::NotFound, m),
-            "Scheduler or persistence engine not found"
-        );
-        assert_eq!(text(&edit, ErrorKind::NoService, m), "No such service");
-        assert_eq!(text(&del, ErrorKind::NoService, m), "No such service");
-        assert_eq!(text(&zero, ErrorKind::NoService, m), "No such service");
-        assert_eq!(
-            text(&add_dest, ErrorKind::NoService, m),
-            "Service not defined"
-        );
-        assert_eq!(
-            text(&edit_dest, ErrorKind::NoService, m),
-            "Service not defined"
-        );
-        assert_eq!(
-            text(&del_dest, ErrorKind::NoService, m),
-            "Service not defined"
-        );
-        assert_eq!(
-            text(&add_dest, ErrorKind::Exists, m),
-            "Destination already exists"
-        );
-        assert_eq!(
-            text(&edit_dest, ErrorKind::NotFound, m),
-            "No such destination"
-        );
-        assert_eq!(
-            text(&del_dest, ErrorKind::NotFound, m),
-            "No such destination"
-        );
+        let cases = [
+            (&add, ErrorKind::Exists, "Service already exists"),
+            (
+                &add,
+                ErrorKind::NotFound,
+                "Scheduler or persistence engine not found",
+            ),
+            (
+                &edit,
+                ErrorKind::NotFound,
+                "Scheduler or persistence engine not found",
+            ),
+            (&edit, ErrorKind::NoService, "No such service"),
+            (&del, ErrorKind::NoService, "No such service"),
+            (&zero, ErrorKind::NoService, "No such service"),
+            (&add_dest, ErrorKind::NoService, "Service not defined"),
+            (&edit_dest, ErrorKind::NoService, "Service not defined"),
+            (&del_dest, ErrorKind::NoService, "Service not defined"),
+            (&add_dest, ErrorKind::Exists, "Destination already exists"),
+            (&edit_dest, ErrorKind::NotFound, "No such destination"),
+            (&del_dest, ErrorKind::NotFound, "No such destination"),
+        ];
+        for (command, kind, want) in cases {
+            assert_eq!(text(command, kind, "detail"), want, "{command:?} {kind:?}");
+        }
     }
 
     #[test]
@@ -178,46 +166,42 @@ mod tests {
             key: key(),
             config: config(),
         });
-        assert_eq!(
-            text(&add, ErrorKind::Invalid, ""),
-            "Invalid operation.  Possibly wrong module version, address not unicast, ..."
-        );
-        assert_eq!(
-            text(&add, ErrorKind::Invalid, "weight over 65535"),
-            "weight over 65535"
-        );
-        assert_eq!(
-            text(&add, ErrorKind::NotSupported, ""),
-            "Operation not supported with IPv6"
-        );
-        assert_eq!(
-            text(&add, ErrorKind::NotSupported, "no GRE yet"),
-            "no GRE yet"
-        );
-        assert_eq!(
-            text(&add, ErrorKind::NoMemory, ""),
-            "Memory allocation problem"
-        );
-        assert_eq!(
-            text(&add, ErrorKind::NoMemory, "service table full"),
-            "service table full"
-        );
-        assert_eq!(
-            text(&Command::Change(Request::Clear), ErrorKind::NoService, "x"),
-            "No such process"
-        );
-        assert_eq!(
-            text(
-                &Command::Change(Request::DelService { key: key() }),
-                ErrorKind::NotFound,
-                "x"
+        let clear = Command::Change(Request::Clear);
+        let del = Command::Change(Request::DelService { key: key() });
+        let cases = [
+            (
+                &add,
+                ErrorKind::Invalid,
+                "",
+                "Invalid operation.  Possibly wrong module version, address not unicast, ...",
             ),
-            "No such file or directory"
-        );
-        assert_eq!(
-            text(&Command::Change(Request::Clear), ErrorKind::Exists, "x"),
-            "File exists"
-        );
+            (
+                &add,
+                ErrorKind::Invalid,
+                "weight over 65535",
+                "weight over 65535",
+            ),
+            (
+                &add,
+                ErrorKind::NotSupported,
+                "",
+                "Operation not supported with IPv6",
+            ),
+            (&add, ErrorKind::NotSupported, "no GRE yet", "no GRE yet"),
+            (&add, ErrorKind::NoMemory, "", "Memory allocation problem"),
+            (
+                &add,
+                ErrorKind::NoMemory,
+                "service table full",
+                "service table full",
+            ),
+            (&clear, ErrorKind::NoService, "x", "No such process"),
+            (&del, ErrorKind::NotFound, "x", "No such file or directory"),
+            (&clear, ErrorKind::Exists, "x", "File exists"),
+        ];
+        for (command, kind, message, want) in cases {
+            assert_eq!(text(command, kind, message), want, "{command:?} {kind:?}");
+        }
         assert!(text(&add, ErrorKind::Version, "v2").contains("v2"));
         assert!(text(&add, ErrorKind::BadRequest, "eof").contains("eof"));
     }

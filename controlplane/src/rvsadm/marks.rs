@@ -22,28 +22,16 @@
 use rvs_api::{MarkRule, PortRange, Prefix, Protocol, Request};
 
 use super::command::{syntax, Command, Invocation, ParseError};
-use super::options::PoptError;
+use super::longopts::{holds_command, Words};
 
 /// The command names, as `--NAME`.
 const COMMANDS: [&str; 3] = ["add-mark", "del-mark", "list-marks"];
 /// The options, as `--NAME VALUE`.
 const OPTIONS: [&str; 5] = ["dst", "proto", "dport", "src", "socket"];
 
-/// The long option of `word`: its name and a glued `=value`.
-fn long(word: &str) -> Option<(&str, Option<&str>)> {
-    let rest = word.strip_prefix("--")?;
-    Some(match rest.split_once('=') {
-        Some((name, value)) => (name, Some(value)),
-        None => (rest, None),
-    })
-}
-
 /// Whether argv holds one of the classifier commands (before any `--`).
 pub fn is_mark_command(args: &[String]) -> bool {
-    args.iter()
-        .take_while(|w| w.as_str() != "--")
-        .filter_map(|w| long(w))
-        .any(|(name, _)| COMMANDS.contains(&name))
+    holds_command(args, &COMMANDS)
 }
 
 #[derive(Default)]
@@ -59,36 +47,19 @@ struct Draft {
 /// Parse a classifier command line (argv without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, ParseError> {
     let mut d = Draft::default();
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        let popt = |problem| {
-            ParseError::Popt(PoptError {
-                word: word.clone(),
-                problem,
-            })
-        };
-        let Some((name, glued)) = long(word) else {
-            return syntax(format!("unexpected argument {word}"));
-        };
-        let mut value = || -> Result<String, ParseError> {
-            match glued {
-                Some(v) => Ok(v.to_string()),
-                None => words
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| popt("missing argument")),
-            }
-        };
+    let mut words = Words::new(args);
+    while let Some(opt) = words.next_opt()? {
+        let (name, glued) = (opt.name, opt.glued);
         if let Some(&cmd) = COMMANDS.iter().find(|&&c| c == name) {
             if d.command.is_some() {
                 return syntax("multiple commands specified");
             }
             let arg = match cmd {
                 "list-marks" if glued.is_some() => {
-                    return Err(popt("option does not take an argument"))
+                    return Err(opt.popt("option does not take an argument"))
                 }
                 "list-marks" => None,
-                _ => Some(value()?),
+                _ => Some(words.value(&opt)?),
             };
             d.command = Some((cmd, arg));
             continue;
@@ -99,12 +70,12 @@ pub fn parse(args: &[String]) -> Result<Invocation, ParseError> {
             Some(&"dport") => &mut d.dport,
             Some(&"src") => &mut d.src,
             Some(_) => &mut d.socket,
-            None => return Err(popt("unknown option")),
+            None => return Err(opt.popt("unknown option")),
         };
         if slot.is_some() {
             return syntax(format!("multiple '{name}' options specified"));
         }
-        *slot = Some(value()?);
+        *slot = Some(words.value(&opt)?);
     }
     let socket = d.socket.clone();
     // is_mark_command saw a command word, but another option may have taken

@@ -33,11 +33,14 @@
 //! - options of the grammar not implemented yet (`--sctp-service`) are
 //!   refused with "rvsadm: OPTION is not supported yet", exit 2.
 
+#![forbid(unsafe_code)]
+
 pub mod command;
 pub mod defense;
 pub mod errors;
 pub mod laddrs;
 pub mod list;
+mod longopts;
 pub mod marks;
 pub mod names;
 pub mod options;

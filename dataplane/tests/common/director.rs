@@ -9,7 +9,9 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Request, Response, ServiceConfig, ServiceKey, ServiceStatus};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, IcmpLimits, Verdict, Worker, WorkerEvent, WorkerSetup};
+use rvs_dataplane::pipeline::{
+    ConnPolicy, ConnRecord, IcmpLimits, Verdict, Worker, WorkerEvent, WorkerSetup,
+};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
@@ -19,6 +21,44 @@ use rvs_dataplane::wire::tcp::flags;
 use super::{tcp_frame, udp_frame, LB, LB6, LB_MAC, REAL_SERVERS, REAL_SERVERS6};
 
 const SLOTS: u32 = 64;
+
+/// The director's one port: `LB_MAC`, LB/24, MTU 1500, and with `v6`
+/// LB6/64.
+pub fn port(v6: bool) -> Vec<PortInfo> {
+    vec![PortInfo {
+        mac: LB_MAC,
+        addr: LB,
+        prefix_len: 24,
+        addr6: v6.then_some(LB6),
+        prefix6_len: if v6 { 64 } else { 0 },
+        mtu: 1500,
+    }]
+}
+
+/// Worker 0 of as many as `cores`, on `admin`'s snapshot, with the tests'
+/// sizes and the default policy and ICMP limits.
+pub fn worker_setup(
+    admin: &mut AdminState,
+    cores: &[Arc<CoreStats>],
+    overload: Arc<OverloadFlags>,
+    neigh: Arc<NeighTable>,
+) -> WorkerSetup {
+    WorkerSetup {
+        id: 0,
+        workers: cores.len() as u16,
+        snapshot: Arc::new(admin.snapshot()),
+        conns_max: 4096,
+        conns6_max: 256,
+        cores: cores.to_vec().into(),
+        overload,
+        neigh,
+        outbox_frames: 64,
+        policy: ConnPolicy::default(),
+        locality_caches: 2,
+        locality_cache_entries: 64,
+        icmp: IcmpLimits::default(),
+    }
+}
 
 pub struct Director {
     pub admin: AdminState,
@@ -65,14 +105,7 @@ impl Director {
         workers: u16,
         icmp: IcmpLimits,
     ) -> Self {
-        let ports = vec![PortInfo {
-            mac: LB_MAC,
-            addr: LB,
-            prefix_len: 24,
-            addr6: Some(LB6),
-            prefix6_len: 64,
-            mtu: 1500,
-        }];
+        let ports = port(true);
         let overload = Arc::new(OverloadFlags::new(SLOTS as usize));
         let mut admin = AdminState::new(AdminSetup {
             overload: Arc::clone(&overload),
@@ -86,18 +119,10 @@ impl Director {
         let sync_out = Arc::new(ArrayQueue::new(1024));
         let worker = Worker::new(WorkerSetup {
             id,
-            workers,
-            snapshot: Arc::new(admin.snapshot()),
             conns_max,
-            conns6_max: 256,
-            cores: cores.clone().into(),
-            overload,
-            neigh: Arc::clone(&neigh),
-            outbox_frames: 64,
             policy,
-            locality_caches: 2,
-            locality_cache_entries: 64,
             icmp,
+            ..worker_setup(&mut admin, &cores, overload, Arc::clone(&neigh))
         });
         Director {
             admin,
@@ -237,4 +262,14 @@ pub fn dest(addr: Ipv4Addr, port: u16, weight: u32) -> DestConfig {
         l_threshold: 0,
         tunnel: Default::default(),
     }
+}
+
+/// Every connection entry of `d`'s worker at `now_ms`.
+pub fn conns(d: &Director, now_ms: u64) -> Vec<ConnRecord> {
+    let mut out = vec![];
+    d.worker.dump(0, usize::MAX, now_ms, &mut |r| {
+        out.push(r);
+        true
+    });
+    out
 }

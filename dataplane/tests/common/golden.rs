@@ -18,7 +18,6 @@ use rvs_dataplane::wire::build;
 use rvs_dataplane::wire::ethernet::{ethertype, MacAddr};
 use rvs_dataplane::wire::icmp::IcmpRepr;
 use rvs_dataplane::wire::ipv4::protocol;
-use rvs_dataplane::wire::udp::UdpRepr;
 
 use super::director::{dest, Director};
 use super::{eth, independent_checksums, ipv4, RS1, VIP};
@@ -129,20 +128,6 @@ pub fn nat_director() -> Director {
     d.add_service(svc(Protocol::Udp, 53), ServiceConfig::new("rr"));
     d.add_dest_with(svc(Protocol::Udp, 53), masq(RS1, 5353));
     d
-}
-
-/// A UDP datagram with its checksum computed.
-pub fn udp_cs(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let u = build::udp(
-        &UdpRepr {
-            src_port: sport,
-            dst_port: dport,
-            payload,
-        },
-        src.into(),
-        dst.into(),
-    );
-    ipv4(src, dst, protocol::UDP, &u)
 }
 
 /// An ICMP error of `kind`/`code` from `src` to `dst` quoting `quoted`'s

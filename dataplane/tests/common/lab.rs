@@ -9,13 +9,13 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict, Worker, WorkerEvent, WorkerSetup};
-use rvs_dataplane::service::PortInfo;
+use rvs_dataplane::pipeline::{VecFrame, Verdict, Worker, WorkerEvent, WorkerSetup};
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
 
+use super::director::{port, worker_setup};
 use super::golden::Pipeline;
-use super::{LB, LB_MAC, RS1, RS1_MAC, RS2, RS2_MAC, VIP};
+use super::{RS1, RS1_MAC, RS2, RS2_MAC, VIP};
 
 pub struct Lab {
     pub admin: AdminState,
@@ -59,14 +59,7 @@ impl Lab {
     }
 
     pub fn with(with_dests: bool, id: u16, workers: u16, conns_max: usize) -> Lab {
-        let ports = vec![PortInfo {
-            mac: LB_MAC,
-            addr: LB,
-            prefix_len: 24,
-            addr6: None,
-            prefix6_len: 0,
-            mtu: 1500,
-        }];
+        let ports = port(false);
         let overload = Arc::new(OverloadFlags::new(64));
         let mut admin = AdminState::new(AdminSetup {
             workers: u32::from(workers),
@@ -113,18 +106,8 @@ impl Lab {
         }
         let worker = Worker::new(WorkerSetup {
             id,
-            workers,
-            snapshot: Arc::new(admin.snapshot()),
             conns_max,
-            conns6_max: 256,
-            cores: cores.clone().into(),
-            overload,
-            neigh,
-            outbox_frames: 64,
-            policy: ConnPolicy::default(),
-            locality_caches: 2,
-            locality_cache_entries: 64,
-            icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
+            ..worker_setup(&mut admin, &cores, overload, neigh)
         });
         Lab {
             admin,

@@ -13,8 +13,10 @@ use rvs_dataplane::wire::tcp::TcpRepr;
 use rvs_dataplane::wire::udp::{UdpPacket, UdpRepr};
 
 pub mod director;
+pub mod frag;
 pub mod golden;
 pub mod lab;
+pub mod sched;
 
 pub const LB_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 pub const CLI_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
@@ -33,6 +35,27 @@ pub fn eth(dst: MacAddr, src: MacAddr, et: u16, payload: &[u8]) -> Vec<u8> {
     let f = build::ethernet(dst, src, et, payload);
     independent_checksums(&f);
     f
+}
+
+/// A frame from `src` to the director carrying the IPv4 packet `ip`
+/// (checked as [`eth`] checks).
+pub fn in4(src: MacAddr, ip: &[u8]) -> Vec<u8> {
+    eth(LB_MAC, src, ethertype::IPV4, ip)
+}
+
+/// A frame from `src` to the director carrying the IPv6 packet `ip`.
+pub fn in6(src: MacAddr, ip: &[u8]) -> Vec<u8> {
+    eth(LB_MAC, src, ethertype::IPV6, ip)
+}
+
+/// A frame from the director to `dst` carrying the IPv4 packet `ip`.
+pub fn out4(dst: MacAddr, ip: &[u8]) -> Vec<u8> {
+    eth(dst, LB_MAC, ethertype::IPV4, ip)
+}
+
+/// A frame from the director to `dst` carrying the IPv6 packet `ip`.
+pub fn out6(dst: MacAddr, ip: &[u8]) -> Vec<u8> {
+    eth(dst, LB_MAC, ethertype::IPV6, ip)
 }
 
 /// An IPv4 packet of the lab's: TTL 64, DF, identification 0x1234.
@@ -72,17 +95,19 @@ pub fn tcp(
     fl: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let t = build::tcp(
-        &tcp_repr(sport, dport, fl, &[], payload),
-        src.into(),
-        dst.into(),
-    );
+    let t = tcp_msg(src, dst, &tcp_repr(sport, dport, fl, &[], payload));
     ipv4(src, dst, protocol::TCP, &t)
 }
 
-/// A UDP datagram over IPv4 without a checksum (0, RFC 768's "none").
-pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = build::udp(
+/// A UDP message from `src` to `dst` (IPv4 or IPv6), checksum computed.
+pub fn udp_msg(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    build::udp(
         &UdpRepr {
             src_port: sport,
             dst_port: dport,
@@ -90,18 +115,45 @@ pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8])
         },
         src.into(),
         dst.into(),
-    );
+    )
+}
+
+/// A TCP segment from `src` to `dst` (IPv4 or IPv6): `repr`, checksum
+/// computed.
+pub fn tcp_msg(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, repr: &TcpRepr) -> Vec<u8> {
+    build::tcp(repr, src.into(), dst.into())
+}
+
+/// A UDP datagram over IPv4 without a checksum (0, RFC 768's "none").
+pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = udp_msg(src, dst, sport, dport, payload);
     UdpPacket::new_unchecked(&mut u[..]).set_checksum(0);
     ipv4(src, dst, protocol::UDP, &u)
 }
 
+/// A UDP datagram over IPv4 with its checksum computed.
+pub fn udp_cs(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    ipv4(
+        src,
+        dst,
+        protocol::UDP,
+        &udp_msg(src, dst, sport, dport, payload),
+    )
+}
+
+/// A UDP datagram over IPv6 (hop limit 64), checksum computed.
+pub fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    ipv6(
+        src,
+        dst,
+        protocol::UDP,
+        64,
+        &udp_msg(src, dst, sport, dport, payload),
+    )
+}
+
 pub fn client_tcp(sport: u16, fl: u8) -> VecFrame {
-    VecFrame(eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &tcp(CLI, VIP, sport, 80, fl, b""),
-    ))
+    VecFrame(in4(CLI_MAC, &tcp(CLI, VIP, sport, 80, fl, b"")))
 }
 
 pub fn arp_request(target: Ipv4Addr) -> VecFrame {
@@ -141,21 +193,11 @@ pub const REAL_SERVERS: [(Ipv4Addr, MacAddr); 3] = [(RS1, RS1_MAC), (RS2, RS2_MA
 
 /// A frame from `src`:`sport` (the client's MAC) to `dst`:`dport`.
 pub fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, fl: u8) -> VecFrame {
-    VecFrame(eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &tcp(src, dst, sport, dport, fl, b""),
-    ))
+    VecFrame(in4(CLI_MAC, &tcp(src, dst, sport, dport, fl, b"")))
 }
 
 pub fn udp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> VecFrame {
-    VecFrame(eth(
-        LB_MAC,
-        CLI_MAC,
-        ethertype::IPV4,
-        &udp(src, dst, sport, dport, b"x"),
-    ))
+    VecFrame(in4(CLI_MAC, &udp(src, dst, sport, dport, b"x")))
 }
 
 /// An IPv6 packet of `next` with `payload`.
@@ -179,11 +221,7 @@ pub fn tcp6(
     options: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let t = build::tcp(
-        &tcp_repr(sport, dport, fl, options, payload),
-        src.into(),
-        dst.into(),
-    );
+    let t = tcp_msg(src, dst, &tcp_repr(sport, dport, fl, options, payload));
     ipv6(src, dst, protocol::TCP, 64, &t)
 }
 

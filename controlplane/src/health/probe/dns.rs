@@ -1,6 +1,8 @@
 //! DNS_CHECK (keepalived's `check_dns.c`): one query over UDP, up on a
 //! reply with the query's id and RCODE 0.
 
+#![forbid(unsafe_code)]
+
 use crate::config::{DnsCheck, DnsType};
 
 use super::{describe, udp_connect, udp_recv_error, Target};

@@ -2,6 +2,8 @@
 //! response parser (Content-Length, chunked, close-delimited), the status,
 //! regex and digest judgement, and the MD5 digest genhash prints too.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! SMTP_CHECK (keepalived's `check_smtp.c`): the greeting, then HELO.
 
+#![forbid(unsafe_code)]
+
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::config::SmtpCheck;

@@ -1,5 +1,7 @@
 //! TCP_CHECK (keepalived's `check_tcp.c`): up when a connection opens.
 
+#![forbid(unsafe_code)]
+
 use super::{tcp_connect, Target};
 
 /// A TCP_CHECK: the connection opens (the caller bounds the time).

@@ -2,6 +2,8 @@
 //! CA, client certificate and key; no verification without a CA, as
 //! keepalived.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

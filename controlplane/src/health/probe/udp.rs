@@ -1,6 +1,8 @@
 //! UDP_CHECK (keepalived's `check_udp.c`): a payload, and either no error
 //! until the timeout or a reply matching `require_reply`.
 
+#![forbid(unsafe_code)]
+
 use crate::config::UdpCheck;
 
 use crate::health::machine::Verdict;

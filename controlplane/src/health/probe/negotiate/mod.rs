@@ -24,6 +24,8 @@
 //! - http/https HEAD: `HEAD request`, a 2xx status, and `receive` matched
 //!   against the (empty) body.
 
+#![forbid(unsafe_code)]
+
 mod dns;
 mod ftp;
 mod mail;

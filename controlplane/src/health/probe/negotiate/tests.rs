@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
 
 use super::probe;
@@ -37,6 +37,38 @@ fn check(service: NegotiateService) -> NegotiateCheck {
 
 type Handler = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// One connection of a line server: `greeting`, then `handler`'s answer
+/// to each line (CR LF added to each line) until it gives `None`.
+async fn serve_lines(
+    r: impl AsyncRead + Unpin,
+    mut w: impl AsyncWrite + Unpin,
+    greeting: &str,
+    handler: &Handler,
+) {
+    let mut r = BufReader::new(r);
+    if w.write_all(format!("{greeting}\r\n").as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match r.read_line(&mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let Some(answer) = handler(line.trim_end()) else {
+            return;
+        };
+        let text: String = answer.lines().map(|l| format!("{l}\r\n")).collect();
+        if w.write_all(text.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// A line server: sends `greeting`, then answers each line the client
 /// sends with what `handler` gives (CR LF added to each line; `None`
 /// closes). Returns its address.
@@ -47,29 +79,8 @@ async fn line_server(greeting: &'static str, handler: Handler) -> SocketAddr {
         while let Ok((conn, _)) = listener.accept().await {
             let handler = handler.clone();
             tokio::spawn(async move {
-                let (r, mut w) = conn.into_split();
-                let mut r = BufReader::new(r);
-                if w.write_all(format!("{greeting}\r\n").as_bytes())
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match r.read_line(&mut line).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    let Some(answer) = handler(line.trim_end()) else {
-                        return;
-                    };
-                    let text: String = answer.lines().map(|l| format!("{l}\r\n")).collect();
-                    if w.write_all(text.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
+                let (r, w) = conn.into_split();
+                serve_lines(r, w, greeting, &handler).await;
             });
         }
     });
@@ -393,29 +404,8 @@ async fn tls_line_server(
                 let Ok(tls) = acceptor.accept(conn).await else {
                     return;
                 };
-                let (r, mut w) = tokio::io::split(tls);
-                let mut r = BufReader::new(r);
-                if w.write_all(format!("{greeting}\r\n").as_bytes())
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match r.read_line(&mut line).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    let Some(answer) = handler(line.trim_end()) else {
-                        return;
-                    };
-                    let text: String = answer.lines().map(|l| format!("{l}\r\n")).collect();
-                    if w.write_all(text.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
+                let (r, w) = tokio::io::split(tls);
+                serve_lines(r, w, greeting, &handler).await;
             });
         }
     });
