@@ -81,6 +81,18 @@ pub fn seq_after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 
+/// The TCP sequence number.
+pub fn seq(ip: &[u8]) -> u32 {
+    let (l4, _, _) = layout(ip);
+    TcpPacket::new_unchecked(&ip[l4..]).seq()
+}
+
+/// The packet's length from its IP header on (the IP header's length
+/// field's count).
+pub fn packet_len(ip: &[u8]) -> usize {
+    layout(ip).1
+}
+
 /// The TCP payload's length.
 pub fn payload_len(ip: &[u8]) -> usize {
     let (l4, end, _) = layout(ip);
