@@ -26,6 +26,10 @@ pub mod option {
     pub const NOP: u8 = 1;
     pub const MSS: u8 = 2;
     pub const SACK: u8 = 5;
+    /// The MSS option's data: the 16-bit segment size.
+    pub const MSS_DATA_LEN: usize = 2;
+    /// A SACK block's edge: a 32-bit sequence number.
+    pub const SACK_EDGE_LEN: usize = 4;
 }
 
 mod field {
@@ -250,6 +254,33 @@ pub fn walk_options(options: &mut [u8], mut f: impl FnMut(u8, &mut [u8])) {
             }
         }
     }
+}
+
+/// Set the value of each MSS option among `options` (walked as
+/// [`walk_options`] does; a malformed one is left alone) to what `f` makes
+/// of it.
+#[inline]
+pub fn map_mss(options: &mut [u8], mut f: impl FnMut(u16) -> u16) {
+    walk_options(options, |kind, data| {
+        if kind == option::MSS && data.len() == option::MSS_DATA_LEN {
+            let v = f(get_u16(data, 0));
+            set_u16(data, 0, v);
+        }
+    });
+}
+
+/// Set each edge (a 32-bit sequence number) of the SACK options among
+/// `options` (walked as [`walk_options`] does) to what `f` makes of it.
+#[inline]
+pub fn map_sack_edges(options: &mut [u8], mut f: impl FnMut(u32) -> u32) {
+    walk_options(options, |kind, data| {
+        if kind == option::SACK {
+            for e in data.chunks_exact_mut(option::SACK_EDGE_LEN) {
+                let v = f(get_u32(e, 0));
+                set_u32(e, 0, v);
+            }
+        }
+    });
 }
 
 /// A TCP segment, owned but for its options and payload.
