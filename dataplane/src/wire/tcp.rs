@@ -34,8 +34,6 @@ pub mod option {
 
 mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
     pub(super) const SEQ: Range<usize> = 4..8;
     pub(super) const ACK: Range<usize> = 8..12;
     /// The data offset (high nibble) and reserved bits.
@@ -57,6 +55,8 @@ pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 pub struct TcpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
+
+super::ports::ports_view!(TcpPacket);
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
     #[inline]
@@ -82,16 +82,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
-    }
-
-    #[inline]
-    pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
-    }
-
-    #[inline]
-    pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     #[inline]
@@ -155,16 +145,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
-    #[inline]
-    pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
-    }
-
     #[inline]
     pub fn set_seq(&mut self, v: u32) {
         set_u32(self.buffer.as_mut(), field::SEQ.start, v);
