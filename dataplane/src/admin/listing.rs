@@ -15,24 +15,30 @@ impl AdminState {
         Ok((Response::Counters(rvs_api::Counters { counters }), false))
     }
 
+    /// The services a listing asks for: all of them, or the one `service`
+    /// names (an error when there is none).
+    fn listed(&self, service: Option<ServiceKey>) -> Result<&[ServiceEntry], ApiError> {
+        match service {
+            None => Ok(&self.services),
+            Some(k) => {
+                let i = self
+                    .find_service(&k)
+                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
+                Ok(std::slice::from_ref(&self.services[i]))
+            }
+        }
+    }
+
     pub(super) fn list(
         &self,
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = match service {
-            None => self
-                .services
-                .iter()
-                .map(|s| self.status(s, cores))
-                .collect(),
-            Some(k) => {
-                let i = self
-                    .find_service(&k)
-                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                vec![self.status(&self.services[i], cores)]
-            }
-        };
+        let list = self
+            .listed(service)?
+            .iter()
+            .map(|s| self.status(s, cores))
+            .collect();
         Ok((Response::Services(list), false))
     }
 
@@ -41,19 +47,11 @@ impl AdminState {
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = match service {
-            None => self
-                .services
-                .iter()
-                .flat_map(|s| self.laddr_status(s, cores))
-                .collect(),
-            Some(k) => {
-                let i = self
-                    .find_service(&k)
-                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                self.laddr_status(&self.services[i], cores)
-            }
-        };
+        let list = self
+            .listed(service)?
+            .iter()
+            .flat_map(|s| self.laddr_status(s, cores))
+            .collect();
         Ok((Response::Laddrs(list), false))
     }
 
