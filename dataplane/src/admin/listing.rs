@@ -15,18 +15,23 @@ impl AdminState {
         Ok((Response::Counters(rvs_api::Counters { counters }), false))
     }
 
-    /// The services a listing asks for: all of them, or the one `service`
-    /// names (an error when there is none).
-    fn listed(&self, service: Option<ServiceKey>) -> Result<&[ServiceEntry], ApiError> {
-        match service {
-            None => Ok(&self.services),
+    /// The rows `row` makes of each service a listing asks for: all of
+    /// them, or the one `service` names (an error when there is none).
+    fn listing<T, R: IntoIterator<Item = T>>(
+        &self,
+        service: Option<ServiceKey>,
+        row: impl Fn(&ServiceEntry) -> R,
+    ) -> Result<Vec<T>, ApiError> {
+        let services = match service {
+            None => &self.services[..],
             Some(k) => {
                 let i = self
                     .find_service(&k)
                     .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                Ok(std::slice::from_ref(&self.services[i]))
+                std::slice::from_ref(&self.services[i])
             }
-        }
+        };
+        Ok(services.iter().flat_map(row).collect())
     }
 
     pub(super) fn list(
@@ -34,11 +39,7 @@ impl AdminState {
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = self
-            .listed(service)?
-            .iter()
-            .map(|s| self.status(s, cores))
-            .collect();
+        let list = self.listing(service, |s| [self.status(s, cores)])?;
         Ok((Response::Services(list), false))
     }
 
@@ -47,11 +48,7 @@ impl AdminState {
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = self
-            .listed(service)?
-            .iter()
-            .flat_map(|s| self.laddr_status(s, cores))
-            .collect();
+        let list = self.listing(service, |s| self.laddr_status(s, cores))?;
         Ok((Response::Laddrs(list), false))
     }
 
