@@ -81,6 +81,17 @@ pub fn update_u32(check: u16, old: u32, new: u32) -> u16 {
     update_u16(c, old as u16, new as u16)
 }
 
+/// The same for `new` (an even number of bytes) written where there were
+/// zeros (an inserted option or header, its length accounted apart): each
+/// of its 16-bit words as a change from 0.
+#[inline]
+pub fn update_inserted(check: u16, new: &[u8]) -> u16 {
+    debug_assert_eq!(new.len() % 2, 0, "whole 16-bit words");
+    new.chunks_exact(2).fold(check, |c, w| {
+        update_u16(c, 0, u16::from_be_bytes([w[0], w[1]]))
+    })
+}
+
 /// The same for an IPv6 address: its eight 16-bit words changed at once.
 #[inline]
 pub fn update_addr6(check: u16, old: [u8; 16], new: [u8; 16]) -> u16 {

@@ -27,7 +27,7 @@
 use std::net::IpAddr;
 
 use crate::nat;
-use crate::wire::checksum::{update_u16, update_u32};
+use crate::wire::checksum::{update_inserted, update_u16, update_u32};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::proxy_v2;
@@ -81,6 +81,18 @@ pub fn seq_after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 
+/// The TCP sequence number.
+pub fn seq(ip: &[u8]) -> u32 {
+    let (l4, _, _) = layout(ip);
+    TcpPacket::new_unchecked(&ip[l4..]).seq()
+}
+
+/// The packet's length from its IP header on (the IP header's length
+/// field's count).
+pub fn packet_len(ip: &[u8]) -> usize {
+    layout(ip).1
+}
+
 /// The TCP payload's length.
 pub fn payload_len(ip: &[u8]) -> usize {
     let (l4, end, _) = layout(ip);
@@ -101,10 +113,7 @@ pub fn insert_header(ip: &mut [u8], header: &[u8]) {
         let tail = t.payload_mut();
         tail.copy_within(..payload, n);
         tail[..n].copy_from_slice(header);
-        let mut sum = t.checksum();
-        for w in header.chunks(2) {
-            sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
-        }
+        let mut sum = update_inserted(t.checksum(), header);
         let tcp_len = (end - l4) as u16;
         sum = update_u16(sum, tcp_len, tcp_len + n as u16);
         t.set_checksum(sum);
@@ -161,15 +170,10 @@ pub fn sub_ack(ip: &mut [u8], from: u32, delta: u32) {
         sum = update_u32(sum, old, new);
     }
     // SACK: pairs of 32-bit edges.
-    tcp::walk_options(t.options_mut(), |kind, data| {
-        if kind == tcp::option::SACK {
-            for e in data.chunks_exact_mut(4) {
-                let old = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-                let new = unshift(old, from, delta);
-                e.copy_from_slice(&new.to_be_bytes());
-                sum = update_u32(sum, old, new);
-            }
-        }
+    tcp::map_sack_edges(t.options_mut(), |old| {
+        let new = unshift(old, from, delta);
+        sum = update_u32(sum, old, new);
+        new
     });
     t.set_checksum(sum);
 }

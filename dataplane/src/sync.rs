@@ -36,6 +36,7 @@ use rvs_api::Forward;
 
 use crate::conn::state::State;
 use crate::wire::ethernet::MacAddr;
+use crate::wire::{get_u16 as be16, get_u32 as be32};
 
 /// IPVS's sync UDP port and multicast group (`--mcast-port`, `--mcast-group`).
 pub const DEFAULT_PORT: u16 = 8848;
@@ -69,8 +70,55 @@ const OPT_F_PARAM: u8 = 0x40;
 pub const OPT_RVS: u8 = OPT_F_PARAM | 0x20;
 const OPT_RVS_VERSION: u8 = 1;
 /// The fixed part of an entry: 36 bytes for IPv4, 72 for IPv6.
-const ENTRY4_LEN: usize = 24 + 3 * 4;
-const ENTRY6_LEN: usize = 24 + 3 * 16;
+const ENTRY4_LEN: usize = field::ADDRS + 3 * 4;
+const ENTRY6_LEN: usize = field::ADDRS + 3 * 16;
+
+/// Where the fields lie: the message header (`struct ip_vs_sync_mesg`), an
+/// entry (`struct ip_vs_sync_v4`/`v6`), a parameter, and rvs's parameter's
+/// data, all big-endian.
+mod field {
+    use core::ops::Range;
+
+    /// The header: reserved 0, syncid, size, count, version, spare 0.
+    pub(super) const RESERVED: usize = 0;
+    pub(super) const SYNCID: usize = 1;
+    pub(super) const SIZE: Range<usize> = 2..4;
+    pub(super) const COUNT: usize = 4;
+    pub(super) const VERSION: usize = 5;
+    pub(super) const SPARE: Range<usize> = 6..8;
+
+    /// An entry: type, protocol, version and size, flags, state, ports,
+    /// fwmark, timeout, then the client's, the VIP's and the dest's
+    /// addresses (4 or 16 bytes each), then the parameters.
+    pub(super) const TYPE: usize = 0;
+    pub(super) const PROTOCOL: usize = 1;
+    pub(super) const VER_SIZE: Range<usize> = 2..4;
+    pub(super) const FLAGS: Range<usize> = 4..8;
+    pub(super) const STATE: Range<usize> = 8..10;
+    pub(super) const CPORT: Range<usize> = 10..12;
+    pub(super) const VPORT: Range<usize> = 12..14;
+    pub(super) const DPORT: Range<usize> = 14..16;
+    pub(super) const FWMARK: Range<usize> = 16..20;
+    pub(super) const TIMEOUT: Range<usize> = 20..24;
+    pub(super) const ADDRS: usize = 24;
+
+    /// A parameter: type, length of the data, the data.
+    pub(super) const PARAM_TYPE: usize = 0;
+    pub(super) const PARAM_LEN: usize = 1;
+    pub(super) const PARAM_DATA: usize = 2;
+
+    /// rvs's parameter's data: version, bits, the persistence mask, the
+    /// peer's MAC, the input port, PROXY v2's ISN, the local port, then the
+    /// local address (4 or 16 bytes).
+    pub(super) const RVS_VERSION: usize = 0;
+    pub(super) const RVS_BITS: usize = 1;
+    pub(super) const RVS_MASK: Range<usize> = 2..6;
+    pub(super) const RVS_MAC: Range<usize> = 6..12;
+    pub(super) const RVS_IN_PORT: Range<usize> = 12..14;
+    pub(super) const RVS_ISN: Range<usize> = 14..18;
+    pub(super) const RVS_LPORT: Range<usize> = 18..20;
+    pub(super) const RVS_LADDR: usize = 20;
+}
 
 /// What rvs adds to an entry (its optional parameter).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,9 +214,10 @@ impl SyncConn {
         let (la, lp) = x.laddr.unwrap_or((self.caddr, 0));
         out.extend_from_slice(&lp.to_be_bytes());
         put_addr(out, la, v6);
-        out[opt_at + 1] = (out.len() - opt_at - 2) as u8;
+        out[opt_at + field::PARAM_LEN] = (out.len() - opt_at - field::PARAM_DATA) as u8;
         let size = out.len() - start;
-        out[start + 2..start + 4].copy_from_slice(&(size as u16).to_be_bytes());
+        out[start + field::VER_SIZE.start..start + field::VER_SIZE.end]
+            .copy_from_slice(&(size as u16).to_be_bytes());
         out.resize(start + size.next_multiple_of(4), 0);
     }
 
@@ -179,7 +228,7 @@ impl SyncConn {
         } else {
             (ENTRY4_LEN, 4)
         };
-        (fixed + 2 + 20 + addr).next_multiple_of(4)
+        (fixed + field::PARAM_DATA + field::RVS_LADDR + addr).next_multiple_of(4)
     }
 }
 
@@ -263,8 +312,8 @@ impl MessageBuilder {
     /// The finished datagram; the builder starts a new one.
     pub fn take(&mut self) -> Vec<u8> {
         let len = self.buf.len() as u16;
-        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
-        self.buf[4] = self.count;
+        self.buf[field::SIZE].copy_from_slice(&len.to_be_bytes());
+        self.buf[field::COUNT] = self.count;
         let out = self.buf.clone();
         self.reset();
         out
@@ -276,16 +325,20 @@ impl MessageBuilder {
 /// before is returned with the error); one rvs does not take is skipped
 /// alone (the rest is returned with [`SyncError::Skipped`]).
 pub fn decode(buf: &[u8], syncid: u8) -> Result<Vec<SyncConn>, (Vec<SyncConn>, SyncError)> {
-    if buf.len() < HEADER_LEN || buf[0] != 0 || buf[5] != VERSION || buf[6..8] != [0, 0] {
+    if buf.len() < HEADER_LEN
+        || buf[field::RESERVED] != 0
+        || buf[field::VERSION] != VERSION
+        || buf[field::SPARE] != [0, 0]
+    {
         return Err((vec![], SyncError::BadHeader));
     }
-    if syncid != 0 && buf[1] != syncid {
-        return Err((vec![], SyncError::OtherSyncid(buf[1])));
+    if syncid != 0 && buf[field::SYNCID] != syncid {
+        return Err((vec![], SyncError::OtherSyncid(buf[field::SYNCID])));
     }
-    if usize::from(u16::from_be_bytes([buf[2], buf[3]])) != buf.len() {
+    if usize::from(be16(buf, field::SIZE.start)) != buf.len() {
         return Err((vec![], SyncError::BadSize));
     }
-    let count = buf[4];
+    let count = buf[field::COUNT];
     let mut out = Vec::with_capacity(usize::from(count));
     let mut at = HEADER_LEN;
     let mut skipped = 0;
@@ -318,40 +371,32 @@ enum Entry {
     Bad,
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
 fn addr(b: &[u8], at: usize, v6: bool) -> IpAddr {
     if v6 {
         let mut o = [0u8; 16];
         o.copy_from_slice(&b[at..at + 16]);
         IpAddr::V6(Ipv6Addr::from(o))
     } else {
-        IpAddr::V4(Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3]))
+        IpAddr::V4(Ipv4Addr::from(be32(b, at)))
     }
 }
 
 /// One entry (the kernel's checks: malformed ends the datagram, not
 /// taken skips the entry).
 fn decode_entry(b: &[u8]) -> Entry {
-    if b.len() < 4 || b[0] & !TYPE_INET6 != 0 {
+    if b.len() < field::VER_SIZE.end || b[field::TYPE] & !TYPE_INET6 != 0 {
         return Entry::Bad;
     }
-    let v6 = b[0] & TYPE_INET6 != 0;
-    let ver_size = be16(b, 2);
+    let v6 = b[field::TYPE] & TYPE_INET6 != 0;
+    let ver_size = be16(b, field::VER_SIZE.start);
     let size = usize::from(ver_size & 0x0fff);
     let fixed = if v6 { ENTRY6_LEN } else { ENTRY4_LEN };
     if ver_size >> 12 != 0 || size < fixed || size > b.len() {
         return Entry::Bad;
     }
-    let protocol = b[1];
-    let f = be32(b, 4);
-    let raw_state = be16(b, 8);
+    let protocol = b[field::PROTOCOL];
+    let f = be32(b, field::FLAGS.start);
+    let raw_state = be16(b, field::STATE.start);
     let template = f & flags::TEMPLATE != 0;
     let state = match protocol {
         6 if raw_state <= State::SynAck as u16 => State::from_u8(raw_state as u8),
@@ -366,32 +411,35 @@ fn decode_entry(b: &[u8]) -> Entry {
         flags::FULLNAT => Forward::FullNat,
         _ => return Entry::Skip(size),
     };
-    let a = 24;
+    let a = field::ADDRS;
     let step = if v6 { 16 } else { 4 };
     let mut c = SyncConn {
         protocol,
         caddr: addr(b, a, v6),
-        cport: be16(b, 10),
+        cport: be16(b, field::CPORT.start),
         vaddr: addr(b, a + step, v6),
-        vport: be16(b, 12),
+        vport: be16(b, field::VPORT.start),
         daddr: addr(b, a + 2 * step, v6),
-        dport: be16(b, 14),
-        fwmark: be32(b, 16),
+        dport: be16(b, field::DPORT.start),
+        fwmark: be32(b, field::FWMARK.start),
         state,
         forward,
         template,
-        timeout_s: be32(b, 20),
+        timeout_s: be32(b, field::TIMEOUT.start),
         extra: Extra::default(),
     };
     // Parameters: type, length, data; unknown optional ones are skipped.
     let mut p = fixed;
     let mut take = true;
     while p < size {
-        if p + 2 > size {
+        if p + field::PARAM_DATA > size {
             return Entry::Bad;
         }
-        let (ty, len) = (b[p], usize::from(b[p + 1]));
-        let data = p + 2;
+        let (ty, len) = (
+            b[p + field::PARAM_TYPE],
+            usize::from(b[p + field::PARAM_LEN]),
+        );
+        let data = p + field::PARAM_DATA;
         if len == 0 || data + len > size {
             return Entry::Bad;
         }
@@ -416,18 +464,23 @@ fn decode_entry(b: &[u8]) -> Entry {
 
 fn decode_extra(d: &[u8], v6: bool) -> Option<Extra> {
     let alen = if v6 { 16 } else { 4 };
-    if d.len() < 20 + alen || d[0] != OPT_RVS_VERSION {
+    if d.len() < field::RVS_LADDR + alen || d[field::RVS_VERSION] != OPT_RVS_VERSION {
         return None;
     }
-    let bits = d[1];
+    let bits = d[field::RVS_BITS];
     let mut mac = [0u8; 6];
-    mac.copy_from_slice(&d[6..12]);
+    mac.copy_from_slice(&d[field::RVS_MAC]);
     Some(Extra {
-        controlled: (bits & 1 != 0).then(|| (be32(d, 2), bits & 2 != 0)),
+        controlled: (bits & 1 != 0).then(|| (be32(d, field::RVS_MASK.start), bits & 2 != 0)),
         peer_mac: MacAddr(mac),
-        in_port: be16(d, 12),
-        pp2_isn: (bits & 8 != 0).then(|| be32(d, 14)),
-        laddr: (bits & 4 != 0).then(|| (addr(d, 20, v6), be16(d, 18))),
+        in_port: be16(d, field::RVS_IN_PORT.start),
+        pp2_isn: (bits & 8 != 0).then(|| be32(d, field::RVS_ISN.start)),
+        laddr: (bits & 4 != 0).then(|| {
+            (
+                addr(d, field::RVS_LADDR, v6),
+                be16(d, field::RVS_LPORT.start),
+            )
+        }),
     })
 }
 

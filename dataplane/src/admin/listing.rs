@@ -15,24 +15,31 @@ impl AdminState {
         Ok((Response::Counters(rvs_api::Counters { counters }), false))
     }
 
+    /// The rows `row` makes of each service a listing asks for: all of
+    /// them, or the one `service` names (an error when there is none).
+    fn listing<T, R: IntoIterator<Item = T>>(
+        &self,
+        service: Option<ServiceKey>,
+        row: impl Fn(&ServiceEntry) -> R,
+    ) -> Result<Vec<T>, ApiError> {
+        let services = match service {
+            None => &self.services[..],
+            Some(k) => {
+                let i = self
+                    .find_service(&k)
+                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
+                std::slice::from_ref(&self.services[i])
+            }
+        };
+        Ok(services.iter().flat_map(row).collect())
+    }
+
     pub(super) fn list(
         &self,
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = match service {
-            None => self
-                .services
-                .iter()
-                .map(|s| self.status(s, cores))
-                .collect(),
-            Some(k) => {
-                let i = self
-                    .find_service(&k)
-                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                vec![self.status(&self.services[i], cores)]
-            }
-        };
+        let list = self.listing(service, |s| [self.status(s, cores)])?;
         Ok((Response::Services(list), false))
     }
 
@@ -41,19 +48,7 @@ impl AdminState {
         service: Option<ServiceKey>,
         cores: &[Arc<CoreStats>],
     ) -> Result<(Response, bool), ApiError> {
-        let list = match service {
-            None => self
-                .services
-                .iter()
-                .flat_map(|s| self.laddr_status(s, cores))
-                .collect(),
-            Some(k) => {
-                let i = self
-                    .find_service(&k)
-                    .ok_or_else(|| err(ErrorKind::NoService, "no such service"))?;
-                self.laddr_status(&self.services[i], cores)
-            }
-        };
+        let list = self.listing(service, |s| self.laddr_status(s, cores))?;
         Ok((Response::Laddrs(list), false))
     }
 

@@ -28,10 +28,11 @@
 
 use std::net::Ipv4Addr;
 
-use crate::wire::checksum::{update_u16, update_u32};
+use crate::wire::checksum::{update_inserted, update_u16, update_u32};
 use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
 use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::toa;
 use crate::wire::udp::{self, UdpPacket};
 
 mod v6;
@@ -200,10 +201,11 @@ pub fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv4Addr, 
 }
 
 /// The TCP option that carries the client's address to a FullNAT real
-/// server, as Alibaba's LVS and DPVS define it ("TOA"): kind 254, length 8,
-/// the client's port, then its IPv4 address, both in network order.
-pub const TOA_KIND: u8 = 254;
-pub const TOA_LEN: usize = 8;
+/// server, as Alibaba's LVS and DPVS define it ("TOA", `wire::toa`): kind
+/// 254, length 8, the client's port, then its IPv4 address, both in
+/// network order.
+pub const TOA_KIND: u8 = toa::KIND;
+pub const TOA_LEN: usize = toa::LEN_V4;
 
 /// Whether a TOA option fits the TCP header of the IPv4 packet `ip`.
 pub fn toa_fits(ip: &[u8]) -> bool {
@@ -229,18 +231,7 @@ pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
     if clamp_mss {
         sum = lower_mss(seg, TOA_LEN as u16, sum);
     }
-    let port = cport.to_be_bytes();
-    let a = caddr.octets();
-    let option = [
-        TOA_KIND,
-        TOA_LEN as u8,
-        port[0],
-        port[1],
-        a[0],
-        a[1],
-        a[2],
-        a[3],
-    ];
+    let option = toa::option_v4(caddr, cport);
     sum = append_option(seg, total - hl, &option, sum);
     TcpPacket::new_unchecked(seg).set_checksum(sum);
     let mut p = Ipv4Packet::new_unchecked(ip);
@@ -255,13 +246,10 @@ pub fn insert_toa(ip: &mut [u8], caddr: Ipv4Addr, cport: u16, clamp_mss: bool) {
 /// end-of-options, at a malformed option and at the header's end.
 pub(crate) fn lower_mss(seg: &mut [u8], by: u16, mut sum: u16) -> u16 {
     let mut t = TcpPacket::new_unchecked(seg);
-    tcp::walk_options(t.options_mut(), |kind, data| {
-        if kind == tcp::option::MSS && data.len() == 2 {
-            let mss = u16::from_be_bytes([data[0], data[1]]);
-            let lowered = mss.saturating_sub(by);
-            data.copy_from_slice(&lowered.to_be_bytes());
-            sum = update_u16(sum, mss, lowered);
-        }
+    tcp::map_mss(t.options_mut(), |mss| {
+        let lowered = mss.saturating_sub(by);
+        sum = update_u16(sum, mss, lowered);
+        lowered
     });
     sum
 }
@@ -283,9 +271,7 @@ fn append_option(seg: &mut [u8], seg_len: usize, option: &[u8], mut sum: u16) ->
     let rest = t.after_fixed_header_mut();
     rest.copy_within(..seg_len - tcp::HEADER_LEN_MIN, option.len());
     rest[..option.len()].copy_from_slice(option);
-    for w in option.chunks_exact(2) {
-        sum = update_u16(sum, 0, u16::from_be_bytes([w[0], w[1]]));
-    }
+    sum = update_inserted(sum, option);
     t.set_header_len(thl + option.len());
     sum = update_u16(sum, old_word, t.offset_flags_word());
     let tcp_len = seg_len as u16;

@@ -10,11 +10,12 @@ use crate::wire::ipv4::protocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ipv6ext;
 use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::toa;
 use crate::wire::udp;
 
 use super::{
     append_option, l4_checksum, l4_checksum_end, lower_mss, set_l4_checksum, swap_port, updated,
-    End, TOA_KIND,
+    End,
 };
 
 /// The bytes the header of the transport `next_header` needs to hold its
@@ -153,9 +154,9 @@ pub fn rewrite6_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv6Addr,
     Icmpv6Packet::new_unchecked(&mut ip[ipv6::HEADER_LEN..total]).fill_checksum(src, dst);
 }
 
-/// The IPv6 TOA option, as DPVS defines it: kind [`TOA_KIND`], length 20,
+/// The IPv6 TOA option, as DPVS defines it: kind [`toa::KIND`], length 20,
 /// the client's port, then its 16-byte IPv6 address, in network order.
-pub const TOA6_LEN: usize = 20;
+pub const TOA6_LEN: usize = toa::LEN_V6;
 
 /// Whether an IPv6 TOA option fits the TCP header of the IPv6 packet `ip`
 /// (and its payload length stays below 64 KiB).
@@ -179,11 +180,7 @@ pub fn insert_toa6(ip: &mut [u8], caddr: Ipv6Addr, cport: u16, clamp_mss: bool) 
     if clamp_mss {
         sum = lower_mss(seg, TOA6_LEN as u16, sum);
     }
-    let mut option = [0u8; TOA6_LEN];
-    option[0] = TOA_KIND;
-    option[1] = TOA6_LEN as u8;
-    option[2..4].copy_from_slice(&cport.to_be_bytes());
-    option[4..].copy_from_slice(&caddr.octets());
+    let option = toa::option_v6(caddr, cport);
     // Below 64 KiB (toa6_fits), the pseudo-header length's high word stays 0.
     sum = append_option(seg, payload, &option, sum);
     TcpPacket::new_unchecked(seg).set_checksum(sum);
@@ -374,7 +371,7 @@ mod tests {
             let want_mss = if clamp { mss - 20 } else { mss };
             prop_assert_eq!(get_u16(&p, 82), want_mss, "MSS lowered by 20 when asked");
             let at = 60;
-            prop_assert_eq!(&p[at..at + 2], &[TOA_KIND, 20]);
+            prop_assert_eq!(&p[at..at + 2], &[toa::KIND, 20]);
             prop_assert_eq!(get_u16(&p, at + 2), cport);
             prop_assert_eq!(&p[at + 4..at + 20], &caddr[..]);
             // The other options after it (the MSS maybe lowered), then the

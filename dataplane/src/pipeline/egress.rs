@@ -139,19 +139,10 @@ impl Core {
     ) -> bool {
         let n = proxy::header_len(A::IPV6);
         let ip = &frame.bytes()[l3..];
-        let l4 = if A::IPV6 {
-            40
-        } else {
-            usize::from(ip[0] & 0x0f) * 4
-        };
-        let seq = u32::from_be_bytes([ip[l4 + 4], ip[l4 + 5], ip[l4 + 6], ip[l4 + 7]]);
+        let seq = proxy::seq(ip);
         let first = isn.wrapping_add(1);
         if seq == first && proxy::payload_len(ip) > 0 {
-            let total = if A::IPV6 {
-                40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]))
-            } else {
-                usize::from(u16::from_be_bytes([ip[2], ip[3]]))
-            };
+            let total = proxy::packet_len(ip);
             if total + n > usize::from(mtu) || !frame.set_len(l3 + total + n) {
                 self.stats.count(Counter::ProxyNoRoom);
                 return false;

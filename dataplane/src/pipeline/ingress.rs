@@ -60,6 +60,26 @@ impl Core {
         }
     }
 
+    /// A neighbour's MAC seen (an ARP sender, an NDP solicitation's
+    /// source or advertisement's target): an event for the worker, only
+    /// about our next hops (an ARP or NDP flood from elsewhere must not
+    /// crowd the event ring) and never a multicast MAC; a full ring is
+    /// counted.
+    pub(super) fn learn_neighbour(
+        &mut self,
+        snap: &Snapshot,
+        port: u16,
+        addr: IpAddr,
+        mac: MacAddr,
+    ) {
+        if snap.is_neighbour(addr) && !mac.is_multicast() {
+            let ev = WorkerEvent::NeighLearned { port, addr, mac };
+            if !self.outbox.event(ev) {
+                self.stats.count(Counter::NeighEventLost);
+            }
+        }
+    }
+
     pub(super) fn handle_arp<F: Frame>(
         &mut self,
         snap: &Snapshot,
@@ -73,18 +93,7 @@ impl Core {
                 Ok(a) => (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()),
                 Err(m) => return self.count(m.into()),
             };
-        // Only about our next hops: an ARP flood from elsewhere must not
-        // crowd the event ring.
-        if snap.is_neighbour(IpAddr::V4(sender_ip)) && !sender_mac.is_multicast() {
-            let ev = WorkerEvent::NeighLearned {
-                port,
-                addr: IpAddr::V4(sender_ip),
-                mac: sender_mac,
-            };
-            if !self.outbox.event(ev) {
-                self.stats.count(Counter::NeighEventLost);
-            }
-        }
+        self.learn_neighbour(snap, port, IpAddr::V4(sender_ip), sender_mac);
         if op == arp::op::REQUEST && snap.answers_arp_for(IpAddr::V4(target_ip)) {
             let b = frame.bytes_mut();
             let mut eth = EthernetFrame::new_unchecked(&mut *b);

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use super::family::Header;
-use super::{Core, Frame, Verdict, WorkerEvent};
+use super::{Core, Frame, Verdict};
 use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::ethernet::MacAddr;
@@ -65,16 +65,7 @@ impl Core {
             ll.filter(|_| !src.is_unspecified()).map(|m| (src, m))
         };
         if let Some((addr, m)) = learned {
-            if snap.is_neighbour(IpAddr::V6(addr)) && !m.is_multicast() {
-                let ev = WorkerEvent::NeighLearned {
-                    port,
-                    addr: IpAddr::V6(addr),
-                    mac: m,
-                };
-                if !self.outbox.event(ev) {
-                    self.stats.count(Counter::NeighEventLost);
-                }
-            }
+            self.learn_neighbour(snap, port, IpAddr::V6(addr), m);
         }
         // Answered in place for untagged frames (NDP's builder
         // writes a whole untagged frame).

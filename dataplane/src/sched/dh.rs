@@ -19,10 +19,6 @@ pub struct DestHash {
 
 impl DestHash {
     pub fn build(dests: &[DestView], _params: &BuildParams) -> Self {
-        assert!(
-            dests.len() <= usize::from(u16::MAX),
-            "dest indices fit the table"
-        );
         DestHash {
             build_id: next_build_id(),
             table: tile(dests, false),

@@ -27,8 +27,13 @@ pub(crate) fn has_ports(protocol: u8) -> bool {
 }
 
 /// A 256-bucket table of dest indices, tiled by weight (or one bucket each
-/// per round when `weights` is false, as dh does).
+/// per round when `weights` is false, as dh does). Panics with more dests
+/// than a `u16` indexes (a programmer's error: services hold far fewer).
 pub(crate) fn tile(dests: &[DestView], weights: bool) -> Option<Box<[u16; TAB_SIZE]>> {
+    assert!(
+        dests.len() <= usize::from(u16::MAX),
+        "dest indices fit the table"
+    );
     if dests.is_empty() {
         return None;
     }
@@ -56,10 +61,6 @@ pub struct SourceHash {
 
 impl SourceHash {
     pub fn build(dests: &[DestView], params: &BuildParams) -> Self {
-        assert!(
-            dests.len() <= usize::from(u16::MAX),
-            "dest indices fit the table"
-        );
         SourceHash {
             build_id: next_build_id(),
             table: tile(dests, true),

@@ -1,6 +1,6 @@
 //! ICMPv4 headers (type, code, checksum, and the 4-byte rest-of-header).
 
-use super::{get_u16, set_u16, Malformed};
+use super::Malformed;
 
 pub const HEADER_LEN: usize = 8;
 
@@ -11,12 +11,14 @@ pub mod kind {
     pub const TIME_EXCEEDED: u8 = 11;
 }
 
-mod field {
+/// The header ICMPv4 and ICMPv6 share (RFC 792, RFC 4443 §2.1): type, code,
+/// checksum, and 4 bytes whose meaning depends on the type.
+pub(super) mod field {
     use core::ops::Range;
-    pub(super) const KIND: usize = 0;
-    pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: Range<usize> = 2..4;
-    pub(super) const REST: Range<usize> = 4..8;
+    pub(in crate::wire) const KIND: usize = 0;
+    pub(in crate::wire) const CODE: usize = 1;
+    pub(in crate::wire) const CHECKSUM: Range<usize> = 2..4;
+    pub(in crate::wire) const REST: Range<usize> = 4..8;
 }
 
 pub mod unreach {
@@ -24,45 +26,109 @@ pub mod unreach {
     pub const FRAG_NEEDED: u8 = 4;
 }
 
+/// The methods of the header ICMPv4 and ICMPv6 share ([`field`]), for the
+/// view `$view` (a `buffer` over the whole message) whose `new_checked`
+/// says `$short` of a buffer shorter than the header, and `parse` and
+/// `buffer_len` for its Repr `$repr` (`kind`, `code`, `rest`, `payload`).
+macro_rules! icmp_view {
+    ($view:ident, $repr:ident, $short:expr) => {
+        impl<T: AsRef<[u8]>> $view<T> {
+            pub fn new_unchecked(buffer: T) -> Self {
+                $view { buffer }
+            }
+
+            pub fn new_checked(buffer: T) -> Result<Self, $crate::wire::Malformed> {
+                if buffer.as_ref().len() < $crate::wire::icmp::HEADER_LEN {
+                    return Err($short);
+                }
+                Ok($view { buffer })
+            }
+
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+
+            pub fn kind(&self) -> u8 {
+                self.buffer.as_ref()[$crate::wire::icmp::field::KIND]
+            }
+
+            pub fn code(&self) -> u8 {
+                self.buffer.as_ref()[$crate::wire::icmp::field::CODE]
+            }
+
+            pub fn checksum(&self) -> u16 {
+                $crate::wire::get_u16(
+                    self.buffer.as_ref(),
+                    $crate::wire::icmp::field::CHECKSUM.start,
+                )
+            }
+
+            /// Bytes 4..8 (identifier/sequence, next-hop MTU, ICMPv6's
+            /// pointer or NA flags, unused).
+            pub fn rest(&self) -> [u8; 4] {
+                let b = &self.buffer.as_ref()[$crate::wire::icmp::field::REST];
+                [b[0], b[1], b[2], b[3]]
+            }
+
+            /// The body after the 8-byte header (for an error, the quoted
+            /// packet).
+            pub fn payload(&self) -> &[u8] {
+                &self.buffer.as_ref()[$crate::wire::icmp::HEADER_LEN..]
+            }
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
+            pub fn set_kind(&mut self, v: u8) {
+                self.buffer.as_mut()[$crate::wire::icmp::field::KIND] = v;
+            }
+
+            pub fn set_code(&mut self, v: u8) {
+                self.buffer.as_mut()[$crate::wire::icmp::field::CODE] = v;
+            }
+
+            pub fn set_checksum(&mut self, v: u16) {
+                $crate::wire::set_u16(
+                    self.buffer.as_mut(),
+                    $crate::wire::icmp::field::CHECKSUM.start,
+                    v,
+                );
+            }
+
+            pub fn set_rest(&mut self, v: [u8; 4]) {
+                self.buffer.as_mut()[$crate::wire::icmp::field::REST].copy_from_slice(&v);
+            }
+
+            pub fn payload_mut(&mut self) -> &mut [u8] {
+                &mut self.buffer.as_mut()[$crate::wire::icmp::HEADER_LEN..]
+            }
+        }
+
+        impl<'a> $repr<'a> {
+            pub fn parse<T: AsRef<[u8]>>(p: &'a $view<T>) -> Self {
+                $repr {
+                    kind: p.kind(),
+                    code: p.code(),
+                    rest: p.rest(),
+                    payload: p.payload(),
+                }
+            }
+
+            pub fn buffer_len(&self) -> usize {
+                $crate::wire::icmp::HEADER_LEN + self.payload.len()
+            }
+        }
+    };
+}
+pub(super) use icmp_view;
+
 #[derive(Debug)]
 pub struct IcmpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+icmp_view!(IcmpPacket, IcmpRepr, Malformed::IcmpTruncated);
+
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        IcmpPacket { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(Malformed::IcmpTruncated);
-        }
-        Ok(IcmpPacket { buffer })
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    pub fn kind(&self) -> u8 {
-        self.buffer.as_ref()[field::KIND]
-    }
-
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-
-    /// Bytes 4..8 (identifier/sequence, next-hop MTU, unused).
-    pub fn rest(&self) -> [u8; 4] {
-        let b = &self.buffer.as_ref()[field::REST];
-        [b[0], b[1], b[2], b[3]]
-    }
-
     /// Whether the checksum over the whole message is true.
     pub fn verify_checksum(&self) -> bool {
         super::checksum::checksum(self.buffer.as_ref()) == 0
@@ -75,33 +141,9 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
             kind::DEST_UNREACHABLE | 4 | kind::TIME_EXCEEDED
         )
     }
-
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..]
-    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
-    pub fn set_kind(&mut self, v: u8) {
-        self.buffer.as_mut()[field::KIND] = v;
-    }
-
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-
-    pub fn set_rest(&mut self, v: [u8; 4]) {
-        self.buffer.as_mut()[field::REST].copy_from_slice(&v);
-    }
-
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[HEADER_LEN..]
-    }
-
     /// Checksum over the whole message (header and payload).
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
@@ -121,20 +163,7 @@ pub struct IcmpRepr<'a> {
     pub payload: &'a [u8],
 }
 
-impl<'a> IcmpRepr<'a> {
-    pub fn parse<T: AsRef<[u8]>>(p: &'a IcmpPacket<T>) -> Self {
-        IcmpRepr {
-            kind: p.kind(),
-            code: p.code(),
-            rest: p.rest(),
-            payload: p.payload(),
-        }
-    }
-
-    pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.payload.len()
-    }
-
+impl IcmpRepr<'_> {
     /// Write the message into `buf` (exactly [`IcmpRepr::buffer_len`]
     /// bytes) with its checksum.
     ///

@@ -13,9 +13,9 @@
 use std::net::Ipv6Addr;
 
 use super::checksum::{combine, pseudo_v6, sum};
-use super::{get_u16, set_u16, Malformed};
+use super::Malformed;
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = super::icmp::HEADER_LEN;
 
 /// The IPv6 next header value of ICMPv6.
 pub const NEXT_HEADER: u8 = 58;
@@ -31,12 +31,8 @@ pub mod kind {
     pub const NEIGHBOR_ADVERT: u8 = 136;
 }
 
-mod field {
-    pub(super) const KIND: usize = 0;
-    pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: core::ops::Range<usize> = 2..4;
-    pub(super) const REST: core::ops::Range<usize> = 4..8;
-}
+/// ICMP's header layout ([`super::icmp`]).
+use super::icmp::field;
 
 /// How many bytes of the header hold its checksum field: a quoted header
 /// (in an ICMP error) cut shorter lacks it.
@@ -59,78 +55,22 @@ pub struct Icmpv6Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::icmp::icmp_view!(Icmpv6Packet, Icmpv6Repr, Malformed::Icmpv6Truncated);
+
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        Icmpv6Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(Malformed::Icmpv6Truncated);
-        }
-        Ok(Icmpv6Packet { buffer })
-    }
-
-    pub fn kind(&self) -> u8 {
-        self.buffer.as_ref()[field::KIND]
-    }
-
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-
-    /// Bytes 4..8 (identifier/sequence, MTU, pointer, unused, NA flags).
-    pub fn rest(&self) -> [u8; 4] {
-        let b = &self.buffer.as_ref()[field::REST];
-        [b[0], b[1], b[2], b[3]]
-    }
-
     /// ICMPv6 error messages (types 0..=127, RFC 4443 §2.1), the ones that
     /// quote the packet that caused them.
     pub fn is_error(&self) -> bool {
         self.kind() < 128
     }
 
-    /// The body after the 8-byte header (for an error, the quoted packet).
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..]
-    }
-
     /// Whether the checksum is true for a message from `src` to `dst`.
     pub fn verify_checksum(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
         checksum6(src, dst, self.buffer.as_ref()) == 0
     }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
-    pub fn set_kind(&mut self, v: u8) {
-        self.buffer.as_mut()[field::KIND] = v;
-    }
-
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-
-    pub fn set_rest(&mut self, v: [u8; 4]) {
-        self.buffer.as_mut()[field::REST].copy_from_slice(&v);
-    }
-
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[HEADER_LEN..]
-    }
-
     /// Compute the checksum over the whole message with the pseudo-header of
     /// `src` → `dst`, and write it.
     pub fn fill_checksum(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
@@ -151,20 +91,7 @@ pub struct Icmpv6Repr<'a> {
     pub payload: &'a [u8],
 }
 
-impl<'a> Icmpv6Repr<'a> {
-    pub fn parse<T: AsRef<[u8]>>(p: &'a Icmpv6Packet<T>) -> Self {
-        Icmpv6Repr {
-            kind: p.kind(),
-            code: p.code(),
-            rest: p.rest(),
-            payload: p.payload(),
-        }
-    }
-
-    pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.payload.len()
-    }
-
+impl Icmpv6Repr<'_> {
     /// Write the message into `buf` (exactly [`Icmpv6Repr::buffer_len`]
     /// bytes) with its checksum over the pseudo-header of `src` → `dst`.
     ///

@@ -33,6 +33,7 @@ pub mod ndp;
 pub mod ports;
 pub mod proxy_v2;
 pub mod tcp;
+pub mod toa;
 pub mod udp;
 
 /// Why a packet could not be parsed. Each maps to one drop counter.

@@ -5,16 +5,62 @@
 //!
 //! Contract: after `new_checked` (4 bytes at least) no method panics.
 
-use super::{get_u16, set_u16, Malformed};
+use super::Malformed;
 
 /// The bytes the view needs.
 pub const LEN: usize = 4;
 
-mod field {
+/// Where TCP and UDP (and this view) keep the ports.
+pub(super) mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
+    pub(in crate::wire) const SRC_PORT: Range<usize> = 0..2;
+    pub(in crate::wire) const DST_PORT: Range<usize> = 2..4;
 }
+
+/// The port getters and setters of the view `$view` (a `buffer` from the
+/// transport header on), the same for TCP, UDP and [`PortsPacket`].
+macro_rules! ports_view {
+    ($view:ident) => {
+        impl<T: AsRef<[u8]>> $view<T> {
+            #[inline]
+            pub fn src_port(&self) -> u16 {
+                $crate::wire::get_u16(
+                    self.buffer.as_ref(),
+                    $crate::wire::ports::field::SRC_PORT.start,
+                )
+            }
+
+            #[inline]
+            pub fn dst_port(&self) -> u16 {
+                $crate::wire::get_u16(
+                    self.buffer.as_ref(),
+                    $crate::wire::ports::field::DST_PORT.start,
+                )
+            }
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
+            #[inline]
+            pub fn set_src_port(&mut self, v: u16) {
+                $crate::wire::set_u16(
+                    self.buffer.as_mut(),
+                    $crate::wire::ports::field::SRC_PORT.start,
+                    v,
+                );
+            }
+
+            #[inline]
+            pub fn set_dst_port(&mut self, v: u16) {
+                $crate::wire::set_u16(
+                    self.buffer.as_mut(),
+                    $crate::wire::ports::field::DST_PORT.start,
+                    v,
+                );
+            }
+        }
+    };
+}
+pub(super) use ports_view;
 
 /// The ports of a (possibly cut) TCP or UDP header.
 #[derive(Debug)]
@@ -36,29 +82,9 @@ impl<T: AsRef<[u8]>> PortsPacket<T> {
         }
         Ok(PortsPacket { buffer })
     }
-
-    #[inline]
-    pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
-    }
-
-    #[inline]
-    pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
-    }
 }
 
-impl<T: AsRef<[u8]> + AsMut<[u8]>> PortsPacket<T> {
-    #[inline]
-    pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
-    }
-}
+ports_view!(PortsPacket);
 
 #[cfg(test)]
 mod tests {

@@ -26,12 +26,14 @@ pub mod option {
     pub const NOP: u8 = 1;
     pub const MSS: u8 = 2;
     pub const SACK: u8 = 5;
+    /// The MSS option's data: the 16-bit segment size.
+    pub const MSS_DATA_LEN: usize = 2;
+    /// A SACK block's edge: a 32-bit sequence number.
+    pub const SACK_EDGE_LEN: usize = 4;
 }
 
 mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
     pub(super) const SEQ: Range<usize> = 4..8;
     pub(super) const ACK: Range<usize> = 8..12;
     /// The data offset (high nibble) and reserved bits.
@@ -53,6 +55,8 @@ pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 pub struct TcpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
+
+super::ports::ports_view!(TcpPacket);
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
     #[inline]
@@ -78,16 +82,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
-    }
-
-    #[inline]
-    pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
-    }
-
-    #[inline]
-    pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     #[inline]
@@ -151,16 +145,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
-    #[inline]
-    pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
-    }
-
     #[inline]
     pub fn set_seq(&mut self, v: u32) {
         set_u32(self.buffer.as_mut(), field::SEQ.start, v);
@@ -250,6 +234,33 @@ pub fn walk_options(options: &mut [u8], mut f: impl FnMut(u8, &mut [u8])) {
             }
         }
     }
+}
+
+/// Set the value of each MSS option among `options` (walked as
+/// [`walk_options`] does; a malformed one is left alone) to what `f` makes
+/// of it.
+#[inline]
+pub fn map_mss(options: &mut [u8], mut f: impl FnMut(u16) -> u16) {
+    walk_options(options, |kind, data| {
+        if kind == option::MSS && data.len() == option::MSS_DATA_LEN {
+            let v = f(get_u16(data, 0));
+            set_u16(data, 0, v);
+        }
+    });
+}
+
+/// Set each edge (a 32-bit sequence number) of the SACK options among
+/// `options` (walked as [`walk_options`] does) to what `f` makes of it.
+#[inline]
+pub fn map_sack_edges(options: &mut [u8], mut f: impl FnMut(u32) -> u32) {
+    walk_options(options, |kind, data| {
+        if kind == option::SACK {
+            for e in data.chunks_exact_mut(option::SACK_EDGE_LEN) {
+                let v = f(get_u32(e, 0));
+                set_u32(e, 0, v);
+            }
+        }
+    });
 }
 
 /// A TCP segment, owned but for its options and payload.

@@ -10,8 +10,6 @@ pub const PROTOCOL: u8 = 17;
 
 mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
     pub(super) const LENGTH: Range<usize> = 4..6;
     pub(super) const CHECKSUM: Range<usize> = 6..8;
 }
@@ -25,6 +23,8 @@ pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 pub struct UdpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
+
+super::ports::ports_view!(UdpPacket);
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
     #[inline]
@@ -47,16 +47,6 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
-    }
-
-    #[inline]
-    pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
-    }
-
-    #[inline]
-    pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     #[inline]
@@ -92,16 +82,6 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
-    #[inline]
-    pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
-    }
-
     #[inline]
     pub fn set_len(&mut self, v: u16) {
         set_u16(self.buffer.as_mut(), field::LENGTH.start, v);
