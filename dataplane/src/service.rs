@@ -375,7 +375,7 @@ impl Snapshot {
     #[inline]
     pub fn is_laddr(&self, addr: IpAddr) -> bool {
         match addr {
-            IpAddr::V4(a) => self.v4.is(a, addr_bits::LADDR),
+            IpAddr::V4(a) => !self.laddrs.is_empty() && self.v4.is(a, addr_bits::LADDR),
             IpAddr::V6(_) => !self.laddrs.is_empty() && self.laddrs.contains(&Ip(addr)),
         }
     }
@@ -384,7 +384,7 @@ impl Snapshot {
     #[inline]
     pub fn is_nat_dest(&self, addr: IpAddr) -> bool {
         match addr {
-            IpAddr::V4(a) => self.v4.is(a, addr_bits::NAT_DEST),
+            IpAddr::V4(a) => !self.nat_addrs.is_empty() && self.v4.is(a, addr_bits::NAT_DEST),
             IpAddr::V6(_) => !self.nat_addrs.is_empty() && self.nat_addrs.contains(&Ip(addr)),
         }
     }
