@@ -2,14 +2,6 @@
 //! queue on every port and on every exception TAP, running the pipeline, and
 //! sending in bursts. Nothing here allocates, locks or blocks after start-up
 //! (the optional idle nap is the one exception, and it is opt-in).
-//!
-//! Each round polls the ports' RX queues and the hand-off ring. What is not
-//! the ports' packets (the exception TAPs, whose poll is a system call; the
-//! control thread's frames; a new generation; a listing; synced entries) is
-//! polled in a round when the round before was idle or had such work, and
-//! otherwise every [`SIDE_EVERY`] rounds: under load a kernel frame or a new
-//! generation waits at most that many rounds, each of at most
-//! [`outbox_frames`] frames.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -30,9 +22,6 @@ const SWEEP_BUDGET: usize = 64;
 const DUMP_BUDGET: usize = 1024;
 /// Synced entries a worker installs per poll round.
 const SYNC_BUDGET: usize = 256;
-/// Under load, the rounds between two polls of the side queues (the module's
-/// doc).
-pub const SIDE_EVERY: u32 = 8;
 
 /// The most frames a worker handles between two drains of its outbox:
 /// a burst from each port and one of hand-offs (`run`).
@@ -112,29 +101,20 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
     let mut dump = DumpState::Idle;
     let core = Arc::clone(&shared.cores[usize::from(id)]);
     let (mut cycles, mut busy) = (0u64, 0u64);
-    let mut round = 0u32;
-    // Whether the side queues are polled this round: the first round, after
-    // an idle round or one where they had work, and every SIDE_EVERY.
-    let mut side = true;
 
     while !shared.stop.load(Relaxed) {
-        round = round.wrapping_add(1);
-        side |= round.is_multiple_of(SIDE_EVERY);
-        let mut side_work = false;
         // A new generation is taken between bursts; the old one goes back to
         // the control thread to be freed there.
         match pending_retire.take() {
             Some(old) => pending_retire = shared.retired.push(old).err(),
-            None if side => {
+            None => {
                 if let Some(s) = shared.cfg_rings[usize::from(id)].pop() {
-                    side_work = true;
                     let generation = s.generation;
                     let old = worker.set_snapshot(s);
                     shared.worker_generations[usize::from(id)].store(generation, Relaxed);
                     pending_retire = shared.retired.push(old).err();
                 }
             }
-            None => {}
         }
         let now_ms = start.elapsed().as_millis() as u64 + 1;
         let t0 = tsc();
@@ -148,7 +128,8 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             work += n;
             worker.stats().count_n(Counter::RxPackets, n as u64);
             // The whole burst's headers, then its table slots, so their
-            // misses overlap.
+            // misses overlap (a NIC's DMA leaves the headers out of cache;
+            // `bench/RESULTS.md`, "The worker loop").
             for &m in &rx[..n] {
                 MbufFrame(m).prefetch_data();
             }
@@ -191,21 +172,19 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         // events and sync records, onto their rings.
         worker.drain_outbox(&shared.events, &shared.sync_out[usize::from(id)]);
         // The kernel's frames from each exception TAP go out of its port.
-        for p in (0..nports).filter(|_| side) {
+        for p in 0..nports {
             let n = dpdk::rx_burst(shared.ports[p].tap, queue, &mut rx);
             work += n;
-            side_work |= n > 0;
             for &m in &rx[..n] {
                 worker.stats().count(Counter::FromException);
                 stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
             }
         }
-        if id == 0 && side {
+        if id == 0 {
             for _ in 0..BURST {
                 let Some((p, Mbuf(m))) = shared.ctl_tx.pop() else {
                     break;
                 };
-                side_work = true;
                 let p = usize::from(p);
                 if p < nports {
                     stage(&mut q.tx[p], m, shared.ports[p].dev, queue, &worker);
@@ -225,17 +204,13 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             );
         }
         q.drop.free_all();
-        if side {
-            dump = serve_dump(dump, &worker, &shared.dumps[usize::from(id)], now_ms);
-            side_work |= !matches!(dump, DumpState::Idle);
-            // Entries a sync master sent, a bounded number per round.
-            for _ in 0..SYNC_BUDGET {
-                let Some(c) = shared.sync_in[usize::from(id)].pop() else {
-                    break;
-                };
-                side_work = true;
-                worker.install_synced(&c, now_ms);
-            }
+        dump = serve_dump(dump, &worker, &shared.dumps[usize::from(id)], now_ms);
+        // Entries a sync master sent, a bounded number per round.
+        for _ in 0..SYNC_BUDGET {
+            let Some(c) = shared.sync_in[usize::from(id)].pop() else {
+                break;
+            };
+            worker.install_synced(&c, now_ms);
         }
         worker.sweep(now_ms, SWEEP_BUDGET);
         let spent = tsc().wrapping_sub(t0);
@@ -245,7 +220,6 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             busy = busy.wrapping_add(spent);
             core.busy_cycles.store(busy, Relaxed);
         }
-        side = side_work || work == 0;
         if work == 0 && !idle_sleep.is_zero() {
             std::thread::sleep(idle_sleep);
         }
