@@ -5,7 +5,7 @@
 //! Why not the `HashMap`s the snapshot also keeps: a packet to a VIP asked
 //! hashbrown three times (is the destination a VIP, which service, a NAT
 //! dest's persistence), each an ahash of the key, a SIMD group probe and
-//! the bucket: 9 to 13 % of the worker's samples on the software port
+//! the bucket: 8 to 13 % of the worker's samples on the software port
 //! (`bench/RESULTS.md`, "The worker loop"). Here a lookup is one multiply,
 //! a shift and, at the table's load (at most one half), mostly one compare
 //! in the line it lands on: open addressing with linear probing, entries
