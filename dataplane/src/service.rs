@@ -437,6 +437,13 @@ impl Snapshot {
                 }
             }
         }
+        if let IpAddr::V4(a) = dst {
+            let (a, m) = (u32::from(a), &self.v4.services);
+            let i = m
+                .get(svc_key(protocol, a, dport))
+                .or_else(|| m.get(svc_key(protocol, a, 0)))?;
+            return Some(&self.services[i as usize]);
+        }
         self.service(&(protocol, dst, dport))
             .or_else(|| self.service(&(protocol, dst, 0)))
     }
