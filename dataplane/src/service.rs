@@ -18,7 +18,10 @@ use rvs_api::Forward;
 use crate::classify::Classifier;
 use crate::conn::state::Timeouts;
 use crate::sched::{DestView, Scheduler};
+
+mod flat;
 use crate::wire::ethernet::MacAddr;
+use flat::{addr_key, dest_key, svc_key, FlatMap};
 
 /// One dataplane port, as the pipeline needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +165,72 @@ impl Hash for SvcKey {
 
 type IpSet = HashSet<Ip, ahash::RandomState>;
 
+/// What an IPv4 address is to this generation, as bits of [`V4Index`]'s
+/// address table.
+mod addr_bits {
+    pub const VIP: u8 = 1;
+    pub const NAT_DEST: u8 = 2;
+    pub const LADDR: u8 = 4;
+    pub const NEIGHBOUR: u8 = 8;
+    pub const RELEASED: u8 = 16;
+}
+
+/// The IPv4 half of the sets and maps a packet asks, as direct tables
+/// (`service/flat.rs`): what each address is, the address services, and
+/// the NAT dests' persistence. Built from the `HashMap`s, which stay the
+/// answer for IPv6.
+#[derive(Clone, Debug)]
+struct V4Index {
+    addrs: FlatMap<u8>,
+    services: FlatMap<u32>,
+    nat_dests: FlatMap<Option<u32>>,
+}
+
+impl V4Index {
+    fn build(s: &Snapshot) -> Self {
+        use addr_bits::*;
+        let mut bits: HashMap<u32, u8> = HashMap::new();
+        let sets = [
+            (&s.vips, VIP),
+            (&s.nat_addrs, NAT_DEST),
+            (&s.laddrs, LADDR),
+            (&s.neighbours, NEIGHBOUR),
+            (&s.released, RELEASED),
+        ];
+        for (set, bit) in sets {
+            for ip in set {
+                if let IpAddr::V4(a) = ip.0 {
+                    *bits.entry(u32::from(a)).or_default() |= bit;
+                }
+            }
+        }
+        let services = s.index.iter().filter_map(|(k, &i)| match k.0 {
+            (p, IpAddr::V4(a), port) => Some((svc_key(p, u32::from(a), port), i as u32)),
+            _ => None,
+        });
+        let nat_dests = s
+            .nat_dests
+            .iter()
+            .filter_map(|(&(ip, port), &m)| match ip.0 {
+                IpAddr::V4(a) => Some((dest_key(u32::from(a), port), m)),
+                IpAddr::V6(_) => None,
+            });
+        V4Index {
+            addrs: FlatMap::build(bits.into_iter().map(|(a, b)| (addr_key(a), b))),
+            services: FlatMap::build(services),
+            nat_dests: FlatMap::build(nat_dests),
+        }
+    }
+
+    /// Whether IPv4 `addr` has any of `bits`.
+    #[inline]
+    fn is(&self, addr: Ipv4Addr, bits: u8) -> bool {
+        self.addrs
+            .get(addr_key(u32::from(addr)))
+            .is_some_and(|b| b & bits != 0)
+    }
+}
+
 /// One configuration generation.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -189,6 +258,9 @@ pub struct Snapshot {
     /// FullNAT local addresses by slot, and the set of them.
     pub laddr_slots: Vec<Option<IpAddr>>,
     laddrs: IpSet,
+    /// The IPv4 answers of the sets and maps above, rebuilt whenever they
+    /// change (`new`, `with_released`).
+    v4: V4Index,
     /// A sync master daemon runs: connections are reported.
     pub sync_master: bool,
     /// IPVS's defence strategies (`conn::defense`).
@@ -245,7 +317,7 @@ impl Snapshot {
                 .host_addrs(|m| fwmarks.contains_key(&m))
                 .map(|a| Ip(IpAddr::V4(a))),
         );
-        Snapshot {
+        let mut s = Snapshot {
             generation,
             timeouts,
             ports,
@@ -261,14 +333,22 @@ impl Snapshot {
             nat_addrs,
             laddrs: laddr_slots.iter().flatten().map(|&a| Ip(a)).collect(),
             laddr_slots,
+            v4: V4Index {
+                addrs: FlatMap::build([]),
+                services: FlatMap::build([]),
+                nat_dests: FlatMap::build([]),
+            },
             sync_master: false,
             defense: rvs_api::Defense::default(),
-        }
+        };
+        s.v4 = V4Index::build(&s);
+        s
     }
 
     /// This generation with `released` not owned (not answered for).
     pub fn with_released(mut self, released: &[IpAddr]) -> Self {
         self.released = released.iter().map(|&a| Ip(a)).collect();
+        self.v4 = V4Index::build(&self);
         self
     }
 
@@ -294,19 +374,33 @@ impl Snapshot {
     /// replies, and ARP for it is ours.
     #[inline]
     pub fn is_laddr(&self, addr: IpAddr) -> bool {
-        !self.laddrs.is_empty() && self.laddrs.contains(&Ip(addr))
+        match addr {
+            IpAddr::V4(a) => !self.laddrs.is_empty() && self.v4.is(a, addr_bits::LADDR),
+            IpAddr::V6(_) => !self.laddrs.is_empty() && self.laddrs.contains(&Ip(addr)),
+        }
     }
 
     /// Whether `addr` is a NAT dest's: its packets may be replies.
     #[inline]
     pub fn is_nat_dest(&self, addr: IpAddr) -> bool {
-        !self.nat_addrs.is_empty() && self.nat_addrs.contains(&Ip(addr))
+        match addr {
+            IpAddr::V4(a) => !self.nat_addrs.is_empty() && self.v4.is(a, addr_bits::NAT_DEST),
+            IpAddr::V6(_) => !self.nat_addrs.is_empty() && self.nat_addrs.contains(&Ip(addr)),
+        }
     }
 
     /// The persistence netmask of the service of NAT dest (`addr`, `port`)
     /// (a port-0 dest matches any port), if it is persistent.
     #[inline]
     pub fn nat_persist_mask(&self, addr: IpAddr, port: u16) -> Option<u32> {
+        if let IpAddr::V4(a) = addr {
+            let a = u32::from(a);
+            let d = &self.v4.nat_dests;
+            return d
+                .get(dest_key(a, port))
+                .or_else(|| d.get(dest_key(a, 0)))
+                .flatten();
+        }
         self.nat_dests
             .get(&(Ip(addr), port))
             .or_else(|| self.nat_dests.get(&(Ip(addr), 0)))
@@ -317,6 +411,13 @@ impl Snapshot {
     /// The address service (protocol, VIP, port), exactly.
     #[inline]
     pub fn service(&self, key: &ServiceAddr) -> Option<&Service> {
+        if let (p, IpAddr::V4(a), port) = *key {
+            return self
+                .v4
+                .services
+                .get(svc_key(p, u32::from(a), port))
+                .map(|i| &self.services[i as usize]);
+        }
         self.index.get(&SvcKey(*key)).map(|&i| &self.services[i])
     }
 
@@ -336,6 +437,13 @@ impl Snapshot {
                 }
             }
         }
+        if let IpAddr::V4(a) = dst {
+            let (a, m) = (u32::from(a), &self.v4.services);
+            let i = m
+                .get(svc_key(protocol, a, dport))
+                .or_else(|| m.get(svc_key(protocol, a, 0)))?;
+            return Some(&self.services[i as usize]);
+        }
         self.service(&(protocol, dst, dport))
             .or_else(|| self.service(&(protocol, dst, 0)))
     }
@@ -344,9 +452,13 @@ impl Snapshot {
     /// classifier rule covers.
     #[inline]
     pub fn is_vip(&self, addr: IpAddr) -> bool {
-        self.vips.contains(&Ip(addr))
-            || (!self.fwmarks.is_empty()
-                && matches!(addr, IpAddr::V4(a) if self.classifier.covers(a)))
+        match addr {
+            IpAddr::V4(a) => {
+                self.v4.is(a, addr_bits::VIP)
+                    || (!self.fwmarks.is_empty() && self.classifier.covers(a))
+            }
+            IpAddr::V6(_) => self.vips.contains(&Ip(addr)),
+        }
     }
 
     /// Whether ARP for `addr` is ours to answer: the VIP of an address
@@ -356,6 +468,11 @@ impl Snapshot {
     /// director, and answering for them could take over a whole segment.
     #[inline]
     pub fn answers_arp_for(&self, addr: IpAddr) -> bool {
+        if let IpAddr::V4(a) = addr {
+            use addr_bits::*;
+            let bits = self.v4.addrs.get(addr_key(u32::from(a))).unwrap_or(0);
+            return bits & (VIP | LADDR) != 0 && bits & RELEASED == 0;
+        }
         (self.vips.contains(&Ip(addr)) || self.is_laddr(addr))
             && (self.released.is_empty() || !self.released.contains(&Ip(addr)))
     }
@@ -363,6 +480,9 @@ impl Snapshot {
     /// A dest's address: a next hop whose ARP matters.
     #[inline]
     pub fn is_neighbour(&self, addr: IpAddr) -> bool {
+        if let IpAddr::V4(a) = addr {
+            return self.v4.is(a, addr_bits::NEIGHBOUR);
+        }
         self.neighbours.contains(&Ip(addr))
     }
 

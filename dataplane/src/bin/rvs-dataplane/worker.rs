@@ -122,8 +122,17 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
 
         for p in 0..nports {
             let n = dpdk::rx_burst(shared.ports[p].dev, queue, &mut rx);
+            if n == 0 {
+                continue;
+            }
             work += n;
-            // The whole burst's table slots first, so their misses overlap.
+            worker.stats().count_n(Counter::RxPackets, n as u64);
+            // The whole burst's headers, then its table slots, so their
+            // misses overlap (a NIC's DMA leaves the headers out of cache;
+            // `bench/RESULTS.md`, "The worker loop").
+            for &m in &rx[..n] {
+                MbufFrame(m).prefetch_data();
+            }
             for &m in &rx[..n] {
                 let f = MbufFrame(m);
                 if f.is_single_segment() {
@@ -131,7 +140,6 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
                 }
             }
             for &m in &rx[..n] {
-                worker.stats().count(Counter::RxPackets);
                 handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
             }
         }
