@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod crc32c;
-pub use crc32c::{crc32c, crc32c_update};
+pub use crc32c::{crc32c, crc32c_delta, crc32c_update};
 
 /// One's-complement sum of `data` (big-endian 16-bit words, odd byte padded),
 /// folded to 16 bits, not inverted.

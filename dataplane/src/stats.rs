@@ -126,6 +126,7 @@ counters! {
     DropFragTooLong => "drop_frag_too_long",
     DropSctpTruncated => "drop_sctp_truncated",
     DropSctpBadChunkLength => "drop_sctp_bad_chunk_length",
+    DropSctpNoConn => "drop_sctp_no_conn",
 }
 
 impl From<crate::wire::Malformed> for Counter {

@@ -136,11 +136,7 @@ impl SyncConn {
         out.push(self.protocol);
         out.extend_from_slice(&[0, 0]); // ver_size, filled in below
         out.extend_from_slice(&self.ipvs_flags().to_be_bytes());
-        let state = if self.state == State::Udp {
-            0
-        } else {
-            self.state as u16
-        };
+        let state = u16::from(self.state.ipvs_number());
         out.extend_from_slice(&state.to_be_bytes());
         for p in [self.cport, self.vport, self.dport] {
             out.extend_from_slice(&p.to_be_bytes());
@@ -356,6 +352,10 @@ fn decode_entry(b: &[u8]) -> Entry {
     let state = match protocol {
         6 if raw_state <= State::SynAck as u16 => State::from_u8(raw_state as u8),
         17 if raw_state == 0 => State::Udp,
+        132 if raw_state < 14 => match State::sctp(raw_state as u8) {
+            Some(s) => s,
+            None => return Entry::Skip(size),
+        },
         0 if template => State::None,
         _ => return Entry::Skip(size),
     };
@@ -565,6 +565,22 @@ pub fn needs_sync(protocol: u8, old: State, new: State, pkts: u32) -> bool {
             return false;
         }
         if new != old && new != State::Established {
+            return true;
+        }
+    }
+    // SCTP: the kernel's list (`ip_vs_sync_conn_needed`).
+    if protocol == 132 {
+        if !matches!(
+            new,
+            State::SctpEstablished
+                | State::SctpShutdownSent
+                | State::SctpShutdownReceived
+                | State::SctpShutdownAckSent
+                | State::SctpClosed
+        ) {
+            return false;
+        }
+        if new != old && new != State::SctpEstablished {
             return true;
         }
     }
