@@ -30,8 +30,8 @@
 //! - `--start-daemon`/`--stop-daemon` start and stop the dataplane's sync
 //!   daemons; `--mcast-interface` names an exception interface (default:
 //!   the first port's, where ipvsadm defaults to eth0);
-//! - options of the grammar not implemented yet (`--sctp-service`) are
-//!   refused with "rvsadm: OPTION is not supported yet", exit 2.
+//! - options of the grammar not implemented yet are refused with
+//!   "rvsadm: OPTION is not supported yet", exit 2.
 
 pub mod command;
 pub mod defense;
@@ -485,7 +485,6 @@ rvs specifics:
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
   local addresses, --proxy-protocol), so -R restores them.
-  Not supported yet: --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:
