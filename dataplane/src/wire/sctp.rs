@@ -277,7 +277,7 @@ mod tests {
             SctpPacket::new_checked(&[0u8; 15][..]).unwrap_err(),
             Malformed::SctpTruncated
         );
-        let mut p = vec![0u8; 16];
+        let mut p = [0u8; 16];
         p[14..16].copy_from_slice(&3u16.to_be_bytes());
         assert_eq!(
             SctpPacket::new_checked(&p[..]).unwrap_err(),
