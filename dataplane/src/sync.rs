@@ -687,6 +687,34 @@ mod tests {
         assert!(b.is_empty());
     }
 
+    /// SCTP entries carry IPVS's SCTP state numbers (ESTABLISHED is 8),
+    /// and are sent by the kernel's SCTP rule.
+    #[test]
+    fn sctp_entries_carry_ipvs_s_sctp_states() {
+        let mut c = conn();
+        c.protocol = 132;
+        c.state = State::SctpEstablished;
+        c.forward = Forward::Masq;
+        let mut closed = c;
+        closed.state = State::SctpClosed;
+        closed.cport += 1;
+        let mut b = MessageBuilder::new(1, 1472);
+        assert!(b.push(&c) && b.push(&closed));
+        let m = b.take();
+        let e = &m[8..];
+        assert_eq!((e[1], be16(e, 8)), (132, 8), "protocol, ESTABLISHED");
+        assert_eq!(be32(e, 4), flags::MASQ, "active: no INACTIVE flag");
+        assert_eq!(decode(&m, 1).unwrap(), [c, closed]);
+        // Past the 14 states: skipped, not misread.
+        let mut bad = m.clone();
+        bad[8 + 9] = 14;
+        assert_eq!(decode(&bad, 1), Err((vec![closed], SyncError::Skipped(1))));
+        use State::*;
+        assert!(!needs_sync(132, SctpNone, SctpInit1, 3));
+        assert!(needs_sync(132, SctpEstablished, SctpShutdownReceived, 4));
+        assert!(!needs_sync(132, SctpEstablished, SctpEstablished, 4));
+    }
+
     #[test]
     fn a_full_message_refuses_more_and_stays_within_maxlen() {
         let mut b = MessageBuilder::new(0, 200);
