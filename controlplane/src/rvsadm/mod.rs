@@ -425,6 +425,7 @@ Either long or short options are allowed.
 virtual-service:
   --tcp-service|-t  service-address   service-address is host[:port]
   --udp-service|-u  service-address   service-address is host[:port]
+  --sctp-service    service-address   service-address is host[:port]
   --fwmark-service|-f fwmark          fwmark is an integer greater than zero
   IPv6 addresses are bracketed: -t [2001:db8::1]:80
 
@@ -743,6 +744,8 @@ mod tests {
         assert_eq!(r.status, 0);
         assert!(r.out.contains("--socket PATH"));
         assert!(r.out.contains("rvs extensions:\n  --counters"));
+        assert!(r.out.contains("  --sctp-service    service-address"));
+        assert!(!r.out.contains("Not supported yet"));
         assert!(r.requests.is_empty());
         assert!(run(&Command::Version, vec![]).out.starts_with("rvsadm v"));
     }
