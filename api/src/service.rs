@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum Protocol {
     Tcp,
     Udp,
+    /// SCTP (ipvsadm's `--sctp-service`, keepalived's `protocol SCTP`).
+    Sctp,
 }
 
 impl Protocol {
@@ -20,6 +22,26 @@ impl Protocol {
         match self {
             Protocol::Tcp => 6,
             Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        }
+    }
+
+    /// The protocol of IP protocol number `n`, if a service can be of it.
+    pub fn from_number(n: u8) -> Option<Protocol> {
+        match n {
+            6 => Some(Protocol::Tcp),
+            17 => Some(Protocol::Udp),
+            132 => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name: `tcp`, `udp`, `sctp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
         }
     }
 }
@@ -38,16 +60,11 @@ pub enum ServiceKey {
 
 impl ServiceKey {
     /// The service's name in logs and in `/metrics`' `service` label:
-    /// `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `fwm/7`, `fwm6/7`.
+    /// `tcp/198.18.0.100:80`, `udp/[2001:db8::1]:53`, `sctp/...`, `fwm/7`,
+    /// `fwm6/7`.
     pub fn label(&self) -> String {
         match self {
-            ServiceKey::Inet { protocol, addr } => {
-                let p = match protocol {
-                    Protocol::Tcp => "tcp",
-                    Protocol::Udp => "udp",
-                };
-                format!("{p}/{addr}")
-            }
+            ServiceKey::Inet { protocol, addr } => format!("{}/{addr}", protocol.name()),
             ServiceKey::Fwmark { mark, ipv6: false } => format!("fwm/{mark}"),
             ServiceKey::Fwmark { mark, ipv6: true } => format!("fwm6/{mark}"),
         }

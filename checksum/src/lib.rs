@@ -5,8 +5,14 @@
 //! One copy for the whole of rvs: the dataplane's rewrites
 //! (`rvs_dataplane::wire::checksum` is this crate), VRRP's adverts and the
 //! health checks' ICMP echo requests.
+//!
+//! Also SCTP's CRC32c (`crc32c`), which is no Internet checksum but is as
+//! shared: the dataplane's wire views and NAT use it.
 
 #![forbid(unsafe_code)]
+
+mod crc32c;
+pub use crc32c::{crc32c, crc32c_delta, crc32c_update};
 
 /// One's-complement sum of `data` (big-endian 16-bit words, odd byte padded),
 /// folded to 16 bits, not inverted.

@@ -39,6 +39,7 @@ impl ServicesDb {
                 let protocol = match protocol {
                     "tcp" => Protocol::Tcp,
                     "udp" => Protocol::Udp,
+                    "sctp" => Protocol::Sctp,
                     _ => return None,
                 };
                 Some(ServiceEntry {

@@ -142,7 +142,7 @@ fn a_reload_names_the_virtual_servers_it_loses() {
     // One bad line loses the second virtual server.
     let bad = good.replace(
         "virtual_server 10.0.0.2 80 {\n  protocol TCP",
-        "virtual_server 10.0.0.2 80 {\n  protocol SCTP",
+        "virtual_server 10.0.0.2 80 {\n  protocol DCCP",
     );
     let old = report(good).unwrap().model;
     let r = report(&bad).unwrap();

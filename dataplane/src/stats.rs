@@ -124,6 +124,9 @@ counters! {
     DropFragUnsupported => "drop_frag_unsupported",
     TunnelFragmented => "tunnel_fragmented",
     DropFragTooLong => "drop_frag_too_long",
+    DropSctpTruncated => "drop_sctp_truncated",
+    DropSctpBadChunkLength => "drop_sctp_bad_chunk_length",
+    DropSctpNoConn => "drop_sctp_no_conn",
 }
 
 impl From<crate::wire::Malformed> for Counter {
@@ -148,6 +151,8 @@ impl From<crate::wire::Malformed> for Counter {
             M::TcpBadDataOffset => Counter::DropTcpBadDataOffset,
             M::UdpTruncated => Counter::DropUdpTruncated,
             M::UdpBadLength => Counter::DropUdpBadLength,
+            M::SctpTruncated => Counter::DropSctpTruncated,
+            M::SctpBadChunkLength => Counter::DropSctpBadChunkLength,
             M::IcmpTruncated => Counter::DropIcmpTruncated,
             M::Icmpv6Truncated => Counter::DropIcmpv6Truncated,
             M::NdpTruncated => Counter::DropNdpTruncated,

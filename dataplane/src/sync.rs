@@ -184,11 +184,7 @@ impl SyncConn {
         out.push(self.protocol);
         out.extend_from_slice(&[0, 0]); // ver_size, filled in below
         out.extend_from_slice(&self.ipvs_flags().to_be_bytes());
-        let state = if self.state == State::Udp {
-            0
-        } else {
-            self.state as u16
-        };
+        let state = u16::from(self.state.ipvs_number());
         out.extend_from_slice(&state.to_be_bytes());
         for p in [self.cport, self.vport, self.dport] {
             out.extend_from_slice(&p.to_be_bytes());
@@ -401,6 +397,10 @@ fn decode_entry(b: &[u8]) -> Entry {
     let state = match protocol {
         6 if raw_state <= State::SynAck as u16 => State::from_u8(raw_state as u8),
         17 if raw_state == 0 => State::Udp,
+        132 if raw_state < 14 => match State::sctp(raw_state as u8) {
+            Some(s) => s,
+            None => return Entry::Skip(size),
+        },
         0 if template => State::None,
         _ => return Entry::Skip(size),
     };
@@ -621,6 +621,22 @@ pub fn needs_sync(protocol: u8, old: State, new: State, pkts: u32) -> bool {
             return true;
         }
     }
+    // SCTP: the kernel's list (`ip_vs_sync_conn_needed`).
+    if protocol == 132 {
+        if !matches!(
+            new,
+            State::SctpEstablished
+                | State::SctpShutdownSent
+                | State::SctpShutdownReceived
+                | State::SctpShutdownAckSent
+                | State::SctpClosed
+        ) {
+            return false;
+        }
+        if new != old && new != State::SctpEstablished {
+            return true;
+        }
+    }
     pkts % PERIOD == THRESHOLD
 }
 
@@ -722,6 +738,34 @@ mod tests {
         let e = &m[8 + conn().encoded_len() + v6.encoded_len()..];
         assert_eq!(be32(e, 4), flags::DROUTE | flags::TEMPLATE);
         assert!(b.is_empty());
+    }
+
+    /// SCTP entries carry IPVS's SCTP state numbers (ESTABLISHED is 8),
+    /// and are sent by the kernel's SCTP rule.
+    #[test]
+    fn sctp_entries_carry_ipvs_s_sctp_states() {
+        let mut c = conn();
+        c.protocol = 132;
+        c.state = State::SctpEstablished;
+        c.forward = Forward::Masq;
+        let mut closed = c;
+        closed.state = State::SctpClosed;
+        closed.cport += 1;
+        let mut b = MessageBuilder::new(1, 1472);
+        assert!(b.push(&c) && b.push(&closed));
+        let m = b.take();
+        let e = &m[8..];
+        assert_eq!((e[1], be16(e, 8)), (132, 8), "protocol, ESTABLISHED");
+        assert_eq!(be32(e, 4), flags::MASQ, "active: no INACTIVE flag");
+        assert_eq!(decode(&m, 1).unwrap(), [c, closed]);
+        // Past the 14 states: skipped, not misread.
+        let mut bad = m.clone();
+        bad[8 + 9] = 14;
+        assert_eq!(decode(&bad, 1), Err((vec![closed], SyncError::Skipped(1))));
+        use State::*;
+        assert!(!needs_sync(132, SctpNone, SctpInit1, 3));
+        assert!(needs_sync(132, SctpEstablished, SctpShutdownReceived, 4));
+        assert!(!needs_sync(132, SctpEstablished, SctpEstablished, 4));
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub fn format_conns(
         let (name, protocol) = match c.protocol {
             Some(Protocol::Tcp) => ("TCP", Protocol::Tcp),
             Some(Protocol::Udp) => ("UDP", Protocol::Udp),
+            // Four characters in the three-wide column, as ipvsadm prints it.
+            Some(Protocol::Sctp) => ("SCTP", Protocol::Sctp),
             None => ("IP", Protocol::Tcp),
         };
         let expire = format!("{:02}:{:02}", c.expires_s / 60, c.expires_s % 60);
@@ -313,7 +315,8 @@ fn service_line(name: &str, service: &ServiceStatus) -> String {
     line
 }
 
-/// `TCP  192.168.10.100:80`, `UDP  [2001:db8::1]:53`, `FWM  7`, `FWM  7 IPv6`.
+/// `TCP  192.168.10.100:80`, `UDP  [2001:db8::1]:53`, `SCTP 10.0.0.1:5000`,
+/// `FWM  7`, `FWM  7 IPv6`.
 fn service_text(key: &ServiceKey, format: &ListFormat, ports: &ServicesDb) -> String {
     match key {
         ServiceKey::Fwmark { mark, ipv6: false } => format!("FWM  {mark}"),
@@ -322,6 +325,7 @@ fn service_text(key: &ServiceKey, format: &ListFormat, ports: &ServicesDb) -> St
             let name = match protocol {
                 Protocol::Tcp => "TCP",
                 Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
             };
             let text = format!(
                 "{name:<4} {}",

@@ -30,8 +30,8 @@
 //! - `--start-daemon`/`--stop-daemon` start and stop the dataplane's sync
 //!   daemons; `--mcast-interface` names an exception interface (default:
 //!   the first port's, where ipvsadm defaults to eth0);
-//! - options of the grammar not implemented yet (`--sctp-service`) are
-//!   refused with "rvsadm: OPTION is not supported yet", exit 2.
+//! - options of the grammar not implemented yet are refused with
+//!   "rvsadm: OPTION is not supported yet", exit 2.
 
 #![forbid(unsafe_code)]
 
@@ -428,6 +428,7 @@ Either long or short options are allowed.
 virtual-service:
   --tcp-service|-t  service-address   service-address is host[:port]
   --udp-service|-u  service-address   service-address is host[:port]
+  --sctp-service    service-address   service-address is host[:port]
   --fwmark-service|-f fwmark          fwmark is an integer greater than zero
   IPv6 addresses are bracketed: -t [2001:db8::1]:80
 
@@ -488,7 +489,6 @@ rvs specifics:
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
   local addresses, --proxy-protocol), so -R restores them.
-  Not supported yet: --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:
@@ -747,6 +747,8 @@ mod tests {
         assert_eq!(r.status, 0);
         assert!(r.out.contains("--socket PATH"));
         assert!(r.out.contains("rvs extensions:\n  --counters"));
+        assert!(r.out.contains("  --sctp-service    service-address"));
+        assert!(!r.out.contains("Not supported yet"));
         assert!(r.requests.is_empty());
         assert!(run(&Command::Version, vec![]).out.starts_with("rvsadm v"));
     }

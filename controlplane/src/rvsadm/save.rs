@@ -99,13 +99,14 @@ pub fn format_save(
     out
 }
 
-/// `-t ADDR:PORT`, `-u ADDR:PORT`, `-f MARK [-6]`.
+/// `-t ADDR:PORT`, `-u ADDR:PORT`, `--sctp-service ADDR:PORT`, `-f MARK [-6]`.
 fn service_arg(key: &ServiceKey, numeric: bool, ports: &ServicesDb) -> String {
     match key {
         ServiceKey::Inet { protocol, addr } => {
             let flag = match protocol {
                 Protocol::Tcp => "-t",
                 Protocol::Udp => "-u",
+                Protocol::Sctp => "--sctp-service",
             };
             format!("{flag} {}", addr_text(addr, *protocol, numeric, ports))
         }

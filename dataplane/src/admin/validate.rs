@@ -105,7 +105,7 @@ impl AdminState {
         }
         if c.one_packet {
             if let ServiceKey::Inet {
-                protocol: Protocol::Tcp,
+                protocol: Protocol::Tcp | Protocol::Sctp,
                 ..
             } = key
             {
@@ -207,6 +207,14 @@ impl AdminState {
             return Err(err(
                 ErrorKind::NotSupported,
                 "NAT (-m) and FullNAT real servers are not supported in a one-packet (-o) service: replies need the connection entry",
+            ));
+        }
+        if d.forward == Forward::FullNat && svc.addr.0 == Protocol::Sctp.number() {
+            // An association's other addresses (multi-homing) and the
+            // verification tags would need more than a port swap.
+            return Err(err(
+                ErrorKind::NotSupported,
+                "FullNAT real servers are not supported in an SCTP service: use NAT (-m), DR (-g) or tunnelling (-i)",
             ));
         }
         if d.forward == Forward::Tunnel {

@@ -13,6 +13,7 @@
 //! cache-friendly run.
 
 pub mod defense;
+pub mod sctp;
 pub mod state;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

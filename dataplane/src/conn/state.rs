@@ -1,6 +1,7 @@
 //! The IPVS TCP state machine as data (`spec/conn.md` §2): three constant
 //! transition tables (INPUT, OUTPUT, INPUT-ONLY) indexed by event and current
-//! state, and a timeout table. UDP has one state.
+//! state, and a timeout table. UDP has one state. SCTP's states follow
+//! TCP's in [`State`]; their table is `sctp.rs`.
 
 #![forbid(unsafe_code)]
 
@@ -21,7 +22,28 @@ pub enum State {
     SynAck = 10,
     /// The single UDP state.
     Udp = 11,
+    // SCTP's, IPVS's `IP_VS_SCTP_S_*` in its order from 12 on (the SCTP
+    // number is `self as u8 - SCTP_BASE`).
+    SctpNone = 12,
+    SctpInit1 = 13,
+    SctpInit = 14,
+    SctpCookieSent = 15,
+    SctpCookieReplied = 16,
+    SctpCookieWait = 17,
+    SctpCookie = 18,
+    SctpCookieEchoed = 19,
+    SctpEstablished = 20,
+    SctpShutdownSent = 21,
+    SctpShutdownReceived = 22,
+    SctpShutdownAckSent = 23,
+    SctpRejected = 24,
+    SctpClosed = 25,
 }
+
+/// Where SCTP's states start in [`State`].
+pub const SCTP_BASE: u8 = 12;
+/// How many SCTP states IPVS has.
+pub const SCTP_STATES: usize = 14;
 
 pub const TCP_STATES: [State; 11] = [
     State::None,
@@ -53,15 +75,56 @@ impl State {
             State::Listen => "LISTEN",
             State::SynAck => "SYNACK",
             State::Udp => "UDP",
+            // The kernel's `sctp_state_name_table`.
+            State::SctpNone => "NONE",
+            State::SctpInit1 => "INIT1",
+            State::SctpInit => "INIT",
+            State::SctpCookieSent => "C-SENT",
+            State::SctpCookieReplied => "C-REPLIED",
+            State::SctpCookieWait => "C-WAIT",
+            State::SctpCookie => "COOKIE",
+            State::SctpCookieEchoed => "C-ECHOED",
+            State::SctpEstablished => "ESTABLISHED",
+            State::SctpShutdownSent => "S-SENT",
+            State::SctpShutdownReceived => "S-RECEIVED",
+            State::SctpShutdownAckSent => "S-ACK-SENT",
+            State::SctpRejected => "REJECTED",
+            State::SctpClosed => "CLOSED",
         }
     }
 
-    /// Counted in ActiveConn (otherwise InActConn).
+    /// Counted in ActiveConn (otherwise InActConn): SCTP only when
+    /// ESTABLISHED (IPVS's `set_sctp_state`).
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            State::Established | State::SynSent | State::SynRecv | State::SynAck
+            State::Established
+                | State::SynSent
+                | State::SynRecv
+                | State::SynAck
+                | State::SctpEstablished
         )
+    }
+
+    /// An SCTP state.
+    #[inline]
+    pub fn is_sctp(self) -> bool {
+        self as u8 >= SCTP_BASE
+    }
+
+    /// The SCTP state IPVS numbers `n` (0..14), `None` past them.
+    pub fn sctp(n: u8) -> Option<State> {
+        (usize::from(n) < SCTP_STATES).then(|| State::from_u8(SCTP_BASE + n))
+    }
+
+    /// The number IPVS gives the state within its protocol (sync
+    /// messages): TCP's as they are, UDP's 0, SCTP's from 0.
+    pub fn ipvs_number(self) -> u8 {
+        match self {
+            State::Udp => 0,
+            s if s.is_sctp() => s as u8 - SCTP_BASE,
+            s => s as u8,
+        }
     }
 
     pub fn from_u8(v: u8) -> State {
@@ -77,6 +140,20 @@ impl State {
             8 => State::LastAck,
             9 => State::Listen,
             10 => State::SynAck,
+            12 => State::SctpNone,
+            13 => State::SctpInit1,
+            14 => State::SctpInit,
+            15 => State::SctpCookieSent,
+            16 => State::SctpCookieReplied,
+            17 => State::SctpCookieWait,
+            18 => State::SctpCookie,
+            19 => State::SctpCookieEchoed,
+            20 => State::SctpEstablished,
+            21 => State::SctpShutdownSent,
+            22 => State::SctpShutdownReceived,
+            23 => State::SctpShutdownAckSent,
+            24 => State::SctpRejected,
+            25 => State::SctpClosed,
             _ => State::Udp,
         }
     }
@@ -186,7 +263,10 @@ pub fn tcp_transition_in(
     current: State,
     event: Event,
 ) -> State {
-    debug_assert!(current != State::Udp, "UDP entries have no TCP transitions");
+    debug_assert!(
+        current != State::Udp && !current.is_sctp(),
+        "UDP and SCTP entries have no TCP transitions"
+    );
     if event == Event::Null {
         return State::Close;
     }
@@ -203,11 +283,12 @@ pub fn tcp_transition_in(
 }
 
 /// Idle timeouts per state, in seconds (`ipvsadm --set` changes ESTABLISHED,
-/// FIN_WAIT and UDP).
+/// FIN_WAIT and UDP; SCTP's are IPVS's fixed `sctp_timeouts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
     pub tcp_s: [u32; 11],
     pub udp_s: u32,
+    pub sctp_s: [u32; SCTP_STATES],
 }
 
 impl Default for Timeouts {
@@ -216,6 +297,7 @@ impl Default for Timeouts {
             //      NO  ES   SS   SR  FW   TW   CL  CW  LA  LI   SA
             tcp_s: [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120],
             udp_s: 300,
+            sctp_s: super::sctp::TIMEOUTS_S,
         }
     }
 }
@@ -224,6 +306,7 @@ impl Timeouts {
     pub fn of(&self, state: State) -> u32 {
         match state {
             State::Udp => self.udp_s,
+            s if s.is_sctp() => self.sctp_s[usize::from(s.ipvs_number())],
             s => self.tcp_s[s as usize],
         }
     }
@@ -310,6 +393,7 @@ mod tests {
             State::Listen => "LI",
             State::SynAck => "SA",
             State::Udp => "UDP",
+            s => s.name(),
         };
         let events = [Event::Syn, Event::Fin, Event::Ack, Event::Rst];
         let mut cells = 0;

@@ -28,9 +28,10 @@
 
 use std::net::Ipv4Addr;
 
-use crate::wire::checksum::{update_inserted, update_u16, update_u32};
+use crate::wire::checksum::{crc32c_delta, update_inserted, update_u16, update_u32};
 use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::sctp::{self, SctpPacket};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::toa;
 use crate::wire::udp::{self, UdpPacket};
@@ -116,6 +117,27 @@ fn swap_port(l4: &mut [u8], end: End, port: u16) -> u16 {
     }
 }
 
+/// Set the port of `end` of the SCTP packet `l4` (exactly the packet: the
+/// IP header's length bounds it) to `port` and update its CRC32c for the
+/// change (`crc32c_delta`: a packet that came in with a bad CRC keeps a
+/// bad one). SCTP's checksum does not cover the IP addresses. A buffer
+/// shorter than the common header is left alone.
+#[inline]
+fn set_sctp_port(l4: &mut [u8], end: End, port: u16) {
+    if l4.len() < sctp::HEADER_LEN {
+        return;
+    }
+    let old = swap_port(l4, end, port);
+    let at = match end {
+        End::Src => 0,
+        End::Dst => 2,
+    };
+    let delta = crc32c_delta(l4.len(), at, &old.to_be_bytes(), &port.to_be_bytes());
+    let mut p = SctpPacket::new_unchecked(l4);
+    let sum = p.checksum() ^ delta;
+    p.set_checksum(sum);
+}
+
 /// Set the address of `end` of the IPv4 header to `addr` and update the
 /// header checksum; returns the old address.
 #[inline]
@@ -133,17 +155,24 @@ fn swap_addr(p: &mut Ipv4Packet<&mut [u8]>, end: End, addr: Ipv4Addr) -> u32 {
     old
 }
 
-/// Rewrite the address (and, for TCP/UDP, the port) of `end` of the IPv4
-/// packet `ip`, updating the header checksum and the transport checksum.
+/// Rewrite the address (and, for TCP/UDP/SCTP, the port) of `end` of the
+/// IPv4 packet `ip`, updating the header checksum and the transport
+/// checksum (SCTP's CRC32c, over the packet the header's length bounds).
 /// The transport header must be whole (the pipeline checked it); of a
 /// later fragment only the address changes.
 #[inline]
 pub fn rewrite(ip: &mut [u8], end: End, addr: Ipv4Addr, port: u16) {
+    let len = ip.len();
     let mut p = Ipv4Packet::new_unchecked(&mut *ip);
     let hl = p.header_len();
     let proto = p.protocol();
     let later_fragment = p.frag_offset() != 0;
+    let total = usize::from(p.total_len()).min(len);
     let old_addr = swap_addr(&mut p, end, addr);
+    if proto == protocol::SCTP && !later_fragment {
+        set_sctp_port(&mut ip[hl.min(total)..total], end, port);
+        return;
+    }
     // A later fragment carries no transport header: the first one has the
     // ports and the checksum over the whole datagram.
     if l4_checksum_end(proto).is_none() || later_fragment {
@@ -185,7 +214,9 @@ pub fn rewrite_quoted(ip: &mut [u8], quote_at: usize, end: End, addr: Ipv4Addr, 
         let qhl = qp.header_len();
         let proto = qp.protocol();
         let old_addr = swap_addr(&mut qp, end, addr);
-        if matches!(proto, protocol::TCP | protocol::UDP) {
+        // SCTP's CRC32c covers its whole packet, which a quote seldom
+        // holds: its ports change, its checksum stays (as IPVS does).
+        if matches!(proto, protocol::TCP | protocol::UDP | protocol::SCTP) {
             let l4 = &mut q[qhl..];
             let old_port = swap_port(l4, end, port);
             // The quoted transport checksum, when quoted, is kept true too.

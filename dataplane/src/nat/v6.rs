@@ -14,8 +14,8 @@ use crate::wire::toa;
 use crate::wire::udp;
 
 use super::{
-    append_option, l4_checksum, l4_checksum_end, lower_mss, set_l4_checksum, swap_port, updated,
-    End,
+    append_option, l4_checksum, l4_checksum_end, lower_mss, set_l4_checksum, set_sctp_port,
+    swap_port, updated, End,
 };
 
 /// The bytes the header of the transport `next_header` needs to hold its
@@ -86,7 +86,7 @@ fn set_addr6(b: &mut [u8], end: End, addr: Ipv6Addr) {
     }
 }
 
-/// Set the port of `end` of the TCP or UDP header after the IPv6 header at
+/// Set the port of `end` of the TCP, UDP or SCTP header after the IPv6 header at
 /// the start of `b` (which must hold the ports) to `port`, and update the
 /// transport checksum for it when `b` holds it. Other next headers have no
 /// ports and are left alone.
@@ -95,7 +95,18 @@ fn set_port6(b: &mut [u8], end: End, port: u16) {
     let Some((nh, at)) = upper6(b) else {
         return;
     };
-    if !matches!(nh, protocol::TCP | protocol::UDP) || b.len() < at + 4 {
+    if !matches!(nh, protocol::TCP | protocol::UDP | protocol::SCTP) || b.len() < at + 4 {
+        return;
+    }
+    if nh == protocol::SCTP {
+        // Its CRC32c covers the whole SCTP packet: updated when `b` holds
+        // it all (a quote seldom does: then only the port changes).
+        let stop = ipv6::HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(&*b).payload_len());
+        if stop <= b.len() && at <= stop {
+            set_sctp_port(&mut b[at..stop], end, port);
+        } else {
+            swap_port(&mut b[at..], end, port);
+        }
         return;
     }
     let l4 = &mut b[at..];

@@ -11,6 +11,7 @@ use rvs_api::Forward;
 
 use super::family::Tables;
 use super::{owner_of, Core, Flow, Target};
+use crate::conn::sctp;
 use crate::conn::state::{tcp_transition_in, Direction, Event, State};
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry, ReplyKey};
 use crate::sched::{Loads, Packet, PickCtx, SchedState};
@@ -286,20 +287,29 @@ impl Core {
         now_ms: u64,
     ) -> Result<Target<A>, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
+        let is_sctp = flow.key.protocol == protocol::SCTP;
+        // A packet that opens a connection: TCP's SYN (without RST),
+        // SCTP's INIT (IPVS makes SCTP entries on INIT only).
         let syn = is_tcp
             && flow.tcp_flags & tcp::flags::SYN != 0
             && flow.tcp_flags & tcp::flags::RST == 0;
+        let init = is_sctp && flow.tcp_flags == sctp::Event::Init as u8;
+        let opens = syn || init || !(is_tcp || is_sctp);
         if let Some(idx) = A::conns(self).find(&flow.key) {
             let c = *A::conns(self).get(idx);
             let controlled = c.flags & flags::CONTROLLED != 0;
             // Port reuse (`spec/conn.md` §9); never for controlled entries.
-            let reuse = syn
+            // SCTP: a new INIT on a CLOSED association (IPVS's
+            // `is_new_conn_expected`).
+            let reuse = (syn || init)
                 && !controlled
                 && self.policy.conn_reuse_mode != 0
-                && (matches!(c.state(), State::TimeWait | State::Close)
-                    || (self.policy.conn_reuse_mode & 2 != 0
-                        && c.state() == State::FinWait
-                        && !sees_replies(c.forward)));
+                && (matches!(
+                    c.state(),
+                    State::TimeWait | State::Close | State::SctpClosed
+                ) || (self.policy.conn_reuse_mode & 2 != 0
+                    && c.state() == State::FinWait
+                    && !sees_replies(c.forward)));
             let dest = snap.dest(c.dest_slot).copied();
             // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
             // quiesced dest's entry, is expired and the packet rescheduled.
@@ -308,7 +318,7 @@ impl Core {
             let nodest = self.policy.expire_nodest_conn
                 && match dest {
                     None => true,
-                    Some(d) => syn && d.weight == 0 && self.policy.conn_reuse_mode != 0,
+                    Some(d) => (syn || init) && d.weight == 0 && self.policy.conn_reuse_mode != 0,
                 };
             if c.expires_ms <= now_ms || reuse || nodest {
                 self.drop_conn::<A>(snap, idx);
@@ -354,7 +364,7 @@ impl Core {
                 });
             }
         }
-        if (syn || !is_tcp) && self.todrop() {
+        if opens && self.todrop() {
             // drop_packet (`defense.rs`): IPVS drops it before scheduling.
             return Err(Counter::DefenseDropPacket);
         }
@@ -391,7 +401,7 @@ impl Core {
                     // A NAT flow's replies need its entry: no room, no flow.
                     return Err(Counter::DropNatTableFull);
                 }
-                if syn || !is_tcp {
+                if opens {
                     for slot in [service.slot, dest.slot] {
                         if let Some(s) = self.stats.slots.get(slot as usize) {
                             bump(&s.conns, 1);
@@ -411,6 +421,11 @@ impl Core {
         let adopt = is_tcp && !syn;
         if adopt && !adopts_mid_flow(service, flow.tcp_flags) {
             return Err(Counter::DropTcpNoConn);
+        }
+        // SCTP without an entry: only an INIT starts one (IPVS leaves the
+        // rest to the director's own stack; here it is a counted drop).
+        if is_sctp && !init {
+            return Err(Counter::DropSctpNoConn);
         }
         let dest = match service.persistence {
             Some(p) => {
@@ -473,6 +488,12 @@ impl Core {
                     State::None
                 },
                 Event::classify(flow.tcp_flags),
+            )
+        } else if is_sctp {
+            sctp::transition(
+                input_direction(dest.forward as u8),
+                State::SctpNone,
+                sctp::Event::Init,
             )
         } else {
             State::Udp
@@ -609,7 +630,7 @@ impl Core {
     }
 
     /// A packet of entry `idx` went by in direction `dir`: its state moves
-    /// (TCP by the flags, UDP stays), its timer is re-armed from the state's
+    /// (TCP by the flags, SCTP by its chunk's event, UDP stays), its timer is re-armed from the state's
     /// timeout, and its dest's gauges follow an active/inactive change.
     pub(super) fn advance<A: Tables>(
         &mut self,
@@ -622,10 +643,10 @@ impl Core {
         let secure = self.defense.secure_tcp;
         let conn = A::conns(self).get_mut(idx);
         let old = conn.state();
-        let new = if conn.key.protocol == protocol::TCP {
-            tcp_transition_in(secure, dir, old, Event::classify(tcp_flags))
-        } else {
-            State::Udp
+        let new = match conn.key.protocol {
+            protocol::TCP => tcp_transition_in(secure, dir, old, Event::classify(tcp_flags)),
+            protocol::SCTP => sctp::transition(dir, old, sctp::Event::from_u8(tcp_flags)),
+            _ => State::Udp,
         };
         conn.set_state(new);
         conn.expires_ms = now_ms + u64::from(snap.timeouts.of(new)) * 1000;

@@ -11,12 +11,14 @@ use super::conn::flow_owner;
 use super::family::IcmpError;
 use super::frag::FragFamily;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
+use crate::conn::sctp;
 use crate::conn::ConnKey;
 use crate::service::Snapshot;
 use crate::stats::Counter;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::ipv4::protocol;
+use crate::wire::sctp::SctpPacket;
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 
@@ -186,6 +188,13 @@ impl Core {
             },
             protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
                 Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::SCTP => match SctpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(s) => {
+                    let event = sctp::Event::of(s.first_chunk(), s.second_chunk());
+                    (s.src_port(), s.dst_port(), event as u8, 0)
+                }
                 Err(m) => return self.count(m.into()),
             },
             p if p == A::ICMP => {

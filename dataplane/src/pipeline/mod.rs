@@ -332,10 +332,12 @@ struct Core {
     held: frag::HoldPool,
 }
 
-/// The parsed facts of an IPv4 TCP/UDP packet to a service.
+/// The parsed facts of a TCP, UDP or SCTP packet to a service.
 #[derive(Clone, Copy)]
 struct Flow<A = u32> {
     key: ConnKey<A>,
+    /// TCP: the segment's flags; SCTP: its state event
+    /// (`conn::sctp::Event as u8`, from its chunks); UDP: 0.
     tcp_flags: u8,
     /// TCP: the segment's sequence number.
     seq: u32,
@@ -575,7 +577,9 @@ impl Worker {
         let ip = Ipv4Packet::new_unchecked(&b[l3..]);
         let proto = ip.protocol();
         let l4 = l3 + ip.header_len();
-        if (proto != protocol::TCP && proto != protocol::UDP) || b.len() < l4 + ports::LEN {
+        if !matches!(proto, protocol::TCP | protocol::UDP | protocol::SCTP)
+            || b.len() < l4 + ports::LEN
+        {
             return;
         }
         let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));

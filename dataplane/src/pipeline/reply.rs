@@ -9,6 +9,7 @@ use rvs_api::Forward;
 
 use super::family::{Header, Ip, Tables, Wire};
 use super::{owner_of, Core, Frame, Verdict};
+use crate::conn::sctp;
 use crate::conn::state::Direction;
 use crate::conn::{Conn, ConnExt, Family, ReplyKey};
 use crate::laddr;
@@ -18,6 +19,7 @@ use crate::stats::{bump, Counter};
 use crate::wire::ethernet::{EthernetFrame, MacAddr};
 use crate::wire::icmp;
 use crate::wire::ipv4::protocol;
+use crate::wire::sctp::SctpPacket;
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 
@@ -101,6 +103,20 @@ impl Core {
                         protocol: proto,
                     },
                     0,
+                    None,
+                ),
+                Err(m) => return self.count(m.into()),
+            },
+            protocol::SCTP => match SctpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+                Ok(s) => (
+                    ReplyKey {
+                        raddr: src,
+                        laddr: dst,
+                        rport: s.src_port(),
+                        lport: s.dst_port(),
+                        protocol: proto,
+                    },
+                    sctp::Event::of(s.first_chunk(), s.second_chunk()) as u8,
                     None,
                 ),
                 Err(m) => return self.count(m.into()),

@@ -13,6 +13,7 @@ pub mod protocol {
     pub const IPV6_IN_IP: u8 = 41;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    pub const SCTP: u8 = 132;
     pub const ICMPV6: u8 = 58;
 }
 

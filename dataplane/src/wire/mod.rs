@@ -32,6 +32,7 @@ pub mod ipv6ext;
 pub mod ndp;
 pub mod ports;
 pub mod proxy_v2;
+pub mod sctp;
 pub mod tcp;
 pub mod toa;
 pub mod udp;
@@ -57,6 +58,8 @@ pub enum Malformed {
     TcpBadDataOffset,
     UdpTruncated,
     UdpBadLength,
+    SctpTruncated,
+    SctpBadChunkLength,
     IcmpTruncated,
     Icmpv6Truncated,
     NdpTruncated,

@@ -204,12 +204,13 @@ impl FromStr for AddrPort {
     }
 }
 
-/// `tcp` or `udp`.
+/// `tcp`, `udp` or `sctp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolName {
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl From<ProtocolName> for Protocol {
@@ -217,6 +218,7 @@ impl From<ProtocolName> for Protocol {
         match p {
             ProtocolName::Tcp => Protocol::Tcp,
             ProtocolName::Udp => Protocol::Udp,
+            ProtocolName::Sctp => Protocol::Sctp,
         }
     }
 }
@@ -226,6 +228,7 @@ impl From<Protocol> for ProtocolName {
         match p {
             Protocol::Tcp => ProtocolName::Tcp,
             Protocol::Udp => ProtocolName::Udp,
+            Protocol::Sctp => ProtocolName::Sctp,
         }
     }
 }

@@ -255,9 +255,7 @@ impl Cx<'_> {
                         s.protocol = Some(match v.text.to_ascii_uppercase().as_str() {
                             "TCP" => ProtocolName::Tcp,
                             "UDP" => ProtocolName::Udp,
-                            "SCTP" => {
-                                return Err(err(v, "protocol SCTP is not supported by rvs"));
-                            }
+                            "SCTP" => ProtocolName::Sctp,
                             _ => return Err(err(v, format!("unknown protocol '{}'", v.text))),
                         });
                     }
@@ -443,10 +441,10 @@ mod tests {
             e.to_string(),
             "/nonexistent/test.conf:2:16: unknown lvs_method 'MAGIC'"
         );
-        let e = parse(&one_service("    protocol SCTP")).unwrap_err();
+        let e = parse(&one_service("    protocol DCCP")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "/nonexistent/test.conf:2:14: protocol SCTP is not supported by rvs"
+            "/nonexistent/test.conf:2:14: unknown protocol 'DCCP'"
         );
         let e = parse("virtual_server 10.0.0.x 80 {\n}\n").unwrap_err();
         assert_eq!(

@@ -103,6 +103,7 @@ impl Names {
                 "could not resolve service '{port}'{} (/etc/services)",
                 match protocol {
                     Some(Protocol::Udp) => "/udp",
+                    Some(Protocol::Sctp) => "/sctp",
                     Some(_) => "/tcp",
                     None => "",
                 }

@@ -583,11 +583,7 @@ pub fn key_protocol(key: &ServiceKey) -> Option<Protocol> {
 pub fn key_text(key: &ServiceKey) -> String {
     match key {
         ServiceKey::Inet { protocol, addr } => {
-            let p = match protocol {
-                Protocol::Tcp => "tcp",
-                Protocol::Udp => "udp",
-            };
-            format!("[{}]:{p}:{}", addr.ip(), addr.port())
+            format!("[{}]:{}:{}", addr.ip(), protocol.name(), addr.port())
         }
         ServiceKey::Fwmark { mark, ipv6: false } => format!("FWM {mark}"),
         ServiceKey::Fwmark { mark, ipv6: true } => format!("FWM {mark} (inet6)"),

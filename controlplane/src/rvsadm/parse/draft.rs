@@ -118,7 +118,7 @@ impl Draft {
             },
             Kind::Service(flag) => {
                 self.set(Opt::Service)?;
-                self.service = Some(parse_service(flag, shown, &value, resolver)?);
+                self.service = Some(parse_service(flag, &value, resolver)?);
             }
             Kind::Forward(forward) => {
                 self.set(Opt::Forward)?;
@@ -331,14 +331,13 @@ pub(super) fn truncate_name(name: &str) -> String {
 
 pub(super) fn parse_service(
     flag: ServiceFlag,
-    shown: &str,
     value: &str,
     resolver: &dyn Resolver,
 ) -> Result<ServiceKey, ParseError> {
     let protocol = match flag {
         ServiceFlag::Tcp => Protocol::Tcp,
         ServiceFlag::Udp => Protocol::Udp,
-        ServiceFlag::Sctp => return Err(ParseError::Unsupported(shown.to_string())),
+        ServiceFlag::Sctp => Protocol::Sctp,
         ServiceFlag::Fwmark => {
             let mark = number(value, 1, i64::from(u32::MAX)).ok_or_else(|| {
                 ParseError::Syntax(format!("invalid fwmark value `{value}' specified"))

@@ -593,10 +593,30 @@ fn sync_daemon_commands() {
 }
 
 #[test]
-fn unsupported_options_are_named() {
-    let line = "-A --sctp-service 10.0.0.1:80";
-    assert_eq!(error(line), "rvsadm: --sctp-service is not supported yet");
-    assert_eq!(status(line), 2);
+fn sctp_services_parse_as_ipvsadm_takes_them() {
+    let sctp = |a: &str| ServiceKey::Inet {
+        protocol: Protocol::Sctp,
+        addr: a.parse().unwrap(),
+    };
+    assert_eq!(
+        parse("-D --sctp-service 10.0.0.1:5000"),
+        Ok(Command::Change(Request::DelService {
+            key: sctp("10.0.0.1:5000")
+        }))
+    );
+    assert_eq!(
+        added_service("-A --sctp-service [2001:db8::1]:38412 -s wlc").scheduler,
+        "wlc"
+    );
+    let d = added_dest("-a --sctp-service 10.0.0.1:5000 -r 10.0.0.5:9000 -m");
+    assert_eq!(
+        (d.addr, d.forward),
+        ("10.0.0.5:9000".parse().unwrap(), Forward::Masq)
+    );
+    // ipvsadm's one-packet check is for UDP only.
+    assert_eq!(status("-A --sctp-service 10.0.0.1:5000 -o"), 2);
+    // Two service options are one too many, as for -t -u.
+    assert_eq!(status("-A --sctp-service 10.0.0.1:5000 -t 10.0.0.1:80"), 2);
 }
 
 #[test]

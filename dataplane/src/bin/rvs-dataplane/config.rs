@@ -274,7 +274,8 @@ impl MarkRuleConfig {
             None => None,
             Some("tcp") => Some(rvs_api::Protocol::Tcp),
             Some("udp") => Some(rvs_api::Protocol::Udp),
-            Some(p) => return Err(format!("protocol {p:?} is not tcp or udp")),
+            Some("sctp") => Some(rvs_api::Protocol::Sctp),
+            Some(p) => return Err(format!("protocol {p:?} is not tcp, udp or sctp")),
         };
         Ok(rvs_api::MarkRule {
             mark: self.mark,

@@ -342,11 +342,7 @@ impl Control {
             loop {
                 match ch.replies.pop() {
                     Some(DumpItem::Conn(r)) => {
-                        let protocol = match r.protocol {
-                            6 => Some(rvs_api::Protocol::Tcp),
-                            17 => Some(rvs_api::Protocol::Udp),
-                            _ => None,
-                        };
+                        let protocol = rvs_api::Protocol::from_number(r.protocol);
                         let state = if r.template && r.state == State::None {
                             "NONE"
                         } else {
