@@ -31,7 +31,7 @@
 //!   reload whose `bgp` block is in error keeps the running block (a typo
 //!   does not withdraw every VIP), one without a block withdraws them all;
 //! - after every reload and once every [`TRIM_EVERY`] it hands the
-//!   allocator's free pages back to the kernel ([`trim_heap`]), so its
+//!   allocator's free pages back to the kernel ([`crate::heap::trim`]), so its
 //!   resident memory follows what it holds rather than what it once held;
 //! - SIGTERM and SIGINT stop it, withdrawing the BGP routes first.
 
@@ -56,25 +56,8 @@ use crate::reconcile::{self, Desired};
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 /// The loop's nap between looks at the signals.
 const TICK: Duration = Duration::from_millis(100);
-/// How often the allocator's free pages are handed back ([`trim_heap`]).
+/// How often the allocator's free pages are handed back ([`crate::heap::trim`]).
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
-
-/// Hand the allocator's free pages back to the kernel. glibc's malloc keeps
-/// what a thread freed in that thread's arena (a reload's parse, a health
-/// check's buffers, an admin answer) and reuses it only for requests that
-/// fit, so resident memory creeps up for minutes after start while the
-/// live heap stays flat (bench/soak: valgrind's massif saw a flat heap of
-/// about 125 KB while RssAnon grew by 200 KiB in 6 minutes, then stopped).
-/// `malloc_trim(0)` returns every whole free page of every arena: a few
-/// microseconds for a heap this size.
-pub fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas under their locks;
-    // it has no preconditions and touches no memory the program holds.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 /// What the daemon runs with.
 #[derive(Clone, Debug)]
@@ -242,7 +225,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
     while !stop.load(Ordering::Relaxed) {
         let mut now_due = last.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY);
         if trimmed.elapsed() >= TRIM_EVERY {
-            trim_heap();
+            crate::heap::trim();
             trimmed = Instant::now();
         }
         if reload.swap(false, Ordering::Relaxed) {
@@ -273,7 +256,7 @@ pub fn run(opts: &Options, load: &Loader) -> i32 {
                         ha = Ha::start(&m, &opts.socket, &vrrp_counters);
                     }
                     checks.reload(Arc::new(m));
-                    trim_heap();
+                    crate::heap::trim();
                     now_due = true;
                 }
                 Err(e) => {

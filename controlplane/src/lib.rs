@@ -24,6 +24,7 @@ pub mod config;
 pub mod daemon;
 pub mod ha;
 pub mod health;
+pub mod heap;
 pub mod metrics;
 pub mod reconcile;
 pub mod rvsadm;
