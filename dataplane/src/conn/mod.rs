@@ -407,8 +407,12 @@ mod tests {
             let v = Pages::new(n, 0xabcd_u64, true);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == 0xabcd));
-            assert!(n == 0 || v.as_ptr() as usize % 64 == 0);
-            let want = if n >= 1 << 20 { [Backing::Hugetlb, Backing::Thp] } else { [Backing::Heap; 2] };
+            assert!(n == 0 || (v.as_ptr() as usize).is_multiple_of(64));
+            let want = if n >= 1 << 20 {
+                [Backing::Hugetlb, Backing::Thp]
+            } else {
+                [Backing::Heap; 2]
+            };
             assert!(want.contains(&v.backing()), "{n}: {:?}", v.backing());
         }
         let mut s = Pages::new(600_000, String::from("x"), true);
@@ -553,7 +557,9 @@ mod tests {
     fn full_to_the_last_entry_and_back() {
         for max in [1, 9, 10, 11, 120, 1000, 4099] {
             let mut t = ConnTable::with_max(max);
-            let at: Vec<usize> = (0..max as u32).map(|n| t.insert(conn(n, 5)).unwrap()).collect();
+            let at: Vec<usize> = (0..max as u32)
+                .map(|n| t.insert(conn(n, 5)).unwrap())
+                .collect();
             assert_eq!(t.insert(conn(max as u32, 5)), Err(Full));
             t.check();
             for (n, &i) in at.iter().enumerate() {
