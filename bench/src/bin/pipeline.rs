@@ -286,8 +286,8 @@ fn rss() -> u64 {
 }
 
 /// `--memory`: the entry sizes, and the resident memory a worker takes
-/// for `flows` live connections of each mode (its tables sized for them
-/// at 50 % load, the frames that made them freed first).
+/// for `flows` live connections of each mode (its tables sized for them,
+/// the frames that made them freed first).
 fn memory(flows: &[usize]) {
     use rvs_dataplane::conn::{Conn, ConnExt, ReplyEntry};
     use std::mem::size_of;

@@ -8,13 +8,17 @@
 //! expired entry as such, and [`ConnTable::sweep`] walks a bounded number of
 //! slots per call so expiry never stalls a worker.
 //!
-//! The table is open addressing with linear probing at no more than 50% load
-//! and backward-shift deletion (no tombstones), so a lookup probes a short,
-//! cache-friendly run.
+//! The table ([`Table`], `table.rs`) keeps the entries in a dense array of
+//! `max` slots and indexes them with one-cache-line buckets of short hash
+//! tags at up to 83 % load (decision 0043): a miss reads one line, a hit
+//! two, and an entry never moves until it is removed.
 
 pub mod defense;
 pub mod sctp;
 pub mod state;
+mod table;
+
+pub use table::{Backing, Full, Pages, Slot, Table, LOAD_PER_BUCKET};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -237,17 +241,6 @@ impl<A: Family> Conn<A> {
     }
 }
 
-/// The table is full: the entry was not inserted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Full;
-
-/// What a [`Table`] stores: an entry with a key, and an empty form.
-pub trait Slot: Copy + Default {
-    type Key: std::hash::Hash + Eq + Copy;
-    fn key(&self) -> &Self::Key;
-    fn is_empty(&self) -> bool;
-}
-
 impl<A: Family> Slot for Conn<A> {
     type Key = ConnKey<A>;
 
@@ -259,206 +252,6 @@ impl<A: Family> Slot for Conn<A> {
     #[inline]
     fn is_empty(&self) -> bool {
         Conn::is_empty(self)
-    }
-}
-
-/// `n` copies of `value` in a heap slice whose pages the kernel is asked to
-/// back with transparent huge pages before they are first touched: a
-/// connection table is hundreds of megabytes read at random, and 4 KiB
-/// pages cost a TLB miss (under a hypervisor, a two-level page walk) on
-/// nearly every lookup. Where THP is off or `madvise` fails, the slice is
-/// the same, on ordinary pages.
-pub fn boxed_slice_hugepages<T: Clone>(n: usize, value: T) -> Box<[T]> {
-    const HUGE: usize = 2 << 20;
-    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
-        return vec![value; n].into_boxed_slice();
-    };
-    if layout.size() < 2 * HUGE {
-        return vec![value; n].into_boxed_slice();
-    }
-    // SAFETY: the layout's size is non-zero (checked just above).
-    let ptr = unsafe { std::alloc::alloc(layout) }.cast::<T>();
-    if ptr.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    let start = (ptr as usize).next_multiple_of(HUGE);
-    let end = (ptr as usize + layout.size()) & !(HUGE - 1);
-    if end > start {
-        // SAFETY: [start, end) lies inside the allocation just made; madvise
-        // only changes how its pages are backed, never their contents.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
-    }
-    for i in 0..n {
-        // SAFETY: i < n, inside the allocation, and the slot is written once
-        // before anything reads it.
-        unsafe { ptr.add(i).write(value.clone()) };
-    }
-    // SAFETY: `ptr` holds `n` initialised `T`s, allocated by the global
-    // allocator with `Layout::array::<T>(n)`, which is the layout a
-    // `Box<[T]>` of `n` elements frees with.
-    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) }
-}
-
-/// A fixed-capacity open-addressing table (linear probing, at most 50%
-/// load, backward-shift deletion) of entries `E`, each with a companion `X`
-/// kept in a parallel array that moves with it. The companion of the
-/// connection table holds what only NAT and FullNAT entries need, so a DR
-/// entry stays one cache line and a DR lookup never reads the companion.
-/// (Its pages are still written once at start-up with the defaults:
-/// resident memory is the same in every mode, `bench/RESULTS.md`.)
-pub struct Table<E: Slot, X: Copy + Default = ()> {
-    slots: Box<[E]>,
-    ext: Box<[X]>,
-    mask: usize,
-    len: usize,
-    max: usize,
-    hasher: ahash::RandomState,
-}
-
-impl<E: Slot, X: Copy + Default> Table<E, X> {
-    /// A table for up to `max` entries (at least 1).
-    pub fn with_max(max: usize) -> Self {
-        let max = max.max(1);
-        let slots = (max * 2).next_power_of_two();
-        Table {
-            slots: boxed_slice_hugepages(slots, E::default()),
-            ext: boxed_slice_hugepages(slots, X::default()),
-            mask: slots - 1,
-            len: 0,
-            max,
-            hasher: ahash::RandomState::new(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// Slots of the table (twice `max`, rounded up to a power of two).
-    pub fn slots_len(&self) -> usize {
-        self.slots.len()
-    }
-
-    #[inline]
-    fn home(&self, key: &E::Key) -> usize {
-        (self.hasher.hash_one(key) as usize) & self.mask
-    }
-
-    /// Start loading the cache line of `key`'s home slot (a hint: a burst
-    /// prefetches every packet's slot before it looks any up, so the
-    /// misses overlap).
-    #[inline]
-    pub fn prefetch(&self, key: &E::Key) {
-        let p = self.slots.as_ptr().wrapping_add(self.home(key));
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults and reads nothing the program
-        // sees; `p` points into `slots` (home() is masked to its length).
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
-    }
-
-    /// The slot index of `key`'s entry.
-    #[inline]
-    pub fn find(&self, key: &E::Key) -> Option<usize> {
-        let mut i = self.home(key);
-        loop {
-            let c = &self.slots[i];
-            if c.is_empty() {
-                return None;
-            }
-            if c.key() == key {
-                return Some(i);
-            }
-            i = (i + 1) & self.mask;
-        }
-    }
-
-    pub fn get(&self, idx: usize) -> &E {
-        &self.slots[idx]
-    }
-
-    pub fn get_mut(&mut self, idx: usize) -> &mut E {
-        &mut self.slots[idx]
-    }
-
-    /// The companion of the entry at `idx`.
-    pub fn ext(&self, idx: usize) -> &X {
-        &self.ext[idx]
-    }
-
-    pub fn ext_mut(&mut self, idx: usize) -> &mut X {
-        &mut self.ext[idx]
-    }
-
-    /// Insert a new entry (its key must not be present) with its companion.
-    pub fn insert_with(&mut self, entry: E, ext: X) -> Result<usize, Full> {
-        assert!(!entry.is_empty(), "inserting an empty entry");
-        if self.len >= self.max {
-            return Err(Full);
-        }
-        let mut i = self.home(entry.key());
-        while !self.slots[i].is_empty() {
-            debug_assert!(self.slots[i].key() != entry.key(), "duplicate key inserted");
-            i = (i + 1) & self.mask;
-        }
-        self.slots[i] = entry;
-        self.ext[i] = ext;
-        self.len += 1;
-        Ok(i)
-    }
-
-    /// Insert a new entry (its key must not be present).
-    pub fn insert(&mut self, entry: E) -> Result<usize, Full> {
-        self.insert_with(entry, X::default())
-    }
-
-    /// Remove the entry at `idx`, returning it and its companion.
-    pub fn remove_with(&mut self, idx: usize) -> (E, X) {
-        let removed = (self.slots[idx], self.ext[idx]);
-        assert!(!removed.0.is_empty(), "removing an empty slot");
-        let mut hole = idx;
-        let mut j = idx;
-        loop {
-            j = (j + 1) & self.mask;
-            if self.slots[j].is_empty() {
-                break;
-            }
-            let home = self.home(self.slots[j].key());
-            // The entry at j may move into the hole unless its home lies
-            // cyclically in (hole, j].
-            let stays = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !stays {
-                self.slots[hole] = self.slots[j];
-                self.ext[hole] = self.ext[j];
-                hole = j;
-            }
-        }
-        self.slots[hole] = E::default();
-        self.ext[hole] = X::default();
-        self.len -= 1;
-        removed
-    }
-
-    /// Remove the entry at `idx`, returning it.
-    pub fn remove(&mut self, idx: usize) -> E {
-        self.remove_with(idx).0
     }
 }
 
@@ -564,16 +357,17 @@ impl<A: Family> ConnTable<A> {
     /// `*budget` slots (the budget is decreased), and return the index of
     /// the next entry that expired by `now_ms`; the cursor stays on it. The
     /// caller removes it or re-arms it (a template that still controls
-    /// connections), then calls again: a removal may shift a later entry into
-    /// the same slot, which is then examined again without using budget.
+    /// connections), then calls again: a removal leaves the slot empty (no
+    /// entry moves), so the next call steps past it.
     pub fn next_expired(&mut self, now_ms: u64, budget: &mut usize) -> Option<usize> {
+        let n = self.table.slots_len();
         while *budget > 0 {
             let i = self.sweep_cursor;
-            let c = &self.table.slots[i];
+            let c = self.table.get(i);
             if !c.is_empty() && c.expires_ms <= now_ms {
                 return Some(i);
             }
-            self.sweep_cursor = (i + 1) & self.table.mask;
+            self.sweep_cursor = if i + 1 == n { 0 } else { i + 1 };
             *budget -= 1;
         }
         None
@@ -606,17 +400,28 @@ impl<A: Family> ConnTable<A> {
 mod tests {
     use super::*;
 
-    /// A slice big enough for the huge-page path holds what it was given,
-    /// and frees like any `Box<[T]>`.
+    /// An array big enough for the huge-page path holds what it was given,
+    /// cache-line aligned, and drops its values once.
     #[test]
-    fn huge_page_slices_are_ordinary_slices() {
+    fn huge_page_arrays_are_ordinary_slices() {
         for n in [0, 3, 1 << 20, (1 << 20) + 7] {
-            let v = boxed_slice_hugepages(n, 0xabcd_u64);
+            let v = Pages::new(n, 0xabcd_u64, true);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == 0xabcd));
+            assert!(n == 0 || (v.as_ptr() as usize).is_multiple_of(64));
+            let want = if n >= 1 << 20 {
+                [Backing::Hugetlb, Backing::Thp]
+            } else {
+                [Backing::Heap; 2]
+            };
+            assert!(want.contains(&v.backing()), "{n}: {:?}", v.backing());
         }
-        let s = boxed_slice_hugepages(600_000, String::from("x"));
-        assert_eq!(s[599_999], "x");
+        let mut s = Pages::new(600_000, String::from("x"), true);
+        s[599_999].push('y');
+        assert_eq!(s[599_999], "xy");
+        let rc = std::rc::Rc::new(());
+        drop(Pages::new(1000, rc.clone(), false));
+        assert_eq!(std::rc::Rc::strong_count(&rc), 1);
     }
     use proptest::prelude::*;
     use std::collections::HashMap;
@@ -683,7 +488,108 @@ mod tests {
         ]
     }
 
+    /// Operations on a table of `max` entries, keys below `keys`, checked
+    /// against a HashMap model and the index's own invariants
+    /// ([`Table::check`]) after every step.
+    fn against_model(max: usize, ops: &[Op], keys: u32) -> Result<(), TestCaseError> {
+        let mut t = ConnTable::with_max(max);
+        let mut model: HashMap<ConnKey, (usize, u64)> = HashMap::new();
+        for (step, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Insert(n) => {
+                    let n = n % keys;
+                    if model.contains_key(&key(n)) {
+                        continue;
+                    }
+                    let exp = 1 + (step as u64 % 37);
+                    match t.insert(conn(n, exp)) {
+                        Ok(i) => {
+                            prop_assert!(model.len() < max);
+                            model.insert(key(n), (i, exp));
+                        }
+                        Err(Full) => prop_assert_eq!(model.len(), max),
+                    }
+                }
+                Op::Remove(n) => {
+                    let k = key(n % keys);
+                    match (t.find(&k), model.remove(&k)) {
+                        (Some(i), Some((at, exp))) => {
+                            prop_assert_eq!(i, at, "an entry moved");
+                            prop_assert_eq!(t.remove(i).expires_ms, exp);
+                        }
+                        (None, None) => {}
+                        (a, b) => prop_assert!(false, "find {:?} model {:?}", a, b),
+                    }
+                }
+                Op::Find(n) => {
+                    let k = key(n % keys);
+                    let found = t.find(&k).map(|i| (i, t.get(i).expires_ms));
+                    prop_assert_eq!(found, model.get(&k).copied());
+                }
+                Op::Sweep(now) => {
+                    let mut expired = vec![];
+                    t.sweep(now, usize::MAX, |c| expired.push(c.key));
+                    for k in &expired {
+                        prop_assert!(model.remove(k).is_some_and(|(_, e)| e <= now));
+                    }
+                    prop_assert!(model.values().all(|&(_, e)| e > now));
+                }
+            }
+            prop_assert_eq!(t.len(), model.len());
+            t.check();
+        }
+        Ok(())
+    }
+
+    fn ops(n: u32, len: usize) -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => (0..n).prop_map(Op::Insert),
+            2 => (0..n).prop_map(Op::Remove),
+            2 => (0..n).prop_map(Op::Find),
+            1 => (0u64..40).prop_map(Op::Sweep),
+        ];
+        proptest::collection::vec(op, 1..len)
+    }
+
+    /// Filled to the last entry (every bucket at its load limit, many
+    /// overflowing), then emptied again: every entry still found, the
+    /// overflow counts back to zero.
+    #[test]
+    fn full_to_the_last_entry_and_back() {
+        for max in [1, 9, 10, 11, 120, 1000, 4099] {
+            let mut t = ConnTable::with_max(max);
+            let at: Vec<usize> = (0..max as u32)
+                .map(|n| t.insert(conn(n, 5)).unwrap())
+                .collect();
+            assert_eq!(t.insert(conn(max as u32, 5)), Err(Full));
+            t.check();
+            for (n, &i) in at.iter().enumerate() {
+                assert_eq!(t.find(&key(n as u32)), Some(i));
+            }
+            for &i in at.iter().step_by(2) {
+                t.remove(i);
+            }
+            t.check();
+            assert_eq!(t.sweep(10, usize::MAX, |_| {}), max / 2);
+            assert!(t.is_empty());
+            t.check();
+        }
+    }
+
     proptest! {
+        /// Small tables at and near their load limit: the keys outnumber
+        /// the entries, so inserts meet `Full` and buckets overflow.
+        #[test]
+        fn at_the_load_limit((max, ops) in (1usize..48).prop_flat_map(|m| (Just(m), ops(4 * m as u32 + 4, 400)))) {
+            against_model(max, &ops, 4 * max as u32 + 4)?;
+        }
+
+        /// A bigger table churned: entries expire and come back.
+        #[test]
+        fn churned_with_expiry(ops in ops(3000, 3000)) {
+            against_model(1000, &ops, 3000)?;
+        }
+
         /// Arbitrary operation sequences against a HashMap model.
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec(op(), 1..300)) {

@@ -68,8 +68,8 @@ impl Core {
         let mut dropped = 0;
         let mut at = start;
         let mut steps = 0;
-        // A removal shifts a later entry into the slot: look at it again
-        // (bounded: each removal shrinks the table).
+        // After a removal the slot is looked at again (it is empty now: no
+        // entry moves; bounded either way by `steps`).
         let mut examined = 0;
         while examined < n && steps < 2 * n {
             steps += 1;

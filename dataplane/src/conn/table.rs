@@ -1,0 +1,477 @@
+//! The fixed-capacity hash table under the connection table, the reply
+//! index and the persistence templates (decision 0043).
+//!
+//! Layout, after Facebook's F14 ("vector" policy) and the Swiss tables:
+//! - the entries live in a dense array of exactly `max` slots, handed out
+//!   from a free stack, so an entry never moves once inserted (its index
+//!   is stable until it is removed) and no slot is paid for twice;
+//! - the index is an array of 64-byte buckets, one cache line each, of 12
+//!   one-byte tags (8 bits of the key's hash; 0 = free), the 12 entry
+//!   indexes and an overflow count. A key's home bucket comes from the low
+//!   32 bits of its hash (`(h * buckets) >> 32`, no power-of-two
+//!   round-up), its tag from the top 8 bits.
+//!
+//! A lookup reads the home bucket's line, compares its 12 tags with the
+//! key's at once (one SSE2 compare), and reads only the entries whose tag
+//! matches (a false match is 1 in 255 per occupied slot). A miss costs one
+//! line, a hit two (the bucket, then the entry), unless the home bucket
+//! overflowed: a full bucket counts the keys that passed it to a later
+//! bucket on insert, and a lookup goes on to the next bucket only while
+//! that count is non-zero. Deletion clears the tag and decrements the
+//! counts along the key's path, so there are no tombstones and a lookup
+//! stays bounded however many removals happened. The buckets are sized
+//! for at most [`LOAD_PER_BUCKET`] of their 12 slots used (83 %).
+//!
+//! Every array is allocated once, when the table is made ([`Pages`]): on
+//! 2 MB hugetlb pages when the system has them reserved, otherwise on
+//! ordinary pages aligned to 2 MB with transparent huge pages asked for.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// The table is full: the entry was not inserted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// What a [`Table`] stores: an entry with a key, and an empty form.
+pub trait Slot: Copy + Default {
+    type Key: std::hash::Hash + Eq + Copy;
+    fn key(&self) -> &Self::Key;
+    fn is_empty(&self) -> bool;
+}
+
+const HUGE: usize = 2 << 20;
+
+/// How a [`Pages`] array is backed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Explicit 2 MB pages (`MAP_HUGETLB`, from the reserved pool).
+    Hugetlb,
+    /// The global allocator, aligned to 2 MB, `MADV_HUGEPAGE` asked
+    /// (transparent huge pages where the kernel allows them).
+    Thp,
+    /// The global allocator, cache-line aligned (arrays under 4 MB).
+    Heap,
+}
+
+/// `n` values in one allocation made at start-up and never resized:
+/// cache-line aligned (so a 64-byte entry is one line, not two), and from 4
+/// MB on backed by 2 MB pages, explicit ones if the system has them,
+/// otherwise transparent ones: a table is hundreds of megabytes read at
+/// random, and 4 KiB pages would cost a TLB miss (under a hypervisor, a
+/// two-level walk) on nearly every lookup.
+pub struct Pages<T> {
+    ptr: NonNull<T>,
+    len: usize,
+    backing: Backing,
+    /// Bytes mapped (`Hugetlb`) or the allocation's layout (the others).
+    layout: Layout,
+}
+
+// SAFETY: `Pages` owns its values as a `Box<[T]>` would.
+unsafe impl<T: Send> Send for Pages<T> {}
+// SAFETY: as above; shared access only reads.
+unsafe impl<T: Sync> Sync for Pages<T> {}
+
+impl<T: Clone> Pages<T> {
+    /// `n` copies of `value`; huge pages from 4 MB on when `huge`.
+    pub fn new(n: usize, value: T, huge: bool) -> Self {
+        let Ok(layout) = Layout::array::<T>(n).and_then(|l| l.align_to(64)) else {
+            panic!("a table of {n} entries does not fit in memory");
+        };
+        let (ptr, backing, layout) = if layout.size() == 0 {
+            (NonNull::<T>::dangling(), Backing::Heap, layout)
+        } else if huge && layout.size() >= 2 * HUGE {
+            Self::alloc_huge(layout)
+        } else {
+            (Self::alloc(layout), Backing::Heap, layout)
+        };
+        for i in 0..n {
+            // SAFETY: i < n, inside the allocation, and each slot is
+            // written once before anything reads it.
+            unsafe { ptr.as_ptr().add(i).write(value.clone()) };
+        }
+        Pages {
+            ptr,
+            len: n,
+            backing,
+            layout,
+        }
+    }
+
+    fn alloc(layout: Layout) -> NonNull<T> {
+        // SAFETY: the layout's size is non-zero (checked by the caller).
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+        NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+    }
+
+    fn alloc_huge(layout: Layout) -> (NonNull<T>, Backing, Layout) {
+        let bytes = layout.size().next_multiple_of(HUGE);
+        // SAFETY: an anonymous private mapping of `bytes`; nothing else
+        // refers to it, and a failure is MAP_FAILED (checked).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+                -1,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED {
+            if let Some(p) = NonNull::new(p.cast::<T>()) {
+                let l = Layout::from_size_align(bytes, HUGE).unwrap_or(layout);
+                return (p, Backing::Hugetlb, l);
+            }
+        }
+        let Ok(layout) = layout.align_to(HUGE) else {
+            return (Self::alloc(layout), Backing::Heap, layout);
+        };
+        let p = Self::alloc(layout);
+        let bytes = layout.size() & !(HUGE - 1);
+        // SAFETY: [p, p + bytes) lies inside the allocation just made;
+        // madvise only changes how its pages are backed, never their
+        // contents (a failure leaves ordinary pages).
+        unsafe { libc::madvise(p.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE) };
+        (p, Backing::Thp, layout)
+    }
+}
+
+impl<T> Pages<T> {
+    pub fn backing(&self) -> Backing {
+        self.backing
+    }
+}
+
+impl<T> std::ops::Deref for Pages<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        // SAFETY: `ptr` holds `len` initialised values (see `new`).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> std::ops::DerefMut for Pages<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `deref`, and `&mut self` is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for Pages<T> {
+    fn drop(&mut self) {
+        // SAFETY: the values are initialised and dropped once, here; then
+        // the memory goes back the way it came.
+        unsafe {
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr(),
+                self.len,
+            ));
+            match self.backing {
+                _ if self.layout.size() == 0 => {}
+                Backing::Hugetlb => {
+                    libc::munmap(self.ptr.as_ptr().cast(), self.layout.size());
+                }
+                Backing::Thp | Backing::Heap => {
+                    std::alloc::dealloc(self.ptr.as_ptr().cast(), self.layout)
+                }
+            }
+        }
+    }
+}
+
+/// Slots per bucket: 12 tags, 12 `u32` indexes and the overflow count
+/// make one 64-byte line.
+const BUCKET_SLOTS: usize = 12;
+
+/// Entries per bucket the table is sized for: 10 of 12 (83 % load at
+/// `max` entries), which keeps overflow rare.
+pub const LOAD_PER_BUCKET: usize = 10;
+
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    /// 0: free slot; otherwise the top 8 bits of the key's hash (0 made 1).
+    tags: [u8; BUCKET_SLOTS],
+    /// Keys whose probe passed this bucket (it was full) to a later one.
+    overflow: u32,
+    /// Where each tagged key's entry is.
+    idx: [u32; BUCKET_SLOTS],
+}
+
+const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
+
+impl Bucket {
+    /// A bit per slot whose tag is `tag` (0: the free slots).
+    #[inline(always)]
+    fn matches(&self, tag: u8) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{
+                __m128i, _mm_cmpeq_epi8, _mm_load_si128, _mm_movemask_epi8, _mm_set1_epi8,
+            };
+            // SAFETY: the bucket is 64-byte aligned and its first 16 bytes
+            // are the tags and the overflow count (repr(C)); SSE2 is part of
+            // x86_64.
+            let m = unsafe {
+                let v = _mm_load_si128(std::ptr::from_ref(self).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(tag as i8)))
+            };
+            (m as u32) & ((1 << BUCKET_SLOTS) - 1)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut m = 0;
+            for (s, &t) in self.tags.iter().enumerate() {
+                m |= u32::from(t == tag) << s;
+            }
+            m
+        }
+    }
+}
+
+/// A fixed-capacity hash table of entries `E`, each with a companion `X`
+/// kept in a parallel array under the same index. The companion of the
+/// connection table holds what only NAT and FullNAT entries need, so a DR
+/// entry stays one cache line and a DR lookup never reads the companion.
+/// Layout and probing: the module's documentation.
+pub struct Table<E: Slot, X: Copy + Default = ()> {
+    buckets: Pages<Bucket>,
+    slots: Pages<E>,
+    ext: Pages<X>,
+    /// Free entry indexes, a stack: `free[..free_len]`.
+    free: Pages<u32>,
+    free_len: usize,
+    len: usize,
+    hasher: ahash::RandomState,
+}
+
+impl<E: Slot, X: Copy + Default> Table<E, X> {
+    /// A table for up to `max` entries (at least 1, at most `u32::MAX`).
+    pub fn with_max(max: usize) -> Self {
+        let max = max.clamp(1, u32::MAX as usize);
+        let nb = max.div_ceil(LOAD_PER_BUCKET);
+        let slots = Pages::new(max, E::default(), true);
+        if slots.backing() != Backing::Heap {
+            tracing::info!(
+                entries = max,
+                bytes = max * std::mem::size_of::<E>(),
+                backing = ?slots.backing(),
+                "table allocated"
+            );
+        }
+        let mut free = Pages::new(max, 0u32, true);
+        // Popped from the end: entries fill from index 0 up.
+        for (i, f) in free.iter_mut().enumerate() {
+            *f = (max - 1 - i) as u32;
+        }
+        Table {
+            buckets: Pages::new(nb, Bucket::default(), true),
+            slots,
+            ext: Pages::new(max, X::default(), true),
+            free,
+            free_len: max,
+            len: 0,
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn max(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Entry slots of the table (`max`): the range of the indexes
+    /// [`Table::get`] takes; a free one reads as an empty entry.
+    pub fn slots_len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How the entry array is backed.
+    pub fn backing(&self) -> Backing {
+        self.slots.backing()
+    }
+
+    /// The key's home bucket and tag.
+    #[inline(always)]
+    fn place(&self, key: &E::Key) -> (usize, u8) {
+        let h = self.hasher.hash_one(key);
+        let b = ((h & 0xffff_ffff) * self.buckets.len() as u64) >> 32;
+        (b as usize, ((h >> 56) as u8).max(1))
+    }
+
+    #[inline(always)]
+    fn next(&self, b: usize) -> usize {
+        if b + 1 == self.buckets.len() {
+            0
+        } else {
+            b + 1
+        }
+    }
+
+    /// Start loading the cache line of `key`'s home bucket (a hint: a burst
+    /// prefetches every packet's bucket before it looks any up, so the
+    /// misses overlap).
+    #[inline]
+    pub fn prefetch(&self, key: &E::Key) {
+        let p = self.buckets.as_ptr().wrapping_add(self.place(key).0);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults and reads nothing the program
+        // sees; `p` points into `buckets` (place() is below its length).
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
+
+    /// The slot index of `key`'s entry.
+    #[inline(always)]
+    pub fn find(&self, key: &E::Key) -> Option<usize> {
+        let (mut b, tag) = self.place(key);
+        loop {
+            let bucket = &self.buckets[b];
+            let mut m = bucket.matches(tag);
+            while m != 0 {
+                let i = bucket.idx[m.trailing_zeros() as usize] as usize;
+                if self.slots[i].key() == key {
+                    return Some(i);
+                }
+                m &= m - 1;
+            }
+            if bucket.overflow == 0 {
+                return None;
+            }
+            b = self.next(b);
+        }
+    }
+
+    pub fn get(&self, idx: usize) -> &E {
+        &self.slots[idx]
+    }
+
+    pub fn get_mut(&mut self, idx: usize) -> &mut E {
+        &mut self.slots[idx]
+    }
+
+    /// The companion of the entry at `idx`.
+    pub fn ext(&self, idx: usize) -> &X {
+        &self.ext[idx]
+    }
+
+    pub fn ext_mut(&mut self, idx: usize) -> &mut X {
+        &mut self.ext[idx]
+    }
+
+    /// Insert a new entry (its key must not be present) with its companion.
+    /// Its index stays the same until it is removed.
+    pub fn insert_with(&mut self, entry: E, ext: X) -> Result<usize, Full> {
+        assert!(!entry.is_empty(), "inserting an empty entry");
+        debug_assert!(self.find(entry.key()).is_none(), "duplicate key inserted");
+        if self.free_len == 0 {
+            return Err(Full);
+        }
+        let (mut b, tag) = self.place(entry.key());
+        // There are more bucket slots than entries, so one is free.
+        let s = loop {
+            let free = self.buckets[b].matches(0);
+            if free != 0 {
+                break free.trailing_zeros() as usize;
+            }
+            self.buckets[b].overflow += 1;
+            b = self.next(b);
+        };
+        self.free_len -= 1;
+        let i = self.free[self.free_len];
+        let bucket = &mut self.buckets[b];
+        bucket.tags[s] = tag;
+        bucket.idx[s] = i;
+        let i = i as usize;
+        self.slots[i] = entry;
+        self.ext[i] = ext;
+        self.len += 1;
+        Ok(i)
+    }
+
+    /// Insert a new entry (its key must not be present).
+    pub fn insert(&mut self, entry: E) -> Result<usize, Full> {
+        self.insert_with(entry, X::default())
+    }
+
+    /// Remove the entry at `idx`, returning it and its companion. No other
+    /// entry moves.
+    pub fn remove_with(&mut self, idx: usize) -> (E, X) {
+        let removed = (self.slots[idx], self.ext[idx]);
+        assert!(!removed.0.is_empty(), "removing an empty slot");
+        let (mut b, tag) = self.place(removed.0.key());
+        loop {
+            let bucket = &mut self.buckets[b];
+            let mut m = bucket.matches(tag);
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                if bucket.idx[s] as usize == idx {
+                    bucket.tags[s] = 0;
+                    self.slots[idx] = E::default();
+                    self.ext[idx] = X::default();
+                    self.free[self.free_len] = idx as u32;
+                    self.free_len += 1;
+                    self.len -= 1;
+                    return removed;
+                }
+                m &= m - 1;
+            }
+            // The entry went on past this bucket when it was inserted.
+            bucket.overflow -= 1;
+            b = self.next(b);
+        }
+    }
+
+    /// Remove the entry at `idx`, returning it.
+    pub fn remove(&mut self, idx: usize) -> E {
+        self.remove_with(idx).0
+    }
+
+    /// Check the index against the entries (tests): every entry is found
+    /// under its own index from its home bucket, every tag points at a
+    /// live entry, and each bucket's overflow count is the number of keys
+    /// whose probe passed it.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let mut passed = vec![0u32; self.buckets.len()];
+        let mut tagged = 0;
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            for s in 0..BUCKET_SLOTS {
+                if bucket.tags[s] == 0 {
+                    continue;
+                }
+                tagged += 1;
+                let i = bucket.idx[s] as usize;
+                let e = &self.slots[i];
+                assert!(!e.is_empty(), "bucket {b} slot {s} points at a free entry");
+                let (mut h, tag) = self.place(e.key());
+                assert_eq!(bucket.tags[s], tag);
+                while h != b {
+                    passed[h] += 1;
+                    h = self.next(h);
+                }
+                assert_eq!(self.find(e.key()), Some(i));
+            }
+        }
+        assert_eq!(tagged, self.len);
+        assert_eq!(self.len + self.free_len, self.slots.len());
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            assert_eq!(bucket.overflow, passed[b], "bucket {b}'s overflow count");
+        }
+    }
+}
