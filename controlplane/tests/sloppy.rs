@@ -78,7 +78,7 @@ fn udp_and_fnat_reset_it_with_a_warning() {
 
 #[test]
 fn toml_sloppy_tcp_and_its_round_trip() {
-    let text = "[[service]]\naddress = \"10.0.0.1:80\"\nprotocol = \"tcp\"\nscheduler = \"mh\"\n\
+    let text = "[[service]]\naddress = \"10.0.0.1:80\"\nprotocol = \"tcp\"\nscheduler = \"mh\"\nforward = \"route\"\n\
                 sloppy_tcp = true\n[[service.dest]]\naddress = \"10.0.0.2:80\"\n";
     let (on, w) = sloppy(text, Dialect::Toml);
     assert!(on && w.is_empty(), "{w:?}");
