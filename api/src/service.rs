@@ -107,6 +107,12 @@ pub struct ServiceConfig {
     /// (`--proxy-protocol v2`, DPVS's extension).
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// IPVS's `sloppy_tcp`, per service (`--sloppy-tcp`, an rvs extension):
+    /// a TCP packet with ACK and without RST that has no entry is scheduled
+    /// by the service's scheduler and gets an ESTABLISHED entry, whatever
+    /// the scheduler (decision 45).
+    #[serde(default)]
+    pub sloppy_tcp: bool,
 }
 
 impl ServiceConfig {
@@ -121,6 +127,7 @@ impl ServiceConfig {
             one_packet: false,
             persistence_engine: None,
             proxy_protocol: false,
+            sloppy_tcp: false,
         }
     }
 }
@@ -208,6 +215,15 @@ pub struct SchedFlag {
 /// `IPVS_DEF_SCHED`, which ipvsadm (`-A` without `-s`) and keepalived
 /// (`lb_algo` unset) both use.
 pub const SCHEDULER_DEFAULT: &str = "wlc";
+
+/// Whether directors with the same dests pick the same dest for the same
+/// client with `scheduler` (a hash of the packet over a table built from the
+/// dests alone): `mh`, `sh`, `dh`. With the others a connection adopted by
+/// `--sloppy-tcp` on another director goes to another real server (decision
+/// 45).
+pub fn scheduler_picks_alike(scheduler: &str) -> bool {
+    matches!(scheduler, "mh" | "sh" | "dh")
+}
 
 /// Every scheduler flag name ipvsadm knows.
 pub const SCHED_FLAGS: [SchedFlag; 7] = [

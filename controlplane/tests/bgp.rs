@@ -346,14 +346,16 @@ fn the_decision() {
 fn the_include() {
     let mut m = model(&two_vips());
     m.bgp = Some(full());
-    let vips = decide(&m, &|i| i != 2, true, false);
+    let mut vips = decide(&m, &|i| i != 2, true, false);
+    // .102 has mh dests (decision 45): its route carries their hash.
+    vips[2].dest_set = Some(0xdead_beef);
     let text = include::text(m.bgp.as_ref().unwrap(), &vips);
     let want = r#"# Written by rvs-controlplane: do not edit, it is rewritten at every change.
 
 protocol static rvs_vips4 {
     ipv4;
     route 198.18.5.100/32 blackhole { bgp_community.add((65000,100)); bgp_large_community.add((65000,1,2)); bgp_community.add((65000,200)); bgp_community.add((65000,443)); };
-    route 198.18.5.102/32 blackhole { bgp_community.add((65000,100)); bgp_large_community.add((65000,1,2)); };
+    route 198.18.5.102/32 blackhole { bgp_community.add((65000,100)); bgp_large_community.add((65000,1,2)); bgp_large_community.add((65001,45,3735928559)); };
     route 198.18.5.103/32 blackhole { bgp_community.add((65000,100)); bgp_large_community.add((65000,1,2)); };
 }
 
@@ -373,9 +375,12 @@ protocol bgp rvs_bgp1 {
     keepalive time 1;
     connect retry time 5;
     graceful restart off;
+    allow local as;
     bfd on;
     ipv4 {
         import none;
+        import table on;
+        add paths rx;
         export where proto = "rvs_vips4";
         next hop self;
     };
@@ -389,9 +394,12 @@ protocol bgp rvs_bgp2 {
     keepalive time 1;
     connect retry time 5;
     graceful restart off;
+    allow local as;
     bfd on;
     ipv6 {
         import none;
+        import table on;
+        add paths rx;
         export where proto = "rvs_vips6";
         next hop self;
     };

@@ -167,7 +167,12 @@ fn model(dir: &Path, socket: &Path, extra: &str) -> Model {
 }
 
 fn step(d: &mut Driver, m: &Model, quorum: &[bool], up: bool, drained: bool) -> Status {
-    let vips = bgp::decide(m, &|i| quorum[i], up, drained);
+    let mut vips = bgp::decide(m, &|i| quorum[i], up, drained);
+    // What step_board does with the dests' health (all up here).
+    let hashes = bgp::dest_set::hashes(&m.requests());
+    for v in &mut vips {
+        v.dest_set = hashes.get(&v.addr).copied();
+    }
     d.step(m.bgp.as_ref(), &vips, drained);
     let st = d.status();
     let st = st.lock().expect("status").clone();
@@ -224,15 +229,7 @@ fn inside() {
     ip_router("link set v1 up");
     ip_router("addr add 10.99.0.1/24 dev v1");
     let dir = tempdir();
-    let router = Bird::start(
-        &dir,
-        "router",
-        "router id 10.255.0.1;\nprotocol device {}\n\
-         protocol bgp director {\n  local 10.99.0.1 port 1791 as 65000;\n  \
-         neighbor 10.99.0.2 port 1790 as 65001;\n  hold time 3;\n  connect retry time 1;\n  \
-         ipv4 { import all; export none; };\n}\n",
-        Some(pid),
-    );
+    let router = Bird::start(&dir, "router", &router_conf(None), Some(pid));
     // The operator's bird.conf: router id, device, the include (empty
     // until rvs writes it: BIRD needs it to exist to start).
     std::fs::write(dir.join("rvs.conf"), "").expect("the empty include");
@@ -284,6 +281,54 @@ fn inside() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
     }
+
+    // Dest sets (decision 45): .100 is the one mh VIP; the router sends
+    // back a path of "another director" with our hash, then another one.
+    let ours = bgp::dest_set::hashes(&m.requests())[&"198.18.5.100".parse::<IpAddr>().unwrap()];
+    assert!(director
+        .birdc("show route all")
+        .contains(&format!("(65001, 45, {ours})")));
+    let st = step(&mut d, &m, &[true, true, true], true, false);
+    assert_eq!(
+        dest_set(&st, "198.18.5.100"),
+        Some((0, false)),
+        "no peer yet"
+    );
+    assert_eq!(dest_set(&st, "198.18.5.101"), None, "rr: no dest set");
+    reconfigure(&dir, &router, &router_conf(Some(ours)));
+    eventually("the peer's path is seen, the same dests", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        dest_set(&st, "198.18.5.100") == Some((1, false))
+    });
+    // Imported into the import table only: not into the director's table.
+    let table = director.birdc("show route all");
+    assert!(
+        !table.contains("rvs_bgp1") && table.contains("rvs_vips4"),
+        "{table}"
+    );
+    reconfigure(&dir, &router, &router_conf(Some(ours ^ 1)));
+    eventually("another director's dests differ", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        dest_set(&st, "198.18.5.100") == Some((1, true))
+    });
+    let text = bgp::metrics(&step(&mut d, &m, &[true, true, true], true, false));
+    for line in [
+        "rvs_bgp_dest_set_mismatch{vip=\"198.18.5.100\"} 1".to_string(),
+        "rvs_bgp_peers_seen{vip=\"198.18.5.100\"} 1".to_string(),
+        format!("rvs_bgp_dest_set_hash{{vip=\"198.18.5.100\"}} {ours}"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    reconfigure(&dir, &router, &router_conf(Some(ours)));
+    eventually("the mismatch clears", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        dest_set(&st, "198.18.5.100") == Some((1, false))
+    });
+    reconfigure(&dir, &router, &router_conf(None));
+    eventually("the peer's path is gone", || {
+        let st = step(&mut d, &m, &[true, true, true], true, false);
+        dest_set(&st, "198.18.5.100") == Some((0, false))
+    });
 
     // Quorum lost by .101's service: .101 withdrawn, .100 stays.
     let st = step(&mut d, &m, &[true, false, true], true, false);
@@ -376,6 +421,46 @@ fn inside() {
     drop(router);
     drop(holder);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The router's bird.conf; with `peer`, it also sends the director a
+/// route to 198.18.5.100 tagged as another director's with the dest-set
+/// hash `peer` (what the routers send back with ADD-PATH, decision 45).
+fn router_conf(peer: Option<u32>) -> String {
+    let (stat, export) = match peer {
+        Some(h) => (
+            format!(
+                "protocol static peer {{ ipv4; route 198.18.5.100/32 blackhole \
+                 {{ bgp_large_community.add((65001,45,{h})); }}; }}\n"
+            ),
+            "where proto = \"peer\"",
+        ),
+        None => (String::new(), "none"),
+    };
+    format!(
+        "router id 10.255.0.1;\nprotocol device {{}}\n{stat}\
+         protocol bgp director {{\n  local 10.99.0.1 port 1791 as 65000;\n  \
+         neighbor 10.99.0.2 port 1790 as 65001;\n  hold time 3;\n  connect retry time 1;\n  \
+         ipv4 {{ import all; export {export}; }};\n}}\n"
+    )
+}
+
+/// Reconfigure the router with `conf`.
+fn reconfigure(dir: &Path, router: &Bird, conf: &str) {
+    std::fs::write(dir.join("router.conf"), conf).expect("writes the router's conf");
+    let out = router.birdc("configure");
+    // "Reconfigured", or "in progress" (and queued) while a change of
+    // filters refreshes the routes: what it does is checked after.
+    assert!(out.contains("Reconfigur") && !out.contains("rror"), "{out}");
+}
+
+/// The director's dest set for `vip` in `st`: (peers seen, mismatch).
+fn dest_set(st: &Status, vip: &str) -> Option<(u32, bool)> {
+    let vip: IpAddr = vip.parse().expect("an address");
+    st.dest_sets
+        .iter()
+        .find(|d| d.vip == vip)
+        .map(|d| (d.peers, d.mismatch))
 }
 
 fn tempdir() -> PathBuf {

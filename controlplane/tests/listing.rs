@@ -592,3 +592,39 @@ fn list_conns_sample() {
         rvs_controlplane::rvsadm::list::format_conns(&conns, true, false, &ServicesDb::default());
     assert_same(&got, include_str!("fixtures/list_conns.txt"));
 }
+
+#[test]
+fn sloppy_tcp_is_listed_saved_and_restored() {
+    use rvs_api::Request;
+    use rvs_controlplane::rvsadm::{parse_args, save, Command, SystemResolver};
+    // The sample's last service is TCP 192.168.10.100:80.
+    let mut services = sample();
+    let http = services.last_mut().expect("a service");
+    http.config.sloppy_tcp = true;
+    let http = http.clone();
+    let listed = format_service(&http, &numeric(ListView::Services), &ServicesDb::default());
+    let first = listed
+        .lines()
+        .find(|l| l.starts_with("TCP  192.168.10.100:80 "))
+        .expect("the service's line");
+    assert!(first.ends_with(" sloppy-tcp"), "{listed}");
+
+    let text = save::format_save(&services, &[], &[], true, &ServicesDb::default());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("-A -t 192.168.10.100:80 "))
+        .expect("the -A line");
+    assert!(line.ends_with(" --sloppy-tcp"), "{line:?}");
+    // Only that service says so.
+    assert_eq!(text.matches("--sloppy-tcp").count(), 1, "{text}");
+    let resolver = SystemResolver {
+        services: ServicesDb::default(),
+    };
+    let words = save::restore_words(&format!("ipvsadm {line}"));
+    match parse_args(&words, &resolver).expect(line).command {
+        Command::Change(Request::AddService { key, config }) => {
+            assert_eq!((key, config), (http.key, http.config));
+        }
+        other => panic!("{line}: {other:?}"),
+    }
+}

@@ -403,6 +403,10 @@ fn gen_service(r: &mut Rng, i: u64, pools: &[String]) -> model::Service {
             inhibit: r.coin(),
         }
     });
+    // What the resolver keeps: TCP or fwmark, no FNAT real servers.
+    let sloppy_tcp = (!has_addr || protocol == Protocol::Tcp)
+        && !dests.iter().any(|d| d.forward == Forward::FullNat)
+        && r.coin();
     Service {
         group,
         keys,
@@ -413,6 +417,7 @@ fn gen_service(r: &mut Rng, i: u64, pools: &[String]) -> model::Service {
         persistence_netmask,
         persistence_engine: r.maybe(|_| "sip".to_string()),
         proxy_protocol: r.coin(),
+        sloppy_tcp,
         laddr_pool: if pools.is_empty() {
             None
         } else {

@@ -117,6 +117,9 @@ pub struct Service {
     /// FullNAT TCP connections carry a PROXY protocol v2 header instead of
     /// TOA.
     pub proxy_protocol: bool,
+    /// `--sloppy-tcp`: mid-connection TCP packets without an entry are
+    /// adopted whatever the scheduler (decision 45).
+    pub sloppy_tcp: bool,
     /// The worker's locality cache this service uses (lblc, lblcr).
     pub locality_cache: Option<u16>,
     /// FullNAT: the slots of the service's local addresses, in the order

@@ -25,6 +25,7 @@ ECMP_CONF=$RVS_ROOT/configs/lab-ecmp.conf
 RTR_DIR=$LAB_STATE_DIR/rtr
 RTR_BIRD_SOCKET=$RTR_DIR/bird.ctl
 RTR_BIRD_PID=$RTR_DIR/bird.pid
+ECMP_METRICS=127.0.0.1:9545 # each director's rvs-controlplane /metrics, in its namespace
 
 # ecmp_ns I: director I's namespace (1: rvs-lb, 2: rvs-lb2, ...).
 ecmp_ns() { if (($1 == 1)); then echo "$NS_LB"; else echo "rvs-lb$1"; fi; }
@@ -114,7 +115,9 @@ ecmp_write_configs() {
 # ecmp_write_router_conf N: the router's BIRD: a session to each of the N
 # directors (their hold time; after an error it restarts at once, so a
 # director that comes back is peered again within seconds), every route
-# learned goes to the kernel, equal ones merged into one multipath route.
+# learned goes to the kernel, equal ones merged into one multipath route,
+# and every director's path goes back to the other directors (ADD-PATH:
+# they compare their mh dest sets, decision 45; they import none of it).
 ecmp_write_router_conf() {
     local n=$1 i
     mkdir -p "$RTR_DIR"
@@ -141,7 +144,8 @@ ecmp_write_router_conf() {
             "    graceful restart off;" \
             "    ipv4 {" \
             "        import all;" \
-            "        export none;" \
+            "        export where source = RTS_BGP;" \
+            "        add paths tx;" \
             "    };" \
             "}"
         for ((i = 1; i <= n; i++)); do
@@ -185,7 +189,7 @@ ecmp_start_controlplane() {
     rm -f "$pidfile"
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' bash "$pidfile" \
         ip netns exec "$ns" "$CONTROLPLANE_BIN" --config "$(ecmp_cp_config "$i")" \
-        --socket "$(ecmp_socket "$i")" \
+        --socket "$(ecmp_socket "$i")" --metrics "$ECMP_METRICS" \
         </dev/null >>"$(ecmp_cp_log "$i")" 2>&1 &
     disown
     for ((k = 0; k < 50; k++)); do
@@ -238,6 +242,36 @@ ecmp_has_hop() { ecmp_next_hops | grep -qx "$1"; }
 
 # A download of big.bin (32 MiB) that is whole.
 ECMP_WHOLE="200 33554432"
+
+# ecmp_metric I SAMPLE: the value of director I's control plane /metrics
+# sample SAMPLE (name and labels; nothing when it does not answer).
+ecmp_metric() {
+    ip netns exec "$(ecmp_ns "$1")" curl -s --max-time 2 "http://$ECMP_METRICS/metrics" 2>/dev/null |
+        awk -v k="$2" '$1 == k { print $2 }'
+}
+
+# ecmp_metrics N SAMPLE: SAMPLE's value on directors 1..N, space separated
+# (`-` for one that does not show it).
+ecmp_metrics() {
+    local n=$1 i v out=()
+    for ((i = 1; i <= n; i++)); do
+        v=$(ecmp_metric "$i" "$2")
+        out+=("${v:--}")
+    done
+    echo "${out[*]}"
+}
+
+# ecmp_wait_metrics N SAMPLE WANT SECONDS: directors 1..N all show SAMPLE
+# as WANT within SECONDS.
+ecmp_wait_metrics() {
+    local n=$1 want k i
+    want=$(for ((i = 1; i <= n; i++)); do printf '%s ' "$3"; done)
+    for ((k = 0; k < $4 * 2; k++)); do
+        [[ "$(ecmp_metrics "$n" "$2") " == "$want" ]] && return 0
+        sleep 0.5
+    done
+    return 1
+}
 
 # ecmp_counter I NAME: director I's dataplane counter NAME (nothing when
 # its dataplane does not answer).

@@ -36,6 +36,10 @@ pub struct Vip {
     pub addr: IpAddr,
     pub why: Why,
     pub communities: Vec<Community>,
+    /// The hash of its `mh` services' dests ([`super::dest_set`]), carried
+    /// as a large community; `None` without an `mh` service (and from
+    /// [`decide`], which does not see the dests' health: the caller sets it).
+    pub dest_set: Option<u32>,
 }
 
 impl Vip {
@@ -70,6 +74,7 @@ pub fn decide(
                     Why::Announced
                 },
                 communities: block.to_vec(),
+                dest_set: None,
             });
             if !up && vip.why == Why::Announced {
                 vip.why = Why::NoQuorum;

@@ -12,6 +12,13 @@
 //!   restart off` (a peer must drop a dead director's routes at once, not
 //!   keep them as stale) and a short `connect retry time`; an IPv4
 //!   neighbor carries the IPv4 VIPs, an IPv6 neighbor the IPv6 VIPs;
+//! - an `mh` VIP's route also carries the large community `(local_as,
+//!   45, hash of its dest set)` ([`super::dest_set`]); each session keeps
+//!   what it receives in its import table (`import table on`, every path
+//!   with `add paths rx`, the directors' own AS allowed in the path with
+//!   `allow local as`) for the control plane to read, and still imports
+//!   nothing (`import none`): no route learned reaches a routing table,
+//!   the kernel or another session;
 //! - [`EMPTY`] is the include that announces nothing and has no session
 //!   (a graceful stop, or a reload that removed the block);
 //! - [`write`](fn@write) replaces the file atomically (a temporary file in the same
@@ -50,11 +57,15 @@ pub fn text(bgp: &Bgp, vips: &[Vip]) -> String {
         {
             let len = if v6 { 128 } else { 32 };
             let _ = write!(out, "    route {}/{len} blackhole", vip.addr);
-            if vip.communities.is_empty() {
+            let tag = vip
+                .dest_set
+                .map(|h| Community::Large(bgp.local_as, super::dest_set::TAG, h));
+            let communities: Vec<Community> = vip.communities.iter().copied().chain(tag).collect();
+            if communities.is_empty() {
                 out.push_str(";\n");
             } else {
                 out.push_str(" {");
-                for c in &vip.communities {
+                for c in &communities {
                     match c {
                         Community::Standard(a, b) => {
                             let _ = write!(out, " bgp_community.add(({a},{b}));");
@@ -95,6 +106,7 @@ pub fn text(bgp: &Bgp, vips: &[Vip]) -> String {
         let _ = writeln!(out, "    keepalive time {keepalive};");
         out.push_str("    connect retry time 5;\n");
         out.push_str("    graceful restart off;\n");
+        out.push_str("    allow local as;\n");
         if bgp.bfd {
             out.push_str("    bfd on;\n");
         }
@@ -104,7 +116,7 @@ pub fn text(bgp: &Bgp, vips: &[Vip]) -> String {
         };
         let _ = writeln!(
             out,
-            "    {channel} {{\n        import none;\n        export where proto = \"{proto}\";\n        next hop self;\n    }};"
+            "    {channel} {{\n        import none;\n        import table on;\n        add paths rx;\n        export where proto = \"{proto}\";\n        next hop self;\n    }};"
         );
         out.push_str("}\n");
     }

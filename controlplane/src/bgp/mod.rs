@@ -28,12 +28,21 @@
 //!   restarts of the daemon until undone;
 //! - [`Driver::withdraw_all`] (graceful stop; a reload that removes the
 //!   block) writes [`include::EMPTY`] and configures: the sessions close,
-//!   the routers withdraw the routes at once.
+//!   the routers withdraw the routes at once;
+//! - dest sets (decision 45, [`dest_set`]): an `mh` VIP's route carries
+//!   the hash of its dests; after `show protocols` the driver reads each
+//!   session's import table (the other directors' paths, sent back by
+//!   the routers with ADD-PATH) and compares: `rvs_bgp_dest_set_mismatch
+//!   {vip}` is 1 while a path carries another hash, `rvs_bgp_peers_seen
+//!   {vip}` counts the tagged paths, and a change of the mismatch is
+//!   logged once (a warning when it starts, info when it ends). A table
+//!   BIRD cannot show is logged once and counts as no paths seen.
 
 #![forbid(unsafe_code)]
 
 pub mod bird;
 pub mod decide;
+pub mod dest_set;
 pub mod include;
 
 use std::fmt::Write as _;
@@ -60,6 +69,8 @@ pub struct Status {
     pub sessions: Vec<(IpAddr, bool)>,
     /// The last error, while it lasts.
     pub last_error: Option<String>,
+    /// Each `mh` VIP's dest set against the other directors'.
+    pub dest_sets: Vec<dest_set::DestSet>,
 }
 
 /// The drain state file of `bgp`: `<bird_include>.drain`.
@@ -95,6 +106,10 @@ pub struct Driver {
     status: Arc<Mutex<Status>>,
     /// The include file, socket and text BIRD last accepted.
     applied: Option<(PathBuf, PathBuf, String)>,
+    /// The VIPs whose dest sets differ from a peer's, as last logged.
+    mismatched: std::collections::BTreeSet<IpAddr>,
+    /// The last error reading the import tables, as logged.
+    peers_error: Option<String>,
 }
 
 impl Default for Driver {
@@ -108,6 +123,8 @@ impl Driver {
         Driver {
             status: Arc::new(Mutex::new(Status::default())),
             applied: None,
+            mismatched: Default::default(),
+            peers_error: None,
         }
     }
 
@@ -166,6 +183,10 @@ impl Driver {
             // configuration: configure again next time.
             self.applied = None;
         }
+        let dest_sets = match &sessions {
+            Ok(_) => self.dest_sets(bgp, vips),
+            Err(_) => Vec::new(),
+        };
         let mut st = self.lock();
         st.enabled = true;
         st.drained = drained;
@@ -200,6 +221,7 @@ impl Driver {
                 st.last_error = Some(e);
             }
         }
+        st.dest_sets = dest_sets;
         let up = st.bird_up;
         // A VIP of a family no neighbor carries is announced to nobody.
         let carried = |a: &IpAddr| {
@@ -211,6 +233,46 @@ impl Driver {
             .iter()
             .map(|v| (v.addr, up && v.announce() && carried(&v.addr)))
             .collect();
+    }
+
+    /// Each `mh` VIP's dest set against the tagged paths of every
+    /// session's import table; a change of mismatch logged.
+    fn dest_sets(&mut self, bgp: &Bgp, vips: &[Vip]) -> Vec<dest_set::DestSet> {
+        let ours: std::collections::BTreeMap<IpAddr, u32> = vips
+            .iter()
+            .filter_map(|v| Some((v.addr, v.dest_set?)))
+            .collect();
+        if ours.is_empty() {
+            return Vec::new();
+        }
+        let mut seen = Vec::new();
+        let mut error = None;
+        for (i, n) in bgp.neighbors.iter().enumerate() {
+            let channel = if n.address.is_ipv6() { "ipv6" } else { "ipv4" };
+            let cmd = format!(
+                "show route import table {}.{channel} all",
+                include::protocol_name(i)
+            );
+            match bird::command(&bgp.bird_socket, &cmd) {
+                Ok(reply) => seen.extend(dest_set::peer_hashes(&reply)),
+                Err(e) => error = Some(e),
+            }
+        }
+        if error != self.peers_error {
+            if let Some(e) = &error {
+                tracing::warn!(error = %e, "cannot read the other directors' routes from BIRD: their dest sets are not compared");
+            }
+            self.peers_error = error;
+        }
+        let sets = dest_set::compare(&ours, &seen);
+        for s in &sets {
+            if s.mismatch && self.mismatched.insert(s.vip) {
+                tracing::warn!(vip = %s.vip, hash = s.hash, peers = s.peers, "another director has other mh dests for this VIP: its Maglev table differs, connections that move between directors may reach another real server");
+            } else if !s.mismatch && self.mismatched.remove(&s.vip) {
+                tracing::info!(vip = %s.vip, peers = s.peers, "the directors' mh dests agree again for this VIP");
+            }
+        }
+        sets
     }
 
     /// Write the empty include and configure: every route withdrawn, every
@@ -293,6 +355,32 @@ pub fn metrics(st: &Status) -> String {
         "1 when the BGP session with the neighbor is established.",
         &sessions,
     );
+    if !st.dest_sets.is_empty() {
+        let by_vip = |f: &dyn Fn(&dest_set::DestSet) -> u64| -> Vec<(String, u64)> {
+            st.dest_sets
+                .iter()
+                .map(|d| (format!("{{vip=\"{}\"}}", d.vip), f(d)))
+                .collect()
+        };
+        family(
+            "rvs_bgp_dest_set_mismatch",
+            "gauge",
+            "1 when another director announces this mh VIP with other dests (its Maglev table differs).",
+            &by_vip(&|d| u64::from(d.mismatch)),
+        );
+        family(
+            "rvs_bgp_peers_seen",
+            "gauge",
+            "Other directors' routes to this mh VIP seen with a dest-set hash.",
+            &by_vip(&|d| u64::from(d.peers)),
+        );
+        family(
+            "rvs_bgp_dest_set_hash",
+            "gauge",
+            "The hash of this director's mh dests for the VIP (carried as the large community (local_as, 45, hash)).",
+            &by_vip(&|d| u64::from(d.hash)),
+        );
+    }
     out
 }
 
@@ -320,7 +408,11 @@ pub fn step_board(driver: &mut Driver, board: &crate::health::runner::Board, dat
             return;
         };
         let drained = drained(bgp);
-        let vips = decide(&st.model, &|i| st.health.quorum(i), dataplane_up, drained);
+        let mut vips = decide(&st.model, &|i| st.health.quorum(i), dataplane_up, drained);
+        let hashes = dest_set::hashes(&st.model.requests_with(&st.health));
+        for v in &mut vips {
+            v.dest_set = hashes.get(&v.addr).copied();
+        }
         (Arc::clone(&st.model), (vips, drained))
     };
     driver.step(model.bgp.as_ref(), &vips.0, vips.1);

@@ -311,6 +311,9 @@ fn service_line(name: &str, service: &ServiceStatus) -> String {
         // DPVS's extension, listed after ipvsadm's own flags.
         line.push_str(" proxy-protocol v2");
     }
+    if service.config.sloppy_tcp {
+        line.push_str(" sloppy-tcp");
+    }
     line.push('\n');
     line
 }

@@ -470,6 +470,14 @@ Options:
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --proxy-protocol v2                 FullNAT dests get the client's address in a
                                       PROXY protocol v2 header instead of TOA
+  --sloppy-tcp                        (rvs) IPVS's sloppy_tcp for this service: a
+                                      TCP ACK without an entry gets one, picked by
+                                      the scheduler. Connections moved between
+                                      directors stay whole only with mh, sh or dh
+                                      and the same dests on every director; with
+                                      other schedulers at your own risk. NAT
+                                      replies must come back through this
+                                      director; not with FullNAT dests.
 
 Daemon Options:
   --syncid sid                        syncid for connection sync (default=0: a
@@ -488,7 +496,7 @@ rvs specifics:
   rvsadm never reverse-resolves addresses: -L without -n prints addresses
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
-  local addresses, --proxy-protocol), so -R restores them.
+  local addresses, --proxy-protocol, --sloppy-tcp), so -R restores them.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:

@@ -91,6 +91,17 @@ impl AdminState {
                 "one-packet scheduling (-o) is not supported with NAT (-m) or FullNAT real servers: replies need the connection entry",
             ));
         }
+        if config.sloppy_tcp
+            && self.services[i]
+                .dests
+                .iter()
+                .any(|d| d.config.forward == Forward::FullNat)
+        {
+            return Err(err(
+                ErrorKind::NotSupported,
+                super::validate::SLOPPY_FULLNAT,
+            ));
+        }
         let old = std::mem::replace(&mut self.services[i].config, config);
         if let Err(e) = self.assign_locality_cache(i) {
             self.services[i].config = old;

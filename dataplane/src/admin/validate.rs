@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Why a sloppy service refuses FullNAT dests (decision 45).
+pub(super) const SLOPPY_FULLNAT: &str = "FullNAT real servers are not supported in a sloppy TCP (--sloppy-tcp) service: an adopted connection would reach the real server from another local address and port, which it does not know";
+
 impl AdminState {
     pub(super) fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
         match key {
@@ -115,6 +118,18 @@ impl AdminState {
                 ));
             }
         }
+        if c.sloppy_tcp {
+            if let ServiceKey::Inet {
+                protocol: Protocol::Udp | Protocol::Sctp,
+                ..
+            } = key
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "sloppy TCP (--sloppy-tcp) is only for TCP and firewall-mark services",
+                ));
+            }
+        }
         if let ServiceKey::Inet { addr, .. } = key {
             if addr.port() == 0 && c.persistent_timeout_s.is_none() {
                 return Err(err(
@@ -216,6 +231,9 @@ impl AdminState {
                 ErrorKind::NotSupported,
                 "FullNAT real servers are not supported in an SCTP service: use NAT (-m), DR (-g) or tunnelling (-i)",
             ));
+        }
+        if d.forward == Forward::FullNat && svc.config.sloppy_tcp {
+            return Err(err(ErrorKind::NotSupported, SLOPPY_FULLNAT));
         }
         if d.forward == Forward::Tunnel {
             use rvs_api::{TunnelCsum, TunnelKind};

@@ -123,17 +123,32 @@ pub(super) fn sees_replies(forward: u8) -> bool {
 }
 
 /// Whether `service` adopts a TCP packet with `tcp_flags` (not a SYN) that
-/// has no entry: its scheduler picks the same dest on every director with
-/// the same dests (`mh`), it has no persistence (templates are not shared
-/// between directors), and the packet is an ACK without RST (a RST or a
-/// flagless segment makes no entry). Whether the picked dest is DR or TUN
-/// is checked after the pick.
+/// has no entry: the packet is an ACK without RST (a RST or a flagless
+/// segment makes no entry) and either the service is sloppy (`sloppy`:
+/// its `--sloppy-tcp` or the global `sloppy_tcp`, decision 45) or its
+/// scheduler picks the same dest on every director with the same dests
+/// (`mh`) and it has no persistence (templates are not shared between
+/// directors; decision 39). Whether the picked dest's method allows it is
+/// [`adopts_onto`]'s question, after the pick.
 #[inline]
-pub(super) fn adopts_mid_flow(service: &Service, tcp_flags: u8) -> bool {
-    service.persistence.is_none()
-        && tcp_flags & tcp::flags::ACK != 0
+pub(super) fn adopts_mid_flow(service: &Service, tcp_flags: u8, sloppy: bool) -> bool {
+    tcp_flags & tcp::flags::ACK != 0
         && tcp_flags & tcp::flags::RST == 0
-        && service.scheduler.same_pick_everywhere()
+        && (sloppy || (service.persistence.is_none() && service.scheduler.same_pick_everywhere()))
+}
+
+/// Whether an adopted connection may go to a dest of method `forward`: DR
+/// and TUN always; NAT only when the operator asked (`sloppy`), since its
+/// replies must come back through this director; FullNAT never, since the
+/// real server knows the connection by another director's local address
+/// and port (and sequence offset): an adopted packet could only be reset.
+#[inline]
+pub(super) fn adopts_onto(forward: Forward, sloppy: bool) -> bool {
+    match forward {
+        Forward::Route | Forward::Tunnel => true,
+        Forward::Masq => sloppy,
+        Forward::FullNat => false,
+    }
 }
 
 /// The real server's port of a new connection to `dest`: port-0 and fwmark
@@ -415,11 +430,13 @@ impl Core {
             }
         }
         // A mid-connection TCP packet without an entry: ECMP moved its flow
-        // here from another director (or this one restarted). A service
-        // whose scheduler picks the same dest on every director adopts it
-        // (decision 39); others drop it.
+        // here from another director (or this one restarted, or took over
+        // the VIP). A service whose scheduler picks the same dest on every
+        // director adopts it (decision 39), and so does a sloppy one
+        // (decision 45); others drop it.
         let adopt = is_tcp && !syn;
-        if adopt && !adopts_mid_flow(service, flow.tcp_flags) {
+        let sloppy = service.sloppy_tcp || self.policy.sloppy_tcp;
+        if adopt && !adopts_mid_flow(service, flow.tcp_flags, sloppy) {
             return Err(Counter::DropTcpNoConn);
         }
         // SCTP without an entry: only an INIT starts one (IPVS leaves the
@@ -437,9 +454,10 @@ impl Core {
             }
             None => self.schedule(service, flow, now_ms)?,
         };
-        // Only DR and TUN: a NAT or FullNAT connection's replies go back
-        // through the director that rewrote them, which is not this one.
-        if adopt && !matches!(dest.forward, Forward::Route | Forward::Tunnel) {
+        // DR and TUN; NAT only when sloppy: a NAT connection's replies go
+        // back through the director that rewrote them.
+        if adopt && !adopts_onto(dest.forward, sloppy) {
+            self.uncount_template::<A>(service, &flow.key);
             return Err(Counter::DropTcpNoConn);
         }
         let mut ext = ConnExt {
@@ -451,14 +469,7 @@ impl Core {
             ext.pp2 = service.proxy_protocol && is_tcp;
             ext.isn = flow.seq;
             let Some((slot, laddr, lport)) = self.take_lport::<A>(snap, service) else {
-                // The template (if any) counted this connection already.
-                if let Some(p) = service.persistence {
-                    let tk = template_key(service, p, &flow.key);
-                    if let Some(t) = A::conns(self).find(&tk) {
-                        let t = A::conns(self).get_mut(t);
-                        t.control = t.control.saturating_sub(1);
-                    }
-                }
+                self.uncount_template::<A>(service, &flow.key);
                 return Err(Counter::DropLaddrExhausted);
             };
             ext.laddr_slot = slot;
@@ -790,6 +801,18 @@ impl Core {
             bump(&s.persist, 1);
         }
         Ok(dest)
+    }
+
+    /// A connection of `key` that the template (if any) counted already was
+    /// not made after all: the template no longer counts it.
+    fn uncount_template<A: Tables>(&mut self, service: &Service, key: &ConnKey<A>) {
+        if let Some(p) = service.persistence {
+            let tk = template_key(service, p, key);
+            if let Some(t) = A::conns(self).find(&tk) {
+                let t = A::conns(self).get_mut(t);
+                t.control = t.control.saturating_sub(1);
+            }
+        }
     }
 
     /// The dest of the template at `found`, if it is valid (`spec/conn.md`

@@ -191,6 +191,9 @@ pub struct ConnPolicy {
     /// `expire_quiescent_template` (default false): a persistence template
     /// whose dest has weight 0 is not honoured by the next connection.
     pub expire_quiescent_template: bool,
+    /// `sloppy_tcp` (default false): every service adopts mid-connection
+    /// TCP packets as one with `--sloppy-tcp` does (decision 45).
+    pub sloppy_tcp: bool,
 }
 
 impl Default for ConnPolicy {
@@ -199,6 +202,7 @@ impl Default for ConnPolicy {
             conn_reuse_mode: 1,
             expire_nodest_conn: false,
             expire_quiescent_template: false,
+            sloppy_tcp: false,
         }
     }
 }

@@ -113,6 +113,9 @@ pub struct ServiceDraft {
     pub persistence_engine: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_protocol: Option<bool>,
+    /// `sloppy_tcp` (an rvs extension): IPVS's sysctl for this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sloppy_tcp: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub laddr_pool: Option<String>,
     #[serde(

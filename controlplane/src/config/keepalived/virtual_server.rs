@@ -210,6 +210,12 @@ impl Cx<'_> {
                             s.one_packet = Some(b);
                         }
                     }
+                    // An rvs extension: IPVS's sloppy_tcp for this service.
+                    "sloppy_tcp" => {
+                        if let Some(b) = self.boolean(n) {
+                            s.sloppy_tcp = Some(b);
+                        }
+                    }
                     kw if rvs_api::sched_flag(kw).is_some() => {
                         let needs = rvs_api::sched_flag(kw).and_then(|f| f.scheduler);
                         if let Some(sched) = needs {

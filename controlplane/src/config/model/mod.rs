@@ -384,6 +384,9 @@ pub struct Service {
     /// FullNAT dests send the client's address as a PROXY v2 header (an rvs
     /// extension, native dialect).
     pub proxy_protocol: bool,
+    /// `sloppy_tcp` (an rvs extension): mid-connection TCP packets without
+    /// an entry are adopted whatever the scheduler (decision 45).
+    pub sloppy_tcp: bool,
     /// `laddr_group_name`: the FullNAT local address pool.
     pub laddr_pool: Option<String>,
     /// `lb_kind` / `lvs_method`: the default of the dests (each has its own).
@@ -423,6 +426,7 @@ impl Service {
             one_packet: self.one_packet,
             persistence_engine: self.persistence_engine.clone(),
             proxy_protocol: self.proxy_protocol,
+            sloppy_tcp: self.sloppy_tcp,
         }
     }
 

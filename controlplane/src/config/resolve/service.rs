@@ -404,6 +404,7 @@ impl Resolver<'_> {
                 ),
             );
         }
+        let sloppy_tcp = self.sloppy_tcp(sd, here, &name, (has_addr, protocol), &scheduler, &dests);
 
         let smtp_alert = sd
             .smtp_alert
@@ -420,6 +421,7 @@ impl Resolver<'_> {
             persistence_netmask,
             persistence_engine: sd.persistence_engine.clone(),
             proxy_protocol: sd.proxy_protocol.unwrap_or(false),
+            sloppy_tcp,
             laddr_pool,
             forward,
             tunnel,
@@ -473,5 +475,50 @@ impl Resolver<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+impl Resolver<'_> {
+    /// `sloppy_tcp` (an rvs extension, decision 45): reset with a warning
+    /// on a UDP service or with FNAT real servers (an adopted connection
+    /// reaches the real server from another local address), kept with a
+    /// warning when the scheduler picks differently on each director.
+    fn sloppy_tcp(
+        &mut self,
+        sd: &ServiceDraft,
+        here: Locus,
+        name: &str,
+        (has_addr, protocol): (bool, Protocol),
+        scheduler: &str,
+        dests: &[Dest],
+    ) -> bool {
+        if !sd.sloppy_tcp.unwrap_or(false) {
+            return false;
+        }
+        if has_addr && protocol != Protocol::Tcp {
+            self.warn(
+                here,
+                format!("Virtual server {name}: sloppy_tcp requires TCP - resetting"),
+            );
+            return false;
+        }
+        if dests.iter().any(|d| d.forward == Forward::FullNat) {
+            self.warn(
+                here,
+                format!(
+                    "Virtual server {name}: sloppy_tcp cannot adopt connections of FNAT real servers (their local address and port are another director's) - resetting"
+                ),
+            );
+            return false;
+        }
+        if !rvs_api::scheduler_picks_alike(scheduler) {
+            self.warn(
+                here,
+                format!(
+                    "Virtual server {name}: sloppy_tcp with lb_algo {scheduler}: another director picks another real server for a connection it adopts (only mh, sh and dh with the same real servers pick alike)"
+                ),
+            );
+        }
+        true
     }
 }

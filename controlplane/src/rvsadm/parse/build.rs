@@ -201,6 +201,9 @@ pub(super) fn service_config(
         if draft.has(Opt::OnePacket) && *protocol != Protocol::Udp {
             return syntax("One-Packet Scheduling is only for UDP virtual services");
         }
+        if draft.has(Opt::SloppyTcp) && *protocol != Protocol::Tcp {
+            return syntax("Sloppy TCP is only for TCP and firewall-mark virtual services");
+        }
     }
     let scheduler = match draft.scheduler.as_deref() {
         None | Some("") => SCHEDULER_DEFAULT.to_string(),
@@ -218,6 +221,7 @@ pub(super) fn service_config(
         one_packet: draft.has(Opt::OnePacket),
         persistence_engine: draft.persistence_engine.clone().filter(|pe| !pe.is_empty()),
         proxy_protocol: draft.has(Opt::ProxyProtocol),
+        sloppy_tcp: draft.has(Opt::SloppyTcp),
     })
 }
 

@@ -462,6 +462,23 @@ fn proxy_protocol_v2_is_a_service_option() {
 }
 
 #[test]
+fn sloppy_tcp_is_a_tcp_and_fwmark_service_option() {
+    assert!(added_service("-A -t 10.0.0.1:80 -s rr --sloppy-tcp").sloppy_tcp);
+    assert!(added_service("-E -f 3 -s mh --sloppy-tcp").sloppy_tcp);
+    assert!(!added_service("-A -t 10.0.0.1:80 -s rr").sloppy_tcp);
+    assert_eq!(
+        parse("-A -u 10.0.0.1:53 --sloppy-tcp"),
+        Err(ParseError::Syntax(
+            "Sloppy TCP is only for TCP and firewall-mark virtual services".into()
+        ))
+    );
+    assert!(matches!(
+        parse("-a -t 10.0.0.1:80 -r 10.0.1.1 --sloppy-tcp"),
+        Err(ParseError::Syntax(m)) if m.contains("sloppy-tcp")
+    ));
+}
+
+#[test]
 fn tunnel_options_parse_and_fit_together() {
     use rvs_api::{Tunnel, TunnelCsum, TunnelKind};
     let gue = added_dest("-a -u 10.0.0.1:53 -r 10.0.1.1 -i --tun-type gue --tun-port 6080");

@@ -72,6 +72,10 @@ pub struct ConnConfig {
     pub expire_nodest_conn: bool,
     #[serde(default)]
     pub expire_quiescent_template: bool,
+    /// IPVS's `sloppy_tcp`: every service adopts mid-connection TCP packets
+    /// (as a service's `--sloppy-tcp` does; decision 45).
+    #[serde(default)]
+    pub sloppy_tcp: bool,
     /// IPVS's defence strategies (`rvs_api::Defense`): modes 0..3, the
     /// threshold as the percentage of a core's table kept free, mode 3's
     /// drop rate. `rvsadm --set-defense` changes them at run time.
@@ -114,6 +118,7 @@ impl Default for ConnConfig {
             reuse_mode: default_reuse_mode(),
             expire_nodest_conn: false,
             expire_quiescent_template: false,
+            sloppy_tcp: false,
             drop_entry: 0,
             drop_packet: 0,
             secure_tcp: 0,

@@ -183,6 +183,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
         conn_reuse_mode: cfg.conn.reuse_mode,
         expire_nodest_conn: cfg.conn.expire_nodest_conn,
         expire_quiescent_template: cfg.conn.expire_quiescent_template,
+        sloppy_tcp: cfg.conn.sloppy_tcp,
     };
     for w in 0..workers {
         let core = if cfg.worker_cores.is_empty() {
