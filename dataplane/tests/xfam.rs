@@ -308,6 +308,31 @@ fn udp_both_ways_between_families() {
     let (v, out) = step(&mut d, eth(LB_MAC, RS1_MAC, ethertype::IPV6, &reply), 2);
     assert_eq!(v, Verdict::Forward(0));
     assert_eq!(out, eth(CLI_MAC, LB_MAC, ethertype::IPV4, &want));
+
+    // The client's path says the reply is too big (MTU 1400), quoting its
+    // header and 8 bytes: the real server gets "packet too big" with 1420
+    // from the local address, quoting its own datagram as it sent it.
+    let m = build::icmp(&IcmpRepr {
+        kind: 3,
+        code: 4,
+        rest: [0, 0, 0x05, 0x78],
+        payload: &want[..28],
+    });
+    let err = ipv4(CLI, VIP, protocol::ICMP, &m);
+    let (v, out) = step(&mut d, eth(LB_MAC, CLI_MAC, ethertype::IPV4, &err), 3);
+    assert_eq!(v, Verdict::Forward(0));
+    let m6 = build::icmpv6(
+        &Icmpv6Repr {
+            kind: icmpv6::kind::PACKET_TOO_BIG,
+            code: 0,
+            rest: 1420u32.to_be_bytes(),
+            payload: &reply[..48],
+        },
+        LADDR6,
+        RS1_6,
+    );
+    let want = ipv6(LADDR6, RS1_6, protocol::ICMPV6, 64, &m6);
+    assert_eq!(out, eth(RS1_MAC, LB_MAC, ethertype::IPV6, &want));
 }
 
 #[test]

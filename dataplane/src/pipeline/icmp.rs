@@ -137,8 +137,8 @@ impl Core {
         macs: (MacAddr, MacAddr),
     ) -> Verdict {
         if c.flags & flags::XFAM != 0 {
-            // Between families (decision 42): not translated back.
-            return self.count(Counter::DropXlat);
+            // Between families (decision 42): translated too.
+            return self.xfam_error::<A, F>(frame, l3, (c, ext), dest, macs);
         }
         if sees_replies(c.forward) {
             let raddr = A::from_ip(dest.addr).unwrap_or_default();

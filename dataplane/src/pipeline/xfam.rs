@@ -15,8 +15,9 @@
 //! RFC 7915 drops), a client's packet too big once translated gets "too
 //! big" back as a tunnel's would (`drop_xlat_too_big` otherwise), and so is
 //! a real server's (counted; TCP's MSS was lowered in the handshake so
-//! segments fit). A client's ICMP error about such a connection is dropped
-//! (counted `drop_xlat`). Such connections are not synced to a backup.
+//! segments fit). A client's ICMP error about such a connection's reply
+//! goes to its real server translated too. Such connections are not synced
+//! to a backup.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -27,9 +28,10 @@ use crate::conn::{Conn, ConnExt, Family, ReplyKey, XReplyEntry};
 use crate::laddr;
 use crate::nat::xlat::Addrs;
 use crate::nat::End;
-use crate::service::{PortInfo, Snapshot};
+use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::{lower, Counter};
 use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::protocol;
 
 /// `ip` as `ConnExt::xaddr` holds it.
@@ -281,5 +283,42 @@ impl Core {
             }
         }
         Some(Self::to_client(frame, ext.peer_mac, out.mac, ext.in_port))
+    }
+
+    /// A client's ICMP error (family `A`) about a reply of between-families
+    /// connection `c`: translated to the real server's family, from the
+    /// local address to the real server, quoting the real server's packet
+    /// to the local address (RFC 7915's types and codes; "packet too big"'s
+    /// MTU less 20 as "fragmentation needed"), sent to the real server.
+    pub(super) fn xfam_error<A: Ip, F: Frame>(
+        &mut self,
+        frame: &mut F,
+        l3: usize,
+        (c, ext): (&Conn<A>, &ConnExt<A>),
+        dest: &Dest,
+        macs: (MacAddr, MacAddr),
+    ) -> Verdict {
+        let laddr = self
+            .laddrs
+            .addr(ext.laddr_slot)
+            .and_then(<A::Other as Family>::from_ip);
+        let (Some(laddr), Some(raddr)) = (laddr, <A::Other as Family>::from_ip(dest.addr)) else {
+            return self.count(Counter::DropXlat);
+        };
+        let len = A::ip_len(&frame.bytes()[l3..]);
+        let to = Addrs {
+            src: laddr,
+            dst: raddr,
+            quoted_src: raddr,
+            quoted_dst: laddr,
+        };
+        if let Err(v) = self.translate_frame::<A, F>(frame, l3, len, &to) {
+            return v;
+        }
+        let b = &mut frame.bytes_mut()[l3..];
+        let q = <A::Other as Wire>::IP_HEADER_LEN + <A::Other as Ip>::ICMP_HEADER_LEN;
+        <A::Other as Wire>::rewrite_quoted(b, q, End::Src, raddr, c.dport);
+        <A::Other as Wire>::rewrite_quoted(b, q, End::Dst, laddr, ext.lport);
+        self.error_to_dest(frame, dest, macs)
     }
 }
