@@ -38,10 +38,12 @@
 //!    `Target`; no dest is ICMP port unreachable (`reply_icmp_error`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
-//!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
-//!    [`Verdict::Forward`].
+//!    `insert_toa`, `proxy_client_segment`, both ends rewritten; to a real
+//!    server of the other family, `forward_xfam` in `xfam.rs`, which
+//!    translates too) → [`Verdict::Forward`].
 //! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
-//!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
+//!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`); a
+//!    FullNAT reply of the other family's conn goes by `xfam_reply`.
 //! 6. ICMP (`icmp.rs`, both families): `handle_icmp` answers echo
 //!    (`reply_echo`), forwards an error about a connection along it
 //!    (`error_from_client`, `error_conn`, `forward_error`), and builds the
