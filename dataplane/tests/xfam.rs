@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use rvs_api::{
     ApiError, DestConfig, Forward, Protocol, Request, Response, ServiceConfig, ServiceKey, Tunnel,
 };
-use rvs_dataplane::pipeline::{ConnPolicy, ConnRecord, VecFrame, Verdict};
+use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::build;
 use rvs_dataplane::wire::ethernet::ethertype;
@@ -130,15 +130,6 @@ fn step(d: &mut Director, input: Vec<u8>, now_ms: u64) -> (Verdict, Vec<u8>) {
     (v, f.0)
 }
 
-fn conns(d: &Director, now_ms: u64) -> Vec<ConnRecord> {
-    let mut out = vec![];
-    d.worker.dump(0, usize::MAX, now_ms, &mut |r| {
-        out.push(r);
-        true
-    });
-    out
-}
-
 #[test]
 fn ipv6_client_to_ipv4_real_server_and_back() {
     let mut d = director(Protocol::Tcp, VIP6.into(), RS1.into(), LADDR.into(), false);
@@ -186,7 +177,7 @@ fn ipv6_client_to_ipv4_real_server_and_back() {
     assert_eq!(out, eth(CLI_MAC, LB_MAC, ethertype::IPV6, &want));
 
     // -Lnc lists the IPv6 client and VIP with the IPv4 real server.
-    let c = conns(&d, 5);
+    let c = d.conns(5);
     assert_eq!(c.len(), 1);
     assert_eq!(
         (c[0].caddr, c[0].vaddr, c[0].daddr, c[0].dport),
@@ -253,7 +244,7 @@ fn ipv4_client_to_ipv6_real_server_and_back() {
     assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1480);
     assert_eq!(d.counter(Counter::DropXlatTooBig), 1);
 
-    let c = conns(&d, 4);
+    let c = d.conns(4);
     assert_eq!(
         (c[0].caddr, c[0].daddr),
         (IpAddr::V4(CLI), IpAddr::V6(RS1_6))
@@ -456,5 +447,5 @@ fn without_a_local_address_of_the_real_servers_family_nothing_is_sent() {
     let syn = tcp6(CLI6, VIP6, CPORT, 80, flags::SYN, &[], b"");
     let (v, _) = step(&mut d, eth(LB_MAC, CLI_MAC, ethertype::IPV6, &syn), 1);
     assert_eq!(v, Verdict::Drop(Counter::DropLaddrExhausted));
-    assert!(conns(&d, 2).is_empty());
+    assert!(d.conns(2).is_empty());
 }

@@ -76,6 +76,19 @@ pub struct Addrs<A> {
     pub quoted_dst: A,
 }
 
+impl<A: Copy> Addrs<A> {
+    /// From `src` to `dst`, an error's quote the other way (a packet from
+    /// `dst` to `src`).
+    pub fn between(src: A, dst: A) -> Self {
+        Addrs {
+            src,
+            dst,
+            quoted_src: dst,
+            quoted_dst: src,
+        }
+    }
+}
+
 /// The one's-complement sum of an address pair, as a pseudo-header holds it.
 #[inline]
 fn pair_sum(src: &[u8], dst: &[u8]) -> u16 {

@@ -73,6 +73,20 @@ impl Core {
         })
     }
 
+    /// A between-families connection's local address (slot `laddr_slot`)
+    /// and real server (`daddr`), both of the other family than `A`.
+    fn other_ends<A: Tables>(
+        &self,
+        laddr_slot: u16,
+        daddr: IpAddr,
+    ) -> Option<(A::Other, A::Other)> {
+        let laddr = self.laddrs.addr(laddr_slot)?;
+        Some((
+            <A::Other as Family>::from_ip(laddr)?,
+            <A::Other as Family>::from_ip(daddr)?,
+        ))
+    }
+
     /// Index the reply of between-families connection `conn` (a key there
     /// already is an older entry's, which the new one replaces).
     pub(super) fn index_xreply<A: Tables>(&mut self, conn: &Conn<A>, ext: &ConnExt<A>) {
@@ -189,20 +203,11 @@ impl Core {
         let b = &mut frame.bytes_mut()[l3..];
         A::rewrite(b, End::Src, flow.key.caddr, t.lport);
         A::rewrite(b, End::Dst, flow.key.vaddr, t.dport);
-        let laddr = self
-            .laddrs
-            .addr(t.laddr_slot)
-            .and_then(<A::Other as Family>::from_ip);
-        let (Some(laddr), Some(daddr)) = (laddr, <A::Other as Family>::from_ip(t.dest.addr)) else {
+        let Some((laddr, daddr)) = self.other_ends::<A>(t.laddr_slot, t.dest.addr) else {
             return Err(self.count(Counter::DropXlat));
         };
         let len = A::ip_len(&frame.bytes()[l3..]);
-        let to = Addrs {
-            src: laddr,
-            dst: daddr,
-            quoted_src: daddr,
-            quoted_dst: laddr,
-        };
+        let to = Addrs::between(laddr, daddr);
         self.translate_frame::<A, F>(frame, l3, len, &to)
     }
 
@@ -253,12 +258,7 @@ impl Core {
             self.advance::<B::Other>(snap, ci, Direction::Output, tcp_flags, now_ms);
         }
         let (caddr, vaddr) = (c.key.caddr, c.key.vaddr);
-        let to = Addrs {
-            src: vaddr,
-            dst: caddr,
-            quoted_src: caddr,
-            quoted_dst: vaddr,
-        };
+        let to = Addrs::between(vaddr, caddr);
         if let Err(v) = self.translate_frame::<B, F>(frame, l3, len, &to) {
             return Some(v);
         }
@@ -298,20 +298,11 @@ impl Core {
         dest: &Dest,
         macs: (MacAddr, MacAddr),
     ) -> Verdict {
-        let laddr = self
-            .laddrs
-            .addr(ext.laddr_slot)
-            .and_then(<A::Other as Family>::from_ip);
-        let (Some(laddr), Some(raddr)) = (laddr, <A::Other as Family>::from_ip(dest.addr)) else {
+        let Some((laddr, raddr)) = self.other_ends::<A>(ext.laddr_slot, dest.addr) else {
             return self.count(Counter::DropXlat);
         };
         let len = A::ip_len(&frame.bytes()[l3..]);
-        let to = Addrs {
-            src: laddr,
-            dst: raddr,
-            quoted_src: raddr,
-            quoted_dst: laddr,
-        };
+        let to = Addrs::between(laddr, raddr);
         if let Err(v) = self.translate_frame::<A, F>(frame, l3, len, &to) {
             return v;
         }

@@ -9,7 +9,9 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::{DestConfig, Forward, Request, Response, ServiceConfig, ServiceKey, ServiceStatus};
 use rvs_dataplane::admin::{AdminSetup, AdminState};
 use rvs_dataplane::neigh::NeighTable;
-use rvs_dataplane::pipeline::{ConnPolicy, IcmpLimits, Verdict, Worker, WorkerEvent, WorkerSetup};
+use rvs_dataplane::pipeline::{
+    ConnPolicy, ConnRecord, IcmpLimits, Verdict, Worker, WorkerEvent, WorkerSetup,
+};
 use rvs_dataplane::service::PortInfo;
 use rvs_dataplane::stats::{CoreStats, Counter, OverloadFlags};
 use rvs_dataplane::sync::SyncConn;
@@ -221,6 +223,16 @@ impl Director {
             .find(|d| d.config.addr.ip() == addr)
             .expect("the dest");
         (d.active_conns, d.inactive_conns, d.persist_conns)
+    }
+
+    /// The worker's connection entries at `now_ms`, as `-Lnc` lists them.
+    pub fn conns(&self, now_ms: u64) -> Vec<ConnRecord> {
+        let mut out = vec![];
+        self.worker.dump(0, usize::MAX, now_ms, &mut |r| {
+            out.push(r);
+            true
+        });
+        out
     }
 
     pub fn counter(&self, c: Counter) -> u64 {
