@@ -92,6 +92,14 @@ impl Frame for BenchFrame {
         self.len = len;
         true
     }
+    fn trim_front(&mut self, n: usize) -> bool {
+        if n > self.len {
+            return false;
+        }
+        self.start += n;
+        self.len -= n;
+        true
+    }
     fn prepend(&mut self, n: usize) -> bool {
         if n > self.start {
             return false;

@@ -507,11 +507,17 @@ fn gen_model(seed: u64) -> Model {
     let pools: Vec<LaddrPool> = (0..r.below(3))
         .map(|p| LaddrPool {
             name: format!("pool{p}"),
+            // IPv4 addresses, then an IPv6 one: a FullNAT dest of either
+            // family has a local address of its own (decision 42).
             addresses: (0..r.range(1, 3))
                 .map(|k| LocalAddress {
                     addr: IpAddr::from([198, 18, p as u8, k as u8 + 1]),
                     port: r.maybe(|_| "lan0".to_string()),
                 })
+                .chain([LocalAddress {
+                    addr: gen_ip(true, 250, p),
+                    port: None,
+                }])
                 .collect(),
         })
         .collect();

@@ -203,6 +203,11 @@ impl Laddrs {
     /// Give back `port` of `addr`, taken from slot `slot` (ignored when the
     /// slot has another address by now).
     #[inline]
+    /// The address of local-address slot `slot`, if it is in use.
+    pub fn addr(&self, slot: u16) -> Option<IpAddr> {
+        self.pools.get(usize::from(slot)).and_then(|p| p.addr)
+    }
+
     pub fn give(&mut self, slot: u16, addr: IpAddr, port: u16) {
         if let Some(p) = self.pools.get_mut(usize::from(slot)) {
             if p.addr == Some(addr) {

@@ -444,7 +444,9 @@ Options:
   --ipip         -i                   ipip encapsulation (tunneling)
   --masquerading -m                   masquerading (NAT)
   --fullnat                           FullNAT: the client's address becomes a local
-                                      address of the service (see --add-laddr)
+                                      address of the service (see --add-laddr);
+                                      the real server may be of the other
+                                      family (with a local address of its own)
   --tun-type     ipip|gue|gre         tunnel encapsulation of -i (default ipip;
                                       gre is not supported)
   --tun-port     port                 GUE's UDP port (needed with gue)

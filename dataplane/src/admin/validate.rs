@@ -210,10 +210,12 @@ impl AdminState {
         d: &DestConfig,
     ) -> Result<(IpAddr, u16), ApiError> {
         let addr = d.addr.ip();
-        if addr.is_ipv6() != svc.addr.1.is_ipv6() {
+        if addr.is_ipv6() != svc.addr.1.is_ipv6() && d.forward != Forward::FullNat {
+            // IPVS has tunnels between families; rvs does not (yet). FullNAT
+            // translates between them (decision 42).
             return Err(err(
                 ErrorKind::NotSupported,
-                "a real server of the other address family (a tunnel between families) is not supported by this rvs version",
+                "a real server of the other address family is only supported with FullNAT (a tunnel between families is not supported by this rvs version)",
             ));
         }
         if matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.one_packet {

@@ -148,6 +148,11 @@ pub mod flags {
     /// The controlling template has port 0 (port-0 and fwmark services,
     /// and port 21).
     pub const TEMPLATE_PORTLESS: u8 = 0x02;
+    /// FullNAT between address families: the real server and the local
+    /// address are of the other family (`daddr` and the companion's
+    /// `laddr` unused: the dest's and the local address's slots say them),
+    /// the reply indexed in the other family's cross index (decision 42).
+    pub const XFAM: u8 = 0x04;
 }
 
 /// One connection entry. `expires_ms == 0` marks an empty slot.
@@ -190,6 +195,9 @@ pub struct Conn<A = u32> {
 
 // The DR entry budget of the design (issue 8 target: <= 64 bytes for IPv4).
 const _: () = assert!(std::mem::size_of::<Conn<u32>>() <= 64);
+// The companion with decision 42's `xaddr` (`bench/RESULTS.md`'s sizes).
+const _: () = assert!(std::mem::size_of::<ConnExt<u32>>() == 40);
+const _: () = assert!(std::mem::size_of::<ConnExt<u128>>() == 64);
 
 impl<A: Family> Conn<A> {
     /// An entry in `state`, other fields default (fill them in).
@@ -273,6 +281,10 @@ pub struct ConnExt<A = u32> {
     /// after the client's ISN.
     pub pp2: bool,
     pub isn: u32,
+    /// FullNAT between families (`flags::XFAM`): the real server's address
+    /// of the other family (an IPv4 one in the last 4 bytes), which
+    /// `Conn::daddr` cannot hold; its local address is its slot's.
+    pub xaddr: [u8; 16],
 }
 
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)
@@ -322,6 +334,31 @@ impl<A: Family> Slot for ReplyEntry<A> {
 
 /// The index from a reply to its connection (NAT and FullNAT entries only).
 pub type ReplyTable<A = u32> = Table<ReplyEntry<A>>;
+
+/// A cross index entry: a reply in family `B` to a FullNAT connection whose
+/// client is of family `A` (decision 42).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XReplyEntry<B, A> {
+    pub key: ReplyKey<B>,
+    pub conn: ConnKey<A>,
+}
+
+impl<B: Family, A: Family> Slot for XReplyEntry<B, A> {
+    type Key = ReplyKey<B>;
+
+    #[inline]
+    fn key(&self) -> &ReplyKey<B> {
+        &self.key
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.key.protocol == 0
+    }
+}
+
+/// The index from a reply in family `B` to its connection of family `A`.
+pub type XReplyTable<B, A> = Table<XReplyEntry<B, A>>;
 
 /// A fixed-capacity, single-owner connection table, with the sweep cursor
 /// of its lazy expiry.

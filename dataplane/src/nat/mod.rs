@@ -37,6 +37,7 @@ use crate::wire::toa;
 use crate::wire::udp::{self, UdpPacket};
 
 mod v6;
+pub mod xlat;
 
 pub use v6::{insert_toa6, rewrite6, rewrite6_addr, rewrite6_quoted, toa6_fits, TOA6_LEN};
 

@@ -10,6 +10,7 @@
 use rvs_api::Forward;
 
 use super::family::Tables;
+use super::xfam::xaddr_bytes;
 use super::{owner_of, Core, Flow, Target};
 use crate::conn::sctp;
 use crate::conn::state::{tcp_transition_in, Direction, Event, State};
@@ -225,7 +226,9 @@ impl Core {
     /// connection less.
     pub(super) fn drop_conn<A: Tables>(&mut self, snap: &Snapshot, idx: usize) -> Conn<A> {
         let (c, ext) = A::conns(self).remove_with(idx);
-        if sees_replies(c.forward) && !c.is_template() {
+        if c.flags & flags::XFAM != 0 {
+            self.unindex_xreply::<A>(&c, &ext);
+        } else if sees_replies(c.forward) && !c.is_template() {
             if let Some(r) = A::replies(self).find(&reply_key(&c, &ext)) {
                 // A newer entry of the same reply tuple may have taken it.
                 if A::replies(self).get(r).conn == c.key {
@@ -371,6 +374,7 @@ impl Core {
                     forward: forward_of(c.forward),
                     laddr: ext.laddr,
                     lport: ext.lport,
+                    laddr_slot: ext.laddr_slot,
                     // The handshake's ACK (or a retransmitted SYN) carries
                     // TOA as the SYN did.
                     toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
@@ -465,16 +469,31 @@ impl Core {
             in_port: flow.in_port,
             ..ConnExt::default()
         };
+        // FullNAT between families (decision 42): the real server and the
+        // local address are of the other family; no other method crosses.
+        let xfam = A::from_ip(dest.addr).is_none();
+        if xfam && (dest.forward != Forward::FullNat || one_packet) {
+            return Err(Counter::DropDestUnavailable);
+        }
         if dest.forward == Forward::FullNat && !one_packet {
             ext.pp2 = service.proxy_protocol && is_tcp;
             ext.isn = flow.seq;
-            let Some((slot, laddr, lport)) = self.take_lport::<A>(snap, service) else {
+            let taken = if xfam {
+                self.take_lport::<A::Other>(snap, service)
+                    .map(|(slot, _, port)| (slot, A::default(), port))
+            } else {
+                self.take_lport::<A>(snap, service)
+            };
+            let Some((slot, laddr, lport)) = taken else {
                 self.uncount_template::<A>(service, &flow.key);
                 return Err(Counter::DropLaddrExhausted);
             };
             ext.laddr_slot = slot;
             ext.laddr = laddr;
             ext.lport = lport;
+            if xfam {
+                ext.xaddr = xaddr_bytes(dest.addr);
+            }
         }
         for slot in [service.slot, dest.slot] {
             if let Some(s) = self.stats.slots.get(slot as usize) {
@@ -531,7 +550,7 @@ impl Core {
             neigh_slot: dest.neigh_slot,
             fwmark: service.fwmark,
             control,
-            flags: conn_flags,
+            flags: conn_flags | if xfam { flags::XFAM } else { 0 },
             in_pkts: 1,
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
             ..Conn::new(new_state)
@@ -541,14 +560,18 @@ impl Core {
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
         if inserted.is_err() {
             if nat {
-                if dest.forward == Forward::FullNat {
+                if xfam {
+                    self.give_xlport(&ext);
+                } else if dest.forward == Forward::FullNat {
                     self.give_lport(&ext);
                 }
                 return Err(Counter::DropNatTableFull);
             }
             return Ok(Target::to(dest, dport));
         }
-        if nat {
+        if xfam {
+            self.index_xreply::<A>(&conn, &ext);
+        } else if nat {
             self.index_reply::<A>(&conn, &ext);
         }
         self.stats.count(Counter::ConnCreated);
@@ -572,6 +595,7 @@ impl Core {
             forward: dest.forward,
             laddr: ext.laddr,
             lport: ext.lport,
+            laddr_slot: ext.laddr_slot,
             toa: dest.forward == Forward::FullNat && syn && !ext.pp2,
             pp2: ext.pp2,
             isn: ext.isn,
@@ -607,7 +631,7 @@ impl Core {
     /// service's local addresses are tried in turn from where the last one
     /// left off; each that has none of this core's ports free counts an
     /// exhaustion (`rvsadm --get-laddr` shows them).
-    pub(super) fn take_lport<A: Tables>(
+    pub(super) fn take_lport<A: Family>(
         &mut self,
         snap: &Snapshot,
         service: &Service,

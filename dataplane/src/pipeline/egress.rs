@@ -55,6 +55,12 @@ impl Core {
                 }
                 Counter::ForwardTunnel
             }
+            Forward::FullNat if A::from_ip(dest.addr).is_none() => {
+                if let Err(v) = self.forward_xfam::<F, A>(snap, frame, l3, &t, flow, out) {
+                    return v;
+                }
+                Counter::ForwardFullNat
+            }
             Forward::FullNat => {
                 if t.toa {
                     self.insert_toa::<F, A>(frame, l3, &flow.key, flow.tcp_flags, out.mtu);

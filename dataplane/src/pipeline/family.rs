@@ -12,7 +12,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use rvs_api::TunnelCsum;
 
 use super::{Core, Frame, Quoted, Verdict};
-use crate::conn::{ConnKey, ConnTable, Family, ReplyTable};
+use crate::conn::{ConnKey, ConnTable, Family, ReplyTable, XReplyTable};
+use crate::nat::xlat::{self, Addrs, Untranslatable};
 use crate::nat::{self, End};
 use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::Counter;
@@ -43,11 +44,22 @@ pub(super) enum IcmpError {
 
 /// The connection tables of an address family.
 pub(super) trait Tables: Family {
+    /// The other address family (FullNAT between families, decision 42).
+    type Other: Ip<Other = Self>;
     fn conns(core: &mut Core) -> &mut ConnTable<Self>;
     fn replies(core: &mut Core) -> &mut ReplyTable<Self>;
+    /// Replies in this family to connections of the other.
+    fn xreplies(core: &mut Core) -> &mut XReplyTable<Self, Self::Other>;
 }
 
 impl Tables for u32 {
+    type Other = u128;
+
+    #[inline(always)]
+    fn xreplies(core: &mut Core) -> &mut XReplyTable<u32, u128> {
+        &mut core.xreplies
+    }
+
     #[inline(always)]
     fn conns(core: &mut Core) -> &mut ConnTable<u32> {
         &mut core.conns
@@ -60,6 +72,13 @@ impl Tables for u32 {
 }
 
 impl Tables for u128 {
+    type Other = u32;
+
+    #[inline(always)]
+    fn xreplies(core: &mut Core) -> &mut XReplyTable<u128, u32> {
+        &mut core.xreplies6
+    }
+
     #[inline(always)]
     fn conns(core: &mut Core) -> &mut ConnTable<u128> {
         &mut core.conns6
@@ -113,10 +132,43 @@ pub(super) trait Wire: Tables {
     /// Put the client's address and port in a TOA option (the frame has
     /// grown by `TOA_LEN` already); on a SYN the MSS is lowered by as much.
     fn write_toa(ip: &mut [u8], caddr: Self, cport: u16, clamp_mss: bool);
+    /// The family's ethertype.
+    const ETHERTYPE: u16;
+    /// How much a packet grows translated into the other family (IPv4 to
+    /// IPv6: 20 bytes; IPv6 to IPv4: none, it shrinks).
+    const GROWTH_TO_OTHER: usize;
+    /// Translate the packet at `b[at..]` into the other family with `to`'s
+    /// addresses (`nat::xlat`); the range of `b` it now occupies.
+    fn translate(
+        b: &mut [u8],
+        at: usize,
+        to: &Addrs<Self::Other>,
+    ) -> Result<std::ops::Range<usize>, Untranslatable>;
 }
 
 impl Wire for u32 {
     const TOA_LEN: usize = nat::TOA_LEN;
+    const ETHERTYPE: u16 = crate::wire::ethernet::ethertype::IPV4;
+    const GROWTH_TO_OTHER: usize = xlat::GROWTH;
+
+    fn translate(
+        b: &mut [u8],
+        at: usize,
+        to: &Addrs<u128>,
+    ) -> Result<std::ops::Range<usize>, Untranslatable> {
+        let to = Addrs {
+            src: Ipv6Addr::from(to.src),
+            dst: Ipv6Addr::from(to.dst),
+            quoted_src: Ipv6Addr::from(to.quoted_src),
+            quoted_dst: Ipv6Addr::from(to.quoted_dst),
+        };
+        let r = xlat::ipv4_to_ipv6(b, at, &to)?;
+        // A SYN grown into IPv6 tells its peer of an MSS 20 bytes too big.
+        if Ipv6Packet::new_unchecked(&b[r.clone()]).next_header() == protocol::TCP {
+            xlat::lower_syn_mss(&mut b[r.start + ipv6::HEADER_LEN..r.end]);
+        }
+        Ok(r)
+    }
 
     #[inline]
     fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
@@ -218,6 +270,22 @@ impl Wire for u32 {
 
 impl Wire for u128 {
     const TOA_LEN: usize = nat::TOA6_LEN;
+    const ETHERTYPE: u16 = crate::wire::ethernet::ethertype::IPV6;
+    const GROWTH_TO_OTHER: usize = 0;
+
+    fn translate(
+        b: &mut [u8],
+        at: usize,
+        to: &Addrs<u32>,
+    ) -> Result<std::ops::Range<usize>, Untranslatable> {
+        let to = Addrs {
+            src: Ipv4Addr::from(to.src),
+            dst: Ipv4Addr::from(to.dst),
+            quoted_src: Ipv4Addr::from(to.quoted_src),
+            quoted_dst: Ipv4Addr::from(to.quoted_dst),
+        };
+        xlat::ipv6_to_ipv4(b, at, &to)
+    }
 
     #[inline]
     fn rewrite(ip: &mut [u8], end: End, addr: u128, port: u16) {

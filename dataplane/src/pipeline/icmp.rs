@@ -25,7 +25,7 @@ use super::conn::{flow_owner, sees_replies};
 use super::family::{Header, IcmpClass, IcmpError, Ip, Tables, Wire, QUOTE_MAX};
 use super::ratelimit::Limited;
 use super::{Core, Frame, Quoted, Verdict};
-use crate::conn::{Conn, ConnExt, ConnKey};
+use crate::conn::{flags, Conn, ConnExt, ConnKey};
 use crate::nat::End;
 use crate::service::{Dest, Snapshot};
 use crate::stats::Counter;
@@ -136,6 +136,10 @@ impl Core {
         dest: &Dest,
         macs: (MacAddr, MacAddr),
     ) -> Verdict {
+        if c.flags & flags::XFAM != 0 {
+            // Between families (decision 42): translated too.
+            return self.xfam_error::<A, F>(frame, l3, (c, ext), dest, macs);
+        }
         if sees_replies(c.forward) {
             let raddr = A::from_ip(dest.addr).unwrap_or_default();
             error_to_server_view(&mut frame.bytes_mut()[l3..], c, ext, raddr, quote_at);

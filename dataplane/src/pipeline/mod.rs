@@ -38,10 +38,12 @@
 //!    `Target`; no dest is ICMP port unreachable (`reply_icmp_error`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
-//!    `insert_toa`, `proxy_client_segment`, both ends rewritten) →
-//!    [`Verdict::Forward`].
+//!    `insert_toa`, `proxy_client_segment`, both ends rewritten; to a real
+//!    server of the other family, `forward_xfam` in `xfam.rs`, which
+//!    translates too) → [`Verdict::Forward`].
 //! 5. Replies (`reply.rs`): `handle_reply` → `reply_conn` (owner core, entry)
-//!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`).
+//!    → `finish_reply` (the OUTPUT state, `to_client_view`, `to_client`); a
+//!    FullNAT reply of the other family's conn goes by `xfam_reply`.
 //! 6. ICMP (`icmp.rs`, both families): `handle_icmp` answers echo
 //!    (`reply_echo`), forwards an error about a connection along it
 //!    (`error_from_client`, `error_conn`, `forward_error`), and builds the
@@ -61,7 +63,7 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::Forward;
 
 use crate::conn::state::State;
-use crate::conn::{Conn, ConnKey, ConnTable, Family, ReplyKey, ReplyTable};
+use crate::conn::{Conn, ConnExt, ConnKey, ConnTable, Family, ReplyKey, ReplyTable, XReplyTable};
 use crate::laddr::Laddrs;
 use crate::neigh::NeighTable;
 use crate::sched::{LocalityCache, SchedState};
@@ -84,6 +86,7 @@ mod ratelimit;
 mod reply;
 mod synced;
 mod v6;
+mod xfam;
 
 pub use frag::{frag_owner, Release, FRAG_ENTRIES, FRAG_ENTRY_MS, HOLD_BYTES, HOLD_MS, HOLD_SLOTS};
 use outbox::Outbox;
@@ -102,6 +105,9 @@ pub trait Frame {
     /// Grow the frame by `n` bytes at the front (into headroom); the new
     /// bytes are unspecified. False when there is no room.
     fn prepend(&mut self, n: usize) -> bool;
+    /// Drop `n` bytes from the front (into headroom); false when the frame
+    /// is shorter.
+    fn trim_front(&mut self, n: usize) -> bool;
 }
 
 /// A frame in a `Vec`, for tests and tools.
@@ -119,6 +125,14 @@ impl Frame for VecFrame {
 
     fn set_len(&mut self, len: usize) -> bool {
         self.0.resize(len, 0);
+        true
+    }
+
+    fn trim_front(&mut self, n: usize) -> bool {
+        if n > self.0.len() {
+            return false;
+        }
+        self.0.drain(..n);
         true
     }
 
@@ -232,6 +246,11 @@ pub struct WorkerSetup {
     pub icmp: IcmpLimits,
 }
 
+/// The cross indexes of FullNAT between families hold a quarter of the
+/// client family's table (decision 42): more such connections on a core
+/// are refused as `drop_nat_table_full`.
+const XFAM_SHARE_SHIFT: u32 = 2;
+
 /// Live IPv4 entries from which a burst's lookups are prefetched: 65 536
 /// entries are 4 MiB of slots at the table's load (and as much again of
 /// reply index), more than a core's L2 holds. Below it the second hash
@@ -260,7 +279,7 @@ pub fn owner_of<A: std::hash::Hash>(
 }
 
 /// An entry as listed, if the slot holds a live one.
-fn record_of<A: Family>(c: &Conn<A>, now_ms: u64) -> Option<ConnRecord> {
+fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, now_ms: u64) -> Option<ConnRecord> {
     use crate::conn::Slot;
     if c.is_empty() || c.expires_ms <= now_ms {
         return None;
@@ -276,7 +295,13 @@ fn record_of<A: Family>(c: &Conn<A>, now_ms: u64) -> Option<ConnRecord> {
             c.key.vaddr.to_ip()
         },
         vport: c.key.vport,
-        daddr: c.daddr.to_ip(),
+        // Between families (decision 42) the real server is the
+        // companion's.
+        daddr: if c.flags & crate::conn::flags::XFAM != 0 {
+            xfam::xaddr_ip(ext.xaddr, !A::IPV6)
+        } else {
+            c.daddr.to_ip()
+        },
         dport: c.dport,
         state: c.state(),
         expires_in_ms: c.expires_ms - now_ms,
@@ -302,6 +327,10 @@ struct Core {
     /// The same for IPv6.
     conns6: ConnTable<u128>,
     replies6: ReplyTable<u128>,
+    /// FullNAT between families (decision 42): IPv4 replies to IPv6
+    /// clients' connections, and IPv6 replies to IPv4 clients'.
+    xreplies: XReplyTable<u32, u128>,
+    xreplies6: XReplyTable<u128, u32>,
     stats: Arc<CoreStats>,
     cores: Arc<[Arc<CoreStats>]>,
     overload: Arc<OverloadFlags>,
@@ -365,6 +394,9 @@ struct Target<A = u32> {
     /// handshake's SYN and ACK).
     laddr: A,
     lport: u16,
+    /// FullNAT: the local address's slot (between families, decision 42,
+    /// where `laddr` cannot hold it, the address is the slot's).
+    laddr_slot: u16,
     toa: bool,
     /// FullNAT with PROXY protocol v2: the client's ISN (the header sits at
     /// `isn + 1` of the real server's view of the stream).
@@ -380,6 +412,7 @@ impl<A: Family> Target<A> {
             forward: dest.forward,
             laddr: A::default(),
             lport: 0,
+            laddr_slot: 0,
             toa: false,
             pp2: false,
             isn: 0,
@@ -408,6 +441,8 @@ impl Worker {
             replies: ReplyTable::with_max(setup.conns_max),
             conns6: ConnTable::with_max(setup.conns6_max),
             replies6: ReplyTable::with_max(setup.conns6_max),
+            xreplies: XReplyTable::with_max(setup.conns6_max >> XFAM_SHARE_SHIFT),
+            xreplies6: XReplyTable::with_max(setup.conns_max >> XFAM_SHARE_SHIFT),
             stats,
             cores: setup.cores,
             overload: setup.overload,
@@ -498,9 +533,13 @@ impl Worker {
         let end = cursor.saturating_add(budget).min(n4 + n6);
         while at < end {
             let record = if at < n4 {
-                record_of(self.core.conns.get(at), now_ms)
+                record_of(self.core.conns.get(at), self.core.conns.ext(at), now_ms)
             } else {
-                record_of(self.core.conns6.get(at - n4), now_ms)
+                record_of(
+                    self.core.conns6.get(at - n4),
+                    self.core.conns6.ext(at - n4),
+                    now_ms,
+                )
             };
             if let Some(r) = record {
                 if !emit(r) {

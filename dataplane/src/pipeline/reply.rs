@@ -140,6 +140,14 @@ impl Core {
             },
             _ => return self.exception(),
         };
+        if fullnat {
+            let facts = (proto, tcp_flags, quote_at);
+            if let Some(v) =
+                self.xfam_reply::<A, F>(snap, frame, l3, h.len, &key, facts, now_ms, handed_off)
+            {
+                return v;
+            }
+        }
         let (ci, c, ext, out_mac) =
             match self.reply_conn::<A>(snap, &key, fullnat, handed_off, now_ms) {
                 Ok(found) => found,

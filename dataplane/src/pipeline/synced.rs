@@ -193,6 +193,11 @@ impl Core {
     #[inline]
     pub(super) fn report_sync<A: Tables>(&mut self, snap: &Snapshot, idx: usize) {
         let c = *A::conns(self).get(idx);
+        if c.flags & flags::XFAM != 0 {
+            // IPVS's sync messages carry one family per connection
+            // (decision 42).
+            return;
+        }
         let synced = State::from_u8(c.synced_state);
         if !sync::needs_sync(c.key.protocol, synced, c.state(), c.in_pkts) {
             return;

@@ -176,6 +176,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
         set_u16(self.buffer.as_mut(), field::ETHERTYPE, et);
     }
 
+    /// Set the payload's ethertype, after a VLAN tag if there is one.
+    pub fn set_inner_ethertype(&mut self, et: u16) {
+        if self.is_tagged() {
+            set_u16(self.buffer.as_mut(), HEADER_LEN + 2, et);
+        } else {
+            self.set_ethertype(et);
+        }
+    }
+
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let off = self.payload_offset();
         &mut self.buffer.as_mut()[off..]

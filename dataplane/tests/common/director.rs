@@ -248,6 +248,16 @@ impl Director {
         (d.active_conns, d.inactive_conns, d.persist_conns)
     }
 
+    /// The worker's connection entries at `now_ms`, as `-Lnc` lists them.
+    pub fn conns(&self, now_ms: u64) -> Vec<ConnRecord> {
+        let mut out = vec![];
+        self.worker.dump(0, usize::MAX, now_ms, &mut |r| {
+            out.push(r);
+            true
+        });
+        out
+    }
+
     pub fn counter(&self, c: Counter) -> u64 {
         rvs_dataplane::stats::total(&self.cores, c)
     }

@@ -396,6 +396,26 @@ impl Resolver<'_> {
             }
             p => p.clone(),
         };
+        // Between families (decision 42) a FullNAT real server's
+        // connections come from a local address of its own family.
+        if let Some(pool) = laddr_pool.as_deref().and_then(|p| network.pool(p)) {
+            let fnat = dests.iter().filter(|d| d.forward == Forward::FullNat);
+            for d in fnat {
+                let v6 = d.addr.is_ipv6();
+                if !pool.addresses.iter().any(|a| a.addr.is_ipv6() == v6) {
+                    return Err(self.error(
+                        here,
+                        format!(
+                            "Virtual server {name}: FNAT real server {} is {} but local_address_group '{}' has no {} address",
+                            d.addr,
+                            if v6 { "IPv6" } else { "IPv4" },
+                            pool.name,
+                            if v6 { "IPv6" } else { "IPv4" },
+                        ),
+                    ));
+                }
+            }
+        }
         if laddr_pool.is_none() && dests.iter().any(|d| d.forward == Forward::FullNat) {
             self.warn(
                 here,
@@ -464,11 +484,12 @@ impl Resolver<'_> {
         v6: bool,
         forward: Forward,
     ) -> Result<(), ConfigError> {
-        if addr.is_ipv6() != v6 && forward != Forward::Tunnel {
+        // FullNAT translates between families (decision 42).
+        if addr.is_ipv6() != v6 && !matches!(forward, Forward::Tunnel | Forward::FullNat) {
             return Err(self.error(
                 locus,
                 format!(
-                    "{what} {addr} is {} but the virtual server is {} (only tunnelled real servers may differ)",
+                    "{what} {addr} is {} but the virtual server is {} (only FNAT and tunnelled real servers may differ)",
                     if addr.is_ipv6() { "IPv6" } else { "IPv4" },
                     if v6 { "IPv6" } else { "IPv4" }
                 ),

@@ -264,7 +264,11 @@ pub(super) fn dest_config(
     if !fwmark && matches!(draft.forward, Forward::Route | Forward::Tunnel) {
         addr.set_port(draft.service_port());
     }
-    if addr.is_ipv6() != rvs_api::key_is_ipv6(key) && draft.forward != Forward::Tunnel {
+    // ipvsadm's rule, and rvs's FullNAT, which translates between families
+    // (decision 42); the dataplane refuses tunnels between families.
+    if addr.is_ipv6() != rvs_api::key_is_ipv6(key)
+        && !matches!(draft.forward, Forward::Tunnel | Forward::FullNat)
+    {
         return syntax("Different address family is allowed only for tunneling servers");
     }
     check_tunnel(draft)?;

@@ -254,6 +254,24 @@ fn dest_ports() {
     assert!(added_dest("-a -t 10.0.0.1:80 -r [2001:db8::1]:80 -i")
         .addr
         .is_ipv6());
+    // FullNAT translates between families (decision 42), both ways; NAT
+    // and DR do not.
+    let d = added_dest("-a -t [2001:db8::100]:80 -r 10.0.1.1:8080 --fullnat");
+    assert_eq!(
+        (d.addr, d.forward),
+        ("10.0.1.1:8080".parse().unwrap(), Forward::FullNat)
+    );
+    assert!(
+        added_dest("-a -u 10.0.0.1:53 -r [2001:db8::1]:53 --fullnat")
+            .addr
+            .is_ipv6()
+    );
+    for method in ["-m", "-g"] {
+        assert_eq!(
+            error(&format!("-a -t [2001:db8::100]:80 -r 10.0.1.1:80 {method}")),
+            "Different address family is allowed only for tunneling servers"
+        );
+    }
     assert_eq!(
         error("-a -t 10.0.0.1:80 -r 80"),
         "illegal real server address[:port] specified"

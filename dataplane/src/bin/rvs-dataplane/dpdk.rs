@@ -288,6 +288,21 @@ impl Frame for MbufFrame {
         true
     }
 
+    fn trim_front(&mut self, n: usize) -> bool {
+        // SAFETY: a live single-segment mbuf owned by this thread; the
+        // length is checked first (what `rte_pktmbuf_adj` does).
+        unsafe {
+            let m = &mut *self.0;
+            if usize::from(m.data_len) < n {
+                return false;
+            }
+            m.data_off += n as u16;
+            m.data_len -= n as u16;
+            m.pkt_len -= n as u32;
+        }
+        true
+    }
+
     fn prepend(&mut self, n: usize) -> bool {
         // SAFETY: a live single-segment mbuf owned by this thread; the
         // headroom is checked first (what `rte_pktmbuf_prepend` does).
