@@ -90,6 +90,12 @@ pub struct ServiceConfig {
     /// (`--proxy-protocol v2`, DPVS's extension).
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// NAT and FullNAT TCP connections are opened by the director's SYN
+    /// proxy: it answers a SYN with a SYN cookie and opens the real
+    /// server's handshake only after the client's valid ACK
+    /// (`--synproxy`, DPVS's `synproxy`; decision 40).
+    #[serde(default)]
+    pub synproxy: bool,
 }
 
 impl ServiceConfig {
@@ -104,6 +110,7 @@ impl ServiceConfig {
             one_packet: false,
             persistence_engine: None,
             proxy_protocol: false,
+            synproxy: false,
         }
     }
 }

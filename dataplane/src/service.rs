@@ -114,6 +114,8 @@ pub struct Service {
     /// FullNAT TCP connections carry a PROXY protocol v2 header instead of
     /// TOA.
     pub proxy_protocol: bool,
+    /// TCP connections are opened by the SYN proxy (`--synproxy`).
+    pub synproxy: bool,
     /// The worker's locality cache this service uses (lblc, lblcr).
     pub locality_cache: Option<u16>,
     /// FullNAT: the slots of the service's local addresses, in the order

@@ -124,6 +124,11 @@ counters! {
     DropFragUnsupported => "drop_frag_unsupported",
     TunnelFragmented => "tunnel_fragmented",
     DropFragTooLong => "drop_frag_too_long",
+    SynproxyCookieSent => "synproxy_cookie_sent",
+    SynproxyAckValid => "synproxy_ack_valid",
+    SynproxyAckBad => "synproxy_ack_bad",
+    SynproxyConn => "synproxy_conn",
+    SynproxySynResent => "synproxy_syn_resent",
 }
 
 impl From<crate::wire::Malformed> for Counter {

@@ -91,6 +91,17 @@ impl AdminState {
                 "one-packet scheduling (-o) is not supported with NAT (-m) or FullNAT real servers: replies need the connection entry",
             ));
         }
+        if config.synproxy
+            && self.services[i]
+                .dests
+                .iter()
+                .any(|d| !matches!(d.config.forward, Forward::Masq | Forward::FullNat))
+        {
+            return Err(err(
+                ErrorKind::NotSupported,
+                super::validate::SYNPROXY_NEEDS_NAT,
+            ));
+        }
         let old = std::mem::replace(&mut self.services[i].config, config);
         if let Err(e) = self.assign_locality_cache(i) {
             self.services[i].config = old;

@@ -75,6 +75,7 @@ impl AdminState {
                     persistence,
                     one_packet: s.config.one_packet,
                     proxy_protocol: s.config.proxy_protocol,
+                    synproxy: s.config.synproxy,
                     locality_cache: s.locality_cache,
                     laddrs: s
                         .laddrs

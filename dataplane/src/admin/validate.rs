@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// Why a SYN-proxy service takes no DR or TUN dest (DPVS refuses them too).
+pub(super) const SYNPROXY_NEEDS_NAT: &str =
+    "the SYN proxy (--synproxy) needs NAT (-m) or FullNAT real servers: with direct routing (-g) or tunnelling (-i) the director does not see the replies";
+
 impl AdminState {
     pub(super) fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
         match key {
@@ -102,6 +106,18 @@ impl AdminState {
                 ))
             }
             _ => {}
+        }
+        if c.synproxy {
+            if let ServiceKey::Inet {
+                protocol: Protocol::Udp,
+                ..
+            } = key
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "the SYN proxy (--synproxy) is only for TCP and firewall-mark services",
+                ));
+            }
         }
         if c.one_packet {
             if let ServiceKey::Inet {
@@ -208,6 +224,9 @@ impl AdminState {
                 ErrorKind::NotSupported,
                 "NAT (-m) and FullNAT real servers are not supported in a one-packet (-o) service: replies need the connection entry",
             ));
+        }
+        if !matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.synproxy {
+            return Err(err(ErrorKind::NotSupported, SYNPROXY_NEEDS_NAT));
         }
         if d.forward == Forward::Tunnel {
             use rvs_api::{TunnelCsum, TunnelKind};

@@ -143,6 +143,9 @@ pub mod flags {
     /// The controlling template has port 0 (port-0 and fwmark services,
     /// and port 21).
     pub const TEMPLATE_PORTLESS: u8 = 0x02;
+    /// Made by the SYN proxy: its companion says where the handshake with
+    /// the real server is and the sequence numbers' shift.
+    pub const SYNPROXY: u8 = 0x04;
 }
 
 /// One connection entry. `expires_ms == 0` marks an empty slot.
@@ -479,6 +482,13 @@ pub struct ConnExt<A = u32> {
     /// after the client's ISN.
     pub pp2: bool,
     pub isn: u32,
+    /// The SYN proxy (`pipeline/synproxy.rs`): 0 none, 1 waiting for the
+    /// real server's SYN-ACK (`sp_seq` is the cookie, the client's view of
+    /// the server's ISN), 2 shifting (`sp_seq` is the cookie minus the
+    /// real server's ISN: added to its sequence numbers, taken from the
+    /// client's acknowledgements).
+    pub sp: u8,
+    pub sp_seq: u32,
 }
 
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)

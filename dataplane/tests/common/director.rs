@@ -28,6 +28,8 @@ pub struct Director {
     events: Arc<ArrayQueue<WorkerEvent>>,
     /// What the worker reported for a sync backup.
     pub sync_out: Arc<ArrayQueue<SyncConn>>,
+    /// The worker's SYN cookie keys (a test rotates them).
+    pub syn_keys: Arc<rvs_dataplane::synproxy::SynKeys>,
 }
 
 /// Where a frame went: the real server whose MAC it now carries, or the
@@ -84,6 +86,7 @@ impl Director {
         let neigh = Arc::new(NeighTable::new(16));
         let events = Arc::new(ArrayQueue::new(64));
         let sync_out = Arc::new(ArrayQueue::new(1024));
+        let syn_keys = Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1));
         let worker = Worker::new(WorkerSetup {
             id,
             workers,
@@ -98,6 +101,7 @@ impl Director {
             locality_caches: 2,
             locality_cache_entries: 64,
             icmp,
+            syn_keys: Arc::clone(&syn_keys),
         });
         Director {
             admin,
@@ -106,6 +110,7 @@ impl Director {
             neigh,
             events,
             sync_out,
+            syn_keys,
         }
     }
 
