@@ -309,6 +309,10 @@ fn service_line(name: &str, service: &ServiceStatus) -> String {
         // DPVS's extension, listed after ipvsadm's own flags.
         line.push_str(" proxy-protocol v2");
     }
+    if service.config.synproxy {
+        // DPVS's flag, shown as DPVS's ipvsadm shows it.
+        line.push_str(" synproxy");
+    }
     line.push('\n');
     line
 }

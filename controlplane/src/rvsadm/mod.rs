@@ -466,6 +466,9 @@ Options:
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --proxy-protocol v2                 FullNAT dests get the client's address in a
                                       PROXY protocol v2 header instead of TOA
+  --synproxy                          SYN proxy: SYN cookies, the real server's
+                                      handshake after the client's ACK (NAT and
+                                      FullNAT dests only)
 
 Daemon Options:
   --syncid sid                        syncid for connection sync (default=0: a
@@ -484,7 +487,7 @@ rvs specifics:
   rvsadm never reverse-resolves addresses: -L without -n prints addresses
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
-  local addresses, --proxy-protocol), so -R restores them.
+  local addresses, --proxy-protocol, --synproxy), so -R restores them.
   Not supported yet: --sctp-service.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 

@@ -104,11 +104,12 @@ pub enum Opt {
     TunCsum,
     TunRemCsum,
     ProxyProtocol,
+    Synproxy,
 }
 
 impl Opt {
     /// Every option, in matrix order.
-    pub const ALL: [Opt; 35] = [
+    pub const ALL: [Opt; 36] = [
         Opt::Numeric,
         Opt::Connection,
         Opt::Service,
@@ -144,6 +145,7 @@ impl Opt {
         Opt::TunCsum,
         Opt::TunRemCsum,
         Opt::ProxyProtocol,
+        Opt::Synproxy,
     ];
 
     /// ipvsadm's name of the option, as in "Illegal 'weight' option".
@@ -184,6 +186,7 @@ impl Opt {
             Opt::TunCsum => "tun-csum",
             Opt::TunRemCsum => "tun-remcsum",
             Opt::ProxyProtocol => "proxy-protocol",
+            Opt::Synproxy => "synproxy",
         }
     }
 
@@ -219,7 +222,8 @@ pub fn rule(cmd: Cmd, opt: Opt) -> Rule {
             | O::OnePacket
             | O::PersistenceEngine
             | O::SchedFlags
-            | O::ProxyProtocol,
+            | O::ProxyProtocol
+            | O::Synproxy,
         ) => Rule::Optional,
         (Cmd::DelService, O::Service) => Rule::Required,
         (Cmd::List, O::Connection | O::Service | O::Timeout | O::Daemon) => Rule::Exclusive,
@@ -513,6 +517,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         Arg::Required,
         Kind::Option(Opt::ProxyProtocol),
     ),
+    spec("synproxy", '\0', Arg::None, Kind::Option(Opt::Synproxy)),
     spec("socket", '\0', Arg::Required, Kind::Socket),
     spec("counters", '\0', Arg::None, Kind::Command(Cmd::Counters)),
 ];

@@ -10,7 +10,8 @@
 //! same rule, so a table that uses none of them saves exactly as ipvsadm's:
 //! classifier rules first (`--add-mark ...`), FullNAT dests as
 //! `--fullnat`, a service's local addresses after its dests (`--add-laddr
-//! -t VIP:PORT -z LIP`) and ` --proxy-protocol v2` on its `-A` line.
+//! -t VIP:PORT -z LIP`), ` --proxy-protocol v2` and ` --synproxy` on its `-A`
+//! line.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -57,6 +58,9 @@ pub fn format_save(
         }
         if c.proxy_protocol {
             out.push_str(" --proxy-protocol v2");
+        }
+        if c.synproxy {
+            out.push_str(" --synproxy");
         }
         out.push('\n');
         let mut dests: Vec<_> = s.dests.iter().collect();

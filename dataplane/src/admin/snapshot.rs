@@ -154,6 +154,12 @@ impl AdminState {
             secure_tcp_on: levels.iter().any(|l| l.secure_tcp),
             entries_dropped: stats::total(cores, Counter::DefenseDropEntry),
             packets_dropped: stats::total(cores, Counter::DefenseDropPacket),
+            synproxy: rvs_api::SynproxyCounts {
+                cookies_sent: stats::total(cores, Counter::SynproxyCookieSent),
+                acks_valid: stats::total(cores, Counter::SynproxyAckValid),
+                acks_bad: stats::total(cores, Counter::SynproxyAckBad),
+                conns: stats::total(cores, Counter::SynproxyConn),
+            },
         }
     }
 

@@ -384,6 +384,10 @@ pub struct Service {
     /// FullNAT dests send the client's address as a PROXY v2 header (an rvs
     /// extension, native dialect).
     pub proxy_protocol: bool,
+    /// `syn_proxy` (keepalived.conf) / `synproxy` (TOML): the director's
+    /// SYN proxy for NAT and FullNAT dests (an rvs extension, DPVS's
+    /// `synproxy`).
+    pub synproxy: bool,
     /// `laddr_group_name`: the FullNAT local address pool.
     pub laddr_pool: Option<String>,
     /// `lb_kind` / `lvs_method`: the default of the dests (each has its own).
@@ -423,6 +427,7 @@ impl Service {
             one_packet: self.one_packet,
             persistence_engine: self.persistence_engine.clone(),
             proxy_protocol: self.proxy_protocol,
+            synproxy: self.synproxy,
         }
     }
 

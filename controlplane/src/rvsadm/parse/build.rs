@@ -218,6 +218,7 @@ pub(super) fn service_config(
         one_packet: draft.has(Opt::OnePacket),
         persistence_engine: draft.persistence_engine.clone().filter(|pe| !pe.is_empty()),
         proxy_protocol: draft.has(Opt::ProxyProtocol),
+        synproxy: draft.has(Opt::Synproxy),
     })
 }
 

@@ -147,7 +147,8 @@ impl Draft {
             | Opt::NoSort
             | Opt::Exact
             | Opt::TunInfo
-            | Opt::OnePacket => self.set(opt),
+            | Opt::OnePacket
+            | Opt::Synproxy => self.set(opt),
             Opt::ProxyProtocol => {
                 self.set(opt)?;
                 if value != "v2" {
