@@ -341,6 +341,63 @@ fn proxied(net: Net, forward: Forward) {
     let want = seg(src, net.rs, to_rs, flags::ACK, 1006, 5005, 64240, &[], b"");
     assert_eq!(f.0, net.out(RS1_MAC, LB_MAC, &want), "the client's ACK");
 
+    // The close: both FINs shifted, and the client's last ACK, which
+    // finds the entry in TIME_WAIT, goes on (it has no cookie to check).
+    let fin = flags::FIN | flags::ACK;
+    let f1 = seg(
+        net.cli,
+        net.vip,
+        (CPORT, 80),
+        fin,
+        1006,
+        cookie.wrapping_add(5),
+        64240,
+        &[],
+        b"",
+    );
+    let mut f = net.frame(LB_MAC, CLI_MAC, &f1);
+    assert_eq!(run(&mut d, &mut f, 7), Verdict::Forward(0));
+    let want = seg(src, net.rs, to_rs, fin, 1006, 5005, 64240, &[], b"");
+    assert_eq!(f.0, net.out(RS1_MAC, LB_MAC, &want), "the client's FIN");
+    let f2 = seg(net.rs, src, from_rs, fin, 5005, 1007, 65535, &[], b"");
+    let mut f = net.frame(LB_MAC, RS1_MAC, &f2);
+    assert_eq!(run(&mut d, &mut f, 8), Verdict::Forward(0));
+    let want = seg(
+        net.vip,
+        net.cli,
+        (80, CPORT),
+        fin,
+        cookie.wrapping_add(5),
+        1007,
+        65535,
+        &[],
+        b"",
+    );
+    assert_eq!(
+        f.0,
+        net.out(CLI_MAC, LB_MAC, &want),
+        "the real server's FIN"
+    );
+    let last = seg(
+        net.cli,
+        net.vip,
+        (CPORT, 80),
+        flags::ACK,
+        1007,
+        cookie.wrapping_add(6),
+        64240,
+        &[],
+        b"",
+    );
+    let mut f = net.frame(LB_MAC, CLI_MAC, &last);
+    assert_eq!(run(&mut d, &mut f, 9), Verdict::Forward(0));
+    let want = seg(src, net.rs, to_rs, flags::ACK, 1007, 5006, 64240, &[], b"");
+    assert_eq!(
+        f.0,
+        net.out(RS1_MAC, LB_MAC, &want),
+        "the client's last ACK"
+    );
+
     assert_eq!(d.counter(Counter::SynproxyAckValid), 1);
     assert_eq!(d.counter(Counter::SynproxyConn), 1);
     assert_eq!(d.counter(Counter::SynproxyAckBad), 0);

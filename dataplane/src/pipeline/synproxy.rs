@@ -157,6 +157,17 @@ fn client_mss<F: Frame>(frame: &mut F, at: usize) -> Option<u16> {
     mss
 }
 
+/// What the cookie of `flow`'s client with ISN `isn` is made from.
+fn cookie_input<A: Wire>(flow: &Flow<A>, isn: u32) -> CookieInput<A> {
+    CookieInput {
+        caddr: flow.key.caddr,
+        vaddr: flow.key.vaddr,
+        cport: flow.key.cport,
+        vport: flow.key.vport,
+        isn,
+    }
+}
+
 /// Add `delta` to the sequence number (`ack` false) or the acknowledgement
 /// number (`ack` true) of the TCP header at `at`, the checksum updated.
 fn shift<F: Frame>(frame: &mut F, at: usize, ack: bool, delta: u32) {
@@ -193,10 +204,16 @@ impl Core {
         if f & tcp::flags::RST != 0 {
             return None;
         }
+        // A closing entry: a SYN may open the port anew, but an ACK
+        // without a good cookie is the old connection's (its last ACK).
+        let mut closing = false;
         if let Some(i) = A::conns(self).find(&flow.key) {
             let c = A::conns(self).get(i);
-            if c.expires_ms > now_ms && !matches!(c.state(), State::TimeWait | State::Close) {
-                return None;
+            if c.expires_ms > now_ms {
+                if !matches!(c.state(), State::TimeWait | State::Close) {
+                    return None;
+                }
+                closing = true;
             }
         }
         match (f & tcp::flags::SYN != 0, f & tcp::flags::ACK != 0) {
@@ -204,7 +221,7 @@ impl Core {
             // A SYN-ACK to a VIP opens nothing.
             (true, true) => Some(self.count(Counter::DropTcpNoConn)),
             (false, true) => {
-                Some(self.synproxy_open::<A, F>(snap, service, frame, l3, l4, flow, now_ms))
+                self.synproxy_open::<A, F>(snap, service, frame, l3, l4, flow, now_ms, closing)
             }
             (false, false) => None,
         }
@@ -226,14 +243,7 @@ impl Core {
         let (table, default) = mss_table::<A>();
         let mss = client_mss(frame, l3 + l4).unwrap_or(default);
         let idx = cookie::mss_index(table, mss);
-        let input = CookieInput {
-            caddr: flow.key.caddr,
-            vaddr: flow.key.vaddr,
-            cport: flow.key.cport,
-            vport: flow.key.vport,
-            isn: flow.seq,
-        };
-        let isn = cookie::make(&self.syn_keys, &input, idx);
+        let isn = cookie::make(&self.syn_keys, &cookie_input(flow, flow.seq), idx);
         // The PROXY header goes in front of the client's first segment: it
         // must still fit the real server's MSS.
         let pp2 = if service.proxy_protocol {
@@ -259,7 +269,8 @@ impl Core {
     }
 
     /// Step 2: the client's ACK; a good cookie makes the connection and
-    /// the SYN to the real server.
+    /// the SYN to the real server. A bad one is dropped, or goes the usual
+    /// way (`None`) when a `closing` entry has the tuple (its last ACK).
     #[allow(clippy::too_many_arguments)]
     fn synproxy_open<A: Ip + Tables, F: Frame>(
         &mut self,
@@ -270,19 +281,13 @@ impl Core {
         l4: usize,
         flow: &Flow<A>,
         now_ms: u64,
-    ) -> Verdict {
+        closing: bool,
+    ) -> Option<Verdict> {
         let ack = TcpPacket::new_unchecked(&frame.bytes()[l3 + l4..]).ack_number();
         let isn = flow.seq.wrapping_sub(1);
         let sent = ack.wrapping_sub(1);
-        let input = CookieInput {
-            caddr: flow.key.caddr,
-            vaddr: flow.key.vaddr,
-            cport: flow.key.cport,
-            vport: flow.key.vport,
-            isn,
-        };
-        if cookie::check(&self.syn_keys, &input, sent).is_none() {
-            return self.count(Counter::SynproxyAckBad);
+        if cookie::check(&self.syn_keys, &cookie_input(flow, isn), sent).is_none() {
+            return (!closing).then(|| self.count(Counter::SynproxyAckBad));
         }
         self.stats.count(Counter::SynproxyAckValid);
         let syn = Flow {
@@ -292,11 +297,11 @@ impl Core {
         };
         let t = match self.conn_for::<A>(snap, service, &syn, now_ms) {
             Ok(t) => t,
-            Err(c) => return self.count(c),
+            Err(c) => return Some(self.count(c)),
         };
         if !matches!(t.forward, Forward::Masq | Forward::FullNat) {
             // The admin API refuses DR and TUN dests in a SYN-proxy service.
-            return self.count(Counter::DropTcpNoConn);
+            return Some(self.count(Counter::DropTcpNoConn));
         }
         if let Some(i) = A::conns(self).find(&flow.key) {
             A::conns(self).get_mut(i).flags |= flags::SYNPROXY;
@@ -312,7 +317,7 @@ impl Core {
             isn,
             ..t
         };
-        self.synproxy_send_syn::<A, F>(snap, frame, l3, l4, t, service.slot, &syn)
+        Some(self.synproxy_send_syn::<A, F>(snap, frame, l3, l4, t, service.slot, &syn))
     }
 
     /// The SYN to the real server, written over a client's segment: the
