@@ -97,6 +97,21 @@ impl Net {
         }
     }
 
+    /// A segment of the client's to the VIP (window 64240, no options).
+    fn client(&self, fl: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        seg(
+            self.cli,
+            self.vip,
+            (CPORT, 80),
+            fl,
+            seq,
+            ack,
+            64240,
+            &[],
+            payload,
+        )
+    }
+
     fn frame(&self, dst: MacAddr, src: MacAddr, ip: &[u8]) -> VecFrame {
         VecFrame(eth(dst, src, self.ethertype(), ip))
     }
@@ -229,17 +244,7 @@ fn proxied(net: Net, forward: Forward) {
     // 2. The client's ACK: the entry, and the SYN to the real server with
     // the client's ISN and the cookie's MSS (FullNAT: TOA, the MSS lowered
     // by it, as without the proxy).
-    let ack = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        flags::ACK,
-        1001,
-        cookie.wrapping_add(1),
-        64240,
-        &[],
-        b"",
-    );
+    let ack = net.client(flags::ACK, 1001, cookie.wrapping_add(1), b"");
     let mut f = net.frame(LB_MAC, CLI_MAC, &ack);
     assert_eq!(run(&mut d, &mut f, 2), Verdict::Forward(0));
     let opts = if fullnat {
@@ -289,17 +294,7 @@ fn proxied(net: Net, forward: Forward) {
     // 4. Data both ways: the client's acknowledgements in the real
     // server's numbers, the real server's sequence numbers in the
     // cookie's. The client's first data carries TOA (FullNAT).
-    let data = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        PSH,
-        1001,
-        cookie.wrapping_add(1),
-        64240,
-        &[],
-        b"GET /",
-    );
+    let data = net.client(PSH, 1001, cookie.wrapping_add(1), b"GET /");
     let mut f = net.frame(LB_MAC, CLI_MAC, &data);
     assert_eq!(run(&mut d, &mut f, 4), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, PSH, 1001, 5001, 64240, &opts, b"GET /");
@@ -325,17 +320,7 @@ fn proxied(net: Net, forward: Forward) {
         "the real server's data"
     );
 
-    let ack = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        flags::ACK,
-        1006,
-        cookie.wrapping_add(5),
-        64240,
-        &[],
-        b"",
-    );
+    let ack = net.client(flags::ACK, 1006, cookie.wrapping_add(5), b"");
     let mut f = net.frame(LB_MAC, CLI_MAC, &ack);
     assert_eq!(run(&mut d, &mut f, 6), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, flags::ACK, 1006, 5005, 64240, &[], b"");
@@ -344,17 +329,7 @@ fn proxied(net: Net, forward: Forward) {
     // The close: both FINs shifted, and the client's last ACK, which
     // finds the entry in TIME_WAIT, goes on (it has no cookie to check).
     let fin = flags::FIN | flags::ACK;
-    let f1 = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        fin,
-        1006,
-        cookie.wrapping_add(5),
-        64240,
-        &[],
-        b"",
-    );
+    let f1 = net.client(fin, 1006, cookie.wrapping_add(5), b"");
     let mut f = net.frame(LB_MAC, CLI_MAC, &f1);
     assert_eq!(run(&mut d, &mut f, 7), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, fin, 1006, 5005, 64240, &[], b"");
@@ -378,17 +353,7 @@ fn proxied(net: Net, forward: Forward) {
         net.out(CLI_MAC, LB_MAC, &want),
         "the real server's FIN"
     );
-    let last = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        flags::ACK,
-        1007,
-        cookie.wrapping_add(6),
-        64240,
-        &[],
-        b"",
-    );
+    let last = net.client(flags::ACK, 1007, cookie.wrapping_add(6), b"");
     let mut f = net.frame(LB_MAC, CLI_MAC, &last);
     assert_eq!(run(&mut d, &mut f, 9), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, flags::ACK, 1007, 5006, 64240, &[], b"");
@@ -484,17 +449,7 @@ fn refused(net: Net) {
     // Data before the real server answered: the SYN again, the data left
     // for the client to send again.
     let (src, sport) = net.seen(Forward::FullNat);
-    let data = seg(
-        net.cli,
-        net.vip,
-        (CPORT, 80),
-        PSH,
-        1001,
-        cookie.wrapping_add(1),
-        64240,
-        &[],
-        b"GET /",
-    );
+    let data = net.client(PSH, 1001, cookie.wrapping_add(1), b"GET /");
     let mut f = net.frame(LB_MAC, CLI_MAC, &data);
     assert_eq!(run(&mut d, &mut f, 6), Verdict::Forward(0));
     let mut opts = net.toa();
