@@ -76,4 +76,18 @@ pub struct DefenseStatus {
     /// drop_packet dropped, since start.
     pub entries_dropped: u64,
     pub packets_dropped: u64,
+    /// The SYN proxy (`--synproxy` services) since start: SYN cookies
+    /// sent, clients' ACKs whose cookie was good and bad, and the
+    /// connections it opened.
+    #[serde(default)]
+    pub synproxy: SynproxyCounts,
+}
+
+/// The SYN proxy's counters, over all cores.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynproxyCounts {
+    pub cookies_sent: u64,
+    pub acks_valid: u64,
+    pub acks_bad: u64,
+    pub conns: u64,
 }

@@ -113,6 +113,12 @@ pub struct ServiceConfig {
     /// the scheduler (decision 45).
     #[serde(default)]
     pub sloppy_tcp: bool,
+    /// NAT and FullNAT TCP connections are opened by the director's SYN
+    /// proxy: it answers a SYN with a SYN cookie and opens the real
+    /// server's handshake only after the client's valid ACK
+    /// (`--synproxy`, DPVS's `synproxy`; decision 40).
+    #[serde(default)]
+    pub synproxy: bool,
 }
 
 impl ServiceConfig {
@@ -128,6 +134,7 @@ impl ServiceConfig {
             persistence_engine: None,
             proxy_protocol: false,
             sloppy_tcp: false,
+            synproxy: false,
         }
     }
 }

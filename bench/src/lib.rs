@@ -331,6 +331,7 @@ impl Bench {
             locality_caches: 2,
             locality_cache_entries: 64,
             icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
+            syn_keys: std::sync::Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1)),
         });
         Bench {
             worker,

@@ -697,3 +697,37 @@ fn health_shapes_the_requests() {
         ["10.0.0.2:8080 1", "10.0.0.3:8080 1"]
     );
 }
+
+#[test]
+fn syn_proxy_in_keepalived_and_toml() {
+    // keepalived.conf: `syn_proxy`, an rvs extension; saved as --synproxy.
+    let text = "virtual_server 10.0.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  syn_proxy\n  real_server 10.0.1.1 8080 {\n  }\n}\n";
+    let (m, w) = parse_ok(text, Dialect::Keepalived);
+    assert!(w.is_empty(), "{:?}", messages(&w));
+    assert!(m.services[0].synproxy);
+    assert_eq!(
+        table(&m.requests()),
+        "-A -t 10.0.0.1:80 -s rr --synproxy\n-a -t 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 1\n"
+    );
+    // The TOML of that model, and back.
+    let toml = m.to_toml();
+    assert!(toml.contains("synproxy = true"), "{toml}");
+    let (back, _) = parse_ok(&toml, Dialect::Toml);
+    assert!(back.services[0].synproxy);
+    // DR real servers: refused with the reason.
+    let dr = text
+        .replace("lb_kind NAT", "lb_kind DR")
+        .replace(" 8080", " 80");
+    let e = parse(&dr, Dialect::Keepalived).unwrap_err().to_string();
+    assert!(
+        e.contains("syn_proxy needs NAT or FNAT real servers"),
+        "{e}"
+    );
+    // UDP: refused.
+    let udp = text.replace("protocol TCP", "protocol UDP");
+    let e = parse(&udp, Dialect::Keepalived).unwrap_err().to_string();
+    assert!(e.contains("syn_proxy is only for TCP"), "{e}");
+    // Off by default, and `syn_proxy off` turns it off.
+    let off = text.replace("syn_proxy", "syn_proxy off");
+    assert!(!parse_ok(&off, Dialect::Keepalived).0.services[0].synproxy);
+}

@@ -628,3 +628,27 @@ fn sloppy_tcp_is_listed_saved_and_restored() {
         other => panic!("{line}: {other:?}"),
     }
 }
+
+#[test]
+fn a_synproxy_service_shows_the_flag_after_ipvsadms() {
+    let s = ServiceStatus {
+        key: tcp("192.168.10.100:80"),
+        config: ServiceConfig {
+            synproxy: true,
+            proxy_protocol: true,
+            ..config("rr")
+        },
+        stats: stats(0, 0, 0, 0, 0),
+        rates: Default::default(),
+        dests: vec![dest(
+            "192.168.10.1:8080",
+            Forward::Masq,
+            1,
+            (0, 0, 0),
+            stats(0, 0, 0, 0, 0),
+        )],
+    };
+    let got = format_service(&s, &numeric(ListView::Services), &ServicesDb::default());
+    let line = got.lines().nth(2).expect("the service's line");
+    assert_eq!(line, "TCP  192.168.10.100:80 rr proxy-protocol v2 synproxy");
+}

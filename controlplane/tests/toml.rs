@@ -418,6 +418,9 @@ fn gen_service(r: &mut Rng, i: u64, pools: &[String]) -> model::Service {
         persistence_engine: r.maybe(|_| "sip".to_string()),
         proxy_protocol: r.coin(),
         sloppy_tcp,
+        // Only with NAT and FullNAT dests (`syn_proxy_in_toml_and_keepalived`
+        // in tests/config.rs).
+        synproxy: false,
         laddr_pool: if pools.is_empty() {
             None
         } else {

@@ -21,4 +21,5 @@ pub mod sched;
 pub mod service;
 pub mod stats;
 pub mod sync;
+pub mod synproxy;
 pub mod wire;

@@ -120,6 +120,8 @@ pub struct Service {
     /// `--sloppy-tcp`: mid-connection TCP packets without an entry are
     /// adopted whatever the scheduler (decision 45).
     pub sloppy_tcp: bool,
+    /// TCP connections are opened by the SYN proxy (`--synproxy`).
+    pub synproxy: bool,
     /// The worker's locality cache this service uses (lblc, lblcr).
     pub locality_cache: Option<u16>,
     /// FullNAT: the slots of the service's local addresses, in the order

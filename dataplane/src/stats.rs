@@ -130,6 +130,11 @@ counters! {
     DropSctpTruncated => "drop_sctp_truncated",
     DropSctpBadChunkLength => "drop_sctp_bad_chunk_length",
     DropSctpNoConn => "drop_sctp_no_conn",
+    SynproxyCookieSent => "synproxy_cookie_sent",
+    SynproxyAckValid => "synproxy_ack_valid",
+    SynproxyAckBad => "synproxy_ack_bad",
+    SynproxyConn => "synproxy_conn",
+    SynproxySynResent => "synproxy_syn_resent",
 }
 
 impl From<crate::wire::Malformed> for Counter {

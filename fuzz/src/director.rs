@@ -250,6 +250,7 @@ pub fn populated_worker() -> Worker {
         locality_caches: 2,
         locality_cache_entries: 16,
         icmp: rvs_dataplane::pipeline::IcmpLimits::default(),
+        syn_keys: Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1)),
     })
 }
 

@@ -7,7 +7,11 @@
 # fills it in well under a second) and brings a fresh lab up on it with the
 # demo's DR service (rr over both real servers).
 #
-# flood_run DIR DEFENSE SECONDS: with the lab up, sets the defence
+# flood_fullnat_service [--synproxy]: the FullNAT service on VIP_NAT:80
+# (rr over both real servers' port RS_NAT_PORT, local addresses LADDR1 and
+# LADDR2), with the SYN proxy when asked.
+#
+# flood_run DIR DEFENSE SECONDS [VIP]: with the lab up, sets the defence
 # (`rvsadm --set-defense DEFENSE`, e.g. drop_entry=1), starts 10 long
 # downloads of the real servers' 32 MiB big.bin (curl, rate limited so each
 # lasts until after the flood), fills the table with a warm-up flood
@@ -20,12 +24,14 @@
 #     (Connection: close), 5 s timeout;
 #   - once a second, the defence's state (--list-defense: occupancy, drops)
 #     into DIR/occupancy.txt.
+# The flood, the downloads and wrk go to VIP (default the DR service's).
 # Then prints `key=value` lines to stdout: flood_sent, flood_mpps,
 # dp_rx_mpps (what the dataplane received while the flood ran: every frame,
 # the flood's and the clients'), req_ok, req_failed, downloads,
 # downloads_whole, occ_max (per cent), occ_samples, rss_before, rss_after
 # (KiB), entries_dropped, packets_dropped, entries (rvsadm -Ln's active and
-# inactive connections at the flood's end), conns_max.
+# inactive connections at the flood's end), conns_max, and the SYN
+# proxy's synproxy_cookies, synproxy_acks_bad, synproxy_conns.
 
 FLOOD_TABLE=${FLOOD_TABLE:-16384}
 FLOOD_WARMUP=${FLOOD_WARMUP:-3}
@@ -45,6 +51,14 @@ flood_lab_up() {
         net.ipv4.ip_local_port_range="1024 65535"
 }
 
+flood_fullnat_service() {
+    rvsadm -A -t "$VIP_NAT:80" -s rr "$@" &&
+        rvsadm -a -t "$VIP_NAT:80" -r "$RS1_IP:$RS_NAT_PORT" --fullnat &&
+        rvsadm -a -t "$VIP_NAT:80" -r "$RS2_IP:$RS_NAT_PORT" --fullnat &&
+        rvsadm --add-laddr -t "$VIP_NAT:80" -z "$LADDR1" &&
+        rvsadm --add-laddr -t "$VIP_NAT:80" -z "$LADDR2"
+}
+
 # flood_defense_field NAME: a line of --list-defense.
 flood_defense_field() { rvsadm --list-defense | awk -v n="$1" '$1 == n { print $2 }'; }
 
@@ -52,7 +66,7 @@ flood_defense_field() { rvsadm --list-defense | awk -v n="$1" '$1 == n { print $
 flood_counter() { rvsadm --counters | awk -v n="$1" '$1 == n { print $2 }'; }
 
 flood_run() {
-    local dir=$1 defense=$2 secs=$3 dp_pid lb_mac gen_pid wrk_pid sampler_pid i
+    local dir=$1 defense=$2 secs=$3 vip=${4:-$VIP} dp_pid lb_mac gen_pid wrk_pid sampler_pid i
     local rate=() dl_pids=()
     dp_pid=$(cat "$DATAPLANE_PID") || return 1
     lb_mac=$(ip netns exec "$NS_LB" cat "/sys/class/net/$LB_IFACE/address") || return 1
@@ -60,7 +74,7 @@ flood_run() {
     rvsadm --set-defense "$defense" || return 1
     gen() {
         ip netns exec "$NS_CLI" "$RVS_BIN_DIR/rvs-gen" --iface eth0 --dst-mac "$lb_mac" \
-            --src "$FLOOD_SRC" --dst "$VIP:80" --proto tcp --flows 200000 --syn-only --random-src \
+            --src "$FLOOD_SRC" --dst "$vip:80" --proto tcp --flows 200000 --syn-only --random-src \
             --quiet "$@"
     }
     # The downloads: each lasts about the warm-up and SECONDS + 5 s at its rate.
@@ -68,7 +82,7 @@ flood_run() {
     for ((i = 0; i < 10; i++)); do
         ip netns exec "$NS_CLI" curl -s -o /dev/null --limit-rate "$limit" \
             --max-time $((FLOOD_WARMUP + secs + 120)) -w '%{http_code} %{size_download}\n' \
-            "http://$VIP/big.bin" >"$dir/download-$i.txt" 2>&1 &
+            "http://$vip/big.bin" >"$dir/download-$i.txt" 2>&1 &
         dl_pids+=($!)
     done
     sleep 1
@@ -96,7 +110,7 @@ flood_run() {
     # minutes and wrk's SECONDS begin only when it succeeds, after the flood.
     # The time limit keeps the requests counted to the flood's window.
     ip netns exec "$NS_CLI" timeout -s INT -k 2 $((secs + 5)) wrk -t1 -c4 -d"${secs}s" --timeout 5s \
-        -H 'Connection: close' "http://$VIP/" >"$dir/wrk.txt" 2>&1 &
+        -H 'Connection: close' "http://$vip/" >"$dir/wrk.txt" 2>&1 &
     wrk_pid=$!
     local rc=0
     wait "$gen_pid" || rc=1
@@ -138,5 +152,8 @@ flood_run() {
     echo "packets_dropped=$(flood_defense_field packets_dropped)"
     echo "entries=$entries"
     echo "conns_max=$FLOOD_TABLE"
+    echo "synproxy_cookies=$(flood_defense_field synproxy_cookies_sent)"
+    echo "synproxy_acks_bad=$(flood_defense_field synproxy_acks_bad)"
+    echo "synproxy_conns=$(flood_defense_field synproxy_conns)"
     return "$rc"
 }

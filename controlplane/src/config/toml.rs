@@ -207,6 +207,7 @@ fn service_draft(s: &Service) -> ServiceDraft {
     d.persistence_engine = s.persistence_engine.clone();
     d.proxy_protocol = some_if(s.proxy_protocol);
     d.sloppy_tcp = some_if(s.sloppy_tcp);
+    d.synproxy = some_if(s.synproxy);
     d.laddr_pool = s.laddr_pool.clone();
     d.delay_loop = Some(s.delay_loop);
     d.alpha = some_if(s.alpha);

@@ -124,6 +124,10 @@ pub fn format(s: &DefenseStatus) -> String {
         ("secure_tcp_on", u8::from(s.secure_tcp_on).to_string()),
         ("entries_dropped", s.entries_dropped.to_string()),
         ("packets_dropped", s.packets_dropped.to_string()),
+        ("synproxy_cookies_sent", s.synproxy.cookies_sent.to_string()),
+        ("synproxy_acks_valid", s.synproxy.acks_valid.to_string()),
+        ("synproxy_acks_bad", s.synproxy.acks_bad.to_string()),
+        ("synproxy_conns", s.synproxy.conns.to_string()),
     ]
     .iter()
     .map(|(n, v)| format!("{n} {v}\n"))
@@ -299,12 +303,19 @@ mod tests {
             secure_tcp_on: false,
             entries_dropped: 0,
             packets_dropped: 17,
+            synproxy: rvs_api::SynproxyCounts {
+                cookies_sent: 9,
+                acks_valid: 4,
+                acks_bad: 5,
+                conns: 3,
+            },
         };
         assert_eq!(
             format(&s),
             "drop_entry 0\ndrop_packet 2\nsecure_tcp 0\namemthresh 10%\nam_droprate 10\n\
              cores_under_pressure 1\noccupancy 95.3%\ndrop_rate 2\nsecure_tcp_on 0\n\
-             entries_dropped 0\npackets_dropped 17\n"
+             entries_dropped 0\npackets_dropped 17\nsynproxy_cookies_sent 9\n\
+             synproxy_acks_valid 4\nsynproxy_acks_bad 5\nsynproxy_conns 3\n"
         );
     }
 }

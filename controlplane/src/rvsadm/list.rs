@@ -314,6 +314,10 @@ fn service_line(name: &str, service: &ServiceStatus) -> String {
     if service.config.sloppy_tcp {
         line.push_str(" sloppy-tcp");
     }
+    if service.config.synproxy {
+        // DPVS's flag, shown as DPVS's ipvsadm shows it.
+        line.push_str(" synproxy");
+    }
     line.push('\n');
     line
 }

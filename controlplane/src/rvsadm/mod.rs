@@ -480,6 +480,9 @@ Options:
                                       other schedulers at your own risk. NAT
                                       replies must come back through this
                                       director; not with FullNAT dests.
+  --synproxy                          SYN proxy: SYN cookies, the real server's
+                                      handshake after the client's ACK (NAT and
+                                      FullNAT dests only)
 
 Daemon Options:
   --syncid sid                        syncid for connection sync (default=0: a
@@ -498,7 +501,7 @@ rvs specifics:
   rvsadm never reverse-resolves addresses: -L without -n prints addresses
   numerically (ports by /etc/services name).
   -S also saves rvs's extensions in use (classifier rules, --fullnat dests,
-  local addresses, --proxy-protocol, --sloppy-tcp), so -R restores them.
+  local addresses, --proxy-protocol, --sloppy-tcp, --synproxy), so -R restores them.
   FullNAT is --fullnat: DPVS's -b would clash with ipvsadm's -b (--sched-flags).
 
 rvs extensions:

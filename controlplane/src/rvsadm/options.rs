@@ -105,6 +105,7 @@ pub enum Opt {
     TunRemCsum,
     ProxyProtocol,
     SloppyTcp,
+    Synproxy,
 }
 
 impl Opt {
@@ -146,6 +147,7 @@ impl Opt {
         Opt::TunRemCsum,
         Opt::ProxyProtocol,
         Opt::SloppyTcp,
+        Opt::Synproxy,
     ];
 
     /// ipvsadm's name of the option, as in "Illegal 'weight' option".
@@ -187,6 +189,7 @@ impl Opt {
             Opt::TunRemCsum => "tun-remcsum",
             Opt::ProxyProtocol => "proxy-protocol",
             Opt::SloppyTcp => "sloppy-tcp",
+            Opt::Synproxy => "synproxy",
         }
     }
 
@@ -224,6 +227,7 @@ pub fn rule(cmd: Cmd, opt: Opt) -> Rule {
             | O::SchedFlags
             | O::ProxyProtocol
             | O::SloppyTcp,
+            | O::Synproxy,
         ) => Rule::Optional,
         (Cmd::DelService, O::Service) => Rule::Required,
         (Cmd::List, O::Connection | O::Service | O::Timeout | O::Daemon) => Rule::Exclusive,
@@ -518,6 +522,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         Kind::Option(Opt::ProxyProtocol),
     ),
     spec("sloppy-tcp", '\0', Arg::None, Kind::Option(Opt::SloppyTcp)),
+    spec("synproxy", '\0', Arg::None, Kind::Option(Opt::Synproxy)),
     spec("socket", '\0', Arg::Required, Kind::Socket),
     spec("counters", '\0', Arg::None, Kind::Command(Cmd::Counters)),
 ];

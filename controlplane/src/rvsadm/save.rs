@@ -10,8 +10,8 @@
 //! same rule, so a table that uses none of them saves exactly as ipvsadm's:
 //! classifier rules first (`--add-mark ...`), FullNAT dests as
 //! `--fullnat`, a service's local addresses after its dests (`--add-laddr
-//! -t VIP:PORT -z LIP`) and ` --proxy-protocol v2` and ` --sloppy-tcp` on
-//! its `-A` line.
+//! -t VIP:PORT -z LIP`), ` --proxy-protocol v2`, ` --sloppy-tcp` and ` --synproxy`
+//! on its `-A` line.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -61,6 +61,9 @@ pub fn format_save(
         }
         if c.sloppy_tcp {
             out.push_str(" --sloppy-tcp");
+        }
+        if c.synproxy {
+            out.push_str(" --synproxy");
         }
         out.push('\n');
         let mut dests: Vec<_> = s.dests.iter().collect();

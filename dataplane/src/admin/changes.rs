@@ -102,6 +102,17 @@ impl AdminState {
                 super::validate::SLOPPY_FULLNAT,
             ));
         }
+        if config.synproxy
+            && self.services[i]
+                .dests
+                .iter()
+                .any(|d| !matches!(d.config.forward, Forward::Masq | Forward::FullNat))
+        {
+            return Err(err(
+                ErrorKind::NotSupported,
+                super::validate::SYNPROXY_NEEDS_NAT,
+            ));
+        }
         let old = std::mem::replace(&mut self.services[i].config, config);
         if let Err(e) = self.assign_locality_cache(i) {
             self.services[i].config = old;

@@ -76,6 +76,7 @@ impl AdminState {
                     one_packet: s.config.one_packet,
                     proxy_protocol: s.config.proxy_protocol,
                     sloppy_tcp: s.config.sloppy_tcp,
+                    synproxy: s.config.synproxy,
                     locality_cache: s.locality_cache,
                     laddrs: s
                         .laddrs
@@ -154,6 +155,12 @@ impl AdminState {
             secure_tcp_on: levels.iter().any(|l| l.secure_tcp),
             entries_dropped: stats::total(cores, Counter::DefenseDropEntry),
             packets_dropped: stats::total(cores, Counter::DefenseDropPacket),
+            synproxy: rvs_api::SynproxyCounts {
+                cookies_sent: stats::total(cores, Counter::SynproxyCookieSent),
+                acks_valid: stats::total(cores, Counter::SynproxyAckValid),
+                acks_bad: stats::total(cores, Counter::SynproxyAckBad),
+                conns: stats::total(cores, Counter::SynproxyConn),
+            },
         }
     }
 

@@ -6,6 +6,9 @@ use super::*;
 
 /// Why a sloppy service refuses FullNAT dests (decision 45).
 pub(super) const SLOPPY_FULLNAT: &str = "FullNAT real servers are not supported in a sloppy TCP (--sloppy-tcp) service: an adopted connection would reach the real server from another local address and port, which it does not know";
+/// Why a SYN-proxy service takes no DR or TUN dest (DPVS refuses them too).
+pub(super) const SYNPROXY_NEEDS_NAT: &str =
+    "the SYN proxy (--synproxy) needs NAT (-m) or FullNAT real servers: with direct routing (-g) or tunnelling (-i) the director does not see the replies";
 
 impl AdminState {
     pub(super) fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
@@ -105,6 +108,18 @@ impl AdminState {
                 ))
             }
             _ => {}
+        }
+        if c.synproxy {
+            if let ServiceKey::Inet {
+                protocol: Protocol::Udp,
+                ..
+            } = key
+            {
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "the SYN proxy (--synproxy) is only for TCP and firewall-mark services",
+                ));
+            }
         }
         if c.one_packet {
             if let ServiceKey::Inet {
@@ -236,6 +251,9 @@ impl AdminState {
         }
         if d.forward == Forward::FullNat && svc.config.sloppy_tcp {
             return Err(err(ErrorKind::NotSupported, SLOPPY_FULLNAT));
+        }
+        if !matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.synproxy {
+            return Err(err(ErrorKind::NotSupported, SYNPROXY_NEEDS_NAT));
         }
         if d.forward == Forward::Tunnel {
             use rvs_api::{TunnelCsum, TunnelKind};

@@ -153,6 +153,9 @@ pub mod flags {
     /// `laddr` unused: the dest's and the local address's slots say them),
     /// the reply indexed in the other family's cross index (decision 42).
     pub const XFAM: u8 = 0x04;
+    /// Made by the SYN proxy: its companion says where the handshake with
+    /// the real server is and the sequence numbers' shift.
+    pub const SYNPROXY: u8 = 0x08;
 }
 
 /// One connection entry. `expires_ms == 0` marks an empty slot.
@@ -285,6 +288,13 @@ pub struct ConnExt<A = u32> {
     /// of the other family (an IPv4 one in the last 4 bytes), which
     /// `Conn::daddr` cannot hold; its local address is its slot's.
     pub xaddr: [u8; 16],
+    /// The SYN proxy (`pipeline/synproxy.rs`): 0 none, 1 waiting for the
+    /// real server's SYN-ACK (`sp_seq` is the cookie, the client's view of
+    /// the server's ISN), 2 shifting (`sp_seq` is the cookie minus the
+    /// real server's ISN: added to its sequence numbers, taken from the
+    /// client's acknowledgements).
+    pub sp: u8,
+    pub sp_seq: u32,
 }
 
 /// A real server's reply as the director sees it: from (`raddr`, `rport`)

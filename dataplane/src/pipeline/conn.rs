@@ -363,7 +363,7 @@ impl Core {
                 // Only FullNAT's client side needs the companion: DR, TUN
                 // and NAT never read its (second, out-of-cache) line.
                 let fullnat = c.forward == Forward::FullNat as u8;
-                let ext = if fullnat {
+                let ext = if fullnat || c.flags & flags::SYNPROXY != 0 {
                     *A::conns(self).ext(idx)
                 } else {
                     ConnExt::default()
@@ -380,6 +380,8 @@ impl Core {
                     toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
                     pp2: ext.pp2,
                     isn: ext.isn,
+                    sp: ext.sp,
+                    sp_seq: ext.sp_seq,
                 });
             }
         }
@@ -599,6 +601,8 @@ impl Core {
             toa: dest.forward == Forward::FullNat && syn && !ext.pp2,
             pp2: ext.pp2,
             isn: ext.isn,
+            sp: 0,
+            sp_seq: 0,
         })
     }
 

@@ -241,10 +241,27 @@ impl Core {
                 return Verdict::Handoff(owner);
             }
         }
+        // The SYN proxy (`synproxy.rs`); IPv6 with extension headers goes
+        // the usual way.
+        let synproxy = service.synproxy && proto == protocol::TCP && !h.ext;
+        if synproxy {
+            if let Some(v) = self.synproxy_in::<A, F>(snap, service, frame, l3, h.hl, &flow, now_ms)
+            {
+                return v;
+            }
+        }
         match self.conn_for::<A>(snap, service, &flow, now_ms) {
             Ok(mut t) => {
                 if h.ext {
                     if let Err(v) = self.whole_segment_only(&mut t) {
+                        return v;
+                    }
+                }
+                if synproxy && t.sp != 0 {
+                    let slot = service.slot;
+                    if let Some(v) =
+                        self.synproxy_client::<A, F>(snap, frame, l3, h.hl, t, slot, &flow)
+                    {
                         return v;
                     }
                 }

@@ -85,6 +85,7 @@ mod outbox;
 mod ratelimit;
 mod reply;
 mod synced;
+mod synproxy;
 mod v6;
 mod xfam;
 
@@ -244,6 +245,9 @@ pub struct WorkerSetup {
     /// The rate limits on the ICMP errors the worker sends (the kernel's
     /// `icmp_ratelimit` and kin; `ratelimit.rs`).
     pub icmp: IcmpLimits,
+    /// The SYN proxy's cookie keys, rotated by the control thread
+    /// (`crate::synproxy`).
+    pub syn_keys: Arc<crate::synproxy::SynKeys>,
 }
 
 /// The cross indexes of FullNAT between families hold a quarter of the
@@ -363,6 +367,8 @@ struct Core {
     frags: frag::FragTable<u32>,
     frags6: frag::FragTable<u128>,
     held: frag::HoldPool,
+    /// The SYN proxy's cookie keys (`synproxy.rs`).
+    syn_keys: Arc<crate::synproxy::SynKeys>,
 }
 
 /// The parsed facts of a TCP, UDP or SCTP packet to a service.
@@ -402,6 +408,9 @@ struct Target<A = u32> {
     /// `isn + 1` of the real server's view of the stream).
     pp2: bool,
     isn: u32,
+    /// The SYN proxy's state and shift (`ConnExt::sp`, `sp_seq`).
+    sp: u8,
+    sp_seq: u32,
 }
 
 impl<A: Family> Target<A> {
@@ -416,6 +425,8 @@ impl<A: Family> Target<A> {
             toa: false,
             pp2: false,
             isn: 0,
+            sp: 0,
+            sp_seq: 0,
         }
     }
 }
@@ -473,6 +484,7 @@ impl Worker {
             frags: frag::FragTable::with_entries(FRAG_ENTRIES),
             frags6: frag::FragTable::with_entries(FRAG_ENTRIES),
             held: frag::HoldPool::new(),
+            syn_keys: setup.syn_keys,
         };
         core.laddrs.sync(&setup.snapshot.laddr_slots);
         Worker {

@@ -237,7 +237,7 @@ impl Core {
     /// accounted for), then the packet is put in the client's view and sent
     /// back the way the client's packets came.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn finish_reply<A: Wire, F: Frame>(
+    pub(super) fn finish_reply<A: Ip + Tables, F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
@@ -249,6 +249,11 @@ impl Core {
     ) -> Verdict {
         if quote_at.is_none() {
             self.advance::<A>(snap, ci, Direction::Output, tcp_flags, now_ms);
+            if ext.sp != 0 && proto == protocol::TCP {
+                if let Some(v) = self.synproxy_server::<A, F>(frame, l3, (ci, c, ext), tcp_flags) {
+                    return v;
+                }
+            }
         }
         let b = &mut frame.bytes_mut()[l3..];
         if quote_at.is_none()

@@ -68,6 +68,8 @@ pub struct Director {
     events: Arc<ArrayQueue<WorkerEvent>>,
     /// What the worker reported for a sync backup.
     pub sync_out: Arc<ArrayQueue<SyncConn>>,
+    /// The worker's SYN cookie keys (a test rotates them).
+    pub syn_keys: Arc<rvs_dataplane::synproxy::SynKeys>,
 }
 
 /// Where a frame went: the real server whose MAC it now carries, or the
@@ -117,11 +119,13 @@ impl Director {
         let neigh = Arc::new(NeighTable::new(16));
         let events = Arc::new(ArrayQueue::new(64));
         let sync_out = Arc::new(ArrayQueue::new(1024));
+        let syn_keys = Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1));
         let worker = Worker::new(WorkerSetup {
             id,
             conns_max,
             policy,
             icmp,
+            syn_keys: Arc::clone(&syn_keys),
             ..worker_setup(&mut admin, &cores, overload, Arc::clone(&neigh))
         });
         Director {
@@ -131,6 +135,7 @@ impl Director {
             neigh,
             events,
             sync_out,
+            syn_keys,
         }
     }
 

@@ -117,6 +117,8 @@ pub struct ServiceDraft {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sloppy_tcp: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synproxy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub laddr_pool: Option<String>,
     #[serde(
         default,

@@ -216,6 +216,13 @@ impl Cx<'_> {
                             s.sloppy_tcp = Some(b);
                         }
                     }
+                    // An rvs extension (DPVS's synproxy): the director's
+                    // SYN proxy for NAT and FullNAT real servers.
+                    "syn_proxy" => {
+                        if let Some(b) = self.boolean(n) {
+                            s.synproxy = Some(b);
+                        }
+                    }
                     kw if rvs_api::sched_flag(kw).is_some() => {
                         let needs = rvs_api::sched_flag(kw).and_then(|f| f.scheduler);
                         if let Some(sched) = needs {

@@ -387,6 +387,10 @@ pub struct Service {
     /// `sloppy_tcp` (an rvs extension): mid-connection TCP packets without
     /// an entry are adopted whatever the scheduler (decision 45).
     pub sloppy_tcp: bool,
+    /// `syn_proxy` (keepalived.conf) / `synproxy` (TOML): the director's
+    /// SYN proxy for NAT and FullNAT dests (an rvs extension, DPVS's
+    /// `synproxy`).
+    pub synproxy: bool,
     /// `laddr_group_name`: the FullNAT local address pool.
     pub laddr_pool: Option<String>,
     /// `lb_kind` / `lvs_method`: the default of the dests (each has its own).
@@ -427,6 +431,7 @@ impl Service {
             persistence_engine: self.persistence_engine.clone(),
             proxy_protocol: self.proxy_protocol,
             sloppy_tcp: self.sloppy_tcp,
+            synproxy: self.synproxy,
         }
     }
 

@@ -199,6 +199,16 @@ impl Resolver<'_> {
             one_packet = false;
         }
 
+        let synproxy = sd.synproxy.unwrap_or(false);
+        if synproxy && has_addr && protocol != Protocol::Tcp {
+            return Err(self.error(
+                here,
+                format!(
+                    "Virtual server {name}: syn_proxy is only for TCP and firewall-mark services"
+                ),
+            ));
+        }
+
         let mut persistence_timeout_s = match sd.persistence_timeout {
             Some(t) if t == 0 || t > PERSISTENT_TIMEOUT_MAX_S => {
                 return Err(self.error(
@@ -390,6 +400,19 @@ impl Resolver<'_> {
             hysteresis = quorum - 1;
         }
 
+        // The SYN proxy sees both directions of a connection: DR and TUN
+        // real servers answer around the director (DPVS refuses them too).
+        let dr_or_tun = |f: Forward| matches!(f, Forward::Route | Forward::Tunnel);
+        if synproxy
+            && (dests.iter().any(|d| dr_or_tun(d.forward))
+                || sorry_server.as_ref().is_some_and(|s| dr_or_tun(s.forward)))
+        {
+            return Err(self.error(
+                here,
+                format!("Virtual server {name}: syn_proxy needs NAT or FNAT real servers and sorry server (the director must see the replies), not DR or TUN"),
+            ));
+        }
+
         let laddr_pool = match &sd.laddr_pool {
             Some(p) if network.pool(p).is_none() => {
                 return Err(self.error(here, format!("local_address_group '{p}' is not defined")))
@@ -442,6 +465,7 @@ impl Resolver<'_> {
             persistence_engine: sd.persistence_engine.clone(),
             proxy_protocol: sd.proxy_protocol.unwrap_or(false),
             sloppy_tcp,
+            synproxy,
             laddr_pool,
             forward,
             tunnel,

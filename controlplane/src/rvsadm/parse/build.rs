@@ -222,6 +222,7 @@ pub(super) fn service_config(
         persistence_engine: draft.persistence_engine.clone().filter(|pe| !pe.is_empty()),
         proxy_protocol: draft.has(Opt::ProxyProtocol),
         sloppy_tcp: draft.has(Opt::SloppyTcp),
+        synproxy: draft.has(Opt::Synproxy),
     })
 }
 

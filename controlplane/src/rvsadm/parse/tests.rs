@@ -468,6 +468,20 @@ fn save_restore_set_timeout_daemon() {
 }
 
 #[test]
+fn synproxy_is_a_service_flag() {
+    assert!(added_service("-A -t 10.0.0.1:80 -s rr --synproxy").synproxy);
+    assert!(!added_service("-A -t 10.0.0.1:80 -s rr").synproxy);
+    assert_eq!(
+        error("-a -t 10.0.0.1:80 -r 10.0.0.2 --synproxy"),
+        "Illegal 'synproxy' option with the 'add-server' command"
+    );
+    assert_eq!(
+        error("-A -t 10.0.0.1:80 --synproxy x"),
+        "unexpected argument x"
+    );
+}
+
+#[test]
 fn proxy_protocol_v2_is_a_service_option() {
     assert!(added_service("-A -t 10.0.0.1:80 -s rr --proxy-protocol v2").proxy_protocol);
     assert!(!added_service("-A -t 10.0.0.1:80 -s rr").proxy_protocol);

@@ -36,6 +36,8 @@ const TRASH_EVERY: Duration = Duration::from_secs(1);
 /// How long a connection listing may take, all workers together.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the rate estimators sample (IPVS's 2 s).
+/// How often the SYN proxy's cookie key is replaced.
+const SYN_KEY_EVERY: Duration = Duration::from_millis(rvs_dataplane::synproxy::ROTATE_MS);
 const ESTIMATE_EVERY: Duration = Duration::from_millis(rvs_dataplane::stats::ESTIMATE_EVERY_MS);
 /// One read may wait this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -268,6 +270,7 @@ impl Control {
     pub fn run(&mut self, calls: Receiver<AdminCall>) {
         let mut last_trash = Instant::now();
         let mut last_estimate = Instant::now();
+        let mut last_rotate = Instant::now();
         let mut requests = Vec::new();
         let mut expired = Vec::new();
         while !self.shared.stop.load(Relaxed) {
@@ -307,6 +310,10 @@ impl Control {
                 }
             }
             self.syncd.poll(&self.shared, &self.current, now);
+            if last_rotate.elapsed() >= SYN_KEY_EVERY {
+                last_rotate = Instant::now();
+                self.shared.syn_keys.rotate();
+            }
             while let Some(old) = self.shared.retired.pop() {
                 drop(old);
             }

@@ -135,6 +135,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         ports: ports.clone(),
+        syn_keys: Arc::new(rvs_dataplane::synproxy::SynKeys::random()),
         cores: cores.to_vec(),
         neigh: Arc::new(NeighTable::new(cfg.neigh_slots_max as usize)),
         cfg_rings: (0..workers).map(|_| ArrayQueue::new(1)).collect(),
@@ -208,6 +209,7 @@ fn run(cfg: config::DataplaneConfig) -> Result<(), String> {
             locality_caches: cfg.sched.locality_caches,
             locality_cache_entries: cfg.sched.locality_cache_entries,
             icmp: cfg.icmp.limits()?,
+            syn_keys: Arc::clone(&shared.syn_keys),
         });
         let shared = Arc::clone(&shared);
         let idle = Duration::from_micros(u64::from(cfg.idle_sleep_us));

@@ -25,6 +25,9 @@ pub struct Shared {
     pub ports: Vec<PortIds>,
     pub cores: Vec<Arc<CoreStats>>,
     pub neigh: Arc<NeighTable>,
+    /// The SYN proxy's cookie keys: the workers read them, the control
+    /// thread rotates them every `synproxy::ROTATE_MS`.
+    pub syn_keys: Arc<rvs_dataplane::synproxy::SynKeys>,
     /// Control → worker w: the newest generation it has not taken yet (a
     /// one-slot mailbox: publishing replaces what is waiting).
     pub cfg_rings: Vec<ArrayQueue<Arc<Snapshot>>>,
