@@ -110,7 +110,7 @@ pub enum Opt {
 
 impl Opt {
     /// Every option, in matrix order.
-    pub const ALL: [Opt; 36] = [
+    pub const ALL: [Opt; 37] = [
         Opt::Numeric,
         Opt::Connection,
         Opt::Service,
@@ -226,7 +226,7 @@ pub fn rule(cmd: Cmd, opt: Opt) -> Rule {
             | O::PersistenceEngine
             | O::SchedFlags
             | O::ProxyProtocol
-            | O::SloppyTcp,
+            | O::SloppyTcp
             | O::Synproxy,
         ) => Rule::Optional,
         (Cmd::DelService, O::Service) => Rule::Required,

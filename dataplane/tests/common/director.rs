@@ -57,6 +57,7 @@ pub fn worker_setup(
         locality_caches: 2,
         locality_cache_entries: 64,
         icmp: IcmpLimits::default(),
+        syn_keys: Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1)),
     }
 }
 

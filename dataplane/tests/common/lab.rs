@@ -107,7 +107,6 @@ impl Lab {
         let worker = Worker::new(WorkerSetup {
             id,
             conns_max,
-            syn_keys: std::sync::Arc::new(rvs_dataplane::synproxy::SynKeys::with_seed(1)),
             ..worker_setup(&mut admin, &cores, overload, neigh)
         });
         Lab {

@@ -149,7 +149,7 @@ impl Draft {
             | Opt::TunInfo
             | Opt::OnePacket
             | Opt::SloppyTcp => self.set(opt),
-            | Opt::Synproxy => self.set(opt),
+            Opt::Synproxy => self.set(opt),
             Opt::ProxyProtocol => {
                 self.set(opt)?;
                 if value != "v2" {
