@@ -730,4 +730,25 @@ fn syn_proxy_in_keepalived_and_toml() {
     // Off by default, and `syn_proxy off` turns it off.
     let off = text.replace("syn_proxy", "syn_proxy off");
     assert!(!parse_ok(&off, Dialect::Keepalived).0.services[0].synproxy);
+    // A real server of the other family (FullNAT between families): the
+    // proxy does not translate its handshake, refused.
+    let xfam = text
+        .replace("lb_kind NAT", "lb_kind FNAT")
+        .replace("real_server 10.0.1.1 8080", "real_server 2001:db8::1 8080");
+    let e = parse(&xfam, Dialect::Keepalived).unwrap_err().to_string();
+    assert!(
+        e.contains("syn_proxy does not support real servers of the other address family"),
+        "{e}"
+    );
+    // sloppy_tcp beside it is reset with a warning: the proxy wants cookies.
+    let sloppy = text.replace("  syn_proxy\n", "  syn_proxy\n  sloppy_tcp\n");
+    let (m, w) = parse_ok(&sloppy, Dialect::Keepalived);
+    assert!(m.services[0].synproxy && !m.services[0].sloppy_tcp);
+    assert!(
+        messages(&w)
+            .iter()
+            .any(|m| m.contains("sloppy_tcp cannot adopt connections of a syn_proxy service")),
+        "{:?}",
+        messages(&w)
+    );
 }

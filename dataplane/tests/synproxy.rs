@@ -673,7 +673,65 @@ fn dr_and_tun_dests_and_udp_services_are_refused() {
     };
     let resp = d.admin(Request::AddService {
         key: udp,
-        config: on,
+        config: on.clone(),
     });
     assert_eq!(refusal(resp), ErrorKind::Invalid);
+    let sctp = ServiceKey::Inet {
+        protocol: Protocol::Sctp,
+        addr: (VIP, 80).into(),
+    };
+    let resp = d.admin(Request::AddService {
+        key: sctp,
+        config: on.clone(),
+    });
+    assert_eq!(refusal(resp), ErrorKind::Invalid);
+    // With --sloppy-tcp: the two exclude each other.
+    let resp = d.admin(Request::AddService {
+        key: ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: (VIP, 81).into(),
+        },
+        config: ServiceConfig {
+            sloppy_tcp: true,
+            ..on.clone()
+        },
+    });
+    assert_eq!(refusal(resp), ErrorKind::Invalid);
+}
+
+/// A FullNAT real server of the other family (decision 42) is refused in
+/// a SYN-proxy service, added to it or there when the proxy is turned on.
+#[test]
+fn real_servers_of_the_other_family_are_refused() {
+    let mut d = Director::new(ConnPolicy::default());
+    let key = V4.service();
+    let on = ServiceConfig {
+        synproxy: true,
+        ..ServiceConfig::new("rr")
+    };
+    d.add_service(key, on.clone());
+    let v6 = std::net::SocketAddr::new(V6.rs, 80);
+    let resp = d.admin(Request::AddDest {
+        service: key,
+        dest: DestConfig {
+            addr: v6,
+            forward: Forward::FullNat,
+            ..dest(RS1, 80, 1)
+        },
+    });
+    assert_eq!(refusal(resp), ErrorKind::NotSupported);
+    d.ok(Request::EditService {
+        key,
+        config: ServiceConfig::new("rr"),
+    });
+    d.ok(Request::AddDest {
+        service: key,
+        dest: DestConfig {
+            addr: v6,
+            forward: Forward::FullNat,
+            ..dest(RS1, 80, 1)
+        },
+    });
+    let resp = d.admin(Request::EditService { key, config: on });
+    assert_eq!(refusal(resp), ErrorKind::NotSupported);
 }

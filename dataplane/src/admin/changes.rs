@@ -113,6 +113,15 @@ impl AdminState {
                 super::validate::SYNPROXY_NEEDS_NAT,
             ));
         }
+        let family = self.services[i].addr.1.is_ipv6();
+        if config.synproxy
+            && self.services[i]
+                .dests
+                .iter()
+                .any(|d| d.config.addr.ip().is_ipv6() != family)
+        {
+            return Err(err(ErrorKind::NotSupported, super::validate::SYNPROXY_XFAM));
+        }
         let old = std::mem::replace(&mut self.services[i].config, config);
         if let Err(e) = self.assign_locality_cache(i) {
             self.services[i].config = old;

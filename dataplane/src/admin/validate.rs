@@ -9,6 +9,11 @@ pub(super) const SLOPPY_FULLNAT: &str = "FullNAT real servers are not supported 
 /// Why a SYN-proxy service takes no DR or TUN dest (DPVS refuses them too).
 pub(super) const SYNPROXY_NEEDS_NAT: &str =
     "the SYN proxy (--synproxy) needs NAT (-m) or FullNAT real servers: with direct routing (-g) or tunnelling (-i) the director does not see the replies";
+/// Why a SYN-proxy service takes no real server of the other family: the
+/// proxy's handshake with the real server is not translated (decisions 40
+/// and 42 have not been combined).
+pub(super) const SYNPROXY_XFAM: &str =
+    "the SYN proxy (--synproxy) does not support FullNAT real servers of the other address family (not supported by this rvs version)";
 
 impl AdminState {
     pub(super) fn service_addr(key: &ServiceKey) -> Result<ServiceAddr, ApiError> {
@@ -111,13 +116,21 @@ impl AdminState {
         }
         if c.synproxy {
             if let ServiceKey::Inet {
-                protocol: Protocol::Udp,
+                protocol: Protocol::Udp | Protocol::Sctp,
                 ..
             } = key
             {
                 return Err(err(
                     ErrorKind::Invalid,
                     "the SYN proxy (--synproxy) is only for TCP and firewall-mark services",
+                ));
+            }
+            if c.sloppy_tcp {
+                // The proxy takes an ACK without an entry only with its
+                // cookie; a sloppy service would adopt it.
+                return Err(err(
+                    ErrorKind::Invalid,
+                    "the SYN proxy (--synproxy) and --sloppy-tcp exclude each other: the proxy accepts an ACK without an entry only with its cookie",
                 ));
             }
         }
@@ -254,6 +267,9 @@ impl AdminState {
         }
         if !matches!(d.forward, Forward::Masq | Forward::FullNat) && svc.config.synproxy {
             return Err(err(ErrorKind::NotSupported, SYNPROXY_NEEDS_NAT));
+        }
+        if addr.is_ipv6() != svc.addr.1.is_ipv6() && svc.config.synproxy {
+            return Err(err(ErrorKind::NotSupported, SYNPROXY_XFAM));
         }
         if d.forward == Forward::Tunnel {
             use rvs_api::{TunnelCsum, TunnelKind};

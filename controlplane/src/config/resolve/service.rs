@@ -412,6 +412,19 @@ impl Resolver<'_> {
                 format!("Virtual server {name}: syn_proxy needs NAT or FNAT real servers and sorry server (the director must see the replies), not DR or TUN"),
             ));
         }
+        // Decisions 40 and 42 are not combined: the proxy's handshake with
+        // the real server is not translated between families.
+        if synproxy
+            && (dests.iter().any(|d| d.addr.is_ipv6() != v6)
+                || sorry_server
+                    .as_ref()
+                    .is_some_and(|s| s.addr.is_ipv6() != v6))
+        {
+            return Err(self.error(
+                here,
+                format!("Virtual server {name}: syn_proxy does not support real servers of the other address family"),
+            ));
+        }
 
         let laddr_pool = match &sd.laddr_pool {
             Some(p) if network.pool(p).is_none() => {
@@ -447,7 +460,16 @@ impl Resolver<'_> {
                 ),
             );
         }
-        let sloppy_tcp = self.sloppy_tcp(sd, here, &name, (has_addr, protocol), &scheduler, &dests);
+        let mut sloppy_tcp =
+            self.sloppy_tcp(sd, here, &name, (has_addr, protocol), &scheduler, &dests);
+        if sloppy_tcp && synproxy {
+            // The proxy takes an ACK without an entry only with its cookie.
+            self.warn(
+                here,
+                format!("Virtual server {name}: sloppy_tcp cannot adopt connections of a syn_proxy service (an ACK needs its cookie) - resetting"),
+            );
+            sloppy_tcp = false;
+        }
 
         let smtp_alert = sd
             .smtp_alert
