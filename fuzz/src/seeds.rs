@@ -219,6 +219,8 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
                     seq.push((2, client(cli, vip, UDP, udp(sport, port, b"again"))));
                     seq.push((0x3f, client(cli, vip, UDP, udp(sport, port, b"late"))));
                 }
+                // The seeds' services are TCP and UDP only (`SERVICES`).
+                Protocol::Sctp => {}
             }
             seeds.push((format!("{name}-flow"), join_frames(&seq)));
         }
