@@ -56,9 +56,10 @@ pub const RS6: [(Ipv6Addr, MacAddr); 2] = [
 /// The services: (virtual port, protocol, forwarding method, scheduler,
 /// tunnel), each in both families (VIP and VIP6), with both real servers.
 /// Port 80 DR, 81 NAT, 82 IPIP, 83 and 86 GUE (one dest with its
-/// checksum), 84 FullNAT (TCP and UDP), 85 DR persistent, 53 NAT over UDP; the schedulers vary so that each kind of
-/// table is built.
-pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 9] = [
+/// checksum), 84 FullNAT (TCP and UDP), 85 DR persistent, 88 NAT with the
+/// SYN proxy (`--synproxy`), 53 NAT over UDP; the schedulers vary so that
+/// each kind of table is built.
+pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 10] = [
     (80, Protocol::Tcp, Forward::Route, "rr", TunnelKind::Ipip),
     (81, Protocol::Tcp, Forward::Masq, "wlc", TunnelKind::Ipip),
     (82, Protocol::Tcp, Forward::Tunnel, "sh", TunnelKind::Ipip),
@@ -73,6 +74,7 @@ pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 9] = [
     ),
     (85, Protocol::Tcp, Forward::Route, "wrr", TunnelKind::Ipip),
     (86, Protocol::Tcp, Forward::Tunnel, "lblcr", TunnelKind::Gue),
+    (88, Protocol::Tcp, Forward::Masq, "rr", TunnelKind::Ipip),
     (53, Protocol::Udp, Forward::Masq, "dh", TunnelKind::Ipip),
 ];
 
@@ -114,6 +116,7 @@ fn populated() -> (AdminState, RealServerMacs, Arc<OverloadFlags>) {
             if port == 85 {
                 config.persistent_timeout_s = Some(300);
             }
+            config.synproxy = port == 88;
             ok(Request::AddService { key, config });
             let rss: Vec<IpAddr> = match vip {
                 IpAddr::V4(_) => RS.iter().map(|&(a, _)| a.into()).collect(),
