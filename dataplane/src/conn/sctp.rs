@@ -75,27 +75,6 @@ impl Event {
     }
 }
 
-/// The 61 s of IPVS's `IP_VS_SCTP_MAX_RTO` (RTO.Max 60 s, plus one).
-const MAX_RTO_S: u32 = 61;
-
-/// Idle timeouts in seconds by SCTP state number (IPVS's `sctp_timeouts`).
-pub const TIMEOUTS_S: [u32; SCTP_STATES] = [
-    2,         // NONE
-    4,         // INIT1
-    MAX_RTO_S, // INIT
-    MAX_RTO_S, // COOKIE_SENT
-    MAX_RTO_S, // COOKIE_REPLIED
-    MAX_RTO_S, // COOKIE_WAIT
-    MAX_RTO_S, // COOKIE
-    MAX_RTO_S, // COOKIE_ECHOED
-    15 * 60,   // ESTABLISHED
-    MAX_RTO_S, // SHUTDOWN_SENT
-    MAX_RTO_S, // SHUTDOWN_RECEIVED
-    MAX_RTO_S, // SHUTDOWN_ACK_SENT
-    4,         // REJECTED
-    MAX_RTO_S, // CLOSED
-];
-
 use State::{
     SctpClosed as CL, SctpCookie as CO, SctpCookieEchoed as CE, SctpCookieReplied as CR,
     SctpCookieSent as CS, SctpCookieWait as CW, SctpEstablished as ES, SctpInit as IN,

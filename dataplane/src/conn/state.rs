@@ -282,6 +282,28 @@ pub fn tcp_transition_in(
     table[event as usize][col]
 }
 
+/// The 61 s of IPVS's `IP_VS_SCTP_MAX_RTO` (RTO.Max 60 s, plus one).
+const MAX_RTO_S: u32 = 61;
+
+/// Idle timeouts in seconds by SCTP state number (IPVS's `sctp_timeouts`;
+/// the states and their table are `super::sctp`'s).
+pub const SCTP_TIMEOUTS_S: [u32; SCTP_STATES] = [
+    2,         // NONE
+    4,         // INIT1
+    MAX_RTO_S, // INIT
+    MAX_RTO_S, // COOKIE_SENT
+    MAX_RTO_S, // COOKIE_REPLIED
+    MAX_RTO_S, // COOKIE_WAIT
+    MAX_RTO_S, // COOKIE
+    MAX_RTO_S, // COOKIE_ECHOED
+    15 * 60,   // ESTABLISHED
+    MAX_RTO_S, // SHUTDOWN_SENT
+    MAX_RTO_S, // SHUTDOWN_RECEIVED
+    MAX_RTO_S, // SHUTDOWN_ACK_SENT
+    4,         // REJECTED
+    MAX_RTO_S, // CLOSED
+];
+
 /// Idle timeouts per state, in seconds (`ipvsadm --set` changes ESTABLISHED,
 /// FIN_WAIT and UDP; SCTP's are IPVS's fixed `sctp_timeouts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,7 +319,7 @@ impl Default for Timeouts {
             //      NO  ES   SS   SR  FW   TW   CL  CW  LA  LI   SA
             tcp_s: [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120],
             udp_s: 300,
-            sctp_s: super::sctp::TIMEOUTS_S,
+            sctp_s: SCTP_TIMEOUTS_S,
         }
     }
 }
