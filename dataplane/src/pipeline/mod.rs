@@ -74,6 +74,7 @@ use crate::wire::ethernet::{self, ethertype, EthernetFrame, MacAddr};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet};
 use crate::wire::ports::{self, PortsPacket};
 
+mod adopt;
 mod conn;
 mod defense;
 mod egress;
