@@ -11,14 +11,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_api::TunnelCsum;
 
-use super::{Core, Frame, Quoted, Verdict};
+use super::{Core, Frame, Quoted, Rx, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable, XReplyTable};
 use crate::nat::xlat::{self, Addrs, Untranslatable};
 use crate::nat::{self, End};
 use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
-use crate::wire::ethernet::MacAddr;
 use crate::wire::icmp::{self, IcmpPacket, IcmpRepr};
 use crate::wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
@@ -460,16 +459,8 @@ pub(super) trait Ip: Wire {
     fn icmp_class(icmp: &[u8]) -> Result<IcmpClass, Counter>;
     /// The family's Neighbour Discovery (IPv6's, `v6.rs`; IPv4 has none:
     /// its ARP is not IP).
-    #[allow(clippy::too_many_arguments)]
-    fn handle_neighbour<F: Frame>(
-        core: &mut Core,
-        snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
-        frame: &mut F,
-        l3: usize,
-        h: Header<Self>,
-    ) -> Verdict;
+    fn handle_neighbour<F: Frame>(core: &mut Core, snap: &Snapshot, frame: &mut F, rx: Rx<Self>)
+        -> Verdict;
     /// Turn the echo request `ip` (from its IP header on; the ICMP header
     /// at `hl`, checked) into its reply in place: the addresses swapped,
     /// TTL (hop limit) 64, the type echo reply, every checksum true.
@@ -551,15 +542,7 @@ impl Ip for u32 {
         })
     }
 
-    fn handle_neighbour<F: Frame>(
-        core: &mut Core,
-        _: &Snapshot,
-        _: u16,
-        _: MacAddr,
-        _: &mut F,
-        _: usize,
-        _: Header<u32>,
-    ) -> Verdict {
+    fn handle_neighbour<F: Frame>(core: &mut Core, _: &Snapshot, _: &mut F, _: Rx<u32>) -> Verdict {
         core.exception()
     }
 
@@ -665,13 +648,10 @@ impl Ip for u128 {
     fn handle_neighbour<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<u128>,
+        rx: Rx<u128>,
     ) -> Verdict {
-        core.handle_ndp(snap, port, peer_mac, frame, l3, h)
+        core.handle_ndp(snap, frame, rx)
     }
 
     fn echo_to_reply(b: &mut [u8], hl: usize) {

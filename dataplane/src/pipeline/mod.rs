@@ -22,7 +22,8 @@
 //!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
 //!    `handle_ip::<u128>`, the rest to the kernel.
 //! 2. Classify (`handle_ip`, one path for both families): the header
-//!    (`Ip::header`); IPv6's Neighbour Discovery and echo at once
+//!    (`Ip::header`), with where the packet came in an `Rx` the later
+//!    stages take (`Rx::flow` its flow to a service); IPv6's Neighbour Discovery and echo at once
 //!    (`Ip::ICMP_FIRST`, `handle_icmp` before routing; NDP in `v6.rs`);
 //!    to a local address, or from a NAT dest to a non-VIP, it is a reply
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
@@ -370,6 +371,44 @@ struct Core {
     held: frag::HoldPool,
     /// The SYN proxy's cookie keys (`synproxy.rs`).
     syn_keys: Arc<crate::synproxy::SynKeys>,
+}
+
+/// An IP packet as the stages after stage 2 take it: where it came in
+/// (the port and the previous hop's MAC), where its IP header starts in
+/// the frame and what that header says, when, and whether another core
+/// handed it here.
+#[derive(Clone, Copy)]
+struct Rx<A> {
+    port: u16,
+    peer_mac: MacAddr,
+    l3: usize,
+    h: family::Header<A>,
+    now_ms: u64,
+    handed_off: bool,
+}
+
+impl<A: Copy> Rx<A> {
+    /// The flow of the packet (not a template): its transport's ports, TCP
+    /// flags (SCTP's event) and sequence number as given.
+    #[inline(always)]
+    fn flow(&self, cport: u16, vport: u16, tcp_flags: u8, seq: u32) -> Flow<A> {
+        let h = &self.h;
+        Flow {
+            key: ConnKey {
+                caddr: h.src,
+                vaddr: h.dst,
+                cport,
+                vport,
+                protocol: h.proto,
+                template: false,
+            },
+            tcp_flags,
+            seq,
+            l3_len: h.len as u16,
+            in_port: self.port,
+            peer_mac: self.peer_mac,
+        }
+    }
 }
 
 /// The parsed facts of a TCP, UDP or SCTP packet to a service.
