@@ -426,6 +426,34 @@ struct Flow<A = u32> {
     peer_mac: MacAddr,
 }
 
+/// A new entry of `key` in `state` to real server `daddr`:`dport`, the
+/// `dest` of `service`, with `control` (a template's count, a controlled
+/// connection's persistence mask): what a packet's entry and template
+/// (`conn.rs`) and a sync record's (`synced.rs`) take alike from the dest
+/// and service.
+#[inline(always)]
+fn conn_to_dest<A: Family>(
+    key: ConnKey<A>,
+    (daddr, dport): (A, u16),
+    dest: &Dest,
+    service: &crate::service::Service,
+    control: u32,
+    state: State,
+) -> Conn<A> {
+    Conn {
+        key,
+        daddr,
+        dport,
+        forward: dest.forward as u8,
+        dest_slot: dest.slot,
+        service_slot: service.slot,
+        neigh_slot: dest.neigh_slot,
+        fwmark: service.fwmark,
+        control,
+        ..Conn::new(state)
+    }
+}
+
 /// Where a connection's packets go: the dest, and the real server's port
 /// (the dest's, or the client's for port-0 and fwmark services).
 #[derive(Clone, Copy, Debug)]
