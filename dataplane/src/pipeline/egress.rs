@@ -32,7 +32,7 @@ impl Core {
         service_slot: u32,
         flow: &Flow<A>,
     ) -> Verdict {
-        let dest = t.dest;
+        let dest = &t.dest;
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
@@ -49,7 +49,7 @@ impl Core {
             }
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
-                match self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port) {
+                match self.encapsulate::<F, A>(snap, frame, l3, dest, &flow.key, reply_port) {
                     Ok(split) => split_inner = split,
                     Err(v) => return v,
                 }

@@ -13,7 +13,7 @@ use super::frag::FragFamily;
 use super::{Core, Flow, Frame, Verdict, WorkerEvent};
 use crate::conn::sctp;
 use crate::conn::ConnKey;
-use crate::service::Snapshot;
+use crate::service::{PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
@@ -33,7 +33,7 @@ impl Core {
     ) -> Verdict {
         // The ICMP rate limits' clock (`ratelimit.rs`).
         self.now_ms = now_ms;
-        let Some(port_info) = snap.ports.get(usize::from(port)).copied() else {
+        let Some(&PortInfo { mac: port_mac, .. }) = snap.ports.get(usize::from(port)) else {
             return self.count(Counter::DropNotForUs);
         };
         let eth = match EthernetFrame::new_checked(frame.bytes()) {
@@ -42,16 +42,16 @@ impl Core {
         };
         let dst = eth.dst();
         let src = eth.src();
-        if src == port_info.mac {
+        if src == port_mac {
             return self.count(Counter::DropLoopedBack);
         }
-        if dst != port_info.mac && !dst.is_multicast() {
+        if dst != port_mac && !dst.is_multicast() {
             return self.count(Counter::DropNotForUs);
         }
         let l3 = eth.payload_offset();
         match eth.inner_ethertype() {
-            ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
-            ethertype::IPV4 if dst == port_info.mac => {
+            ethertype::ARP => self.handle_arp(snap, port, port_mac, frame, l3),
+            ethertype::IPV4 if dst == port_mac => {
                 self.handle_ip::<u32, F>(snap, port, src, frame, l3, now_ms, handed_off)
             }
             // Neighbour Solicitations come to multicast addresses.
