@@ -271,6 +271,7 @@ const OWNER_SEEDS: [u64; 4] = [
 ];
 
 /// The owner core of a client (address, port) among `workers` cores.
+#[inline]
 pub fn owner_of<A: std::hash::Hash>(
     hasher: &ahash::RandomState,
     caddr: A,
