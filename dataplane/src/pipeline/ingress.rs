@@ -265,7 +265,7 @@ impl Core {
                         return v;
                     }
                 }
-                self.forward(snap, frame, l3, t, service.slot, &flow)
+                self.forward_target(snap, frame, l3, &t, service.slot, &flow)
             }
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);
