@@ -38,12 +38,14 @@ pub fn sum(data: &[u8]) -> u16 {
     fold(acc as u32)
 }
 
-/// Fold a 32-bit accumulator into 16 bits with end-around carry.
+/// Fold a 32-bit accumulator into 16 bits with end-around carry. Two
+/// rounds always suffice (the first leaves at most 0x1fffe, the second at
+/// most 0xffff), and a round on a value that already fits changes nothing,
+/// so there is no loop to branch on.
 #[inline]
-pub fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
+pub fn fold(acc: u32) -> u16 {
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
     acc as u16
 }
 
@@ -89,11 +91,18 @@ pub fn update_u16(check: u16, old: u16, new: u16) -> u16 {
     !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
 }
 
-/// The same for a 32-bit word (an IPv4 address).
+/// The same for a 32-bit word (an IPv4 address): both of its 16-bit
+/// words in one sum (what `update_u16` twice gives, bit for bit: a fold
+/// keeps the sum's value modulo 0xffff and never makes a non-zero sum 0).
 #[inline]
 pub fn update_u32(check: u16, old: u32, new: u32) -> u16 {
-    let c = update_u16(check, (old >> 16) as u16, (new >> 16) as u16);
-    update_u16(c, old as u16, new as u16)
+    !fold(
+        u32::from(!check)
+            + u32::from(!(old >> 16) as u16)
+            + u32::from(!old as u16)
+            + (new >> 16)
+            + (new & 0xffff),
+    )
 }
 
 /// The same for `new` (an even number of bytes) written where there were
@@ -157,7 +166,34 @@ mod tests {
         assert_eq!(sum(&[]), 0);
     }
 
+    /// The fold as a loop, round after round while it does not fit.
+    fn fold_by_loop(mut acc: u32) -> u16 {
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn fold_at_the_edges() {
+        for acc in [0, 1, 0xffff, 0x1_0000, 0x1_fffe, 0x1_ffff, 0xffff_0000, 0xffff_fffe, u32::MAX] {
+            assert_eq!(fold(acc), fold_by_loop(acc), "{acc:#x}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fold_matches_the_loop(acc in any::<u32>()) {
+            prop_assert_eq!(fold(acc), fold_by_loop(acc));
+        }
+
+        /// One sum for both words is two 16-bit updates, bit for bit.
+        #[test]
+        fn update_u32_is_two_u16_updates(check in any::<u16>(), old in any::<u32>(), new in any::<u32>()) {
+            let two = update_u16(update_u16(check, (old >> 16) as u16, (new >> 16) as u16), old as u16, new as u16);
+            prop_assert_eq!(update_u32(check, old, new), two);
+        }
+
         /// The 32-bit walk gives the 16-bit walk's sum, bit for bit, for
         /// every length (the tail of 1 to 3 bytes included).
         #[test]
