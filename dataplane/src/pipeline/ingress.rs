@@ -167,7 +167,10 @@ impl Core {
             }
             return self.exception();
         }
-        if let Err(c) = A::check_to_vip(&frame.bytes()[l3..]) {
+        // The packet is only read from here to the transport's ports: one
+        // slice of it, not one per view.
+        let ip = &frame.bytes()[l3..];
+        if let Err(c) = A::check_to_vip(ip) {
             return self.count(c);
         }
         if h.routed {
@@ -179,18 +182,17 @@ impl Core {
             );
         }
         let proto = h.proto;
-        let l4 = l3 + h.hl;
-        let l4_end = l3 + h.len;
+        let l4 = &ip[h.hl..h.len];
         let (cport, vport, tcp_flags, seq) = match proto {
-            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::TCP => match TcpPacket::new_checked(l4) {
                 Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::UDP => match UdpPacket::new_checked(l4) {
                 Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::SCTP => match SctpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::SCTP => match SctpPacket::new_checked(l4) {
                 Ok(s) => {
                     let event = sctp::Event::of(s.first_chunk(), s.second_chunk());
                     (s.src_port(), s.dst_port(), event as u8, 0)
