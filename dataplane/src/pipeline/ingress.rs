@@ -48,8 +48,8 @@ impl Core {
         if dst != port_mac && !dst.is_multicast() {
             return self.count(Counter::DropNotForUs);
         }
-        let l3 = eth.payload_offset();
-        match eth.inner_ethertype() {
+        let (inner, l3) = eth.inner();
+        match inner {
             ethertype::ARP => self.handle_arp(snap, port, port_mac, frame, l3),
             ethertype::IPV4 if dst == port_mac => {
                 self.handle_ip::<u32, F>(snap, port, src, frame, l3, now_ms, handed_off)
