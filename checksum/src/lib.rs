@@ -176,7 +176,17 @@ mod tests {
 
     #[test]
     fn fold_at_the_edges() {
-        for acc in [0, 1, 0xffff, 0x1_0000, 0x1_fffe, 0x1_ffff, 0xffff_0000, 0xffff_fffe, u32::MAX] {
+        for acc in [
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0x1_ffff,
+            0xffff_0000,
+            0xffff_fffe,
+            u32::MAX,
+        ] {
             assert_eq!(fold(acc), fold_by_loop(acc), "{acc:#x}");
         }
     }

@@ -18,7 +18,7 @@ pub mod sctp;
 pub mod state;
 mod table;
 
-pub use table::{Backing, Full, Pages, Slot, Table, LOAD_PER_BUCKET};
+pub use table::{Backing, Full, Pages, Probe, Slot, Table, LOAD_PER_BUCKET};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
