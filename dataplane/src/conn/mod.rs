@@ -474,7 +474,8 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    fn key(n: u32) -> ConnKey {
+    /// The key of test flow `n` (also the table's tests').
+    pub(super) fn key(n: u32) -> ConnKey {
         ConnKey {
             caddr: n,
             vaddr: 0xc612_0064,

@@ -527,18 +527,8 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::{Conn, ConnKey};
-
-    fn key(n: u32) -> ConnKey {
-        ConnKey {
-            caddr: n,
-            vaddr: 0xc612_0064,
-            cport: (n % 60_000) as u16,
-            vport: 80,
-            protocol: 6,
-            template: false,
-        }
-    }
+    use crate::conn::tests::key;
+    use crate::conn::Conn;
 
     /// The burst prefetch's second stage asks for the entry a lookup
     /// reads: in a table at its load limit, nearly every key's probe leads
