@@ -48,6 +48,23 @@ fn dest(last: u8, port: u16, forward: Forward) -> DestConfig {
     }
 }
 
+/// `dest(12, 80, forward)` at `addr` instead (one this service refuses).
+fn dest_at(addr: &str, forward: Forward) -> DestConfig {
+    DestConfig {
+        addr: addr.parse().unwrap(),
+        ..dest(12, 80, forward)
+    }
+}
+
+/// `ipvsadm -A -t VIP:80 -s rr`.
+fn add_rr_service(a: &mut AdminState, c: &[Arc<CoreStats>]) -> Response {
+    let add = Request::AddService {
+        key: svc(80),
+        config: cfg("rr"),
+    };
+    a.handle(add, c, 1).0
+}
+
 fn list(a: &mut AdminState, c: &[Arc<CoreStats>]) -> Response {
     a.handle(Request::List { service: None }, c, 1).0
 }
@@ -55,18 +72,7 @@ fn list(a: &mut AdminState, c: &[Arc<CoreStats>]) -> Response {
 #[test]
 fn invalid_requests_are_errors_and_change_nothing() {
     let (mut a, c) = state();
-    assert_eq!(
-        a.handle(
-            Request::AddService {
-                key: svc(80),
-                config: cfg("rr")
-            },
-            &c,
-            1
-        )
-        .0,
-        Response::Ok
-    );
+    assert_eq!(add_rr_service(&mut a, &c), Response::Ok);
     assert_eq!(
         a.handle(
             Request::AddDest {
@@ -229,10 +235,7 @@ fn invalid_requests_are_errors_and_change_nothing() {
             // families) is refused.
             Request::AddDest {
                 service: svc(80),
-                dest: DestConfig {
-                    addr: "[2001:db8::5]:80".parse().unwrap(),
-                    ..dest(12, 80, Forward::Tunnel)
-                },
+                dest: dest_at("[2001:db8::5]:80", Forward::Tunnel),
             },
             ErrorKind::NotSupported,
         ),
@@ -289,10 +292,7 @@ fn invalid_requests_are_errors_and_change_nothing() {
         (
             Request::AddDest {
                 service: svc(80),
-                dest: DestConfig {
-                    addr: "203.0.113.5:80".parse().unwrap(),
-                    ..dest(12, 80, Forward::Route)
-                },
+                dest: dest_at("203.0.113.5:80", Forward::Route),
             },
             ErrorKind::Invalid,
         ),
@@ -350,14 +350,7 @@ fn unnamed_scheduler_flags_are_kept_and_listed() {
 #[test]
 fn edits_replace_and_dests_are_newest_first() {
     let (mut a, c) = state();
-    a.handle(
-        Request::AddService {
-            key: svc(80),
-            config: cfg("rr"),
-        },
-        &c,
-        1,
-    );
+    add_rr_service(&mut a, &c);
     for last in [11, 12] {
         a.handle(
             Request::AddDest {
@@ -405,14 +398,7 @@ fn edits_replace_and_dests_are_newest_first() {
 fn deleted_slots_wait_for_every_worker_to_move_on() {
     let (mut a, c) = state();
     // 8 slots: 1 service + 7 dests fill them; the 8th dest is refused cleanly.
-    a.handle(
-        Request::AddService {
-            key: svc(80),
-            config: cfg("rr"),
-        },
-        &c,
-        1,
-    );
+    add_rr_service(&mut a, &c);
     for last in 11..18 {
         let r = a.handle(
             Request::AddDest {
@@ -550,11 +536,7 @@ fn next_hops(a: &mut AdminState) -> Vec<String> {
 #[test]
 fn routes_and_addresses_lead_to_real_servers() {
     let (mut a, c) = state();
-    let add_svc = Request::AddService {
-        key: svc(80),
-        config: cfg("rr"),
-    };
-    assert_eq!(a.handle(add_svc, &c, 1).0, Response::Ok);
+    assert_eq!(add_rr_service(&mut a, &c), Response::Ok);
     let add = |a: &mut AdminState, d: DestConfig| {
         a.handle(
             Request::AddDest {

@@ -24,18 +24,8 @@ const LADDR2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 202);
 
 /// A TCP segment with `options` (padded to 4 bytes by the caller),
 /// checksums computed.
-fn tcp_opts(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    fl: u8,
-    options: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
-    assert_eq!(options.len() % 4, 0);
-    let t = tcp_msg(src, dst, &tcp_repr(sport, dport, fl, options, payload));
-    ipv4(src, dst, protocol::TCP, &t)
+fn tcp_opts(src: Ipv4Addr, dst: Ipv4Addr, ports: (u16, u16), fl: u8, options: &[u8]) -> Vec<u8> {
+    tcp_with(src, dst, &tcp_repr(ports.0, ports.1, fl, options, b""))
 }
 
 fn toa(port: u16, addr: Ipv4Addr) -> Vec<u8> {
@@ -93,14 +83,14 @@ fn laddrs(d: &mut Director) -> Vec<(Ipv4Addr, u64, u64)> {
 fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
     let mut d = fullnat_director(64, &[LADDR, LADDR2]);
     let mss = [2, 4, 0x05, 0xb4]; // 1460
-    let syn = tcp_opts(CLI, VIP, CPORT, 80, flags::SYN, &mss, b"");
+    let syn = tcp_opts(CLI, VIP, (CPORT, 80), flags::SYN, &mss);
     // The first local address, its first port; the MSS lowered by 8 and the
     // TOA option after it.
     let lport = 1024;
     // TOA first, right after the base header, as DPVS puts it.
     let mut opts = toa(CPORT, CLI);
     opts.extend([2, 4, 0x05, 0xac]); // 1452
-    let want = tcp_opts(LADDR, RS1, lport, 8080, flags::SYN, &opts, b"");
+    let want = tcp_opts(LADDR, RS1, (lport, 8080), flags::SYN, &opts);
     run_table(
         &mut d,
         vec![Step::new(
@@ -136,7 +126,7 @@ fn fullnat_rewrites_both_ends_and_carries_the_client_in_toa() {
                 Verdict::Forward(0),
                 out4(
                     RS1_MAC,
-                    &tcp_opts(LADDR, RS1, lport, 8080, flags::ACK, &toa(CPORT, CLI), b""),
+                    &tcp_opts(LADDR, RS1, (lport, 8080), flags::ACK, &toa(CPORT, CLI)),
                 ),
             ),
             Step::new(

@@ -501,13 +501,7 @@ fn only_mh_dr_and_tun_services_without_persistence_adopt() {
         let mut d = Director::new(ConnPolicy::default());
         d.add_service(tcp_svc(80), config);
         for rs in [RS1, RS2] {
-            d.add_dest_with(
-                tcp_svc(80),
-                DestConfig {
-                    forward,
-                    ..dest(rs, 80, 1)
-                },
-            );
+            d.add_dest_by(tcp_svc(80), forward, rs, 80);
         }
         d
     };

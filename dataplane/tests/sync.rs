@@ -17,7 +17,7 @@ use rvs_dataplane::sync::{self, MessageBuilder, SyncConn};
 use rvs_dataplane::wire::ethernet::MacAddr;
 use rvs_dataplane::wire::tcp::flags;
 
-use common::director::{conns, dest, Director};
+use common::director::{conns, Director};
 use common::*;
 
 const CPORT: u16 = 40000;
@@ -41,14 +41,9 @@ fn director(forward: Forward, persistent: bool) -> Director {
         cfg.persistent_timeout_s = Some(300);
     }
     d.add_service(svc(80), cfg);
+    let port = if forward == Forward::Route { 80 } else { 8080 };
     for rs in [RS1, RS2] {
-        d.add_dest_with(
-            svc(80),
-            DestConfig {
-                forward,
-                ..dest(rs, if forward == Forward::Route { 80 } else { 8080 }, 1)
-            },
-        );
+        d.add_dest_by(svc(80), forward, rs, port);
     }
     if forward == Forward::FullNat {
         d.ok(Request::AddLaddr {

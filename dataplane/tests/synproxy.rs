@@ -29,6 +29,9 @@ const LADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 201);
 const LADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x201);
 const SYN_ACK: u8 = flags::SYN | flags::ACK;
 const PSH: u8 = flags::PSH | flags::ACK;
+/// The MACs of a client's packet in and out, and of a real server's.
+const TO_RS: (MacAddr, MacAddr) = (CLI_MAC, RS1_MAC);
+const TO_CLI: (MacAddr, MacAddr) = (RS1_MAC, CLI_MAC);
 
 /// The addresses of one family's test.
 #[derive(Clone, Copy)]
@@ -110,6 +113,37 @@ impl Net {
             &[],
             payload,
         )
+    }
+
+    /// A segment from the VIP to the client's port (no options), as the
+    /// director sends the real server's on.
+    fn vip_to_client(&self, fl: u8, seq: u32, ack: u32, window: u16, payload: &[u8]) -> Vec<u8> {
+        seg(
+            self.vip,
+            self.cli,
+            (80, CPORT),
+            fl,
+            seq,
+            ack,
+            window,
+            &[],
+            payload,
+        )
+    }
+
+    /// The packet `ip` through `d` at `now_ms`, from the first MAC of
+    /// `macs`: forwarded to the second as exactly `want` (`what` it is).
+    fn forwarded(
+        &self,
+        d: &mut Director,
+        now_ms: u64,
+        (from, to): (MacAddr, MacAddr),
+        (ip, want): (&[u8], &[u8]),
+        what: &str,
+    ) {
+        let mut f = self.frame(LB_MAC, from, ip);
+        assert_eq!(run(d, &mut f, now_ms), Verdict::Forward(0), "{what}");
+        assert_eq!(f.0, self.out(to, LB_MAC, want), "{what}");
     }
 
     fn frame(&self, dst: MacAddr, src: MacAddr, ip: &[u8]) -> VecFrame {
@@ -295,73 +329,29 @@ fn proxied(net: Net, forward: Forward) {
     // server's numbers, the real server's sequence numbers in the
     // cookie's. The client's first data carries TOA (FullNAT).
     let data = net.client(PSH, 1001, cookie.wrapping_add(1), b"GET /");
-    let mut f = net.frame(LB_MAC, CLI_MAC, &data);
-    assert_eq!(run(&mut d, &mut f, 4), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, PSH, 1001, 5001, 64240, &opts, b"GET /");
-    assert_eq!(f.0, net.out(RS1_MAC, LB_MAC, &want), "the client's data");
+    net.forwarded(&mut d, 4, TO_RS, (&data, &want), "the client's data");
 
     let reply = seg(net.rs, src, from_rs, PSH, 5001, 1006, 65535, &[], b"HTTP");
-    let mut f = net.frame(LB_MAC, RS1_MAC, &reply);
-    assert_eq!(run(&mut d, &mut f, 5), Verdict::Forward(0));
-    let want = seg(
-        net.vip,
-        net.cli,
-        (80, CPORT),
-        PSH,
-        cookie.wrapping_add(1),
-        1006,
-        65535,
-        &[],
-        b"HTTP",
-    );
-    assert_eq!(
-        f.0,
-        net.out(CLI_MAC, LB_MAC, &want),
-        "the real server's data"
-    );
+    let want = net.vip_to_client(PSH, cookie.wrapping_add(1), 1006, 65535, b"HTTP");
+    net.forwarded(&mut d, 5, TO_CLI, (&reply, &want), "the real server's data");
 
     let ack = net.client(flags::ACK, 1006, cookie.wrapping_add(5), b"");
-    let mut f = net.frame(LB_MAC, CLI_MAC, &ack);
-    assert_eq!(run(&mut d, &mut f, 6), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, flags::ACK, 1006, 5005, 64240, &[], b"");
-    assert_eq!(f.0, net.out(RS1_MAC, LB_MAC, &want), "the client's ACK");
+    net.forwarded(&mut d, 6, TO_RS, (&ack, &want), "the client's ACK");
 
     // The close: both FINs shifted, and the client's last ACK, which
     // finds the entry in TIME_WAIT, goes on (it has no cookie to check).
     let fin = flags::FIN | flags::ACK;
     let f1 = net.client(fin, 1006, cookie.wrapping_add(5), b"");
-    let mut f = net.frame(LB_MAC, CLI_MAC, &f1);
-    assert_eq!(run(&mut d, &mut f, 7), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, fin, 1006, 5005, 64240, &[], b"");
-    assert_eq!(f.0, net.out(RS1_MAC, LB_MAC, &want), "the client's FIN");
+    net.forwarded(&mut d, 7, TO_RS, (&f1, &want), "the client's FIN");
     let f2 = seg(net.rs, src, from_rs, fin, 5005, 1007, 65535, &[], b"");
-    let mut f = net.frame(LB_MAC, RS1_MAC, &f2);
-    assert_eq!(run(&mut d, &mut f, 8), Verdict::Forward(0));
-    let want = seg(
-        net.vip,
-        net.cli,
-        (80, CPORT),
-        fin,
-        cookie.wrapping_add(5),
-        1007,
-        65535,
-        &[],
-        b"",
-    );
-    assert_eq!(
-        f.0,
-        net.out(CLI_MAC, LB_MAC, &want),
-        "the real server's FIN"
-    );
+    let want = net.vip_to_client(fin, cookie.wrapping_add(5), 1007, 65535, b"");
+    net.forwarded(&mut d, 8, TO_CLI, (&f2, &want), "the real server's FIN");
     let last = net.client(flags::ACK, 1007, cookie.wrapping_add(6), b"");
-    let mut f = net.frame(LB_MAC, CLI_MAC, &last);
-    assert_eq!(run(&mut d, &mut f, 9), Verdict::Forward(0));
     let want = seg(src, net.rs, to_rs, flags::ACK, 1007, 5006, 64240, &[], b"");
-    assert_eq!(
-        f.0,
-        net.out(RS1_MAC, LB_MAC, &want),
-        "the client's last ACK"
-    );
+    net.forwarded(&mut d, 9, TO_RS, (&last, &want), "the client's last ACK");
 
     assert_eq!(d.counter(Counter::SynproxyAckValid), 1);
     assert_eq!(d.counter(Counter::SynproxyConn), 1);
@@ -480,24 +470,14 @@ fn refused(net: Net) {
         &[],
         b"",
     );
-    let mut f = net.frame(LB_MAC, RS1_MAC, &rst);
-    assert_eq!(run(&mut d, &mut f, 7), Verdict::Forward(0));
-    let want = seg(
-        net.vip,
-        net.cli,
-        (80, CPORT),
+    let want = net.vip_to_client(
         flags::RST | flags::ACK,
         cookie.wrapping_add(1),
         1001,
         0,
-        &[],
         b"",
     );
-    assert_eq!(
-        f.0,
-        net.out(CLI_MAC, LB_MAC, &want),
-        "the real server's reset"
-    );
+    net.forwarded(&mut d, 7, TO_CLI, (&rst, &want), "the real server's reset");
     // A SYN-ACK to the VIP opens nothing.
     let stray = seg(
         net.cli,
@@ -566,17 +546,7 @@ fn with_proxy_protocol_the_syn_ack_leaves_room_for_the_header() {
     assert_eq!(f.0, V4.out(CLI_MAC, LB_MAC, &want));
     // The SYN to the real server has no TOA; the first data gets the
     // header (at the client's ISN + 1, as without the proxy).
-    let ack = seg(
-        V4.cli,
-        V4.vip,
-        (CPORT, 80),
-        flags::ACK,
-        1001,
-        cookie.wrapping_add(1),
-        64240,
-        &[],
-        b"",
-    );
+    let ack = V4.client(flags::ACK, 1001, cookie.wrapping_add(1), b"");
     let mut f = V4.frame(LB_MAC, CLI_MAC, &ack);
     assert_eq!(run(&mut d, &mut f, 2), Verdict::Forward(0));
     let want = seg(
@@ -604,17 +574,7 @@ fn with_proxy_protocol_the_syn_ack_leaves_room_for_the_header() {
     );
     let mut f = V4.frame(LB_MAC, RS1_MAC, &syn_ack);
     assert_eq!(run(&mut d, &mut f, 3), Verdict::Reply);
-    let data = seg(
-        V4.cli,
-        V4.vip,
-        (CPORT, 80),
-        PSH,
-        1001,
-        cookie.wrapping_add(1),
-        64240,
-        &[],
-        b"GET /",
-    );
+    let data = V4.client(PSH, 1001, cookie.wrapping_add(1), b"GET /");
     let mut f = V4.frame(LB_MAC, CLI_MAC, &data);
     assert_eq!(run(&mut d, &mut f, 4), Verdict::Forward(0));
     let l4 = 14 + 20;
@@ -667,24 +627,17 @@ fn dr_and_tun_dests_and_udp_services_are_refused() {
         config: on.clone(),
     });
     assert_eq!(refusal(resp), ErrorKind::NotSupported);
-    let udp = ServiceKey::Inet {
-        protocol: Protocol::Udp,
-        addr: (VIP, 53).into(),
-    };
-    let resp = d.admin(Request::AddService {
-        key: udp,
-        config: on.clone(),
-    });
-    assert_eq!(refusal(resp), ErrorKind::Invalid);
-    let sctp = ServiceKey::Inet {
-        protocol: Protocol::Sctp,
-        addr: (VIP, 80).into(),
-    };
-    let resp = d.admin(Request::AddService {
-        key: sctp,
-        config: on.clone(),
-    });
-    assert_eq!(refusal(resp), ErrorKind::Invalid);
+    // Not TCP: UDP and SCTP services are refused.
+    for (protocol, port) in [(Protocol::Udp, 53), (Protocol::Sctp, 80)] {
+        let resp = d.admin(Request::AddService {
+            key: ServiceKey::Inet {
+                protocol,
+                addr: (VIP, port).into(),
+            },
+            config: on.clone(),
+        });
+        assert_eq!(refusal(resp), ErrorKind::Invalid);
+    }
     // With --sloppy-tcp: the two exclude each other.
     let resp = d.admin(Request::AddService {
         key: ServiceKey::Inet {

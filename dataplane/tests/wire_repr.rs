@@ -41,32 +41,33 @@ fn options() -> impl Strategy<Value = Vec<u8>> {
     (0usize..=10).prop_flat_map(|words| proptest::collection::vec(any::<u8>(), words * 4))
 }
 
+/// etherparse's checksum of the transport header `$h` (its `TcpHeader` or
+/// `UdpHeader`: the two share no trait) over `$payload` from `$src` to
+/// `$dst`.
+macro_rules! etherparse_sum {
+    ($h:expr, $payload:expr, $src:expr, $dst:expr) => {
+        match ($src, $dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => $h
+                .calc_checksum_ipv4_raw(s.octets(), d.octets(), $payload)
+                .unwrap(),
+            (IpAddr::V6(s), IpAddr::V6(d)) => $h
+                .calc_checksum_ipv6_raw(s.octets(), d.octets(), $payload)
+                .unwrap(),
+            _ => unreachable!("one family"),
+        }
+    };
+}
+
 /// etherparse's TCP checksum of the segment `seg` from `src` to `dst`.
 fn etherparse_tcp(seg: &[u8], src: IpAddr, dst: IpAddr) -> u16 {
     let (h, payload) = TcpHeader::from_slice(seg).unwrap();
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => h
-            .calc_checksum_ipv4_raw(s.octets(), d.octets(), payload)
-            .unwrap(),
-        (IpAddr::V6(s), IpAddr::V6(d)) => h
-            .calc_checksum_ipv6_raw(s.octets(), d.octets(), payload)
-            .unwrap(),
-        _ => unreachable!("one family"),
-    }
+    etherparse_sum!(h, payload, src, dst)
 }
 
 /// etherparse's UDP checksum of the datagram `dgram` from `src` to `dst`.
 fn etherparse_udp(dgram: &[u8], src: IpAddr, dst: IpAddr) -> u16 {
     let (h, payload) = UdpHeader::from_slice(dgram).unwrap();
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => h
-            .calc_checksum_ipv4_raw(s.octets(), d.octets(), payload)
-            .unwrap(),
-        (IpAddr::V6(s), IpAddr::V6(d)) => h
-            .calc_checksum_ipv6_raw(s.octets(), d.octets(), payload)
-            .unwrap(),
-        _ => unreachable!("one family"),
-    }
+    etherparse_sum!(h, payload, src, dst)
 }
 
 proptest! {

@@ -56,10 +56,11 @@ pub const RS6: [(Ipv6Addr, MacAddr); 2] = [
 /// The services: (virtual port, protocol, forwarding method, scheduler,
 /// tunnel), each in both families (VIP and VIP6), with both real servers.
 /// Port 80 DR, 81 NAT, 82 IPIP, 83 and 86 GUE (one dest with its
-/// checksum), 84 FullNAT (TCP and UDP), 85 DR persistent, 88 NAT with the
-/// SYN proxy (`--synproxy`), 53 NAT over UDP; the schedulers vary so that
-/// each kind of table is built.
-pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 10] = [
+/// checksum), 84 FullNAT (TCP and UDP), 85 DR persistent, 87 FullNAT to
+/// real servers of the other family ([`XFAM_PORT`]), 88 NAT with the SYN
+/// proxy (`--synproxy`), 89 NAT and 90 DR over SCTP, 53 NAT over UDP; the
+/// schedulers vary so that each kind of table is built.
+pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 13] = [
     (80, Protocol::Tcp, Forward::Route, "rr", TunnelKind::Ipip),
     (81, Protocol::Tcp, Forward::Masq, "wlc", TunnelKind::Ipip),
     (82, Protocol::Tcp, Forward::Tunnel, "sh", TunnelKind::Ipip),
@@ -74,11 +75,22 @@ pub const SERVICES: [(u16, Protocol, Forward, &str, TunnelKind); 10] = [
     ),
     (85, Protocol::Tcp, Forward::Route, "wrr", TunnelKind::Ipip),
     (86, Protocol::Tcp, Forward::Tunnel, "lblcr", TunnelKind::Gue),
+    (87, Protocol::Tcp, Forward::FullNat, "wlc", TunnelKind::Ipip),
     (88, Protocol::Tcp, Forward::Masq, "rr", TunnelKind::Ipip),
+    (89, Protocol::Sctp, Forward::Masq, "wrr", TunnelKind::Ipip),
+    (90, Protocol::Sctp, Forward::Route, "sh", TunnelKind::Ipip),
     (53, Protocol::Udp, Forward::Masq, "dh", TunnelKind::Ipip),
 ];
 
-const SLOTS: u32 = 64;
+/// The FullNAT service whose real servers are of the other family than
+/// its VIP (decision 42): the IPv4 VIP's are RS6, the IPv6 VIP's are RS.
+pub const XFAM_PORT: u16 = 87;
+
+/// The SYN-proxied service's port.
+pub const SYNPROXY_PORT: u16 = 88;
+
+/// Service and dest slots: 13 services x 2 families x (1 + 2 dests) = 78.
+const SLOTS: u32 = 128;
 
 /// The neighbour slots of the real servers, with their MACs.
 type RealServerMacs = Vec<(u32, MacAddr)>;
@@ -116,11 +128,14 @@ fn populated() -> (AdminState, RealServerMacs, Arc<OverloadFlags>) {
             if port == 85 {
                 config.persistent_timeout_s = Some(300);
             }
-            config.synproxy = port == 88;
+            config.synproxy = port == SYNPROXY_PORT;
             ok(Request::AddService { key, config });
-            let rss: Vec<IpAddr> = match vip {
-                IpAddr::V4(_) => RS.iter().map(|&(a, _)| a.into()).collect(),
-                IpAddr::V6(_) => RS6.iter().map(|&(a, _)| a.into()).collect(),
+            // The real servers' family, and the local address's.
+            let rs_v6 = vip.is_ipv6() != (port == XFAM_PORT);
+            let rss: Vec<IpAddr> = if rs_v6 {
+                RS6.iter().map(|&(a, _)| a.into()).collect()
+            } else {
+                RS.iter().map(|&(a, _)| a.into()).collect()
             };
             for (i, rs) in rss.into_iter().enumerate() {
                 let tunnel = Tunnel {
@@ -156,9 +171,10 @@ fn populated() -> (AdminState, RealServerMacs, Arc<OverloadFlags>) {
                 });
             }
             if forward == Forward::FullNat {
-                let laddr = match vip {
-                    IpAddr::V4(_) => IpAddr::V4(LADDR),
-                    IpAddr::V6(_) => IpAddr::V6(LADDR6),
+                let laddr = if rs_v6 {
+                    IpAddr::V6(LADDR6)
+                } else {
+                    IpAddr::V4(LADDR)
                 };
                 ok(Request::AddLaddr {
                     service: key,

@@ -36,9 +36,9 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "sync" => director::sync(data),
         "vrrp" => vrrp(data),
         "admin" => admin(data),
-        "keepalived" => config(data, rvs_controlplane::config::Dialect::Keepalived),
-        "ldirectord" => config(data, rvs_controlplane::config::Dialect::Ldirectord),
-        "toml" => config(data, rvs_controlplane::config::Dialect::Toml),
+        "keepalived" => keepalived(data),
+        "ldirectord" => ldirectord(data),
+        "toml" => toml(data),
         "rvsadm" => rvsadm(data),
         _ => return false,
     }
@@ -48,7 +48,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
 /// A VRRP advert. The first byte chooses the family the IP header had, the
 /// pseudo-header's presence and the checksum convention; the rest is the
 /// VRRP message.
-fn vrrp(data: &[u8]) {
+pub fn vrrp(data: &[u8]) {
     use rvs_vrrp::wire::{decode, Checksum, Path};
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let Some((&ctl, msg)) = data.split_first() else {
@@ -79,7 +79,7 @@ fn vrrp(data: &[u8]) {
 /// What decodes must survive a round trip through JSON unchanged, and is
 /// then applied to a director holding a service of each method (the
 /// dataplane's validation must refuse what it cannot serve, not panic).
-fn admin(data: &[u8]) {
+pub fn admin(data: &[u8]) {
     let mut r = Cursor::new(data);
     let Ok(env) = rvs_api::read_frame::<_, rvs_api::Envelope>(&mut r, 1 << 16) else {
         return;
@@ -88,6 +88,21 @@ fn admin(data: &[u8]) {
     let back: rvs_api::Envelope = serde_json::from_slice(&json).expect("its own JSON decodes");
     assert_eq!(back, env, "the JSON round trip changed the request");
     director::admin_request(env.request);
+}
+
+/// A keepalived.conf (see [`config`]).
+pub fn keepalived(data: &[u8]) {
+    config(data, rvs_controlplane::config::Dialect::Keepalived);
+}
+
+/// An ldirectord.cf (see [`config`]).
+pub fn ldirectord(data: &[u8]) {
+    config(data, rvs_controlplane::config::Dialect::Ldirectord);
+}
+
+/// A TOML configuration (see [`config`]).
+pub fn toml(data: &[u8]) {
+    config(data, rvs_controlplane::config::Dialect::Toml);
 }
 
 /// An empty directory keepalived's relative includes resolve in.
@@ -159,7 +174,7 @@ impl rvs_controlplane::rvsadm::Resolver for Names {
 /// rvsadm's command line: each line of the input is split into argv the
 /// way `rvsadm -R` splits a saved line (blanks and tabs; a literal
 /// `ipvsadm`/`rvsadm` word dropped) and parsed.
-fn rvsadm(data: &[u8]) {
+pub fn rvsadm(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     for line in text.lines() {
         let args = rvs_controlplane::rvsadm::save::restore_words(line);

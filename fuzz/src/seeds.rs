@@ -15,11 +15,21 @@ use rvs_dataplane::wire::checksum;
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 use crate::director::{
-    join_frames, populated_worker, CLI, CLI6, CLI_MAC, LB, LB6, LB_MAC, RS, SERVICES, VIP, VIP6,
+    join_frames, populated_worker, CLI, CLI6, CLI_MAC, LB, LB6, LB_MAC, RS, SERVICES,
+    SYNPROXY_PORT, VIP, VIP6,
 };
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
+const SCTP: u8 = 132;
+/// SCTP chunk types.
+const INIT: u8 = 1;
+const INIT_ACK: u8 = 2;
+const DATA: u8 = 0;
+const ABORT: u8 = 6;
+const SHUTDOWN: u8 = 7;
+const SHUTDOWN_ACK: u8 = 8;
+const COOKIE_ECHO: u8 = 10;
 const SYN: u8 = 0x02;
 const FIN: u8 = 0x01;
 const RST: u8 = 0x04;
@@ -69,9 +79,18 @@ fn ip(src: IpAddr, dst: IpAddr, proto: u8, mut l4: Vec<u8>) -> (u16, Vec<u8>) {
     }
 }
 
-/// Fill in the checksum of a TCP or UDP segment (or ICMPv6 message).
+/// Fill in the checksum of a TCP or UDP segment (or ICMPv6 message, or
+/// SCTP packet: its CRC32c, least significant byte first as rvs reads it).
 fn fix_l4(src: IpAddr, dst: IpAddr, proto: u8, l4: &mut [u8]) {
     let at = match proto {
+        SCTP => {
+            if l4.len() >= 12 {
+                l4[8..12].fill(0);
+                let crc = checksum::crc32c(l4);
+                l4[8..12].copy_from_slice(&crc.to_le_bytes());
+            }
+            return;
+        }
         TCP => 16,
         UDP => 6,
         58 => 2,
@@ -101,12 +120,18 @@ fn fix_l4(src: IpAddr, dst: IpAddr, proto: u8, l4: &mut [u8]) {
 }
 
 fn tcp(sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    tcp_seq(sport, dport, flags, 1000, 5000, payload)
+}
+
+/// A TCP segment with these sequence and acknowledgement numbers (the
+/// latter only with ACK).
+fn tcp_seq(sport: u16, dport: u16, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
     let mut t = vec![0u8; 20];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
     if flags & ACK != 0 {
-        t[8..12].copy_from_slice(&5000u32.to_be_bytes());
+        t[8..12].copy_from_slice(&ack.to_be_bytes());
     }
     t[12] = 5 << 4;
     t[13] = flags;
@@ -124,6 +149,42 @@ fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u
 }
 
+/// An SCTP packet of one chunk (its checksum is filled in by [`ip`]).
+fn sctp(sport: u16, dport: u16, vtag: u32, chunk: u8, body: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(16 + body.len() + 3);
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&vtag.to_be_bytes());
+    p.extend_from_slice(&[0; 4]);
+    p.extend_from_slice(&[chunk, 0]);
+    p.extend_from_slice(&(4 + body.len() as u16).to_be_bytes());
+    p.extend_from_slice(body);
+    while p.len() % 4 != 0 {
+        p.push(0);
+    }
+    p
+}
+
+/// An INIT chunk's body: initiate tag, a_rwnd, streams, initial TSN.
+const INIT_BODY: [u8; 16] = [0xde, 0xad, 0xbe, 0xef, 0, 1, 0, 0, 0, 10, 0, 10, 0, 0, 0, 1];
+
+/// Where the transport header of an Ethernet frame (IPv4 or IPv6) starts,
+/// and its protocol.
+fn l4_of(f: &[u8]) -> Option<(usize, u8)> {
+    match u16::from_be_bytes([*f.get(12)?, *f.get(13)?]) {
+        0x0800 => Some((14 + usize::from(f.get(14)? & 0x0f) * 4, *f.get(23)?)),
+        0x86dd => Some((54, *f.get(20)?)),
+        _ => None,
+    }
+}
+
+/// The sequence number of the TCP segment in an Ethernet frame.
+fn tcp_seq_of(f: &[u8]) -> Option<u32> {
+    let (at, proto) = l4_of(f)?;
+    (proto == TCP).then_some(())?;
+    Some(u32::from_be_bytes(f.get(at + 4..at + 8)?.try_into().ok()?))
+}
+
 /// A frame from the client to `dst`.
 fn client(src: IpAddr, dst: IpAddr, proto: u8, l4: Vec<u8>) -> Vec<u8> {
     let (et, p) = ip(src, dst, proto, l4);
@@ -131,9 +192,11 @@ fn client(src: IpAddr, dst: IpAddr, proto: u8, l4: Vec<u8>) -> Vec<u8> {
 }
 
 /// The answer a real server sends to a frame the director forwarded to it
-/// (NAT, FullNAT): addresses, ports and MACs swapped, `flags` set, the
-/// checksums made right. None for what is not plain IP over Ethernet.
-fn answer(out: &[u8], flags: u8) -> Option<Vec<u8>> {
+/// (NAT, FullNAT): addresses, ports and MACs swapped, `kind` set (TCP's
+/// flags, or SCTP's first chunk type), TCP's sequence and acknowledgement
+/// numbers set when `seq_ack` says, the checksums made right. None for
+/// what is not plain IP over Ethernet.
+fn answer(out: &[u8], kind: u8, seq_ack: Option<(u32, u32)>) -> Option<Vec<u8>> {
     let mut f = out.to_vec();
     let (l4_at, proto, src, dst) = match u16::from_be_bytes([*f.get(12)?, *f.get(13)?]) {
         0x0800 => {
@@ -156,7 +219,7 @@ fn answer(out: &[u8], flags: u8) -> Option<Vec<u8>> {
         }
         _ => return None,
     };
-    if proto != TCP && proto != UDP {
+    if ![TCP, UDP, SCTP].contains(&proto) {
         return None;
     }
     let (a, b): ([u8; 6], [u8; 6]) = (f[0..6].try_into().ok()?, f[6..12].try_into().ok()?);
@@ -166,8 +229,16 @@ fn answer(out: &[u8], flags: u8) -> Option<Vec<u8>> {
     let (sp, dp) = ([l4[0], l4[1]], [l4[2], l4[3]]);
     l4[0..2].copy_from_slice(&dp);
     l4[2..4].copy_from_slice(&sp);
-    if proto == TCP {
-        l4[13] = flags;
+    match proto {
+        TCP => {
+            l4[13] = kind;
+            if let Some((seq, ack)) = seq_ack {
+                l4[4..8].copy_from_slice(&seq.to_be_bytes());
+                l4[8..12].copy_from_slice(&ack.to_be_bytes());
+            }
+        }
+        SCTP => *l4.get_mut(12)? = kind,
+        _ => {}
     }
     fix_l4(src, dst, proto, l4);
     Some(f)
@@ -186,9 +257,7 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
             let (proto, first) = match protocol {
                 Protocol::Tcp => (TCP, tcp(sport, port, SYN, b"")),
                 Protocol::Udp => (UDP, udp(sport, port, b"query")),
-                // No SCTP service in SERVICES yet (its seeds would need an
-                // INIT builder here).
-                Protocol::Sctp => continue,
+                Protocol::Sctp => (SCTP, sctp(sport, port, 0, INIT, &INIT_BODY)),
             };
             let first = client(cli, vip, proto, first);
             // The first frame alone, then a whole exchange: what the real
@@ -200,8 +269,13 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
             let verdict = w.handle_frame(0, &mut out, 1_001, false);
             let mut seq = vec![(0u8, first)];
             let nat = matches!(forward, Forward::Masq | Forward::FullNat);
+            let answer_kind = if protocol == Protocol::Sctp {
+                INIT_ACK
+            } else {
+                SYN | ACK
+            };
             if let (Verdict::Forward(_), true) = (verdict, nat) {
-                if let Some(a) = answer(&out.0, SYN | ACK) {
+                if let Some(a) = answer(&out.0, answer_kind, None) {
                     seq.push((0, a));
                 }
             }
@@ -219,10 +293,30 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
                     seq.push((2, client(cli, vip, UDP, udp(sport, port, b"again"))));
                     seq.push((0x3f, client(cli, vip, UDP, udp(sport, port, b"late"))));
                 }
-                // The seeds' services are TCP and UDP only (`SERVICES`).
-                Protocol::Sctp => {}
+                Protocol::Sctp => {
+                    let c = |vtag, ty, body: &[u8]| {
+                        client(cli, vip, SCTP, sctp(sport, port, vtag, ty, body))
+                    };
+                    seq.push((0, c(0xdead_beef, COOKIE_ECHO, b"cookie")));
+                    seq.push((
+                        1,
+                        c(
+                            0xdead_beef,
+                            DATA,
+                            &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, b'h', b'i'],
+                        ),
+                    ));
+                    seq.push((0, c(0xdead_beef, SHUTDOWN, &[0, 0, 0, 1])));
+                    if let Some(a) = answer(&out.0, SHUTDOWN_ACK, None) {
+                        seq.push((0, a));
+                    }
+                    seq.push((0x3f, c(0xdead_beef, ABORT, b"")));
+                }
             }
             seeds.push((format!("{name}-flow"), join_frames(&seq)));
+            if port == SYNPROXY_PORT {
+                seeds.extend(synproxied(&name, cli, vip, sport, port));
+            }
         }
     }
     // The director's own traffic: ARP for the VIP, pings to it, an ICMP
@@ -273,6 +367,68 @@ pub fn frames() -> Vec<(String, Vec<u8>)> {
         join_frames(&[(0, syn), (0, err)]),
     ));
     seeds
+}
+
+/// A SYN-proxied connection whose client answers the cookie right (the
+/// director's keys are seeded, so the cookie a fresh worker sends is the
+/// one the fuzzed worker expects): the SYN, the valid ACK that opens the
+/// real server's handshake, its SYN-ACK, data both ways with the shifted
+/// sequence numbers, the FIN.
+fn synproxied(
+    name: &str,
+    cli: IpAddr,
+    vip: IpAddr,
+    sport: u16,
+    port: u16,
+) -> Option<(String, Vec<u8>)> {
+    let mut w = populated_worker();
+    let mut run = |f: &[u8], now| {
+        let mut out = VecFrame(f.to_vec());
+        let v = w.handle_frame(0, &mut out, now, false);
+        (v, out.0)
+    };
+    let syn = client(cli, vip, TCP, tcp(sport, port, SYN, b""));
+    let (Verdict::Reply, syn_ack) = run(&syn, 1_001) else {
+        return None;
+    };
+    let cookie = tcp_seq_of(&syn_ack)?;
+    let c = |flags, payload: &[u8]| {
+        client(
+            cli,
+            vip,
+            TCP,
+            tcp_seq(sport, port, flags, 1001, cookie.wrapping_add(1), payload),
+        )
+    };
+    let ack = c(ACK, b"");
+    let (Verdict::Forward(_), to_rs) = run(&ack, 1_002) else {
+        return None;
+    };
+    let rs_isn = 70_000u32;
+    let rs_syn_ack = answer(
+        &to_rs,
+        SYN | ACK,
+        Some((rs_isn, tcp_seq_of(&to_rs)?.wrapping_add(1))),
+    )?;
+    let (_, _) = run(&rs_syn_ack, 1_003);
+    let get = c(PSH | ACK, b"GET /");
+    let (Verdict::Forward(_), req) = run(&get, 1_004) else {
+        return None;
+    };
+    let resp = answer(
+        &req,
+        PSH | ACK,
+        Some((rs_isn.wrapping_add(1), tcp_seq_of(&req)?.wrapping_add(5))),
+    )?;
+    let seq = vec![
+        (0, syn),
+        (0, ack),
+        (0, rs_syn_ack),
+        (0, get),
+        (0, resp),
+        (1, c(FIN | ACK, b"")),
+    ];
+    Some((format!("{name}-cookie"), join_frames(&seq)))
 }
 
 /// Sync datagrams carrying what a worker reports for every service's flow.

@@ -87,6 +87,18 @@ impl<A: Copy> Addrs<A> {
             quoted_dst: src,
         }
     }
+
+    /// The same four addresses, each converted by `f` (e.g. from a
+    /// family's number to its address type).
+    #[inline]
+    pub fn map<B>(&self, f: impl Fn(A) -> B) -> Addrs<B> {
+        Addrs {
+            src: f(self.src),
+            dst: f(self.dst),
+            quoted_src: f(self.quoted_src),
+            quoted_dst: f(self.quoted_dst),
+        }
+    }
 }
 
 /// The one's-complement sum of an address pair, as a pseudo-header holds it.

@@ -12,7 +12,7 @@ use rvs_api::Forward;
 use super::adopt::{adopts_mid_flow, adopts_onto};
 use super::family::Tables;
 use super::xfam::xaddr_bytes;
-use super::{owner_of, Core, Flow, Target};
+use super::{conn_to_dest, owner_of, Core, Flow, Target};
 use crate::conn::sctp;
 use crate::conn::state::{tcp_transition_in, Direction, Event, State};
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family, ReplyEntry, ReplyKey};
@@ -514,20 +514,12 @@ impl Core {
             ),
             None => (0, 0),
         };
+        let real = (A::from_ip(dest.addr).unwrap_or_default(), dport);
         let conn = Conn {
-            key: flow.key,
-            daddr: A::from_ip(dest.addr).unwrap_or_default(),
-            dport,
-            forward: dest.forward as u8,
-            dest_slot: dest.slot,
-            service_slot: service.slot,
-            neigh_slot: dest.neigh_slot,
-            fwmark: service.fwmark,
-            control,
             flags: conn_flags | if xfam { flags::XFAM } else { 0 },
             in_pkts: 1,
             expires_ms: now_ms + u64::from(snap.timeouts.of(new_state)) * 1000,
-            ..Conn::new(new_state)
+            ..conn_to_dest(flow.key, real, &dest, service, control, new_state)
         };
         let nat = sees_replies(conn.forward);
         let inserted = A::conns(self).insert_with(conn, ext);
@@ -754,24 +746,18 @@ impl Core {
             return Ok(dest);
         }
         let dest = self.schedule(service, flow, now_ms)?;
+        let dport = if template_is_portless(service) {
+            0
+        } else {
+            dest.port
+        };
+        let real = (A::from_ip(dest.addr).unwrap_or_default(), dport);
+        let control = u32::from(!one_packet);
         let template = Conn {
-            key: tkey,
-            daddr: A::from_ip(dest.addr).unwrap_or_default(),
-            dport: if template_is_portless(service) {
-                0
-            } else {
-                dest.port
-            },
-            forward: dest.forward as u8,
-            dest_slot: dest.slot,
-            service_slot: service.slot,
-            neigh_slot: dest.neigh_slot,
-            fwmark: service.fwmark,
-            control: u32::from(!one_packet),
             timeout_s: p.timeout_s,
             flags: 0,
             expires_ms: now_ms + u64::from(p.timeout_s) * 1000,
-            ..Conn::new(State::None)
+            ..conn_to_dest(tkey, real, &dest, service, control, State::None)
         };
         match found {
             Some(ti) => {

@@ -11,14 +11,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rvs_api::TunnelCsum;
 
-use super::{Core, Frame, Quoted, Verdict};
+use super::{Core, Frame, Quoted, Rx, Verdict};
 use crate::conn::{ConnKey, ConnTable, Family, ReplyTable, XReplyTable};
 use crate::nat::xlat::{self, Addrs, Untranslatable};
 use crate::nat::{self, End};
 use crate::service::{Dest, PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::checksum;
-use crate::wire::ethernet::MacAddr;
 use crate::wire::icmp::{self, IcmpPacket, IcmpRepr};
 use crate::wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ipv4::{self, protocol, Ipv4Packet, Ipv4Repr};
@@ -52,43 +51,32 @@ pub(super) trait Tables: Family {
     fn xreplies(core: &mut Core) -> &mut XReplyTable<Self, Self::Other>;
 }
 
-impl Tables for u32 {
-    type Other = u128;
+/// `Tables` for family `$a` (other family `$other`): `Core`'s fields of it.
+macro_rules! family_tables {
+    ($a:ty, $other:ty, $conns:ident, $replies:ident, $xreplies:ident) => {
+        impl Tables for $a {
+            type Other = $other;
 
-    #[inline(always)]
-    fn xreplies(core: &mut Core) -> &mut XReplyTable<u32, u128> {
-        &mut core.xreplies
-    }
+            #[inline(always)]
+            fn xreplies(core: &mut Core) -> &mut XReplyTable<$a, $other> {
+                &mut core.$xreplies
+            }
 
-    #[inline(always)]
-    fn conns(core: &mut Core) -> &mut ConnTable<u32> {
-        &mut core.conns
-    }
+            #[inline(always)]
+            fn conns(core: &mut Core) -> &mut ConnTable<$a> {
+                &mut core.$conns
+            }
 
-    #[inline(always)]
-    fn replies(core: &mut Core) -> &mut ReplyTable<u32> {
-        &mut core.replies
-    }
+            #[inline(always)]
+            fn replies(core: &mut Core) -> &mut ReplyTable<$a> {
+                &mut core.$replies
+            }
+        }
+    };
 }
 
-impl Tables for u128 {
-    type Other = u32;
-
-    #[inline(always)]
-    fn xreplies(core: &mut Core) -> &mut XReplyTable<u128, u32> {
-        &mut core.xreplies6
-    }
-
-    #[inline(always)]
-    fn conns(core: &mut Core) -> &mut ConnTable<u128> {
-        &mut core.conns6
-    }
-
-    #[inline(always)]
-    fn replies(core: &mut Core) -> &mut ReplyTable<u128> {
-        &mut core.replies6
-    }
-}
+family_tables!(u32, u128, conns, replies, xreplies);
+family_tables!(u128, u32, conns6, replies6, xreplies6);
 
 /// What forwarding does differently by address family: the rewrite of an
 /// address and port, the tunnel's outer header, the TOA option.
@@ -156,12 +144,7 @@ impl Wire for u32 {
         at: usize,
         to: &Addrs<u128>,
     ) -> Result<std::ops::Range<usize>, Untranslatable> {
-        let to = Addrs {
-            src: Ipv6Addr::from(to.src),
-            dst: Ipv6Addr::from(to.dst),
-            quoted_src: Ipv6Addr::from(to.quoted_src),
-            quoted_dst: Ipv6Addr::from(to.quoted_dst),
-        };
+        let to = to.map(Ipv6Addr::from);
         let r = xlat::ipv4_to_ipv6(b, at, &to)?;
         // A SYN grown into IPv6 tells its peer of an MSS 20 bytes too big.
         if Ipv6Packet::new_unchecked(&b[r.clone()]).next_header() == protocol::TCP {
@@ -218,11 +201,11 @@ impl Wire for u32 {
         key: &ConnKey<u32>,
     ) {
         core.tunnel_ident = core.tunnel_ident.wrapping_add(1);
-        let src = Ipv4Addr::from(src);
+        let (src, dst) = (Ipv4Addr::from(src), dest.addr4());
         let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner.len;
         Ipv4Repr {
             src,
-            dst: dest.addr4(),
+            dst,
             protocol: if gue { protocol::UDP } else { protocol::IPIP },
             payload_len: if gue { udp_len } else { inner.len },
             ttl: inner.ttl,
@@ -232,23 +215,12 @@ impl Wire for u32 {
         }
         .emit(b);
         if gue {
-            let u = ipv4::HEADER_LEN_MIN;
-            let sport = 49152 | (core.owner_hasher.hash_one(key) as u16 & 0x3fff);
+            let sport = gue_sport(core.owner_hasher.hash_one(key));
             let pseudo = (dest.tunnel.csum == TunnelCsum::Csum).then(|| {
-                checksum::pseudo_v4(
-                    src.octets(),
-                    dest.addr4().octets(),
-                    protocol::UDP,
-                    udp_len as u16,
-                )
+                checksum::pseudo_v4(src.octets(), dst.octets(), protocol::UDP, udp_len as u16)
             });
-            write_gue(
-                &mut b[u..u + udp_len],
-                sport,
-                dest.tunnel.port,
-                protocol::IPIP,
-                pseudo,
-            );
+            let udp = &mut b[ipv4::HEADER_LEN_MIN..][..udp_len];
+            write_gue(udp, sport, dest.tunnel.port, protocol::IPIP, pseudo);
         }
     }
 
@@ -278,12 +250,7 @@ impl Wire for u128 {
         at: usize,
         to: &Addrs<u32>,
     ) -> Result<std::ops::Range<usize>, Untranslatable> {
-        let to = Addrs {
-            src: Ipv4Addr::from(to.src),
-            dst: Ipv4Addr::from(to.dst),
-            quoted_src: Ipv4Addr::from(to.quoted_src),
-            quoted_dst: Ipv4Addr::from(to.quoted_dst),
-        };
+        let to = to.map(Ipv4Addr::from);
         xlat::ipv6_to_ipv4(b, at, &to)
     }
 
@@ -334,7 +301,7 @@ impl Wire for u128 {
         gue: bool,
         key: &ConnKey<u128>,
     ) {
-        let src = Ipv6Addr::from(src);
+        let (src, dst) = (Ipv6Addr::from(src), dest.addr6());
         let flow_hash = core.owner_hasher.hash_one(key);
         let udp_len = udp::HEADER_LEN + GUE_HEADER_LEN + inner.len;
         let mut o = Ipv6Packet::new_unchecked(&mut b[..ipv6::HEADER_LEN]);
@@ -348,25 +315,15 @@ impl Wire for u128 {
         });
         o.set_hop_limit(inner.ttl);
         o.set_src(src);
-        o.set_dst(dest.addr6());
+        o.set_dst(dst);
         if gue {
-            let u = ipv6::HEADER_LEN;
-            let sport = 49152 | ((flow_hash >> 32) as u16 & 0x3fff);
             // UDP over IPv6 always has a checksum (RFC 8200 §8.1), whatever
             // --tun-nocsum says for IPv4.
-            let pseudo = checksum::pseudo_v6(
-                src.octets(),
-                dest.addr6().octets(),
-                protocol::UDP,
-                udp_len as u32,
-            );
-            write_gue(
-                &mut b[u..u + udp_len],
-                sport,
-                dest.tunnel.port,
-                protocol::IPV6_IN_IP,
-                Some(pseudo),
-            );
+            let pseudo =
+                checksum::pseudo_v6(src.octets(), dst.octets(), protocol::UDP, udp_len as u32);
+            let udp = &mut b[ipv6::HEADER_LEN..][..udp_len];
+            let (sport, inner) = (gue_sport(flow_hash >> 32), protocol::IPV6_IN_IP);
+            write_gue(udp, sport, dest.tunnel.port, inner, Some(pseudo));
         }
     }
 
@@ -460,15 +417,11 @@ pub(super) trait Ip: Wire {
     fn icmp_class(icmp: &[u8]) -> Result<IcmpClass, Counter>;
     /// The family's Neighbour Discovery (IPv6's, `v6.rs`; IPv4 has none:
     /// its ARP is not IP).
-    #[allow(clippy::too_many_arguments)]
     fn handle_neighbour<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<Self>,
+        rx: Rx<Self>,
     ) -> Verdict;
     /// Turn the echo request `ip` (from its IP header on; the ICMP header
     /// at `hl`, checked) into its reply in place: the addresses swapped,
@@ -551,15 +504,7 @@ impl Ip for u32 {
         })
     }
 
-    fn handle_neighbour<F: Frame>(
-        core: &mut Core,
-        _: &Snapshot,
-        _: u16,
-        _: MacAddr,
-        _: &mut F,
-        _: usize,
-        _: Header<u32>,
-    ) -> Verdict {
+    fn handle_neighbour<F: Frame>(core: &mut Core, _: &Snapshot, _: &mut F, _: Rx<u32>) -> Verdict {
         core.exception()
     }
 
@@ -665,13 +610,10 @@ impl Ip for u128 {
     fn handle_neighbour<F: Frame>(
         core: &mut Core,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<u128>,
+        rx: Rx<u128>,
     ) -> Verdict {
-        core.handle_ndp(snap, port, peer_mac, frame, l3, h)
+        core.handle_ndp(snap, frame, rx)
     }
 
     fn echo_to_reply(b: &mut [u8], hl: usize) {
@@ -749,6 +691,13 @@ pub(super) const GUE_HEADER_LEN: usize = 4;
 /// The smallest MTU IPv4 allows (RFC 791): a tunnel leaving less than this
 /// for the client's packet cannot help it with "fragmentation needed".
 pub(super) const MTU_MIN: u16 = 68;
+
+/// A GUE tunnel's UDP source port from a flow's hash: in the dynamic range
+/// (49152 and up), so ECMP and RSS at the real server spread the flows.
+#[inline]
+pub(super) fn gue_sport(flow_hash: u64) -> u16 {
+    49152 | (flow_hash as u16 & 0x3fff)
+}
 
 /// Write the UDP and GUE headers of a GUE tunnel packet into `udp` (the
 /// UDP datagram, the inner packet already in place after the 12 header

@@ -46,12 +46,11 @@ use std::hash::Hash;
 
 use super::conn::flow_owner;
 use super::family::IcmpError;
-use super::family::{write_gue, Header, Ip};
-use super::{Core, Flow, Frame, Target, Verdict};
+use super::family::{write_gue, Ip};
+use super::{Core, Flow, Frame, Rx, Target, Verdict};
 use crate::conn::{ConnKey, Family};
 use crate::service::Snapshot;
 use crate::stats::Counter;
-use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::{self, protocol, Ipv4Packet};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{self, UdpPacket};
@@ -420,19 +419,21 @@ fn transport_min(proto: u8) -> usize {
 
 impl Core {
     /// A fragment to a VIP (`h.frag` is `Some`), as the module doc says.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_fragment<A: FragFamily, F: Frame>(
         &mut self,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<A>,
+        rx: Rx<A>,
         fr: Fragment,
-        now_ms: u64,
-        handed_off: bool,
     ) -> Verdict {
+        let Rx {
+            port,
+            peer_mac,
+            l3,
+            h,
+            now_ms,
+            handed_off,
+        } = rx;
         if h.proto != protocol::TCP && h.proto != protocol::UDP {
             // ICMP (a large echo) and the rest: the kernel reassembles.
             return self.exception();
@@ -519,21 +520,7 @@ impl Core {
         let Some(service) = snap.lookup(h.proto, h.src.to_ip(), vaddr, vport) else {
             return self.not_a_service(snap, vaddr);
         };
-        let flow = Flow {
-            key: ConnKey {
-                caddr: h.src,
-                vaddr: h.dst,
-                cport,
-                vport,
-                protocol: h.proto,
-                template: false,
-            },
-            tcp_flags,
-            seq,
-            l3_len: h.len as u16,
-            in_port: port,
-            peer_mac,
-        };
+        let flow = rx.flow(cport, vport, tcp_flags, seq);
         let owner = flow_owner(&self.owner_hasher, service, h.src, cport, self.workers);
         if !at_flow_owner && owner != self.id {
             self.note_first::<A>(at, key, Follow::Owner(owner), fr, payload, now_ms);

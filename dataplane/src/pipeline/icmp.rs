@@ -22,9 +22,9 @@ use std::net::IpAddr;
 use rvs_api::Forward;
 
 use super::conn::{flow_owner, sees_replies};
-use super::family::{Header, IcmpClass, IcmpError, Ip, Tables, Wire, QUOTE_MAX};
+use super::family::{IcmpClass, IcmpError, Ip, Tables, Wire, QUOTE_MAX};
 use super::ratelimit::Limited;
-use super::{Core, Frame, Quoted, Verdict};
+use super::{Core, Frame, Quoted, Rx, Verdict};
 use crate::conn::{flags, Conn, ConnExt, ConnKey};
 use crate::nat::End;
 use crate::service::{Dest, Snapshot};
@@ -57,28 +57,21 @@ impl Core {
     /// `Ip::ICMP_FIRST`): only Neighbour Discovery and echo are taken, and
     /// `None` sends the rest on through the address checks; after them the
     /// answer is always `Some`.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_icmp<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<A>,
-        now_ms: u64,
-        handed_off: bool,
+        rx: Rx<A>,
         before_routing: bool,
     ) -> Option<Verdict> {
+        let Rx { port, l3, h, .. } = rx;
         let (l4, l4_end) = (l3 + h.hl, l3 + h.len);
         let class = match A::icmp_class(&frame.bytes()[l4..l4_end]) {
             Ok(c) => c,
             Err(c) => return Some(self.count(c)),
         };
         match class {
-            IcmpClass::Neighbour => Some(A::handle_neighbour(
-                self, snap, port, peer_mac, frame, l3, h,
-            )),
+            IcmpClass::Neighbour => Some(A::handle_neighbour(self, snap, frame, rx)),
             IcmpClass::EchoRequest => {
                 // A VIP answers pings; an address a classifier prefix covers
                 // is not ours to answer for.
@@ -89,9 +82,7 @@ impl Core {
                 Some(self.reply_echo::<A, F>(frame, l3, h.hl, mac))
             }
             _ if before_routing => None,
-            IcmpClass::Error => {
-                Some(self.error_from_client::<A, F>(snap, frame, l3, h, now_ms, handed_off))
-            }
+            IcmpClass::Error => Some(self.error_from_client::<A, F>(snap, frame, rx)),
             // Not ours to handle: the local stack's, as in IPVS.
             IcmpClass::Other => Some(self.exception()),
         }
@@ -104,11 +95,15 @@ impl Core {
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
-        l3: usize,
-        h: Header<A>,
-        now_ms: u64,
-        handed_off: bool,
+        rx: Rx<A>,
     ) -> Verdict {
+        let Rx {
+            l3,
+            h,
+            now_ms,
+            handed_off,
+            ..
+        } = rx;
         let q = match A::quoted(&frame.bytes()[l3 + h.hl..l3 + h.len]) {
             Ok(Some(q)) => q,
             Ok(None) => return self.exception(),

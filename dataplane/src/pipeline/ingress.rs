@@ -10,9 +10,8 @@ use std::net::IpAddr;
 use super::conn::flow_owner;
 use super::family::IcmpError;
 use super::frag::FragFamily;
-use super::{Core, Flow, Frame, Verdict, WorkerEvent};
+use super::{Core, Frame, Rx, Verdict, WorkerEvent};
 use crate::conn::sctp;
-use crate::conn::ConnKey;
 use crate::service::{PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::arp::{self, ArpPacket};
@@ -129,6 +128,16 @@ impl Core {
             Ok(h) => h,
             Err(c) => return self.count(c),
         };
+        // The packet as the later stages take it, made where one is called
+        // (made here once, it cost the fast path its copy of the header).
+        let rx = || Rx {
+            port,
+            peer_mac,
+            l3,
+            h,
+            now_ms,
+            handed_off,
+        };
         if A::ICMP_FIRST && h.proto == A::ICMP {
             // ICMPv6 behind extension headers (MLD's hop-by-hop) or
             // fragmented is the kernel's.
@@ -136,17 +145,7 @@ impl Core {
                 return self.exception();
             }
             let before_routing = true;
-            if let Some(v) = self.handle_icmp::<A, F>(
-                snap,
-                port,
-                peer_mac,
-                frame,
-                l3,
-                h,
-                now_ms,
-                handed_off,
-                before_routing,
-            ) {
+            if let Some(v) = self.handle_icmp::<A, F>(snap, frame, rx(), before_routing) {
                 return v;
             }
         }
@@ -177,9 +176,7 @@ impl Core {
             return self.count(Counter::DropIpv6RoutingHeader);
         }
         if let Some(fr) = h.frag {
-            return self.handle_fragment::<A, F>(
-                snap, port, peer_mac, frame, l3, h, fr, now_ms, handed_off,
-            );
+            return self.handle_fragment::<A, F>(snap, frame, rx(), fr);
         }
         let proto = h.proto;
         let l4 = &ip[h.hl..h.len];
@@ -202,17 +199,7 @@ impl Core {
             p if p == A::ICMP => {
                 let before_routing = false;
                 return self
-                    .handle_icmp::<A, F>(
-                        snap,
-                        port,
-                        peer_mac,
-                        frame,
-                        l3,
-                        h,
-                        now_ms,
-                        handed_off,
-                        before_routing,
-                    )
+                    .handle_icmp::<A, F>(snap, frame, rx(), before_routing)
                     .unwrap_or_else(|| self.exception());
             }
             _ => return self.not_a_service(snap, vaddr),
@@ -221,21 +208,7 @@ impl Core {
             return self.not_a_service(snap, vaddr);
         };
         let caddr = h.src;
-        let flow = Flow {
-            key: ConnKey {
-                caddr,
-                vaddr: h.dst,
-                cport,
-                vport,
-                protocol: proto,
-                template: false,
-            },
-            tcp_flags,
-            seq,
-            l3_len: h.len as u16,
-            in_port: port,
-            peer_mac,
-        };
+        let flow = rx().flow(cport, vport, tcp_flags, seq);
         if !handed_off {
             let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
             if owner != self.id {

@@ -22,7 +22,8 @@
 //!    a VIP's request answered), IPv4 and IPv6 to `handle_ip::<u32>` and
 //!    `handle_ip::<u128>`, the rest to the kernel.
 //! 2. Classify (`handle_ip`, one path for both families): the header
-//!    (`Ip::header`); IPv6's Neighbour Discovery and echo at once
+//!    (`Ip::header`), with where the packet came in an `Rx` the later
+//!    stages take (`Rx::flow` its flow to a service); IPv6's Neighbour Discovery and echo at once
 //!    (`Ip::ICMP_FIRST`, `handle_icmp` before routing; NDP in `v6.rs`);
 //!    to a local address, or from a NAT dest to a non-VIP, it is a reply
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
@@ -390,6 +391,44 @@ struct Core {
     syn_keys: Arc<crate::synproxy::SynKeys>,
 }
 
+/// An IP packet as the stages after stage 2 take it: where it came in
+/// (the port and the previous hop's MAC), where its IP header starts in
+/// the frame and what that header says, when, and whether another core
+/// handed it here.
+#[derive(Clone, Copy)]
+struct Rx<A> {
+    port: u16,
+    peer_mac: MacAddr,
+    l3: usize,
+    h: family::Header<A>,
+    now_ms: u64,
+    handed_off: bool,
+}
+
+impl<A: Copy> Rx<A> {
+    /// The flow of the packet (not a template): its transport's ports, TCP
+    /// flags (SCTP's event) and sequence number as given.
+    #[inline(always)]
+    fn flow(&self, cport: u16, vport: u16, tcp_flags: u8, seq: u32) -> Flow<A> {
+        let h = &self.h;
+        Flow {
+            key: ConnKey {
+                caddr: h.src,
+                vaddr: h.dst,
+                cport,
+                vport,
+                protocol: h.proto,
+                template: false,
+            },
+            tcp_flags,
+            seq,
+            l3_len: h.len as u16,
+            in_port: self.port,
+            peer_mac: self.peer_mac,
+        }
+    }
+}
+
 /// The parsed facts of a TCP, UDP or SCTP packet to a service.
 #[derive(Clone, Copy)]
 struct Flow<A = u32> {
@@ -403,6 +442,34 @@ struct Flow<A = u32> {
     /// Where it came from: the port and the previous hop's MAC.
     in_port: u16,
     peer_mac: MacAddr,
+}
+
+/// A new entry of `key` in `state` to real server `daddr`:`dport`, the
+/// `dest` of `service`, with `control` (a template's count, a controlled
+/// connection's persistence mask): what a packet's entry and template
+/// (`conn.rs`) and a sync record's (`synced.rs`) take alike from the dest
+/// and service.
+#[inline(always)]
+fn conn_to_dest<A: Family>(
+    key: ConnKey<A>,
+    (daddr, dport): (A, u16),
+    dest: &Dest,
+    service: &crate::service::Service,
+    control: u32,
+    state: State,
+) -> Conn<A> {
+    Conn {
+        key,
+        daddr,
+        dport,
+        forward: dest.forward as u8,
+        dest_slot: dest.slot,
+        service_slot: service.slot,
+        neigh_slot: dest.neigh_slot,
+        fwmark: service.fwmark,
+        control,
+        ..Conn::new(state)
+    }
 }
 
 /// Where a connection's packets go: the dest, and the real server's port

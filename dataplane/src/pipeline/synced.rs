@@ -38,7 +38,7 @@ use rvs_api::Forward;
 
 use super::conn::{flow_owner, sees_replies, target_port};
 use super::family::Tables;
-use super::{owner_of, Core, OWNER_SEEDS};
+use super::{conn_to_dest, owner_of, Core, OWNER_SEEDS};
 use crate::conn::state::State;
 use crate::conn::{flags, Conn, ConnExt, ConnKey, Family};
 use crate::service::{Dest, Service, Snapshot};
@@ -320,20 +320,11 @@ impl Core {
             }
         }
         let mut conn = Conn {
-            key,
-            daddr,
-            dport: r.dport,
-            forward: dest.forward as u8,
-            dest_slot: dest.slot,
-            service_slot: service.slot,
-            neigh_slot: dest.neigh_slot,
-            fwmark: service.fwmark,
-            control,
             timeout_s: if r.template { r.timeout_s } else { 0 },
             flags: 0,
             synced_state: r.state as u8,
             expires_ms,
-            ..Conn::new(r.state)
+            ..conn_to_dest(key, (daddr, r.dport), dest, service, control, r.state)
         };
         if !r.template {
             if let Some((mask, portless)) = r.extra.controlled {

@@ -71,6 +71,15 @@ struct Seg {
     mss: Option<u16>,
 }
 
+/// A client's TCP segment as the steps take it: where its IP header starts
+/// in the frame and its TCP header (from the IP header), and its flow.
+#[derive(Clone, Copy)]
+struct ClientSeg<'a, A> {
+    l3: usize,
+    l4: usize,
+    flow: &'a Flow<A>,
+}
+
 /// The family's MSS table, and its MSS when a SYN has none (RFC 9293's
 /// 536, IPv6's 1220).
 fn mss_table<A: Wire>() -> (&'static [u16; 4], u16) {
@@ -216,12 +225,13 @@ impl Core {
                 closing = true;
             }
         }
+        let client = ClientSeg { l3, l4, flow };
         match (f & tcp::flags::SYN != 0, f & tcp::flags::ACK != 0) {
-            (true, false) => Some(self.synproxy_syn::<A, F>(snap, service, frame, l3, l4, flow)),
+            (true, false) => Some(self.synproxy_syn::<A, F>(snap, service, frame, client)),
             // A SYN-ACK to a VIP opens nothing.
             (true, true) => Some(self.count(Counter::DropTcpNoConn)),
             (false, true) => {
-                self.synproxy_open::<A, F>(snap, service, frame, l3, l4, flow, now_ms, closing)
+                self.synproxy_open::<A, F>(snap, service, frame, client, now_ms, closing)
             }
             (false, false) => None,
         }
@@ -233,10 +243,9 @@ impl Core {
         snap: &Snapshot,
         service: &Service,
         frame: &mut F,
-        l3: usize,
-        l4: usize,
-        flow: &Flow<A>,
+        client: ClientSeg<A>,
     ) -> Verdict {
+        let ClientSeg { l3, l4, flow } = client;
         let Some(mac) = snap.ports.get(usize::from(flow.in_port)).map(|p| p.mac) else {
             return self.count(Counter::DropNotForUs);
         };
@@ -271,18 +280,16 @@ impl Core {
     /// Step 2: the client's ACK; a good cookie makes the connection and
     /// the SYN to the real server. A bad one is dropped, or goes the usual
     /// way (`None`) when a `closing` entry has the tuple (its last ACK).
-    #[allow(clippy::too_many_arguments)]
     fn synproxy_open<A: Ip + Tables, F: Frame>(
         &mut self,
         snap: &Snapshot,
         service: &Service,
         frame: &mut F,
-        l3: usize,
-        l4: usize,
-        flow: &Flow<A>,
+        client: ClientSeg<A>,
         now_ms: u64,
         closing: bool,
     ) -> Option<Verdict> {
+        let ClientSeg { l3, l4, flow } = client;
         let ack = TcpPacket::new_unchecked(&frame.bytes()[l3 + l4..]).ack_number();
         let isn = flow.seq.wrapping_sub(1);
         let sent = ack.wrapping_sub(1);
@@ -317,22 +324,24 @@ impl Core {
             isn,
             ..t
         };
-        Some(self.synproxy_send_syn::<A, F>(snap, frame, l3, l4, t, service.slot, &syn))
+        let client = ClientSeg {
+            flow: &syn,
+            ..client
+        };
+        Some(self.synproxy_send_syn::<A, F>(snap, frame, client, t, service.slot))
     }
 
     /// The SYN to the real server, written over a client's segment: the
     /// client's ISN and the MSS its cookie carries (TOA for FullNAT).
-    #[allow(clippy::too_many_arguments)]
     fn synproxy_send_syn<A: Ip, F: Frame>(
         &mut self,
         snap: &Snapshot,
         frame: &mut F,
-        l3: usize,
-        l4: usize,
+        client: ClientSeg<A>,
         t: Target<A>,
         service_slot: u32,
-        flow: &Flow<A>,
     ) -> Verdict {
+        let ClientSeg { l3, l4, flow } = client;
         let (table, _) = mss_table::<A>();
         let window = TcpPacket::new_unchecked(&frame.bytes()[l3 + l4..]).window();
         let seg = Seg {
@@ -377,7 +386,8 @@ impl Core {
         match t.sp {
             SP_WAIT if flow.tcp_flags & tcp::flags::RST == 0 => {
                 self.stats.count(Counter::SynproxySynResent);
-                Some(self.synproxy_send_syn::<A, F>(snap, frame, l3, l4, t, service_slot, flow))
+                let client = ClientSeg { l3, l4, flow };
+                Some(self.synproxy_send_syn::<A, F>(snap, frame, client, t, service_slot))
             }
             SP_SHIFT if flow.tcp_flags & tcp::flags::ACK != 0 => {
                 shift(frame, l3 + l4, true, t.sp_seq.wrapping_neg());

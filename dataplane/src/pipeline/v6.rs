@@ -12,11 +12,9 @@
 
 use std::net::IpAddr;
 
-use super::family::Header;
-use super::{Core, Frame, Verdict};
+use super::{Core, Frame, Rx, Verdict};
 use crate::service::Snapshot;
 use crate::stats::Counter;
-use crate::wire::ethernet::MacAddr;
 use crate::wire::icmpv6;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::ndp::{self, NdpPacket};
@@ -25,16 +23,19 @@ impl Core {
     /// A Neighbour Solicitation or Advertisement (header `h`): a next hop's
     /// address learned, a solicitation for a VIP or a local address
     /// answered; the rest is the kernel's.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_ndp<F: Frame>(
         &mut self,
         snap: &Snapshot,
-        port: u16,
-        peer_mac: MacAddr,
         frame: &mut F,
-        l3: usize,
-        h: Header<u128>,
+        rx: Rx<u128>,
     ) -> Verdict {
+        let Rx {
+            port,
+            peer_mac,
+            l3,
+            h,
+            ..
+        } = rx;
         let mac = snap.ports[usize::from(port)].mac;
         let hops = Ipv6Packet::new_unchecked(&frame.bytes()[l3..]).hop_limit();
         let (src, dst) = (

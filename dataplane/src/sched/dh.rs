@@ -9,7 +9,9 @@
 //! Example: list `[RS3, RS2, RS1]`, destination 10.1.2.3 → bucket 2 → RS1.
 
 use super::sh::{tile, TAB_BITS, TAB_SIZE};
-use super::{fold, hash_32, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+use super::{
+    eligible, fold, hash_32, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler,
+};
 
 #[derive(Debug)]
 pub struct DestHash {
@@ -35,10 +37,9 @@ impl Scheduler for DestHash {
         dests: &[DestView],
         ctx: &mut PickCtx,
     ) -> Option<usize> {
-        let table = self.table.as_ref()?;
-        let i = usize::from(table[hash_32(fold(ctx.packet.dst), TAB_BITS) as usize]);
-        let d = &dests[i];
-        (d.weight > 0 && !ctx.loads.overloaded(d.slot)).then_some(i)
+        let bucket = hash_32(fold(ctx.packet.dst), TAB_BITS) as usize;
+        let i = usize::from(self.table.as_ref()?[bucket]);
+        eligible(&dests[i], ctx.loads).then_some(i)
     }
 }
 

@@ -6,7 +6,7 @@
 //! Example: A w100, B w50, C w50 added in that order → A; with A at weight 0
 //! → C (it is ahead of B in the list).
 
-use super::{DestView, PickCtx, SchedState, Scheduler};
+use super::{highest_weight, DestView, PickCtx, SchedState, Scheduler};
 
 stateless_scheduler!(WeightedFailover);
 
@@ -19,15 +19,7 @@ impl Scheduler for WeightedFailover {
         dests: &[DestView],
         ctx: &mut PickCtx,
     ) -> Option<usize> {
-        let mut best: Option<usize> = None;
-        let mut hw = 0;
-        for (i, d) in dests.iter().enumerate() {
-            if !ctx.loads.overloaded(d.slot) && d.weight > hw {
-                best = Some(i);
-                hw = d.weight;
-            }
-        }
-        best
+        highest_weight(dests, |d| !ctx.loads.overloaded(d.slot))
     }
 }
 

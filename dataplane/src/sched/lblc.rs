@@ -124,8 +124,7 @@ impl LocalityCache {
         addr: IpAddr,
         now_s: u64,
     ) -> Option<&mut LocalityEntry> {
-        let range = self.set_of(addr);
-        let i = range.into_iter().find(|&i| {
+        let i = self.set_of(addr).find(|&i| {
             let e = &self.entries[i];
             e.addr == Some(addr) && self.live(e, service_id, now_s)
         })?;

@@ -293,21 +293,49 @@ pub fn weighted_less(d_overhead: u64, d_weight: u32, b_overhead: u64, b_weight: 
 /// The weighted-least-connection choice (wlc's rule, also lblc's and
 /// lblcr's fallback): the first eligible dest in list order, then any later
 /// dest without OVERLOAD whose `overhead / weight` is strictly lower.
+#[inline]
 pub fn least_weighted_conn(dests: &[DestView], loads: &dyn Loads) -> Option<usize> {
+    least_weighted_by(dests, loads, conn_overhead)
+}
+
+/// wlc's rule with another `overhead` of a dest's slot (sed's and nq's):
+/// the first eligible dest in list order, then any later dest without
+/// OVERLOAD whose `overhead / weight` is strictly lower (a weight 0 never
+/// is).
+#[inline]
+pub fn least_weighted_by(
+    dests: &[DestView],
+    loads: &dyn Loads,
+    overhead: impl Fn(&dyn Loads, u32) -> u64,
+) -> Option<usize> {
     let first = dests.iter().position(|d| eligible(d, loads))?;
     let mut best = first;
-    let mut best_oh = conn_overhead(loads, dests[first].slot);
+    let mut best_oh = overhead(loads, dests[first].slot);
     for (i, d) in dests.iter().enumerate().skip(first + 1) {
         if loads.overloaded(d.slot) {
             continue;
         }
-        let oh = conn_overhead(loads, d.slot);
+        let oh = overhead(loads, d.slot);
         if weighted_less(oh, d.weight, best_oh, dests[best].weight) {
             best = i;
             best_oh = oh;
         }
     }
     Some(best)
+}
+
+/// The dest of the highest weight (above 0) of those `available` lets the
+/// scheduler choose; ties go to the earliest in list order (fo's rule, and
+/// ovf's with its own `available`).
+#[inline]
+pub fn highest_weight(dests: &[DestView], available: impl Fn(&DestView) -> bool) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, d) in dests.iter().enumerate() {
+        if d.weight > 0 && available(d) && best.is_none_or(|b| d.weight > dests[b].weight) {
+            best = Some(i);
+        }
+    }
+    best
 }
 
 /// The greatest common divisor (0 with 0 is 0).
@@ -346,7 +374,7 @@ pub fn fold(addr: IpAddr) -> u32 {
 pub mod testing {
     use std::net::{IpAddr, Ipv4Addr};
 
-    use super::{DestView, Loads, Packet, PickCtx, SchedState, Scheduler};
+    use super::{BuildParams, DestView, Loads, Packet, PickCtx, SchedState, Scheduler};
 
     /// Loads indexed by slot.
     #[derive(Clone, Debug, Default)]
@@ -434,6 +462,17 @@ pub mod testing {
                 pick_one(s, st, dests, loads, packet("192.168.1.10", 40000)).unwrap_or(u32::MAX)
             })
             .collect()
+    }
+
+    /// The spec's sequence "from empty, A (weight 1) then B (weight 3)
+    /// added, connections never closing": `n` picks of the scheduler
+    /// `build` makes for the list `[B, A]` (A is slot 1, B slot 2).
+    pub fn from_empty_a1_b3<S: Scheduler>(
+        build: fn(&[DestView], &BuildParams) -> S,
+        n: usize,
+    ) -> Vec<u32> {
+        let dests = [dest(2, 3), dest(1, 1)];
+        picks_never_closing(&build(&dests, &BuildParams::default()), &dests, n)
     }
 
     /// `n` picks where every connection made stays active ("connections

@@ -8,7 +8,7 @@
 //! Example: A w5, B w3: A takes connections while it holds 0..5 active; at 6
 //! active B is chosen; with A at 6 and B at 4 there is no destination.
 
-use super::{DestView, PickCtx, SchedState, Scheduler};
+use super::{highest_weight, DestView, PickCtx, SchedState, Scheduler};
 
 stateless_scheduler!(Overflow);
 
@@ -21,19 +21,9 @@ impl Scheduler for Overflow {
         dests: &[DestView],
         ctx: &mut PickCtx,
     ) -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for (i, d) in dests.iter().enumerate() {
-            if d.weight == 0
-                || ctx.loads.overloaded(d.slot)
-                || ctx.loads.active(d.slot) > u64::from(d.weight)
-            {
-                continue;
-            }
-            if best.is_none_or(|b| d.weight > dests[b].weight) {
-                best = Some(i);
-            }
-        }
-        best
+        highest_weight(dests, |d| {
+            !ctx.loads.overloaded(d.slot) && ctx.loads.active(d.slot) <= u64::from(d.weight)
+        })
     }
 }
 

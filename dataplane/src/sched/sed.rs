@@ -8,7 +8,7 @@
 //! `B B B A B B B A ...` (three connections queue on the fast server before
 //! the slow one gets any).
 
-use super::{eligible, weighted_less, DestView, Loads, PickCtx, SchedState, Scheduler};
+use super::{least_weighted_by, DestView, Loads, PickCtx, SchedState, Scheduler};
 
 /// The expected-delay overhead of sed and nq.
 #[inline]
@@ -27,35 +27,21 @@ impl Scheduler for ShortestExpectedDelay {
         dests: &[DestView],
         ctx: &mut PickCtx,
     ) -> Option<usize> {
-        let first = dests.iter().position(|d| eligible(d, ctx.loads))?;
-        let mut best = first;
-        let mut best_oh = delay_overhead(ctx.loads, dests[first].slot);
-        for (i, d) in dests.iter().enumerate().skip(first + 1) {
-            if ctx.loads.overloaded(d.slot) {
-                continue;
-            }
-            let oh = delay_overhead(ctx.loads, d.slot);
-            if weighted_less(oh, d.weight, best_oh, dests[best].weight) {
-                best = i;
-                best_oh = oh;
-            }
-        }
-        Some(best)
+        least_weighted_by(dests, ctx.loads, delay_overhead)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+    use crate::sched::testing::{dest, from_empty_a1_b3, picks, FixedLoads};
     use crate::sched::BuildParams;
 
     #[test]
     fn spec_example() {
         let (a, b) = (1, 2);
-        let dests = [dest(b, 3), dest(a, 1)];
-        let s = ShortestExpectedDelay::build(&dests, &BuildParams::default());
-        assert_eq!(picks_never_closing(&s, &dests, 8), [b, b, b, a, b, b, b, a]);
+        let got = from_empty_a1_b3(ShortestExpectedDelay::build, 8);
+        assert_eq!(got, [b, b, b, a, b, b, b, a]);
     }
 
     #[test]

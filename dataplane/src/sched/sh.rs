@@ -15,7 +15,9 @@
 //! 203.0.113.77 → bucket 57 → RS3. With RS1 quiesced and `sh-fallback`,
 //! 192.168.1.10 probes bucket 240 first → RS3.
 
-use super::{fold, hash_32, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler};
+use super::{
+    eligible, fold, hash_32, next_build_id, BuildParams, DestView, PickCtx, SchedState, Scheduler,
+};
 
 /// Buckets of the table (the kernel's `CONFIG_IP_VS_SH_TAB_BITS` 8).
 pub const TAB_BITS: u32 = 8;
@@ -87,10 +89,7 @@ impl Scheduler for SourceHash {
             0
         };
         let b = hash_32(port.wrapping_add(fold(p.src)), TAB_BITS) as usize;
-        let available = |i: usize| {
-            let d = &dests[i];
-            d.weight > 0 && !ctx.loads.overloaded(d.slot)
-        };
+        let available = |i: usize| eligible(&dests[i], ctx.loads);
         let first = usize::from(table[b]);
         if available(first) {
             return Some(first);

@@ -29,7 +29,7 @@ impl Scheduler for WeightedLeastConn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::testing::{dest, picks, picks_never_closing, FixedLoads};
+    use crate::sched::testing::{dest, from_empty_a1_b3, picks, FixedLoads};
     use crate::sched::BuildParams;
     use proptest::prelude::*;
 
@@ -46,11 +46,8 @@ mod tests {
             picks(&s, &mut SchedState::default(), &dests, &loads, 1),
             [b]
         );
-        let dests = [dest(b, 3), dest(a, 1)];
-        assert_eq!(
-            picks_never_closing(&s, &dests, 12),
-            [b, a, b, b, b, a, b, b, b, a, b, b]
-        );
+        let got = from_empty_a1_b3(WeightedLeastConn::build, 12);
+        assert_eq!(got, [b, a, b, b, b, a, b, b, b, a, b, b]);
     }
 
     #[test]

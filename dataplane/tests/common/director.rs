@@ -186,6 +186,23 @@ impl Director {
         self.ok(Request::AddDest { service, dest });
     }
 
+    /// `-a ... -r addr:port -w 1` by `forward`.
+    pub fn add_dest_by(
+        &mut self,
+        service: ServiceKey,
+        forward: Forward,
+        addr: Ipv4Addr,
+        port: u16,
+    ) {
+        self.add_dest_with(
+            service,
+            DestConfig {
+                forward,
+                ..dest(addr, port, 1)
+            },
+        );
+    }
+
     pub fn edit_dest(&mut self, service: ServiceKey, addr: Ipv4Addr, port: u16, weight: u32) {
         self.ok(Request::EditDest {
             service,

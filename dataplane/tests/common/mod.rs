@@ -95,8 +95,14 @@ pub fn tcp(
     fl: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let t = tcp_msg(src, dst, &tcp_repr(sport, dport, fl, &[], payload));
-    ipv4(src, dst, protocol::TCP, &t)
+    tcp_with(src, dst, &tcp_repr(sport, dport, fl, &[], payload))
+}
+
+/// A TCP segment `repr` (its options padded to 4 bytes by the caller) over
+/// IPv4 from `src` to `dst`, checksums computed.
+pub fn tcp_with(src: Ipv4Addr, dst: Ipv4Addr, repr: &TcpRepr) -> Vec<u8> {
+    assert_eq!(repr.options.len() % 4, 0);
+    ipv4(src, dst, protocol::TCP, &tcp_msg(src, dst, repr))
 }
 
 /// A UDP message from `src` to `dst` (IPv4 or IPv6), checksum computed.
@@ -315,26 +321,24 @@ pub fn independent_checksums(frame: &[u8]) -> usize {
         return checked;
     };
     let (s, d) = (s.octets(), d.octets());
+    // The sum in the header `$h` against etherparse's of it over `$data`.
+    macro_rules! check6 {
+        ($what:literal, $h:expr, $data:expr) => {{
+            let want = $h.calc_checksum_ipv6_raw(s, d, $data).unwrap();
+            assert_eq!($h.checksum, want, "{} checksum of {frame:02x?}", $what);
+            checked += 1;
+        }};
+    }
     match proto {
         IpNumber::TCP => {
             if let Ok((t, data)) = TcpHeader::from_slice(l4) {
-                assert_eq!(
-                    t.checksum,
-                    t.calc_checksum_ipv6_raw(s, d, data).unwrap(),
-                    "TCP checksum of {frame:02x?}"
-                );
-                checked += 1;
+                check6!("TCP", t, data);
             }
         }
         IpNumber::UDP => {
             if let Ok((u, data)) = UdpHeader::from_slice(l4) {
                 let data = &data[..usize::from(u.length).saturating_sub(8).min(data.len())];
-                assert_eq!(
-                    u.checksum,
-                    u.calc_checksum_ipv6_raw(s, d, data).unwrap(),
-                    "UDP checksum of {frame:02x?}"
-                );
-                checked += 1;
+                check6!("UDP", u, data);
             }
         }
         IpNumber::IPV6_ICMP => {
