@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use rvs_bench::{client, tcp_frame, Bench, BenchFrame, Mode, ACK, CLI_MAC, LB_MAC, SYN, VIP};
-use rvs_dataplane::pipeline::{Frame, Verdict};
+use rvs_dataplane::pipeline::{Frame, Prefetched, Verdict, PREFETCH_AHEAD};
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
@@ -47,6 +47,7 @@ fn run(
 ) -> (f64, f64, Histogram<u64>, f64) {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 100_000_000, 3).expect("histogram");
     let mut burst: Vec<BenchFrame> = (0..BURST).map(|_| BenchFrame::new()).collect();
+    let mut probes = [Prefetched::default(); BURST];
     let mut forwarded = 0usize;
     let bursts = packets.div_ceil(BURST);
     let start = Instant::now();
@@ -61,17 +62,24 @@ fn run(
                 k = 0;
             }
         }
-        if prefetch {
-            for f in &burst {
-                b.worker.prefetch(f);
+        if prefetch && b.worker.prefetches() {
+            // As the worker loop does: every bucket, then each entry
+            // PREFETCH_AHEAD frames ahead of the one handled.
+            for (p, f) in probes.iter_mut().zip(&burst) {
+                *p = b.worker.prefetch(f);
             }
-        }
-        for f in &mut burst {
-            if matches!(
-                b.worker.handle_frame(0, f, now_ms, false),
-                Verdict::Forward(_)
-            ) {
-                forwarded += 1;
+            for p in &probes[..PREFETCH_AHEAD] {
+                b.worker.prefetch_entries(p);
+            }
+            for (i, f) in burst.iter_mut().enumerate() {
+                if let Some(p) = probes.get(i + PREFETCH_AHEAD) {
+                    b.worker.prefetch_entries(p);
+                }
+                forwarded += handle(b, f, now_ms);
+            }
+        } else {
+            for f in &mut burst {
+                forwarded += handle(b, f, now_ms);
             }
         }
         // As the worker loop does after its bursts.
@@ -81,6 +89,15 @@ fn run(
     let secs = start.elapsed().as_secs_f64();
     let n = (bursts * BURST) as f64;
     (n / secs / 1e6, secs * 1e9 / n, hist, forwarded as f64 / n)
+}
+
+/// One frame through the pipeline: 1 if it was forwarded.
+#[inline(always)]
+fn handle(b: &mut Bench, f: &mut BenchFrame, now_ms: u64) -> usize {
+    usize::from(matches!(
+        b.worker.handle_frame(0, f, now_ms, false),
+        Verdict::Forward(_)
+    ))
 }
 
 struct Case {

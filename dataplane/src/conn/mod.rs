@@ -18,7 +18,7 @@ pub mod sctp;
 pub mod state;
 mod table;
 
-pub use table::{Backing, Full, Pages, Slot, Table, LOAD_PER_BUCKET};
+pub use table::{Backing, Full, Pages, Probe, Slot, Table, LOAD_PER_BUCKET};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -474,7 +474,8 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    fn key(n: u32) -> ConnKey {
+    /// The key of test flow `n` (also the table's tests').
+    pub(super) fn key(n: u32) -> ConnKey {
         ConnKey {
             caddr: n,
             vaddr: 0xc612_0064,

@@ -257,6 +257,7 @@ pub fn tcp_transition(direction: Direction, current: State, event: Event) -> Sta
 }
 
 /// The same, by the secure table when `secure` (`secure_tcp` in force).
+#[inline]
 pub fn tcp_transition_in(
     secure: bool,
     direction: Direction,

@@ -234,6 +234,31 @@ impl Bucket {
     }
 }
 
+/// Where a key's lookup starts (its home bucket and tag), as the first
+/// stage of a burst's prefetch found it: the second stage
+/// ([`Table::prefetch_entry`]) goes on from here without hashing again.
+/// The default probes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    bucket: u32,
+    /// 0: nothing to prefetch (a key's tag is never 0).
+    tag: u8,
+}
+
+/// Ask for the cache line at `p` (a hint: it never faults, and reads
+/// nothing the program sees).
+#[inline(always)]
+fn prefetch_line<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no effect the program can
+    // observe, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A fixed-capacity hash table of entries `E`, each with a companion `X`
 /// kept in a parallel array under the same index. The companion of the
 /// connection table holds what only NAT and FullNAT entries need, so a DR
@@ -322,18 +347,41 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
 
     /// Start loading the cache line of `key`'s home bucket (a hint: a burst
     /// prefetches every packet's bucket before it looks any up, so the
-    /// misses overlap).
+    /// misses overlap). Returns where the key's lookup starts, for
+    /// [`Table::prefetch_entry`] once the line is in.
     #[inline]
-    pub fn prefetch(&self, key: &E::Key) {
-        let p = self.buckets.as_ptr().wrapping_add(self.place(key).0);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults and reads nothing the program
-        // sees; `p` points into `buckets` (place() is below its length).
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    pub fn prefetch(&self, key: &E::Key) -> Probe {
+        let (b, tag) = self.place(key);
+        // place() is below the buckets' length.
+        prefetch_line(self.buckets.as_ptr().wrapping_add(b));
+        Probe {
+            bucket: b as u32,
+            tag,
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
+    }
+
+    /// The second stage of a burst's prefetch: read the bucket `p` names
+    /// (loaded by [`Table::prefetch`] a while ago) and start loading the
+    /// entry its first matching tag points to, the one a lookup of the key
+    /// will most likely read (a false match is 1 in 255 per slot). Reads
+    /// only the bucket; a probe of nothing ([`Probe::default`]) or of
+    /// another table is a no-op or a useless hint, never a fault.
+    #[inline]
+    pub fn prefetch_entry(&self, p: Probe) {
+        if let Some(i) = self.first_match(p) {
+            prefetch_line(self.slots.as_ptr().wrapping_add(i));
+        }
+    }
+
+    /// The entry the first tag matching `p`'s in its bucket points to.
+    #[inline(always)]
+    fn first_match(&self, p: Probe) -> Option<usize> {
+        if p.tag == 0 {
+            return None;
+        }
+        let bucket = self.buckets.get(p.bucket as usize)?;
+        let m = bucket.matches(p.tag);
+        (m != 0).then(|| bucket.idx[m.trailing_zeros() as usize] as usize)
     }
 
     /// The slot index of `key`'s entry.
@@ -473,5 +521,68 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
         for (b, bucket) in self.buckets.iter().enumerate() {
             assert_eq!(bucket.overflow, passed[b], "bucket {b}'s overflow count");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::tests::key;
+    use crate::conn::Conn;
+
+    /// The burst prefetch's second stage asks for the entry a lookup
+    /// reads: in a table at its load limit, nearly every key's probe leads
+    /// to its own entry (the rest are false tag matches and keys that went
+    /// on past a full bucket); a probe of nothing, of a bucket the table
+    /// does not have, or of an absent key asks for no entry outside the
+    /// table; and none of it changes the table.
+    #[test]
+    fn second_stage_prefetches_the_entry_a_lookup_reads() {
+        let max = 5000;
+        let mut t: Table<Conn> = Table::with_max(max);
+        for n in 0..max as u32 {
+            let c = Conn {
+                key: key(n),
+                expires_ms: 9,
+                ..Conn::default()
+            };
+            t.insert(c).unwrap();
+        }
+        let mut own = 0;
+        for n in 0..max as u32 {
+            let k = key(n);
+            let p = t.prefetch(&k);
+            let (b, tag) = t.place(&k);
+            assert_eq!(
+                p,
+                Probe {
+                    bucket: b as u32,
+                    tag
+                }
+            );
+            let found = t.find(&k);
+            assert!(found.is_some());
+            if t.first_match(p) == found {
+                own += 1;
+            }
+            t.prefetch_entry(p);
+        }
+        assert!(
+            own * 100 >= max * 90,
+            "{own} of {max} probes led to their entry"
+        );
+        for n in max as u32..2 * max as u32 {
+            let p = t.prefetch(&key(n));
+            assert!(t.first_match(p).is_none_or(|i| i < t.slots_len()));
+        }
+        assert_eq!(t.first_match(Probe::default()), None);
+        let beyond = Probe {
+            bucket: u32::MAX,
+            tag: 1,
+        };
+        assert_eq!(t.first_match(beyond), None);
+        t.prefetch_entry(beyond);
+        assert_eq!(t.len(), max);
+        t.check();
     }
 }

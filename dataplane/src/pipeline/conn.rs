@@ -284,7 +284,6 @@ impl Core {
             && flow.tcp_flags & tcp::flags::SYN != 0
             && flow.tcp_flags & tcp::flags::RST == 0;
         let init = is_sctp && flow.tcp_flags == sctp::Event::Init as u8;
-        let opens = syn || init || !(is_tcp || is_sctp);
         if let Some(idx) = A::conns(self).find(&flow.key) {
             let c = *A::conns(self).get(idx);
             let controlled = c.flags & flags::CONTROLLED != 0;
@@ -300,7 +299,7 @@ impl Core {
                 ) || (self.policy.conn_reuse_mode & 2 != 0
                     && c.state() == State::FinWait
                     && !sees_replies(c.forward)));
-            let dest = snap.dest(c.dest_slot).copied();
+            let dest = snap.dest(c.dest_slot);
             // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
             // quiesced dest's entry, is expired and the packet rescheduled.
             // (The quiesced case is part of IPVS's port-reuse check, so it
@@ -322,7 +321,7 @@ impl Core {
             } else {
                 // expire_nodest_conn = 0: packets of a deleted dest's
                 // connections are dropped until they time out.
-                let Some(dest) = dest else {
+                let Some(&dest) = dest else {
                     return Err(Counter::DropDestUnavailable);
                 };
                 let dir = input_direction(c.forward);
@@ -357,6 +356,7 @@ impl Core {
                 });
             }
         }
+        let opens = syn || init || !(is_tcp || is_sctp);
         if opens && self.todrop() {
             // drop_packet (`defense.rs`): IPVS drops it before scheduling.
             return Err(Counter::DefenseDropPacket);

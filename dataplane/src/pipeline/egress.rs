@@ -23,6 +23,7 @@ use crate::wire::udp;
 impl Core {
     /// Forward by the dest's method. DR: new MACs, nothing else changes;
     /// NAT: the destination becomes the real server's address and port.
+    #[inline]
     pub(super) fn forward<F: Frame, A: Ip>(
         &mut self,
         snap: &Snapshot,
@@ -32,7 +33,21 @@ impl Core {
         service_slot: u32,
         flow: &Flow<A>,
     ) -> Verdict {
-        let dest = t.dest;
+        self.forward_target(snap, frame, l3, &t, service_slot, flow)
+    }
+
+    /// `forward` of a borrowed target (a `Target` is over 100 bytes: the
+    /// client's main path passes it by reference rather than copy it).
+    pub(super) fn forward_target<F: Frame, A: Ip>(
+        &mut self,
+        snap: &Snapshot,
+        frame: &mut F,
+        l3: usize,
+        t: &Target<A>,
+        service_slot: u32,
+        flow: &Flow<A>,
+    ) -> Verdict {
+        let dest = &t.dest;
         let Some(dest_mac) = self.neigh.get(dest.neigh_slot) else {
             return self.count(Counter::DropNeighUnresolved);
         };
@@ -49,14 +64,14 @@ impl Core {
             }
             Forward::Tunnel => {
                 let reply_port = Some(flow.in_port);
-                match self.encapsulate::<F, A>(snap, frame, l3, &dest, &flow.key, reply_port) {
+                match self.encapsulate::<F, A>(snap, frame, l3, dest, &flow.key, reply_port) {
                     Ok(split) => split_inner = split,
                     Err(v) => return v,
                 }
                 Counter::ForwardTunnel
             }
             Forward::FullNat if A::from_ip(dest.addr).is_none() => {
-                if let Err(v) = self.forward_xfam::<F, A>(snap, frame, l3, &t, flow, out) {
+                if let Err(v) = self.forward_xfam::<F, A>(snap, frame, l3, t, flow, out) {
                     return v;
                 }
                 Counter::ForwardFullNat

@@ -12,7 +12,7 @@ use super::family::IcmpError;
 use super::frag::FragFamily;
 use super::{Core, Frame, Rx, Verdict, WorkerEvent};
 use crate::conn::sctp;
-use crate::service::Snapshot;
+use crate::service::{PortInfo, Snapshot};
 use crate::stats::Counter;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
@@ -32,7 +32,7 @@ impl Core {
     ) -> Verdict {
         // The ICMP rate limits' clock (`ratelimit.rs`).
         self.now_ms = now_ms;
-        let Some(port_info) = snap.ports.get(usize::from(port)).copied() else {
+        let Some(&PortInfo { mac: port_mac, .. }) = snap.ports.get(usize::from(port)) else {
             return self.count(Counter::DropNotForUs);
         };
         let eth = match EthernetFrame::new_checked(frame.bytes()) {
@@ -41,16 +41,16 @@ impl Core {
         };
         let dst = eth.dst();
         let src = eth.src();
-        if src == port_info.mac {
+        if src == port_mac {
             return self.count(Counter::DropLoopedBack);
         }
-        if dst != port_info.mac && !dst.is_multicast() {
+        if dst != port_mac && !dst.is_multicast() {
             return self.count(Counter::DropNotForUs);
         }
-        let l3 = eth.payload_offset();
-        match eth.inner_ethertype() {
-            ethertype::ARP => self.handle_arp(snap, port, port_info.mac, frame, l3),
-            ethertype::IPV4 if dst == port_info.mac => {
+        let (inner, l3) = eth.inner();
+        match inner {
+            ethertype::ARP => self.handle_arp(snap, port, port_mac, frame, l3),
+            ethertype::IPV4 if dst == port_mac => {
                 self.handle_ip::<u32, F>(snap, port, src, frame, l3, now_ms, handed_off)
             }
             // Neighbour Solicitations come to multicast addresses.
@@ -166,7 +166,10 @@ impl Core {
             }
             return self.exception();
         }
-        if let Err(c) = A::check_to_vip(&frame.bytes()[l3..]) {
+        // The packet is only read from here to the transport's ports: one
+        // slice of it, not one per view.
+        let ip = &frame.bytes()[l3..];
+        if let Err(c) = A::check_to_vip(ip) {
             return self.count(c);
         }
         if h.routed {
@@ -176,18 +179,17 @@ impl Core {
             return self.handle_fragment::<A, F>(snap, frame, rx(), fr);
         }
         let proto = h.proto;
-        let l4 = l3 + h.hl;
-        let l4_end = l3 + h.len;
+        let l4 = &ip[h.hl..h.len];
         let (cport, vport, tcp_flags, seq) = match proto {
-            protocol::TCP => match TcpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::TCP => match TcpPacket::new_checked(l4) {
                 Ok(t) => (t.src_port(), t.dst_port(), t.flags(), t.seq()),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::UDP => match UdpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::UDP => match UdpPacket::new_checked(l4) {
                 Ok(u) => (u.src_port(), u.dst_port(), 0, 0),
                 Err(m) => return self.count(m.into()),
             },
-            protocol::SCTP => match SctpPacket::new_checked(&frame.bytes()[l4..l4_end]) {
+            protocol::SCTP => match SctpPacket::new_checked(l4) {
                 Ok(s) => {
                     let event = sctp::Event::of(s.first_chunk(), s.second_chunk());
                     (s.src_port(), s.dst_port(), event as u8, 0)
@@ -238,7 +240,7 @@ impl Core {
                         return v;
                     }
                 }
-                self.forward(snap, frame, l3, t, service.slot, &flow)
+                self.forward_target(snap, frame, l3, &t, service.slot, &flow)
             }
             Err(Counter::DropNoDest) => {
                 self.stats.count(Counter::DropNoDest);

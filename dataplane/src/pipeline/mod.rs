@@ -64,7 +64,9 @@ use crossbeam_queue::ArrayQueue;
 use rvs_api::Forward;
 
 use crate::conn::state::State;
-use crate::conn::{Conn, ConnExt, ConnKey, ConnTable, Family, ReplyKey, ReplyTable, XReplyTable};
+use crate::conn::{
+    Conn, ConnExt, ConnKey, ConnTable, Family, Probe, ReplyKey, ReplyTable, XReplyTable,
+};
 use crate::laddr::Laddrs;
 use crate::neigh::NeighTable;
 use crate::sched::{LocalityCache, SchedState};
@@ -263,6 +265,21 @@ const XFAM_SHARE_SHIFT: u32 = 2;
 /// costs more than the misses it hides (`bench/RESULTS.md`).
 pub const PREFETCH_CONNS_MIN: usize = 1 << 16;
 
+/// How many frames ahead of the one being handled the burst prefetch's
+/// second stage asks for entries ([`Worker::prefetch_entries`]): far
+/// enough for a line to arrive (a frame takes a few hundred cycles), near
+/// enough that it is still in L1 when the frame gets to it.
+pub const PREFETCH_AHEAD: usize = 4;
+
+/// Where a frame's lookups start, as the first stage of the burst
+/// prefetch found them ([`Worker::prefetch`]); the default prefetches
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prefetched {
+    conn: Probe,
+    reply: Probe,
+}
+
 /// The fixed seeds of the owner-core hash: every worker must agree.
 const OWNER_SEEDS: [u64; 4] = [
     0x243f_6a88_85a3_08d3,
@@ -272,6 +289,7 @@ const OWNER_SEEDS: [u64; 4] = [
 ];
 
 /// The owner core of a client (address, port) among `workers` cores.
+#[inline]
 pub fn owner_of<A: std::hash::Hash>(
     hasher: &ahash::RandomState,
     caddr: A,
@@ -671,31 +689,43 @@ impl Worker {
         self.core.defend(&self.snapshot, now_ms);
     }
 
+    /// Whether the burst prefetch is worth its hashes: the IPv4 table holds
+    /// [`PREFETCH_CONNS_MIN`] live entries or more (below, it stays in
+    /// cache and [`Worker::prefetch`] does nothing). The worker asks once a
+    /// burst and, when not, handles the burst without the two stages.
+    #[inline]
+    pub fn prefetches(&self) -> bool {
+        self.core.conns.len() >= PREFETCH_CONNS_MIN
+    }
+
     /// Prefetch what `frame` will look up first: for an IPv4 TCP/UDP
-    /// packet, its connection entry's slot (as a client's packet) and its
-    /// reply-index slot (as a real server's reply). Reads the headers
+    /// packet, its connection entry's bucket (as a client's packet) and its
+    /// reply-index bucket (as a real server's reply). Reads the headers
     /// through unchecked views after checking only the lengths they read (a
     /// frame too short is left alone; nothing else is validated, the
-    /// pipeline does that) and changes nothing; the worker calls it for a whole burst before handling it.
+    /// pipeline does that) and changes nothing; the worker calls it for a
+    /// whole burst before handling it. Returns where the lookups start, for
+    /// the second stage ([`Worker::prefetch_entries`]).
     /// A table small enough to stay in cache is not worth the extra hash:
     /// below [`PREFETCH_CONNS_MIN`] live entries this does nothing.
     #[inline]
-    pub fn prefetch<F: Frame>(&self, frame: &F) {
-        if self.core.conns.len() < PREFETCH_CONNS_MIN {
-            return;
+    pub fn prefetch<F: Frame>(&self, frame: &F) -> Prefetched {
+        let none = Prefetched::default();
+        if !self.prefetches() {
+            return none;
         }
         let b = frame.bytes();
         // The views are unchecked: these lengths are what they read.
         if b.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN_MIN {
-            return;
+            return none;
         }
         let eth = EthernetFrame::new_unchecked(b);
         if eth.inner_ethertype() != ethertype::IPV4 {
-            return;
+            return none;
         }
         let l3 = eth.payload_offset();
         if b.len() < l3 + ipv4::HEADER_LEN_MIN {
-            return;
+            return none;
         }
         let ip = Ipv4Packet::new_unchecked(&b[l3..]);
         let proto = ip.protocol();
@@ -703,12 +733,12 @@ impl Worker {
         if !matches!(proto, protocol::TCP | protocol::UDP | protocol::SCTP)
             || b.len() < l4 + ports::LEN
         {
-            return;
+            return none;
         }
         let (src, dst) = (u32::from(ip.src()), u32::from(ip.dst()));
         let l4 = PortsPacket::new_unchecked(&b[l4..]);
         let (sport, dport) = (l4.src_port(), l4.dst_port());
-        self.core.conns.prefetch(&ConnKey {
+        let conn = self.core.conns.prefetch(&ConnKey {
             caddr: src,
             vaddr: dst,
             cport: sport,
@@ -716,15 +746,29 @@ impl Worker {
             protocol: proto,
             template: false,
         });
-        if !self.core.replies.is_empty() {
+        let reply = if self.core.replies.is_empty() {
+            Probe::default()
+        } else {
             self.core.replies.prefetch(&ReplyKey {
                 raddr: src,
                 laddr: dst,
                 rport: sport,
                 lport: dport,
                 protocol: proto,
-            });
-        }
+            })
+        };
+        Prefetched { conn, reply }
+    }
+
+    /// The second stage of the burst prefetch, for a frame whose buckets
+    /// [`Worker::prefetch`] asked for a while ago (the worker runs it
+    /// [`PREFETCH_AHEAD`] frames ahead of the one it handles): the entries
+    /// the buckets' matching tags point to, so a lookup finds both its
+    /// lines in cache. Reads only the buckets; changes nothing.
+    #[inline]
+    pub fn prefetch_entries(&self, p: &Prefetched) {
+        self.core.conns.prefetch_entry(p.conn);
+        self.core.replies.prefetch_entry(p.reply);
     }
 
     /// Run one frame that arrived on `port` through the pipeline.

@@ -148,6 +148,21 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    /// The payload's ethertype and where it starts, after a VLAN tag if
+    /// there is one: [`EthernetFrame::inner_ethertype`] and
+    /// [`EthernetFrame::payload_offset`] with one look at the tag.
+    #[inline]
+    pub fn inner(&self) -> (u16, usize) {
+        if self.is_tagged() {
+            (
+                get_u16(self.buffer.as_ref(), HEADER_LEN + 2),
+                HEADER_LEN + VLAN_TAG_LEN,
+            )
+        } else {
+            (self.ethertype(), HEADER_LEN)
+        }
+    }
+
     /// Where the L3 header starts.
     #[inline]
     pub fn payload_offset(&self) -> usize {
@@ -214,5 +229,26 @@ impl EthernetRepr {
         f.set_dst(self.dst);
         f.set_src(self.src);
         f.set_ethertype(self.ethertype);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `inner` is `inner_ethertype` and `payload_offset` together, for
+        /// tagged (802.1Q, 802.1ad) and untagged frames alike.
+        #[test]
+        fn inner_is_the_two_getters(
+            mut b in proptest::collection::vec(any::<u8>(), 14..40),
+            tag in prop_oneof![Just(ethertype::VLAN), Just(ethertype::QINQ), any::<u16>()],
+        ) {
+            b[12..14].copy_from_slice(&tag.to_be_bytes());
+            if let Ok(f) = EthernetFrame::new_checked(&b[..]) {
+                prop_assert_eq!(f.inner(), (f.inner_ethertype(), f.payload_offset()));
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ pub(super) mod field {
 macro_rules! ports_view {
     ($view:ident) => {
         impl<T: AsRef<[u8]>> $view<T> {
-            #[inline]
+            #[inline(always)]
             pub fn src_port(&self) -> u16 {
                 $crate::wire::get_u16(
                     self.buffer.as_ref(),
@@ -30,7 +30,7 @@ macro_rules! ports_view {
                 )
             }
 
-            #[inline]
+            #[inline(always)]
             pub fn dst_port(&self) -> u16 {
                 $crate::wire::get_u16(
                     self.buffer.as_ref(),

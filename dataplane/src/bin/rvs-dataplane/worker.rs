@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
-use rvs_dataplane::pipeline::{DumpCursor, Release, Verdict, Worker};
+use rvs_dataplane::pipeline::{DumpCursor, Prefetched, Release, Verdict, Worker, PREFETCH_AHEAD};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::Counter;
 
@@ -97,6 +97,7 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         drop: Stage::new(),
     };
     let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    let mut probes = [Prefetched::default(); BURST];
     let mut pending_retire: Option<Arc<Snapshot>> = None;
     let mut dump = DumpState::Idle;
     let core = Arc::clone(&shared.cores[usize::from(id)]);
@@ -127,20 +128,36 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             }
             work += n;
             worker.stats().count_n(Counter::RxPackets, n as u64);
-            // The whole burst's headers, then its table slots, so their
-            // misses overlap (a NIC's DMA leaves the headers out of cache;
-            // `bench/RESULTS.md`, "The worker loop").
+            // The whole burst's headers, then (for a table too big to stay
+            // in cache) its table buckets, so their misses overlap (a NIC's
+            // DMA leaves the headers out of cache; `bench/RESULTS.md`, "The
+            // worker loop"); then, software pipelined, the entry of the
+            // frame PREFETCH_AHEAD on while this one is handled.
             for &m in &rx[..n] {
                 MbufFrame(m).prefetch_data();
             }
-            for &m in &rx[..n] {
-                let f = MbufFrame(m);
-                if f.is_single_segment() {
-                    worker.prefetch(&f);
+            if worker.prefetches() {
+                for (probe, &m) in probes.iter_mut().zip(&rx[..n]) {
+                    let f = MbufFrame(m);
+                    *probe = if f.is_single_segment() {
+                        worker.prefetch(&f)
+                    } else {
+                        Prefetched::default()
+                    };
                 }
-            }
-            for &m in &rx[..n] {
-                handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
+                for probe in &probes[..n.min(PREFETCH_AHEAD)] {
+                    worker.prefetch_entries(probe);
+                }
+                for (i, &m) in rx[..n].iter().enumerate() {
+                    if let Some(probe) = probes[..n].get(i + PREFETCH_AHEAD) {
+                        worker.prefetch_entries(probe);
+                    }
+                    handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
+                }
+            } else {
+                for &m in &rx[..n] {
+                    handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
+                }
             }
         }
         for _ in 0..BURST {
