@@ -97,6 +97,91 @@ fn nat_udp_keeps_its_checksum_true() {
     assert_eq!(d.conns_of(svc(Protocol::Udp, 53), RS1), (0, 1, 0));
 }
 
+/// One client port toward two NAT services with the same real server: the
+/// two connections share a reply tuple, which belongs to the newer. When
+/// the older expires and a third connection takes its place in the table,
+/// the shared tuple's replies still reach the newer (the reply index names
+/// its connection by index, decision 47; the older's removal leaves the
+/// index alone), the third's reach the third, and once the newer expires
+/// too its replies are the kernel's.
+#[test]
+fn a_shared_reply_tuple_follows_the_newer_connection_through_expiry_and_reuse() {
+    let mut d = nat_director();
+    d.add_service(svc(Protocol::Udp, 54), ServiceConfig::new("rr"));
+    d.add_dest_with(svc(Protocol::Udp, 54), masq(RS1, 5353));
+    let reply = |cport| in4(RS1_MAC, &udp_cs(RS1, CLI, 5353, cport, b"answer"));
+    let back = |vport, cport| out4(CLI_MAC, &udp_cs(VIP, CLI, vport, cport, b"answer"));
+    run_table(
+        &mut d,
+        vec![
+            Step::new(
+                "the older connection, to VIP:53",
+                1_000,
+                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT, 53, b"q")),
+                Verdict::Forward(0),
+                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT, 5353, b"q")),
+            ),
+            Step::new(
+                "the newer, from the same port to VIP:54",
+                200_000,
+                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT, 54, b"q")),
+                Verdict::Forward(0),
+                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT, 5353, b"q")),
+            ),
+            Step::new(
+                "the shared tuple's reply is the newer's",
+                200_001,
+                reply(CPORT),
+                Verdict::Forward(0),
+                back(54, CPORT),
+            ),
+        ],
+        &[],
+    );
+    // UDP entries live 300 s: the older goes, the newer stays.
+    d.sweep(302);
+    assert_eq!(d.conns(302_001).len(), 1);
+    run_table(
+        &mut d,
+        vec![
+            Step::new(
+                "a third connection, in the table's freed slot",
+                303_000,
+                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT + 1, 53, b"q")),
+                Verdict::Forward(0),
+                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT + 1, 5353, b"q")),
+            ),
+            Step::new(
+                "the shared tuple's reply is still the newer's",
+                303_001,
+                reply(CPORT),
+                Verdict::Forward(0),
+                back(54, CPORT),
+            ),
+            Step::new(
+                "the third's reply is the third's",
+                303_002,
+                reply(CPORT + 1),
+                Verdict::Forward(0),
+                back(53, CPORT + 1),
+            ),
+        ],
+        &[(Counter::ForwardNatReply, 3)],
+    );
+    d.sweep(700);
+    assert!(d.conns(700_001).is_empty());
+    run_table(
+        &mut d,
+        vec![Step::verdict(
+            "with every connection gone, a reply is the kernel's",
+            700_001,
+            reply(CPORT),
+            Verdict::Exception,
+        )],
+        &[(Counter::ForwardNatReply, 3)],
+    );
+}
+
 #[test]
 fn packets_from_a_nat_server_that_are_no_reply_go_to_the_kernel() {
     let syn_ack = flags::SYN | flags::ACK;

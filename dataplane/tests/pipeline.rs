@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use rvs_api::{Protocol, Request, Response, ServiceKey};
+use rvs_api::{DestConfig, Forward, Protocol, Request, Response, ServiceKey};
 use rvs_dataplane::pipeline::{ConnPolicy, VecFrame, Verdict};
 use rvs_dataplane::stats::Counter;
 use rvs_dataplane::wire::build;
@@ -542,11 +542,13 @@ proptest! {
 }
 
 /// The burst prefetch is a hint: on a table large enough for it to work,
-/// it counts nothing, changes no verdict and takes any bytes.
+/// it counts nothing, changes no verdict and takes any bytes; its three
+/// stages, run over a burst of clients' packets, real servers' replies
+/// and junk as the worker runs them, leave every verdict as it was.
 #[test]
 fn prefetch_changes_nothing_and_takes_any_bytes() {
     use common::director::Director;
-    use rvs_dataplane::pipeline::PREFETCH_CONNS_MIN;
+    use rvs_dataplane::pipeline::{Prefetched, PREFETCH_CONNS_MIN};
     let mut d = Director::sized(ConnPolicy::default(), 2 * PREFETCH_CONNS_MIN);
     let vip = (VIP, 80);
     d.add_service(
@@ -556,14 +558,16 @@ fn prefetch_changes_nothing_and_takes_any_bytes() {
         },
         rr(),
     );
-    d.add_dest(
+    // NAT, so that replies have an index to walk.
+    d.add_dest_with(
         ServiceKey::Inet {
             protocol: Protocol::Tcp,
             addr: (VIP, 80).into(),
         },
-        RS1,
-        80,
-        1,
+        DestConfig {
+            forward: Forward::Masq,
+            ..common::director::dest(RS1, 80, 1)
+        },
     );
     let clients = PREFETCH_CONNS_MIN / 60_000 + 2;
     let mut n = 0;
@@ -597,8 +601,46 @@ fn prefetch_changes_nothing_and_takes_any_bytes() {
     d.worker.prefetch(&VecFrame(vlan));
     d.worker.prefetch(&arp_request(VIP));
     assert_eq!(counters(&d), before, "a prefetch counts nothing");
-    assert_eq!(
-        d.tcp(Ipv4Addr::new(198, 18, 2, 0), 1024, vip, flags::ACK, 2),
-        common::director::Sent::To(RS1)
-    );
+
+    // A burst as the worker handles it: the first stage over all of it,
+    // then the later stages before each frame.
+    let client = |i: usize| (Ipv4Addr::new(198, 18, 2, 0), 1024 + i as u16);
+    let mut burst: Vec<VecFrame> = (0..32)
+        .map(|i| {
+            let (c, port) = client(i);
+            match i % 4 {
+                0 => tcp_frame(c, port, VIP, 80, flags::ACK),
+                1 | 2 => tcp_frame(RS1, 80, c, port, flags::ACK),
+                _ => VecFrame(vec![0xff; i]),
+            }
+        })
+        .collect();
+    // What the junk gets without the stages (it leaves no state).
+    let junk: Vec<Verdict> = (0..32)
+        .map(|i| {
+            d.worker
+                .handle_frame(0, &mut VecFrame(vec![0xff; i]), 2_000, false)
+        })
+        .collect();
+    let before = counters(&d);
+    let mut probes: Vec<Prefetched> = burst.iter().map(|f| d.worker.prefetch(f)).collect();
+    assert_eq!(counters(&d), before, "the first stage counts nothing");
+    let mut verdicts = vec![];
+    for (i, f) in burst.iter_mut().enumerate() {
+        d.worker.prefetch_ahead(&mut probes, i);
+        verdicts.push(d.worker.handle_frame(0, f, 2_001, false));
+    }
+    d.drain();
+    for (i, v) in verdicts.iter().enumerate() {
+        let want = match i % 4 {
+            0..=2 => Verdict::Forward(0),
+            _ => junk[i],
+        };
+        assert_eq!(*v, want, "frame {i} of the burst");
+    }
+    // A reply went back to its client, from the VIP.
+    let (c, port) = client(1);
+    let ip = Ipv4Packet::new_checked(&burst[1].0[14..]).unwrap();
+    assert_eq!((ip.src(), ip.dst()), (VIP, c));
+    assert_eq!(&burst[1].0[14 + 22..14 + 24], &port.to_be_bytes());
 }

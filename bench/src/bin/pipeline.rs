@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use rvs_bench::{client, tcp_frame, Bench, BenchFrame, Mode, ACK, CLI_MAC, LB_MAC, SYN, VIP};
-use rvs_dataplane::pipeline::{Frame, Prefetched, Verdict, PREFETCH_AHEAD};
+use rvs_dataplane::pipeline::{Frame, Prefetched, Verdict};
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
@@ -63,18 +63,13 @@ fn run(
             }
         }
         if prefetch && b.worker.prefetches() {
-            // As the worker loop does: every bucket, then each entry
-            // PREFETCH_AHEAD frames ahead of the one handled.
+            // As the worker loop does: every bucket, then the entries of
+            // the frames a few ahead of the one handled.
             for (p, f) in probes.iter_mut().zip(&burst) {
                 *p = b.worker.prefetch(f);
             }
-            for p in &probes[..PREFETCH_AHEAD] {
-                b.worker.prefetch_entries(p);
-            }
             for (i, f) in burst.iter_mut().enumerate() {
-                if let Some(p) = probes.get(i + PREFETCH_AHEAD) {
-                    b.worker.prefetch_entries(p);
-                }
+                b.worker.prefetch_ahead(&mut probes, i);
                 forwarded += handle(b, f, now_ms);
             }
         } else {

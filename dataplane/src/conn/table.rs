@@ -245,6 +245,17 @@ pub struct Probe {
     tag: u8,
 }
 
+/// Ask for the cache lines of the value at `p`: its first, and its last
+/// when a value of its size can straddle two (a 20-byte reply index entry
+/// does for a quarter of the indexes, a 44-byte companion for most).
+#[inline(always)]
+fn prefetch_value<T>(p: *const T) {
+    prefetch_line(p);
+    if !std::mem::size_of::<T>().is_multiple_of(64) && std::mem::size_of::<T>() > 1 {
+        prefetch_line(p.cast::<u8>().wrapping_add(std::mem::size_of::<T>() - 1));
+    }
+}
+
 /// Ask for the cache line at `p` (a hint: it never faults, and reads
 /// nothing the program sees).
 #[inline(always)]
@@ -363,13 +374,27 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
     /// The second stage of a burst's prefetch: read the bucket `p` names
     /// (loaded by [`Table::prefetch`] a while ago) and start loading the
     /// entry its first matching tag points to, the one a lookup of the key
-    /// will most likely read (a false match is 1 in 255 per slot). Reads
-    /// only the bucket; a probe of nothing ([`Probe::default`]) or of
-    /// another table is a no-op or a useless hint, never a fault.
+    /// will most likely read (a false match is 1 in 255 per slot). Returns
+    /// that entry's index, for a stage that reads the entry. Reads only the
+    /// bucket; a probe of nothing ([`Probe::default`]) or of another table
+    /// is a no-op or a useless hint, never a fault.
     #[inline]
-    pub fn prefetch_entry(&self, p: Probe) {
-        if let Some(i) = self.first_match(p) {
-            prefetch_line(self.slots.as_ptr().wrapping_add(i));
+    pub fn prefetch_entry(&self, p: Probe) -> Option<u32> {
+        let i = self.first_match(p)?;
+        prefetch_value(self.slots.as_ptr().wrapping_add(i));
+        Some(i as u32)
+    }
+
+    /// Start loading the entry at `idx` and its companion, as a lookup
+    /// that already knows the index reads them (the reply index names its
+    /// connection's entry this way). A hint: an index past the table asks
+    /// for a line nobody reads, never a fault.
+    #[inline]
+    pub fn prefetch_slot(&self, idx: u32) {
+        let i = idx as usize;
+        prefetch_value(self.slots.as_ptr().wrapping_add(i));
+        if std::mem::size_of::<X>() != 0 {
+            prefetch_value(self.ext.as_ptr().wrapping_add(i));
         }
     }
 
@@ -565,7 +590,8 @@ mod tests {
             if t.first_match(p) == found {
                 own += 1;
             }
-            t.prefetch_entry(p);
+            assert_eq!(t.prefetch_entry(p), t.first_match(p).map(|i| i as u32));
+            t.prefetch_slot(found.unwrap() as u32);
         }
         assert!(
             own * 100 >= max * 90,
@@ -581,7 +607,8 @@ mod tests {
             tag: 1,
         };
         assert_eq!(t.first_match(beyond), None);
-        t.prefetch_entry(beyond);
+        assert_eq!(t.prefetch_entry(beyond), None);
+        t.prefetch_slot(u32::MAX);
         assert_eq!(t.len(), max);
         t.check();
     }

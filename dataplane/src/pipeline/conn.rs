@@ -203,7 +203,7 @@ impl Core {
         } else if sees_replies(c.forward) && !c.is_template() {
             if let Some(r) = A::replies(self).find(&reply_key(&c, &ext)) {
                 // A newer entry of the same reply tuple may have taken it.
-                if A::replies(self).get(r).conn == c.key {
+                if A::replies(self).get(r).conn as usize == idx {
                     A::replies(self).remove(r);
                 }
             }
@@ -524,7 +524,7 @@ impl Core {
         let nat = sees_replies(conn.forward);
         let inserted = A::conns(self).insert_with(conn, ext);
         debug_assert!(inserted.is_ok(), "the table had room a moment ago");
-        if inserted.is_err() {
+        let Ok(ci) = inserted else {
             if nat {
                 if xfam {
                     self.give_xlport(&ext);
@@ -534,11 +534,11 @@ impl Core {
                 return Err(Counter::DropNatTableFull);
             }
             return Ok(Target::to(dest, dport));
-        }
+        };
         if xfam {
             self.index_xreply::<A>(&conn, &ext);
         } else if nat {
-            self.index_reply::<A>(&conn, &ext);
+            self.index_reply::<A>(&conn, &ext, ci);
         }
         self.stats.count(Counter::ConnCreated);
         if adopt {
@@ -579,17 +579,17 @@ impl Core {
         }
     }
 
-    /// Index the reply tuple of NAT/FullNAT entry `conn`. The reply index
-    /// is as large as the table; a reply key already there belongs to an
-    /// older entry of the same tuple (a client port reused toward another
-    /// VIP), which the new one replaces.
-    pub(super) fn index_reply<A: Tables>(&mut self, conn: &Conn<A>, ext: &ConnExt<A>) {
+    /// Index the reply tuple of NAT/FullNAT entry `conn`, at `ci` in the
+    /// connection table. The reply index is as large as the table; a reply
+    /// key already there belongs to an older entry of the same tuple (a
+    /// client port reused toward another VIP), which the new one replaces.
+    pub(super) fn index_reply<A: Tables>(&mut self, conn: &Conn<A>, ext: &ConnExt<A>, ci: usize) {
         let reply = ReplyEntry {
             key: reply_key(conn, ext),
-            conn: conn.key,
+            conn: ci as u32,
         };
         if let Some(r) = A::replies(self).find(&reply.key) {
-            A::replies(self).get_mut(r).conn = conn.key;
+            A::replies(self).get_mut(r).conn = reply.conn;
         } else if A::replies(self).insert(reply).is_err() {
             self.stats.count(Counter::DropNatTableFull);
         }

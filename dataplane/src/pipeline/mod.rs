@@ -271,13 +271,21 @@ pub const PREFETCH_CONNS_MIN: usize = 1 << 16;
 /// enough that it is still in L1 when the frame gets to it.
 pub const PREFETCH_AHEAD: usize = 4;
 
+/// How many frames ahead the third stage ([`Worker::prefetch_reply_conn`])
+/// reads a reply's index entry, which the second stage asked for
+/// `PREFETCH_AHEAD - PREFETCH_REPLY_AHEAD` frames earlier, and asks for
+/// the connection entry it names (a burst's first `PREFETCH_AHEAD` frames
+/// go without: their second stage ran just before).
+pub const PREFETCH_REPLY_AHEAD: usize = 2;
+
 /// Where a frame's lookups start, as the first stage of the burst
-/// prefetch found them ([`Worker::prefetch`]); the default prefetches
-/// nothing.
+/// prefetch found them ([`Worker::prefetch`]), and the reply index entry
+/// the second stage asked for; the default prefetches nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prefetched {
     conn: Probe,
     reply: Probe,
+    reply_slot: Option<u32>,
 }
 
 /// The fixed seeds of the owner-core hash: every worker must agree.
@@ -757,18 +765,68 @@ impl Worker {
                 protocol: proto,
             })
         };
-        Prefetched { conn, reply }
+        Prefetched {
+            conn,
+            reply,
+            reply_slot: None,
+        }
     }
 
     /// The second stage of the burst prefetch, for a frame whose buckets
     /// [`Worker::prefetch`] asked for a while ago (the worker runs it
     /// [`PREFETCH_AHEAD`] frames ahead of the one it handles): the entries
     /// the buckets' matching tags point to, so a lookup finds both its
-    /// lines in cache. Reads only the buckets; changes nothing.
+    /// lines in cache. Reads only the buckets; notes the reply index
+    /// entry in `p` for the third stage. A frame whose connection bucket
+    /// has its tag is taken for a client's packet and its reply index is
+    /// left alone: a reply tag there would be a false match (1 in 255 per
+    /// slot, some 4 % of a full table's buckets) whose entry the third
+    /// stage would read at once, stalling on it.
     #[inline]
-    pub fn prefetch_entries(&self, p: &Prefetched) {
-        self.core.conns.prefetch_entry(p.conn);
-        self.core.replies.prefetch_entry(p.reply);
+    pub fn prefetch_entries(&self, p: &mut Prefetched) {
+        p.reply_slot = match self.core.conns.prefetch_entry(p.conn) {
+            Some(_) => None,
+            None => self.core.replies.prefetch_entry(p.reply),
+        };
+    }
+
+    /// The third stage, for a frame that is a real server's reply (its
+    /// reply index entry asked for by [`Worker::prefetch_entries`] a while
+    /// ago): the connection entry and companion the index entry names, the
+    /// lines the reply's lookup reads last. Reads only the index entry;
+    /// changes nothing.
+    #[inline]
+    pub fn prefetch_reply_conn(&self, p: &Prefetched) {
+        if let Some(r) = p.reply_slot {
+            let r = self.core.replies.get(r as usize);
+            // A protocol of 0 is an empty slot (removed since).
+            if r.key.protocol != 0 {
+                self.core.conns.prefetch_slot(r.conn);
+            }
+        }
+    }
+
+    /// The burst prefetch's later stages, run before handling frame `i` of
+    /// a burst whose first stage ([`Worker::prefetch`]) filled `probes`:
+    /// the second for frame `i + PREFETCH_AHEAD` (and, at `i` = 0, for the
+    /// frames before it), the third for frame `i + PREFETCH_REPLY_AHEAD`
+    /// from frame `PREFETCH_AHEAD` on (the burst's first frames go without
+    /// it: their index entries were asked for only just before).
+    #[inline]
+    pub fn prefetch_ahead(&self, probes: &mut [Prefetched], i: usize) {
+        if i == 0 {
+            for p in probes.iter_mut().take(PREFETCH_AHEAD) {
+                self.prefetch_entries(p);
+            }
+        }
+        if let Some(p) = probes.get_mut(i + PREFETCH_AHEAD) {
+            self.prefetch_entries(p);
+        }
+        if i + PREFETCH_REPLY_AHEAD >= PREFETCH_AHEAD {
+            if let Some(p) = probes.get(i + PREFETCH_REPLY_AHEAD) {
+                self.prefetch_reply_conn(p);
+            }
+        }
     }
 
     /// Run one frame that arrived on `port` through the pipeline.

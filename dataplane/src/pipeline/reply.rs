@@ -7,6 +7,7 @@
 
 use rvs_api::Forward;
 
+use super::conn::reply_key;
 use super::family::{Header, Ip, Tables, Wire};
 use super::{owner_of, Core, Frame, Verdict};
 use crate::conn::sctp;
@@ -196,18 +197,20 @@ impl Core {
                 return Err(Verdict::Handoff(owner));
             }
         }
-        let Some(conn_key) = A::replies(self)
+        let Some(ci) = A::replies(self)
             .find(key)
-            .map(|r| A::replies(self).get(r).conn)
+            .map(|r| A::replies(self).get(r).conn as usize)
         else {
-            return Err(self.exception());
-        };
-        let Some(ci) = A::conns(self).find(&conn_key) else {
             return Err(self.exception());
         };
         let c = *A::conns(self).get(ci);
         let ext = *A::conns(self).ext(ci);
-        if c.expires_ms <= now_ms {
+        // The index goes with its entry (`drop_conn`), so the entry at `ci`
+        // is this reply's; it is checked all the same, on lines already
+        // read, as a wrong one would send the reply to another client.
+        let its_own = reply_key(&c, &ext) == *key;
+        debug_assert!(its_own, "a reply index entry outlived its connection");
+        if c.expires_ms <= now_ms || !its_own {
             return Err(self.exception());
         }
         let Some(out_mac) = snap.ports.get(usize::from(ext.in_port)).map(|p| p.mac) else {

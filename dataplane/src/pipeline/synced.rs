@@ -382,14 +382,14 @@ impl Core {
                 ext.isn = isn;
             }
         }
-        if A::conns(self).insert_with(conn, ext).is_err() {
+        let Ok(ci) = A::conns(self).insert_with(conn, ext) else {
             if nat && dest.forward == Forward::FullNat {
                 self.give_lport(&ext);
             }
             return Err(self.untie::<A>(&conn, Counter::SyncTableFull));
-        }
+        };
         if nat {
-            self.index_reply::<A>(&conn, &ext);
+            self.index_reply::<A>(&conn, &ext, ci);
         }
         if let Some(s) = self.stats.slots.get(dest.slot as usize) {
             bump(

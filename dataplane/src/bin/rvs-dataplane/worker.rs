@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
-use rvs_dataplane::pipeline::{DumpCursor, Prefetched, Release, Verdict, Worker, PREFETCH_AHEAD};
+use rvs_dataplane::pipeline::{DumpCursor, Prefetched, Release, Verdict, Worker};
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::stats::Counter;
 
@@ -131,8 +131,9 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             // The whole burst's headers, then (for a table too big to stay
             // in cache) its table buckets, so their misses overlap (a NIC's
             // DMA leaves the headers out of cache; `bench/RESULTS.md`, "The
-            // worker loop"); then, software pipelined, the entry of the
-            // frame PREFETCH_AHEAD on while this one is handled.
+            // worker loop"); then, software pipelined, the entries of the
+            // frames a few on while this one is handled
+            // (`Worker::prefetch_ahead`).
             for &m in &rx[..n] {
                 MbufFrame(m).prefetch_data();
             }
@@ -145,13 +146,8 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
                         Prefetched::default()
                     };
                 }
-                for probe in &probes[..n.min(PREFETCH_AHEAD)] {
-                    worker.prefetch_entries(probe);
-                }
                 for (i, &m) in rx[..n].iter().enumerate() {
-                    if let Some(probe) = probes[..n].get(i + PREFETCH_AHEAD) {
-                        worker.prefetch_entries(probe);
-                    }
+                    worker.prefetch_ahead(&mut probes[..n], i);
                     handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
                 }
             } else {
