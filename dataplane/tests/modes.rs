@@ -111,22 +111,25 @@ fn a_shared_reply_tuple_follows_the_newer_connection_through_expiry_and_reuse() 
     d.add_dest_with(svc(Protocol::Udp, 54), masq(RS1, 5353));
     let reply = |cport| in4(RS1_MAC, &udp_cs(RS1, CLI, 5353, cport, b"answer"));
     let back = |vport, cport| out4(CLI_MAC, &udp_cs(VIP, CLI, vport, cport, b"answer"));
+    // A query from the client's `cport` to VIP:`vport`, to rs1:5353.
+    let ask = |what, at_ms, cport, vport| {
+        Step::new(
+            what,
+            at_ms,
+            in4(CLI_MAC, &udp_cs(CLI, VIP, cport, vport, b"q")),
+            Verdict::Forward(0),
+            out4(RS1_MAC, &udp_cs(CLI, RS1, cport, 5353, b"q")),
+        )
+    };
     run_table(
         &mut d,
         vec![
-            Step::new(
-                "the older connection, to VIP:53",
-                1_000,
-                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT, 53, b"q")),
-                Verdict::Forward(0),
-                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT, 5353, b"q")),
-            ),
-            Step::new(
+            ask("the older connection, to VIP:53", 1_000, CPORT, 53),
+            ask(
                 "the newer, from the same port to VIP:54",
                 200_000,
-                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT, 54, b"q")),
-                Verdict::Forward(0),
-                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT, 5353, b"q")),
+                CPORT,
+                54,
             ),
             Step::new(
                 "the shared tuple's reply is the newer's",
@@ -144,12 +147,11 @@ fn a_shared_reply_tuple_follows_the_newer_connection_through_expiry_and_reuse() 
     run_table(
         &mut d,
         vec![
-            Step::new(
+            ask(
                 "a third connection, in the table's freed slot",
                 303_000,
-                in4(CLI_MAC, &udp_cs(CLI, VIP, CPORT + 1, 53, b"q")),
-                Verdict::Forward(0),
-                out4(RS1_MAC, &udp_cs(CLI, RS1, CPORT + 1, 5353, b"q")),
+                CPORT + 1,
+                53,
             ),
             Step::new(
                 "the shared tuple's reply is still the newer's",
