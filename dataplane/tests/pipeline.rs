@@ -601,6 +601,10 @@ fn prefetch_changes_nothing_and_takes_any_bytes() {
     d.worker.prefetch(&VecFrame(vlan));
     d.worker.prefetch(&arp_request(VIP));
     assert_eq!(counters(&d), before, "a prefetch counts nothing");
+    assert_eq!(
+        d.tcp(Ipv4Addr::new(198, 18, 2, 0), 1024, vip, flags::ACK, 2),
+        common::director::Sent::To(RS1)
+    );
 
     // A burst as the worker handles it: the first stage over all of it,
     // then the later stages before each frame.

@@ -27,13 +27,8 @@ struct Case {
 }
 
 impl Case {
-    fn name(&self) -> (String, u64, u32, String) {
-        (
-            self.mode.clone(),
-            self.flows,
-            self.workers,
-            self.pages.clone(),
-        )
+    fn name(&self) -> (&str, u64, u32, &str) {
+        (&self.mode, self.flows, self.workers, &self.pages)
     }
 
     fn ratio(&self) -> f64 {
@@ -230,7 +225,7 @@ nat    400000       2  huge  5.00 [5.38, 5.65]      50.00 [27.39, 28.76]   0.10
     fn case_lines_are_read_and_the_rest_skipped() {
         let cases = parse(OUT).unwrap();
         assert_eq!(cases.len(), 2);
-        assert_eq!(cases[0].name(), ("dr".into(), 1000, 1, "4k".into()));
+        assert_eq!(cases[0].name(), ("dr", 1000, 1, "4k"));
         assert_eq!(cases[1].ratio(), 0.1);
         assert!(parse("dr 1000 1 4k 1.0 [x]")
             .unwrap_err()

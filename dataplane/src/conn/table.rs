@@ -251,7 +251,7 @@ pub struct Probe {
 #[inline(always)]
 fn prefetch_value<T>(p: *const T) {
     prefetch_line(p);
-    if !std::mem::size_of::<T>().is_multiple_of(64) && std::mem::size_of::<T>() > 1 {
+    if !std::mem::size_of::<T>().is_multiple_of(64) {
         prefetch_line(p.cast::<u8>().wrapping_add(std::mem::size_of::<T>() - 1));
     }
 }

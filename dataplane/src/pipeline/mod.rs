@@ -65,7 +65,7 @@ use rvs_api::Forward;
 
 use crate::conn::state::State;
 use crate::conn::{
-    Conn, ConnExt, ConnKey, ConnTable, Family, Probe, ReplyKey, ReplyTable, XReplyTable,
+    Conn, ConnExt, ConnKey, ConnTable, Family, Probe, ReplyKey, ReplyTable, Slot, XReplyTable,
 };
 use crate::laddr::Laddrs;
 use crate::neigh::NeighTable;
@@ -312,7 +312,6 @@ pub fn owner_of<A: std::hash::Hash>(
 
 /// An entry as listed, if the slot holds a live one.
 fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, now_ms: u64) -> Option<ConnRecord> {
-    use crate::conn::Slot;
     if c.is_empty() || c.expires_ms <= now_ms {
         return None;
     }
@@ -799,8 +798,8 @@ impl Worker {
     pub fn prefetch_reply_conn(&self, p: &Prefetched) {
         if let Some(r) = p.reply_slot {
             let r = self.core.replies.get(r as usize);
-            // A protocol of 0 is an empty slot (removed since).
-            if r.key.protocol != 0 {
+            // The entry may have been removed since the second stage.
+            if !r.is_empty() {
                 self.core.conns.prefetch_slot(r.conn);
             }
         }
