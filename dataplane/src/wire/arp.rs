@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::ethernet::MacAddr;
-use super::{get_u16, set_u16, Malformed};
+use super::{get_u16, set_u16, Field, Malformed};
 
 pub const PACKET_LEN: usize = 28;
 
@@ -31,18 +31,21 @@ const PTYPE_IPV4: u16 = 0x0800;
 const HLEN_ETHERNET: u8 = 6;
 const PLEN_IPV4: u8 = 4;
 
-/// An Ethernet/IPv4 ARP packet. `new_checked` rejects other hardware or
-/// protocol types.
-#[derive(Debug)]
-pub struct ArpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An Ethernet/IPv4 ARP packet. `new_checked` rejects other hardware or
+    /// protocol types.
+    ArpPacket
 }
 
-impl<T: AsRef<[u8]>> ArpPacket<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        ArpPacket { buffer }
-    }
+super::fields!(ArpPacket {
+    operation, set_operation: u16 = field::OPER.start;
+    sender_mac: MacAddr = field::SHA.start;
+    sender_ip: Ipv4Addr = field::SPA.start;
+    target_mac: MacAddr = field::THA.start;
+    target_ip: Ipv4Addr = field::TPA.start;
+});
 
+impl<T: AsRef<[u8]>> ArpPacket<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
         if b.len() < PACKET_LEN {
@@ -57,37 +60,6 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         }
         Ok(ArpPacket { buffer })
     }
-
-    pub fn operation(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::OPER.start)
-    }
-
-    fn mac_at(&self, at: core::ops::Range<usize>) -> MacAddr {
-        let mut m = [0u8; 6];
-        m.copy_from_slice(&self.buffer.as_ref()[at]);
-        MacAddr(m)
-    }
-
-    fn ip_at(&self, at: core::ops::Range<usize>) -> Ipv4Addr {
-        let b = &self.buffer.as_ref()[at];
-        Ipv4Addr::new(b[0], b[1], b[2], b[3])
-    }
-
-    pub fn sender_mac(&self) -> MacAddr {
-        self.mac_at(field::SHA)
-    }
-
-    pub fn sender_ip(&self) -> Ipv4Addr {
-        self.ip_at(field::SPA)
-    }
-
-    pub fn target_mac(&self) -> MacAddr {
-        self.mac_at(field::THA)
-    }
-
-    pub fn target_ip(&self) -> Ipv4Addr {
-        self.ip_at(field::TPA)
-    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
@@ -99,20 +71,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
         b[field::PLEN] = PLEN_IPV4;
     }
 
-    pub fn set_operation(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::OPER.start, v);
-    }
-
     pub fn set_sender(&mut self, mac: MacAddr, ip: Ipv4Addr) {
         let b = self.buffer.as_mut();
-        b[field::SHA].copy_from_slice(&mac.0);
-        b[field::SPA].copy_from_slice(&ip.octets());
+        mac.write(b, field::SHA.start);
+        ip.write(b, field::SPA.start);
     }
 
     pub fn set_target(&mut self, mac: MacAddr, ip: Ipv4Addr) {
         let b = self.buffer.as_mut();
-        b[field::THA].copy_from_slice(&mac.0);
-        b[field::TPA].copy_from_slice(&ip.octets());
+        mac.write(b, field::THA.start);
+        ip.write(b, field::TPA.start);
     }
 }
 

@@ -61,6 +61,18 @@ impl std::str::FromStr for MacAddr {
     }
 }
 
+impl super::Field for MacAddr {
+    #[inline(always)]
+    fn read(b: &[u8], at: usize) -> Self {
+        MacAddr(<[u8; 6]>::read(b, at))
+    }
+
+    #[inline(always)]
+    fn write(self, b: &mut [u8], at: usize) {
+        self.0.write(b, at);
+    }
+}
+
 pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
     pub const ARP: u16 = 0x0806;
@@ -79,20 +91,21 @@ mod field {
     pub(super) const ETHERTYPE: usize = 12;
 }
 
-/// An Ethernet frame. `new_checked` also validates one VLAN tag when present,
-/// so [`EthernetFrame::payload_offset`] and [`EthernetFrame::inner_ethertype`]
-/// never panic.
-#[derive(Debug)]
-pub struct EthernetFrame<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An Ethernet frame. `new_checked` also validates one VLAN tag when present,
+    /// so [`EthernetFrame::payload_offset`] and [`EthernetFrame::inner_ethertype`]
+    /// never panic.
+    EthernetFrame
 }
 
-impl<T: AsRef<[u8]>> EthernetFrame<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        EthernetFrame { buffer }
-    }
+super::fields!(EthernetFrame {
+    dst, set_dst: MacAddr = field::DST.start;
+    src, set_src: MacAddr = field::SRC.start;
+    /// The outer ethertype (0x8100 when tagged).
+    ethertype, set_ethertype: u16 = field::ETHERTYPE;
+});
 
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN {
@@ -103,24 +116,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
             return Err(Malformed::VlanTruncated);
         }
         Ok(EthernetFrame { buffer })
-    }
-
-    pub fn dst(&self) -> MacAddr {
-        let mut m = [0u8; 6];
-        m.copy_from_slice(&self.buffer.as_ref()[field::DST]);
-        MacAddr(m)
-    }
-
-    pub fn src(&self) -> MacAddr {
-        let mut m = [0u8; 6];
-        m.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
-        MacAddr(m)
-    }
-
-    /// The outer ethertype (0x8100 when tagged).
-    #[inline]
-    pub fn ethertype(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::ETHERTYPE)
     }
 
     /// The VLAN id when the frame carries one tag.
@@ -179,18 +174,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
-    pub fn set_dst(&mut self, mac: MacAddr) {
-        self.buffer.as_mut()[field::DST].copy_from_slice(&mac.0);
-    }
-
-    pub fn set_src(&mut self, mac: MacAddr) {
-        self.buffer.as_mut()[field::SRC].copy_from_slice(&mac.0);
-    }
-
-    pub fn set_ethertype(&mut self, et: u16) {
-        set_u16(self.buffer.as_mut(), field::ETHERTYPE, et);
-    }
-
     /// Set the payload's ethertype, after a VLAN tag if there is one.
     pub fn set_inner_ethertype(&mut self, et: u16) {
         if self.is_tagged() {

@@ -26,48 +26,32 @@ pub mod unreach {
     pub const FRAG_NEEDED: u8 = 4;
 }
 
-/// The methods of the header ICMPv4 and ICMPv6 share ([`field`]), for the
-/// view `$view` (a `buffer` over the whole message) whose `new_checked`
-/// says `$short` of a buffer shorter than the header, and `parse` and
-/// `buffer_len` for its Repr `$repr` (`kind`, `code`, `rest`, `payload`).
+/// The view `$view` (a `buffer` over the whole message) of the header
+/// ICMPv4 and ICMPv6 share ([`field`]), whose `new_checked` says `$short` of
+/// a buffer shorter than the header, and `parse` and `buffer_len` for its
+/// Repr `$repr` (`kind`, `code`, `rest`, `payload`).
 macro_rules! icmp_view {
-    ($view:ident, $repr:ident, $short:expr) => {
-        impl<T: AsRef<[u8]>> $view<T> {
-            pub fn new_unchecked(buffer: T) -> Self {
-                $view { buffer }
-            }
+    ($(#[$doc:meta])* $view:ident, $repr:ident, $short:expr) => {
+        $crate::wire::view! {
+            $(#[$doc])*
+            $view
+        }
 
+        $crate::wire::fields!($view {
+            kind, set_kind: u8 = $crate::wire::icmp::field::KIND;
+            code, set_code: u8 = $crate::wire::icmp::field::CODE;
+            checksum, set_checksum: u16 = $crate::wire::icmp::field::CHECKSUM.start;
+            /// Bytes 4..8 (identifier/sequence, next-hop MTU, ICMPv6's
+            /// pointer or NA flags, unused).
+            rest, set_rest: [u8; 4] = $crate::wire::icmp::field::REST.start;
+        });
+
+        impl<T: AsRef<[u8]>> $view<T> {
             pub fn new_checked(buffer: T) -> Result<Self, $crate::wire::Malformed> {
                 if buffer.as_ref().len() < $crate::wire::icmp::HEADER_LEN {
                     return Err($short);
                 }
                 Ok($view { buffer })
-            }
-
-            pub fn into_inner(self) -> T {
-                self.buffer
-            }
-
-            pub fn kind(&self) -> u8 {
-                self.buffer.as_ref()[$crate::wire::icmp::field::KIND]
-            }
-
-            pub fn code(&self) -> u8 {
-                self.buffer.as_ref()[$crate::wire::icmp::field::CODE]
-            }
-
-            pub fn checksum(&self) -> u16 {
-                $crate::wire::get_u16(
-                    self.buffer.as_ref(),
-                    $crate::wire::icmp::field::CHECKSUM.start,
-                )
-            }
-
-            /// Bytes 4..8 (identifier/sequence, next-hop MTU, ICMPv6's
-            /// pointer or NA flags, unused).
-            pub fn rest(&self) -> [u8; 4] {
-                let b = &self.buffer.as_ref()[$crate::wire::icmp::field::REST];
-                [b[0], b[1], b[2], b[3]]
             }
 
             /// The body after the 8-byte header (for an error, the quoted
@@ -78,26 +62,6 @@ macro_rules! icmp_view {
         }
 
         impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
-            pub fn set_kind(&mut self, v: u8) {
-                self.buffer.as_mut()[$crate::wire::icmp::field::KIND] = v;
-            }
-
-            pub fn set_code(&mut self, v: u8) {
-                self.buffer.as_mut()[$crate::wire::icmp::field::CODE] = v;
-            }
-
-            pub fn set_checksum(&mut self, v: u16) {
-                $crate::wire::set_u16(
-                    self.buffer.as_mut(),
-                    $crate::wire::icmp::field::CHECKSUM.start,
-                    v,
-                );
-            }
-
-            pub fn set_rest(&mut self, v: [u8; 4]) {
-                self.buffer.as_mut()[$crate::wire::icmp::field::REST].copy_from_slice(&v);
-            }
-
             pub fn payload_mut(&mut self) -> &mut [u8] {
                 &mut self.buffer.as_mut()[$crate::wire::icmp::HEADER_LEN..]
             }
@@ -121,12 +85,13 @@ macro_rules! icmp_view {
 }
 pub(super) use icmp_view;
 
-#[derive(Debug)]
-pub struct IcmpPacket<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-icmp_view!(IcmpPacket, IcmpRepr, Malformed::IcmpTruncated);
+icmp_view!(
+    /// An ICMPv4 message. `new_checked` validates that the fixed 8-byte
+    /// header is present.
+    IcmpPacket,
+    IcmpRepr,
+    Malformed::IcmpTruncated
+);
 
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// Whether the checksum over the whole message is true.

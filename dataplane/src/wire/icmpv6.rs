@@ -48,14 +48,13 @@ pub fn checksum6(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 {
     !combine(&[pseudo, sum(icmp)])
 }
 
-/// An ICMPv6 message. `new_checked` validates that the fixed 8-byte header
-/// is present.
-#[derive(Debug)]
-pub struct Icmpv6Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-super::icmp::icmp_view!(Icmpv6Packet, Icmpv6Repr, Malformed::Icmpv6Truncated);
+super::icmp::icmp_view!(
+    /// An ICMPv6 message. `new_checked` validates that the fixed 8-byte
+    /// header is present.
+    Icmpv6Packet,
+    Icmpv6Repr,
+    Malformed::Icmpv6Truncated
+);
 
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// ICMPv6 error messages (types 0..=127, RFC 4443 §2.1), the ones that

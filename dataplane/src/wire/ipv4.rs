@@ -31,20 +31,27 @@ mod field {
     pub(super) const DST: Range<usize> = 16..20;
 }
 
-/// An IPv4 packet. `new_checked` validates version, IHL and total length
-/// against the buffer (trailing bytes past the total length, e.g. Ethernet
-/// padding, are allowed and ignored by [`Ipv4Packet::payload`]).
-#[derive(Debug)]
-pub struct Ipv4Packet<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An IPv4 packet. `new_checked` validates version, IHL and total length
+    /// against the buffer (trailing bytes past the total length, e.g. Ethernet
+    /// padding, are allowed and ignored by [`Ipv4Packet::payload`]).
+    Ipv4Packet
 }
 
-impl<T: AsRef<[u8]>> Ipv4Packet<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        Ipv4Packet { buffer }
-    }
+super::fields!(Ipv4Packet {
+    tos, set_tos: u8 = field::TOS;
+    total_len, set_total_len: u16 = field::TOTAL_LEN.start;
+    ident, set_ident: u16 = field::IDENT.start;
+    ttl, set_ttl: u8 = field::TTL;
+    protocol, set_protocol: u8 = field::PROTOCOL;
+    checksum, set_checksum: u16 = field::CHECKSUM.start;
+    src_raw: [u8; 4] = field::SRC.start;
+    dst_raw: [u8; 4] = field::DST.start;
+    src, set_src: Ipv4Addr = field::SRC.start;
+    dst, set_dst: Ipv4Addr = field::DST.start;
+});
 
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN_MIN {
@@ -68,28 +75,8 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
-    }
-
-    #[inline]
-    pub fn tos(&self) -> u8 {
-        self.buffer.as_ref()[field::TOS]
-    }
-
-    #[inline]
-    pub fn total_len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::TOTAL_LEN.start)
-    }
-
-    #[inline]
-    pub fn ident(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::IDENT.start)
     }
 
     #[inline]
@@ -113,43 +100,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.more_frags() || self.frag_offset() != 0
     }
 
-    #[inline]
-    pub fn ttl(&self) -> u8 {
-        self.buffer.as_ref()[field::TTL]
-    }
-
-    #[inline]
-    pub fn protocol(&self) -> u8 {
-        self.buffer.as_ref()[field::PROTOCOL]
-    }
-
-    #[inline]
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-
-    #[inline]
-    pub fn src_raw(&self) -> [u8; 4] {
-        let b = &self.buffer.as_ref()[field::SRC];
-        [b[0], b[1], b[2], b[3]]
-    }
-
-    #[inline]
-    pub fn dst_raw(&self) -> [u8; 4] {
-        let b = &self.buffer.as_ref()[field::DST];
-        [b[0], b[1], b[2], b[3]]
-    }
-
-    #[inline]
-    pub fn src(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.src_raw())
-    }
-
-    #[inline]
-    pub fn dst(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.dst_raw())
-    }
-
     /// True when the header checksum verifies.
     pub fn verify_checksum(&self) -> bool {
         checksum::sum(&self.buffer.as_ref()[..self.header_len()]) == 0xffff
@@ -166,21 +116,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn set_ver_ihl(&mut self, header_len: usize) {
         self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
-    }
-
-    #[inline]
-    pub fn set_tos(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TOS] = v;
-    }
-
-    #[inline]
-    pub fn set_total_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::TOTAL_LEN.start, v);
-    }
-
-    #[inline]
-    pub fn set_ident(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::IDENT.start, v);
     }
 
     /// Set the DF flag and clear MF and the offset.
@@ -202,31 +137,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
             field::FLAGS_FRAG.start,
             ((offset / 8) & 0x1fff) | if more { 0x2000 } else { 0 },
         );
-    }
-
-    #[inline]
-    pub fn set_ttl(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TTL] = v;
-    }
-
-    #[inline]
-    pub fn set_protocol(&mut self, v: u8) {
-        self.buffer.as_mut()[field::PROTOCOL] = v;
-    }
-
-    #[inline]
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-
-    #[inline]
-    pub fn set_src(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
-    }
-
-    #[inline]
-    pub fn set_dst(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
     }
 
     /// Recompute the header checksum from scratch (for headers we build).

@@ -2,7 +2,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::{get_u16, set_u16, Malformed};
+use super::{get_u16, Malformed};
 
 pub const HEADER_LEN: usize = 40;
 
@@ -17,17 +17,22 @@ mod field {
     pub(super) const DST: Range<usize> = 24..40;
 }
 
-#[derive(Debug)]
-pub struct Ipv6Packet<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An IPv6 packet's fixed header and what follows it.
+    Ipv6Packet
 }
 
-impl<T: AsRef<[u8]>> Ipv6Packet<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        Ipv6Packet { buffer }
-    }
+super::fields!(Ipv6Packet {
+    payload_len, set_payload_len: u16 = field::PAYLOAD_LEN.start;
+    next_header, set_next_header: u8 = field::NEXT_HEADER;
+    hop_limit, set_hop_limit: u8 = field::HOP_LIMIT;
+    src_raw: [u8; 16] = field::SRC.start;
+    dst_raw: [u8; 16] = field::DST.start;
+    src, set_src: Ipv6Addr = field::SRC.start;
+    dst, set_dst: Ipv6Addr = field::DST.start;
+});
 
+impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Validates the version and that the payload length fits the buffer.
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
@@ -41,11 +46,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
             return Err(Malformed::Ipv6BadPayloadLength);
         }
         Ok(Ipv6Packet { buffer })
-    }
-
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     #[inline]
@@ -63,45 +63,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         (u32::from(b[1] & 0x0f) << 16) | (u32::from(b[2]) << 8) | u32::from(b[3])
     }
 
-    #[inline]
-    pub fn payload_len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::PAYLOAD_LEN.start)
-    }
-
-    #[inline]
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
-    }
-
-    #[inline]
-    pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[field::HOP_LIMIT]
-    }
-
-    #[inline]
-    pub fn src_raw(&self) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
-        a
-    }
-
-    #[inline]
-    pub fn dst_raw(&self) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer.as_ref()[field::DST]);
-        a
-    }
-
-    #[inline]
-    pub fn src(&self) -> Ipv6Addr {
-        Ipv6Addr::from(self.src_raw())
-    }
-
-    #[inline]
-    pub fn dst(&self) -> Ipv6Addr {
-        Ipv6Addr::from(self.dst_raw())
-    }
-
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..HEADER_LEN + usize::from(self.payload_len())]
     }
@@ -114,31 +75,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
         b[1] = (traffic_class << 4) | ((flow_label >> 16) as u8 & 0x0f);
         b[2] = (flow_label >> 8) as u8;
         b[3] = flow_label as u8;
-    }
-
-    #[inline]
-    pub fn set_payload_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::PAYLOAD_LEN.start, v);
-    }
-
-    #[inline]
-    pub fn set_next_header(&mut self, v: u8) {
-        self.buffer.as_mut()[field::NEXT_HEADER] = v;
-    }
-
-    #[inline]
-    pub fn set_hop_limit(&mut self, v: u8) {
-        self.buffer.as_mut()[field::HOP_LIMIT] = v;
-    }
-
-    #[inline]
-    pub fn set_src(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
-    }
-
-    #[inline]
-    pub fn set_dst(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
     }
 
     /// The bytes after the fixed header, up to the payload length.

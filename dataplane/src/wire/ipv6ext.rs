@@ -12,7 +12,7 @@
 //! headers (AH, ESP, No Next Header, anything unknown) end the walk as the
 //! upper layer, for the caller to take or leave.
 
-use super::{get_u16, get_u32, set_u16, set_u32, Fragment, Malformed};
+use super::{get_u16, set_u16, set_u32, Fragment, Malformed};
 use crate::wire::ipv6::{Ipv6Packet, HEADER_LEN};
 
 /// The extension headers this walk steps over.
@@ -46,18 +46,19 @@ mod field {
     pub(super) const IDENT: usize = 4;
 }
 
-/// A generic extension header (hop-by-hop, routing, destination options)
-/// at the start of a buffer.
-#[derive(Debug)]
-pub struct ExtHeader<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// A generic extension header (hop-by-hop, routing, destination options)
+    /// at the start of a buffer.
+    ExtHeader
 }
 
-impl<T: AsRef<[u8]>> ExtHeader<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        ExtHeader { buffer }
-    }
+super::fields!(ExtHeader {
+    next_header: u8 = field::NEXT_HEADER;
+    /// A routing header's segments left.
+    segments_left: u8 = field::SEGMENTS_LEFT;
+});
 
+impl<T: AsRef<[u8]>> ExtHeader<T> {
     /// Validates that the buffer holds the whole header.
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
@@ -71,10 +72,6 @@ impl<T: AsRef<[u8]>> ExtHeader<T> {
         Ok(h)
     }
 
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
-    }
-
     /// The header's length in bytes.
     pub fn len(&self) -> usize {
         (usize::from(self.buffer.as_ref()[field::HDR_EXT_LEN]) + 1) * 8
@@ -84,24 +81,19 @@ impl<T: AsRef<[u8]>> ExtHeader<T> {
     pub fn is_empty(&self) -> bool {
         false
     }
-
-    /// A routing header's segments left.
-    pub fn segments_left(&self) -> u8 {
-        self.buffer.as_ref()[field::SEGMENTS_LEFT]
-    }
 }
 
-/// A fragment header at the start of a buffer.
-#[derive(Debug)]
-pub struct FragmentHeader<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// A fragment header at the start of a buffer.
+    FragmentHeader
 }
+
+super::fields!(FragmentHeader {
+    next_header: u8 = field::NEXT_HEADER;
+    ident: u32 = field::IDENT;
+});
 
 impl<T: AsRef<[u8]>> FragmentHeader<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        FragmentHeader { buffer }
-    }
-
     /// Validates the length and the reserved bits (RFC 8200 §4.5: both
     /// reserved fields are zero when sent; a nonzero pair of flag bits is
     /// not a header this walk trusts).
@@ -116,10 +108,6 @@ impl<T: AsRef<[u8]>> FragmentHeader<T> {
         Ok(h)
     }
 
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
-    }
-
     /// The fragment's offset in bytes.
     pub fn offset(&self) -> u16 {
         get_u16(self.buffer.as_ref(), field::OFFSET_FLAGS) & 0xfff8
@@ -127,10 +115,6 @@ impl<T: AsRef<[u8]>> FragmentHeader<T> {
 
     pub fn more(&self) -> bool {
         get_u16(self.buffer.as_ref(), field::OFFSET_FLAGS) & 1 != 0
-    }
-
-    pub fn ident(&self) -> u32 {
-        get_u32(self.buffer.as_ref(), field::IDENT)
     }
 }
 

@@ -7,7 +7,11 @@
 //! where the buffer is `AsMut<[u8]>`. `*Repr` types are owned summaries with
 //! `parse`/`emit`, used by tests and by control traffic (ARP requests).
 //!
-//! Each view names its fields' byte ranges in a private `mod field`; code
+//! Each view names its fields' byte ranges in a private `mod field`, and
+//! declares itself with [`view!`] and its fixed-place fields with
+//! [`fields!`] (one line a field: getter, setter, type, offset; the value
+//! types are [`Field`]s); what is not a plain field (lengths, flags within a
+//! word, options) is written out by hand. Code
 //! outside `wire` reads and writes headers through the views, never by raw
 //! offsets (`nat` and `proxy` rewrite through `new_unchecked` views over bytes
 //! the pipeline validated).
@@ -18,7 +22,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub mod arp;
 pub mod build;
@@ -75,6 +79,128 @@ pub struct Fragment {
     /// More fragments follow.
     pub more: bool,
 }
+
+/// A value a header holds at a byte offset, big-endian: what the accessors
+/// that [`fields!`] writes read and write. Callers guarantee the bounds
+/// (a view's `new_checked`).
+pub(crate) trait Field: Copy {
+    fn read(b: &[u8], at: usize) -> Self;
+    fn write(self, b: &mut [u8], at: usize);
+}
+
+/// The unsigned integers, big-endian.
+macro_rules! int_fields {
+    ($($t:ty),*) => {
+        $(
+            impl Field for $t {
+                #[inline(always)]
+                fn read(b: &[u8], at: usize) -> Self {
+                    <$t>::from_be_bytes(Field::read(b, at))
+                }
+
+                #[inline(always)]
+                fn write(self, b: &mut [u8], at: usize) {
+                    self.to_be_bytes().write(b, at);
+                }
+            }
+        )*
+    };
+}
+int_fields!(u8, u16, u32);
+
+/// Bytes as they stand: addresses, opaque words.
+impl<const N: usize> Field for [u8; N] {
+    #[inline(always)]
+    fn read(b: &[u8], at: usize) -> Self {
+        let mut v = [0; N];
+        v.copy_from_slice(&b[at..at + N]);
+        v
+    }
+
+    #[inline(always)]
+    fn write(self, b: &mut [u8], at: usize) {
+        b[at..at + N].copy_from_slice(&self);
+    }
+}
+
+/// The IP addresses, as their octets stand.
+macro_rules! addr_fields {
+    ($($t:ty: $len:expr),*) => {
+        $(
+            impl Field for $t {
+                #[inline(always)]
+                fn read(b: &[u8], at: usize) -> Self {
+                    <$t>::from(<[u8; $len]>::read(b, at))
+                }
+
+                #[inline(always)]
+                fn write(self, b: &mut [u8], at: usize) {
+                    self.octets().write(b, at);
+                }
+            }
+        )*
+    };
+}
+addr_fields!(Ipv4Addr: 4, Ipv6Addr: 16);
+
+/// The view `$view`: a struct over a `buffer` (any `AsRef<[u8]>`), with
+/// `new_unchecked` and `into_inner`. Its module writes `new_checked`, which
+/// makes every accessor safe from panics.
+macro_rules! view {
+    ($(#[$doc:meta])* $view:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $view<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $view<T> {
+            /// A view of bytes already validated: no checks.
+            #[inline]
+            pub fn new_unchecked(buffer: T) -> Self {
+                $view { buffer }
+            }
+
+            /// The bytes back.
+            #[inline]
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
+pub(crate) use view;
+
+/// The fixed-place fields of the view `$view`, one line each:
+/// `getter[, setter]: Type = byte offset;` (the offset from the module's
+/// `mod field`). The getter reads the field big-endian; the setter, where
+/// named, writes it and exists where the buffer is `AsMut<[u8]>`. Both are
+/// `#[inline(always)]`: the packet path reads them in large callers, where
+/// the inliner gave up on the ports (decision 46).
+macro_rules! fields {
+    ($view:ident { $($(#[$doc:meta])* $get:ident $(, $set:ident)?: $ty:ty = $at:expr;)* }) => {
+        impl<T: AsRef<[u8]>> $view<T> {
+            $(
+                $(#[$doc])*
+                #[inline(always)]
+                pub fn $get(&self) -> $ty {
+                    <$ty as $crate::wire::Field>::read(self.buffer.as_ref(), $at)
+                }
+            )*
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
+            $($(
+                #[doc = concat!("Write [`Self::", stringify!($get), "`].")]
+                #[inline(always)]
+                pub fn $set(&mut self, v: $ty) {
+                    $crate::wire::Field::write(v, self.buffer.as_mut(), $at);
+                }
+            )?)*
+        }
+    };
+}
+pub(crate) use fields;
 
 /// Read a big-endian u16 at `at`. Callers guarantee the bounds.
 #[inline(always)]

@@ -17,7 +17,7 @@ use std::net::Ipv6Addr;
 use super::ethernet::{self, EthernetRepr, MacAddr};
 use super::icmpv6::{self, checksum6, kind};
 use super::ipv6::{self, Ipv6Packet};
-use super::{get_u16, set_u16, Malformed};
+use super::Malformed;
 
 /// The fixed part of an NS or NA: the ICMPv6 header (with NA's flags) and
 /// the target address.
@@ -58,42 +58,30 @@ mod field {
     pub(super) const OPTIONS: usize = 24;
 }
 
-/// An NS or NA message.
-#[derive(Debug)]
-pub struct NdpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An NS or NA message.
+    NdpPacket
 }
 
-impl<T: AsRef<[u8]>> NdpPacket<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        NdpPacket { buffer }
-    }
+super::fields!(NdpPacket {
+    /// The ICMPv6 type: [`kind::NEIGHBOR_SOLICIT`] or [`kind::NEIGHBOR_ADVERT`]
+    /// for a message this view is meant for.
+    kind, set_kind: u8 = field::KIND;
+    /// 0 in a valid message.
+    code, set_code: u8 = field::CODE;
+    checksum, set_checksum: u16 = field::CHECKSUM;
+    /// NA's flags ([`flag`]); reserved (0) in an NS.
+    flags, set_flags: u8 = field::FLAGS;
+    /// The address being solicited or advertised.
+    target, set_target: Ipv6Addr = field::TARGET.start;
+});
 
+impl<T: AsRef<[u8]>> NdpPacket<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         if buffer.as_ref().len() < MESSAGE_LEN_MIN {
             return Err(Malformed::NdpTruncated);
         }
         Ok(NdpPacket { buffer })
-    }
-
-    /// The ICMPv6 type: [`kind::NEIGHBOR_SOLICIT`] or [`kind::NEIGHBOR_ADVERT`]
-    /// for a message this view is meant for.
-    pub fn kind(&self) -> u8 {
-        self.buffer.as_ref()[field::KIND]
-    }
-
-    /// 0 in a valid message.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM)
-    }
-
-    /// NA's flags ([`flag`]); reserved (0) in an NS.
-    pub fn flags(&self) -> u8 {
-        self.buffer.as_ref()[field::FLAGS]
     }
 
     pub fn is_router(&self) -> bool {
@@ -106,13 +94,6 @@ impl<T: AsRef<[u8]>> NdpPacket<T> {
 
     pub fn is_override(&self) -> bool {
         self.flags() & flag::OVERRIDE != 0
-    }
-
-    /// The address being solicited or advertised.
-    pub fn target(&self) -> Ipv6Addr {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer.as_ref()[field::TARGET]);
-        Ipv6Addr::from(a)
     }
 
     /// The option bytes after the fixed part.
@@ -157,26 +138,6 @@ impl<T: AsRef<[u8]>> NdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> NdpPacket<T> {
-    pub fn set_kind(&mut self, v: u8) {
-        self.buffer.as_mut()[field::KIND] = v;
-    }
-
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, v);
-    }
-
-    pub fn set_flags(&mut self, v: u8) {
-        self.buffer.as_mut()[field::FLAGS] = v;
-    }
-
-    pub fn set_target(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[field::TARGET].copy_from_slice(&a.octets());
-    }
-
     pub fn options_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::OPTIONS..]
     }

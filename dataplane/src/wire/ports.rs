@@ -21,59 +21,20 @@ pub(super) mod field {
 /// transport header on), the same for TCP, UDP and [`PortsPacket`].
 macro_rules! ports_view {
     ($view:ident) => {
-        impl<T: AsRef<[u8]>> $view<T> {
-            #[inline(always)]
-            pub fn src_port(&self) -> u16 {
-                $crate::wire::get_u16(
-                    self.buffer.as_ref(),
-                    $crate::wire::ports::field::SRC_PORT.start,
-                )
-            }
-
-            #[inline(always)]
-            pub fn dst_port(&self) -> u16 {
-                $crate::wire::get_u16(
-                    self.buffer.as_ref(),
-                    $crate::wire::ports::field::DST_PORT.start,
-                )
-            }
-        }
-
-        impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
-            #[inline]
-            pub fn set_src_port(&mut self, v: u16) {
-                $crate::wire::set_u16(
-                    self.buffer.as_mut(),
-                    $crate::wire::ports::field::SRC_PORT.start,
-                    v,
-                );
-            }
-
-            #[inline]
-            pub fn set_dst_port(&mut self, v: u16) {
-                $crate::wire::set_u16(
-                    self.buffer.as_mut(),
-                    $crate::wire::ports::field::DST_PORT.start,
-                    v,
-                );
-            }
-        }
+        $crate::wire::fields!($view {
+            src_port, set_src_port: u16 = $crate::wire::ports::field::SRC_PORT.start;
+            dst_port, set_dst_port: u16 = $crate::wire::ports::field::DST_PORT.start;
+        });
     };
 }
 pub(super) use ports_view;
 
-/// The ports of a (possibly cut) TCP or UDP header.
-#[derive(Debug)]
-pub struct PortsPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// The ports of a (possibly cut) TCP or UDP header.
+    PortsPacket
 }
 
 impl<T: AsRef<[u8]>> PortsPacket<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        PortsPacket { buffer }
-    }
-
     /// `Malformed::IcmpTruncated`: the quote that should hold them is short.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {

@@ -10,7 +10,7 @@
 //! significant byte first; [`SctpPacket::checksum`] reads it as that value.
 
 use super::checksum::crc32c_update;
-use super::{get_u16, get_u32, set_u16, set_u32, Malformed};
+use super::{get_u16, Malformed};
 
 /// The common header.
 pub const HEADER_LEN: usize = 12;
@@ -21,8 +21,6 @@ pub const PROTOCOL: u8 = 132;
 
 mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
     pub(super) const VTAG: Range<usize> = 4..8;
     pub(super) const CHECKSUM: Range<usize> = 8..12;
     // Relative to a chunk's start.
@@ -50,11 +48,21 @@ pub mod chunk {
     pub const SHUTDOWN_COMPLETE: u8 = 14;
 }
 
-/// An SCTP packet.
-#[derive(Debug)]
-pub struct SctpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// An SCTP packet.
+    SctpPacket
 }
+
+// SCTP's ports stand where TCP's and UDP's do.
+super::ports::ports_view!(SctpPacket);
+
+super::fields!(SctpPacket {
+    verification_tag, set_verification_tag: u32 = field::VTAG.start;
+    /// The first chunk's type.
+    first_chunk: u8 = HEADER_LEN + field::CHUNK_TYPE;
+    /// The first chunk's flags.
+    first_chunk_flags: u8 = HEADER_LEN + field::CHUNK_FLAGS;
+});
 
 /// A chunk's length rounded up to its 4-byte padding.
 #[inline]
@@ -63,11 +71,6 @@ fn padded(len: usize) -> usize {
 }
 
 impl<T: AsRef<[u8]>> SctpPacket<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        SctpPacket { buffer }
-    }
-
     /// `SctpTruncated`: shorter than the common header and one chunk
     /// header; `SctpBadChunkLength`: the first chunk's length is under 4 or
     /// beyond the packet.
@@ -83,44 +86,12 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
         Ok(SctpPacket { buffer })
     }
 
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
-    pub fn src_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::SRC_PORT.start)
-    }
-
-    #[inline]
-    pub fn dst_port(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DST_PORT.start)
-    }
-
-    #[inline]
-    pub fn verification_tag(&self) -> u32 {
-        get_u32(self.buffer.as_ref(), field::VTAG.start)
-    }
-
     /// The CRC32c field as the CRC's value (stored least significant
     /// byte first).
     #[inline]
     pub fn checksum(&self) -> u32 {
         let b = &self.buffer.as_ref()[field::CHECKSUM];
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
-    /// The first chunk's type.
-    #[inline]
-    pub fn first_chunk(&self) -> u8 {
-        self.buffer.as_ref()[HEADER_LEN + field::CHUNK_TYPE]
-    }
-
-    /// The first chunk's flags.
-    #[inline]
-    pub fn first_chunk_flags(&self) -> u8 {
-        self.buffer.as_ref()[HEADER_LEN + field::CHUNK_FLAGS]
     }
 
     /// The type of the chunk after the first, when the first is followed
@@ -154,21 +125,6 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> SctpPacket<T> {
-    #[inline]
-    pub fn set_src_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::SRC_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_dst_port(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::DST_PORT.start, v);
-    }
-
-    #[inline]
-    pub fn set_verification_tag(&mut self, v: u32) {
-        set_u32(self.buffer.as_mut(), field::VTAG.start, v);
-    }
-
     #[inline]
     pub fn set_checksum(&mut self, v: u32) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_le_bytes());

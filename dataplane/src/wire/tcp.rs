@@ -50,20 +50,26 @@ mod field {
 /// (in an ICMP error) cut shorter lacks it.
 pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 
-/// A TCP segment. `new_checked` validates the data offset against the buffer.
-#[derive(Debug)]
-pub struct TcpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// A TCP segment. `new_checked` validates the data offset against the buffer.
+    TcpPacket
 }
 
 super::ports::ports_view!(TcpPacket);
 
-impl<T: AsRef<[u8]>> TcpPacket<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        TcpPacket { buffer }
-    }
+super::fields!(TcpPacket {
+    seq, set_seq: u32 = field::SEQ.start;
+    ack_number, set_ack_number: u32 = field::ACK.start;
+    /// The 16-bit word of the data offset, the reserved bits and the flags,
+    /// as the checksum sees it (for incremental updates of the data offset).
+    offset_flags_word: u16 = field::DATA_OFF;
+    flags, set_flags: u8 = field::FLAGS;
+    window, set_window: u16 = field::WINDOW.start;
+    checksum, set_checksum: u16 = field::CHECKSUM.start;
+    urgent, set_urgent: u16 = field::URGENT.start;
+});
 
+impl<T: AsRef<[u8]>> TcpPacket<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN_MIN {
@@ -80,50 +86,8 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 
     #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
-    pub fn seq(&self) -> u32 {
-        get_u32(self.buffer.as_ref(), field::SEQ.start)
-    }
-
-    #[inline]
-    pub fn ack_number(&self) -> u32 {
-        get_u32(self.buffer.as_ref(), field::ACK.start)
-    }
-
-    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::DATA_OFF] >> 4) * 4
-    }
-
-    /// The 16-bit word of the data offset, the reserved bits and the flags,
-    /// as the checksum sees it (for incremental updates of the data offset).
-    #[inline]
-    pub fn offset_flags_word(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::DATA_OFF)
-    }
-
-    #[inline]
-    pub fn flags(&self) -> u8 {
-        self.buffer.as_ref()[field::FLAGS]
-    }
-
-    #[inline]
-    pub fn window(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::WINDOW.start)
-    }
-
-    #[inline]
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-
-    #[inline]
-    pub fn urgent(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::URGENT.start)
     }
 
     /// The option bytes, between the fixed header and the data offset.
@@ -145,42 +109,12 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
-    #[inline]
-    pub fn set_seq(&mut self, v: u32) {
-        set_u32(self.buffer.as_mut(), field::SEQ.start, v);
-    }
-
-    #[inline]
-    pub fn set_ack_number(&mut self, v: u32) {
-        set_u32(self.buffer.as_mut(), field::ACK.start, v);
-    }
-
     /// Set the data offset to `len` bytes (a multiple of 4), keeping the
     /// reserved bits.
     #[inline]
     pub fn set_header_len(&mut self, len: usize) {
         let b = &mut self.buffer.as_mut()[field::DATA_OFF];
         *b = (((len / 4) as u8) << 4) | (*b & 0x0f);
-    }
-
-    #[inline]
-    pub fn set_flags(&mut self, v: u8) {
-        self.buffer.as_mut()[field::FLAGS] = v;
-    }
-
-    #[inline]
-    pub fn set_window(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::WINDOW.start, v);
-    }
-
-    #[inline]
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-
-    #[inline]
-    pub fn set_urgent(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::URGENT.start, v);
     }
 
     #[inline]

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{get_u16, set_u16, transport_checksum, Malformed};
+use super::{get_u16, transport_checksum, Malformed};
 
 pub const HEADER_LEN: usize = 8;
 /// The IP protocol number of UDP.
@@ -18,20 +18,19 @@ mod field {
 /// (in an ICMP error) cut shorter lacks it.
 pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 
-/// A UDP datagram. `new_checked` validates the length field against the buffer.
-#[derive(Debug)]
-pub struct UdpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+super::view! {
+    /// A UDP datagram. `new_checked` validates the length field against the buffer.
+    UdpPacket
 }
 
 super::ports::ports_view!(UdpPacket);
 
-impl<T: AsRef<[u8]>> UdpPacket<T> {
-    #[inline]
-    pub fn new_unchecked(buffer: T) -> Self {
-        UdpPacket { buffer }
-    }
+super::fields!(UdpPacket {
+    len, set_len: u16 = field::LENGTH.start;
+    checksum, set_checksum: u16 = field::CHECKSUM.start;
+});
 
+impl<T: AsRef<[u8]>> UdpPacket<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Malformed> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN {
@@ -45,23 +44,8 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
-    pub fn len(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::LENGTH.start)
-    }
-
-    #[inline]
     pub fn is_empty(&self) -> bool {
         usize::from(self.len()) == HEADER_LEN
-    }
-
-    #[inline]
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -82,16 +66,6 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
-    #[inline]
-    pub fn set_len(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::LENGTH.start, v);
-    }
-
-    #[inline]
-    pub fn set_checksum(&mut self, v: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let len = usize::from(self.len());
         &mut self.buffer.as_mut()[HEADER_LEN..len]
