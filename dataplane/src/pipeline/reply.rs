@@ -276,6 +276,7 @@ impl Core {
     }
 
     /// Send a translated reply back the way the client's packets came.
+    #[inline]
     pub(super) fn to_client<F: Frame>(
         frame: &mut F,
         peer_mac: MacAddr,

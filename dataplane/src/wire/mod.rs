@@ -112,9 +112,11 @@ int_fields!(u8, u16, u32);
 impl<const N: usize> Field for [u8; N] {
     #[inline(always)]
     fn read(b: &[u8], at: usize) -> Self {
-        let mut v = [0; N];
-        v.copy_from_slice(&b[at..at + N]);
-        v
+        match b[at..at + N].try_into() {
+            Ok(v) => v,
+            // The slice is N bytes long: never.
+            Err(_) => [0; N],
+        }
     }
 
     #[inline(always)]
