@@ -114,8 +114,9 @@ pub mod secs {
     }
 }
 
-/// An `Option<Duration>` as seconds; use with `default` and
-/// `skip_serializing_if = "Option::is_none"`.
+/// An `Option<Duration>` as seconds; use with `default` (a `with` field is
+/// not optional by itself) in a `#[serde_with::skip_serializing_none]`
+/// struct, or with `skip_serializing_if = "Option::is_none"`.
 pub mod secs_opt {
     use super::*;
 
@@ -150,8 +151,8 @@ pub mod as_str {
     }
 }
 
-/// An `Option` of a `Display + FromStr` value as a string; use with
-/// `default` and `skip_serializing_if = "Option::is_none"`.
+/// An `Option` of a `Display + FromStr` value as a string; use as
+/// [`secs_opt`].
 pub mod as_str_opt {
     use super::*;
 
