@@ -167,6 +167,7 @@ pub struct Bgp {
 }
 
 /// `[bgp]` as TOML writes it.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BgpToml {
@@ -175,11 +176,8 @@ struct BgpToml {
     #[serde(default = "default_include")]
     bird_include: PathBuf,
     local_as: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     router_id: Option<Ipv4Addr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     local_address: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     local_port: Option<u16>,
     neighbors: Vec<Neighbor>,
     #[serde(default = "default_hold")]

@@ -93,22 +93,20 @@ pub struct HttpCheck {
 }
 
 /// A `url { }` block of an HTTP checker.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Url {
     pub path: String,
     /// MD5 of the body, 32 lower-case hex digits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// Accepted statuses. keepalived's default (no status, digest nor
     /// regex given: 200-299) is filled in; empty: any status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status_code: Vec<StatusRange>,
     /// The Host header for this URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
     /// A regular expression the body must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
 
@@ -288,15 +286,14 @@ pub struct UdpCheck {
 /// no checker for (`service=ftp|pop|pops|imap|imaps|nntp|sip`, a DNS check
 /// that compares `receive`, HTTP with `httpmethod=HEAD`); the probes are
 /// [`crate::health::negotiate`]'s.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NegotiateCheck {
     pub service: NegotiateService,
     /// `login` (ftp, pop, imap; sip's OPTIONS URI); `None`: no login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
     /// `passwd`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwd: Option<String>,
     /// `request`: the file an FTP check fetches, the name a DNS check asks
     /// for, the path of an HTTP check.
@@ -309,7 +306,6 @@ pub struct NegotiateCheck {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub udp: bool,
     /// The Host header of an HTTP check; `None`: the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
 }
 
