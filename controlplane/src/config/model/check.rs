@@ -2,6 +2,7 @@
 //! (TCP, HTTP/SSL GET with their urls, MISC, SMTP, DNS, UDP, ldirectord's
 //! negotiate checks).
 
+use crate::config::forms;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
@@ -173,23 +174,7 @@ impl Serialize for StatusRange {
 
 impl<'de> Deserialize<'de> for StatusRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = StatusRange;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status (200) or range (\"300-399\")")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusRange, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusRange, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusRange, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
+        forms::int_or_str(d, "an HTTP status (200) or range (\"300-399\")")
     }
 }
 
