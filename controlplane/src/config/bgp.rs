@@ -44,6 +44,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, Warning};
+use super::forms;
 use super::lexer::{Node, Word};
 #[cfg(doc)]
 use super::Model;
@@ -99,14 +100,13 @@ impl fmt::Display for Community {
 
 impl Serialize for Community {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        forms::as_str::serialize(self, s)
     }
 }
 
 impl<'de> Deserialize<'de> for Community {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Community, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        forms::as_str::deserialize(d)
     }
 }
 
@@ -167,6 +167,7 @@ pub struct Bgp {
 }
 
 /// `[bgp]` as TOML writes it.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BgpToml {
@@ -175,11 +176,8 @@ struct BgpToml {
     #[serde(default = "default_include")]
     bird_include: PathBuf,
     local_as: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     router_id: Option<Ipv4Addr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     local_address: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     local_port: Option<u16>,
     neighbors: Vec<Neighbor>,
     #[serde(default = "default_hold")]

@@ -1,8 +1,10 @@
 //! serde forms shared by the model and the native TOML dialect: durations
 //! as seconds (an integer, or a decimal with microsecond resolution, as
-//! keepalived's `<TIMER>`), and any `Display`/`FromStr` type as a string.
+//! keepalived's `<TIMER>`), any `Display`/`FromStr` type as a string, and
+//! read as an integer or a string ([`int_or_str`]).
 
 use std::fmt::{self, Display};
+use std::marker::PhantomData;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -114,8 +116,9 @@ pub mod secs {
     }
 }
 
-/// An `Option<Duration>` as seconds; use with `default` and
-/// `skip_serializing_if = "Option::is_none"`.
+/// An `Option<Duration>` as seconds; use with `default` (a `with` field is
+/// not optional by itself) in a `#[serde_with::skip_serializing_none]`
+/// struct, or with `skip_serializing_if = "Option::is_none"`.
 pub mod secs_opt {
     use super::*;
 
@@ -150,8 +153,8 @@ pub mod as_str {
     }
 }
 
-/// An `Option` of a `Display + FromStr` value as a string; use with
-/// `default` and `skip_serializing_if = "Option::is_none"`.
+/// An `Option` of a `Display + FromStr` value as a string; use as
+/// [`secs_opt`].
 pub mod as_str_opt {
     use super::*;
 
@@ -197,6 +200,43 @@ pub mod as_str_vec {
             .map(|t| t.parse().map_err(de::Error::custom))
             .collect()
     }
+}
+
+/// A `FromStr` value written as an integer or a string (`64` or
+/// `"255.255.255.0"`, `200` or `"300-399"`): an integer parses as its
+/// decimal text. `expecting` names the forms in a type error.
+pub fn int_or_str<'de, T, D>(d: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    T: FromStr,
+    T::Err: Display,
+    D: Deserializer<'de>,
+{
+    struct IntOrStr<T>(&'static str, PhantomData<T>);
+
+    impl<T: FromStr> Visitor<'_> for IntOrStr<T>
+    where
+        T::Err: Display,
+    {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+
+    d.deserialize_any(IntOrStr(expecting, PhantomData))
 }
 
 #[cfg(test)]

@@ -80,48 +80,40 @@ pub fn parse(text: &str, path: &Path) -> Result<(Draft, Positions), ConfigError>
 
 /// Where the tables are: the same document read for spans only.
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Skeleton {
-    #[serde(default)]
     global: Option<Spanned<IgnoredAny>>,
-    #[serde(default)]
     service_group: Vec<Spanned<IgnoredAny>>,
-    #[serde(default)]
     service: Vec<Spanned<SkeletonService>>,
-    #[serde(default)]
     network: SkeletonNetwork,
-    #[serde(default)]
     vrrp: SkeletonVrrp,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct SkeletonService {
-    #[serde(default)]
     sorry_server: Option<Spanned<IgnoredAny>>,
-    #[serde(default)]
     dest: Vec<Spanned<SkeletonDest>>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct SkeletonDest {
-    #[serde(default)]
     check: Vec<Spanned<IgnoredAny>>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct SkeletonNetwork {
-    #[serde(default)]
     local_address_pool: Vec<Spanned<IgnoredAny>>,
-    #[serde(default)]
     mark_rule: Vec<Spanned<IgnoredAny>>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct SkeletonVrrp {
-    #[serde(default)]
     script: Vec<Spanned<IgnoredAny>>,
-    #[serde(default)]
     sync_group: Vec<Spanned<IgnoredAny>>,
-    #[serde(default)]
     instance: Vec<Spanned<IgnoredAny>>,
 }
 

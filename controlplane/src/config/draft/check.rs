@@ -75,99 +75,56 @@ impl CheckKindName {
 
 /// A checker block, every keyword of every checker in one table; which
 /// apply to which checker is [`super::resolve`]'s to check.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDraft {
     pub kind: CheckKindName,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_ip: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bindto: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_if: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fwmark: Option<u32>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub connect_timeout: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<u32>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_before_retry: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_loop: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub warmup: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_all_failures: Option<bool>,
     // HTTP_GET / SSL_GET
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub url: Vec<Url>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_protocol: Option<HttpProtocol>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast_recovery: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_sni: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_compliant: Option<bool>,
     // MISC_CHECK
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misc_path: Option<String>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub misc_timeout: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misc_dynamic: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     // SMTP_CHECK
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helo_name: Option<String>,
     // DNS_CHECK
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub dns_type: Option<DnsType>,
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "name")]
     pub dns_name: Option<String>,
     // UDP_CHECK
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_reply: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_reply_length: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_reply_length: Option<u32>,
     // NEGOTIATE_CHECK (ldirectord)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negotiate: Option<NegotiateCheck>,
 }
 

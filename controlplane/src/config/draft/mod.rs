@@ -75,101 +75,54 @@ pub struct GroupDraft {
 }
 
 /// `virtual_server`: the service and its defaults for its dests.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDraft {
     /// `virtual_server IP PORT`: exactly one of `address`, `fwmark`, `group`.
-    #[serde(
-        default,
-        with = "forms::as_str_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::as_str_opt")]
     pub address: Option<AddrPort>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fwmark: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<ProtocolName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_family: Option<Family>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<String>,
     /// By name: `flag-1`..`flag-3`, `sh-fallback`, `sh-port`, `mh-fallback`,
     /// `mh-port` (an `sh-`/`mh-` flag is its scheduler's `flag-1`/`flag-2`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sched_flags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_packet: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<ForwardName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelDraft>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_timeout: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_netmask: Option<Granularity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_engine: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_protocol: Option<bool>,
     /// `sloppy_tcp` (an rvs extension): IPVS's sysctl for this service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sloppy_tcp: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synproxy: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub laddr_pool: Option<String>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_loop: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub connect_timeout: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<u32>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_before_retry: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub warmup: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omega: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inhibit_on_failure: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha_suspend: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hysteresis: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum_up: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum_down: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
     /// The default weight of the dests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sorry_server: Option<SorryDraft>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dest: Vec<DestDraft>,
@@ -179,72 +132,43 @@ pub struct ServiceDraft {
 }
 
 /// `sorry_server IP [PORT]` + `sorry_server_inhibit` + `sorry_server_lvs_method`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SorryDraft {
     #[serde(with = "forms::as_str")]
     pub address: AddrPort,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<ForwardName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelDraft>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inhibit: Option<bool>,
 }
 
 /// `real_server IP [PORT] { ... }`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestDraft {
     #[serde(with = "forms::as_str")]
     pub address: AddrPort,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<ForwardName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelDraft>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inhibit_on_failure: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub u_threshold: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l_threshold: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_up: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_down: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_loop: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub connect_timeout: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<u32>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub delay_before_retry: Option<Duration>,
-    #[serde(
-        default,
-        with = "forms::secs_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::secs_opt")]
     pub warmup: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub check: Vec<CheckDraft>,

@@ -89,21 +89,16 @@ impl FromStr for LaddrRange {
 }
 
 /// A classifier rule, as `rvsadm --add-mark` takes it.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRuleDraft {
     pub mark: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<ProtocolName>,
     #[serde(with = "forms::as_str")]
     pub dst: Prefix,
     /// `80,443,8000:8080`; absent: every port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_ports: Option<String>,
-    #[serde(
-        default,
-        with = "forms::as_str_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "forms::as_str_opt")]
     pub src: Option<Prefix>,
 }

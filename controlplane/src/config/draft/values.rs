@@ -10,6 +10,8 @@ use std::str::FromStr;
 use rvs_api::{Forward, Prefix, Protocol, Tunnel, TunnelCsum, TunnelKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::config::forms;
+
 pub(super) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
@@ -388,23 +390,7 @@ impl Serialize for Granularity {
 
 impl<'de> Deserialize<'de> for Granularity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Granularity;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a netmask (\"255.255.255.0\") or a prefix length (64)")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Granularity, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Granularity, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Granularity, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
+        forms::int_or_str(d, "a netmask (\"255.255.255.0\") or a prefix length (64)")
     }
 }
 

@@ -2,6 +2,7 @@
 //! (TCP, HTTP/SSL GET with their urls, MISC, SMTP, DNS, UDP, ldirectord's
 //! negotiate checks).
 
+use crate::config::forms;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
@@ -93,22 +94,20 @@ pub struct HttpCheck {
 }
 
 /// A `url { }` block of an HTTP checker.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Url {
     pub path: String,
     /// MD5 of the body, 32 lower-case hex digits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// Accepted statuses. keepalived's default (no status, digest nor
     /// regex given: 200-299) is filled in; empty: any status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status_code: Vec<StatusRange>,
     /// The Host header for this URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
     /// A regular expression the body must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
 
@@ -175,23 +174,7 @@ impl Serialize for StatusRange {
 
 impl<'de> Deserialize<'de> for StatusRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = StatusRange;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status (200) or range (\"300-399\")")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusRange, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusRange, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusRange, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
+        forms::int_or_str(d, "an HTTP status (200) or range (\"300-399\")")
     }
 }
 
@@ -288,15 +271,14 @@ pub struct UdpCheck {
 /// no checker for (`service=ftp|pop|pops|imap|imaps|nntp|sip`, a DNS check
 /// that compares `receive`, HTTP with `httpmethod=HEAD`); the probes are
 /// [`crate::health::negotiate`]'s.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NegotiateCheck {
     pub service: NegotiateService,
     /// `login` (ftp, pop, imap; sip's OPTIONS URI); `None`: no login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
     /// `passwd`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwd: Option<String>,
     /// `request`: the file an FTP check fetches, the name a DNS check asks
     /// for, the path of an HTTP check.
@@ -309,7 +291,6 @@ pub struct NegotiateCheck {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub udp: bool,
     /// The Host header of an HTTP check; `None`: the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
 }
 

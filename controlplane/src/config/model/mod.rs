@@ -187,32 +187,24 @@ impl HealthView for StartingHealth<'_> {
 }
 
 /// `global_defs`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Global {
     /// The node's name in alerts; keepalived uses the host name when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub router_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notification_email: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notification_email_from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_server: Option<SmtpServer>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_helo_name: Option<String>,
     #[serde(rename = "smtp_connect_timeout")]
     pub smtp_connect_timeout_s: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_alert_vrrp: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_alert_checker: Option<bool>,
     /// `lvs_timeouts`: `ipvsadm --set`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_timeouts: Option<LvsTimeouts>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_sync_daemon: Option<SyncDaemon>,
     /// Flush the dataplane's services at start.
     pub lvs_flush: bool,
@@ -235,12 +227,9 @@ pub struct Global {
     pub vrrp_check_unicast_src: bool,
     pub enable_script_security: bool,
     /// `USER [GROUP]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub script_user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_interface: Option<String>,
     /// The top-level `SSL` block: the checkers' TLS context.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl: Option<Ssl>,
 }
 
@@ -312,24 +301,19 @@ fn is_zero(v: &u32) -> bool {
 
 /// `lvs_sync_daemon IFNAME [inst VRRP_INSTANCE] [id 0..255] [maxlen N]
 /// [port N] [ttl N] [group ADDR]`, kept for the connection-sync work.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncDaemon {
     pub interface: String,
     /// The VRRP instance whose state selects master or backup; without one
     /// both daemons run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// The sync id; `None`: the instance's virtual_router_id (0 without one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_id: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxlen: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<IpAddr>,
 }
 
@@ -346,16 +330,13 @@ pub enum FlushOnStop {
 }
 
 /// The `SSL` block.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Ssl {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
 

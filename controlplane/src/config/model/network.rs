@@ -49,14 +49,13 @@ pub struct PortAddress {
 }
 
 /// A static route.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     #[serde(with = "forms::as_str")]
     pub dst: Prefix,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
 }
 

@@ -39,6 +39,7 @@ pub struct VrrpScript {
 }
 
 /// `vrrp_sync_group NAME { }`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncGroup {
@@ -46,21 +47,15 @@ pub struct SyncGroup {
     /// The member instances.
     #[serde(default)]
     pub group: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_master: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_backup: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_fault: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_stop: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_interface: Vec<Track>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_script: Vec<Track>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
 }
 
@@ -149,29 +144,25 @@ pub enum AuthType {
 
 /// A `virtual_ipaddress` line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S]
 /// [label IF:TAG]`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VirtualIp {
     #[serde(with = "forms::as_str")]
     pub address: IfAddr,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brd: Option<IpAddr>,
     /// Default: the instance's interface.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
 }
 
 /// A `unicast_peer` line: `ADDR [min_ttl N] [max_ttl N]`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnicastPeer {
     pub address: IpAddr,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_ttl: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ttl: Option<u8>,
 }
