@@ -2,11 +2,11 @@
 //!
 //! Contract: a [`ConnTable`] belongs to one worker core and is never shared,
 //! so it has no locks. Its capacity is fixed when it is made (the slot array
-//! is allocated once, at start-up); [`ConnTable::insert`] on a full table
+//! is allocated once, at start-up); [`Table::insert`] on a full table
 //! returns [`Full`] and the caller decides (the pipeline still forwards the
 //! flow statelessly and counts it). Entries expire lazily: lookups report an
-//! expired entry as such, and [`ConnTable::sweep`] walks a bounded number of
-//! slots per call so expiry never stalls a worker.
+//! expired entry as such, and [`ConnTable::next_expired`] walks a bounded
+//! number of slots per call so expiry never stalls a worker.
 //!
 //! The table ([`Table`], `table.rs`) keeps the entries in a dense array of
 //! `max` slots and indexes them with one-cache-line buckets of short hash

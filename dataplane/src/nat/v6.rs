@@ -136,7 +136,7 @@ pub fn rewrite6(ip: &mut [u8], end: End, addr: Ipv6Addr, port: u16) {
 /// Rewrite only the address of `end` of the IPv6 packet `ip` (an ICMPv6
 /// message's outer header). Every checksum over the pseudo-header is kept
 /// true: ICMPv6's, and TCP's or UDP's if the packet is one of those (unlike
-/// IPv4's [`rewrite_addr`], which only has its header checksum to mind).
+/// IPv4's [`super::rewrite_addr`], which only has its header checksum to mind).
 /// The transport header must be whole.
 #[inline]
 pub fn rewrite6_addr(ip: &mut [u8], end: End, addr: Ipv6Addr) {

@@ -57,7 +57,7 @@ pub fn pad(mut frame: Vec<u8>) -> Vec<u8> {
 
 /// An IPv4 header from `src` to `dst` carrying `protocol`: TTL 64, DF,
 /// identification 0, TOS 0 (change fields with `..`); the payload length is
-/// set by [`ipv4`].
+/// set by [`ipv4()`].
 pub fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8) -> Ipv4Repr {
     Ipv4Repr {
         src,
@@ -86,7 +86,7 @@ pub fn ipv4(header: Ipv4Repr, payload: &[u8]) -> Vec<u8> {
 
 /// An IPv6 fixed header from `src` to `dst` of `next_header`: hop limit
 /// 64, traffic class and flow label 0; the payload length is set by
-/// [`ipv6`].
+/// [`ipv6()`].
 pub fn ipv6_header(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8) -> Ipv6Repr {
     Ipv6Repr {
         src,

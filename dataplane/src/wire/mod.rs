@@ -8,10 +8,11 @@
 //! `parse`/`emit`, used by tests and by control traffic (ARP requests).
 //!
 //! Each view names its fields' byte ranges in a private `mod field`, and
-//! declares itself with [`view!`] and its fixed-place fields with
-//! [`fields!`] (one line a field: getter, setter, type, offset; the value
-//! types are [`Field`]s); what is not a plain field (lengths, flags within a
-//! word, options) is written out by hand. Code
+//! declares itself with `view!` and its fixed-place fields with `fields!`
+//! (one line a field: getter, optional setter, type, offset; the value types
+//! are `Field`s). What is not a whole big-endian field is written out by
+//! hand: header lengths in a nibble, flag bits within a word, options,
+//! SCTP's CRC32c (stored least significant byte first). Code
 //! outside `wire` reads and writes headers through the views, never by raw
 //! offsets (`nat` and `proxy` rewrite through `new_unchecked` views over bytes
 //! the pipeline validated).
@@ -114,8 +115,8 @@ impl<const N: usize> Field for [u8; N] {
     fn read(b: &[u8], at: usize) -> Self {
         match b[at..at + N].try_into() {
             Ok(v) => v,
-            // The slice is N bytes long: never.
-            Err(_) => [0; N],
+            // The slice is N bytes long: the compiler drops this arm.
+            Err(_) => unreachable!("a slice of N bytes is an [u8; N]"),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The ports at the front of a TCP or UDP header: both put the source port
-//! in bytes 0..2 and the destination port in 2..4. An ICMP error's quote
+//! The ports at the front of a TCP, UDP or SCTP header: all three put the
+//! source port in bytes 0..2 and the destination port in 2..4. An ICMP error's quote
 //! may cut the transport header right after them (RFC 792 quotes 8 bytes),
 //! so this view needs only those 4 bytes.
 //!
@@ -10,7 +10,7 @@ use super::Malformed;
 /// The bytes the view needs.
 pub const LEN: usize = 4;
 
-/// Where TCP and UDP (and this view) keep the ports.
+/// Where TCP, UDP and SCTP (and this view) keep the ports.
 pub(super) mod field {
     use core::ops::Range;
     pub(in crate::wire) const SRC_PORT: Range<usize> = 0..2;
@@ -18,7 +18,7 @@ pub(super) mod field {
 }
 
 /// The port getters and setters of the view `$view` (a `buffer` from the
-/// transport header on), the same for TCP, UDP and [`PortsPacket`].
+/// transport header on), the same for TCP, UDP, SCTP and [`PortsPacket`].
 macro_rules! ports_view {
     ($view:ident) => {
         $crate::wire::fields!($view {
@@ -30,7 +30,7 @@ macro_rules! ports_view {
 pub(super) use ports_view;
 
 super::view! {
-    /// The ports of a (possibly cut) TCP or UDP header.
+    /// The ports of a (possibly cut) TCP, UDP or SCTP header.
     PortsPacket
 }
 

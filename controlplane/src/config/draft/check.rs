@@ -74,7 +74,7 @@ impl CheckKindName {
 }
 
 /// A checker block, every keyword of every checker in one table; which
-/// apply to which checker is [`super::resolve`]'s to check.
+/// apply to which checker is [`crate::config::resolve`]'s to check.
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
