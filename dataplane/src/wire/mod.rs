@@ -206,25 +206,26 @@ macro_rules! fields {
 }
 pub(crate) use fields;
 
-/// Read a big-endian u16 at `at`. Callers guarantee the bounds.
+/// Read a big-endian u16 at `at`, for code outside a view's `fields!`
+/// (the same [`Field`] read). Callers guarantee the bounds.
 #[inline(always)]
 pub(crate) fn get_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
+    u16::read(b, at)
 }
 
 #[inline(always)]
 pub(crate) fn set_u16(b: &mut [u8], at: usize, v: u16) {
-    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    v.write(b, at);
 }
 
 #[inline(always)]
 pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::read(b, at)
 }
 
 #[inline(always)]
 pub(crate) fn set_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    v.write(b, at);
 }
 
 /// The ones'-complement sum of the pseudo-header (RFC 793 / RFC 8200 §8.1)

@@ -1,7 +1,7 @@
 //! The ports at the front of a TCP, UDP or SCTP header: all three put the
-//! source port in bytes 0..2 and the destination port in 2..4. An ICMP error's quote
-//! may cut the transport header right after them (RFC 792 quotes 8 bytes),
-//! so this view needs only those 4 bytes.
+//! source port in bytes 0..2 and the destination port in 2..4. An ICMP
+//! error's quote may cut the transport header right after them (RFC 792
+//! quotes 8 bytes), so this view needs only those 4 bytes.
 //!
 //! Contract: after `new_checked` (4 bytes at least) no method panics.
 
