@@ -470,6 +470,10 @@ mod tests {
                 [Backing::Heap; 2]
             };
             assert!(want.contains(&v.backing()), "{n}: {:?}", v.backing());
+            // Huge-page backed arrays start on a 2 MB page of their own.
+            if v.backing() != Backing::Heap {
+                assert!((v.as_ptr() as usize).is_multiple_of(2 << 20));
+            }
         }
         let mut s = Pages::new(600_000, String::from("x"), true);
         s[599_999].push('y');

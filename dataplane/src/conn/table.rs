@@ -23,8 +23,10 @@
 //! for at most [`LOAD_PER_BUCKET`] of their 12 slots used (83 %).
 //!
 //! Every array is allocated once, when the table is made ([`Pages`]): on
-//! 2 MB hugetlb pages when the system has them reserved, otherwise on
-//! ordinary pages aligned to 2 MB with transparent huge pages asked for.
+//! 2 MB hugetlb pages when the system has them reserved, otherwise on a
+//! fresh anonymous mapping aligned to 2 MB with transparent huge pages asked
+//! for (not the heap: memory the allocator had handed out before keeps its
+//! 4 KiB pages).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -47,8 +49,8 @@ const HUGE: usize = 2 << 20;
 pub enum Backing {
     /// Explicit 2 MB pages (`MAP_HUGETLB`, from the reserved pool).
     Hugetlb,
-    /// The global allocator, aligned to 2 MB, `MADV_HUGEPAGE` asked
-    /// (transparent huge pages where the kernel allows them).
+    /// An anonymous mapping of its own, aligned to 2 MB, `MADV_HUGEPAGE`
+    /// asked (transparent huge pages where the kernel allows them).
     Thp,
     /// The global allocator, cache-line aligned (arrays under 4 MB).
     Heap,
@@ -125,16 +127,59 @@ impl<T: Clone> Pages<T> {
                 return (p, Backing::Hugetlb, l);
             }
         }
-        let Ok(layout) = layout.align_to(HUGE) else {
+        // Transparent huge pages: a mapping of its own, never memory the
+        // allocator has handed out before. The kernel gives a huge page
+        // only where a 2 MB range is first touched after MADV_HUGEPAGE; a
+        // heap range that earlier allocations had touched (and freed) stays
+        // on 4 KiB pages however it is advised (seen in the pipeline bench:
+        // 900 MB of tables, no huge page).
+        let Some(p) = Self::map_aligned(bytes) else {
             return (Self::alloc(layout), Backing::Heap, layout);
         };
-        let p = Self::alloc(layout);
-        let bytes = layout.size() & !(HUGE - 1);
-        // SAFETY: [p, p + bytes) lies inside the allocation just made;
-        // madvise only changes how its pages are backed, never their
-        // contents (a failure leaves ordinary pages).
+        // SAFETY: [p, p + bytes) is the mapping just made; madvise only
+        // changes how its pages are backed, never their contents (a
+        // failure leaves ordinary pages).
         unsafe { libc::madvise(p.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE) };
-        (p, Backing::Thp, layout)
+        let l = Layout::from_size_align(bytes, HUGE).unwrap_or(layout);
+        (p, Backing::Thp, l)
+    }
+
+    /// An anonymous private mapping of `bytes` (a multiple of 2 MB) that
+    /// starts on a 2 MB boundary: `bytes + 2 MB` mapped, the slack either
+    /// side unmapped.
+    fn map_aligned(bytes: usize) -> Option<NonNull<T>> {
+        let len = bytes.checked_add(HUGE)?;
+        // SAFETY: an anonymous private mapping; nothing else refers to it,
+        // and a failure is MAP_FAILED (checked).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        let base = p as usize;
+        let start = base.next_multiple_of(HUGE);
+        let head = start - base;
+        let tail = len - head - bytes;
+        // SAFETY: both ranges lie inside the mapping just made and outside
+        // [start, start + bytes), which is all that is kept; a zero-length
+        // range is skipped.
+        unsafe {
+            if head > 0 {
+                libc::munmap(p, head);
+            }
+            if tail > 0 {
+                libc::munmap((start + bytes) as *mut libc::c_void, tail);
+            }
+        }
+        NonNull::new(start as *mut T)
     }
 }
 
@@ -173,12 +218,10 @@ impl<T> Drop for Pages<T> {
             ));
             match self.backing {
                 _ if self.layout.size() == 0 => {}
-                Backing::Hugetlb => {
+                Backing::Hugetlb | Backing::Thp => {
                     libc::munmap(self.ptr.as_ptr().cast(), self.layout.size());
                 }
-                Backing::Thp | Backing::Heap => {
-                    std::alloc::dealloc(self.ptr.as_ptr().cast(), self.layout)
-                }
+                Backing::Heap => std::alloc::dealloc(self.ptr.as_ptr().cast(), self.layout),
             }
         }
     }
