@@ -191,12 +191,24 @@ mod tests {
             Verdict::Up
         );
 
-        // A closed port: ICMP port unreachable on loopback.
-        let closed = {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.local_addr().unwrap()
-        };
-        let v = probe(&udp_check(Some("00"), None), &target(closed, 1000), None).await;
+        // A closed port: ICMP port unreachable on loopback. A port freed
+        // here can be taken again by a test running beside this one, and
+        // the kernel rate-limits the ICMP errors it sends (loopback too);
+        // either way the probe hears nothing and says up (a CI run saw it
+        // once). So a fresh closed port and a pause between tries, three
+        // at most; each must be refused or silent, never anything else.
+        let mut v = Verdict::Up;
+        for _ in 0..3 {
+            let closed = {
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.local_addr().unwrap()
+            };
+            v = probe(&udp_check(Some("00"), None), &target(closed, 1000), None).await;
+            if v != Verdict::Up {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         assert!(down_with(&v, "connection refused"), "{v:?}");
 
         // Silence: up without require_reply, down with it.
