@@ -109,23 +109,10 @@ impl<T: Clone> Pages<T> {
 
     fn alloc_huge(layout: Layout) -> (NonNull<T>, Backing, Layout) {
         let bytes = layout.size().next_multiple_of(HUGE);
-        // SAFETY: an anonymous private mapping of `bytes`; nothing else
-        // refers to it, and a failure is MAP_FAILED (checked).
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
-                -1,
-                0,
-            )
-        };
-        if p != libc::MAP_FAILED {
-            if let Some(p) = NonNull::new(p.cast::<T>()) {
-                let l = Layout::from_size_align(bytes, HUGE).unwrap_or(layout);
-                return (p, Backing::Hugetlb, l);
-            }
+        // The mapping's layout, for Drop's munmap (HUGE is a power of two).
+        let mapped = Layout::from_size_align(bytes, HUGE).unwrap_or(layout);
+        if let Some(p) = map_anonymous(bytes, libc::MAP_HUGETLB) {
+            return (p.cast(), Backing::Hugetlb, mapped);
         }
         // Transparent huge pages: a mapping of its own, never memory the
         // allocator has handed out before. The kernel gives a huge page
@@ -140,8 +127,7 @@ impl<T: Clone> Pages<T> {
         // changes how its pages are backed, never their contents (a
         // failure leaves ordinary pages).
         unsafe { libc::madvise(p.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE) };
-        let l = Layout::from_size_align(bytes, HUGE).unwrap_or(layout);
-        (p, Backing::Thp, l)
+        (p, Backing::Thp, mapped)
     }
 
     /// An anonymous private mapping of `bytes` (a multiple of 2 MB) that
@@ -149,21 +135,7 @@ impl<T: Clone> Pages<T> {
     /// side unmapped.
     fn map_aligned(bytes: usize) -> Option<NonNull<T>> {
         let len = bytes.checked_add(HUGE)?;
-        // SAFETY: an anonymous private mapping; nothing else refers to it,
-        // and a failure is MAP_FAILED (checked).
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return None;
-        }
+        let p = map_anonymous(len, 0)?.as_ptr();
         let base = p as usize;
         let start = base.next_multiple_of(HUGE);
         let head = start - base;
@@ -181,6 +153,28 @@ impl<T: Clone> Pages<T> {
         }
         NonNull::new(start as *mut T)
     }
+}
+
+/// A private, anonymous, read-write mapping of `len` bytes, with `flags`
+/// added (`MAP_HUGETLB`: from the reserved pool); `None` if the kernel
+/// refuses it.
+fn map_anonymous(len: usize, flags: libc::c_int) -> Option<NonNull<libc::c_void>> {
+    // SAFETY: an anonymous private mapping; nothing else refers to it, and
+    // a failure is MAP_FAILED (checked).
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    NonNull::new(p)
 }
 
 impl<T> Pages<T> {
