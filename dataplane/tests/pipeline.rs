@@ -647,4 +647,30 @@ fn prefetch_changes_nothing_and_takes_any_bytes() {
     let ip = Ipv4Packet::new_checked(&burst[1].0[14..]).unwrap();
     assert_eq!((ip.src(), ip.dst()), (VIP, c));
     assert_eq!(&burst[1].0[14 + 22..14 + 24], &port.to_be_bytes());
+
+    // A burst of new flows, whose second stage asks for the free entries
+    // the inserts will take: every SYN makes its connection, so each
+    // client's next ACK finds it.
+    let fresh = |i: usize| (Ipv4Addr::new(198, 18, 3, 0), 1024 + i as u16);
+    let mut syns: Vec<VecFrame> = (0..32)
+        .map(|i| {
+            let (c, port) = fresh(i);
+            tcp_frame(c, port, VIP, 80, flags::SYN)
+        })
+        .collect();
+    let mut probes: Vec<Prefetched> = syns.iter().map(|f| d.worker.prefetch(f)).collect();
+    for (i, f) in syns.iter_mut().enumerate() {
+        d.worker.prefetch_ahead(&mut probes, i);
+        let v = d.worker.handle_frame(0, f, 2_002, false);
+        assert_eq!(v, Verdict::Forward(0), "new flow {i} of the burst");
+    }
+    d.drain();
+    for i in 0..32 {
+        let (c, port) = fresh(i);
+        assert_eq!(
+            d.tcp(c, port, vip, flags::ACK, 2),
+            common::director::Sent::To(RS1),
+            "new flow {i}'s ACK"
+        );
+    }
 }

@@ -422,6 +422,26 @@ impl<E: Slot, X: Copy + Default> Table<E, X> {
         Some(i as u32)
     }
 
+    /// Start loading the entry and companion that the `n`-th insert from
+    /// now fills (the free stack's `n`-th index from its top), for a
+    /// burst's new flows: an insert writes both lines, and a store to a
+    /// line out of cache waits for it as a load does. A hint: `n` past the
+    /// free entries asks for nothing.
+    #[inline]
+    pub fn prefetch_free(&self, n: usize) {
+        if let Some(i) = self.next_free(n) {
+            self.prefetch_slot(i);
+        }
+    }
+
+    /// The index the `n`-th insert from now takes (0: the next), if no
+    /// entry is removed before it.
+    #[inline]
+    fn next_free(&self, n: usize) -> Option<u32> {
+        let k = self.free_len.checked_sub(n + 1)?;
+        Some(self.free[k])
+    }
+
     /// Start loading the entry at `idx` and its companion, as a lookup
     /// that already knows the index reads them (the reply index names its
     /// connection's entry this way). A hint: an index past the table asks
@@ -647,6 +667,35 @@ mod tests {
         assert_eq!(t.prefetch_entry(beyond), None);
         t.prefetch_slot(u32::MAX);
         assert_eq!(t.len(), max);
+        t.check();
+    }
+
+    #[test]
+    fn next_free_names_the_slots_inserts_take() {
+        let max = 64;
+        let mut t: Table<Conn> = Table::with_max(max);
+        let conn = |n| Conn {
+            key: key(n),
+            expires_ms: 9,
+            ..Conn::default()
+        };
+        for n in 0..8 {
+            t.insert(conn(n)).unwrap();
+        }
+        // A removal pushes its slot back: the next insert takes it.
+        let gone = t.find(&key(3)).unwrap();
+        t.remove_with(gone);
+        assert_eq!(t.next_free(0), Some(gone as u32));
+        let ahead: Vec<u32> = (0..4).map(|n| t.next_free(n).unwrap()).collect();
+        for (n, want) in (100..).zip(ahead) {
+            assert_eq!(t.insert(conn(n)).unwrap(), want as usize);
+        }
+        while t.len() < max {
+            t.insert(conn(1000 + t.len() as u32)).unwrap();
+        }
+        assert_eq!(t.next_free(0), None);
+        t.prefetch_free(0);
+        t.prefetch_free(usize::MAX - 1);
         t.check();
     }
 }

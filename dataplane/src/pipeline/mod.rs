@@ -57,6 +57,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -345,6 +346,10 @@ fn record_of<A: Family>(c: &Conn<A>, ext: &ConnExt<A>, now_ms: u64) -> Option<Co
 pub struct Worker {
     snapshot: Arc<Snapshot>,
     core: Core,
+    /// The frames of the burst being prefetched that look like new flows
+    /// (no tag in either table), so far: the `n`-th of them will take the
+    /// free stack's `n`-th entry ([`Worker::prefetch_entries`]).
+    new_in_burst: Cell<usize>,
 }
 
 /// A worker's own state. Kept apart from the generation so the pipeline can
@@ -583,6 +588,7 @@ impl Worker {
         Worker {
             snapshot: setup.snapshot,
             core,
+            new_in_burst: Cell::new(0),
         }
     }
 
@@ -785,7 +791,17 @@ impl Worker {
     pub fn prefetch_entries(&self, p: &mut Prefetched) {
         p.reply_slot = match self.core.conns.prefetch_entry(p.conn) {
             Some(_) => None,
-            None => self.core.replies.prefetch_entry(p.reply),
+            None => {
+                let reply = self.core.replies.prefetch_entry(p.reply);
+                // Neither table knows it: a new flow, whose entry the
+                // insert will write.
+                if reply.is_none() && p.conn != Probe::default() {
+                    let n = self.new_in_burst.get();
+                    self.core.conns.prefetch_free(n);
+                    self.new_in_burst.set(n + 1);
+                }
+                reply
+            }
         };
     }
 
@@ -814,6 +830,7 @@ impl Worker {
     #[inline]
     pub fn prefetch_ahead(&self, probes: &mut [Prefetched], i: usize) {
         if i == 0 {
+            self.new_in_burst.set(0);
             for p in probes.iter_mut().take(PREFETCH_AHEAD) {
                 self.prefetch_entries(p);
             }
