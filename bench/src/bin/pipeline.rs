@@ -10,10 +10,15 @@
 //! - `tun-established`: TUN (IP-in-IP), the same flows as `dr-established`;
 //! - `nat-in` / `nat-out`: NAT, the client's ACKs and the real servers'
 //!   replies of established flows;
+//! - `nat-new`: NAT, every packet a SYN of a new flow (an entry and its
+//!   reply index entry each);
 //! - `fullnat-in` / `fullnat-out`: FullNAT (a local address per 60 000
-//!   flows), the same.
+//!   flows), the same;
+//! - `fullnat-new`: FullNAT, every packet a SYN of a new flow (an entry,
+//!   its companion, a reply index entry and a local port each).
 //!
-//! Prints, per case and flow count (for `dr-new`: the new flows of a run),
+//! Prints, per case and flow count (for the `-new` cases: the new flows of
+//! a run),
 //! Mpps as median [min, max] over the runs, and of the last run ns/packet
 //! and per-burst latency p50/p99/p99.9 in ns (hdrhistogram).
 //!
@@ -32,7 +37,7 @@ use rvs_dataplane::pipeline::{Frame, Prefetched, Verdict};
 use rvs_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
-/// The most new flows `dr-new` makes in one run.
+/// The most new flows a `-new` case makes in one run.
 const NEW_FLOWS_MAX: usize = 2_000_000;
 /// Run `frames` round-robin for `packets` packets; (Mpps, ns/packet,
 /// histogram of per-burst ns, forwarded share). Never inlined:
@@ -155,11 +160,19 @@ fn main() {
             mode: Mode::Nat,
         },
         Case {
+            name: "nat-new",
+            mode: Mode::Nat,
+        },
+        Case {
             name: "fullnat-in",
             mode: Mode::FullNat,
         },
         Case {
             name: "fullnat-out",
+            mode: Mode::FullNat,
+        },
+        Case {
+            name: "fullnat-new",
             mode: Mode::FullNat,
         },
     ];
@@ -190,7 +203,7 @@ fn main() {
                 (format!("{}+pf", case.name), mpps_pf, last_pf),
             ] {
                 let (_, ns, hist, fwd) = last.expect("a run");
-                let n = if case.name == "dr-new" {
+                let n = if case.name.ends_with("-new") {
                     packets.min(NEW_FLOWS_MAX)
                 } else {
                     n
@@ -218,13 +231,15 @@ fn main() {
 /// One run of `case` with `n` flows.
 fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Histogram<u64>, f64) {
     let vip = SocketAddr::new(IpAddr::V4(VIP), 80);
-    let new_conns = case.name == "dr-new";
-    // dr-new: every packet a SYN of a flow not seen before, into a table
+    let new_conns = case.name.ends_with("-new");
+    // The -new cases: every packet a SYN of a flow not seen before, into a table
     // with room for all (at most NEW_FLOWS_MAX of them: frames and entries
     // must fit in memory).
     let new_flows = packets.min(NEW_FLOWS_MAX);
     let conns_max = if new_conns { new_flows * 2 } else { n * 2 };
-    let mut b = Bench::new(case.mode, conns_max.next_power_of_two(), n);
+    // FullNAT's local addresses carry every flow the case makes.
+    let flows = if new_conns { new_flows } else { n };
+    let mut b = Bench::new(case.mode, conns_max.next_power_of_two(), flows);
     let syns: Vec<Vec<u8>> = (0..if new_conns { new_flows } else { n })
         .map(|i| tcp_frame(CLI_MAC, LB_MAC, client(i), vip, SYN))
         .collect();
