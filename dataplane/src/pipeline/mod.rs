@@ -798,6 +798,11 @@ impl Worker {
                 if reply.is_none() && p.conn != Probe::default() {
                     let n = self.new_in_burst.get();
                     self.core.conns.prefetch_free(n);
+                    // A NAT or FullNAT connection indexes its replies too
+                    // (a worker with none has no index entry to write).
+                    if !self.core.replies.is_empty() {
+                        self.core.replies.prefetch_free(n);
+                    }
                     self.new_in_burst.set(n + 1);
                 }
                 reply
