@@ -254,6 +254,8 @@ pub struct Snapshot {
     neighbours: IpSet,
     /// By dest slot: the dest, when it exists in this generation.
     dests_by_slot: Vec<Option<Dest>>,
+    /// By service slot: the service's index in `services`.
+    services_by_slot: Vec<Option<u32>>,
     /// NAT dests by (address, port): the persistence netmask of their
     /// service, whose connections are owned by the client's network
     /// (`None`: by the client's address and port). A reply finds its owner
@@ -288,9 +290,12 @@ impl Snapshot {
         let mut vips = HashSet::with_hasher(ahash::RandomState::new());
         let mut neighbours = HashSet::with_hasher(ahash::RandomState::new());
         let mut dests_by_slot = vec![None; slots_max];
+        let mut services_by_slot = vec![None; slots_max];
         let mut nat_dests = HashMap::with_hasher(ahash::RandomState::new());
         let mut nat_addrs = HashSet::with_hasher(ahash::RandomState::new());
         for (i, s) in services.iter().enumerate() {
+            assert!((s.slot as usize) < slots_max, "service slot within bounds");
+            services_by_slot[s.slot as usize] = Some(i as u32);
             if s.fwmark != 0 {
                 fwmarks.insert(s.fwmark, i);
             } else {
@@ -334,6 +339,7 @@ impl Snapshot {
             released: HashSet::with_hasher(ahash::RandomState::new()),
             neighbours,
             dests_by_slot,
+            services_by_slot,
             nat_dests,
             nat_addrs,
             laddrs: laddr_slots.iter().flatten().map(|&a| Ip(a)).collect(),
@@ -500,5 +506,28 @@ impl Snapshot {
 
     pub fn services(&self) -> &[Service] {
         &self.services
+    }
+
+    /// The service a packet of an entry made by service `slot` belongs to,
+    /// when that is sure without [`Snapshot::lookup`]: the slot's service
+    /// is the address service of the packet's very (protocol, VIP, port)
+    /// and no fwmark service could take the packet first, so `lookup`
+    /// would answer the same. `None`: ask `lookup` (the slot is another
+    /// service's now or none's, the entry was made by a port-0 or fwmark
+    /// service, or a fwmark service exists).
+    #[inline(always)]
+    pub fn entry_service(
+        &self,
+        slot: u32,
+        protocol: u8,
+        vaddr: IpAddr,
+        vport: u16,
+    ) -> Option<&Service> {
+        if !self.fwmarks.is_empty() {
+            return None;
+        }
+        let i = (*self.services_by_slot.get(slot as usize)?)?;
+        let s = self.services.get(i as usize)?;
+        (s.key.2 == vport && s.key.0 == protocol && s.key.1 == vaddr).then_some(s)
     }
 }

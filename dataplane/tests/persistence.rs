@@ -319,6 +319,32 @@ fn a_fwmark_service_takes_precedence_over_an_address_service() {
     assert_eq!(d.syn(ip("198.51.100.9"), 1000, V80, 1), Sent::To(RS2));
 }
 
+/// The service lookup decides the service of an entry's packets too: an
+/// entry made before a mark rule keeps its dest, and its packets count
+/// under the fwmark service that takes them now.
+#[test]
+fn a_live_entry_s_packets_count_under_the_fwmark_service_that_now_takes_them() {
+    let mut d = Director::new(ConnPolicy::default());
+    d.add_service(tcp_svc(80), sched("rr"));
+    d.add_dest(tcp_svc(80), RS1, 80, 1);
+    let client = ip("198.51.100.9");
+    assert_eq!(d.syn(client, 1000, V80, 1), Sent::To(RS1));
+    d.ok(Request::AddMarkRule(mark_rule(7, "198.18.0.100", &[80])));
+    d.add_service(fwm(7), sched("rr"));
+    d.add_dest(fwm(7), RS2, 0, 1);
+    assert_eq!(d.tcp(client, 1000, V80, flags::ACK, 2), Sent::To(RS1));
+    let in_pkts = |d: &mut Director, key| {
+        let list = d.list();
+        list.iter()
+            .find(|s| s.key == key)
+            .expect("the service")
+            .stats
+            .in_pkts
+    };
+    assert_eq!(in_pkts(&mut d, tcp_svc(80)), 1, "the SYN");
+    assert_eq!(in_pkts(&mut d, fwm(7)), 1, "the ACK");
+}
+
 #[test]
 fn a_persistent_client_of_an_overloaded_dest_still_goes_there() {
     let mut d = Director::new(ConnPolicy::default());

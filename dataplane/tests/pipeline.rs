@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -200,6 +200,53 @@ fn a_reused_service_slot_starts_its_scheduler_afresh() {
     assert_eq!(
         f.0, want,
         "a new service's first pick is the head of its list"
+    );
+}
+
+/// A packet of a live entry takes the service that made the entry only
+/// while that is what the service lookup would answer: once the service
+/// is gone and its slot serves another one, the entry's packets are the
+/// deleted service's, dropped as before.
+#[test]
+fn an_entry_of_a_deleted_service_is_not_taken_by_its_slot_s_next_service() {
+    let mut lab = Lab::new(true);
+    assert_eq!(
+        lab.run(&mut client_tcp(40000, flags::SYN), 1),
+        Verdict::Forward(0)
+    );
+    assert_eq!(
+        lab.run(&mut client_tcp(40000, flags::ACK), 2),
+        Verdict::Forward(0)
+    );
+    let slot_of = |lab: &mut Lab, port: u16| {
+        let snap = lab.admin.snapshot();
+        snap.services()
+            .iter()
+            .find(|s| s.key == (6, IpAddr::V4(VIP), port))
+            .map(|s| s.slot)
+    };
+    let old = slot_of(&mut lab, 80).expect("the TCP service");
+    let cores = lab.cores.clone();
+    let del = Request::DelService {
+        key: key(Protocol::Tcp),
+    };
+    assert_eq!(lab.admin.handle(del, &cores, 1).0, Response::Ok);
+    let gen = lab.admin.generation();
+    lab.admin.collect_trash(&cores, gen);
+    let other = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: (VIP, 81).into(),
+    };
+    let add = Request::AddService {
+        key: other,
+        config: rr(),
+    };
+    assert_eq!(lab.admin.handle(add, &cores, 1).0, Response::Ok);
+    assert_eq!(slot_of(&mut lab, 81), Some(old), "the slot is reused");
+    lab.worker.set_snapshot(Arc::new(lab.admin.snapshot()));
+    assert_eq!(
+        lab.run(&mut client_tcp(40000, flags::ACK), 3),
+        Verdict::Drop(Counter::DropVipNoService)
     );
 }
 

@@ -128,7 +128,7 @@ pub struct ConnKey<A = u32> {
 
 /// Every field, packed: two words for IPv4 (the derived impl writes six).
 impl<A: Family> std::hash::Hash for ConnKey<A> {
-    #[inline]
+    #[inline(always)]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         A::hash_pair(self.caddr, self.vaddr, h);
         h.write_u64(

@@ -269,12 +269,27 @@ impl Core {
     }
 
     /// Find or make the connection of `flow`; returns where to send it.
+    #[inline]
     pub(super) fn conn_for<A: Tables>(
         &mut self,
         snap: &Snapshot,
         service: &Service,
         flow: &Flow<A>,
         now_ms: u64,
+    ) -> Result<Target<A>, Counter> {
+        let found = A::conns(self).find(&flow.key);
+        self.conn_for_found(snap, service, flow, now_ms, found)
+    }
+
+    /// [`Core::conn_for`] for a caller that has looked the flow's entry up
+    /// already (`found`, its index) and changed no table since.
+    pub(super) fn conn_for_found<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        flow: &Flow<A>,
+        now_ms: u64,
+        found: Option<usize>,
     ) -> Result<Target<A>, Counter> {
         let is_tcp = flow.key.protocol == protocol::TCP;
         let is_sctp = flow.key.protocol == protocol::SCTP;
@@ -284,7 +299,7 @@ impl Core {
             && flow.tcp_flags & tcp::flags::SYN != 0
             && flow.tcp_flags & tcp::flags::RST == 0;
         let init = is_sctp && flow.tcp_flags == sctp::Event::Init as u8;
-        if let Some(idx) = A::conns(self).find(&flow.key) {
+        if let Some(idx) = found {
             let c = *A::conns(self).get(idx);
             let controlled = c.flags & flags::CONTROLLED != 0;
             // Port reuse (`spec/conn.md` §9); never for controlled entries.

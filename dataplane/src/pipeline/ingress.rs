@@ -204,11 +204,24 @@ impl Core {
             }
             _ => return self.not_a_service(snap, vaddr),
         };
-        let Some(service) = snap.lookup(proto, h.src.to_ip(), vaddr, vport) else {
-            return self.not_a_service(snap, vaddr);
+        let flow = rx().flow(cport, vport, tcp_flags, seq);
+        // The entry first, as IPVS looks (`spec/conn.md` §1.3): the
+        // service that made it is the packet's when the generation cannot
+        // say otherwise (`Snapshot::entry_service`), and `lookup` is asked
+        // only for the rest.
+        let found = A::conns(self).find(&flow.key);
+        let by_entry = match found {
+            Some(i) => snap.entry_service(A::conns(self).get(i).service_slot, proto, vaddr, vport),
+            None => None,
+        };
+        let service = match by_entry {
+            Some(s) => s,
+            None => match snap.lookup(proto, h.src.to_ip(), vaddr, vport) {
+                Some(s) => s,
+                None => return self.not_a_service(snap, vaddr),
+            },
         };
         let caddr = h.src;
-        let flow = rx().flow(cport, vport, tcp_flags, seq);
         if !handed_off {
             let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
             if owner != self.id {
@@ -225,7 +238,13 @@ impl Core {
                 return v;
             }
         }
-        match self.conn_for::<A>(snap, service, &flow, now_ms) {
+        // The SYN proxy may have made or ended the entry: look again.
+        let conn = if synproxy {
+            self.conn_for::<A>(snap, service, &flow, now_ms)
+        } else {
+            self.conn_for_found::<A>(snap, service, &flow, now_ms, found)
+        };
+        match conn {
             Ok(mut t) => {
                 if h.ext {
                     if let Err(v) = self.whole_segment_only(&mut t) {
