@@ -233,18 +233,15 @@ impl Core {
         // the usual way.
         let synproxy = service.synproxy && proto == protocol::TCP && !h.ext;
         if synproxy {
-            if let Some(v) = self.synproxy_in::<A, F>(snap, service, frame, l3, h.hl, &flow, now_ms)
+            if let Some(v) =
+                self.synproxy_in::<A, F>(snap, service, frame, l3, h.hl, &flow, found, now_ms)
             {
                 return v;
             }
         }
-        // The SYN proxy may have made or ended the entry: look again.
-        let conn = if synproxy {
-            self.conn_for::<A>(snap, service, &flow, now_ms)
-        } else {
-            self.conn_for_found::<A>(snap, service, &flow, now_ms, found)
-        };
-        match conn {
+        // `found` still holds: the SYN proxy goes on only where it changed
+        // no table.
+        match self.conn_for_found::<A>(snap, service, &flow, now_ms, found) {
             Ok(mut t) => {
                 if h.ext {
                     if let Err(v) = self.whole_segment_only(&mut t) {

@@ -193,11 +193,13 @@ fn shift<F: Frame>(frame: &mut F, at: usize, ack: bool, delta: u32) {
 }
 
 impl Core {
-    /// A TCP segment to a SYN-proxy service, before its connection is
-    /// looked for: a SYN without a live entry is answered with a cookie, an
-    /// ACK without one opens the connection if its cookie is good. `None`:
-    /// the segment goes the usual way (it has a live entry, or is a RST or
-    /// something else `conn_for` refuses without one).
+    /// A TCP segment to a SYN-proxy service, before `conn_for` (`found`:
+    /// the index of its entry, as `handle_ip` looked it up): a SYN without
+    /// a live entry is answered with a cookie, an ACK without one opens the
+    /// connection if its cookie is good. `None`: the segment goes the usual
+    /// way (it has a live entry, or is a RST or something else `conn_for`
+    /// refuses without one), and no table was changed, so `found` still
+    /// holds for `conn_for_found`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn synproxy_in<A: Ip + Tables, F: Frame>(
         &mut self,
@@ -207,6 +209,7 @@ impl Core {
         l3: usize,
         l4: usize,
         flow: &Flow<A>,
+        found: Option<usize>,
         now_ms: u64,
     ) -> Option<Verdict> {
         let f = flow.tcp_flags;
@@ -216,7 +219,7 @@ impl Core {
         // A closing entry: a SYN may open the port anew, but an ACK
         // without a good cookie is the old connection's (its last ACK).
         let mut closing = false;
-        if let Some(i) = A::conns(self).find(&flow.key) {
+        if let Some(i) = found {
             let c = A::conns(self).get(i);
             if c.expires_ms > now_ms {
                 if !matches!(c.state(), State::TimeWait | State::Close) {
