@@ -26,6 +26,12 @@ RTR_DIR=$LAB_STATE_DIR/rtr
 RTR_BIRD_SOCKET=$RTR_DIR/bird.ctl
 RTR_BIRD_PID=$RTR_DIR/bird.pid
 ECMP_METRICS=127.0.0.1:9545 # each director's rvs-controlplane /metrics, in its namespace
+# The client's source ports that ecmp_requests binds (curl --local-port).
+# scripts/lab reserves them in the client's namespace: the kernel gives
+# connect() consecutive ports towards one destination, so the downloads to
+# the VIP could otherwise hold one of them, and curl's bind fails (exit 45).
+ECMP_REQUEST_PORT_MIN=41000
+ECMP_REQUEST_PORT_MAX=45999
 
 # ecmp_ns I: director I's namespace (1: rvs-lb, 2: rvs-lb2, ...).
 ecmp_ns() { if (($1 == 1)); then echo "$NS_LB"; else echo "rvs-lb$1"; fi; }
@@ -290,6 +296,10 @@ ecmp_established() {
 # ECMP_RS2 (answers naming each real server) and ECMP_FAILED.
 ecmp_requests() {
     local answers
+    if (($2 < ECMP_REQUEST_PORT_MIN || $2 + $1 - 1 > ECMP_REQUEST_PORT_MAX)); then
+        echo "ecmp_requests: ports $2..$(($2 + $1 - 1)) are outside the reserved $ECMP_REQUEST_PORT_MIN-$ECMP_REQUEST_PORT_MAX" >&2
+        return 1
+    fi
     answers=$(ip netns exec "$NS_CLI" bash -c '
         for ((i = 0; i < $1; i++)); do
             body=$(curl -s --max-time 10 --interface "$3" --local-port $(($2 + i)) "http://$4/") ||
