@@ -283,6 +283,12 @@ impl Core {
 
     /// [`Core::conn_for`] for a caller that has looked the flow's entry up
     /// already (`found`, its index) and changed no table since.
+    ///
+    /// Inlined into the caller: a live entry's packet (most packets) takes
+    /// [`Core::conn_live`], inlined too; everything else
+    /// ([`Core::conn_new`]) stays out of line (`bench/RESULTS.md`, "The
+    /// live entry's path inlined").
+    #[inline(always)]
     pub(super) fn conn_for_found<A: Tables>(
         &mut self,
         snap: &Snapshot,
@@ -291,86 +297,126 @@ impl Core {
         now_ms: u64,
         found: Option<usize>,
     ) -> Result<Target<A>, Counter> {
-        let is_tcp = flow.key.protocol == protocol::TCP;
-        let is_sctp = flow.key.protocol == protocol::SCTP;
-        // A packet that opens a connection: TCP's SYN (without RST),
-        // SCTP's INIT (IPVS makes SCTP entries on INIT only).
-        let syn = is_tcp
-            && flow.tcp_flags & tcp::flags::SYN != 0
-            && flow.tcp_flags & tcp::flags::RST == 0;
-        let init = is_sctp && flow.tcp_flags == sctp::Event::Init as u8;
         if let Some(idx) = found {
-            let c = *A::conns(self).get(idx);
-            let controlled = c.flags & flags::CONTROLLED != 0;
-            // Port reuse (`spec/conn.md` §9); never for controlled entries.
-            // SCTP: a new INIT on a CLOSED association (IPVS's
-            // `is_new_conn_expected`).
-            let reuse = (syn || init)
-                && !controlled
-                && self.policy.conn_reuse_mode != 0
-                && (matches!(
-                    c.state(),
-                    State::TimeWait | State::Close | State::SctpClosed
-                ) || (self.policy.conn_reuse_mode & 2 != 0
-                    && c.state() == State::FinWait
-                    && !sees_replies(c.forward)));
-            let dest = snap.dest(c.dest_slot);
-            // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
-            // quiesced dest's entry, is expired and the packet rescheduled.
-            // (The quiesced case is part of IPVS's port-reuse check, so it
-            // needs conn_reuse_mode too.)
-            let nodest = self.policy.expire_nodest_conn
-                && match dest {
-                    None => true,
-                    Some(d) => (syn || init) && d.weight == 0 && self.policy.conn_reuse_mode != 0,
-                };
-            if c.expires_ms <= now_ms || reuse || nodest {
-                self.drop_conn::<A>(snap, idx);
-                self.stats.count(if reuse {
-                    Counter::ConnReused
-                } else if nodest {
-                    Counter::ConnNodestExpired
-                } else {
-                    Counter::ConnExpired
-                });
-            } else {
-                // expire_nodest_conn = 0: packets of a deleted dest's
-                // connections are dropped until they time out.
-                let Some(&dest) = dest else {
-                    return Err(Counter::DropDestUnavailable);
-                };
-                let dir = input_direction(c.forward);
-                self.advance::<A>(snap, idx, dir, flow.tcp_flags, now_ms);
-                let e = A::conns(self).get_mut(idx);
-                e.in_pkts = e.in_pkts.wrapping_add(1);
-                if snap.sync_master {
-                    self.report_sync::<A>(snap, idx);
-                }
-                // Only FullNAT's client side needs the companion: DR, TUN
-                // and NAT never read its (second, out-of-cache) line.
-                let fullnat = c.forward == Forward::FullNat as u8;
-                let ext = if fullnat || c.flags & flags::SYNPROXY != 0 {
-                    *A::conns(self).ext(idx)
-                } else {
-                    ConnExt::default()
-                };
-                return Ok(Target {
-                    dest,
-                    dport: c.dport,
-                    forward: forward_of(c.forward),
-                    laddr: ext.laddr,
-                    lport: ext.lport,
-                    laddr_slot: ext.laddr_slot,
-                    // The handshake's ACK (or a retransmitted SYN) carries
-                    // TOA as the SYN did.
-                    toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
-                    pp2: ext.pp2,
-                    isn: ext.isn,
-                    sp: ext.sp,
-                    sp_seq: ext.sp_seq,
-                });
+            if let Some(used) = self.conn_live(snap, flow, now_ms, idx) {
+                return used;
             }
         }
+        self.conn_new(snap, service, flow, now_ms)
+    }
+
+    /// Whether `flow`'s packet opens a connection: TCP's SYN (without
+    /// RST), SCTP's INIT (IPVS makes SCTP entries on INIT only).
+    #[inline(always)]
+    fn opening<A: Family>(flow: &Flow<A>) -> (bool, bool) {
+        let syn = flow.key.protocol == protocol::TCP
+            && flow.tcp_flags & tcp::flags::SYN != 0
+            && flow.tcp_flags & tcp::flags::RST == 0;
+        let init = flow.key.protocol == protocol::SCTP && flow.tcp_flags == sctp::Event::Init as u8;
+        (syn, init)
+    }
+
+    /// The packet of a flow whose entry is `idx`: where the entry sends it
+    /// (or the drop), or `None` when the entry was expired here (timed
+    /// out, port reuse, a deleted or quiesced dest) and the packet is to
+    /// be taken as a new connection's.
+    #[inline(always)]
+    fn conn_live<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        flow: &Flow<A>,
+        now_ms: u64,
+        idx: usize,
+    ) -> Option<Result<Target<A>, Counter>> {
+        let is_tcp = flow.key.protocol == protocol::TCP;
+        let (syn, init) = Self::opening(flow);
+        let c = *A::conns(self).get(idx);
+        let controlled = c.flags & flags::CONTROLLED != 0;
+        // Port reuse (`spec/conn.md` §9); never for controlled entries.
+        // SCTP: a new INIT on a CLOSED association (IPVS's
+        // `is_new_conn_expected`).
+        let reuse = (syn || init)
+            && !controlled
+            && self.policy.conn_reuse_mode != 0
+            && (matches!(
+                c.state(),
+                State::TimeWait | State::Close | State::SctpClosed
+            ) || (self.policy.conn_reuse_mode & 2 != 0
+                && c.state() == State::FinWait
+                && !sees_replies(c.forward)));
+        let dest = snap.dest(c.dest_slot);
+        // expire_nodest_conn (§7): a deleted dest's entry, or a SYN on a
+        // quiesced dest's entry, is expired and the packet rescheduled.
+        // (The quiesced case is part of IPVS's port-reuse check, so it
+        // needs conn_reuse_mode too.)
+        let nodest = self.policy.expire_nodest_conn
+            && match dest {
+                None => true,
+                Some(d) => (syn || init) && d.weight == 0 && self.policy.conn_reuse_mode != 0,
+            };
+        if c.expires_ms <= now_ms || reuse || nodest {
+            self.drop_conn::<A>(snap, idx);
+            self.stats.count(if reuse {
+                Counter::ConnReused
+            } else if nodest {
+                Counter::ConnNodestExpired
+            } else {
+                Counter::ConnExpired
+            });
+        } else {
+            // expire_nodest_conn = 0: packets of a deleted dest's
+            // connections are dropped until they time out.
+            let Some(&dest) = dest else {
+                return Some(Err(Counter::DropDestUnavailable));
+            };
+            let dir = input_direction(c.forward);
+            self.advance::<A>(snap, idx, dir, flow.tcp_flags, now_ms);
+            let e = A::conns(self).get_mut(idx);
+            e.in_pkts = e.in_pkts.wrapping_add(1);
+            if snap.sync_master {
+                self.report_sync::<A>(snap, idx);
+            }
+            // Only FullNAT's client side needs the companion: DR, TUN
+            // and NAT never read its (second, out-of-cache) line.
+            let fullnat = c.forward == Forward::FullNat as u8;
+            let ext = if fullnat || c.flags & flags::SYNPROXY != 0 {
+                *A::conns(self).ext(idx)
+            } else {
+                ConnExt::default()
+            };
+            return Some(Ok(Target {
+                dest,
+                dport: c.dport,
+                forward: forward_of(c.forward),
+                laddr: ext.laddr,
+                lport: ext.lport,
+                laddr_slot: ext.laddr_slot,
+                // The handshake's ACK (or a retransmitted SYN) carries
+                // TOA as the SYN did.
+                toa: fullnat && is_tcp && c.state() == State::SynRecv && !ext.pp2,
+                pp2: ext.pp2,
+                isn: ext.isn,
+                sp: ext.sp,
+                sp_seq: ext.sp_seq,
+            }));
+        }
+        None
+    }
+
+    /// A packet with no live entry: a new connection (scheduled, its entry
+    /// made), a stateless forward when the table is full, an adopted
+    /// mid-flow packet, or the drop that says why not.
+    #[inline(never)]
+    fn conn_new<A: Tables>(
+        &mut self,
+        snap: &Snapshot,
+        service: &Service,
+        flow: &Flow<A>,
+        now_ms: u64,
+    ) -> Result<Target<A>, Counter> {
+        let is_tcp = flow.key.protocol == protocol::TCP;
+        let is_sctp = flow.key.protocol == protocol::SCTP;
+        let (syn, init) = Self::opening(flow);
         let opens = syn || init || !(is_tcp || is_sctp);
         if opens && self.todrop() {
             // drop_packet (`defense.rs`): IPVS drops it before scheduling.
