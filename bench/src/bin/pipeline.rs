@@ -15,7 +15,10 @@
 //! - `fullnat-in` / `fullnat-out`: FullNAT (a local address per 60 000
 //!   flows), the same;
 //! - `fullnat-new`: FullNAT, every packet a SYN of a new flow (an entry,
-//!   its companion, a reply index entry and a local port each).
+//!   its companion, a reply index entry and a local port each);
+//! - `dr-2workers`: DR, worker 0 of 2 fed ACKs of established flows of
+//!   which half are its own (forwarded) and half worker 1's (handed off),
+//!   as a port's RSS that knows nothing of owners spreads them.
 //!
 //! Prints, per case and flow count (for the `-new` cases: the new flows of
 //! a run),
@@ -32,7 +35,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use rvs_bench::{client, tcp_frame, Bench, BenchFrame, Mode, ACK, CLI_MAC, LB_MAC, SYN, VIP};
+use rvs_api::Protocol;
+use rvs_bench::{
+    client, tcp_frame, Bench, BenchFrame, Mode, Setup, ACK, CLI_MAC, LB_MAC, RS, SYN, VIP,
+};
 use rvs_dataplane::pipeline::{Frame, Prefetched, Verdict};
 use rvs_dataplane::wire::ethernet::MacAddr;
 
@@ -91,12 +97,13 @@ fn run(
     (n / secs / 1e6, secs * 1e9 / n, hist, forwarded as f64 / n)
 }
 
-/// One frame through the pipeline: 1 if it was forwarded.
+/// One frame through the pipeline: 1 if it was forwarded (or, in
+/// `dr-2workers`, handed to its owner).
 #[inline(always)]
 fn handle(b: &mut Bench, f: &mut BenchFrame, now_ms: u64) -> usize {
     usize::from(matches!(
         b.worker.handle_frame(0, f, now_ms, false),
-        Verdict::Forward(_)
+        Verdict::Forward(_) | Verdict::Handoff(_)
     ))
 }
 
@@ -175,6 +182,10 @@ fn main() {
             name: "fullnat-new",
             mode: Mode::FullNat,
         },
+        Case {
+            name: "dr-2workers",
+            mode: Mode::Dr,
+        },
     ];
     println!(
         "case            flows     Mpps median [min, max]      ns/pkt  burst p50/p99/p99.9 ns  fwd"
@@ -231,6 +242,9 @@ fn main() {
 /// One run of `case` with `n` flows.
 fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Histogram<u64>, f64) {
     let vip = SocketAddr::new(IpAddr::V4(VIP), 80);
+    if case.name == "dr-2workers" {
+        return two_workers(n, packets, prefetch);
+    }
     let new_conns = case.name.ends_with("-new");
     // The -new cases: every packet a SYN of a flow not seen before, into a table
     // with room for all (at most NEW_FLOWS_MAX of them: frames and entries
@@ -283,6 +297,37 @@ fn one(case: &Case, n: usize, packets: usize, prefetch: bool) -> (f64, f64, Hist
         &acks
     };
     run(&mut b, &compact(frames), packets, 2, prefetch)
+}
+
+/// `dr-2workers`: worker 0 of 2, `n` flows in client order, each as
+/// its owner has it: worker 0's established here (their SYNs sent first),
+/// worker 1's not (an ACK here is a `Handoff`).
+fn two_workers(n: usize, packets: usize, prefetch: bool) -> (f64, f64, Histogram<u64>, f64) {
+    let vip = SocketAddr::new(IpAddr::V4(VIP), 80);
+    let mut b = Bench::with(&Setup {
+        mode: Mode::Dr,
+        protocol: Protocol::Tcp,
+        dests: RS.len(),
+        conns_max: (n * 2).next_power_of_two(),
+        flows: n,
+        id: 0,
+        workers: 2,
+    });
+    let mut f = BenchFrame::new();
+    let mut own = 0;
+    for i in 0..n {
+        f.load(&tcp_frame(CLI_MAC, LB_MAC, client(i), vip, SYN));
+        match b.worker.handle_frame(0, &mut f, 1, false) {
+            Verdict::Forward(_) => own += 1,
+            Verdict::Handoff(1) => {}
+            v => panic!("flow {i}: {v:?}"),
+        }
+    }
+    assert!(own > 0 && own < n, "{own} of {n} flows owned by worker 0");
+    let acks: Vec<Vec<u8>> = (0..n)
+        .map(|i| tcp_frame(CLI_MAC, LB_MAC, client(i), vip, ACK))
+        .collect();
+    run(&mut b, &compact(&acks), packets, 2, prefetch)
 }
 
 /// The templates `run` copies from, each in an allocation of exactly its
