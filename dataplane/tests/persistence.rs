@@ -420,3 +420,60 @@ fn a_full_table_still_honours_templates() {
     }
     assert!(d.counter(Counter::ConnTableFull) >= 15);
 }
+
+/// With two workers, a persistent service's flows are owned by the
+/// client's network (`-M`), whatever their ports: one worker forwards
+/// every port's SYN of a client network, the other hands every one to it.
+/// A worker cannot know that without the service, so it asks for the
+/// service before its own table (`handle_ip`).
+#[test]
+fn a_persistent_service_s_flows_go_to_the_core_of_the_client_s_network() {
+    let mut config = persistent("rr", 360);
+    config.netmask = Some(0xffff_ff00);
+    let mut owners = [0usize; 2];
+    for net in 0..8u8 {
+        let mut verdicts = vec![];
+        for id in 0..2u16 {
+            let mut d = Director::core_of(ConnPolicy::default(), 4096, id, 2);
+            d.add_service(tcp_svc(80), config.clone());
+            d.add_dest(tcp_svc(80), RS1, 80, 1);
+            let client = Ipv4Addr::new(198, 51, net, 9);
+            let v: Vec<Sent> = (40000..40016).map(|p| d.syn(client, p, V80, 1)).collect();
+            verdicts.push(v);
+        }
+        // Every port alike on each worker: all forwarded by one, all
+        // handed to it by the other.
+        let own = |v: &[Sent]| v.iter().all(|s| *s == Sent::To(RS1));
+        let other = |v: &[Sent], to: u16| v.iter().all(|s| *s == Sent::Not(Verdict::Handoff(to)));
+        match (own(&verdicts[0]), own(&verdicts[1])) {
+            (true, false) => assert!(other(&verdicts[1], 0), "{net}: {:?}", verdicts[1]),
+            (false, true) => assert!(other(&verdicts[0], 1), "{net}: {:?}", verdicts[0]),
+            _ => panic!("network {net}: {verdicts:?}"),
+        }
+        owners[usize::from(own(&verdicts[1]))] += 1;
+    }
+    assert!(
+        owners[0] > 0 && owners[1] > 0,
+        "both workers own some of 8 networks: {owners:?}"
+    );
+}
+
+/// With two workers, a packet to a VIP's port that no service has is
+/// dropped by the worker that got it, never handed to another (a flood of
+/// such packets stays off the hand-off rings).
+#[test]
+fn a_packet_for_no_service_is_dropped_where_it_arrives() {
+    for id in 0..2u16 {
+        let mut d = Director::core_of(ConnPolicy::default(), 4096, id, 2);
+        d.add_service(tcp_svc(80), sched("rr"));
+        d.add_dest(tcp_svc(80), RS1, 80, 1);
+        for sport in 40000..40016 {
+            assert_eq!(
+                d.syn(ip("198.51.100.9"), sport, (VIP, 81), 1),
+                Sent::Not(Verdict::Drop(Counter::DropVipNoService)),
+                "worker {id}, port {sport}"
+            );
+        }
+        assert_eq!(d.counter(Counter::HandedOff), 0);
+    }
+}
