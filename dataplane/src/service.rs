@@ -256,9 +256,6 @@ pub struct Snapshot {
     dests_by_slot: Vec<Option<Dest>>,
     /// By service slot: the service's index in `services`.
     services_by_slot: Vec<Option<u32>>,
-    /// Some service is persistent: a flow's owner core may depend on its
-    /// service (the client's network rather than its address and port).
-    persistent: bool,
     /// NAT dests by (address, port): the persistence netmask of their
     /// service, whose connections are owned by the client's network
     /// (`None`: by the client's address and port). A reply finds its owner
@@ -330,7 +327,6 @@ impl Snapshot {
                 .host_addrs(|m| fwmarks.contains_key(&m))
                 .map(|a| Ip(IpAddr::V4(a))),
         );
-        let persistent = services.iter().any(|s| s.persistence.is_some());
         let mut s = Snapshot {
             generation,
             timeouts,
@@ -344,7 +340,6 @@ impl Snapshot {
             neighbours,
             dests_by_slot,
             services_by_slot,
-            persistent,
             nat_dests,
             nat_addrs,
             laddrs: laddr_slots.iter().flatten().map(|&a| Ip(a)).collect(),
@@ -511,14 +506,6 @@ impl Snapshot {
 
     pub fn services(&self) -> &[Service] {
         &self.services
-    }
-
-    /// Whether a flow's owner core is known without its service: no
-    /// service is persistent, so every flow's owner is that of its
-    /// client's address and port (`pipeline::owner_of`).
-    #[inline]
-    pub fn owner_by_client(&self) -> bool {
-        !self.persistent
     }
 
     /// The service a packet of an entry made by service `slot` belongs to,

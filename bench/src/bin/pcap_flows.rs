@@ -3,6 +3,7 @@
 //! `net_pcap` PMD to replay forever (`infinite_rx=1`).
 //!
 //!   pcap-flows --mode dr|nat --flows N --workers W --lb-mac MAC --out DIR
+//!              [--spread owners|blind]
 //!
 //! Every flow is UDP from a client of 10.0.0.0/8 to 198.18.0.100:80:
 //! - `dr`: the service has the four real servers of `rvs_bench::RS` (DR);
@@ -10,9 +11,13 @@
 //!   follows all the clients' packets, so half the frames are replies.
 //!
 //! Each file starts with an ARP reply from every real server (the dataplane
-//! learns their MACs from them) and holds the flows of one queue: those the
-//! dataplane's worker `q` of `W` owns, found by asking a worker built as the
-//! dataplane builds it. A flow set smaller than 32 768 frames is repeated up
+//! learns their MACs from them) and holds the flows of one queue. With
+//! `--spread owners` (the default) those are the flows the dataplane's
+//! worker `q` of `W` owns, found by asking a worker built as the dataplane
+//! builds it, so nothing is handed between workers. With `--spread blind`
+//! flow `i` goes to queue `i mod W`, as a NIC's RSS that knows nothing of
+//! owners spreads flows: a worker hands the flows it does not own to
+//! their owner. A flow set smaller than 32 768 frames is repeated up
 //! to that, so the ARP frames stay a negligible share.
 //! Prints the frame count of each file.
 
@@ -30,12 +35,16 @@ use rvs_dataplane::wire::ethernet::MacAddr;
 const FILE_FRAMES_MIN: usize = 32_768;
 
 fn usage() -> ! {
-    eprintln!("usage: pcap-flows --mode dr|nat --flows N --workers W --lb-mac MAC --out DIR");
+    eprintln!(
+        "usage: pcap-flows --mode dr|nat --flows N --workers W --lb-mac MAC --out DIR \\
+         [--spread owners|blind]"
+    );
     std::process::exit(2)
 }
 
 fn main() {
     let (mut mode, mut flows, mut workers, mut lb_mac, mut out) = (None, None, 1u16, None, None);
+    let mut blind = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_else(|| usage());
@@ -51,6 +60,13 @@ fn main() {
             "--workers" => workers = v.parse().ok().filter(|&w| w > 0).unwrap_or_else(|| usage()),
             "--lb-mac" => lb_mac = v.parse::<MacAddr>().ok(),
             "--out" => out = Some(std::path::PathBuf::from(v)),
+            "--spread" => {
+                blind = match v.as_str() {
+                    "owners" => false,
+                    "blind" => true,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -74,11 +90,17 @@ fn main() {
     let mut f = BenchFrame::new();
     for i in 0..flows {
         f.load(&udp_frame(CLI_MAC, LB_MAC, client(i), vip));
-        match b.worker.handle_frame(0, &mut f, 1, false) {
-            Verdict::Forward(_) => queues[0].push(i),
-            Verdict::Handoff(w) => queues[usize::from(w)].push(i),
+        let owner = match b.worker.handle_frame(0, &mut f, 1, false) {
+            Verdict::Forward(_) => 0,
+            Verdict::Handoff(w) => usize::from(w),
             v => panic!("flow {i}: {v:?}"),
-        }
+        };
+        let q = if blind {
+            i % usize::from(workers)
+        } else {
+            owner
+        };
+        queues[q].push(i);
     }
     let rs = SocketAddr::new(IpAddr::V4(RS[0].0), 8080);
     for (q, ids) in queues.iter().enumerate() {

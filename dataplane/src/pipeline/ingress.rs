@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use super::conn::flow_owner;
 use super::family::IcmpError;
 use super::frag::FragFamily;
-use super::{owner_of, Core, Frame, Rx, Verdict, WorkerEvent};
+use super::{Core, Frame, Rx, Verdict, WorkerEvent};
 use crate::conn::sctp;
 use crate::service::{PortInfo, Snapshot};
 use crate::stats::Counter;
@@ -205,55 +205,30 @@ impl Core {
             _ => return self.not_a_service(snap, vaddr),
         };
         let flow = rx().flow(cport, vport, tcp_flags, seq);
-        let caddr = h.src;
-        // The flow's owner core, where it is known before the service:
-        // this worker when it is the only one or the packet was handed to
-        // it; the client's address and port's when no service is
-        // persistent. `None`: the service decides.
-        let owner = if handed_off || self.workers <= 1 {
-            Some(self.id)
-        } else if snap.owner_by_client() {
-            Some(owner_of(&self.owner_hasher, caddr, cport, self.workers))
-        } else {
-            None
+        // The entry first, as IPVS looks (`spec/conn.md` §1.3): the
+        // service that made it is the packet's when the generation cannot
+        // say otherwise (`Snapshot::entry_service`), and `lookup` is asked
+        // only for the rest.
+        let found = A::conns(self).find(&flow.key);
+        let by_entry = match found {
+            Some(i) => snap.entry_service(A::conns(self).get(i).service_slot, proto, vaddr, vport),
+            None => None,
         };
-        let (service, found) = if owner == Some(self.id) {
-            // The entry first, as IPVS looks (`spec/conn.md` §1.3): the
-            // service that made it is the packet's when the generation
-            // cannot say otherwise (`Snapshot::entry_service`), and
-            // `lookup` is asked only for the rest.
-            let found = A::conns(self).find(&flow.key);
-            let by_entry = match found {
-                Some(i) => {
-                    snap.entry_service(A::conns(self).get(i).service_slot, proto, vaddr, vport)
-                }
-                None => None,
-            };
-            let service = match by_entry {
+        let service = match by_entry {
+            Some(s) => s,
+            None => match snap.lookup(proto, h.src.to_ip(), vaddr, vport) {
                 Some(s) => s,
-                None => match snap.lookup(proto, h.src.to_ip(), vaddr, vport) {
-                    Some(s) => s,
-                    None => return self.not_a_service(snap, vaddr),
-                },
-            };
-            (service, found)
-        } else {
-            // Perhaps another worker's flow: the service first (a packet
-            // for none is dropped here, not handed on), and this worker's
-            // table only if the flow is its own after all, so a hand-off
-            // costs no miss in a table that cannot hold the flow.
-            let Some(service) = snap.lookup(proto, h.src.to_ip(), vaddr, vport) else {
-                return self.not_a_service(snap, vaddr);
-            };
-            let owner = owner.unwrap_or_else(|| {
-                flow_owner(&self.owner_hasher, service, caddr, cport, self.workers)
-            });
+                None => return self.not_a_service(snap, vaddr),
+            },
+        };
+        let caddr = h.src;
+        if !handed_off {
+            let owner = flow_owner(&self.owner_hasher, service, caddr, cport, self.workers);
             if owner != self.id {
                 self.stats.count(Counter::HandedOff);
                 return Verdict::Handoff(owner);
             }
-            (service, A::conns(self).find(&flow.key))
-        };
+        }
         // The SYN proxy (`synproxy.rs`); IPv6 with extension headers goes
         // the usual way.
         let synproxy = service.synproxy && proto == protocol::TCP && !h.ext;
