@@ -423,9 +423,8 @@ fn a_full_table_still_honours_templates() {
 
 /// With two workers, a persistent service's flows are owned by the
 /// client's network (`-M`), whatever their ports: one worker forwards
-/// every port's SYN of a client network, the other hands every one to it.
-/// A worker cannot know that without the service, so it asks for the
-/// service before its own table (`handle_ip`).
+/// every port's SYN of a client network, the other hands every one to it
+/// (the owner comes from the service, `flow_owner`).
 #[test]
 fn a_persistent_service_s_flows_go_to_the_core_of_the_client_s_network() {
     let mut config = persistent("rr", 360);
