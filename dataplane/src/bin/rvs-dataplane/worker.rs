@@ -97,6 +97,8 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         drop: Stage::new(),
     };
     let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    let mut handed = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    let mut handed_port = [0u16; BURST];
     let mut probes = [Prefetched::default(); BURST];
     let mut pending_retire: Option<Arc<Snapshot>> = None;
     let mut dump = DumpState::Idle;
@@ -156,13 +158,25 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
                 }
             }
         }
-        for _ in 0..BURST {
+        // What other workers handed here, a burst at most. Another core
+        // wrote these mbufs last: their headers, then their frames, are
+        // asked for before the first is handled, so the misses overlap.
+        let mut n = 0;
+        while n < BURST {
             let Some((p, Mbuf(m))) = shared.handoff[usize::from(id)].pop() else {
                 break;
             };
-            work += 1;
+            MbufFrame(m).prefetch_header();
+            (handed_port[n], handed[n]) = (p, m);
+            n += 1;
+        }
+        for &m in &handed[..n] {
+            MbufFrame(m).prefetch_data();
+        }
+        for (&p, &m) in handed_port[..n].iter().zip(&handed[..n]) {
             handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
         }
+        work += n;
         // Later fragments held for a first fragment that came since run
         // again, in a fresh mbuf (after the first, which is already on its
         // way or handed to its flow's owner).
