@@ -173,8 +173,24 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
         for &m in &handed[..n] {
             MbufFrame(m).prefetch_data();
         }
-        for (&p, &m) in handed_port[..n].iter().zip(&handed[..n]) {
-            handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
+        if worker.prefetches() {
+            // Their table lines too, as for a received burst.
+            for (probe, &m) in probes.iter_mut().zip(&handed[..n]) {
+                let f = MbufFrame(m);
+                *probe = if f.is_single_segment() {
+                    worker.prefetch(&f)
+                } else {
+                    Prefetched::default()
+                };
+            }
+            for (i, (&p, &m)) in handed_port[..n].iter().zip(&handed[..n]).enumerate() {
+                worker.prefetch_ahead(&mut probes[..n], i);
+                handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
+            }
+        } else {
+            for (&p, &m) in handed_port[..n].iter().zip(&handed[..n]) {
+                handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
+            }
         }
         work += n;
         // Later fragments held for a first fragment that came since run
