@@ -29,14 +29,18 @@
 //!    (stage 5); to no VIP, the kernel's; to a VIP, after
 //!    `Ip::check_to_vip` (IPv4's checksum), a fragment goes to `frag.rs`
 //!    (the first decides, later ones follow it, on their fragment owner
-//!    core), ICMP goes to stage 6 and TCP/UDP is looked up
-//!    (`Snapshot::lookup`; no service: `not_a_service`), then handed to its
-//!    owner core if that is another (`conn::flow_owner`). IPv6's extension
+//!    core), ICMP goes to stage 6, and for TCP/UDP the flow's entry is
+//!    found, then its service (`Snapshot::entry_service` from the entry
+//!    where that is sure, else `Snapshot::lookup`; no service:
+//!    `not_a_service`), and the packet is handed to its owner core if that
+//!    is another (`conn::flow_owner`). IPv6's extension
 //!    headers are walked to the transport (`Ip::header`, `wire::ipv6ext`).
-//! 3. Connection (`conn.rs`): `conn_for` finds the flow's entry or makes
-//!    one (`schedule`, `persistent_dest` / `template_dest`, `take_lport`
-//!    for FullNAT, `pick_stateless` when the table is full) and returns a
-//!    `Target`; no dest is ICMP port unreachable (`reply_icmp_error`).
+//! 3. Connection (`conn.rs`): `conn_for_found` takes the entry stage 2
+//!    found (`conn_live`) or makes one (`conn_new`: `schedule`, a
+//!    persistence template's `persistent_dest` / `template_dest` in
+//!    `template.rs`, `take_lport` for FullNAT, `pick_stateless` when the
+//!    table is full) and returns a `Target`; no dest is ICMP port
+//!    unreachable (`reply_icmp_error`).
 //! 4. Egress (`egress.rs`): `forward` applies the target's method (DR: MACs
 //!    only; NAT: `Wire::rewrite`; TUN: `encapsulate`; FullNAT:
 //!    `insert_toa`, `proxy_client_segment`, both ends rewritten; to a real
@@ -91,6 +95,7 @@ mod ratelimit;
 mod reply;
 mod synced;
 mod synproxy;
+mod template;
 mod v6;
 mod xfam;
 
