@@ -130,33 +130,16 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             }
             work += n;
             worker.stats().count_n(Counter::RxPackets, n as u64);
-            // The whole burst's headers, then (for a table too big to stay
-            // in cache) its table buckets, so their misses overlap (a NIC's
-            // DMA leaves the headers out of cache; `bench/RESULTS.md`, "The
-            // worker loop"); then, software pipelined, the entries of the
-            // frames a few on while this one is handled
-            // (`Worker::prefetch_ahead`).
-            for &m in &rx[..n] {
-                MbufFrame(m).prefetch_data();
-            }
-            if worker.prefetches() {
-                for (probe, &m) in probes.iter_mut().zip(&rx[..n]) {
-                    let f = MbufFrame(m);
-                    *probe = if f.is_single_segment() {
-                        worker.prefetch(&f)
-                    } else {
-                        Prefetched::default()
-                    };
-                }
-                for (i, &m) in rx[..n].iter().enumerate() {
-                    worker.prefetch_ahead(&mut probes[..n], i);
-                    handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
-                }
-            } else {
-                for &m in &rx[..n] {
-                    handle(&mut worker, &shared, &mut q, p as u16, m, now_ms, false);
-                }
-            }
+            handle_burst(
+                &mut worker,
+                &shared,
+                &mut q,
+                &mut probes,
+                &rx[..n],
+                |_| p as u16,
+                now_ms,
+                false,
+            );
         }
         // What other workers handed here, a burst at most. Another core
         // wrote these mbufs last: their headers, then their frames, are
@@ -170,28 +153,16 @@ pub fn run(mut worker: Worker, shared: Arc<Shared>, idle_sleep: Duration, start:
             (handed_port[n], handed[n]) = (p, m);
             n += 1;
         }
-        for &m in &handed[..n] {
-            MbufFrame(m).prefetch_data();
-        }
-        if worker.prefetches() {
-            // Their table lines too, as for a received burst.
-            for (probe, &m) in probes.iter_mut().zip(&handed[..n]) {
-                let f = MbufFrame(m);
-                *probe = if f.is_single_segment() {
-                    worker.prefetch(&f)
-                } else {
-                    Prefetched::default()
-                };
-            }
-            for (i, (&p, &m)) in handed_port[..n].iter().zip(&handed[..n]).enumerate() {
-                worker.prefetch_ahead(&mut probes[..n], i);
-                handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
-            }
-        } else {
-            for (&p, &m) in handed_port[..n].iter().zip(&handed[..n]) {
-                handle(&mut worker, &shared, &mut q, p, m, now_ms, true);
-            }
-        }
+        handle_burst(
+            &mut worker,
+            &shared,
+            &mut q,
+            &mut probes,
+            &handed[..n],
+            |i| handed_port[i],
+            now_ms,
+            true,
+        );
         work += n;
         // Later fragments held for a first fragment that came since run
         // again, in a fresh mbuf (after the first, which is already on its
@@ -335,6 +306,48 @@ fn stage(s: &mut Stage, m: *mut rte_mbuf, port: u16, queue: u16, worker: &Worker
         worker.stats().count_n(Counter::TxPackets, sent as u64);
     }
     s.push(m);
+}
+
+/// Handle a burst of mbufs (`port_of(i)`: where the `i`-th came in). The
+/// whole burst's headers first, then (for a table too big to stay in
+/// cache) its table buckets, so their misses overlap (a NIC's DMA, or
+/// another worker for a handed burst, leaves the headers out of cache;
+/// `bench/RESULTS.md`, "The worker loop"); then, software pipelined, the
+/// entries of the frames a few on while this one is handled
+/// (`Worker::prefetch_ahead`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn handle_burst(
+    worker: &mut Worker,
+    shared: &Shared,
+    q: &mut Queues,
+    probes: &mut [Prefetched; BURST],
+    burst: &[*mut rte_mbuf],
+    port_of: impl Fn(usize) -> u16,
+    now_ms: u64,
+    handed_off: bool,
+) {
+    for &m in burst {
+        MbufFrame(m).prefetch_data();
+    }
+    if worker.prefetches() {
+        for (probe, &m) in probes.iter_mut().zip(burst) {
+            let f = MbufFrame(m);
+            *probe = if f.is_single_segment() {
+                worker.prefetch(&f)
+            } else {
+                Prefetched::default()
+            };
+        }
+        for (i, &m) in burst.iter().enumerate() {
+            worker.prefetch_ahead(&mut probes[..burst.len()], i);
+            handle(worker, shared, q, port_of(i), m, now_ms, handed_off);
+        }
+    } else {
+        for (i, &m) in burst.iter().enumerate() {
+            handle(worker, shared, q, port_of(i), m, now_ms, handed_off);
+        }
+    }
 }
 
 fn handle(
